@@ -1,0 +1,105 @@
+"""crossmargin — cross-margining and portfolio margin of derivatives.
+
+A portfolio and a market snapshot in, a traceable margin out::
+
+    import crossmargin as cm
+
+    market = cm.load_market("examples/market_crypto.json")
+    portfolios, _ = cm.load_portfolios("examples/crypto_book.json")
+    res = cm.compute_margin(portfolios, market, model="portfolio")
+    print(res.initial_margin[0], res.status(0))
+    cm.account_dict(res, 0)          # the JSON contract, with breakdown and add-ons
+
+The path a number travels: parse + validate (:mod:`crossmargin.io`) → resolve against market
+data and configuration (:mod:`crossmargin.resolve`) → scenario P&L per contract
+(:mod:`crossmargin.risk`) → margin model (:mod:`crossmargin.margin`) → collateral and account
+health (:mod:`crossmargin.account`). See docs/architecture.md.
+"""
+
+from crossmargin.account import STATUSES, AccountResults, account_dict, assess
+from crossmargin.comparison import comparison_dict
+from crossmargin.config import RiskConfig, default_config, load_config
+from crossmargin.engine import compare, compute_margin, margin_book, margin_resolved
+from crossmargin.errors import (
+    ConfigError,
+    CrossMarginError,
+    InputError,
+    LiquidationError,
+    MarketDataError,
+    ModelError,
+)
+from crossmargin.explain import explain_dict
+from crossmargin.instruments import (
+    Book,
+    Future,
+    Option,
+    Perpetual,
+    Portfolio,
+    Position,
+    Spot,
+    contract_from_fields,
+    parse_instrument,
+)
+from crossmargin.io import load_market, load_portfolios, market_from_obj, portfolios_from_obj
+from crossmargin.kernels import black76_greeks, black76_price
+from crossmargin.margin import MarginModel, available_models, get_model, register_model
+from crossmargin.market import AssetMarket, ExpiryMarket, FlatVol, MarketSnapshot, SmileVol, SVIVol
+from crossmargin.pricing import price_contracts
+from crossmargin.resolve import ResolvedBook, resolve
+from crossmargin.whatif import Trade, parse_trade, whatif
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "STATUSES",
+    "AccountResults",
+    "AssetMarket",
+    "Book",
+    "ConfigError",
+    "CrossMarginError",
+    "ExpiryMarket",
+    "FlatVol",
+    "Future",
+    "InputError",
+    "LiquidationError",
+    "MarginModel",
+    "MarketDataError",
+    "MarketSnapshot",
+    "ModelError",
+    "Option",
+    "Perpetual",
+    "Portfolio",
+    "Position",
+    "ResolvedBook",
+    "RiskConfig",
+    "SVIVol",
+    "SmileVol",
+    "Spot",
+    "Trade",
+    "__version__",
+    "account_dict",
+    "assess",
+    "available_models",
+    "black76_greeks",
+    "black76_price",
+    "compare",
+    "comparison_dict",
+    "compute_margin",
+    "contract_from_fields",
+    "default_config",
+    "explain_dict",
+    "get_model",
+    "load_config",
+    "load_market",
+    "load_portfolios",
+    "margin_book",
+    "margin_resolved",
+    "market_from_obj",
+    "parse_instrument",
+    "parse_trade",
+    "portfolios_from_obj",
+    "price_contracts",
+    "register_model",
+    "resolve",
+    "whatif",
+]

@@ -1,0 +1,160 @@
+"""Turn account results into plain dictionaries (the JSON contract) and flat tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from crossmargin._time import format_instant
+from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.resolve.instruments import KIND_OPTION
+
+__all__ = ["SUMMARY_FIELDS", "account_dict", "collateral_rows", "position_rows", "summary_table"]
+
+#: Per-account scalar fields, in output order (also the columns of ``batch`` results).
+SUMMARY_FIELDS = (
+    "equity",
+    "maintenance_equity",
+    "account_value",
+    "collateral_value",
+    "collateral_market_value",
+    "unrealized_pnl",
+    "initial_margin",
+    "maintenance_margin",
+    "free_collateral",
+    "collateral_required",
+    "margin_ratio",
+)
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return None if not math.isfinite(x) else x
+
+
+def _scenario(res: AccountResults, g: int) -> dict[str, Any] | None:
+    b = res.batch
+    w = int(b.groups.worst[g])
+    if w < 0 or b.scenarios is None or b.scenario_class is None:
+        return None
+    grid = b.scenarios.grids[int(b.scenario_class[g])]
+    out: dict[str, Any] = {
+        "index": w,
+        "label": grid.label(w),
+        "spot_move": float(grid.spot_move[w]),
+        "vol_move": grid.vol_name(w),
+        "kind": grid.kind[w],
+    }
+    if b.scenario_pnl is not None:
+        out["pnl"] = float(b.scenario_pnl[g, w] * res.book.fx[int(b.groups.account[g])])
+    return out
+
+
+def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dict[str, Any]:
+    """The ``margin --format json`` object of account ``i``."""
+    rb = res.book
+    fx = float(rb.fx[i])
+    b = res.batch
+    gt = b.groups
+    breakdown = []
+    for g in np.flatnonzero(gt.account == i):
+        und = gt.underlyings[int(gt.und[g])]
+        breakdown.append(
+            {
+                "underlying": und,
+                "risk_class": rb.config.risk_class_of(und),
+                "initial_margin": float(gt.im[g] * fx),
+                "maintenance_margin": float(gt.mm[g] * fx),
+                "scan_risk": _num(gt.scan[g] * fx),
+                "net_delta": float(gt.delta[g]),
+                "delta_notional": float(gt.delta_notional[g] * fx),
+                "worst_scenario": _scenario(res, int(g)),
+            }
+        )
+    addons = []
+    for rows, k in b.addons_of(i):
+        item: dict[str, Any] = {"name": rows.name, "underlying": rows.label[k]}
+        if rows.pair:
+            item["pair"] = rows.pair
+        item["amount"] = float(rows.amount[k] * fx)
+        item["description"] = rows.description
+        addons.append(item)
+    out: dict[str, Any] = {
+        "account": rb.book.accounts[i],
+        "model": b.model,
+        "base_currency": rb.book.base_currency[i],
+        "as_of": format_instant(rb.snapshot.as_of),
+    }
+    for f in SUMMARY_FIELDS:
+        out[f] = _num(getattr(res, f)[i])
+    out["status"] = STATUSES[int(res.status_code[i])]
+    out["liquidation_scope"] = b.liquidation_scope
+    out["breakdown"] = breakdown
+    out["addons"] = addons
+    out["collateral"] = collateral_rows(res, i)
+    if positions:
+        out["positions"] = position_rows(res, i)
+    return out
+
+
+def collateral_rows(res: AccountResults, i: int) -> list[dict[str, Any]]:
+    """Collateral balances of account ``i`` with price, haircuts and values (base currency)."""
+    col = res.book.collateral
+    fx = float(res.book.fx[i])
+    rows = []
+    for k in np.flatnonzero(col.account == i):
+        rows.append(
+            {
+                "asset": col.assets[int(col.asset[k])],
+                "amount": float(col.amount[k]),
+                "price": float(col.price[k] * fx),
+                "haircut_im": float(col.haircut_im[k]),
+                "haircut_mm": float(col.haircut_mm[k]),
+                "market_value": float(col.market_value[k] * fx),
+                "value": float(col.value_im[k] * fx),
+                "value_mm": float(col.value_mm[k] * fx),
+            }
+        )
+    return rows
+
+
+def position_rows(res: AccountResults, i: int) -> list[dict[str, Any]]:
+    """Net positions of account ``i``: quantity, mark, value, delta and standalone requirements."""
+    rb = res.book
+    pos, inst = rb.positions, rb.instruments
+    fx = float(rb.fx[i])
+    b = res.batch
+    rows = []
+    for k in np.flatnonzero(pos.account == i):
+        j = int(pos.instrument[k])
+        row: dict[str, Any] = {
+            "instrument": inst.names[j],
+            "quantity": float(pos.quantity[k]),
+            "mark": float(inst.quote_price[j]),
+            "mark_to_market": float(pos.mtm[k] * fx),
+            "notional": float(pos.notional[k] * fx),
+            "delta": float(pos.quantity[k] * inst.delta[j]),
+            "kind": "option" if inst.kind[j] == KIND_OPTION else inst.contracts[j].kind,
+        }
+        if inst.kind[j] == KIND_OPTION:
+            row["vol"] = float(inst.sigma[j])
+        if b.position_im is not None and b.position_mm is not None:
+            row["initial_margin"] = float(b.position_im[k] * fx)
+            row["maintenance_margin"] = float(b.position_mm[k] * fx)
+        rows.append(row)
+    return rows
+
+
+def summary_table(res: AccountResults) -> dict[str, Any]:
+    """Columnar per-account summary (for Parquet/CSV/JSON batch output)."""
+    cols: dict[str, Any] = {
+        "account": list(res.accounts),
+        "model": [res.model] * res.n,
+        "base_currency": list(res.book.book.base_currency),
+    }
+    for f in SUMMARY_FIELDS:
+        cols[f] = getattr(res, f)
+    cols["status"] = np.asarray(STATUSES, dtype=object)[res.status_code]
+    return cols

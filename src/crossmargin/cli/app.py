@@ -1,0 +1,45 @@
+"""The ``crossmargin`` command: a thin layer over the library.
+
+Exit codes: 0 success, 2 input error (bad file, bad market data, unknown model — one line on
+stderr, nothing written), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="crossmargin",
+    help="Cross-margining and portfolio margin engine for derivatives.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _load_commands() -> None:
+    """Import every ``crossmargin.cli.cmd_*`` module; each registers its commands on ``app``."""
+    import crossmargin.cli as pkg
+
+    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if mod.name.startswith("cmd_"):
+            importlib.import_module(f"crossmargin.cli.{mod.name}")
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(prog_name="crossmargin")
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

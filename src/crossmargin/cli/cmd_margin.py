@@ -1,0 +1,120 @@
+"""``margin``, ``explain`` and ``compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crossmargin.account.report import account_dict
+from crossmargin.cli.app import app
+from crossmargin.cli.common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    MarketOpt,
+    ModelOpt,
+    PortfolioArg,
+    console,
+    load_inputs,
+)
+from crossmargin.cli.errors import fail, handle_errors
+from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.cli.render import print_account, print_comparison, print_explain
+from crossmargin.comparison import comparison_dict
+from crossmargin.engine import COMPARE_MODELS, compare, compute_margin
+from crossmargin.explain import explain_dict
+from crossmargin.margin.base import model_info
+
+
+def _one_or_many(items: list[dict[str, object]]) -> object:
+    return items[0] if len(items) == 1 else {"accounts": items}
+
+
+@app.command()
+@handle_errors
+def margin(
+    portfolio: PortfolioArg,
+    market: MarketOpt,
+    model: ModelOpt = "portfolio",
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write scenario P&L heat maps to this PNG file")
+    ] = None,
+) -> None:
+    """Initial and maintenance margin, equity and status of each account."""
+    model_info(model)
+    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config)
+    res = compute_margin(
+        pfs, snap, model=model, config=cfg, detail=plot is not None, prefixes=prefixes
+    )
+    if plot is not None:
+        if res.batch.scenario_pnl is None:
+            raise fail(f"--plot needs a scenario-based model; {model!r} has no scenario grid")
+        from crossmargin.plot import plot_scenarios
+
+        atomic_write(plot, lambda p: plot_scenarios(res, p))
+    items = [account_dict(res, i) for i in range(res.n)]
+    if fmt is Format.json:
+        print(dumps(_one_or_many(items)))
+        return
+    con = console()
+    for d in items:
+        print_account(con, d)
+    if plot is not None:
+        con.print(f"scenario heat maps written to {plot}")
+
+
+@app.command()
+@handle_errors
+def explain(
+    portfolio: PortfolioArg,
+    market: MarketOpt,
+    model: ModelOpt = "portfolio",
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Break a margin down: collateral haircuts, positions, scenarios, add-ons, totals."""
+    model_info(model)
+    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config)
+    res = compute_margin(pfs, snap, model=model, config=cfg, detail=True, prefixes=prefixes)
+    items = [explain_dict(res, i) for i in range(res.n)]
+    if fmt is Format.json:
+        print(dumps(_one_or_many(items)))
+        return
+    con = console()
+    for d in items:
+        print_explain(con, d)
+        con.print("[bold]derivation[/]")
+        for line in d["derivation"]:
+            con.print(f"  {line}")
+        con.print()
+
+
+@app.command("compare")
+@handle_errors
+def compare_cmd(
+    portfolio: PortfolioArg,
+    market: MarketOpt,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+    models: Annotated[
+        str, typer.Option("--models", help="Comma-separated models to compare")
+    ] = ",".join(COMPARE_MODELS),
+) -> None:
+    """Isolated vs cross vs portfolio side by side: requirements and capital freed."""
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    for m in names:
+        model_info(m)
+    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config)
+    results = compare(pfs, snap, models=names, config=cfg, prefixes=prefixes)
+    n = next(iter(results.values())).n
+    items = [comparison_dict(results, i) for i in range(n)]
+    if fmt is Format.json:
+        print(dumps(_one_or_many(items)))
+        return
+    con = console()
+    for d in items:
+        print_comparison(con, d)

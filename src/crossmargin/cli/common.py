@@ -1,0 +1,74 @@
+"""Shared CLI options and loaders (the CLI only parses arguments and renders results)."""
+
+from __future__ import annotations
+
+import shutil
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from crossmargin.config import RiskConfig, default_config, load_config
+from crossmargin.instruments.position import Portfolio
+from crossmargin.io.market import load_market
+from crossmargin.io.portfolio import load_portfolios
+from crossmargin.market.snapshot import MarketSnapshot
+
+__all__ = [
+    "ConfigOpt",
+    "Format",
+    "FormatOpt",
+    "MarketOpt",
+    "ModelOpt",
+    "PortfolioArg",
+    "console",
+    "load_inputs",
+    "load_risk_config",
+]
+
+
+class Format(StrEnum):
+    """Output format."""
+
+    table = "table"
+    json = "json"
+
+
+PortfolioArg = Annotated[
+    Path,
+    typer.Argument(
+        help='Portfolio JSON file (one account or {"accounts": [...]})', show_default=False
+    ),
+]
+MarketOpt = Annotated[
+    Path, typer.Option("--market", "-m", help="Market snapshot JSON file", show_default=False)
+]
+ModelOpt = Annotated[str, typer.Option("--model", help="Margin model (see `crossmargin models`)")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Risk configuration YAML (default: shipped defaults)"),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+
+
+def console() -> Console:
+    """A console wide enough for the tables, also when not attached to a terminal."""
+    width = max(shutil.get_terminal_size((140, 40)).columns, 120)
+    return Console(width=width, highlight=False, soft_wrap=False)
+
+
+def load_risk_config(path: Path | None) -> RiskConfig:
+    """The user's configuration, or the shipped defaults."""
+    return load_config(path) if path is not None else default_config()
+
+
+def load_inputs(
+    portfolio: Path, market: Path, config: Path | None
+) -> tuple[list[Portfolio], list[str], MarketSnapshot, RiskConfig]:
+    """Load and validate portfolio, market and configuration (all before any computation)."""
+    cfg = load_risk_config(config)
+    pfs, prefixes = load_portfolios(portfolio)
+    snap = load_market(market)
+    return pfs, prefixes, snap, cfg

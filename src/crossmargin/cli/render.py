@@ -1,0 +1,220 @@
+"""Rich tables for the human-readable (``--format table``) outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from crossmargin.cli.output import fmt_money, fmt_num, fmt_pct
+
+__all__ = ["print_account", "print_comparison", "print_explain", "print_prices", "print_whatif"]
+
+_STATUS_STYLE = {
+    "healthy": "green",
+    "margin_call": "yellow",
+    "liquidation": "red",
+    "bankrupt": "bold red",
+}
+
+
+def _status(s: str) -> str:
+    return f"[{_STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def print_account(con: Console, d: dict[str, Any]) -> None:
+    """Summary, per-underlying breakdown and add-ons of one account."""
+    ccy = d["base_currency"]
+    t = Table(
+        title=f"{d['account']} — {d['model']} margin ({ccy}, as of {d['as_of']})", show_header=False
+    )
+    t.add_column("field")
+    t.add_column("value", justify="right")
+    for key in (
+        "collateral_value",
+        "unrealized_pnl",
+        "equity",
+        "initial_margin",
+        "maintenance_margin",
+        "free_collateral",
+        "collateral_required",
+    ):
+        t.add_row(key.replace("_", " "), fmt_money(d[key]))
+    t.add_row("margin ratio", fmt_num(d["margin_ratio"], 3))
+    t.add_row("status", _status(d["status"]))
+    t.add_row("liquidation scope", d["liquidation_scope"])
+    con.print(t)
+    if d["breakdown"]:
+        b = Table(title="per underlying")
+        for col in ("underlying", "class", "IM", "MM", "scan risk", "net delta", "worst scenario"):
+            b.add_column(
+                col, justify="left" if col in ("underlying", "class", "worst scenario") else "right"
+            )
+        for row in d["breakdown"]:
+            ws = row["worst_scenario"]
+            b.add_row(
+                row["underlying"],
+                str(row["risk_class"]),
+                fmt_money(row["initial_margin"]),
+                fmt_money(row["maintenance_margin"]),
+                fmt_money(row["scan_risk"]),
+                fmt_num(row["net_delta"]),
+                ws["label"] if ws else "-",
+            )
+        con.print(b)
+    if d["addons"]:
+        a = Table(title="add-ons and credits")
+        for col in ("name", "underlying", "amount", "what"):
+            a.add_column(col, justify="right" if col == "amount" else "left")
+        for row in d["addons"]:
+            label = row["underlying"] + (f" ({row['pair']})" if row.get("pair") else "")
+            a.add_row(row["name"], label, fmt_money(row["amount"]), row["description"])
+        con.print(a)
+
+
+def print_comparison(con: Console, d: dict[str, Any]) -> None:
+    """Models side by side."""
+    t = Table(title=f"{d['account']} — isolated vs cross vs portfolio ({d['base_currency']})")
+    t.add_column("")
+    names = list(d["models"])
+    for n in names:
+        t.add_column(n, justify="right")
+    rows = [
+        ("initial margin", "initial_margin", fmt_money),
+        ("maintenance margin", "maintenance_margin", fmt_money),
+        ("collateral required", "collateral_required", fmt_money),
+        ("capital freed vs isolated", "capital_freed_vs_isolated", fmt_money),
+        ("equity", "equity", fmt_money),
+        ("free collateral", "free_collateral", fmt_money),
+        ("margin ratio", "margin_ratio", lambda x: fmt_num(x, 3)),
+    ]
+    for label, key, f in rows:
+        t.add_row(label, *(f(d["models"][n][key]) for n in names))
+    t.add_row("status", *(_status(d["models"][n]["status"]) for n in names))
+    t.add_row("liquidation scope", *(d["models"][n]["liquidation_scope"] for n in names))
+    con.print(t)
+
+
+def print_explain(con: Console, d: dict[str, Any]) -> None:
+    """The whole path of one margin number: collateral, positions, scenarios, add-ons, totals."""
+    ccy = d["base_currency"]
+    con.print(f"[bold]{d['account']}[/] — [bold]{d['model']}[/] margin, {ccy}, as of {d['as_of']}")
+    c = Table(title="1. collateral (haircut valuation)")
+    for col in (
+        "asset",
+        "amount",
+        "price",
+        "haircut IM",
+        "haircut MM",
+        "market value",
+        "value (IM)",
+    ):
+        c.add_column(col, justify="left" if col == "asset" else "right")
+    for r in d["collateral"]:
+        c.add_row(
+            r["asset"],
+            fmt_num(r["amount"]),
+            fmt_money(r["price"]),
+            f"{r['haircut_im']:.2%}",
+            f"{r['haircut_mm']:.2%}",
+            fmt_money(r["market_value"]),
+            fmt_money(r["value"]),
+        )
+    con.print(c)
+    p = Table(title="2. positions (net per instrument, marked to market)")
+    cols = ["instrument", "qty", "mark", "vol", "MtM", "delta"]
+    has_req = any("initial_margin" in r for r in d["positions"])
+    if has_req:
+        cols += ["IM", "MM"]
+    for col in cols:
+        p.add_column(col, justify="left" if col == "instrument" else "right")
+    for r in d["positions"]:
+        vals = [
+            r["instrument"],
+            fmt_num(r["quantity"]),
+            fmt_num(r["mark"]),
+            fmt_num(r.get("vol"), 4) if r.get("vol") is not None else "-",
+            fmt_money(r["mark_to_market"]),
+            fmt_num(r["delta"]),
+        ]
+        if has_req:
+            vals += [fmt_money(r.get("initial_margin")), fmt_money(r.get("maintenance_margin"))]
+        p.add_row(*vals)
+    con.print(p)
+    for s in d.get("scenarios", []):
+        t = Table(title=f"3. scenario P&L — {s['underlying']} (worst marked)")
+        vol_states = [
+            v for v in ("up", "unchanged", "down") if any(c["vol_move"] == v for c in s["cells"])
+        ]
+        t.add_column("spot move")
+        for v in vol_states:
+            t.add_column(f"vol {v}", justify="right")
+        moves: dict[float, dict[str, Any]] = {}
+        for cell in s["cells"]:
+            moves.setdefault(cell["spot_move"], {})[cell["vol_move"]] = cell
+        for mv in sorted(moves):
+            row = [
+                fmt_pct(mv)
+                + (" (tail)" if any(c["kind"] == "tail" for c in moves[mv].values()) else "")
+            ]
+            for v in vol_states:
+                cell = moves[mv].get(v)
+                if cell is None:
+                    row.append("")
+                else:
+                    txt = fmt_money(cell["pnl"])
+                    row.append(f"[bold red]{txt} ◀[/]" if cell["worst"] else txt)
+            t.add_row(*row)
+        con.print(t)
+    print_account(con, d)
+
+
+def print_prices(con: Console, rows: list[dict[str, Any]]) -> None:
+    """Price and Greeks."""
+    t = Table(title="price and Greeks (per unit of underlying)")
+    for col in (
+        "instrument",
+        "quote",
+        "price",
+        "delta",
+        "gamma",
+        "vega",
+        "theta",
+        "vol",
+        "forward",
+    ):
+        t.add_column(col, justify="left" if col in ("instrument", "quote") else "right")
+    for r in rows:
+        t.add_row(
+            r["instrument"],
+            r["quote_currency"],
+            f"{r['price']:.8g}",
+            f"{r['delta']:.6g}",
+            f"{r['gamma']:.6g}",
+            f"{r['vega']:.6g}",
+            f"{r['theta']:.6g}",
+            f"{r['vol']:.4f}" if r["vol"] is not None else "-",
+            fmt_money(r["forward"]),
+        )
+    con.print(t)
+
+
+def print_whatif(con: Console, d: dict[str, Any]) -> None:
+    """Before/after of a hypothetical trade."""
+    trades = ", ".join(f"{t['instrument']} {t['quantity']:+g}" for t in d["trades"])
+    t = Table(title=f"{d['account']} — what if: {trades} ({d['model']})")
+    for col in ("", "before", "after", "change"):
+        t.add_column(col, justify="left" if col == "" else "right")
+    for key in ("equity", "initial_margin", "maintenance_margin", "free_collateral"):
+        ch = d["after"][key] - d["before"][key]
+        t.add_row(
+            key.replace("_", " "),
+            fmt_money(d["before"][key]),
+            fmt_money(d["after"][key]),
+            fmt_money(ch),
+        )
+    t.add_row("status", _status(d["before"]["status"]), _status(d["after"]["status"]), "")
+    con.print(t)
+    verdict = "[green]allowed[/]" if d["allowed"] else "[red]not allowed[/]"
+    con.print(f"{verdict}: {d['reason']}")

@@ -1,0 +1,33 @@
+"""Risk configuration (YAML, validated) and the shipped defaults."""
+
+from crossmargin.config.model import (
+    BasisConfig,
+    DeltaShockConfig,
+    GridConfig,
+    HaircutConfig,
+    InterCommodityConfig,
+    LinearTier,
+    MarketRules,
+    OptionRuleConfig,
+    RiskClassConfig,
+    RiskConfig,
+    config_from_dict,
+    default_config,
+    load_config,
+)
+
+__all__ = [
+    "BasisConfig",
+    "DeltaShockConfig",
+    "GridConfig",
+    "HaircutConfig",
+    "InterCommodityConfig",
+    "LinearTier",
+    "MarketRules",
+    "OptionRuleConfig",
+    "RiskClassConfig",
+    "RiskConfig",
+    "config_from_dict",
+    "default_config",
+    "load_config",
+]

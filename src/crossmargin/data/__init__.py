@@ -1,0 +1,1 @@
+"""Bundled data files (market history); see README.md in this directory."""

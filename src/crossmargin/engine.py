@@ -1,0 +1,98 @@
+"""The library's front door: margin a book or a portfolio under a named model.
+
+The CLI and any service call these same functions; no margin logic lives in the edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crossmargin.account.health import AccountResults, assess
+from crossmargin.config import RiskConfig, default_config
+from crossmargin.instruments.book import Book
+from crossmargin.instruments.position import Portfolio
+from crossmargin.margin.base import get_model
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.book import ResolvedBook, resolve
+
+__all__ = ["COMPARE_MODELS", "compare", "compute_margin", "margin_book", "margin_resolved"]
+
+#: Models shown side by side by :func:`compare` (in this order).
+COMPARE_MODELS = ("isolated", "cross", "portfolio")
+
+
+def _book(
+    portfolios: Portfolio | Sequence[Portfolio] | Book, prefixes: Sequence[str] | None
+) -> Book:
+    if isinstance(portfolios, Book):
+        return portfolios
+    if isinstance(portfolios, Portfolio):
+        return Book.from_portfolios([portfolios], prefixes=prefixes)
+    return Book.from_portfolios(list(portfolios), prefixes=prefixes)
+
+
+def margin_resolved(
+    rb: ResolvedBook, *, model: str = "portfolio", detail: bool = False
+) -> AccountResults:
+    """Margin an already-resolved book (reuse one resolution for several models)."""
+    return assess(rb, get_model(model, rb.config).compute(rb, detail=detail))
+
+
+def margin_book(
+    book: Book,
+    market: MarketSnapshot,
+    *,
+    model: str = "portfolio",
+    config: RiskConfig | None = None,
+    detail: bool = False,
+) -> AccountResults:
+    """Margin every account of ``book``.
+
+    Parameters
+    ----------
+    book
+        Positions and collateral of one or many accounts.
+    market
+        The snapshot (its ``as_of`` is "now").
+    model
+        A registered model name (``isolated``, ``cross``, ``portfolio``, ...).
+    config
+        Risk configuration; the shipped default if ``None``.
+    detail
+        Keep each group's scenario P&L (for ``explain`` and plots).
+
+    Returns
+    -------
+    AccountResults
+        Equity, IM, MM, status and breakdown per account.
+    """
+    rb = resolve(book, market, config or default_config())
+    return margin_resolved(rb, model=model, detail=detail)
+
+
+def compute_margin(
+    portfolio: Portfolio | Sequence[Portfolio],
+    market: MarketSnapshot,
+    *,
+    model: str = "portfolio",
+    config: RiskConfig | None = None,
+    detail: bool = True,
+    prefixes: Sequence[str] | None = None,
+) -> AccountResults:
+    """Margin one portfolio (or a few) — :func:`margin_book` for portfolio objects."""
+    return margin_book(
+        _book(portfolio, prefixes), market, model=model, config=config, detail=detail
+    )
+
+
+def compare(
+    portfolio: Portfolio | Sequence[Portfolio] | Book,
+    market: MarketSnapshot,
+    *,
+    models: Sequence[str] = COMPARE_MODELS,
+    config: RiskConfig | None = None,
+    prefixes: Sequence[str] | None = None,
+) -> dict[str, AccountResults]:
+    """The same book under several models (resolved once)."""
+    rb = resolve(_book(portfolio, prefixes), market, config or default_config())
+    return {m: margin_resolved(rb, model=m) for m in models}

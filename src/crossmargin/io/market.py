@@ -1,0 +1,200 @@
+"""Market snapshot files (JSON) → :class:`~crossmargin.market.MarketSnapshot`.
+
+::
+
+    {"as_of": "2026-11-22T08:00:00Z", "base_currency": "USD",
+     "assets": {
+       "USDC": {"price": 0.9998},
+       "BTC": {"price": 65000.0, "confidence": 1.0, "vol": 0.55, "rate": 0.0,
+               "timestamp": "2026-11-22T07:59:58Z",
+               "perp": {"mark": 65020.0},
+               "expiries": {"2026-12-26T08:00:00Z": {"forward": 65300.0, "discount": 0.9965,
+                                                     "vol": 0.56,
+                                                     "smile": {"strikes": [...], "vols": [...]}}},
+               "settlements": {"2026-11-20T08:00:00Z": 64100.0}}}}
+
+Expiry keys are ISO-8601 instants or codes (``26DEC26`` = 08:00 UTC). A vol is given per expiry
+as ``smile`` (strikes + vols), ``svi`` (raw SVI ``a, b, rho, m, sigma``) or a flat ``vol`` (used in
+that order); the asset-level ``vol`` is the fallback.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crossmargin._time import format_instant, parse_instant
+from crossmargin.errors import InputError
+from crossmargin.io.validation import Finite, NonNegative, Positive, Unit, read_json, translate
+from crossmargin.market.snapshot import AssetMarket, ExpiryMarket, MarketSnapshot
+from crossmargin.market.vol import FlatVol, SmileVol, SVIVol, VolSurface
+
+__all__ = ["MarketIn", "load_market", "market_from_obj"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmileIn(_Model):
+    """Vols at strikes, interpolated in log-moneyness."""
+
+    strikes: list[Positive] = Field(min_length=1)
+    vols: list[Positive] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> SmileIn:
+        if len(self.strikes) != len(self.vols):
+            raise ValueError(
+                f"strikes and vols must have the same length ({len(self.strikes)} vs {len(self.vols)})"
+            )
+        if any(b <= a for a, b in zip(self.strikes, self.strikes[1:], strict=False)):
+            raise ValueError("strikes must be strictly increasing")
+        return self
+
+
+class SVIIn(_Model):
+    """Raw SVI parameters of total implied variance."""
+
+    a: Finite
+    b: NonNegative
+    rho: Finite
+    m: Finite
+    sigma: Positive
+
+    @model_validator(mode="after")
+    def _arb(self) -> SVIIn:
+        if not -1.0 < self.rho < 1.0:
+            raise ValueError(f"rho must be in (-1, 1), got {self.rho!r}")
+        minw = self.a + self.b * self.sigma * math.sqrt(1.0 - self.rho**2)
+        if minw < 0:
+            raise ValueError(f"total variance a + b sigma sqrt(1 - rho^2) = {minw:g} is negative")
+        return self
+
+
+class ExpiryIn(_Model):
+    """Market data of one expiry."""
+
+    forward: Positive | None = None
+    discount: Positive | None = None
+    rate: Finite | None = None
+    vol: Positive | None = None
+    smile: SmileIn | None = None
+    svi: SVIIn | None = None
+
+    @model_validator(mode="after")
+    def _one_surface(self) -> ExpiryIn:
+        if self.smile is not None and self.svi is not None:
+            raise ValueError("give either smile or svi for an expiry, not both")
+        return self
+
+
+class PerpIn(_Model):
+    """Perpetual swap market data."""
+
+    mark: Positive
+    funding_rate: Finite | None = None
+
+
+class AssetIn(_Model):
+    """Market data of one asset."""
+
+    price: Positive
+    confidence: Unit = 1.0
+    timestamp: str | None = None
+    vol: Positive | None = None
+    rate: Finite | None = None
+    perp: PerpIn | None = None
+    expiries: dict[str, ExpiryIn] = Field(default_factory=dict)
+    settlements: dict[str, Positive] = Field(default_factory=dict)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _ts(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_instant(v)
+        return v
+
+
+class MarketIn(_Model):
+    """A market snapshot file."""
+
+    as_of: str = Field(description="Valuation instant, ISO-8601 with zone")
+    base_currency: str = Field(default="USD", description="Currency of every price")
+    assets: dict[str, AssetIn] = Field(default_factory=dict)
+
+    @field_validator("as_of")
+    @classmethod
+    def _asof(cls, v: str) -> str:
+        parse_instant(v)
+        return v
+
+
+def _surface(e: ExpiryIn) -> VolSurface | None:
+    if e.smile is not None:
+        return SmileVol(tuple(e.smile.strikes), tuple(e.smile.vols))
+    if e.svi is not None:
+        s = e.svi
+        return SVIVol(s.a, s.b, s.rho, s.m, s.sigma)
+    if e.vol is not None:
+        return FlatVol(e.vol)
+    return None
+
+
+def _instant_keys(d: dict[str, Any], path: str) -> dict[datetime, Any]:
+    out: dict[datetime, Any] = {}
+    for k, v in d.items():
+        try:
+            t = parse_instant(k)
+        except ValueError as exc:
+            raise InputError(str(exc), path=f"{path}.{k}") from None
+        if t in out:
+            raise InputError(f"duplicate expiry {format_instant(t)}", path=f"{path}.{k}")
+        out[t] = v
+    return out
+
+
+def market_from_obj(obj: Any) -> MarketSnapshot:
+    """Validate a parsed market document into a snapshot.
+
+    Raises
+    ------
+    InputError
+        Naming the offending path (e.g. ``assets.BTC.expiries.26DEC26.vol``).
+    """
+    if not isinstance(obj, dict):
+        raise InputError("a market file must be a JSON object", path="market")
+    try:
+        m = MarketIn.model_validate(obj)
+    except ValidationError as exc:
+        raise translate(exc) from None
+    assets: dict[str, AssetMarket] = {}
+    for sym, a in m.assets.items():
+        path = f"assets.{sym}"
+        expiries = {
+            t: ExpiryMarket(e.forward, e.discount, e.rate, _surface(e))
+            for t, e in _instant_keys(a.expiries, f"{path}.expiries").items()
+        }
+        settlements = _instant_keys(a.settlements, f"{path}.settlements")
+        assets[sym.upper()] = AssetMarket(
+            price=a.price,
+            confidence=a.confidence,
+            timestamp=parse_instant(a.timestamp) if a.timestamp else None,
+            vol=a.vol,
+            rate=a.rate,
+            perp_mark=a.perp.mark if a.perp else None,
+            expiries=expiries,
+            settlements=settlements,
+        )
+    return MarketSnapshot(
+        as_of=parse_instant(m.as_of), base_currency=m.base_currency.upper(), assets=assets
+    )
+
+
+def load_market(path: str | Path) -> MarketSnapshot:
+    """Read and validate a market snapshot JSON file."""
+    return market_from_obj(read_json(path, what="market"))

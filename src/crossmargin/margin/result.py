@@ -1,0 +1,119 @@
+"""What a margin model returns: per-account requirements plus the tables that explain them.
+
+Everything is columnar (arrays over accounts, groups or positions) so that one result serves a
+single account and a 100 000-account venue alike. Amounts are in the snapshot currency; the
+account layer (:mod:`crossmargin.account`) converts them to each account's base currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from crossmargin._typing import FloatArray, IntArray
+from crossmargin.scenarios.grid import ScenarioSet
+
+__all__ = ["AddOnRows", "GroupTable", "MarginBatch"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupTable:
+    """Per (account, underlying) breakdown.
+
+    Attributes
+    ----------
+    account, und
+        Account index and underlying index (into ``underlyings``).
+    underlyings
+        Underlying names.
+    im, mm
+        Requirement of the group (after add-ons and credits).
+    scan
+        Scan risk (worst scenario loss, ≥ 0); NaN for models without scenarios.
+    worst
+        Index of the worst scenario in the group's grid; −1 if none.
+    delta
+        Net delta in underlying units.
+    delta_notional
+        Net delta × spot, in the snapshot currency.
+    """
+
+    account: IntArray
+    und: IntArray
+    underlyings: tuple[str, ...]
+    im: FloatArray
+    mm: FloatArray
+    scan: FloatArray
+    worst: IntArray
+    delta: FloatArray
+    delta_notional: FloatArray
+
+    @property
+    def n(self) -> int:
+        """Number of groups."""
+        return int(self.account.shape[0])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AddOnRows:
+    """One kind of add-on (or credit, negative) for many groups/accounts.
+
+    ``label`` names what the amount is attached to (an underlying, or a pair ``BTC/ETH``).
+    """
+
+    name: str
+    account: IntArray
+    label: tuple[str, ...]
+    amount: FloatArray
+    description: str = ""
+    pair: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MarginBatch:
+    """Margin requirements of every account of a resolved book under one model.
+
+    Attributes
+    ----------
+    model
+        Model name.
+    liquidation_scope
+        ``"position"`` (isolated: each position stands alone) or ``"account"`` (the whole book).
+    im, mm
+        Initial and maintenance requirement per account.
+    upnl_im, upnl_mm
+        The mark-to-market each account may count towards equity under this model (cross and
+        portfolio: all of it; isolated: each position's only up to its own requirement).
+    groups
+        Breakdown per (account, underlying).
+    addons
+        Add-ons and credits.
+    position_im, position_mm
+        Per net position requirements (models that have them), else ``None``.
+    scenarios, scenario_pnl
+        The scenario set and each group's scenario P&L (kept when ``detail=True``).
+    """
+
+    model: str
+    liquidation_scope: Literal["position", "account"]
+    im: FloatArray
+    mm: FloatArray
+    upnl_im: FloatArray
+    upnl_mm: FloatArray
+    groups: GroupTable
+    addons: tuple[AddOnRows, ...] = ()
+    position_im: FloatArray | None = None
+    position_mm: FloatArray | None = None
+    scenarios: ScenarioSet | None = None
+    scenario_pnl: FloatArray | None = None
+    scenario_class: IntArray | None = None
+
+    def addons_of(self, account: int) -> list[tuple[AddOnRows, int]]:
+        """``(rows, i)`` of every non-zero add-on row of one account."""
+        out: list[tuple[AddOnRows, int]] = []
+        for rows in self.addons:
+            for i in np.flatnonzero((rows.account == account) & (rows.amount != 0.0)):
+                out.append((rows, int(i)))
+        return out

@@ -1,0 +1,124 @@
+"""The ``isolated`` and ``cross`` models: per-position rules, different collateral sharing.
+
+* ``isolated``: every position is margined alone and owns its collateral; its unrealised P&L only
+  offsets its own requirement. Collateral required ``Σ max(0, IM_i − uPnL_i)``; equity counts each
+  position's mark-to-market only up to its own requirement: ``equity = C + Σ min(uPnL_i, IM_i)``
+  (so ``equity ≥ IM ⇔ C ≥ Σ max(0, IM_i − uPnL_i)`` exactly; MM likewise with ``MM_i``).
+  Liquidation scope: the position.
+* ``cross`` (standard cross margin): the same per-position requirements summed, collateral
+  pooled, winners' unrealised P&L offsets losers account-wide: ``equity = C + Σ uPnL_i``.
+  Liquidation scope: the whole account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from crossmargin._arrays import sum_by
+from crossmargin.config import RiskConfig
+from crossmargin.margin.base import ModelInfo, register_model
+from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.rules import position_requirements
+from crossmargin.resolve.book import ResolvedBook
+from crossmargin.risk.aggregate import group_positions, group_sum
+
+__all__ = ["CrossMargin", "IsolatedMargin"]
+
+
+def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> MarginBatch:
+    inst, pos = book.instruments, book.positions
+    n_acc = book.n_accounts
+    im_i, mm_i = position_requirements(pos, inst, book.config)
+    groups = group_positions(pos, inst)
+    delta_units = pos.quantity * inst.delta[pos.instrument]
+    delta_notional = delta_units * inst.spot[pos.instrument]
+    g_im = group_sum(groups, im_i)
+    g_mm = group_sum(groups, mm_i)
+    gt = GroupTable(
+        account=groups.account,
+        und=groups.und,
+        underlyings=inst.underlyings,
+        im=g_im,
+        mm=g_mm,
+        scan=np.full(groups.n, np.nan),
+        worst=np.full(groups.n, -1, dtype=np.int64),
+        delta=group_sum(groups, delta_units),
+        delta_notional=group_sum(groups, delta_notional),
+    )
+    im = sum_by(pos.account, im_i, n_acc)
+    mm = sum_by(pos.account, mm_i, n_acc)
+    if isolated:
+        u_im = sum_by(pos.account, np.minimum(pos.mtm, im_i), n_acc)
+        u_mm = sum_by(pos.account, np.minimum(pos.mtm, mm_i), n_acc)
+        excluded = np.maximum(pos.mtm - im_i, 0.0)
+        addons: tuple[AddOnRows, ...] = (
+            AddOnRows(
+                name="isolated_pnl_not_shared",
+                account=groups.account,
+                label=tuple(inst.underlyings[u] for u in groups.und),
+                amount=group_sum(groups, excluded),
+                description="unrealised P&L above each position's own IM, not available to others",
+            ),
+        )
+    else:
+        u_im = u_mm = sum_by(pos.account, pos.mtm, n_acc)
+        addons = ()
+    return MarginBatch(
+        model=name,
+        liquidation_scope="position" if isolated else "account",
+        im=im,
+        mm=mm,
+        upnl_im=u_im,
+        upnl_mm=u_mm,
+        groups=gt,
+        addons=addons,
+        position_im=im_i,
+        position_mm=mm_i,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedMargin:
+    """Every position margined alone with its own rule; collateral not shared."""
+
+    config: RiskConfig
+    name: ClassVar[str] = "isolated"
+    description: ClassVar[str] = "each position margined alone; collateral and P&L not shared"
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """See module docstring."""
+        return _per_position_batch(self.name, book, isolated=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CrossMargin:
+    """Standard cross margin: per-position requirements summed, collateral and P&L pooled."""
+
+    config: RiskConfig
+    name: ClassVar[str] = "cross"
+    description: ClassVar[str] = "per-position requirements summed; collateral and P&L pooled"
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """See module docstring."""
+        return _per_position_batch(self.name, book, isolated=False)
+
+
+register_model(
+    ModelInfo(
+        "isolated",
+        IsolatedMargin.description,
+        "Deribit standard margin (options); progressive notional tiers (linear)",
+        IsolatedMargin,
+    )
+)
+register_model(
+    ModelInfo(
+        "cross",
+        CrossMargin.description,
+        "Deribit/Binance standard cross margin",
+        CrossMargin,
+    )
+)

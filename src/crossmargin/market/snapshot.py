@@ -1,0 +1,174 @@
+"""The market snapshot: every price, forward, discount and vol, at one instant ``as_of``.
+
+There is no global clock: ``as_of`` is the only "now" and every year fraction is measured from it.
+Prices are in the snapshot's ``base_currency`` (normally USD). Lookups that a held instrument needs
+and the snapshot lacks raise :class:`~crossmargin.errors.MarketDataError` naming the asset and
+field — the engine never falls back to a smaller margin.
+
+Fallbacks (documented in docs/methodology.md):
+
+* expiry forward: given ``forward``, else ``spot × exp(rate × T)``;
+* expiry discount: given ``discount``, else ``exp(−rate × T)``;
+* rate: the expiry's ``rate``, else the asset's ``rate``, else 0;
+* vol surface: the expiry's ``smile``, ``svi`` or ``vol`` (in that order), else the asset's
+  ``vol``; if none — error;
+* perpetual mark: ``perp.mark``, else the spot (index) price.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from crossmargin._time import format_instant, year_fraction
+from crossmargin.errors import MarketDataError
+from crossmargin.market.vol import FlatVol, VolSurface
+
+__all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryMarket:
+    """Market data of one expiry of one underlying."""
+
+    forward: float | None = None
+    discount: float | None = None
+    rate: float | None = None
+    surface: VolSurface | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetMarket:
+    """Market data of one asset (an underlying, a collateral asset, or both).
+
+    Attributes
+    ----------
+    price
+        Spot / index price in the snapshot currency.
+    confidence
+        Oracle confidence in [0, 1]; below the configured minimum the price is refused.
+    timestamp
+        When the price was observed; older than the configured maximum age is refused.
+    vol
+        Fallback implied vol for expiries without their own.
+    rate
+        Fallback continuously compounded rate (forwards and discounts).
+    perp_mark
+        Mark price of the perpetual swap.
+    expiries
+        Per-expiry forward, discount, rate and vol surface.
+    settlements
+        Settlement prices of expired expiries (lets expired instruments be valued).
+    """
+
+    price: float
+    confidence: float = 1.0
+    timestamp: datetime | None = None
+    vol: float | None = None
+    rate: float | None = None
+    perp_mark: float | None = None
+    expiries: Mapping[datetime, ExpiryMarket] = field(default_factory=dict)
+    settlements: Mapping[datetime, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expiries", MappingProxyType(dict(self.expiries)))
+        object.__setattr__(self, "settlements", MappingProxyType(dict(self.settlements)))
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """All market data at one instant.
+
+    Parameters
+    ----------
+    as_of
+        The valuation instant (aware, UTC).
+    base_currency
+        Currency of every price in the snapshot; its own price is 1.
+    assets
+        Symbol → :class:`AssetMarket`.
+    """
+
+    as_of: datetime
+    base_currency: str = "USD"
+    assets: Mapping[str, AssetMarket] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "assets", MappingProxyType(dict(self.assets)))
+
+    # -- lookups -------------------------------------------------------------------------------
+    def asset(self, symbol: str, *, needed_by: str = "") -> AssetMarket:
+        """Return the asset's data or raise naming who needed it."""
+        try:
+            return self.assets[symbol]
+        except KeyError:
+            why = f"no market data for {symbol}" + (
+                f" (needed by {needed_by})" if needed_by else ""
+            )
+            raise MarketDataError(why, path=f"assets.{symbol}") from None
+
+    def price(self, symbol: str, *, needed_by: str = "") -> float:
+        """Spot price of ``symbol`` in the snapshot currency (1 for the snapshot currency)."""
+        if symbol == self.base_currency and symbol not in self.assets:
+            return 1.0
+        return self.asset(symbol, needed_by=needed_by).price
+
+    def has_price(self, symbol: str) -> bool:
+        """Whether :meth:`price` would succeed."""
+        return symbol == self.base_currency or symbol in self.assets
+
+    def time_to(self, instant: datetime) -> float:
+        """Year fraction from ``as_of`` to ``instant``."""
+        return year_fraction(self.as_of, instant)
+
+    def expiry(self, symbol: str, expiry: datetime) -> ExpiryMarket | None:
+        """Data of one expiry, or ``None`` if the snapshot has none for it."""
+        return self.asset(symbol).expiries.get(expiry)
+
+    def rate(self, symbol: str, expiry: datetime) -> float:
+        """Rate for discounting/forwarding to ``expiry`` (expiry, else asset, else 0)."""
+        a = self.asset(symbol)
+        e = a.expiries.get(expiry)
+        if e is not None and e.rate is not None:
+            return e.rate
+        return a.rate if a.rate is not None else 0.0
+
+    def forward(self, symbol: str, expiry: datetime) -> float:
+        """Forward price of ``symbol`` for ``expiry``."""
+        a = self.asset(symbol)
+        e = a.expiries.get(expiry)
+        if e is not None and e.forward is not None:
+            return e.forward
+        return a.price * math.exp(self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
+
+    def discount(self, symbol: str, expiry: datetime) -> float:
+        """Discount factor from ``expiry`` back to ``as_of``."""
+        e = self.asset(symbol).expiries.get(expiry)
+        if e is not None and e.discount is not None:
+            return e.discount
+        return math.exp(-self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
+
+    def surface(self, symbol: str, expiry: datetime, *, needed_by: str = "") -> VolSurface:
+        """Vol surface for ``expiry``: the expiry's own, else the asset's flat ``vol``."""
+        a = self.asset(symbol, needed_by=needed_by)
+        e = a.expiries.get(expiry)
+        if e is not None and e.surface is not None:
+            return e.surface
+        if a.vol is not None:
+            return FlatVol(a.vol)
+        why = f"no implied vol for expiry {format_instant(expiry)} and no asset-level vol" + (
+            f" (needed by {needed_by})" if needed_by else ""
+        )
+        raise MarketDataError(why, path=f"assets.{symbol}.vol")
+
+    def perp_mark(self, symbol: str) -> float:
+        """Perpetual mark price (falls back to the spot/index price)."""
+        a = self.asset(symbol)
+        return a.perp_mark if a.perp_mark is not None else a.price
+
+    def settlement(self, symbol: str, expiry: datetime) -> float | None:
+        """Settlement price of an expired expiry, if the snapshot carries one."""
+        return self.asset(symbol).settlements.get(expiry)

@@ -1,0 +1,102 @@
+"""The resolved book: a book bound to one snapshot and one configuration.
+
+``resolve`` is the single place where market data and configuration meet positions; every margin
+model consumes its output and nothing downstream looks anything up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossmargin._typing import FloatArray
+from crossmargin.collateral.valuation import CollateralTable, value_collateral
+from crossmargin.config import RiskConfig
+from crossmargin.errors import MarketDataError
+from crossmargin.instruments.book import Book
+from crossmargin.market.checks import check_asset
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.instruments import InstrumentTable, resolve_instruments
+from crossmargin.resolve.positions import NetPositions, net_positions
+
+__all__ = ["ResolvedBook", "resolve"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ResolvedBook:
+    """Everything a margin model needs, as arrays.
+
+    Attributes
+    ----------
+    book, snapshot, config
+        The inputs.
+    instruments
+        Pricer-ready contracts.
+    positions
+        Net positions with their marks.
+    collateral
+        Priced and haircut collateral balances.
+    fx
+        Per account: multiply a snapshot-currency amount by this to express it in the account's
+        base currency.
+    """
+
+    book: Book
+    snapshot: MarketSnapshot
+    config: RiskConfig
+    instruments: InstrumentTable
+    positions: NetPositions
+    collateral: CollateralTable
+    fx: FloatArray
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of accounts."""
+        return self.book.n_accounts
+
+
+def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> ResolvedBook:
+    """Bind ``book`` to ``snapshot`` and ``config`` (validating all needed market data).
+
+    Raises
+    ------
+    MarketDataError, InputError, ConfigError
+        See :func:`~crossmargin.resolve.instruments.resolve_instruments` and
+        :func:`~crossmargin.collateral.value_collateral`.
+    """
+    first_holder = _first_holder(book)
+
+    def where(i: int) -> str:
+        return book.position_path(int(first_holder[i]))
+
+    inst = resolve_instruments(book.contracts, snapshot, config, where=where)
+    pos = net_positions(book, inst)
+    col = value_collateral(book, snapshot, config)
+    fx = _fx(book, snapshot, config)
+    return ResolvedBook(book, snapshot, config, inst, pos, col, fx)
+
+
+def _first_holder(book: Book) -> np.ndarray:
+    n = len(book.contracts)
+    first = np.full(n, -1, dtype=np.int64)
+    if book.n_positions:
+        order = np.arange(book.n_positions - 1, -1, -1)
+        first[book.pos_instrument[order]] = order
+    return first
+
+
+def _fx(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> FloatArray:
+    rates: dict[str, float] = {}
+    for ccy in set(book.base_currency):
+        if ccy == snapshot.base_currency:
+            rates[ccy] = 1.0
+            continue
+        if not snapshot.has_price(ccy):
+            raise MarketDataError(
+                f"no price for the account base currency {ccy} in a {snapshot.base_currency} snapshot",
+                path=f"assets.{ccy}",
+            )
+        check_asset(snapshot, ccy, config.market, needed_by=f"base currency {ccy}")
+        rates[ccy] = 1.0 / snapshot.price(ccy)
+    return np.asarray([rates[c] for c in book.base_currency], dtype=np.float64)
