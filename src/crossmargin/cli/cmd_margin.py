@@ -101,7 +101,10 @@ def compare_cmd(
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     models: Annotated[
-        str, typer.Option("--models", help="Comma-separated models to compare")
+        str,
+        typer.Option(
+            "--models", "--presets", help="Comma-separated models or venue presets to compare"
+        ),
     ] = ",".join(COMPARE_MODELS),
 ) -> None:
     """Isolated vs cross vs portfolio side by side: requirements and capital freed."""

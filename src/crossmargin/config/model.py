@@ -26,6 +26,8 @@ __all__ = [
     "HaircutConfig",
     "InterCommodityConfig",
     "LinearTier",
+    "LiquidityConfig",
+    "LiquidityParams",
     "MarketRules",
     "OptionRuleConfig",
     "RiskClassConfig",
@@ -160,6 +162,36 @@ class InterCommodityConfig(_Strict):
         return v
 
 
+class LiquidityParams(_Strict):
+    """Liquidity of one underlying for the square-root impact model."""
+
+    spread: float = Field(
+        ge=0.0, lt=1.0, allow_inf_nan=False, description="relative bid-ask spread"
+    )
+    adv: float = Field(gt=0.0, allow_inf_nan=False, description="average daily volume, notional")
+    impact_k: float = Field(
+        ge=0.0, allow_inf_nan=False, description="square-root impact coefficient"
+    )
+    concentration_share: float = Field(
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="share of ADV beyond which a position is concentrated",
+    )
+    option_vol_impact: float = Field(
+        ge=0.0,
+        allow_inf_nan=False,
+        description="close-out impact of options in vol points (absolute)",
+    )
+
+
+class LiquidityConfig(_Strict):
+    """Liquidity parameters per underlying, with a default."""
+
+    default: LiquidityParams
+    underlyings: dict[str, LiquidityParams] = Field(default_factory=dict)
+
+
 class MarketRules(_Strict):
     """Fail-closed rules for market data."""
 
@@ -178,6 +210,7 @@ class RiskConfig(_Strict):
     risk_classes: dict[str, RiskClassConfig] = Field(min_length=1)
     inter_commodity: tuple[InterCommodityConfig, ...] = ()
     collateral: dict[str, HaircutConfig] = Field(default_factory=dict)
+    liquidity: LiquidityConfig
 
     @model_validator(mode="after")
     def _refs(self) -> RiskConfig:
