@@ -24,7 +24,7 @@ __all__ = ["close_out_cost", "daily_vol", "impact_params"]
 
 def daily_vol(annual_vol: FloatArray | float) -> FloatArray:
     """Daily volatility from an annualised one (365-day year, crypto and calendar-day convention)."""
-    return np.asarray(annual_vol, dtype=np.float64) / np.sqrt(365.0)
+    return np.asarray(np.asarray(annual_vol, dtype=np.float64) / np.sqrt(365.0), dtype=np.float64)
 
 
 def impact_params(config: RiskConfig, underlying: str) -> LiquidityParams:
