@@ -104,18 +104,27 @@ def _numeric(
     return values
 
 
-def _strings(df: pd.DataFrame, name: str, col: str) -> np.ndarray:
-    s = df[col]
-    missing = s.isna().to_numpy()
-    if missing.any():
-        r = int(np.argmax(missing))
+def _codes(
+    df: pd.DataFrame, name: str, col: str, *, upper: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize a string column: integer codes and the distinct (stripped) values.
+
+    Only the distinct values are validated and normalised, vectorised — no loop over rows.
+    """
+    codes, uniques = pd.factorize(df[col], sort=False, use_na_sentinel=True)
+    if (codes < 0).any():
+        r = int(np.argmax(codes < 0))
         raise InputError("must not be empty", path=f"{name}[{r}].{col}")
-    out = s.astype(str).str.strip().to_numpy(dtype=object)
-    empty = out == ""
+    values = pd.Series(uniques, dtype="string").str.strip()
+    if upper:
+        values = values.str.upper()
+    empty = (values == "").to_numpy(dtype=np.bool_)
     if empty.any():
-        r = int(np.argmax(empty))
+        r = int(np.argmax(codes == int(np.argmax(empty))))
         raise InputError("must not be empty", path=f"{name}[{r}].{col}")
-    return out
+    # values equal after stripping share one code
+    remap, canon = pd.factorize(values, sort=False)
+    return np.asarray(remap, dtype=np.int64)[codes], np.asarray(canon, dtype=object)
 
 
 def book_from_frames(
@@ -124,21 +133,23 @@ def book_from_frames(
     """Validate the two tables and build a book (accounts in order of first appearance)."""
     _require(positions, "positions", ("account", "instrument", "quantity"), ("entry_price",))
     _require(collateral, "collateral", ("account", "asset", "amount"), ())
-    p_acc = _strings(positions, "positions", "account")
-    p_ins = _strings(positions, "positions", "instrument")
+    p_acc, p_acc_names = _codes(positions, "positions", "account")
+    ins_codes, names = _codes(positions, "positions", "instrument")
     qty = _numeric(positions, "positions", "quantity")
     entry = (
         _numeric(positions, "positions", "entry_price", positive=True, allow_nan=True)
         if "entry_price" in positions.columns
         else np.full(qty.shape[0], np.nan)
     )
-    c_acc = _strings(collateral, "collateral", "account")
-    c_asset = np.char.upper(_strings(collateral, "collateral", "asset").astype(str)).astype(object)
+    c_acc, c_acc_names = _codes(collateral, "collateral", "account")
+    asset_codes, assets = _codes(collateral, "collateral", "asset", upper=True)
     amount = _numeric(collateral, "collateral", "amount")
-    acc_codes, accounts = pd.factorize(np.concatenate([p_acc, c_acc]), sort=False)
-    n_p = p_acc.shape[0]
-    ins_codes, names = pd.factorize(p_ins, sort=False)
-    first_row = np.full(len(names), 0, dtype=np.int64)
+    # one account numbering over both tables, in order of first appearance
+    acc_map, accounts = pd.factorize(np.concatenate([p_acc_names, c_acc_names]), sort=False)
+    p_map = acc_map[: len(p_acc_names)].astype(np.int64)
+    c_map = acc_map[len(p_acc_names) :].astype(np.int64)
+    n_p = qty.shape[0]
+    first_row = np.zeros(len(names), dtype=np.int64)
     first_row[ins_codes[::-1]] = np.arange(n_p - 1, -1, -1)
     contracts = tuple(
         parse_instrument(str(nm), path=f"positions[{int(first_row[k])}].instrument")
@@ -148,18 +159,17 @@ def book_from_frames(
     canon: dict[Any, int] = {}
     remap = np.asarray([canon.setdefault(c, len(canon)) for c in contracts], dtype=np.int64)
     uniq_contracts = tuple(canon)
-    asset_codes, assets = pd.factorize(c_asset, sort=False)
     n_acc = len(accounts)
     return Book(
-        accounts=tuple(str(a) for a in accounts),
+        accounts=tuple(accounts.tolist()),
         base_currency=(base_currency,) * n_acc,
         contracts=uniq_contracts,
-        pos_account=acc_codes[:n_p].astype(np.int64),
+        pos_account=p_map[p_acc] if n_p else np.zeros(0, np.int64),
         pos_instrument=remap[ins_codes] if len(names) else np.zeros(0, np.int64),
         pos_quantity=qty,
         pos_entry=entry,
-        assets=tuple(str(a) for a in assets),
-        col_account=acc_codes[n_p:].astype(np.int64),
+        assets=tuple(assets.tolist()),
+        col_account=c_map[c_acc] if c_acc.size else np.zeros(0, np.int64),
         col_asset=asset_codes.astype(np.int64),
         col_amount=amount,
         pos_row=np.arange(n_p, dtype=np.int64),

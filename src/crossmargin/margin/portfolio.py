@@ -106,9 +106,9 @@ class PortfolioMargin:
         if G:
             # first scenario within rounding of the worst loss (a dampened tail that equals the
             # standard edge for a linear book must not be reported instead of the edge)
-            worst_loss = np.max(-pnl, axis=1)
+            worst_loss = -np.min(pnl, axis=1)
             tol = 1e-9 * np.maximum(np.abs(worst_loss), 1e-9)
-            worst = np.argmax(-pnl >= (worst_loss - tol)[:, None], axis=1)
+            worst = np.argmax(pnl <= (tol - worst_loss)[:, None], axis=1)
         else:
             worst = np.zeros(0, np.int64)
             worst_loss = np.zeros(0)
@@ -122,21 +122,18 @@ class PortfolioMargin:
         g_delta = group_sum(groups, d_units)
         g_dn = group_sum(groups, d_not)
 
-        # 2. basis / roll: per (group, expiry bucket)
+        # 2. basis / roll: net delta notional per (group, expiry bucket), dense (G × buckets)
         basis = np.zeros(G)
         if pos.n:
             nk = int(inst.expiry_key.max()) + 1
-            bkey = groups.of_position * nk + inst.expiry_key[ii]
-            ub, binv = np.unique(bkey, return_inverse=True)
-            b_dn = sum_by(binv, d_not, ub.size)
-            b_T = np.zeros(ub.size)
-            b_T[binv] = inst.t[ii]
-            b_group = ub // nk
-            b_cls = g_cls[b_group]
-            annual = np.asarray([r.basis.annual_move for r in rcs])[b_cls]
-            floor = np.asarray([r.basis.min_move for r in rcs])[b_cls]
-            rate = np.maximum(floor, annual * b_T)
-            basis = sum_by(b_group, rate * np.abs(b_dn), G)
+            cell = groups.of_position * nk + inst.expiry_key[ii]
+            b_dn = sum_by(cell, d_not, G * nk).reshape(G, nk)
+            t_uk = np.zeros((max(len(inst.underlyings), 1), nk))
+            t_uk[inst.und, inst.expiry_key] = inst.t
+            annual = par([r.basis.annual_move for r in rcs])
+            floor = par([r.basis.min_move for r in rcs])
+            rate = np.maximum(floor[:, None], annual[:, None] * t_uk[groups.und])
+            basis = np.einsum("gk,gk->g", rate, np.abs(b_dn))
 
         # 3. delta shock
         thr = par([r.delta_shock.threshold for r in rcs])
@@ -147,10 +144,9 @@ class PortfolioMargin:
         dshock = absd * shock
 
         # 4. inter-commodity credits (SPAN price risk = scan − time risk − vol risk)
-        loss = -pnl
         if G:
-            time_risk = 0.5 * (loss[rng, up0[g_cls]] + loss[rng, dn0[g_cls]])
-            vol_risk = 0.5 * (loss[rng, worst] - loss[rng, pair[g_cls, worst]])
+            time_risk = -0.5 * (pnl[rng, up0[g_cls]] + pnl[rng, dn0[g_cls]])
+            vol_risk = -0.5 * (pnl[rng, worst] - pnl[rng, pair[g_cls, worst]])
         else:
             time_risk = vol_risk = np.zeros(0)
         price_risk = np.where(scan > 0, np.maximum(scan - time_risk - vol_risk, 0.0), 0.0)
@@ -177,7 +173,7 @@ class PortfolioMargin:
         g_mm = cfg.mm_factor * g_im
         im = sum_by(groups.account, g_im, n_acc)
         upnl = sum_by(pos.account, pos.mtm, n_acc)
-        labels = tuple(inst.underlyings[u] for u in groups.und)
+        labels = tuple(np.asarray(inst.underlyings, dtype=object)[groups.und])
         addons = (
             AddOnRows(
                 "basis",

@@ -46,11 +46,15 @@ def group_positions(pos: NetPositions, inst: InstrumentTable) -> Groups:
     """Assign each net position to its (account, underlying) group."""
     n_und = max(len(inst.underlyings), 1)
     key = pos.account * n_und + inst.und[pos.instrument]
-    uniq, inv = np.unique(key, return_inverse=True)
+    # keys are dense (accounts × underlyings): a counting pass replaces a sort
+    n_keys = int(key.max()) + 1 if key.size else 0
+    present = np.bincount(key, minlength=n_keys) > 0
+    uniq = np.flatnonzero(present)
+    code = np.cumsum(present) - 1
     return Groups(
         account=(uniq // n_und).astype(np.int64),
         und=(uniq % n_und).astype(np.int64),
-        of_position=inv.astype(np.int64),
+        of_position=code[key].astype(np.int64),
         n_und=n_und,
     )
 
