@@ -68,8 +68,10 @@ def main() -> None:
         _numba.black76_price_numba(*(a[:10] for a in args))  # compile
         nb = rate(_numba.black76_price_numba, *args)
         print(f"  numba twin, 1 thread              {nb / 1e6:7.1f} M/s  ({nb / base:.1f}x)")
-    print(f"  peak temporaries: whole-array {peak(whole_array, *args):.0f} MiB, "
-          f"blocked {peak(black76_price, *args):.0f} MiB (incl. the {N * 8 / 2**20:.0f} MiB result)")
+    print(
+        f"  peak temporaries: whole-array {peak(whole_array, *args):.0f} MiB, "
+        f"blocked {peak(black76_price, *args):.0f} MiB (incl. the {N * 8 / 2**20:.0f} MiB result)"
+    )
 
 
 if __name__ == "__main__":
