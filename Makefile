@@ -43,6 +43,7 @@ unit: $(DEV_STAMP)
 ## Benchmarks (not part of the test suite): prints throughput and memory.
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_venue.py
+	$(BIN)/python benchmarks/bench_var.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -25,8 +25,13 @@ def _f(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def comparison_dict(results: Mapping[str, AccountResults], i: int) -> dict[str, Any]:
-    """Side-by-side figures of account ``i`` under each model."""
+def comparison_dict(
+    results: Mapping[str, AccountResults], i: int, *, unavailable: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Side-by-side figures of account ``i`` under each model.
+
+    ``unavailable`` lists default models that could not be computed for the book, with why.
+    """
     first = next(iter(results.values()))
     rb = first.book
     iso = results.get("isolated")
@@ -52,4 +57,5 @@ def comparison_dict(results: Mapping[str, AccountResults], i: int) -> dict[str, 
         "collateral_value": float(first.collateral_value[i]),
         "unrealized_pnl": float(first.unrealized_pnl[i]),
         "models": models,
+        "unavailable": dict(unavailable or {}),
     }

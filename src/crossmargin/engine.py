@@ -9,16 +9,23 @@ from collections.abc import Sequence
 
 from crossmargin.account.health import AccountResults, assess
 from crossmargin.config import RiskConfig, default_config
+from crossmargin.errors import CrossMarginError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import get_model
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, resolve
 
-__all__ = ["COMPARE_MODELS", "compare", "compute_margin", "margin_book", "margin_resolved"]
+__all__ = [
+    "COMPARE_MODELS",
+    "OPTIONAL_COMPARE_MODELS",
+    "compare", "compute_margin", "margin_book", "margin_resolved"]
 
 #: Models shown side by side by :func:`compare` (in this order).
-COMPARE_MODELS = ("isolated", "cross", "portfolio")
+COMPARE_MODELS = ("isolated", "cross", "portfolio", "var", "es")
+#: Default columns that need more than the snapshot (price history): when they cannot be computed
+#: for a book they are reported as unavailable instead of failing the whole comparison.
+OPTIONAL_COMPARE_MODELS = ("var", "es")
 
 
 def _book(
@@ -92,7 +99,23 @@ def compare(
     models: Sequence[str] = COMPARE_MODELS,
     config: RiskConfig | None = None,
     prefixes: Sequence[str] | None = None,
+    optional: Sequence[str] = OPTIONAL_COMPARE_MODELS,
+    unavailable: dict[str, str] | None = None,
 ) -> dict[str, AccountResults]:
-    """The same book under several models (resolved once)."""
+    """The same book under several models (resolved once).
+
+    Models named in ``optional`` that cannot be computed for this book (e.g. ``var`` for an
+    underlying without price history) are left out; the reason is stored in ``unavailable``
+    (if given). Any other model's error propagates.
+    """
     rb = resolve(_book(portfolio, prefixes), market, config or default_config())
-    return {m: margin_resolved(rb, model=m) for m in models}
+    out: dict[str, AccountResults] = {}
+    for m in models:
+        try:
+            out[m] = margin_resolved(rb, model=m)
+        except CrossMarginError as exc:
+            if m not in optional:
+                raise
+            if unavailable is not None:
+                unavailable[m] = str(exc)
+    return out

@@ -45,13 +45,13 @@ def _scenarios(res: AccountResults, i: int) -> list[dict[str, Any]]:
     return out
 
 
-def _derivation(d: dict[str, Any]) -> list[str]:
-    lines = []
+def _derivation(d: dict[str, Any], model_lines: list[str] | None = None) -> list[str]:
+    lines = list(model_lines or [])
     by_und: dict[str, dict[str, float]] = {}
     for a in d["addons"]:
         by_und.setdefault(a["underlying"], {}).setdefault(a["name"], 0.0)
         by_und[a["underlying"]][a["name"]] += a["amount"]
-    for row in d["breakdown"]:
+    for row in d["breakdown"] if model_lines is None else ():
         u = row["underlying"]
         add = by_und.get(u, {})
         if row["scan_risk"] is not None:
@@ -76,5 +76,11 @@ def explain_dict(res: AccountResults, i: int) -> dict[str, Any]:
     """The full breakdown of account ``i``: margin fields plus positions, scenarios, derivation."""
     d = account_dict(res, i, positions=True)
     d["scenarios"] = _scenarios(res, i)
-    d["derivation"] = _derivation(d)
+    extra = res.batch.explain_extra
+    if extra is None:
+        d["derivation"] = _derivation(d)
+        return d
+    # models over joint scenarios (var, es): their own sections and derivation lines
+    d["model_detail"] = extra(i, float(res.book.fx[i]))
+    d["derivation"] = _derivation(d, d["model_detail"].pop("derivation", []))
     return d

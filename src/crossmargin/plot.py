@@ -36,7 +36,8 @@ def plot_scenarios(res: AccountResults, path: Path) -> None:
     for ax, g in zip(axes[:, 0], groups, strict=False):
         grid = b.scenarios.grids[int(b.scenario_class[g])]
         fx = float(res.book.fx[int(gt.account[g])])
-        real = [j for j in range(grid.size) if grid.kind[j] != "pad"]
+        # cells without a spot x vol place (e.g. a preset's skew or contingency cell) are skipped
+        real = [j for j in range(grid.size) if grid.kind[j] != "pad" and grid.vol_name(j) in states]
         moves = sorted({float(grid.spot_move[j]) for j in real})
         z = np.full((3, len(moves)), np.nan)
         pos = {}

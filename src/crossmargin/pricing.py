@@ -56,7 +56,6 @@ def price_contracts(
             g.theta,
         )
     settled = inst.settled
-    delta[settled] = gamma[settled] = vega[settled] = theta[settled] = 0.0
     # inverse options are quoted in coin: V_c = V / S
     inv = (inst.kind == KIND_OPTION) & inst.inverse
     if inv.any():
@@ -66,6 +65,8 @@ def price_contracts(
         gamma[inv] = g1 / s - 2.0 * d1 / s**2 + 2.0 * V / s**3
         vega[inv] = vega[inv] / s
         theta[inv] = theta[inv] / s
+    # settled: a fixed payoff (in coin for inverse options), no sensitivity left
+    delta[settled] = gamma[settled] = vega[settled] = theta[settled] = 0.0
     rows = []
     for i, c in enumerate(inst.contracts):
         rows.append(

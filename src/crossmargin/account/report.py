@@ -105,18 +105,23 @@ def collateral_rows(res: AccountResults, i: int) -> list[dict[str, Any]]:
     fx = float(res.book.fx[i])
     rows = []
     for k in np.flatnonzero(col.account == i):
-        rows.append(
-            {
-                "asset": col.assets[int(col.asset[k])],
-                "amount": float(col.amount[k]),
-                "price": float(col.price[k] * fx),
-                "haircut_im": float(col.haircut_im[k]),
-                "haircut_mm": float(col.haircut_mm[k]),
-                "market_value": float(col.market_value[k] * fx),
-                "value": float(col.value_im[k] * fx),
-                "value_mm": float(col.value_mm[k] * fx),
-            }
-        )
+        row: dict[str, Any] = {
+            "asset": col.assets[int(col.asset[k])],
+            "amount": float(col.amount[k]),
+            "price": float(col.price[k] * fx),
+            "haircut_im": float(col.haircut_im[k]),
+            "haircut_mm": float(col.haircut_mm[k]),
+            "market_value": float(col.market_value[k] * fx),
+            "value": float(col.value_im[k] * fx),
+            "value_mm": float(col.value_mm[k] * fx),
+        }
+        # dynamic haircut components and oracle valuation (only when they apply)
+        if col.detail is not None:
+            row["haircut_detail"] = {n: float(v[k]) for n, v in col.detail.items()}
+        ov = col.oracle[int(col.asset[k])] if col.oracle is not None else None
+        if ov is not None:
+            row["oracle"] = ov.as_dict()
+        rows.append(row)
     return rows
 
 

@@ -13,6 +13,7 @@ from crossmargin.cli.common import (
     ConfigOpt,
     Format,
     FormatOpt,
+    HistoryOpt,
     MarketOpt,
     ModelOpt,
     PortfolioArg,
@@ -23,7 +24,12 @@ from crossmargin.cli.errors import fail, handle_errors
 from crossmargin.cli.output import atomic_write, dumps
 from crossmargin.cli.render import print_account, print_comparison, print_explain
 from crossmargin.comparison import comparison_dict
-from crossmargin.engine import COMPARE_MODELS, compare, compute_margin
+from crossmargin.engine import (
+    COMPARE_MODELS,
+    OPTIONAL_COMPARE_MODELS,
+    compare,
+    compute_margin,
+)
 from crossmargin.explain import explain_dict
 from crossmargin.margin.base import model_info
 
@@ -43,10 +49,11 @@ def margin(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write scenario P&L heat maps to this PNG file")
     ] = None,
+    history: HistoryOpt = None,
 ) -> None:
     """Initial and maintenance margin, equity and status of each account."""
     model_info(model)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config)
+    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
     res = compute_margin(
         pfs, snap, model=model, config=cfg, detail=plot is not None, prefixes=prefixes
     )
@@ -75,10 +82,11 @@ def explain(
     model: ModelOpt = "portfolio",
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
+    history: HistoryOpt = None,
 ) -> None:
     """Break a margin down: collateral haircuts, positions, scenarios, add-ons, totals."""
     model_info(model)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config)
+    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
     res = compute_margin(pfs, snap, model=model, config=cfg, detail=True, prefixes=prefixes)
     items = [explain_dict(res, i) for i in range(res.n)]
     if fmt is Format.json:
@@ -87,6 +95,10 @@ def explain(
     con = console()
     for d in items:
         print_explain(con, d)
+        if d.get("model_detail"):
+            from crossmargin.cli.cmd_risk import print_model_detail
+
+            print_model_detail(con, d["model_detail"])
         con.print("[bold]derivation[/]")
         for line in d["derivation"]:
             con.print(f"  {line}")
@@ -101,20 +113,37 @@ def compare_cmd(
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     models: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--models", "--presets", help="Comma-separated models or venue presets to compare"
+            "--models",
+            "--presets",
+            help="Comma-separated models or venue presets to compare "
+            f"(default: {','.join(COMPARE_MODELS)}; var/es are shown when price history covers the book)",
         ),
-    ] = ",".join(COMPARE_MODELS),
+    ] = None,
+    history: HistoryOpt = None,
 ) -> None:
-    """Isolated vs cross vs portfolio side by side: requirements and capital freed."""
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    """Isolated vs cross vs portfolio (and VaR/ES) side by side: requirements, capital freed."""
+    names = (
+        list(COMPARE_MODELS)
+        if models is None
+        else [m.strip() for m in models.split(",") if m.strip()]
+    )
     for m in names:
         model_info(m)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config)
-    results = compare(pfs, snap, models=names, config=cfg, prefixes=prefixes)
+    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
+    unavailable: dict[str, str] = {}
+    results = compare(
+        pfs,
+        snap,
+        models=names,
+        config=cfg,
+        prefixes=prefixes,
+        optional=OPTIONAL_COMPARE_MODELS if models is None else (),
+        unavailable=unavailable,
+    )
     n = next(iter(results.values())).n
-    items = [comparison_dict(results, i) for i in range(n)]
+    items = [comparison_dict(results, i, unavailable=unavailable) for i in range(n)]
     if fmt is Format.json:
         print(dumps(_one_or_many(items)))
         return

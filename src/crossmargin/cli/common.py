@@ -20,6 +20,7 @@ __all__ = [
     "ConfigOpt",
     "Format",
     "FormatOpt",
+    "HistoryOpt",
     "MarketOpt",
     "ModelOpt",
     "PortfolioArg",
@@ -51,6 +52,14 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", help="Risk configuration YAML (default: shipped defaults)"),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+HistoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--history",
+        help="Price history CSV/Parquet (date + one column per asset) for var/es scenarios and "
+        "EWMA vols (default: the bundled daily closes)",
+    ),
+]
 
 
 def console() -> Console:
@@ -65,10 +74,16 @@ def load_risk_config(path: Path | None) -> RiskConfig:
 
 
 def load_inputs(
-    portfolio: Path, market: Path, config: Path | None
+    portfolio: Path, market: Path, config: Path | None, history: Path | None = None
 ) -> tuple[list[Portfolio], list[str], MarketSnapshot, RiskConfig]:
-    """Load and validate portfolio, market and configuration (all before any computation)."""
+    """Load and validate portfolio, market, configuration and history (before any computation)."""
     cfg = load_risk_config(config)
     pfs, prefixes = load_portfolios(portfolio)
     snap = load_market(market)
+    if history is not None:
+        from dataclasses import replace
+
+        from crossmargin.scenarios.history import load_price_history
+
+        snap = replace(snap, history=load_price_history(history))
     return pfs, prefixes, snap, cfg

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crossmargin._format import fmt_money, fmt_num, fmt_pct
+from crossmargin.errors import InputError
 
 __all__ = ["atomic_write", "dumps", "fmt_money", "fmt_num", "fmt_pct"]
 
@@ -34,7 +35,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same directory, then rename (all or nothing)."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=directory)
+    except OSError as exc:  # missing directory, no permission: a one-line input error
+        raise InputError(f"cannot write file: {exc.strerror}", path=str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

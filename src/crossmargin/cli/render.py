@@ -75,9 +75,9 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
 
 def print_comparison(con: Console, d: dict[str, Any]) -> None:
     """Models side by side."""
-    t = Table(title=f"{d['account']} — isolated vs cross vs portfolio ({d['base_currency']})")
-    t.add_column("")
     names = list(d["models"])
+    t = Table(title=f"{d['account']} — {' vs '.join(names)} ({d['base_currency']})")
+    t.add_column("")
     for n in names:
         t.add_column(n, justify="right")
     rows = [
@@ -94,6 +94,8 @@ def print_comparison(con: Console, d: dict[str, Any]) -> None:
     t.add_row("status", *(_status(d["models"][n]["status"]) for n in names))
     t.add_row("liquidation scope", *(d["models"][n]["liquidation_scope"] for n in names))
     con.print(t)
+    for name, why in d.get("unavailable", {}).items():
+        con.print(f"[dim]{name}: not available for this book — {why}[/]")
 
 
 def print_explain(con: Console, d: dict[str, Any]) -> None:
@@ -128,7 +130,11 @@ def print_explain(con: Console, d: dict[str, Any]) -> None:
     if has_req:
         cols += ["IM", "MM"]
     for col in cols:
-        p.add_column(col, justify="left" if col == "instrument" else "right")
+        p.add_column(
+            col,
+            justify="left" if col == "instrument" else "right",
+            overflow="fold" if col == "instrument" else "ellipsis",  # never elide a name
+        )
     for r in d["positions"]:
         vals = [
             r["instrument"],
@@ -184,7 +190,11 @@ def print_prices(con: Console, rows: list[dict[str, Any]]) -> None:
         "vol",
         "forward",
     ):
-        t.add_column(col, justify="left" if col in ("instrument", "quote") else "right")
+        t.add_column(
+            col,
+            justify="left" if col in ("instrument", "quote") else "right",
+            overflow="fold" if col == "instrument" else "ellipsis",  # never elide a name
+        )
     for r in rows:
         t.add_row(
             r["instrument"],

@@ -4,23 +4,50 @@
 ``amount × price × (1 + haircut)`` for a negative one (a liability is charged *more*, never
 less). IM and MM use their own haircuts. Prices come from the snapshot and pass the same
 fail-closed checks as underlyings.
+
+Assets listed under ``oracles.assets`` (lending deposits, vault shares, liquid-staking tokens)
+are priced through their oracle record (:mod:`crossmargin.collateral.oracles`); with
+``dynamic_haircuts.enabled`` the haircuts follow volatility, liquidity, size and concentration
+(:mod:`crossmargin.collateral.dynamic`), floored by the static ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.config import RiskConfig
+from crossmargin.config import HaircutConfig, RiskConfig
 from crossmargin.errors import ConfigError, MarketDataError
 from crossmargin.instruments.book import Book
 from crossmargin.market.checks import check_asset
 from crossmargin.market.snapshot import MarketSnapshot
 
-__all__ = ["CollateralTable", "value_collateral"]
+if TYPE_CHECKING:
+    from crossmargin.collateral.oracles import OracleValuation
+
+__all__ = ["CollateralTable", "static_haircut", "value_collateral"]
+
+
+def static_haircut(config: RiskConfig, asset: str, snapshot: MarketSnapshot) -> HaircutConfig:
+    """Static haircut of ``asset`` (its own, else its risk class's).
+
+    Raises
+    ------
+    ConfigError
+        The asset has none.
+    """
+    h = config.haircut(asset, base_currency=snapshot.base_currency)
+    if h is None:
+        raise ConfigError(
+            f"no haircut for collateral {asset}: add it under 'collateral' or map it to a risk class",
+            path="config.collateral",
+        )
+    return h
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -37,6 +64,8 @@ class CollateralTable:
     market_value: FloatArray
     value_im: FloatArray
     value_mm: FloatArray
+    detail: Mapping[str, FloatArray] | None = None
+    oracle: tuple[OracleValuation | None, ...] | None = None
 
     def per_account(self, values: FloatArray, n_accounts: int) -> FloatArray:
         """Sum a per-row array per account."""
@@ -59,14 +88,24 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
     ConfigError
         A held asset has no haircut and no risk class to take one from.
     """
+    # imported here: both reach back into resolve/scenarios, which import this module
+    from crossmargin.collateral.dynamic import dynamic_haircuts
+    from crossmargin.collateral.oracles import value_oracle_asset
+
     n_assets = len(book.assets)
     price = np.zeros(n_assets)
     him = np.zeros(n_assets)
     hmm = np.zeros(n_assets)
     used = np.zeros(n_assets, dtype=np.bool_)
     used[np.unique(book.col_asset)] = True
+    oracle: list[OracleValuation | None] = [None] * n_assets
     for k, sym in enumerate(book.assets):
         if not used[k]:
+            continue
+        spec = config.oracles.assets.get(sym)
+        if spec is not None:  # oracle-valued kind (lending deposit, vault share, LST)
+            ov = value_oracle_asset(sym, spec, snapshot, config)
+            price[k], him[k], hmm[k], oracle[k] = ov.price, ov.haircut_im, ov.haircut_mm, ov
             continue
         who = f"collateral {sym}"
         if not snapshot.has_price(sym):
@@ -90,15 +129,45 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
     a = book.col_asset
     amount = book.col_amount
     pr = price[a]
+    h_im, h_mm = him[a], hmm[a]
+    detail = None
+    if config.dynamic_haircuts.enabled and a.size:
+        dyn = dynamic_haircuts(
+            config=config,
+            snapshot=snapshot,
+            assets=book.assets,
+            vol_asset=[o.underlying if o else s for s, o in zip(book.assets, oracle, strict=True)],
+            account=book.col_account,
+            asset=a,
+            amount=amount,
+            price=pr,
+            static_im=h_im,
+            static_mm=h_mm,
+            n_accounts=book.n_accounts,
+        )
+        zeroed = np.asarray([o is not None and o.haircut_im >= 1.0 for o in oracle])[a]
+        h_im = np.where(zeroed, h_im, dyn.im)
+        h_mm = np.where(zeroed, h_mm, dyn.mm)
+        detail = {
+            "static_im": him[a],
+            "static_mm": hmm[a],
+            "volatility_im": dyn.vol_im,
+            "volatility_mm": dyn.vol_mm,
+            "liquidity": dyn.liquidity,
+            "size": dyn.size,
+            "concentration": dyn.concentration,
+        }
     return CollateralTable(
         assets=book.assets,
         account=book.col_account,
         asset=a,
         amount=amount,
         price=pr,
-        haircut_im=him[a],
-        haircut_mm=hmm[a],
+        haircut_im=h_im,
+        haircut_mm=h_mm,
         market_value=amount * pr,
-        value_im=haircut_value(amount, pr, him[a]),
-        value_mm=haircut_value(amount, pr, hmm[a]),
+        value_im=haircut_value(amount, pr, h_im),
+        value_mm=haircut_value(amount, pr, h_mm),
+        detail=detail,
+        oracle=tuple(oracle) if any(o is not None for o in oracle) else None,
     )

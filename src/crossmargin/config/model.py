@@ -9,6 +9,7 @@ the JSON Schema.
 from __future__ import annotations
 
 import math
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,18 +21,36 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crossmargin.errors import ConfigError
 
 __all__ = [
+    "AddOnsConfig",
+    "BasisAddOnConfig",
     "BasisConfig",
+    "CascadeConfig",
+    "CollateralConcentrationConfig",
+    "CorrelationBreakdownConfig",
+    "CorrelationInput",
     "DeltaShockConfig",
+    "DynamicHaircutConfig",
     "GridConfig",
     "HaircutConfig",
     "InterCommodityConfig",
     "LinearTier",
+    "LiquidationBufferConfig",
+    "LiquidationConfig",
+    "LiquidityAddOnConfig",
     "LiquidityConfig",
     "LiquidityParams",
     "MarketRules",
+    "MonteCarloConfig",
     "OptionRuleConfig",
+    "OracleAssetConfig",
+    "OracleSourceConfig",
+    "OraclesConfig",
     "RiskClassConfig",
     "RiskConfig",
+    "StressPeriod",
+    "VarConfig",
+    "VolResponse",
+    "WrongWayConfig",
     "default_config",
     "load_config",
 ]
@@ -183,6 +202,13 @@ class LiquidityParams(_Strict):
         allow_inf_nan=False,
         description="close-out impact of options in vol points (absolute)",
     )
+    open_interest: float | None = Field(
+        default=None,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="open interest (notional); a position above concentration_share of it is "
+        "concentrated too",
+    )
 
 
 class LiquidityConfig(_Strict):
@@ -190,6 +216,240 @@ class LiquidityConfig(_Strict):
 
     default: LiquidityParams
     underlyings: dict[str, LiquidityParams] = Field(default_factory=dict)
+
+
+# -- risk models beyond the grid (issue 3): var/es, add-ons, dynamic haircuts, oracles ------------
+class StressPeriod(_Strict):
+    """A calendar window of stressed history (both ends included)."""
+
+    start: date
+    end: date
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> StressPeriod:
+        if self.end <= self.start:
+            raise ValueError("a stress period must end after it starts")
+        return self
+
+
+class VolResponse(_Strict):
+    """Implied-vol response to a return ``x`` (log): ``ln(σ'/σ) = beta·x + gamma·|x|``."""
+
+    beta: float = Field(default=0.0, allow_inf_nan=False)
+    gamma: float = Field(default=0.0, allow_inf_nan=False)
+
+
+class CorrelationInput(_Strict):
+    """A user correlation matrix for Monte Carlo (validated: square, symmetric, unit diagonal)."""
+
+    assets: tuple[str, ...] = Field(min_length=2)
+    matrix: tuple[tuple[float, ...], ...]
+
+    @model_validator(mode="after")
+    def _shape(self) -> CorrelationInput:
+        n = len(self.assets)
+        if len(set(self.assets)) != n:
+            raise ValueError("assets must be distinct")
+        if len(self.matrix) != n or any(len(r) != n for r in self.matrix):
+            raise ValueError(f"matrix must be {n} x {n} (one row and column per asset)")
+        for i in range(n):
+            if self.matrix[i][i] != 1.0:
+                raise ValueError(f"diagonal entry [{i}][{i}] must be 1")
+            for j in range(n):
+                x = self.matrix[i][j]
+                if not math.isfinite(x) or abs(x) > 1.0:
+                    raise ValueError(f"entry [{i}][{j}] = {x!r} must be in [-1, 1]")
+                if abs(x - self.matrix[j][i]) > 1e-9:
+                    raise ValueError(f"matrix is not symmetric at [{i}][{j}]")
+        return self
+
+
+class MonteCarloConfig(_Strict):
+    """Monte Carlo scenario set (method ``mc``)."""
+
+    paths: int = Field(default=2000, ge=100, le=1_000_000)
+    seed: int = 20_260_101
+    distribution: Literal["normal", "student_t"] = "student_t"
+    dof: float = Field(default=4.0, gt=2.0, allow_inf_nan=False)
+    correlation: CorrelationInput | None = None
+    non_psd: Literal["repair", "reject"] = "repair"
+
+
+class VarConfig(_Strict):
+    """Historical / filtered historical / Monte Carlo VaR and ES (models ``var`` and ``es``)."""
+
+    method: Literal["fhs", "hs", "mc"] = "fhs"
+    var_confidence: float = Field(default=0.99, gt=0.5, lt=1.0)
+    es_confidence: float = Field(default=0.975, gt=0.5, lt=1.0)
+    mpor_days: float = Field(default=2.0, gt=0.0, le=30.0)
+    lookback_days: int = Field(default=730, ge=30)
+    ewma_lambda: float = Field(default=0.97, gt=0.0, lt=1.0)
+    stress_periods: tuple[StressPeriod, ...] = ()
+    stress_weight: float = Field(default=0.25, ge=0.0, lt=1.0)
+    stress_window_days: int = Field(default=365, ge=30)
+    anti_procyclicality: Literal["none", "buffer", "stress_weight", "floor"] = "stress_weight"
+    apc_buffer: float = Field(default=0.25, ge=0.0, le=1.0)
+    apc_floor_years: float = Field(default=10.0, gt=0.0, le=50.0)
+    vol_index: dict[str, str] = Field(default_factory=dict)
+    vol_response: dict[str, VolResponse] = Field(default_factory=dict)
+    depeg: dict[str, float] = Field(default_factory=dict)
+    min_observations: int = Field(default=250, ge=10)
+    max_gap_days: float = Field(default=5.0, gt=0.0)
+    max_history_age_days: float | None = Field(default=None, gt=0.0)
+    montecarlo: MonteCarloConfig = Field(default_factory=MonteCarloConfig)
+
+    @model_validator(mode="after")
+    def _apc(self) -> VarConfig:
+        if self.anti_procyclicality == "stress_weight" and self.stress_weight < 0.25:
+            raise ValueError(
+                "anti_procyclicality stress_weight needs stress_weight >= 0.25 (EMIR RTS 153/2013 "
+                "Art. 28(1)(b))"
+            )
+        for k, p in self.depeg.items():
+            if not (math.isfinite(p) and 0.0 < p < 1.0):
+                raise ValueError(f"depeg.{k}: stressed price {p!r} must be in (0, 1)")
+        return self
+
+
+class CorrelationBreakdownConfig(_Strict):
+    """Correlation-breakdown add-on: re-margin with stressed dependence per pair of underlyings."""
+
+    models: tuple[str, ...] = ("var", "es")
+    low_factor: float = Field(default=0.5, ge=-1.0, le=1.0)
+    high_factor: float = Field(default=1.25, ge=1.0, le=2.0)
+    worst_window: bool = True
+    window_days: int = Field(default=60, ge=10)
+    independent: bool = False
+    seed: int = 20_260_102
+
+
+class LiquidityAddOnConfig(_Strict):
+    """Liquidity (close-out cost) and concentration add-ons."""
+
+    models: tuple[str, ...] = ("var", "es")
+    concentration: bool = True
+
+
+class WrongWayConfig(_Strict):
+    """Wrong-way collateral: collateral that loses in the book's worst scenario."""
+
+    models: tuple[str, ...] = ("var", "es")
+
+
+class BasisAddOnConfig(_Strict):
+    """Basis/roll add-on for models whose scenarios move all expiries together (var/es)."""
+
+    models: tuple[str, ...] = ("var", "es")
+
+
+class AddOnsConfig(_Strict):
+    """Which models apply which of the issue-3 add-ons (and their parameters)."""
+
+    correlation_breakdown: CorrelationBreakdownConfig = Field(
+        default_factory=CorrelationBreakdownConfig
+    )
+    liquidity: LiquidityAddOnConfig = Field(default_factory=LiquidityAddOnConfig)
+    wrong_way: WrongWayConfig = Field(default_factory=WrongWayConfig)
+    basis: BasisAddOnConfig = Field(default_factory=BasisAddOnConfig)
+
+
+class CollateralConcentrationConfig(_Strict):
+    """Concentration limits: value of one asset above ``max_share`` of the account's collateral."""
+
+    default_max_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_share: dict[str, float] = Field(default_factory=dict)
+    excess_haircut: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class DynamicHaircutConfig(_Strict):
+    """Volatility- and liquidity-driven collateral haircuts (floored by the static ones)."""
+
+    enabled: bool = False
+    z_im: float = Field(default=2.326, gt=0.0, allow_inf_nan=False)
+    z_mm: float = Field(default=1.645, gt=0.0, allow_inf_nan=False)
+    horizon_days: float = Field(default=2.0, gt=0.0, le=30.0)
+    ewma_lambda: float = Field(default=0.97, gt=0.0, lt=1.0)
+    liquidity_cost: bool = True
+    vols: dict[str, float] = Field(default_factory=dict)
+    size_factor: dict[str, float] = Field(default_factory=dict)
+    concentration: CollateralConcentrationConfig = Field(
+        default_factory=CollateralConcentrationConfig
+    )
+
+
+class OracleSourceConfig(_Strict):
+    """Fail-closed rules of one collateral-oracle source."""
+
+    heartbeat_seconds: float = Field(default=3600.0, gt=0.0)
+    on_stale: Literal["zero", "error"] = "zero"
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    confidence_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
+    confidence_margin: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    on_low_confidence: Literal["haircut", "zero"] = "haircut"
+    max_deviation: float = Field(default=0.02, gt=0.0, allow_inf_nan=False)
+    on_deviation: Literal["zero", "error"] = "zero"
+    protocol_haircut: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class OracleAssetConfig(_Strict):
+    """A collateral asset valued through an oracle: ``amount × oracle value × underlying price``."""
+
+    kind: Literal["lending_deposit", "vault_share", "liquid_staking"]
+    underlying: str
+    source: str
+
+
+class OraclesConfig(_Strict):
+    """Oracle-valued collateral kinds and the rules of their sources."""
+
+    default: OracleSourceConfig = Field(default_factory=OracleSourceConfig)
+    sources: dict[str, OracleSourceConfig] = Field(default_factory=dict)
+    assets: dict[str, OracleAssetConfig] = Field(default_factory=dict)
+
+    def source(self, name: str) -> OracleSourceConfig:
+        """Rules of source ``name`` (its own, else the default)."""
+        return self.sources.get(name, self.default)
+
+
+# -- liquidation engine, loss waterfall and cascade simulator (issue 5) ---------------------------
+class LiquidationBufferConfig(_Strict):
+    """How far above MM a partial liquidation restores an account (docs/methodology.md)."""
+
+    kind: Literal["maintenance", "notional"] = Field(
+        default="maintenance",
+        description="maintenance: rate x MM after (Derive bufferMarginPercentage); "
+        "notional: rate x gross notional after (Drift liquidation_margin_buffer_ratio)",
+    )
+    rate: float = Field(default=0.15, ge=0.0, le=1.0, allow_inf_nan=False)
+
+
+class CascadeConfig(_Strict):
+    """Liquidation-cascade simulator parameters."""
+
+    max_rounds: int = Field(default=20, ge=1, le=10_000)
+    depth_recovery: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="share of the liquidation price impact that decays each round (book resilience)",
+    )
+
+
+class LiquidationConfig(_Strict):
+    """Liquidation policy, fees, insurance fund and last resort (crossmargin.liquidation)."""
+
+    policy: Literal["full", "partial"] = "partial"
+    buffer: LiquidationBufferConfig = Field(default_factory=LiquidationBufferConfig)
+    fee_rate: float = Field(default=0.015, ge=0.0, lt=1.0, allow_inf_nan=False)
+    fee_to_insurance: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
+    liquidator_fee: float = Field(default=0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
+    insurance_fund: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    insurance_fund_share: float = Field(default=0.01, ge=0.0, le=1.0, allow_inf_nan=False)
+    last_resort: Literal["adl", "socialize_profitable", "socialize_all", "none"] = "adl"
+    sell_collateral: bool = True
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig)
 
 
 class MarketRules(_Strict):
@@ -211,6 +471,14 @@ class RiskConfig(_Strict):
     inter_commodity: tuple[InterCommodityConfig, ...] = ()
     collateral: dict[str, HaircutConfig] = Field(default_factory=dict)
     liquidity: LiquidityConfig
+    var: VarConfig = Field(default_factory=VarConfig)
+    margin_addons: AddOnsConfig = Field(default_factory=AddOnsConfig)
+    dynamic_haircuts: DynamicHaircutConfig = Field(default_factory=DynamicHaircutConfig)
+    oracles: OraclesConfig = Field(default_factory=OraclesConfig)
+    liquidation: LiquidationConfig = Field(default_factory=LiquidationConfig)
+    #: Venue-preset parameter overrides, ``preset name -> {field: value}`` (merged over the
+    #: preset's published defaults and validated by the preset; see ``crossmargin presets``).
+    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _refs(self) -> RiskConfig:
@@ -268,6 +536,8 @@ def load_config(path: str | Path) -> RiskConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", path=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path=str(p)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -16,6 +16,19 @@
 Expiry keys are ISO-8601 instants or codes (``26DEC26`` = 08:00 UTC). A vol is given per expiry
 as ``smile`` (strikes + vols), ``svi`` (raw SVI ``a, b, rho, m, sigma``) or a flat ``vol`` (used in
 that order); the asset-level ``vol`` is the fallback.
+
+Optional venue-feed fields (read by the venue presets, e.g. Derive PMRM_2): per expiry
+``forward_fixed`` (part of the forward fixed by the settlement average), ``forward_confidence``,
+``rate_confidence``, ``vol_confidence``, ``svi.forward``/``svi.t`` (the fit's forward and year
+fraction) and ``marks`` (per listed option: ``strike``, optional ``right``, mark ``vol`` — applied
+over the expiry's surface — and vol-feed ``confidence``); per perpetual ``perp.confidence`` and
+``perp.open_interest`` (underlying units).
+
+Oracle-valued collateral (lending deposits, vault shares, liquid-staking tokens) reads its
+exchange rate from an optional top-level ``oracles`` object::
+
+    "oracles": {"WSTETH": {"value": 1.2031, "timestamp": "2026-11-22T06:00:00Z",
+                           "confidence": 0.99, "source": "lido", "reference": 1.2025}}
 """
 
 from __future__ import annotations
@@ -23,15 +36,21 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crossmargin._time import format_instant, parse_instant
 from crossmargin.errors import InputError
 from crossmargin.io.validation import Finite, NonNegative, Positive, Unit, read_json, translate
-from crossmargin.market.snapshot import AssetMarket, ExpiryMarket, MarketSnapshot
-from crossmargin.market.vol import FlatVol, SmileVol, SVIVol, VolSurface
+from crossmargin.market.snapshot import (
+    AssetMarket,
+    ExpiryMarket,
+    MarketSnapshot,
+    OptionMark,
+    OracleRecord,
+)
+from crossmargin.market.vol import FlatVol, MarkedVol, SmileVol, SVIVol, VolSurface
 
 __all__ = ["MarketIn", "load_market", "market_from_obj"]
 
@@ -65,6 +84,12 @@ class SVIIn(_Model):
     rho: Finite
     m: Finite
     sigma: Positive
+    forward: Positive | None = Field(
+        default=None, description="Forward the fit was made with (default: the expiry forward)"
+    )
+    t: Positive | None = Field(
+        default=None, description="Year fraction of the fit (default: the expiry's)"
+    )
 
     @model_validator(mode="after")
     def _arb(self) -> SVIIn:
@@ -76,6 +101,17 @@ class SVIIn(_Model):
         return self
 
 
+class MarkIn(_Model):
+    """Feed data of one listed option: mark vol and/or vol-feed confidence."""
+
+    strike: Positive
+    right: Literal["call", "put"] | None = Field(
+        default=None, description="call or put; omitted: both"
+    )
+    vol: Positive | None = Field(default=None, description="Mark implied vol")
+    confidence: Unit = Field(default=1.0, description="Vol feed confidence")
+
+
 class ExpiryIn(_Model):
     """Market data of one expiry."""
 
@@ -85,11 +121,33 @@ class ExpiryIn(_Model):
     vol: Positive | None = None
     smile: SmileIn | None = None
     svi: SVIIn | None = None
+    forward_fixed: NonNegative | None = Field(
+        default=None,
+        description="Part of the forward already fixed by the settlement average (venue feeds)",
+    )
+    forward_confidence: Unit = 1.0
+    rate_confidence: Unit = 1.0
+    vol_confidence: Unit = 1.0
+    marks: list[MarkIn] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_surface(self) -> ExpiryIn:
         if self.smile is not None and self.svi is not None:
             raise ValueError("give either smile or svi for an expiry, not both")
+        if (
+            self.forward_fixed is not None
+            and self.forward is not None
+            and self.forward_fixed > self.forward
+        ):
+            raise ValueError("forward_fixed must not exceed forward")
+        seen: dict[float, float] = {}
+        for mk in self.marks:
+            if mk.vol is None:
+                continue
+            if seen.setdefault(mk.strike, mk.vol) != mk.vol:
+                raise ValueError(
+                    f"marks give two vols at strike {mk.strike:g}; an implied vol is per strike"
+                )
         return self
 
 
@@ -98,6 +156,10 @@ class PerpIn(_Model):
 
     mark: Positive
     funding_rate: Finite | None = None
+    confidence: Unit = Field(default=1.0, description="Perp price feed confidence")
+    open_interest: NonNegative | None = Field(
+        default=None, description="Market open interest, underlying units"
+    )
 
 
 class AssetIn(_Model):
@@ -120,12 +182,29 @@ class AssetIn(_Model):
         return v
 
 
+class OracleIn(_Model):
+    """A collateral-oracle reading: units of the underlying per collateral token."""
+
+    value: Positive
+    timestamp: str = Field(description="When the oracle last updated, ISO-8601 with zone")
+    confidence: Unit = 1.0
+    source: str = Field(min_length=1)
+    reference: Positive | None = Field(default=None, description="Independent check value")
+
+    @field_validator("timestamp")
+    @classmethod
+    def _ts(cls, v: str) -> str:
+        parse_instant(v)
+        return v
+
+
 class MarketIn(_Model):
     """A market snapshot file."""
 
     as_of: str = Field(description="Valuation instant, ISO-8601 with zone")
     base_currency: str = Field(default="USD", description="Currency of every price")
     assets: dict[str, AssetIn] = Field(default_factory=dict)
+    oracles: dict[str, OracleIn] = Field(default_factory=dict)
 
     @field_validator("as_of")
     @classmethod
@@ -134,15 +213,36 @@ class MarketIn(_Model):
         return v
 
 
-def _surface(e: ExpiryIn) -> VolSurface | None:
+def _surface(e: ExpiryIn, asset_vol: float | None = None) -> VolSurface | None:
+    base: VolSurface | None = None
     if e.smile is not None:
-        return SmileVol(tuple(e.smile.strikes), tuple(e.smile.vols))
-    if e.svi is not None:
+        base = SmileVol(tuple(e.smile.strikes), tuple(e.smile.vols))
+    elif e.svi is not None:
         s = e.svi
-        return SVIVol(s.a, s.b, s.rho, s.m, s.sigma)
-    if e.vol is not None:
-        return FlatVol(e.vol)
-    return None
+        base = SVIVol(s.a, s.b, s.rho, s.m, s.sigma, s.forward, s.t)
+    elif e.vol is not None:
+        base = FlatVol(e.vol)
+    marked = [(mk.strike, mk.vol) for mk in e.marks if mk.vol is not None]
+    if not marked:
+        return base
+    if base is None and asset_vol is not None:
+        base = FlatVol(asset_vol)
+    ks = tuple(dict(marked))
+    return MarkedVol(ks, tuple(dict(marked)[k] for k in ks), base)
+
+
+def _expiry(e: ExpiryIn, asset_vol: float | None) -> ExpiryMarket:
+    return ExpiryMarket(
+        e.forward,
+        e.discount,
+        e.rate,
+        _surface(e, asset_vol),
+        forward_fixed=e.forward_fixed,
+        forward_confidence=e.forward_confidence,
+        rate_confidence=e.rate_confidence,
+        vol_confidence=e.vol_confidence,
+        marks=tuple(OptionMark(mk.strike, mk.right, mk.vol, mk.confidence) for mk in e.marks),
+    )
 
 
 def _instant_keys(d: dict[str, Any], path: str) -> dict[datetime, Any]:
@@ -175,9 +275,15 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
     assets: dict[str, AssetMarket] = {}
     for sym, a in m.assets.items():
         path = f"assets.{sym}"
+        if sym.upper() in assets:  # symbols are case-insensitive: never keep one silently
+            raise InputError("asset is listed twice (symbols are case-insensitive)", path=path)
+        if sym.upper() == m.base_currency.upper() and a.price != 1.0:
+            raise InputError(
+                f"the snapshot currency {sym.upper()} must have price 1, got {a.price!r}",
+                path=f"{path}.price",
+            )
         expiries = {
-            t: ExpiryMarket(e.forward, e.discount, e.rate, _surface(e))
-            for t, e in _instant_keys(a.expiries, f"{path}.expiries").items()
+            t: _expiry(e, a.vol) for t, e in _instant_keys(a.expiries, f"{path}.expiries").items()
         }
         settlements = _instant_keys(a.settlements, f"{path}.settlements")
         assets[sym.upper()] = AssetMarket(
@@ -187,11 +293,26 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
             vol=a.vol,
             rate=a.rate,
             perp_mark=a.perp.mark if a.perp else None,
+            perp_confidence=a.perp.confidence if a.perp else 1.0,
+            perp_funding_rate=a.perp.funding_rate if a.perp else None,
+            perp_open_interest=a.perp.open_interest if a.perp else None,
             expiries=expiries,
             settlements=settlements,
         )
+    oracles: dict[str, OracleRecord] = {}
+    for sym, o in m.oracles.items():
+        if sym.upper() in oracles:
+            raise InputError(
+                "oracle is listed twice (symbols are case-insensitive)", path=f"oracles.{sym}"
+            )
+        oracles[sym.upper()] = OracleRecord(
+            o.value, parse_instant(o.timestamp), o.confidence, o.source, o.reference
+        )
     return MarketSnapshot(
-        as_of=parse_instant(m.as_of), base_currency=m.base_currency.upper(), assets=assets
+        as_of=parse_instant(m.as_of),
+        base_currency=m.base_currency.upper(),
+        assets=assets,
+        oracles=oracles,
     )
 
 

@@ -62,10 +62,14 @@ class PortfolioIn(BaseModel):
     @field_validator("collateral")
     @classmethod
     def _symbols(cls, v: dict[str, float]) -> dict[str, float]:
-        for k in v:
+        out: dict[str, float] = {}
+        for k, x in v.items():
             if not _SYMBOL.match(k):
                 raise ValueError(f"collateral asset {k!r} is not a symbol")
-        return {k.upper(): x for k, x in v.items()}
+            if k.upper() in out:  # symbols are case-insensitive: never drop a balance silently
+                raise ValueError(f"collateral asset {k!r} is listed twice (case-insensitive)")
+            out[k.upper()] = x
+        return out
 
     @field_validator("base_currency")
     @classmethod

@@ -107,9 +107,29 @@ def read_json(path: str | Path, *, what: str) -> Any:
         raise InputError(f"{what} file not found", path=str(p)) from None
     except OSError as exc:
         raise InputError(f"cannot read {what} file: {exc.strerror}", path=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", path=str(p)) from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path=str(p)
         ) from None
+    except _DuplicateKeyError as exc:
+        # the json module would silently keep the last value (e.g. of a repeated "quantity")
+        raise InputError(f"duplicate key {exc.key!r} in a JSON object", path=str(p)) from None
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKeyError(k)
+        out[k] = v
+    return out

@@ -28,6 +28,7 @@ import numpy as np
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
+from crossmargin.margin.addons.portfolio_hook import portfolio_addons
 from crossmargin.margin.base import ModelInfo, register_model
 from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
@@ -128,11 +129,13 @@ class PortfolioMargin:
             nk = int(inst.expiry_key.max()) + 1
             cell = groups.of_position * nk + inst.expiry_key[ii]
             b_dn = sum_by(cell, d_not, G * nk).reshape(G, nk)
-            t_uk = np.zeros((max(len(inst.underlyings), 1), nk))
-            t_uk[inst.und, inst.expiry_key] = inst.t
+            # T of each bucket as its own positions see it (accounts may be priced at different
+            # instants, e.g. the backtest's one-account-per-day books)
+            t_gk = np.zeros((G, nk))
+            t_gk[groups.of_position, inst.expiry_key[ii]] = inst.t[ii]
             annual = par([r.basis.annual_move for r in rcs])
             floor = par([r.basis.min_move for r in rcs])
-            rate = np.maximum(floor[:, None], annual[:, None] * t_uk[groups.und])
+            rate = np.maximum(floor[:, None], annual[:, None] * t_gk)
             basis = np.einsum("gk,gk->g", rate, np.abs(b_dn))
 
         # 3. delta shock
@@ -170,8 +173,14 @@ class PortfolioMargin:
         core = scan + basis + dshock - credit
         g_im = np.maximum(core, som)
         som_excess = g_im - core
+        # issue-3 add-ons (liquidity, correlation breakdown, wrong-way collateral): each applies
+        # only if "portfolio" is listed under margin_addons.<add-on>.models (not by default)
+        x_group, x_account, x_rows = portfolio_addons(
+            book, self.name, groups, g_dn, scan, worst, scen, g_cls, credit_rows
+        )
+        g_im = g_im + x_group
         g_mm = cfg.mm_factor * g_im
-        im = sum_by(groups.account, g_im, n_acc)
+        im = sum_by(groups.account, g_im, n_acc) + x_account
         upnl = sum_by(pos.account, pos.mtm, n_acc)
         labels = tuple(np.asarray(inst.underlyings, dtype=object)[groups.und])
         addons = (
@@ -197,6 +206,7 @@ class PortfolioMargin:
                 som_excess,
                 "raise to rate x max(short call, short put) notional",
             ),
+            *x_rows,
         )
         return MarginBatch(
             model=self.name,

@@ -7,8 +7,9 @@ account layer (:mod:`crossmargin.account`) converts them to each account's base 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -94,6 +95,9 @@ class MarginBatch:
         Per net position requirements (models that have them), else ``None``.
     scenarios, scenario_pnl
         The scenario set and each group's scenario P&L (kept when ``detail=True``).
+    explain_extra
+        Model-specific explain sections of account ``i`` with amounts times ``fx``
+        (``explain_extra(i, fx)``; models over joint scenarios, kept when ``detail=True``).
     """
 
     model: str
@@ -109,6 +113,7 @@ class MarginBatch:
     scenarios: ScenarioSet | None = None
     scenario_pnl: FloatArray | None = None
     scenario_class: IntArray | None = None
+    explain_extra: Callable[[int, float], dict[str, Any]] | None = None
 
     def addons_of(self, account: int) -> list[tuple[AddOnRows, int]]:
         """``(rows, i)`` of every non-zero add-on row of one account."""

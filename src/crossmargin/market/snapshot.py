@@ -22,22 +22,59 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from crossmargin._time import format_instant, year_fraction
 from crossmargin.errors import MarketDataError
 from crossmargin.market.vol import FlatVol, VolSurface
 
-__all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot"]
+if TYPE_CHECKING:
+    from crossmargin.scenarios.history import PriceHistory
+
+__all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot", "OptionMark", "OracleRecord"]
+
+
+def _exp(x: float) -> float:
+    """``exp(x)``, ``inf`` on overflow (an absurd rate then fails the finite-forward check)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class OptionMark:
+    """Feed data of one listed option of an expiry (``right`` ``None``: both call and put).
+
+    ``vol`` is the venue's mark implied vol (also applied through the expiry's vol surface),
+    ``confidence`` the vol feed's confidence in [0, 1] (Derive PMRM_2 charges low confidence).
+    """
+
+    strike: float
+    right: str | None = None
+    vol: float | None = None
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class ExpiryMarket:
-    """Market data of one expiry of one underlying."""
+    """Market data of one expiry of one underlying.
+
+    The optional venue-feed fields (``forward_fixed`` and the confidences, ``marks``) are read
+    by the venue presets (e.g. Derive PMRM_2); the generic models ignore them.
+    ``forward_fixed`` is the part of ``forward`` already fixed by a settlement average (only
+    ``forward − forward_fixed`` moves with spot).
+    """
 
     forward: float | None = None
     discount: float | None = None
     rate: float | None = None
     surface: VolSurface | None = None
+    forward_fixed: float | None = None
+    forward_confidence: float = 1.0
+    rate_confidence: float = 1.0
+    vol_confidence: float = 1.0
+    marks: tuple[OptionMark, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +95,9 @@ class AssetMarket:
         Fallback continuously compounded rate (forwards and discounts).
     perp_mark
         Mark price of the perpetual swap.
+    perp_confidence, perp_funding_rate, perp_open_interest
+        Perp feed confidence, funding rate (fraction of notional per 8 hours, positive = longs
+        pay) and market open interest (underlying units); read by venue presets.
     expiries
         Per-expiry forward, discount, rate and vol surface.
     settlements
@@ -72,10 +112,38 @@ class AssetMarket:
     perp_mark: float | None = None
     expiries: Mapping[datetime, ExpiryMarket] = field(default_factory=dict)
     settlements: Mapping[datetime, float] = field(default_factory=dict)
+    perp_confidence: float = 1.0
+    perp_funding_rate: float | None = None
+    perp_open_interest: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expiries", MappingProxyType(dict(self.expiries)))
         object.__setattr__(self, "settlements", MappingProxyType(dict(self.settlements)))
+
+
+@dataclass(frozen=True, slots=True)
+class OracleRecord:
+    """A collateral-oracle reading (exchange rate, price per share or staking rate).
+
+    Attributes
+    ----------
+    value
+        Units of the underlying per unit of the collateral token.
+    timestamp
+        When the oracle last updated.
+    confidence
+        Confidence in [0, 1] reported by (or assigned to) the source.
+    source
+        Source name (its rules are ``oracles.sources.<source>`` in the risk configuration).
+    reference
+        Optional independent value (e.g. a market exchange rate) the oracle is checked against.
+    """
+
+    value: float
+    timestamp: datetime
+    confidence: float
+    source: str
+    reference: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +158,22 @@ class MarketSnapshot:
         Currency of every price in the snapshot; its own price is 1.
     assets
         Symbol → :class:`AssetMarket`.
+    oracles
+        Collateral symbol → :class:`OracleRecord` (oracle-valued collateral kinds).
+    history
+        Price history for historical scenario sets and EWMA volatilities; ``None`` uses the
+        bundled history (:func:`crossmargin.scenarios.history.history_of`).
     """
 
     as_of: datetime
     base_currency: str = "USD"
     assets: Mapping[str, AssetMarket] = field(default_factory=dict)
+    oracles: Mapping[str, OracleRecord] = field(default_factory=dict)
+    history: PriceHistory | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "assets", MappingProxyType(dict(self.assets)))
+        object.__setattr__(self, "oracles", MappingProxyType(dict(self.oracles)))
 
     # -- lookups -------------------------------------------------------------------------------
     def asset(self, symbol: str, *, needed_by: str = "") -> AssetMarket:
@@ -142,14 +218,14 @@ class MarketSnapshot:
         e = a.expiries.get(expiry)
         if e is not None and e.forward is not None:
             return e.forward
-        return a.price * math.exp(self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
+        return a.price * _exp(self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
 
     def discount(self, symbol: str, expiry: datetime) -> float:
         """Discount factor from ``expiry`` back to ``as_of``."""
         e = self.asset(symbol).expiries.get(expiry)
         if e is not None and e.discount is not None:
             return e.discount
-        return math.exp(-self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
+        return _exp(-self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
 
     def surface(self, symbol: str, expiry: datetime, *, needed_by: str = "") -> VolSurface:
         """Vol surface for ``expiry``: the expiry's own, else the asset's flat ``vol``."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from crossmargin._typing import FloatArray
 
-__all__ = ["FlatVol", "SVIVol", "SmileVol", "VolSurface"]
+__all__ = ["FlatVol", "MarkedVol", "SVIVol", "SmileVol", "VolSurface"]
 
 
 class VolSurface(Protocol):
@@ -77,6 +77,11 @@ class SVIVol:
     rho: float
     m: float
     sigma: float
+    #: Forward and year fraction the fit was made with (optional). When given, log-moneyness is
+    #: measured from ``forward`` and total variance is divided by ``t`` instead of the caller's
+    #: expiry forward and year fraction (Derive's feed stores both with the SVI parameters).
+    forward: float | None = None
+    t: float | None = None
 
     def total_variance(self, k: FloatArray) -> FloatArray:
         """Total implied variance ``w(k)`` at log-moneyness ``k``."""
@@ -84,8 +89,10 @@ class SVIVol:
         return self.a + self.b * (self.rho * d + np.sqrt(d * d + self.sigma * self.sigma))
 
     def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
-        """``sqrt(w(ln(K/F)) / T)``; requires ``T > 0``."""
-        k = np.log(np.asarray(strikes, dtype=np.float64) / forward)
+        """``sqrt(w(ln(K/F)) / T)``; requires ``T > 0`` (the fit's ``forward``/``t`` if set)."""
+        f = self.forward if self.forward is not None else forward
+        t = self.t if self.t is not None else t
+        k = np.log(np.asarray(strikes, dtype=np.float64) / f)
         w = np.maximum(self.total_variance(k), 0.0)
         return np.sqrt(w / t) if t > 0 else np.zeros_like(k)
 
@@ -96,3 +103,39 @@ class SVIVol:
     def describe(self) -> str:
         """Describe the surface."""
         return f"SVI a={self.a:g} b={self.b:g} rho={self.rho:g} m={self.m:g} sigma={self.sigma:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkedVol:
+    """Per-option mark vols at listed strikes over a base surface.
+
+    A venue's option feed publishes a mark vol per listed option (Derive ``MarkVol``, Deribit
+    ``mark_iv``); an implied vol is a property of (strike, expiry) by put–call parity, so marks are
+    keyed by strike. Strikes without a mark take the ``base`` surface; with no base they are NaN,
+    which :func:`~crossmargin.resolve.resolve` refuses (fail closed).
+    """
+
+    strikes: tuple[float, ...]
+    vols_at_strikes: tuple[float, ...]
+    base: VolSurface | None = None
+
+    def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
+        """The mark vol where the strike is listed, else the base surface's vol."""
+        k = np.asarray(strikes, dtype=np.float64)
+        out = (
+            np.asarray(self.base.vols(k, forward, t), dtype=np.float64).copy()
+            if self.base is not None
+            else np.full(k.shape, np.nan)
+        )
+        nodes = np.asarray(self.strikes, dtype=np.float64)
+        if nodes.size:
+            order = np.argsort(nodes)
+            pos = np.clip(np.searchsorted(nodes[order], k), 0, nodes.size - 1)
+            hit = nodes[order][pos] == k
+            out[hit] = np.asarray(self.vols_at_strikes, dtype=np.float64)[order][pos[hit]]
+        return out
+
+    def describe(self) -> str:
+        """Describe the surface."""
+        base = f" over {self.base.describe()}" if self.base is not None else ""
+        return f"marks ({len(self.strikes)} strikes){base}"

@@ -284,6 +284,9 @@ def _values(
     # settled instruments: payoff at the settlement price, no further risk
     so = settled & opt
     value[so] = np.maximum(np.where(is_call[so], 1.0, -1.0) * (fwd[so] - strike[so]), 0.0)
+    # inverse options settle max(±(S_T − K), 0) / S_T coins (Deribit), valued at today's spot
+    sio = so & inverse
+    value[sio] *= spot[sio] / fwd[sio]
     delta[settled] = 0.0
     quote = value.copy()
     inv_opt = inverse & opt

@@ -1,0 +1,123 @@
+"""Benchmark: VaR / ES throughput at 500 historical scenarios, beside the grid model, one run.
+
+The seeded synthetic venue of ``benchmarks/venue.py`` (BTC, ETH, SPX options, perps and futures)
+is margined under ``portfolio`` (33-cell grid per underlying: the baseline) and under ``var`` and
+``es`` over exactly 500 filtered-historical joint scenarios: a history file of the last 502
+common observations of the bundled BTC, ETH and SPX closes (2016-12..2018-12) is written and
+passed the way ``--history FILE`` does, and the stress segment is switched off so every set of
+underlyings gets the same 500 two-day windows. Add-ons run with their defaults (basis,
+liquidity, correlation breakdown per pair, wrong-way collateral); a second ``es`` run with all
+add-ons off shows the core cost.
+
+Printed per model: wall and CPU time of ``compute`` on an already-resolved book (CPU time over
+all threads: the honest number on a shared machine), accounts/s and net position × scenario
+cells/s (wall), and the peak of traced allocations during the call (``tracemalloc``).
+
+Usage: ``python benchmarks/bench_var.py [--accounts 20000] [--positions 200000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from venue import write_venue
+
+
+def history_file(directory: Path, n_rows: int = 502) -> Path:
+    """The last ``n_rows`` common BTC/ETH/SPX observations of the bundled history, as CSV."""
+    from crossmargin.history import load_daily_closes
+
+    df = load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().tail(n_rows)
+    p = directory / "history.csv"
+    df.reset_index().to_csv(p, index=False)
+    return p
+
+
+def run(label: str, model: object, rb: object, n_acc: int, cells: int) -> None:
+    tracemalloc.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    batch = model.compute(rb)  # type: ignore[attr-defined]
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    im = np.asarray(batch.im)
+    print(
+        f"{label:<34} {dt:8.2f} s {cpu:8.2f} s {n_acc / dt:12,.0f} accounts/s"
+        f" {cells / dt / 1e6:9.1f} M cells/s {peak / 2**20:8.0f} MiB   (IM sum {im.sum():,.0f})"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=20_000)
+    ap.add_argument("--positions", type=int, default=200_000)
+    args = ap.parse_args()
+    from crossmargin.config import default_config
+    from crossmargin.io.market import load_market
+    from crossmargin.io.tables import book_from_frames, read_table
+    from crossmargin.margin.base import get_model
+    from crossmargin.resolve import resolve
+    from crossmargin.scenarios.history import load_price_history
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        p, c, m = write_venue(d, args.accounts, args.positions)
+        hist = load_price_history(history_file(d))
+        snap = replace(load_market(m), history=hist)
+        base = default_config()
+        cfg = base.model_copy(
+            update={
+                "var": base.var.model_copy(
+                    update={"stress_weight": 0.0, "depeg": {}, "anti_procyclicality": "none"}
+                )
+            }
+        )
+        book = book_from_frames(read_table(p, what="p"), read_table(c, what="c"))
+        t0 = time.perf_counter()
+        rb = resolve(book, snap, cfg)
+        print(
+            f"venue: {book.n_accounts:,} accounts, {rb.positions.n:,} net positions, "
+            f"{len(book.contracts):,} contracts; resolve {time.perf_counter() - t0:.2f} s"
+        )
+        off = cfg.model_copy(
+            update={
+                "margin_addons": cfg.margin_addons.model_copy(
+                    update={
+                        k: getattr(cfg.margin_addons, k).model_copy(update={"models": ()})
+                        for k in ("correlation_breakdown", "liquidity", "wrong_way", "basis")
+                    }
+                )
+            }
+        )
+        rb_off = replace(rb, config=off)
+        grid = get_model("portfolio", cfg)
+        s_grid = grid.compute(rb).scenarios
+        n_grid = s_grid.n_scenarios if s_grid is not None else 0
+        n = rb.positions.n
+        print(f"scenarios: grid {n_grid} per underlying; historical 500 joint (FHS, 2-day MPOR)")
+        print(
+            f"{'model':<34} {'wall':>10} {'cpu':>10} {'throughput':>23} {'cells':>17} {'peak':>12}"
+        )
+        run("portfolio (grid, baseline)", grid, rb, book.n_accounts, n * n_grid)
+        run("var 99% (500 scen., add-ons)", get_model("var", cfg), rb, book.n_accounts, n * 500)
+        run("es 97.5% (500 scen., add-ons)", get_model("es", cfg), rb, book.n_accounts, n * 500)
+        run(
+            "es 97.5% (500 scen., no add-ons)",
+            get_model("es", off),
+            rb_off,
+            book.n_accounts,
+            n * 500,
+        )
+
+
+if __name__ == "__main__":
+    main()

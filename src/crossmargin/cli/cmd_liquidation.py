@@ -1,0 +1,521 @@
+"""``liquidate`` and ``cascade``: the liquidation engine and the cascade simulator."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crossmargin.cli.app import app
+from crossmargin.cli.common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    MarketOpt,
+    ModelOpt,
+    console,
+    load_risk_config,
+)
+from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.output import atomic_write, dumps, fmt_money, fmt_num, fmt_pct
+from crossmargin.config.model import RiskConfig
+from crossmargin.errors import InputError
+from crossmargin.instruments.book import Book
+from crossmargin.io.market import load_market
+from crossmargin.io.portfolio import load_portfolios
+from crossmargin.io.tables import book_from_frames, read_table, table_format, write_table
+from crossmargin.liquidation.cascade import REGIMES, CascadeResult, CascadeSettings, run_cascade
+from crossmargin.liquidation.report import (
+    cascade_dict,
+    comparison_rows,
+    liquidation_dict,
+    venue_dict,
+)
+from crossmargin.liquidation.run import liquidate_book
+from crossmargin.liquidation.shocks import parse_shock, shocked_snapshot
+from crossmargin.liquidation.synthetic import Venue, synthetic_venue
+from crossmargin.margin.base import available_models, model_info
+from crossmargin.market.snapshot import MarketSnapshot
+
+
+class Policy(StrEnum):
+    """Liquidation policy."""
+
+    full = "full"
+    partial = "partial"
+
+
+class LastResort(StrEnum):
+    """What covers a deficit the insurance fund cannot."""
+
+    adl = "adl"
+    socialize_profitable = "socialize_profitable"
+    socialize_all = "socialize_all"
+    none = "none"
+
+
+class CollateralMode(StrEnum):
+    """How a synthetic venue's collateral is sized per regime."""
+
+    per_regime = "per-regime"
+    fixed = "fixed"
+
+
+PolicyOpt = Annotated[
+    Policy | None,
+    typer.Option("--policy", help="full close-out or partial (default: config liquidation.policy)"),
+]
+FundOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--insurance-fund",
+        help="Opening insurance-fund balance (default: config, else 1 % of collateral value)",
+        min=0.0,
+    ),
+]
+LastResortOpt = Annotated[
+    LastResort | None,
+    typer.Option("--last-resort", help="After the insurance fund (default: config)"),
+]
+
+
+def _with_last_resort(cfg: RiskConfig, last: LastResort | None) -> RiskConfig:
+    if last is None:
+        return cfg
+    liq = cfg.liquidation.model_copy(update={"last_resort": last.value})
+    return cfg.model_copy(update={"liquidation": liq})
+
+
+# -- liquidate ----------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def liquidate(
+    venue: Annotated[
+        str,
+        typer.Argument(
+            help='Portfolio JSON (one account or {"accounts": [...]}), a positions table '
+            "(with --collateral) or synthetic:N[:SEED]",
+            show_default=False,
+        ),
+    ],
+    market: MarketOpt,
+    policy: PolicyOpt = None,
+    model: ModelOpt = "portfolio",
+    config: ConfigOpt = None,
+    fmt: FormatOpt = Format.table,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Liquidate only this account")
+    ] = None,
+    insurance_fund: FundOpt = None,
+    last_resort: LastResortOpt = None,
+    collateral: Annotated[
+        Path | None, typer.Option("--collateral", help="Collateral table (table venues)")
+    ] = None,
+    shock: Annotated[
+        str | None,
+        typer.Option(
+            "--shock",
+            "-s",
+            help="Move the market first (the first step of any cascade --shock form)",
+        ),
+    ] = None,
+) -> None:
+    """Liquidate accounts below maintenance: plan, close-out prices, fees, insurance fund, after.
+
+    Up to 1 000 accounts the output has one plan/before/after per account; a larger venue gets
+    totals and one compact row per account touched (liquidated, deleveraged or charged).
+    """
+    model_info(model)
+    cfg = _with_last_resort(load_risk_config(config), last_resort)
+    snap = load_market(market)
+    v = load_venue(venue, snap, cfg, collateral=collateral, regimes=(model,))
+    book = v.book_for(model, "per-regime")
+    if shock is not None:
+        sh = parse_shock(
+            shock, symbols=sorted(s for s in snap.assets if s != snap.base_currency), config=cfg
+        )
+        held = sorted({c.underlying for c in book.contracts})
+        snap = shocked_snapshot(snap, sh, 0, held)
+    only: list[int] | None = None
+    if account is not None:
+        if account not in book.accounts:
+            raise InputError(f"no account {account!r} in the venue", path="--account")
+        only = [book.accounts.index(account)]
+    run = liquidate_book(
+        book,
+        snap,
+        cfg,
+        model=model,
+        policy=policy.value if policy else None,
+        insurance_fund=insurance_fund,
+        accounts=only,
+    )
+    if only is None and book.n_accounts > FULL_OUTPUT_LIMIT:
+        doc = venue_dict(run)
+        if fmt is Format.json:
+            print(dumps(doc))
+        else:
+            _print_venue(console(), doc)
+        return
+    which = only if only is not None else list(range(book.n_accounts))
+    items = [liquidation_dict(run, i) for i in which]
+    if fmt is Format.json:
+        if len(items) == 1:
+            print(dumps(items[0]))
+        else:
+            print(
+                dumps(
+                    {
+                        "accounts": items,
+                        "insurance_fund": {"before": run.fund_before, "after": run.fund_after},
+                        "conservation": run.conservation,
+                    }
+                )
+            )
+        return
+    con = console()
+    for d in items:
+        _print_liquidation(con, d)
+    _print_conservation(con, run.conservation, run.fund_before, run.fund_after)
+
+
+#: Above this many accounts ``liquidate`` prints totals and compact rows (``venue_dict``).
+FULL_OUTPUT_LIMIT = 1000
+
+
+def _print_conservation(con: Console, c: dict[str, float], before: float, after: float) -> None:
+    total = abs(c["accounts_before"]) + c["insurance_fund_before"]
+    con.print(
+        f"insurance fund {fmt_money(before)} → {fmt_money(after)}; "
+        f"money conserved across accounts, fund, fee income, market and bad debt "
+        f"(relative error {abs(c['error']) / max(total, 1.0):.1e})"
+    )
+
+
+def _print_venue(con: Console, d: dict[str, Any]) -> None:
+    s = d["summary"]
+    t = Table(title=f"venue liquidation — {d['model']}, {d['policy']} ({s['accounts']:,} accounts)")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    for key in (
+        "accounts_liquidated",
+        "accounts_bankrupt",
+        "accounts_deleveraged",
+        "notional_closed_in_market",
+        "notional_adl",
+        "slippage",
+        "liquidation_fees",
+        "bad_debt",
+        "insurance_fund_paid",
+        "adl_transfer",
+        "socialized_loss",
+        "uncovered_bad_debt",
+    ):
+        x = s[key]
+        t.add_row(key.replace("_", " "), f"{x:,}" if isinstance(x, int) else fmt_money(x))
+    before = ", ".join(f"{k} {v:,}" for k, v in s["status_before"].items())
+    after = ", ".join(f"{k} {v:,}" for k, v in s["status_after"].items())
+    t.add_row("status before", before)
+    t.add_row("status after", after)
+    con.print(t)
+    _print_conservation(
+        con, d["conservation"], d["insurance_fund"]["before"], d["insurance_fund"]["after"]
+    )
+
+
+def _print_liquidation(con: Console, d: dict[str, Any]) -> None:
+    p, b, a = d["plan"], d["before"], d["after"]
+    ccy = b["base_currency"]
+    t = p["trigger"]
+    head = (
+        f"{p['account']} — {p['model']} — status {t['status']}: maintenance equity "
+        f"{fmt_money(t['maintenance_equity'])} vs MM {fmt_money(t['maintenance_margin'])} ({ccy})"
+    )
+    if not p["liquidated"]:
+        con.print(f"{head}: not liquidated")
+        return
+    con.print(f"[bold]{head}[/] → {p['policy']} liquidation, scope {p['scope']}")
+    if p["closes"]:
+        ct = Table(title="close-out")
+        for col in (
+            "instrument",
+            "position",
+            "closed",
+            "mark",
+            "price",
+            "slippage",
+            "fee",
+            "via ADL",
+        ):
+            ct.add_column(col, justify="left" if col == "instrument" else "right")
+        for r in p["closes"]:
+            ct.add_row(
+                r["instrument"],
+                fmt_num(r["position"]),
+                fmt_num(r["closed"]),
+                fmt_num(r["mark"]),
+                fmt_num(r["price"]) if r["price"] is not None else "-",
+                fmt_money(r["slippage"]),
+                fmt_money(r["fee"]),
+                fmt_num(r["closed_by_adl"]) if r["closed_by_adl"] else "-",
+            )
+        con.print(ct)
+    if p["collateral_sales"]:
+        st = Table(title="collateral sold")
+        for col in ("asset", "amount", "price", "proceeds", "cost"):
+            st.add_column(col, justify="left" if col == "asset" else "right")
+        for r in p["collateral_sales"]:
+            st.add_row(
+                r["asset"],
+                fmt_num(r["amount"]),
+                fmt_num(r["price"]),
+                fmt_money(r["proceeds"]),
+                fmt_money(r["cost"]),
+            )
+        con.print(st)
+    bk = p["bankruptcy"]
+    if bk and bk["bankrupt"]:
+        con.print(
+            f"[bold red]bankrupt[/]: deficit {fmt_money(bk['deficit'])}, insurance fund paid "
+            f"{fmt_money(bk['insurance_fund_paid'])}, ADL transfer {fmt_money(bk['adl_transfer'])}, "
+            f"uncovered {fmt_money(bk['uncovered'])}"
+        )
+    s = Table(title=f"before → after ({ccy})")
+    for col in ("", "before", "after"):
+        s.add_column(col, justify="left" if col == "" else "right")
+    for key in ("equity", "maintenance_equity", "initial_margin", "maintenance_margin"):
+        s.add_row(key.replace("_", " "), fmt_money(b[key]), fmt_money(a[key]))
+    s.add_row("margin ratio", fmt_num(b["margin_ratio"], 3), fmt_num(a["margin_ratio"], 3))
+    s.add_row("status", b["status"], a["status"])
+    s.add_row("positions", str(len(b["positions"])), str(len(a["positions"])))
+    con.print(s)
+    c = p["costs"]
+    con.print(
+        f"costs: slippage {fmt_money(c['slippage'])}, liquidation fees {fmt_money(c['liquidation_fees'])}, "
+        f"collateral sales {fmt_money(c['collateral_sale_costs'])}"
+    )
+
+
+# -- cascade ------------------------------------------------------------------------------------
+def load_venue(
+    spec: str,
+    snap: MarketSnapshot,
+    cfg: RiskConfig,
+    *,
+    collateral: Path | None,
+    regimes: tuple[str, ...],
+) -> Venue:
+    """A venue from ``synthetic:N[:SEED]``, a portfolio JSON or a positions table."""
+    if spec.startswith("synthetic:"):
+        parts = spec.split(":")
+        try:
+            n = int(parts[1])
+            seed = int(parts[2]) if len(parts) > 2 else 0
+        except (ValueError, IndexError):
+            raise InputError(f"{spec!r} must be synthetic:N[:SEED]", path="venue") from None
+        if len(parts) > 3 or n < 1 or n > 10_000_000:
+            raise InputError(
+                f"{spec!r} must be synthetic:N[:SEED] with 1 <= N <= 10,000,000", path="venue"
+            )
+        return synthetic_venue(snap, cfg, n, seed=seed, regimes=regimes)
+    path = Path(spec)
+    if path.suffix.lower() == ".json" and collateral is None:
+        pfs, prefixes = load_portfolios(path)
+        return Venue(Book.from_portfolios(pfs, prefixes=prefixes), path.name)
+    if collateral is None:
+        raise InputError(
+            "a positions table needs --collateral (or use a portfolio .json / synthetic:N)",
+            path="--collateral",
+        )
+    book = book_from_frames(
+        read_table(path, what="positions"),
+        read_table(collateral, what="collateral"),
+        base_currency=snap.base_currency,
+    )
+    return Venue(book, path.name)
+
+
+def _check_out(path: Path | None, suffixes: tuple[str, ...], opt: str) -> None:
+    if path is not None and path.suffix.lower() not in suffixes:
+        raise InputError(f"must end in {' or '.join(suffixes)}", path=opt)
+
+
+@app.command()
+@handle_errors
+def cascade(
+    venue: Annotated[
+        str,
+        typer.Argument(
+            help="Venue: synthetic:N[:SEED], a portfolio JSON with accounts, or a positions table",
+            show_default=False,
+        ),
+    ],
+    market: MarketOpt,
+    shock: Annotated[
+        str,
+        typer.Option(
+            "--shock",
+            "-s",
+            help="BTC=-0.2,ETH=-0.25 | *=-0.3 | vol=0.5 | history:crypto-2018 | "
+            "history:START:END | hourly[:START/END] | FILE.json",
+            show_default=False,
+        ),
+    ],
+    config: ConfigOpt = None,
+    regimes: Annotated[
+        str, typer.Option("--regimes", help="Comma-separated margin regimes to compare")
+    ] = ",".join(REGIMES),
+    policy: PolicyOpt = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option("--rounds", min=1, help="Round limit (default: config, at least the path)"),
+    ] = None,
+    insurance_fund: FundOpt = None,
+    last_resort: LastResortOpt = None,
+    collateral: Annotated[
+        Path | None, typer.Option("--collateral", help="Collateral table (table venues)")
+    ] = None,
+    collateral_mode: Annotated[
+        CollateralMode,
+        typer.Option("--collateral-mode", help="Synthetic venues: collateral per regime or fixed"),
+    ] = CollateralMode.per_regime,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the JSON report to this file")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the PNG report")] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option("--ledger", help="Write every ledger event (.parquet, .csv or .json)"),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)"),
+    ] = None,
+) -> None:
+    """Liquidation cascade of a venue under a shock, isolated vs cross vs portfolio side by side."""
+    names = tuple(r.strip() for r in regimes.split(",") if r.strip())
+    if not names:
+        raise InputError("no regimes given", path="--regimes")
+    known = available_models()
+    for r in names:
+        if r not in known:
+            raise InputError(
+                f"unknown regime {r!r}; available: {', '.join(known)}", path="--regimes"
+            )
+    _check_out(out, (".json",), "--out")
+    _check_out(plot, (".png",), "--plot")
+    if ledger is not None:
+        table_format(ledger)
+    cfg = _with_last_resort(load_risk_config(config), last_resort)
+    snap = load_market(market)
+    v = load_venue(venue, snap, cfg, collateral=collateral, regimes=names)
+    symbols = sorted(s for s in snap.assets if s != snap.base_currency)
+    sh = parse_shock(shock, symbols=symbols, config=cfg)
+    settings = CascadeSettings(
+        regimes=names,
+        policy=policy.value if policy else None,
+        max_rounds=rounds,
+        insurance_fund=insurance_fund,
+        collateral_mode="fixed" if collateral_mode is CollateralMode.fixed else "per-regime",
+    )
+    show = sys.stderr.isatty() if progress is None else progress
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("round {task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not show,
+    ) as bar:
+        tasks = {
+            r: bar.add_task(
+                f"{r:>10}", total=max(rounds or cfg.liquidation.cascade.max_rounds, sh.steps)
+            )
+            for r in names
+        }
+
+        def tick(regime: str, done: int, total: int, n_liq: int) -> None:
+            bar.update(
+                tasks[regime],
+                completed=done,
+                total=total,
+                description=f"{regime:>10}: {n_liq:,} liquidated",
+            )
+
+        res = run_cascade(v, snap, cfg, sh, settings=settings, progress=tick)
+    doc = cascade_dict(res)
+    if out is not None:
+        text = dumps(doc)
+
+        def write_json(p: Path) -> None:
+            p.write_text(text, encoding="utf-8")
+
+        atomic_write(out, write_json)
+    if plot is not None:
+        from crossmargin.liquidation.plot import plot_cascade
+
+        atomic_write(plot, lambda p: plot_cascade(res, p))
+    if ledger is not None:
+        frames = [_ledger_frame(res, r) for r in res.runs]
+        table = pd.concat(frames, ignore_index=True)
+        cols = {c: table[c].to_numpy() for c in table.columns}
+        atomic_write(ledger, lambda p: write_table(cols, p))
+    if fmt is Format.json:
+        print(dumps(doc))
+        return
+    _print_cascade(console(), res, doc)
+    for what, path in (("JSON report", out), ("PNG report", plot), ("ledger", ledger)):
+        if path is not None:
+            console().print(f"{what} written to {path}")
+
+
+def _ledger_frame(res: CascadeResult, regime: str) -> pd.DataFrame:
+    run = res.runs[regime]
+    st = run.state
+    df = run.ledger.frame(st.accounts, tuple(c.name for c in st.contracts), st.assets)
+    df.insert(0, "regime", regime)
+    return df
+
+
+def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> None:
+    v = doc["venue"]
+    con.print(
+        f"[bold]cascade[/] — venue {v['name']} ({v['accounts']:,} accounts), shock "
+        f"{res.shock.name}: {res.shock.description} ({res.shock.steps} step(s))"
+    )
+    t = Table(title="isolated vs cross vs portfolio under the same shock")
+    t.add_column("")
+    rows = comparison_rows(res)
+    for r in rows:
+        t.add_column(r["regime"], justify="right")
+    lines: list[tuple[str, str, Any]] = [
+        ("initial margin (start)", "initial_margin", fmt_money),
+        ("collateral (start)", "collateral", fmt_money),
+        ("accounts liquidated", "accounts_liquidated", lambda x: f"{x:,}"),
+        ("share liquidated", "share_liquidated", fmt_pct),
+        ("accounts bankrupt", "accounts_bankrupt", lambda x: f"{x:,}"),
+        ("notional liquidated", "notional_liquidated", fmt_money),
+        ("bad debt", "bad_debt", fmt_money),
+        ("insurance fund (end)", "insurance_fund_end", fmt_money),
+        ("ADL transfer", "adl_transfer", fmt_money),
+        ("socialised loss", "socialized_loss", fmt_money),
+        ("uncovered bad debt", "uncovered_bad_debt", fmt_money),
+        ("rounds", "rounds", str),
+    ]
+    for label, key, f in lines:
+        t.add_row(label, *(f(r[key]) for r in rows))
+    for sym in res.runs[rows[0]["regime"]].symbols if rows else ():
+        t.add_row(
+            f"extra move {sym} (max)",
+            *(fmt_pct(r["extra_move_max"].get(sym, 0.0)) for r in rows),
+        )
+    con.print(t)

@@ -1,0 +1,114 @@
+"""``oracles``: fetch collateral-oracle records from a file or an HTTP-JSON source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from crossmargin._time import format_instant
+from crossmargin.cli.app import app
+from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
+from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.collateral.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
+from crossmargin.errors import InputError
+from crossmargin.io.market import market_from_obj
+from crossmargin.io.validation import read_json
+from crossmargin.market.snapshot import OracleRecord
+
+__all__ = ["oracle_source", "record_dict"]
+
+
+def oracle_source(spec: str, *, timeout: float = 5.0) -> CollateralOracle:
+    """A built-in oracle source from a file path or an ``http(s)://`` URL."""
+    if spec.startswith(("http://", "https://")):
+        return HttpJsonOracle(spec, timeout=timeout)
+    return StaticFileOracle(Path(spec))
+
+
+def record_dict(r: OracleRecord) -> dict[str, Any]:
+    """The JSON form of an oracle record (as in a market snapshot's ``oracles``)."""
+    d: dict[str, Any] = {
+        "value": r.value,
+        "timestamp": format_instant(r.timestamp),
+        "confidence": r.confidence,
+        "source": r.source,
+    }
+    if r.reference is not None:
+        d["reference"] = r.reference
+    return d
+
+
+@app.command("oracles")
+@handle_errors
+def oracles_cmd(
+    source: Annotated[str, typer.Argument(help="Oracle records: a JSON file or an http(s) URL")],
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols", help="Comma-separated symbols (default: every configured oracle asset)"
+        ),
+    ] = None,
+    market: Annotated[
+        Path | None,
+        typer.Option("--market", "-m", help="Snapshot to merge the records into (with --out)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the merged snapshot JSON here")
+    ] = None,
+    config: ConfigOpt = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout, seconds")] = 5.0,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Fetch oracle records of oracle-valued collateral (lending deposits, vault shares, LSTs)."""
+    cfg = load_risk_config(config)
+    wanted = (
+        [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        if symbols
+        else sorted(cfg.oracles.assets)
+    )
+    if (market is None) != (out is None):
+        raise InputError("give both --market and --out to write a merged snapshot", path="--out")
+    doc = read_json(market, what="market") if market is not None else None
+    recs = oracle_source(source, timeout=timeout).fetch(wanted)
+    missing = [s for s in wanted if s not in recs]
+    if missing:
+        raise InputError(f"no record for {', '.join(missing)}", path=source)
+    items = {s: record_dict(r) for s, r in recs.items()}
+    if doc is not None and out is not None:
+        if not isinstance(doc, dict):
+            raise InputError("a market file must be a JSON object", path=str(market))
+        merged = dict(doc)
+        merged["oracles"] = {**dict(doc.get("oracles") or {}), **items}
+        market_from_obj(merged)  # validate before anything is written
+        text = json.dumps(merged, indent=2)
+
+        def write(p: Path) -> None:
+            p.write_text(text, encoding="utf-8")
+
+        atomic_write(out, write)
+    if fmt is Format.json:
+        print(dumps(items))
+        return
+    t = Table(title=f"oracle records from {source}")
+    for col in ("symbol", "value", "timestamp", "confidence", "source", "reference"):
+        t.add_column(
+            col, justify="right" if col in ("value", "confidence", "reference") else "left"
+        )
+    for s, d in items.items():
+        t.add_row(
+            s,
+            f"{d['value']:.8g}",
+            d["timestamp"],
+            f"{d['confidence']:g}",
+            d["source"],
+            f"{d['reference']:.8g}" if "reference" in d else "-",
+        )
+    con = console()
+    con.print(t)
+    if out is not None:
+        con.print(f"snapshot with {len(items)} oracle records written to {out}")

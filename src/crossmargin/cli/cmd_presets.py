@@ -1,0 +1,308 @@
+"""``presets`` and ``venue-case``: venue methodology presets and the venues' own test cases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from crossmargin.cli.app import app
+from crossmargin.cli.common import Format, FormatOpt, console
+from crossmargin.cli.errors import EXIT_INTERNAL, handle_errors
+from crossmargin.cli.output import atomic_write, dumps, fmt_num
+from crossmargin.errors import InputError
+from crossmargin.margin.presets import available_presets, preset_info
+
+
+@app.command()
+@handle_errors
+def presets(
+    name: Annotated[
+        str | None, typer.Argument(help="Show one preset in full (with its parameters)")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List the venue methodology presets: source, what each covers and what is unpublished."""
+    if name is not None:
+        info = preset_info(name)
+        d = info.as_dict(params=True)
+        if fmt is Format.json:
+            print(dumps(d))
+            return
+        con = console()
+        con.print(f"[bold]{info.name}[/] — {info.venue}: {info.title}")
+        con.print(f"status: {info.status}")
+        for key, title in (
+            ("sources", "sources"),
+            ("covers", "covers"),
+            ("gaps", "gaps / unpublished"),
+        ):
+            con.print(f"[bold]{title}[/]")
+            for item in d[key]:
+                con.print(f"  - {item}")
+        con.print("[bold]default parameters[/] (override under presets.<name> in --config)")
+        con.print(yaml.safe_dump(d["parameters"], sort_keys=False).rstrip())
+        return
+    items = [preset_info(n).as_dict() for n in available_presets()]
+    if fmt is Format.json:
+        print(dumps(items))
+        return
+    t = Table(title="venue methodology presets (use with --model / compare --presets)")
+    for col in ("preset", "venue", "status", "covers", "not published / not modelled"):
+        t.add_column(col, overflow="fold")
+    for d in items:
+        t.add_row(d["name"], d["venue"], d["status"], "\n".join(d["covers"]), "\n".join(d["gaps"]))
+    console().print(t)
+
+
+class Venue(StrEnum):
+    """Venues whose own test-case layout ``venue-case`` reads."""
+
+    derive = "derive-pmrm2"
+    span = "span"
+
+
+class Vols(StrEnum):
+    """Vol source of a Derive case."""
+
+    svi = "svi"
+    mark = "mark"
+
+
+@app.command("venue-case")
+@handle_errors
+def venue_case(
+    venue: Annotated[Venue, typer.Argument(help="derive-pmrm2 or span")],
+    case: Annotated[
+        Path,
+        typer.Argument(
+            help="A venue case file (Derive portfolio-case JSON; SPAN: crossmargin-span-1 JSON)",
+            show_default=False,
+        ),
+    ],
+    fmt: FormatOpt = Format.table,
+    vols: Annotated[
+        Vols,
+        typer.Option(
+            "--vols", help="Derive: evaluate the feed's SVI (as the contract) or use MarkVol"
+        ),
+    ] = Vols.svi,
+    via_engine: Annotated[
+        bool,
+        typer.Option(
+            "--via-engine/--direct-only",
+            help="Derive: also run the translated portfolio + snapshot through `margin`",
+        ),
+    ] = True,
+    underlying: Annotated[
+        str, typer.Option("--underlying", help="Derive: symbol of the case's base market")
+    ] = "BASE",
+    emit_portfolio: Annotated[
+        Path | None,
+        typer.Option("--emit-portfolio", help="Derive: write the translated portfolio JSON"),
+    ] = None,
+    emit_market: Annotated[
+        Path | None,
+        typer.Option("--emit-market", help="Derive: write the translated snapshot JSON"),
+    ] = None,
+    emit_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit-config", help="Derive: write the risk configuration YAML (case parameters)"
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Exit with code 1 if a compared value is outside the tolerance"
+        ),
+    ] = False,
+) -> None:
+    """Run a venue's own test case; print our numbers beside the file's expected values."""
+    if venue is Venue.span:
+        if any(x is not None for x in (emit_portfolio, emit_market, emit_config)):
+            raise InputError("--emit-* options apply to derive-pmrm2 cases", path="venue")
+        d = _span_case(case)
+    else:
+        d = _derive_case(
+            case, vols.value, via_engine, underlying, emit_portfolio, emit_market, emit_config
+        )
+    if fmt is Format.json:
+        print(dumps(d))
+    elif venue is Venue.span:
+        _print_span(d)
+    else:
+        _print_derive(d)
+    if check and d["ok"] is False:
+        raise typer.Exit(EXIT_INTERNAL)
+
+
+def _derive_case(
+    path: Path,
+    vols: str,
+    via_engine: bool,
+    underlying: str,
+    emit_portfolio: Path | None,
+    emit_market: Path | None,
+    emit_config: Path | None,
+) -> dict[str, Any]:
+    from crossmargin.margin.presets.derive.case import VolSource, load_case
+    from crossmargin.margin.presets.derive.compare import compare_case
+    from crossmargin.margin.presets.derive.report import case_report_dict, engine_check
+    from crossmargin.margin.presets.derive.translate import case_to_files
+
+    c = load_case(path)
+    v: VolSource = "mark" if vols == "mark" else "svi"
+    report = compare_case(c, vols=v)
+    files = None
+    if any(x is not None for x in (emit_portfolio, emit_market, emit_config)):
+        files = case_to_files(c, underlying=underlying, vols=v)
+    eng = engine_check(c, vols=v, underlying=underlying) if via_engine else None
+    d = case_report_dict(report, engine=eng, case=str(path))
+    if files is not None:  # written only once everything computed
+        pf, mk, cfg = files
+        for target, obj, as_yaml in (
+            (emit_portfolio, pf, False),
+            (emit_market, mk, False),
+            (emit_config, cfg, True),
+        ):
+            if target is None:
+                continue
+            text = yaml.safe_dump(obj, sort_keys=False) if as_yaml else json.dumps(obj, indent=2)
+            atomic_write(target, _writer(text + "\n"))
+    return d
+
+
+def _writer(text: str) -> Callable[[Path], None]:
+    def write(p: Path) -> None:
+        p.write_text(text, encoding="utf-8")
+
+    return write
+
+
+def _span_case(path: Path) -> dict[str, Any]:
+    from crossmargin.margin.presets.span.files import load_span_file, run_span_file
+    from crossmargin.margin.presets.span.report import span_report_dict
+
+    return span_report_dict(run_span_file(load_span_file(path)), case=str(path))
+
+
+def _fmt_rel(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2e}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("[green]ok[/]" if ok else "[red]MISMATCH[/]")
+
+
+def _print_derive(d: dict[str, Any]) -> None:
+    con = console()
+    con.print(f"[bold]derive-pmrm2[/] venue case {d['case']} — {d['sign_convention']}")
+    t = Table(title="margin (cash units, signed surplus)")
+    for col in ("", "ours", "expected", "rel diff", "verdict"):
+        t.add_column(col, justify="left" if col == "" else "right")
+    for key in ("mm", "im"):
+        c = d[key]
+        t.add_row(
+            key.upper(),
+            f"{c['ours']:.10f}",
+            "-" if c["expected"] is None else f"{c['expected']:.10f}",
+            _fmt_rel(c["rel_diff"]),
+            _verdict(c["ok"]),
+        )
+    for c in d["checks"]:
+        t.add_row(
+            c["name"],
+            f"{c['ours']:.10f}",
+            "-" if c["expected"] is None else f"{c['expected']:.10f}",
+            _fmt_rel(c["rel_diff"]),
+            _verdict(c["ok"]),
+        )
+    if "engine" in d and "error" in d["engine"]:
+        t.add_row("via margin", d["engine"]["error"], "", "", "")
+    elif "engine" in d:
+        e = d["engine"]
+        t.add_row("MM via margin", f"{e['mm']:.10f}", "", _fmt_rel(e["mm_rel_diff_vs_direct"]), "")
+        t.add_row("IM via margin", f"{e['im']:.10f}", "", _fmt_rel(e["im_rel_diff_vs_direct"]), "")
+    con.print(t)
+    s = Table(title=f"scenario P&L (worst: {d['worst']}; minSPAN {fmt_num(d['min_span'], 6)})")
+    for col in ("#", "spot", "vol", "dampening", "P&L", "expected", "rel diff", "verdict"):
+        s.add_column(col, justify="right")
+    for r in d["scenarios"]:
+        s.add_row(
+            str(r["index"]),
+            f"{r['spot_shock']:g}",
+            r["vol"],
+            f"{r['dampening']:.6g}",
+            f"{r['pnl']:.9f}",
+            "-" if r["expected"] is None else f"{r['expected']:.9f}",
+            _fmt_rel(r["rel_diff"]),
+            _verdict(r["ok"]),
+        )
+    con.print(s)
+    k = Table(title="contingencies (reported negative, as the venue does) and factors")
+    k.add_column("item")
+    k.add_column("value", justify="right")
+    for name, val in d["contingencies"].items():
+        k.add_row(name, f"{val:.9f}")
+    k.add_row("ForwardContingency", f"{d['forward_contingency']:.9f}")
+    k.add_row("MM loss factor", f"{d['factor_mm']:g}")
+    k.add_row("IM loss factor (incl. peg)", f"{d['factor_im']:g}")
+    k.add_row("mark value (totalMtM + cash)", f"{d['mark_value']:.9f}")
+    con.print(k)
+    for note in d["notes"]:
+        con.print(f"note: {note}")
+    con.print(f"verdict: {_verdict(d['ok'])}")
+
+
+def _print_span(d: dict[str, Any]) -> None:
+    con = console()
+    con.print(f"[bold]SPAN[/] risk-parameter file {d['case']} ({d['currency']}) {d['source']}")
+    for a in d["accounts"]:
+        t = Table(title=f"{a['account']} — per combined commodity")
+        cols = (
+            "CC",
+            "scan",
+            "active",
+            "intra",
+            "spot",
+            "inter credit",
+            "SOM",
+            "risk",
+            "initial",
+            "NOV",
+        )
+        for col in cols:
+            t.add_column(col, justify="left" if col == "CC" else "right")
+        for r in a["combined_commodities"]:
+            t.add_row(
+                r["combined_commodity"],
+                fmt_num(r["scan_risk"], 2),
+                str(r["active_scenario"]),
+                fmt_num(r["intra_commodity_charge"], 2),
+                fmt_num(r["spot_month_charge"], 2),
+                fmt_num(r["inter_commodity_credit"], 2),
+                fmt_num(r["short_option_minimum"], 2),
+                fmt_num(r["risk"], 2),
+                fmt_num(r["initial"], 2),
+                fmt_num(r["net_option_value"], 2),
+            )
+        con.print(t)
+        c = Table(title=f"{a['account']} — totals")
+        for col in ("", "ours", "expected", "verdict"):
+            c.add_column(col, justify="left" if col == "" else "right")
+        for name, chk in a["checks"].items():
+            c.add_row(
+                name,
+                fmt_num(chk["ours"], 4),
+                "-" if chk["expected"] is None else fmt_num(chk["expected"], 4),
+                _verdict(chk["ok"]),
+            )
+        con.print(c)
+    con.print(f"verdict: {_verdict(d['ok'])}")

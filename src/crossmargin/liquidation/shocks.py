@@ -1,0 +1,429 @@
+"""Exogenous shocks for the cascade simulator: instant moves, historical paths, vol shocks.
+
+A shock is a **path** of price and vol factors per asset, one step per cascade round (the last
+step is held once the path ends). Forms accepted by :func:`parse_shock`:
+
+* ``BTC=-0.2,ETH=-0.25`` — instant relative spot moves; ``*=-0.2`` moves every held underlying
+  (not the snapshot currency); ``vol=0.5`` / ``vol.BTC=0.5`` scale implied vols by ``1 + x``.
+* ``history:crypto-2018`` (and the other :data:`NAMED_PATHS`) or ``history:START:END`` — the
+  bundled daily closes (``crossmargin.history``), factor ``P_t / P_start`` per step; a
+  non-trading day keeps the previous close (equities on weekends). Underlyings without their
+  own series follow a proxy of their risk class (``crypto`` → BTC, ``equity_index`` → SPX),
+  reported in the output; stablecoins do not move. Equity index vols follow VIX where it is
+  available in the window.
+* ``hourly`` or ``hourly:START:END`` — the bundled hourly BTC closes (Coinbase); other crypto
+  underlyings follow BTC. The default window is the largest 24-hour fall in the file
+  (2018-02-05 04:00 → 2018-02-06 04:00 UTC, −27 %).
+* a ``.json`` file: ``{"name": ..., "steps": [{"BTC": -0.05, "vol": 0.2}, ...]}`` (cumulative
+  moves per step) or ``{"name": ..., "moves": {"BTC": -0.2}}`` (one step).
+
+Prices move, the clock does not: every step revalues at the snapshot's ``as_of`` (instantaneous
+revaluation, as in the margin grids). Forwards and perpetual marks scale with spot; implied vols
+are sticky by strike for smiles and scaled for vol shocks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crossmargin._typing import FloatArray
+from crossmargin.config.model import RiskConfig
+from crossmargin.errors import InputError
+from crossmargin.history import load_daily_closes, load_hourly_btc
+from crossmargin.market.snapshot import AssetMarket, ExpiryMarket, MarketSnapshot
+from crossmargin.market.vol import VolSurface
+
+__all__ = [
+    "NAMED_PATHS",
+    "ScaledVol",
+    "ShockPath",
+    "parse_shock",
+    "risky_assets",
+    "shift_snapshot",
+    "shocked_snapshot",
+]
+
+#: Named historical windows of the bundled daily closes: name → (start, end, description).
+NAMED_PATHS: dict[str, tuple[str, str, str]] = {
+    "crypto-2018": (
+        "2018-11-13",
+        "2018-11-26",
+        "November 2018 crypto capitulation (BTC 6,259 → 3,731, ETH 203 → 107), daily",
+    ),
+    "crypto-2018-jan": (
+        "2018-01-06",
+        "2018-02-05",
+        "January 2018 crypto crash (BTC 17,099 → 6,905), daily",
+    ),
+    "equity-2008": (
+        "2008-09-12",
+        "2008-10-27",
+        "Lehman default to the October 2008 low (SPX 1,252 → 848), daily",
+    ),
+    "volmageddon-2018": (
+        "2018-02-01",
+        "2018-02-09",
+        "February 2018 'Volmageddon' (VIX 13 → 37 on 5 February), daily",
+    ),
+}
+HOURLY_DEFAULT = ("2018-02-05T04:00:00Z", "2018-02-06T04:00:00Z")
+_CLASS_PROXY = {"crypto": "BTC", "equity_index": "SPX"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledVol:
+    """A vol surface scaled by ``factor`` (a vol shock)."""
+
+    base: VolSurface
+    factor: float
+
+    def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
+        """The base surface's vols times ``factor``."""
+        return np.asarray(self.base.vols(strikes, forward, t) * self.factor, dtype=np.float64)
+
+    def describe(self) -> str:
+        """Describe the surface."""
+        return f"{self.base.describe()} x {self.factor:g}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ShockPath:
+    """Price and vol factors per asset per step (cumulative from the snapshot).
+
+    Attributes
+    ----------
+    name, description, source
+        What the shock is and where it comes from.
+    labels
+        One label per step (a date, an hour, or ``t+1``).
+    spot, vol
+        Symbol → factors (one per step). ``*`` applies to every held underlying without its own.
+    proxies
+        Symbol → the series it follows (historical paths).
+    """
+
+    name: str
+    description: str
+    labels: tuple[str, ...]
+    spot: Mapping[str, FloatArray]
+    vol: Mapping[str, FloatArray] = field(default_factory=dict)
+    source: str = ""
+    proxies: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Number of steps."""
+        return len(self.labels)
+
+    def factors(
+        self, step: int, symbols: Sequence[str], *, star: set[str] | None = None
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Spot and vol factor of each symbol at ``step`` (held at the last step afterwards).
+
+        The ``*`` spot path applies only to symbols in ``star`` (default: all).
+        """
+        s = min(max(step, 0), self.steps - 1)
+        spot: dict[str, float] = {}
+        vol: dict[str, float] = {}
+        for sym in symbols:
+            starred = star is None or sym in star
+            path = self.spot.get(sym, self.spot.get("*") if starred else None)
+            spot[sym] = float(path[s]) if path is not None else 1.0
+            vp = self.vol.get(sym, self.vol.get("*"))
+            vol[sym] = float(vp[s]) if vp is not None else 1.0
+        return spot, vol
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "steps": self.steps,
+            "labels": list(self.labels),
+            "spot": {k: [float(x) for x in v] for k, v in self.spot.items()},
+            "vol": {k: [float(x) for x in v] for k, v in self.vol.items()},
+            "proxies": dict(self.proxies),
+        }
+
+
+def shift_snapshot(
+    snap: MarketSnapshot, spot: Mapping[str, float], vol: Mapping[str, float]
+) -> MarketSnapshot:
+    """The snapshot with prices, forwards and perp marks × ``spot[sym]`` and vols × ``vol[sym]``."""
+    assets: dict[str, AssetMarket] = {}
+    for sym, a in snap.assets.items():
+        f = spot.get(sym, 1.0)
+        v = vol.get(sym, 1.0)
+        if f == 1.0 and v == 1.0:
+            assets[sym] = a
+            continue
+        expiries = {
+            t: ExpiryMarket(
+                forward=None if e.forward is None else e.forward * f,
+                discount=e.discount,
+                rate=e.rate,
+                surface=e.surface if (e.surface is None or v == 1.0) else ScaledVol(e.surface, v),
+            )
+            for t, e in a.expiries.items()
+        }
+        assets[sym] = replace(
+            a,
+            price=a.price * f,
+            perp_mark=None if a.perp_mark is None else a.perp_mark * f,
+            vol=None if a.vol is None else a.vol * v,
+            expiries=expiries,
+        )
+    return MarketSnapshot(as_of=snap.as_of, base_currency=snap.base_currency, assets=assets)
+
+
+def risky_assets(snap: MarketSnapshot, held: Sequence[str]) -> set[str]:
+    """Assets a ``*`` move applies to: held underlyings and assets with a vol, perp or expiries."""
+    return {
+        s
+        for s, a in snap.assets.items()
+        if s != snap.base_currency
+        and (s in held or a.vol is not None or a.perp_mark is not None or bool(a.expiries))
+    }
+
+
+def shocked_snapshot(
+    snap: MarketSnapshot, shock: ShockPath, step: int, held: Sequence[str]
+) -> MarketSnapshot:
+    """The snapshot moved by step ``step`` of ``shock`` (no liquidation impact)."""
+    symbols = sorted(s for s in snap.assets if s != snap.base_currency)
+    spot, vol = shock.factors(step, symbols, star=risky_assets(snap, held))
+    return shift_snapshot(snap, spot, vol)
+
+
+def _move(text: str, path: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not a number", path=path) from None
+    if not math.isfinite(x) or x <= -1.0:
+        raise InputError(f"move must be finite and > -1, got {text}", path=path)
+    return x
+
+
+def _moves(text: str) -> ShockPath:
+    spot: dict[str, FloatArray] = {}
+    vol: dict[str, FloatArray] = {}
+    for i, item in enumerate(p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        if "=" not in item:
+            raise InputError(
+                f"{item!r} must be SYMBOL=MOVE, *=MOVE, vol=X or vol.SYMBOL=X", path=f"shock[{i}]"
+            )
+        key, val = (s.strip() for s in item.split("=", 1))
+        x = _move(val, f"shock[{i}].{key}")
+        if key.lower() == "vol":
+            vol["*"] = np.asarray([1.0 + x])
+        elif key.lower().startswith("vol."):
+            vol[key[4:].upper()] = np.asarray([1.0 + x])
+        else:
+            spot[key.upper()] = np.asarray([1.0 + x])
+    if not spot and not vol:
+        raise InputError("no moves given", path="shock")
+    return ShockPath("moves", text, ("t+1",), spot, vol, source="command line")
+
+
+def _class_proxies(
+    symbols: Sequence[str], config: RiskConfig, have: Sequence[str]
+) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for s in symbols:
+        if s in have:
+            out[s] = s
+            continue
+        rc = config.risk_class_of(s)
+        proxy = _CLASS_PROXY.get(rc or "")
+        out[s] = proxy if proxy in have else None
+    return out
+
+
+def _daily(
+    start: str, end: str, name: str, description: str, symbols: Sequence[str], config: RiskConfig
+) -> ShockPath:
+    try:
+        t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    except ValueError:
+        raise InputError(f"bad date in {start}:{end}", path="shock") from None
+    full = load_daily_closes()
+    # a series that did not trade on the first day starts from its previous close (weekends)
+    df = full.loc[t0 - pd.Timedelta(days=10) : t1].ffill().loc[t0:t1]
+    if df.shape[0] < 2:
+        raise InputError(
+            f"the bundled daily history has fewer than 2 days in {start}..{end}", path="shock"
+        )
+    have = [c for c in ("BTC", "ETH", "SPX", "NDX") if df[c].notna().any()]
+    proxies = _class_proxies(symbols, config, have)
+    spot: dict[str, FloatArray] = {}
+    used: dict[str, str] = {}
+    for sym, src in proxies.items():
+        if src is None:
+            continue
+        col = df[src]
+        if not np.isfinite(col.iloc[0]):
+            raise InputError(
+                f"{src} has no close on {df.index[0].date()} (start of the window)", path="shock"
+            )
+        spot[sym] = (col.to_numpy()[1:] / float(col.iloc[0])).astype(np.float64)
+        used[sym] = src
+    vol: dict[str, FloatArray] = {}
+    vix = df["VIX"]
+    if vix.notna().all():
+        for sym in symbols:
+            if config.risk_class_of(sym) == "equity_index":
+                vol[sym] = (vix.to_numpy()[1:] / float(vix.iloc[0])).astype(np.float64)
+    labels = tuple(str(d.date()) for d in df.index[1:])
+    return ShockPath(
+        name,
+        description,
+        labels,
+        spot,
+        vol,
+        source="crossmargin.history.load_daily_closes (Bitfinex via CryptoDataDownload; Yahoo/CBOE via arch)",
+        proxies={k: v for k, v in used.items() if k != v},
+    )
+
+
+def _hourly(start: str, end: str, symbols: Sequence[str], config: RiskConfig) -> ShockPath:
+    try:
+        t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    except ValueError:
+        raise InputError(f"bad instant in {start}:{end}", path="shock") from None
+    if t0.tzinfo is None:
+        t0 = t0.tz_localize("UTC")
+    if t1.tzinfo is None:
+        t1 = t1.tz_localize("UTC")
+    c = load_hourly_btc()["close"].loc[t0:t1]
+    if c.shape[0] < 2:
+        raise InputError(
+            f"the bundled hourly BTC history has fewer than 2 hours in {start}..{end}", path="shock"
+        )
+    f = (c.to_numpy()[1:] / float(c.iloc[0])).astype(np.float64)
+    spot: dict[str, FloatArray] = {}
+    proxies: dict[str, str] = {}
+    for sym in symbols:
+        if sym == "BTC" or config.risk_class_of(sym) == "crypto":
+            spot[sym] = f
+            if sym != "BTC":
+                proxies[sym] = "BTC"
+    return ShockPath(
+        "hourly BTC replay",
+        f"hourly BTC/USD closes {c.index[0]} .. {c.index[-1]}",
+        tuple(str(t) for t in c.index[1:]),
+        spot,
+        source="crossmargin.history.load_hourly_btc (Coinbase via CryptoDataDownload)",
+        proxies=proxies,
+    )
+
+
+def _from_file(path: Path) -> ShockPath:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read shock file: {exc.strerror}", path=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=str(path)) from None
+    if not isinstance(obj, dict):
+        raise InputError("a shock file must be a JSON object", path=str(path))
+    unknown = set(obj) - {"name", "description", "moves", "steps"}
+    if unknown:
+        raise InputError(
+            f"unknown field {sorted(unknown)[0]!r}", path=f"shock.{sorted(unknown)[0]}"
+        )
+    if ("moves" in obj) == ("steps" in obj):
+        raise InputError("give exactly one of 'moves' or 'steps'", path="shock")
+    steps = [obj["moves"]] if "moves" in obj else obj["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise InputError("must be a non-empty list of {symbol: move}", path="shock.steps")
+    spot: dict[str, list[float]] = {}
+    vol: dict[str, list[float]] = {}
+    keys: set[str] = set()
+    for s in steps:
+        if isinstance(s, dict):
+            keys |= set(s)
+    for i, s in enumerate(steps):
+        where = "shock.moves" if "moves" in obj else f"shock.steps[{i}]"
+        if not isinstance(s, dict):
+            raise InputError("must be an object {symbol: move}", path=where)
+        for k in keys:
+            raw = s.get(k, 0.0)
+            if not isinstance(raw, int | float) or isinstance(raw, bool):
+                raise InputError(f"must be a number, got {raw!r}", path=f"{where}.{k}")
+            x = _move(str(raw), f"{where}.{k}")
+            if k.lower() == "vol":
+                vol.setdefault("*", []).append(1.0 + x)
+            elif k.lower().startswith("vol."):
+                vol.setdefault(k[4:].upper(), []).append(1.0 + x)
+            else:
+                spot.setdefault(k.upper(), []).append(1.0 + x)
+    return ShockPath(
+        str(obj.get("name", path.stem)),
+        str(obj.get("description", "")),
+        tuple(f"t+{i + 1}" for i in range(len(steps))),
+        {k: np.asarray(v) for k, v in spot.items()},
+        {k: np.asarray(v) for k, v in vol.items()},
+        source=str(path),
+    )
+
+
+def parse_shock(text: str, *, symbols: Sequence[str], config: RiskConfig) -> ShockPath:
+    """Build a shock from its command-line form (module docstring).
+
+    Parameters
+    ----------
+    text
+        The ``--shock`` value.
+    symbols
+        The venue's underlyings (historical paths are built for these).
+    config
+        Risk configuration (risk classes choose history proxies).
+
+    Raises
+    ------
+    InputError
+        Unknown form, bad number, unknown named path or an empty history window.
+    """
+    t = text.strip()
+    if t.lower().endswith(".json"):
+        return _from_file(Path(t))
+    if t.startswith("history:"):
+        rest = t[len("history:") :]
+        if rest in NAMED_PATHS:
+            s, e, d = NAMED_PATHS[rest]
+            return _daily(s, e, rest, d, symbols, config)
+        parts = rest.split(":")
+        if len(parts) != 2:
+            raise InputError(
+                f"unknown history path {rest!r}; use one of {', '.join(NAMED_PATHS)} or START:END",
+                path="shock",
+            )
+        return _daily(
+            parts[0], parts[1], f"history {rest}", f"daily closes {rest}", symbols, config
+        )
+    if t == "hourly" or t.startswith("hourly:"):
+        if t == "hourly":
+            return _hourly(*HOURLY_DEFAULT, symbols, config)
+        rest = t[len("hourly:") :]
+        # instants contain ':' — split on the separator between two ISO instants or dates
+        parts = (
+            rest.split("/") if "/" in rest else rest.split(":", 1) if rest.count(":") == 1 else []
+        )
+        if len(parts) != 2:
+            raise InputError(
+                "use hourly:START/END with ISO instants (or hourly:DATE:DATE)", path="shock"
+            )
+        return _hourly(parts[0], parts[1], symbols, config)
+    return _moves(t)

@@ -1,0 +1,279 @@
+"""Shared machinery of the venue presets: catalog, parameter overrides and batch helpers.
+
+A preset is a margin model (``crossmargin.margin`` registry) plus a catalog entry
+(:class:`PresetInfo`) saying which venue method it reproduces, from which sources, what it
+covers and — explicitly — what the venue has not published. Parameters are data: every preset
+has a frozen pydantic parameter model whose defaults are the values in the venue specification
+(``../shared/methodologies/<venue>.md``); a risk configuration may override any of them under
+``presets.<name>`` (merged over the defaults, then validated by the preset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from crossmargin._arrays import sum_by
+from crossmargin._typing import FloatArray
+from crossmargin.config import RiskConfig
+from crossmargin.errors import ConfigError, ModelError
+from crossmargin.io.validation import format_loc
+from crossmargin.margin.base import MarginModel, ModelInfo, available_models, register_model
+from crossmargin.margin.result import AddOnRows
+from crossmargin.resolve.book import ResolvedBook
+from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+
+__all__ = [
+    "KIND_NAMES",
+    "PresetInfo",
+    "PresetParams",
+    "accepted_collateral",
+    "available_presets",
+    "equity_upnl",
+    "excluded_rows",
+    "labels_of",
+    "preset_info",
+    "preset_params",
+    "register_preset",
+    "require_supported",
+]
+
+KIND_NAMES = {
+    KIND_SPOT: "spot",
+    KIND_PERP: "perpetual",
+    KIND_FUTURE: "future",
+    KIND_OPTION: "option",
+}
+
+
+class PresetParams(BaseModel):
+    """Base of every preset's parameter model: unknown fields are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class PresetInfo:
+    """Catalog entry of one venue preset.
+
+    Attributes
+    ----------
+    name
+        Registry name (``--model``), e.g. ``derive-pmrm2``.
+    venue, title
+        Venue and a one-line description of the method.
+    status
+        How far the method is pinned down (``reproduced``, ``partially pinned``, ...).
+    sources
+        Where the method and its parameters come from (venue documents, code, specs).
+    covers
+        What the preset reproduces.
+    gaps
+        What it does not: unpublished rules and how the preset treats them.
+    defaults
+        Factory of the default (published) parameters.
+    """
+
+    name: str
+    venue: str
+    title: str
+    status: str
+    sources: tuple[str, ...]
+    covers: tuple[str, ...]
+    gaps: tuple[str, ...]
+    defaults: Callable[[], BaseModel]
+
+    def as_dict(self, *, params: bool = False) -> dict[str, Any]:
+        """Plain-data form (for ``crossmargin presets --format json``)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "venue": self.venue,
+            "title": self.title,
+            "status": self.status,
+            "sources": list(self.sources),
+            "covers": list(self.covers),
+            "gaps": list(self.gaps),
+        }
+        if params:
+            out["parameters"] = self.defaults().model_dump(mode="json")
+        return out
+
+
+_PRESETS: dict[str, PresetInfo] = {}
+
+
+def register_preset(info: PresetInfo, factory: Callable[[RiskConfig], MarginModel]) -> None:
+    """Add ``info`` to the preset catalog and its model to the margin-model registry."""
+    _PRESETS[info.name] = info
+    register_model(ModelInfo(info.name, info.title, info.sources[0], factory))
+
+
+def available_presets() -> tuple[str, ...]:
+    """Names of the registered presets, in registration order."""
+    available_models()  # imports every margin module, so every preset has registered
+    return tuple(_PRESETS)
+
+
+def preset_info(name: str) -> PresetInfo:
+    """Catalog entry of preset ``name``.
+
+    Raises
+    ------
+    ModelError
+        If no preset has that name.
+    """
+    names = available_presets()
+    try:
+        return _PRESETS[name]
+    except KeyError:
+        raise ModelError(
+            f"unknown preset {name!r}; available: {', '.join(names)}", path="preset"
+        ) from None
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def preset_params(name: str, config: RiskConfig, defaults: P) -> P:
+    """The preset's parameters: ``defaults`` with ``config.presets[name]`` merged over them.
+
+    Mappings merge key by key; lists and scalars replace.
+
+    Raises
+    ------
+    ConfigError
+        An override names an unknown preset or field, or fails validation (path
+        ``config.presets.<name>.<field>``).
+    """
+    known = available_presets()
+    for key in config.presets:
+        if key not in known:
+            raise ConfigError(
+                f"unknown preset (available: {', '.join(known)})", path=f"config.presets.{key}"
+            )
+    over = config.presets.get(name)
+    if not over:
+        return defaults
+    if not isinstance(over, Mapping):
+        raise ConfigError("must be a mapping of parameter overrides", path=f"config.presets.{name}")
+    merged = _merge(defaults.model_dump(), over)
+    try:
+        return type(defaults).model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = {"extra_forbidden": "unknown parameter"}.get(err["type"], err["msg"])
+        loc = format_loc(tuple(err["loc"]), f"config.presets.{name}")
+        raise ConfigError(msg.removeprefix("Value error, "), path=loc) from None
+
+
+def require_supported(
+    rb: ResolvedBook,
+    preset: str,
+    *,
+    kinds: Sequence[int],
+    inverse: bool | None = None,
+) -> None:
+    """Refuse net positions the venue does not list (clear error naming the first one).
+
+    Parameters
+    ----------
+    kinds
+        Contract kinds the venue margins (``KIND_*`` codes).
+    inverse
+        ``False``: linear contracts only; ``True``: inverse only; ``None``: both.
+
+    Raises
+    ------
+    ModelError
+        Naming the position (``positions[i].instrument``) and why.
+    """
+    pos, inst = rb.positions, rb.instruments
+    if pos.n == 0:
+        return
+    k = inst.kind[pos.instrument]
+    bad = ~np.isin(k, np.asarray(kinds, dtype=np.int64))
+    why = ""
+    if bad.any():
+        j = int(np.argmax(bad))
+        why = f"{KIND_NAMES[int(k[j])]} contracts are not margined by {preset}"
+    elif inverse is not None:
+        inv = inst.inverse[pos.instrument]
+        bad = inv != inverse
+        if bad.any():
+            j = int(np.argmax(bad))
+            why = f"{'inverse' if inv[j] else 'linear'} contracts are not margined by {preset}"
+    if bad.any():
+        ins = int(pos.instrument[j])
+        allowed = ", ".join(KIND_NAMES[x] for x in kinds)
+        raise ModelError(
+            f"{inst.names[ins]}: {why} (it margins: {allowed})",
+            path=rb.book.position_path(int(pos.first_row[j])),
+        )
+
+
+def equity_upnl(rb: ResolvedBook, equity: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(upnl_im, upnl_mm)`` that make the account layer's equity equal ``equity``.
+
+    The account layer computes ``equity = haircut collateral value + upnl``. Venues that value
+    collateral their own way (weights, haircuts charged as contingencies) report their own
+    account value; this returns the difference to add so both layers agree.
+    """
+    n = rb.n_accounts
+    col = rb.collateral
+    cv_im = col.per_account(col.value_im, n)
+    cv_mm = col.per_account(col.value_mm, n)
+    return equity - cv_im, equity - cv_mm
+
+
+def per_account(index: Any, values: FloatArray, n: int) -> FloatArray:
+    """Sum ``values`` per account index."""
+    return sum_by(np.asarray(index, dtype=np.int64), values, n)
+
+
+def accepted_collateral(rb: ResolvedBook, accepted: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    """Per account: market value of the collateral a venue accepts, and of what it does not.
+
+    The snapshot currency is always accepted. Liabilities (negative balances) of any asset are
+    kept (they are owed whatever the venue accepts).
+    """
+    col = rb.collateral
+    n = rb.n_accounts
+    ok_asset = np.asarray(
+        [a in accepted or a == rb.snapshot.base_currency for a in col.assets], dtype=np.bool_
+    )
+    ok = ok_asset[col.asset] if col.asset.size else np.zeros(0, np.bool_)
+    mv = col.market_value
+    keep = ok | (mv < 0)
+    return col.per_account(np.where(keep, mv, 0.0), n), col.per_account(np.where(keep, 0.0, mv), n)
+
+
+def excluded_rows(rb: ResolvedBook, excluded: FloatArray, venue: str) -> AddOnRows:
+    """Informational add-on rows: collateral value the venue does not accept (counted as 0)."""
+    n = rb.n_accounts
+    return AddOnRows(
+        "collateral_not_accepted",
+        np.arange(n, dtype=np.int64),
+        ("collateral",) * n,
+        excluded,
+        f"informational: collateral {venue} does not accept, counted at 0 in equity",
+    )
+
+
+def labels_of(names: Sequence[str], index: Any) -> tuple[str, ...]:
+    """``tuple(names[i] for i in index)`` by array indexing (no Python loop over groups)."""
+    if len(names) == 0:
+        return ()
+    return tuple(np.asarray(names, dtype=object)[np.asarray(index, dtype=np.int64)].tolist())

@@ -1,0 +1,399 @@
+"""Derive PMRM_2 parameters (``IPMRMLib_2``), with the spec's two published parameter sets.
+
+Field names are snake_case versions of the contract fields; each docstring gives the JSON key
+of the venue's portfolio-case files (``derive-pmrm2.md`` §8, §10.2). Two sets are provided:
+
+* :func:`mainnet_params` — ``scripts/config-mainnet.sol`` (``getPMRM2Params``,
+  ``getDefaultPM2Scenarios``) as written, the preset's default. **Flag:** the script sets
+  ``shortBaseStaticDiscount = 0.95`` and ``longBaseStaticDiscount = 1.05``, the opposite
+  orientation to the portfolio cases (long values marked *up*); the deployed values could not
+  be confirmed (``derive-pmrm2.md`` §8 note).
+* :func:`portfolio_case_params` — the parameter block shared by the venue's portfolio cases
+  (§11; conservative orientation: longs marked down by 0.95, shorts up by 1.04).
+
+The contract's admin bounds (§8) are enforced for configured parameters; the venue-case adapter
+validates with ``context={"lenient": True}`` so that every published case loads as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from crossmargin.margin.presets._common import PresetParams
+
+__all__ = [
+    "DeriveBasisParams",
+    "DeriveCollateralParams",
+    "DeriveMarginParams",
+    "DeriveOtherParams",
+    "DeriveParams",
+    "DeriveScenario",
+    "DeriveSkewParams",
+    "DeriveVolShockParams",
+    "VolDirection",
+    "mainnet_params",
+    "portfolio_case_params",
+]
+
+VolDirection = Literal["up", "down", "none", "linear", "abs"]
+_FINITE = Field(allow_inf_nan=False)
+
+
+def _lenient(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("lenient"))
+
+
+def _check_bounds(obj: Any, bounds: dict[str, tuple[float, float]], info: ValidationInfo) -> None:
+    if _lenient(info):
+        return
+    for name, (lo, hi) in bounds.items():
+        v = getattr(obj, name)
+        if not lo <= v <= hi:
+            raise ValueError(f"{name} = {v!r} is outside the contract's bounds [{lo:g}, {hi:g}]")
+
+
+class DeriveVolShockParams(PresetParams):
+    """Vol shocks (JSON section ``VolShock``)."""
+
+    vol_range_up: float = Field(ge=0.0, allow_inf_nan=False, description="VOLRANGEUP")
+    vol_range_down: float = Field(ge=0.0, allow_inf_nan=False, description="VOLRANGEDOWN")
+    short_term_power: float = Field(ge=0.0, allow_inf_nan=False, description="SHORTTERMPOWER")
+    long_term_power: float = Field(ge=0.0, allow_inf_nan=False, description="LONGTERMPOWER")
+    dte_floor_days: float = Field(
+        ge=0.0, allow_inf_nan=False, description="DTE_FLOOR (days; the contract uses seconds)"
+    )
+    min_vol_up_shock: float = Field(ge=0.0, allow_inf_nan=False, description="MIN_VOL_EVAL_SHOCKED")
+
+    @model_validator(mode="after")
+    def _bounds(self, info: ValidationInfo) -> DeriveVolShockParams:
+        b = dict.fromkeys(
+            ("vol_range_up", "vol_range_down", "short_term_power", "long_term_power"), (0.0, 10.0)
+        )
+        b |= {"dte_floor_days": (0.0, 400.0), "min_vol_up_shock": (0.0, 20.0)}
+        _check_bounds(self, b, info)
+        return self
+
+
+class DeriveMarginParams(PresetParams):
+    """Loss factors and static discounts (JSON section ``Margin``)."""
+
+    im_factor: float = Field(ge=0.0, allow_inf_nan=False, description="IM_LOSS_FACTOR")
+    mm_factor: float = Field(ge=0.0, allow_inf_nan=False, description="MM_LOSS_FACTOR")
+    short_rate_mult_scale: float = Field(
+        ge=0.0, allow_inf_nan=False, description="SHORT_RATE_MULTSCALE"
+    )
+    long_rate_mult_scale: float = Field(
+        ge=0.0, allow_inf_nan=False, description="LONG_RATE_MULTSCALE"
+    )
+    short_rate_add_scale: float = Field(
+        ge=0.0, allow_inf_nan=False, description="SHORT_RATE_ADDSCALE"
+    )
+    long_rate_add_scale: float = Field(
+        ge=0.0, allow_inf_nan=False, description="LONG_RATE_ADDSCALE"
+    )
+    short_base_static_discount: float = Field(
+        ge=0.0, allow_inf_nan=False, description="BASE_STATIC_DISCOUNT_NEG (negative expiry values)"
+    )
+    long_base_static_discount: float = Field(
+        ge=0.0, allow_inf_nan=False, description="BASE_STATIC_DISCOUNT (positive expiry values)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self, info: ValidationInfo) -> DeriveMarginParams:
+        b = {"im_factor": (0.5, 10.0), "mm_factor": (0.1, 10.0)}
+        b |= dict.fromkeys(
+            (
+                "short_rate_mult_scale",
+                "long_rate_mult_scale",
+                "short_rate_add_scale",
+                "long_rate_add_scale",
+            ),
+            (0.0, 10.0),
+        )
+        b |= dict.fromkeys(("short_base_static_discount", "long_base_static_discount"), (0.0, 4.0))
+        _check_bounds(self, b, info)
+        return self
+
+
+class DeriveBasisParams(PresetParams):
+    """Forward ("basis") contingency (JSON section ``BasisContingency``)."""
+
+    scenario_spot_up: float = Field(gt=0.0, allow_inf_nan=False, description="SCENARIO_SPOT_UP")
+    scenario_spot_down: float = Field(gt=0.0, allow_inf_nan=False, description="SCENARIO_SPOT_DOWN")
+    add_factor: float = Field(ge=0.0, allow_inf_nan=False, description="BASIS_CONT_ADD_FACTOR")
+    mult_factor: float = Field(
+        ge=0.0, allow_inf_nan=False, description="BASIS_CONT_MULT_FACTOR (per year)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self, info: ValidationInfo) -> DeriveBasisParams:
+        if not _lenient(info):
+            if not 1.0 < self.scenario_spot_up < 3.0:
+                raise ValueError("scenario_spot_up must be in (1, 3)")
+            if not self.scenario_spot_down < 1.0:
+                raise ValueError("scenario_spot_down must be below 1")
+        _check_bounds(self, dict.fromkeys(("add_factor", "mult_factor"), (0.0, 20.0)), info)
+        return self
+
+
+class DeriveOtherParams(PresetParams):
+    """Peg loss, oracle confidence and perp/option contingencies (``OtherContingency``)."""
+
+    peg_loss_threshold: float = Field(ge=0.0, allow_inf_nan=False, description="PEG_LOSS_THRESHOLD")
+    peg_loss_factor: float = Field(ge=0.0, allow_inf_nan=False, description="PEG_LOSS_FACTOR")
+    conf_threshold: float = Field(ge=0.0, allow_inf_nan=False, description="CONF_THRESHOLD")
+    conf_margin: float = Field(ge=0.0, allow_inf_nan=False, description="CONF_MARGIN")
+    mm_perp_percent: float = Field(ge=0.0, allow_inf_nan=False, description="MM_PERP_PERCENT")
+    im_perp_percent: float = Field(
+        ge=0.0, allow_inf_nan=False, description="IM_PERP_PERCENT (on top of MM)"
+    )
+    mm_option_percent: float = Field(ge=0.0, allow_inf_nan=False, description="MM_OPTION_PERCENT")
+    im_option_percent: float = Field(
+        ge=0.0, allow_inf_nan=False, description="IM_OPTION_PERCENT (on top of MM)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self, info: ValidationInfo) -> DeriveOtherParams:
+        b = {
+            "peg_loss_threshold": (0.0, 100.0),
+            "peg_loss_factor": (0.0, 10.0),
+            "conf_threshold": (0.0, 1.0),
+            "conf_margin": (0.0, 20.0),
+            "mm_perp_percent": (0.0, 3.0),
+            "im_perp_percent": (0.0, 3.0),
+            "mm_option_percent": (0.0, 2.0),
+            "im_option_percent": (0.0, 2.0),
+        }
+        _check_bounds(self, b, info)
+        return self
+
+
+class DeriveSkewParams(PresetParams):
+    """Skew rotations (JSON section ``SkewShock``)."""
+
+    linear_base_cap: float = Field(allow_inf_nan=False, description="LINEAR_SCALE_CAP")
+    abs_base_cap: float = Field(allow_inf_nan=False, description="ABS_SCALE_CAP")
+    linear_c_base: float = Field(allow_inf_nan=False, description="LINEAR_CBASE")
+    abs_c_base: float = Field(allow_inf_nan=False, description="ABS_CBASE")
+    min_k_star: float = Field(allow_inf_nan=False, description="MIN_K_STAR")
+    width_scale: float = Field(allow_inf_nan=False, description="MIN_WIDTH_SCALE")
+    vol_param_static: float = Field(allow_inf_nan=False, description="VOL_PARAM_STATIC")
+    vol_param_scale: float = Field(allow_inf_nan=False, description="VOL_PARAM_SCALE")
+
+    @model_validator(mode="after")
+    def _bounds(self, info: ValidationInfo) -> DeriveSkewParams:
+        b = {
+            "linear_base_cap": (0.0, 10.0),
+            "abs_base_cap": (0.0, 10.0),
+            "linear_c_base": (-10.0, 10.0),
+            "abs_c_base": (-10.0, 10.0),
+            "min_k_star": (0.0, 10.0),
+            "width_scale": (0.0, 10.0),
+            "vol_param_static": (0.0, 10.0),
+            "vol_param_scale": (-20.0, 20.0),
+        }
+        _check_bounds(self, b, info)
+        return self
+
+
+class DeriveScenario(PresetParams):
+    """One scenario ``(spot shock x, vol direction, dampening δ)``."""
+
+    spot_shock: float = Field(gt=0.0, allow_inf_nan=False, description="SpotShock (1.18 = +18 %)")
+    vol: VolDirection = Field(description="VolShockDirection: up, down, none, linear, abs")
+    dampening: float = Field(
+        default=1.0, ge=0.0, allow_inf_nan=False, description="DampeningFactor"
+    )
+
+    @field_validator("vol", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
+
+
+class DeriveCollateralParams(PresetParams):
+    """One collateral token: haircuts (charged as contingencies) and risk-cancelling flag.
+
+    ``underlying``: the base market whose spot shocks a risk-cancelling collateral follows
+    (default: the asset itself).
+    """
+
+    mm_haircut: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    im_haircut: float = Field(ge=0.0, le=1.0, allow_inf_nan=False, description="on top of MM")
+    risk_cancelling: bool = False
+    underlying: str | None = None
+
+    @model_validator(mode="after")
+    def _sum(self) -> DeriveCollateralParams:
+        if self.mm_haircut + self.im_haircut > 1.0 + 1e-12:
+            raise ValueError("mm_haircut + im_haircut must not exceed 1")
+        return self
+
+
+class DeriveParams(PresetParams):
+    """All PMRM_2 parameters of one base market (plus the preset's account mapping).
+
+    Attributes
+    ----------
+    cash_asset
+        The collateral asset that is PMRM_2's cash (its snapshot price is the stable price
+        ``s``); margin is computed in units of it.
+    settlement_twap_seconds
+        Within this time of expiry only ``F·T/twap`` of the forward moves with spot (used when
+        the snapshot gives no ``forward_fixed``; Derive's settlement TWAP is 30 minutes).
+    collaterals
+        Per collateral asset; unlisted assets take the risk configuration's haircuts (MM = its
+        ``mm``, IM = ``im − mm``) and are risk-cancelling when the account holds derivatives on
+        that asset.
+    """
+
+    vol_shock: DeriveVolShockParams
+    margin: DeriveMarginParams
+    basis: DeriveBasisParams
+    other: DeriveOtherParams
+    skew: DeriveSkewParams
+    scenarios: tuple[DeriveScenario, ...] = Field(min_length=1, max_length=40)
+    collaterals: dict[str, DeriveCollateralParams] = Field(default_factory=dict)
+    cash_asset: str = "USDC"
+    settlement_twap_seconds: float = Field(default=1800.0, ge=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _scenarios(self, info: ValidationInfo) -> DeriveParams:
+        n_lin = sum(s.vol == "linear" for s in self.scenarios)
+        n_abs = sum(s.vol == "abs" for s in self.scenarios)
+        if n_lin > 1 or n_abs > 1:
+            raise ValueError("at most one linear and one abs skew scenario (contract rule)")
+        if not _lenient(info):
+            for i, s in enumerate(self.scenarios):
+                if s.vol in ("linear", "abs") and s.spot_shock != 1.0:
+                    raise ValueError(
+                        f"scenarios[{i}]: a skew scenario must have spot_shock 1 (contract rule)"
+                    )
+        return self
+
+
+def _grid(moves: tuple[float, ...], order: tuple[VolDirection, ...]) -> list[dict[str, Any]]:
+    return [{"spot_shock": x, "vol": v, "dampening": 1.0} for x in moves for v in order]
+
+
+def mainnet_params() -> DeriveParams:
+    """``config-mainnet.sol`` parameters and its 33 scenarios (``derive-pmrm2.md`` §8, §8.1)."""
+    scen: list[dict[str, Any]] = [{"spot_shock": 1.18, "vol": "up", "dampening": 1.0}]
+    scen += _grid((1.135, 1.09, 1.045, 1.0, 0.955, 0.91, 0.865), ("up", "none", "down"))
+    scen += [{"spot_shock": 0.82, "vol": "up", "dampening": 1.0}]
+    tails: list[tuple[float, float]] = [(0.34, 0.21), (0.67, 0.42), (1.5, 0.2772), (2.0, 0.1386)]
+    tails += [(3.0, 0.0693), (4.0, 0.0462), (5.0, 0.03465), (6.0, 0.02772)]
+    scen += [{"spot_shock": x, "vol": "up", "dampening": d} for x, d in tails]
+    scen += [{"spot_shock": 1.0, "vol": "linear"}, {"spot_shock": 1.0, "vol": "abs"}]
+    return DeriveParams.model_validate(
+        {
+            "vol_shock": {
+                "vol_range_up": 0.5,
+                "vol_range_down": 0.3,
+                "short_term_power": 0.3,
+                "long_term_power": 0.13,
+                "dte_floor_days": 1.0,
+                "min_vol_up_shock": 0.4,
+            },
+            "margin": {
+                "im_factor": 1.0,
+                "mm_factor": 0.8,
+                "short_rate_mult_scale": 0.0,
+                "long_rate_mult_scale": 0.0,
+                "short_rate_add_scale": 0.16,
+                "long_rate_add_scale": 0.16,
+                "short_base_static_discount": 0.95,
+                "long_base_static_discount": 1.05,
+            },
+            "basis": {
+                "scenario_spot_up": 1.045,
+                "scenario_spot_down": 0.955,
+                "add_factor": 0.5,
+                "mult_factor": 2.0,
+            },
+            "other": {
+                "peg_loss_threshold": 0.99,
+                "peg_loss_factor": 4.0,
+                "conf_threshold": 0.55,
+                "conf_margin": 1.0,
+                "mm_perp_percent": 0.03,
+                "im_perp_percent": 0.01,
+                "mm_option_percent": 0.003,
+                "im_option_percent": 0.002,
+            },
+            "skew": {
+                "linear_base_cap": 0.25,
+                "abs_base_cap": 0.25,
+                "linear_c_base": -0.1,
+                "abs_c_base": -0.1,
+                "min_k_star": 0.01,
+                "width_scale": 4.0,
+                "vol_param_static": 0.6,
+                "vol_param_scale": 0.0,
+            },
+            "scenarios": scen,
+        }
+    )
+
+
+def portfolio_case_params() -> DeriveParams:
+    """The parameter block of the venue's portfolio cases (``derive-pmrm2.md`` §11)."""
+    scen: list[dict[str, Any]] = [{"spot_shock": 1.18, "vol": "up", "dampening": 1.0}]
+    scen += _grid((1.135, 1.09, 1.045, 1.0, 0.955, 0.91, 0.865), ("down", "none", "up"))
+    scen += [{"spot_shock": 0.82, "vol": "up", "dampening": 1.0}]
+    scen += [
+        {"spot_shock": x, "vol": "up", "dampening": 0.036 / abs(x - 1.0)}
+        for x in (0.34, 0.67, 1.5, 2.0, 3.0, 4.0)
+    ]
+    scen += [{"spot_shock": 1.0, "vol": "linear"}, {"spot_shock": 1.0, "vol": "abs"}]
+    return DeriveParams.model_validate(
+        {
+            "vol_shock": {
+                "vol_range_up": 0.5,
+                "vol_range_down": 0.275,
+                "short_term_power": 0.3,
+                "long_term_power": 0.13,
+                "dte_floor_days": 1.0,
+                "min_vol_up_shock": 0.45,
+            },
+            "margin": {
+                "im_factor": 1.0,
+                "mm_factor": 0.8,
+                "short_rate_mult_scale": 0.5,
+                "long_rate_mult_scale": 1.0,
+                "short_rate_add_scale": 0.08,
+                "long_rate_add_scale": 0.08,
+                "short_base_static_discount": 1.04,
+                "long_base_static_discount": 0.95,
+            },
+            "basis": {
+                "scenario_spot_up": 1.045,
+                "scenario_spot_down": 0.955,
+                "add_factor": 0.5,
+                "mult_factor": 2.0,
+            },
+            "other": {
+                "peg_loss_threshold": 0.98,
+                "peg_loss_factor": 2.0,
+                "conf_threshold": 0.55,
+                "conf_margin": 1.0,
+                "mm_perp_percent": 0.015,
+                "im_perp_percent": 0.005,
+                "mm_option_percent": 0.003,
+                "im_option_percent": 0.002,
+            },
+            "skew": {
+                "linear_base_cap": 0.15,
+                "abs_base_cap": 0.15,
+                "linear_c_base": -0.05,
+                "abs_c_base": -0.05,
+                "min_k_star": 0.01,
+                "width_scale": 4.0,
+                "vol_param_static": 0.6,
+                "vol_param_scale": -0.1,
+            },
+            "scenarios": scen,
+        }
+    )

@@ -1,0 +1,1 @@
+"""CME SPAN: risk-array arithmetic, risk-parameter files and the ``span`` margin model."""

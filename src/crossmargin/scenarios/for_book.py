@@ -1,0 +1,76 @@
+"""The VaR/ES scenario set of a resolved book: which assets, which history, which method.
+
+* core assets: the underlyings of the book's live contracts (each needs a price history);
+* auxiliary assets: the book's collateral assets that the history has (for wrong-way checks);
+* stablecoins with a configured depeg price that the book trades or holds as collateral
+  (and that the snapshot prices) get a depeg scenario.
+
+The history is the snapshot's (``--history FILE``) or the bundled one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from crossmargin.resolve.book import ResolvedBook
+from crossmargin.scenarios.historical import historical_scenarios
+from crossmargin.scenarios.history import history_of
+from crossmargin.scenarios.joint import JointScenarioSet
+from crossmargin.scenarios.montecarlo import montecarlo_scenarios
+
+__all__ = ["book_scenarios"]
+
+
+def book_scenarios(
+    book: ResolvedBook,
+    core: Sequence[str],
+    *,
+    with_collateral: bool,
+    floor: bool = False,
+) -> JointScenarioSet:
+    """Scenario set of the configured method for ``core`` (plus collateral and depeg moves).
+
+    ``floor=True`` builds the anti-procyclicality floor set: plain HS over ``apc_floor_years``
+    without the stress segment.
+    """
+    cfg = book.config
+    vc = cfg.var
+    snap = book.snapshot
+    hist = history_of(snap)
+    col = book.collateral
+    held = {col.assets[int(a)] for a in np.unique(col.asset)}
+    if col.oracle is not None:  # oracle-valued tokens move with their underlying
+        held |= {o.underlying for o in col.oracle if o is not None}
+    aux = sorted(held) if with_collateral else []
+    coins = {c: snap.price(c) for c in vc.depeg if (c in core or c in held) and snap.has_price(c)}
+    if floor:
+        return historical_scenarios(
+            hist,
+            core,
+            as_of=snap.as_of,
+            cfg=vc,
+            risk_class_of=cfg.risk_class_of,
+            method="hs",
+            lookback_days=vc.apc_floor_years * 365.25,
+            with_stress=False,
+        )
+    if vc.method == "mc":
+        return montecarlo_scenarios(
+            hist,
+            core,
+            as_of=snap.as_of,
+            cfg=vc,
+            risk_class_of=cfg.risk_class_of,
+            stable_prices=coins,
+        )
+    return historical_scenarios(
+        hist,
+        core,
+        as_of=snap.as_of,
+        cfg=vc,
+        risk_class_of=cfg.risk_class_of,
+        aux=aux,
+        stable_prices=coins,
+    )

@@ -1,0 +1,95 @@
+"""``compare``: isolated vs cross vs portfolio for the same book (issue 2 §7).
+
+Collateral required: isolated Σ max(0, IM_i − uPnL_i); cross max(0, Σ IM_i − Σ uPnL);
+portfolio max(0, IM_pm − Σ uPnL); capital freed = isolated − model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossmargin import compare, comparison_dict, load_market, load_portfolios
+
+from .helpers import portfolio, simple_market
+
+CENT = 0.005
+THREE = ("isolated", "cross", "portfolio")
+
+
+def test_collateral_required_formulas() -> None:
+    pf = portfolio(
+        ("BTC-PERP", 1.0, 55_000.0),  # winner: uPnL +10 020, IM 3 251
+        ("BTC-26DEC26", -1.0, 60_000.0),  # loser: uPnL −5 300, IM 3 265
+        ("BTC-26DEC26-70000-C", -2.0),
+    )
+    results = compare(pf, simple_market(), models=THREE)
+    assert list(results) == list(THREE)
+    d = comparison_dict(results, 0)
+    iso, cross = results["isolated"].batch, results["cross"].batch
+    assert iso.position_im is not None
+    rb = results["cross"].book
+    u = rb.positions.mtm
+    im_i = iso.position_im
+    iso_req = float(sum(max(0.0, a - b) for a, b in zip(im_i, u, strict=True)))
+    cross_req = max(0.0, float(cross.im[0]) - float(u.sum()))
+    pm_req = max(0.0, float(results["portfolio"].batch.im[0]) - float(u.sum()))
+    m = d["models"]
+    assert m["isolated"]["collateral_required"] == pytest.approx(iso_req, abs=CENT)
+    assert m["cross"]["collateral_required"] == pytest.approx(cross_req, abs=CENT)
+    assert m["portfolio"]["collateral_required"] == pytest.approx(pm_req, abs=CENT)
+    for name in m:
+        assert m[name]["capital_freed_vs_isolated"] == pytest.approx(
+            iso_req - m[name]["collateral_required"], abs=CENT
+        )
+    assert m["isolated"]["capital_freed_vs_isolated"] == 0.0
+    assert m["isolated"]["liquidation_scope"] == "position"
+    assert m["cross"]["liquidation_scope"] == m["portfolio"]["liquidation_scope"] == "account"
+    # the same collateral and mark-to-market under every model
+    assert d["unrealized_pnl"] == pytest.approx(float(u.sum()), abs=CENT)
+    assert d["collateral_value"] == 1_000_000.0
+
+
+def test_compare_keys_and_hedged_example_frees_capital(examples: Path) -> None:
+    pfs, prefixes = load_portfolios(examples / "hedged_book.json")
+    results = compare(pfs, load_market(examples / "market_crypto.json"), prefixes=prefixes)
+    assert set(results) >= set(THREE)  # the issue's three models, whatever else is added
+    d = comparison_dict(results, 0)
+    assert set(d) >= {
+        "account",
+        "base_currency",
+        "as_of",
+        "collateral_value",
+        "unrealized_pnl",
+        "models",
+    }
+    for m in d["models"].values():
+        assert set(m) >= {
+            "initial_margin",
+            "maintenance_margin",
+            "collateral_required",
+            "capital_freed_vs_isolated",
+            "equity",
+            "free_collateral",
+            "margin_ratio",
+            "status",
+            "liquidation_scope",
+        }
+    m = d["models"]
+    # cross pools P&L; portfolio also recognises the hedges
+    assert m["isolated"]["collateral_required"] >= m["cross"]["collateral_required"]
+    assert m["portfolio"]["initial_margin"] < m["cross"]["initial_margin"]
+    assert m["portfolio"]["capital_freed_vs_isolated"] > 0.0
+
+
+def test_compare_resolves_once_and_matches_each_model_alone() -> None:
+    from .helpers import margin
+
+    pf = portfolio(("BTC-PERP", 2.0), ("ETH-26DEC26-3600-C", -30.0), collateral={"USDC": 80_000})
+    results = compare(pf, simple_market(), models=THREE)
+    for name, r in results.items():
+        alone = margin(pf, simple_market(), name)
+        assert r.initial_margin[0] == alone.initial_margin[0]
+        assert r.equity[0] == alone.equity[0]
+        assert r.book is results["isolated"].book

@@ -1,0 +1,192 @@
+"""The cascade simulator: zero shock, monotonicity, regimes side by side, shocks, conservation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossmargin.config import RiskConfig
+from crossmargin.engine import margin_resolved
+from crossmargin.errors import InputError
+from crossmargin.liquidation.cascade import CascadeSettings, run_cascade
+from crossmargin.liquidation.report import cascade_dict
+from crossmargin.liquidation.shocks import NAMED_PATHS, parse_shock, shift_snapshot
+from crossmargin.liquidation.synthetic import Venue, synthetic_venue
+from crossmargin.market import MarketSnapshot
+from crossmargin.resolve import resolve
+
+N = 400
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def venue_market(examples: Path) -> MarketSnapshot:
+    from crossmargin.io.market import load_market
+
+    return load_market(examples / "market_venue.json")
+
+
+@pytest.fixture(scope="module")
+def venue(venue_market: MarketSnapshot, config: RiskConfig) -> Venue:
+    return synthetic_venue(venue_market, config, N, seed=SEED)
+
+
+def _symbols(snap: MarketSnapshot) -> list[str]:
+    return sorted(s for s in snap.assets if s != snap.base_currency)
+
+
+def _run(venue: Venue, snap: MarketSnapshot, cfg: RiskConfig, shock: str, **kw: object) -> dict:
+    sh = parse_shock(shock, symbols=_symbols(snap), config=cfg)
+    res = run_cascade(venue, snap, cfg, sh, settings=CascadeSettings(**kw))  # type: ignore[arg-type]
+    return cascade_dict(res)
+
+
+@pytest.mark.parametrize("mode", ["per-regime", "fixed"])
+def test_zero_shock_liquidates_nobody(
+    venue: Venue, venue_market: MarketSnapshot, config: RiskConfig, mode: str
+) -> None:
+    doc = _run(venue, venue_market, config, "*=0", collateral_mode=mode)
+    for name, r in doc["regimes"].items():
+        assert r["accounts_liquidated"] == 0, name
+        assert r["notional_liquidated"] == 0.0
+        assert r["rounds"] == 1 and r["converged"]
+        assert r["insurance_fund"]["end"] == r["insurance_fund"]["start"]
+
+
+def test_every_account_starts_healthy_in_every_regime(
+    venue: Venue, venue_market: MarketSnapshot, config: RiskConfig
+) -> None:
+    for reg in ("isolated", "cross", "portfolio"):
+        for mode in ("per-regime", "fixed"):
+            rb = resolve(venue.book_for(reg, mode), venue_market, config)  # type: ignore[arg-type]
+            res = margin_resolved(rb, model=reg)
+            assert (res.status_code == 0).all(), (reg, mode)
+
+
+def test_larger_shock_never_liquidates_fewer_accounts(
+    venue: Venue, venue_market: MarketSnapshot, config: RiskConfig
+) -> None:
+    counts: dict[str, list[int]] = {}
+    for move in (0.0, -0.03, -0.08, -0.15, -0.25, -0.4):
+        doc = _run(venue, venue_market, config, f"*={move}")
+        for name, r in doc["regimes"].items():
+            counts.setdefault(name, []).append(r["accounts_liquidated"])
+    for name, c in counts.items():
+        assert c == sorted(c), (name, c)
+        assert c[-1] > c[0] == 0
+
+
+def test_regimes_side_by_side_and_conservation(
+    venue: Venue, venue_market: MarketSnapshot, config: RiskConfig
+) -> None:
+    doc = _run(venue, venue_market, config, "BTC=-0.3,ETH=-0.35")
+    assert [r["regime"] for r in doc["comparison"]] == ["isolated", "cross", "portfolio"]
+    for r in doc["regimes"].values():
+        assert r["conservation_error"] <= 1e-9
+        assert r["accounts_liquidated"] > 0
+        for path in r["price_path"].values():
+            ex, act = np.asarray(path["exogenous"]), np.asarray(path["actual"])
+            assert len(ex) == len(act) == r["rounds"]
+            assert np.isfinite(act).all() and (act > 0).all()
+        assert len(r["insurance_fund_path"]) == r["rounds"] + 1
+        assert r["liquidations_per_round"][0] > 0
+        bd = r["bad_debt"]
+        covered = r["insurance_fund"]["paid_out"] + r["adl_transfer"] * 0 + r["socialized_loss"]
+        assert covered <= bd + 1e-6
+    json.dumps(doc, allow_nan=False)
+
+
+def test_cascade_is_deterministic(venue_market: MarketSnapshot, config: RiskConfig) -> None:
+    v1 = synthetic_venue(venue_market, config, 150, seed=5)
+    v2 = synthetic_venue(venue_market, config, 150, seed=5)
+    np.testing.assert_array_equal(v1.book.pos_quantity, v2.book.pos_quantity)
+    np.testing.assert_array_equal(v1.book.col_amount, v2.book.col_amount)
+    a = _run(v1, venue_market, config, "*=-0.2")
+    b = _run(v2, venue_market, config, "*=-0.2")
+    assert a["comparison"] == b["comparison"]
+
+
+def test_liquidation_flow_moves_prices_and_depth_recovers(
+    venue_market: MarketSnapshot, config: RiskConfig
+) -> None:
+    thin = config.model_dump()
+    for sym in ("BTC", "ETH"):
+        thin["liquidity"]["underlyings"][sym]["adv"] = 2e6  # a thin market: visible impact
+    from crossmargin.config.model import config_from_dict
+
+    cfg = config_from_dict(thin)
+    v = synthetic_venue(venue_market, cfg, 200, seed=2)
+    doc = _run(v, venue_market, cfg, "*=-0.2", regimes=("cross",))
+    r = doc["regimes"]["cross"]
+    extra = r["extra_move_max"]
+    assert extra["BTC"] < 0 or extra["ETH"] < 0  # forced selling pushed prices lower
+    path = r["price_path"]["BTC"]
+    assert path["actual"][1] < path["exogenous"][1]
+    # after the last liquidation the displacement decays by the recovery rate
+    last = np.asarray(path["actual"]) / np.asarray(path["exogenous"]) - 1
+    assert abs(last[-1]) <= abs(min(last)) + 1e-15
+
+
+def test_shift_snapshot_scales_prices_forwards_and_vols(venue_market: MarketSnapshot) -> None:
+    s = shift_snapshot(venue_market, {"BTC": 0.8}, {"BTC": 1.5})
+    a0, a1 = venue_market.assets["BTC"], s.assets["BTC"]
+    assert a1.price == pytest.approx(0.8 * a0.price)
+    assert a1.perp_mark == pytest.approx(0.8 * a0.perp_mark)  # type: ignore[operator]
+    assert a1.vol == pytest.approx(1.5 * a0.vol)  # type: ignore[operator]
+    t = next(iter(a0.expiries))
+    assert s.forward("BTC", t) == pytest.approx(0.8 * venue_market.forward("BTC", t))
+    k = np.asarray([60_000.0])
+    f = venue_market.forward("BTC", t)
+    v0 = a0.expiries[t].surface.vols(k, f, 0.1)  # type: ignore[union-attr]
+    v1 = a1.expiries[t].surface.vols(k, f, 0.1)  # type: ignore[union-attr]
+    np.testing.assert_allclose(v1, 1.5 * v0)
+    assert s.assets["ETH"] is venue_market.assets["ETH"]
+
+
+def test_history_paths(venue_market: MarketSnapshot, config: RiskConfig) -> None:
+    syms = _symbols(venue_market)
+    p = parse_shock("history:crypto-2018", symbols=syms, config=config)
+    assert p.steps == 13
+    # bundled closes: BTC 6,259.x on 2018-11-13, 3,731.x on 2018-11-26 (data/README.md)
+    assert p.spot["BTC"][-1] == pytest.approx(3731.0 / 6259.0, rel=2e-3)
+    assert p.spot["ETH"][-1] == pytest.approx(107.0 / 203.0, rel=1e-2)
+    assert "USDC" not in p.spot  # stablecoins do not move
+    assert set(NAMED_PATHS) >= {"crypto-2018", "crypto-2018-jan"}
+    q = parse_shock("history:2018-01-06:2018-02-05", symbols=syms, config=config)
+    assert q.steps == 30
+    assert q.spot["BTC"].min() == pytest.approx(6905.19 / 17099.0, rel=1e-3)
+    h = parse_shock("hourly", symbols=syms, config=config)
+    assert h.steps == 24
+    assert h.spot["BTC"][-1] == pytest.approx(1 - 0.27319, abs=1e-4)  # the largest 24 h fall
+    assert h.proxies.get("ETH") == "BTC"
+
+
+def test_moves_and_errors(config: RiskConfig, tmp_path: Path) -> None:
+    p = parse_shock("BTC=-0.2, vol=0.5, vol.ETH=1", symbols=["BTC", "ETH"], config=config)
+    assert p.spot["BTC"][0] == pytest.approx(0.8)
+    assert p.vol["*"][0] == pytest.approx(1.5)
+    assert p.vol["ETH"][0] == pytest.approx(2.0)
+    for bad, path in (
+        ("BTC=-1.5", "shock[0].BTC"),
+        ("BTC=abc", "shock[0].BTC"),
+        ("BTC", "shock[0]"),
+        ("history:nope", "shock"),
+        ("history:1990-01-01:1990-02-01", "shock"),
+    ):
+        with pytest.raises(InputError) as e:
+            parse_shock(bad, symbols=["BTC"], config=config)
+        assert e.value.path == path
+    f = tmp_path / "s.json"
+    f.write_text(
+        json.dumps({"name": "two-step", "steps": [{"BTC": -0.1}, {"BTC": -0.2, "vol": 0.3}]})
+    )
+    s = parse_shock(str(f), symbols=["BTC"], config=config)
+    assert s.steps == 2 and s.spot["BTC"].tolist() == pytest.approx([0.9, 0.8])
+    assert s.vol["*"].tolist() == pytest.approx([1.0, 1.3])
+    f.write_text(json.dumps({"moves": {"BTC": "x"}}))
+    with pytest.raises(InputError) as e:
+        parse_shock(str(f), symbols=["BTC"], config=config)
+    assert e.value.path == "shock.moves.BTC"
