@@ -44,6 +44,8 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_venue.py
 	$(BIN)/python benchmarks/bench_var.py
+	$(BIN)/python benchmarks/bench_presets.py
+	$(BIN)/python benchmarks/bench_kernel.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
