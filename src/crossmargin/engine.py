@@ -19,7 +19,11 @@ from crossmargin.resolve.book import ResolvedBook, resolve
 __all__ = [
     "COMPARE_MODELS",
     "OPTIONAL_COMPARE_MODELS",
-    "compare", "compute_margin", "margin_book", "margin_resolved"]
+    "compare",
+    "compute_margin",
+    "margin_book",
+    "margin_resolved",
+]
 
 #: Models shown side by side by :func:`compare` (in this order).
 COMPARE_MODELS = ("isolated", "cross", "portfolio", "var", "es")

@@ -412,3 +412,20 @@ def test_multi_account_paths_name_the_account(examples: Path, tmp_path: Path) ->
         "margin", write_json(tmp_path / "v.json", d), "--market", examples / "market_venue.json"
     )
     assert_one_line_error(r, "accounts[4].account: duplicate account")
+
+
+@pytest.mark.parametrize("model", ["isolated", "cross", "portfolio"])
+def test_overflowing_sizes_fail_closed_not_null(examples: Path, tmp_path: Path, model: str) -> None:
+    """A finite but absurd quantity overflows the notional: refused, never a null margin."""
+    pf = {
+        "account": "a",
+        "collateral": {"USD": 1.0},
+        "positions": [{"instrument": "BTC-PERP", "quantity": 1e306}],
+    }
+    r = invoke(
+        "margin", write_json(tmp_path / "p.json", pf), "--market", examples / "market_crypto.json",
+        "--model", model, "--format", "json",
+    )  # fmt: skip
+    assert_one_line_error(
+        r, f"positions: initial margin of account 'a' under '{model}' is not a finite number"
+    )

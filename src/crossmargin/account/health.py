@@ -22,6 +22,7 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
+from crossmargin.errors import ModelError
 from crossmargin.margin.result import MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 
@@ -70,8 +71,28 @@ class AccountResults:
         return STATUSES[int(self.status_code[i])]
 
 
+def _require_finite(book: ResolvedBook, model: str, **values: FloatArray) -> None:
+    """Fail closed: a requirement or equity that is NaN/inf is an error, never a null margin."""
+    for name, v in values.items():
+        bad = ~np.isfinite(v)
+        if bad.any():
+            i = int(np.argmax(bad))
+            prefix = book.book.pos_prefix
+            raise ModelError(
+                f"{name.replace('_', ' ')} of account {book.book.accounts[i]!r} under {model!r} is "
+                f"not a finite number (a quantity or price too large for float arithmetic?)",
+                path=prefix[i] if prefix is not None and i < len(prefix) else "positions",
+            )
+
+
 def assess(book: ResolvedBook, batch: MarginBatch) -> AccountResults:
-    """Combine collateral, mark-to-market and a model's requirements into account health."""
+    """Combine collateral, mark-to-market and a model's requirements into account health.
+
+    Raises
+    ------
+    ModelError
+        If an account's IM, MM or equity is not finite (fail closed).
+    """
     n = book.n_accounts
     col = book.collateral
     fx = book.fx
@@ -83,6 +104,14 @@ def assess(book: ResolvedBook, batch: MarginBatch) -> AccountResults:
     mm = batch.mm * fx
     equity = cv + batch.upnl_im * fx
     m_equity = cv_mm + batch.upnl_mm * fx
+    _require_finite(
+        book,
+        batch.model,
+        initial_margin=im,
+        maintenance_margin=mm,
+        equity=equity,
+        maintenance_equity=m_equity,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(mm > 0, m_equity / np.where(mm > 0, mm, 1.0), np.nan)
     status = np.where(

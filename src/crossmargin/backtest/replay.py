@@ -17,8 +17,10 @@ an exceedance. Exceedances against maintenance margin are reported too.
 
 **Engine.** ``stacked`` margins all days at once (one resolved book whose accounts are the days);
 ``per-day`` builds and resolves every day's snapshot separately and works for any model; ``auto``
-(default) checks, per model, that the stacked result equals the per-day one on the first, middle
-and last day and falls back to per-day otherwise (reported as the model's ``engine``).
+(default) checks, per model, that the stacked result equals the per-day one on seven evenly spaced
+days (first and last included) and falls back to per-day otherwise (reported as the model's
+``engine``). A model that reads the snapshot itself (its ``as_of``, its history, its prices)
+differs on the probe days — the stacked snapshot is the first day's — and is run per day.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ Engine = Literal["auto", "stacked", "per-day"]
 
 #: Relative tolerance of the stacked-vs-per-day check.
 PROBE_RTOL = 1e-9
+#: Days (evenly spaced, first and last included) on which ``auto`` checks stacked vs per-day.
+PROBE_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +433,7 @@ def margin_model(rep: BookReplay, model: str, config: RiskConfig, engine: Engine
                 return ModelRun(
                     model, "stacked", "forced", im, mm, by, credits, time.perf_counter() - t0
                 )
-            probe = sorted({0, D // 2, D - 1})
+            probe = sorted({int(x) for x in np.linspace(0, D - 1, PROBE_DAYS)})
             ref = _per_day(rep, model, config, probe)
             same = (
                 ref.failures == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -32,7 +33,11 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                # numpy overflow/invalid warnings are noise on stderr: a non-finite result is
+                # refused with one line by the library (account.health), never printed as null
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return fn(*args, **kwargs)
         except (InputError, MarketDataError, ModelError) as exc:
             raise fail(str(exc), EXIT_INPUT) from None
         except CrossMarginError as exc:

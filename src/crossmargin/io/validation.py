@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ValidationError
+from pydantic import BeforeValidator, ValidationError, WithJsonSchema
 
 from crossmargin.errors import InputError
 
@@ -63,10 +63,17 @@ def _unit(v: Any) -> float:
     return x
 
 
-Finite = Annotated[float, BeforeValidator(_finite)]
-Positive = Annotated[float, BeforeValidator(_positive)]
-NonNegative = Annotated[float, BeforeValidator(_non_negative)]
-Unit = Annotated[float, BeforeValidator(_unit)]
+# The JSON Schema states the same constraints the validators enforce (finite is implied by JSON).
+Finite = Annotated[float, BeforeValidator(_finite), WithJsonSchema({"type": "number"})]
+Positive = Annotated[
+    float, BeforeValidator(_positive), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})
+]
+NonNegative = Annotated[
+    float, BeforeValidator(_non_negative), WithJsonSchema({"type": "number", "minimum": 0})
+]
+Unit = Annotated[
+    float, BeforeValidator(_unit), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
 
 
 def format_loc(loc: tuple[int | str, ...], root: str = "") -> str:

@@ -119,6 +119,7 @@ class MarginBatch:
         """``(rows, i)`` of every non-zero add-on row of one account."""
         out: list[tuple[AddOnRows, int]] = []
         for rows in self.addons:
-            for i in np.flatnonzero((rows.account == account) & (rows.amount != 0.0)):
+            # amounts below a billionth of a currency unit are rounding dust, not add-ons
+            for i in np.flatnonzero((rows.account == account) & (np.abs(rows.amount) > 1e-9)):
                 out.append((rows, int(i)))
         return out
