@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from crossmargin.backtest import load_book, load_history, run_backtest
 from crossmargin.backtest.replay import BookReplay, ReplayOptions, margin_model, prepare
+from crossmargin.backtest.schedule import listed_strike
 from crossmargin.backtest.snapshots import day_book, day_snapshot
 from crossmargin.config import RiskConfig, default_config
 from crossmargin.errors import InputError, MarketDataError, ModelError
@@ -239,7 +240,9 @@ def test_rolls_are_point_in_time_and_outlive_the_window(crypto: BookReplay) -> N
             # opened at the money level of the roll day, expiring tenor days later at 08:00 UTC
             assert exp[k] == day_s[k] + leg.tenor_days * 86400 + 8 * 3600
             if leg.kind == "option":
-                assert d.strike[k, li] == pytest.approx(leg.moneyness * spot[k], rel=1e-15)
+                # on the 4-significant-figure listing grid around moneyness x spot
+                assert d.strike[k, li] == pytest.approx(leg.moneyness * spot[k], rel=5e-4)
+                assert d.strike[k, li] == listed_strike(leg.moneyness * spot[k])
         # between rolls nothing changes
         for a, b in zip(rolled, [*rolled[1:], d.n_days], strict=True):
             assert np.all(d.contract_id[a:b, li] == d.contract_id[a, li])
@@ -393,3 +396,19 @@ def test_day_book_matches_stacked_positions(crypto: BookReplay) -> None:
     assert b.accounts == ("t", "t:BTC", "t:ETH")
     # two BTC perp legs share one contract
     assert len({c.name for c in b.contracts if c.name == "BTC-PERP"}) == 1
+
+
+@pytest.mark.parametrize(
+    ("x", "k"),
+    [
+        (6762.888, 6763.0),
+        (575.217, 575.2),
+        (2697.2875, 2697.0),
+        (0.123456, 0.1235),
+        (19000.4, 19000.0),
+    ],
+)
+def test_listed_strike(x: float, k: float) -> None:
+    assert listed_strike(x) == pytest.approx(k, rel=1e-12)
+    with pytest.raises(ValueError):
+        listed_strike(0.0)

@@ -134,6 +134,23 @@ def test_dydx_insurance_fund_pays_below_bankruptcy() -> None:
     assert dydx_insurance_fund_delta(Fr(5000), bq, Fr(5, 1000)) == Fr(-100)
 
 
+def test_dydx_bankruptcy_quote_rounds_at_the_quantum() -> None:
+    """dydx-v4.md §3.3: the floor is taken in quote quantums (1e-6 USDC), not whole dollars.
+
+    TNC 100, TMMR 300, DMMR −100: 100 x 100 / 300 = 33.333333… floors to 33.333333 USDC, so
+    closing a 1 000 USDC long (DNNV −1 000) receives 966.666667.
+    """
+    q = dydx_bankruptcy_quote(Fr(100), Fr(300), Fr(-1000), Fr(-100))
+    assert q == Fr(966_666_667, 10**6)
+
+
+def test_dydx_reference_refuses_sub_quantum_amounts() -> None:
+    with pytest.raises(ValueError, match="tnc"):
+        dydx_bankruptcy_quote(Fr(1, 3), Fr(500), Fr(-5000), Fr(-500))
+    with pytest.raises(ValueError, match="ppm"):
+        dydx_insurance_fund_delta(Fr(5610), Fr(5100), Fr(1, 3))
+
+
 @pytest.mark.parametrize(("qty", "bankruptcy_price"), [(0.1, 45010.0), (-0.1, 54990.0)])
 def test_engine_bankruptcy_price_matches_dydx(qty: float, bankruptcy_price: float) -> None:
     """ADL transfers at the dYdX bankruptcy price (quote 4 501 / −5 499 for 0.1 BTC at 50 000).

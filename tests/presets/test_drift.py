@@ -110,3 +110,57 @@ def test_parameters() -> None:
     assert (p.default_perp.liquidator_fee, p.default_perp.if_liquidation_fee) == (0.01, 0.01)
     assert (p.liquidation_margin_buffer_ratio, p.max_positive_upnl_initial) == (0.02, 100.0)
     assert p.spot_markets["USDC"].initial_asset_weight == 1.0
+
+
+@pytest.mark.parametrize(
+    ("quote", "deposits", "shortage"),
+    [
+        # uPnL 2 x 100 - 220 = -20, collateral 10: 14 - (10 + 2 % x -20) = 4.4
+        (-220.0, 30.0, 4.4),
+        # uPnL +20 (no buffer), a 10 USDC borrow, collateral 10: 14 - (10 + 2 % x -10) = 4.2
+        (-180.0, -10.0, 4.2),
+    ],
+)
+def test_buffer_applies_to_negative_collateral(
+    quote: float, deposits: float, shortage: float
+) -> None:
+    """drift-v2.md §6.1: collateral_plus_buffer = total collateral + buffer x negative parts."""
+    r = liquidate_perp(
+        user_base=2.0,
+        user_quote=quote,
+        oracle=100.0,
+        deposits=deposits,
+        maintenance_ratio=0.05,
+        buffer_ratio=0.02,
+        liquidator_fee=0.01,
+        if_liquidation_fee=0.01,
+    )
+    assert r.margin_shortage == pytest.approx(shortage, abs=1e-9)
+    # §6.2 fee rate and base from that shortage: min(1 %, 0.95 x (6 % - s / 200)); s / (P x 5 %)
+    assert r.if_fee == pytest.approx(0.01, abs=1e-12)
+    assert r.base_transferred == pytest.approx(shortage / 5.0, abs=1e-12)
+
+
+def test_nothing_to_liquidate() -> None:
+    flat = liquidate_perp(
+        user_base=0.0,
+        user_quote=-3.0,
+        oracle=100.0,
+        deposits=1.0,
+        maintenance_ratio=0.05,
+        buffer_ratio=0.02,
+        liquidator_fee=0.01,
+        if_liquidation_fee=0.01,
+    )
+    assert (flat.base_transferred, flat.insurance_fund_fee, flat.user_quote) == (0.0, 0.0, -3.0)
+    healthy = liquidate_perp(
+        user_base=-2.0,
+        user_quote=200.0,
+        oracle=100.0,
+        deposits=50.0,
+        maintenance_ratio=0.05,
+        buffer_ratio=0.02,
+        liquidator_fee=0.01,
+        if_liquidation_fee=0.01,
+    )
+    assert healthy.margin_shortage == 0.0 and healthy.base_transferred == 0.0

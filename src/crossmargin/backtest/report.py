@@ -312,7 +312,7 @@ def daily_frame(res: BacktestResult) -> pd.DataFrame:
             for k, u in enumerate(und):
                 cols[f"im_{u}"] = run.im_by_und[:, k]
             for p in m.netting.pairs:
-                tag = "_".join(p.legs)
+                tag = "_".join(sorted(p.legs))  # one column per pair whatever the model
                 cols[f"credit_{tag}"] = p.credit
                 cols[f"assumed_corr_{tag}"] = p.assumed
                 cols[f"realised_corr_{tag}"] = p.realised
@@ -323,4 +323,8 @@ def daily_frame(res: BacktestResult) -> pd.DataFrame:
         frames.append(pd.DataFrame(cols))
     if not frames:
         return pd.DataFrame({"model": [], "date": []})
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    for col in out.columns:
+        if col.startswith("flagged_"):  # models without the pair never flag it
+            out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    return out

@@ -20,7 +20,7 @@ from crossmargin.backtest.spec import BacktestBook, Leg
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 
-__all__ = ["DailyLegs", "build_daily_legs", "epoch_seconds"]
+__all__ = ["DailyLegs", "build_daily_legs", "epoch_seconds", "listed_strike"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -91,6 +91,14 @@ class DailyLegs:
             quantity,
             self.rolled,
         )
+
+
+def listed_strike(x: float) -> float:
+    """``x`` rounded to 4 significant figures — a listing grid (6 762.9 → 6 763, 575.22 → 575.2)."""
+    if x <= 0 or not np.isfinite(x):
+        raise ValueError(f"strike must be positive, got {x!r}")
+    step = 10.0 ** (np.floor(np.log10(x)) - 3)
+    return float(np.round(x / step) * step)
 
 
 def _undated(leg: Leg) -> Contract:
@@ -169,7 +177,7 @@ def build_daily_legs(
             c: Contract
             if leg.kind == "option":
                 assert leg.right is not None
-                k_strike = leg.moneyness * s0
+                k_strike = listed_strike(leg.moneyness * s0)
                 c = Option(
                     leg.underlying, exp_dt, k_strike, leg.right, leg.settlement, leg.multiplier
                 )

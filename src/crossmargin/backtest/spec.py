@@ -22,7 +22,7 @@ from the money — so a backtest book is a set of **legs**, each re-instantiated
   ``constant_notional`` resizes every notional leg daily to its notional at that day's price;
   ``constant_delta`` does the same and then solves the hedge legs.
 * **Rolls**: a dated leg is opened with expiry ``date + tenor_days`` (08:00 UTC) and strike
-  ``moneyness × spot``; it is kept while at least ``roll_days`` calendar days remain *and* it
+  ``moneyness × spot`` rounded to 4 significant figures (a listing grid); it is kept while at least ``roll_days`` calendar days remain *and* it
   outlives the margin period of risk, then re-opened the same way (strike re-struck at the money
   level of the roll day). Expiries and strikes never depend on prices after the roll day.
 * ``vol``: per underlying, how option vols are estimated (:mod:`crossmargin.backtest.vol`); the

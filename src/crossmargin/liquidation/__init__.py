@@ -21,7 +21,7 @@ The path of a liquidation (docs/methodology.md, section "Liquidation")::
     shocks.py     spot / vol moves, bundled history paths (daily 2018 crash, hourly BTC)
     synthetic.py  seeded synthetic venues (documented leverage / hedge / size distributions)
     report.py, plot.py   JSON contracts and the PNG report
-    reference.py  Drift v2 and dYdX v4 formulas, exactly (test oracles)
+    reference.py  Drift v2 and dYdX v4 test oracles (USDC adapters over presets/*_rules.py)
 """
 
 from crossmargin.liquidation.cascade import (

@@ -36,10 +36,12 @@ __all__ = [
     "equity_upnl",
     "excluded_rows",
     "labels_of",
+    "pnl_at_oracle",
     "preset_info",
     "preset_params",
     "register_preset",
     "require_supported",
+    "underlying_spot",
 ]
 
 KIND_NAMES = {
@@ -277,3 +279,28 @@ def labels_of(names: Sequence[str], index: Any) -> tuple[str, ...]:
     if len(names) == 0:
         return ()
     return tuple(np.asarray(names, dtype=object)[np.asarray(index, dtype=np.int64)].tolist())
+
+
+def underlying_spot(rb: ResolvedBook) -> FloatArray:
+    """Spot (oracle / index) price per underlying index of ``rb.instruments``.
+
+    Index with ``groups.und`` for a price per (account, underlying) group. At least one entry
+    (0 where no contract references the underlying), so an empty book indexes safely.
+    """
+    inst = rb.instruments
+    out = np.zeros(max(len(inst.underlyings), 1))
+    out[inst.und] = inst.spot
+    return out
+
+
+def pnl_at_oracle(rb: ResolvedBook) -> FloatArray:
+    """Per net position: unrealised P&L with the contract valued at spot, not at its mark.
+
+    ``mtm + quantity · multiplier · (spot − mark)`` for linear perpetuals (mark = ``fwd``) — the
+    valuation of venues that mark perps to the oracle/index price (Drift v2, dYdX v4).
+    """
+    inst, pos = rb.instruments, rb.positions
+    ii = pos.instrument
+    return np.asarray(
+        pos.mtm + pos.quantity * inst.mult[ii] * (inst.spot[ii] - inst.fwd[ii]), dtype=np.float64
+    )

@@ -44,6 +44,7 @@ from crossmargin.margin.presets._common import (
     labels_of,
     preset_params,
     register_preset,
+    underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets.deribit_params import (
@@ -197,11 +198,8 @@ class DeribitPM:
 
 
 def _group_delta(book: ResolvedBook, v: DeribitVectors) -> FloatArray:
-    spot = book.instruments.spot
-    und_spot = np.zeros(max(len(v.underlyings), 1))
-    und_spot[book.instruments.und] = spot
     return (
-        np.asarray(v.g_delta_usd / und_spot[v.g_und], dtype=np.float64)
+        np.asarray(v.g_delta_usd / underlying_spot(book)[v.g_und], dtype=np.float64)
         if v.g_und.size
         else np.zeros(0)
     )

@@ -30,9 +30,11 @@ from crossmargin.margin.presets._common import (
     PresetParams,
     equity_upnl,
     labels_of,
+    pnl_at_oracle,
     preset_params,
     register_preset,
     require_supported,
+    underlying_spot,
 )
 from crossmargin.margin.presets.drift_rules import size_discount_weight, size_premium_weight
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
@@ -121,9 +123,7 @@ class DriftV2:
         groups = group_positions(pos, inst)
         ii = pos.instrument
         base = group_sum(groups, pos.quantity * inst.mult[ii])
-        oracle = np.zeros(max(len(inst.underlyings), 1))
-        oracle[inst.und] = inst.spot
-        P = oracle[groups.und]
+        P = underlying_spot(book)[groups.und]
         mk = [p.perp_markets.get(u, p.default_perp) for u in inst.underlyings]
 
         def perp(name: str) -> np.ndarray:
@@ -138,9 +138,7 @@ class DriftV2:
         r_i = size_premium_weight(size, perp("imf_factor"), perp("margin_ratio_initial"))
         r_m = size_premium_weight(size, perp("imf_factor"), perp("margin_ratio_maintenance"))
         req_i, req_m = liab * r_i, liab * r_m
-        upnl = group_sum(
-            groups, pos.mtm + pos.quantity * inst.mult[ii] * (inst.spot[ii] - inst.fwd[ii])
-        )
+        upnl = group_sum(groups, pnl_at_oracle(book))
         gain = np.maximum(upnl, 0.0)
         w_ui = size_discount_weight(
             gain, perp("unrealized_pnl_imf_factor"), perp("unrealized_pnl_initial_asset_weight")

@@ -5,8 +5,12 @@
   weights, ``min(w, 1.1 / (1 + f·√S))`` — in Drift's integer precisions (weights 1e4, IMF 1e6,
   sizes 1e9, ``√S`` as ``isqrt(size·10 + 1)`` = 1e5) with truncation at every step, vectorised;
 * :func:`liquidate_perp` — ``liquidate_perp`` covering a margin shortage with the 2 % buffer,
-  liquidator fee and insurance-fund fee (``controller/liquidation.rs``). Every quote amount moved
-  is accounted for: user + liquidator + insurance fund sum to zero (money is conserved).
+  liquidator fee and insurance-fund fee (:func:`if_fee_rate`; ``controller/liquidation.rs``).
+  Every quote amount moved is accounted for: user + liquidator + insurance fund sum to zero
+  (money is conserved).
+
+This module is the single implementation of these rules: the liquidation engine's test oracle
+(:mod:`crossmargin.liquidation.reference`) is a thin adapter over it.
 
 Apache-2.0 source; formulas restated in our own words.
 """
@@ -21,6 +25,7 @@ from crossmargin._typing import FloatArray, IntArray
 
 __all__ = [
     "DriftLiquidation",
+    "if_fee_rate",
     "isqrt_size",
     "liquidate_perp",
     "size_discount_weight",
@@ -74,6 +79,34 @@ def size_discount_weight(size: FloatArray, imf: FloatArray, weight: FloatArray) 
     return np.asarray(out / WEIGHT_PRECISION, dtype=np.float64)
 
 
+def if_fee_rate(
+    mr_buffer: float,
+    liquidator_fee: float,
+    shortage: float,
+    liability_value: float,
+    if_liquidation_fee: float,
+) -> float:
+    """Insurance-fund liquidation fee rate of a perp liquidation (``drift-v2.md`` §6.2).
+
+    ``min(if_liquidation_fee, 0.95·max(0, mr_buf − liqFee − shortage / (|base|·P)))``.
+
+    Parameters
+    ----------
+    mr_buffer
+        Maintenance margin ratio plus the liquidation buffer (``mr_buf``).
+    liquidator_fee
+        Liquidator fee rate (``liqFee``).
+    shortage
+        Margin shortage (quote units, ≥ 0).
+    liability_value
+        ``|base| · P`` of the position (quote units, > 0).
+    if_liquidation_fee
+        The market's insurance-fund liquidation fee (the cap).
+    """
+    room = mr_buffer - liquidator_fee - shortage / liability_value
+    return min(if_liquidation_fee, 0.95 * max(0.0, room))
+
+
 @dataclass(frozen=True, slots=True)
 class DriftLiquidation:
     """Result of one ``liquidate_perp`` (amounts in quote units, sizes in base units)."""
@@ -106,7 +139,11 @@ def liquidate_perp(
 ) -> DriftLiquidation:
     """Transfer enough of a perp position to a liquidator to cover the margin shortage.
 
-    ``shortage = Σ|base|·P·(mr + buffer) − (collateral + buffer·negative uPnL)``;
+    ``shortage = |base|·P·(mr + buffer) − (collateral + buffer·negative collateral)``, where
+    collateral is ``deposits + uPnL`` (``uPnL = base·P + quote``) and the negative components
+    that carry the buffer (``drift-v2.md`` §6.1) are a negative uPnL and a negative (borrowed)
+    quote deposit — Drift adds ``buffer × liability value`` of a borrow to the requirement,
+    the same amount;
     ``ifFee = min(if_liquidation_fee, 0.95·max(0, mr_buf − liqFee − shortage/(|base|·P)))``;
     ``base = shortage / (P·(mr_buf − liqFee) − P·ifFee)`` (capped by the position and
     ``max_base``); the liquidator takes it at ``P·(1 ∓ liqFee)`` and the user pays
@@ -118,7 +155,7 @@ def liquidate_perp(
     mr_buf = maintenance_ratio + buffer_ratio
     upnl = user_base * P + user_quote
     collateral = deposits + upnl
-    coll_buf = collateral + buffer_ratio * min(upnl, 0.0)
+    coll_buf = collateral + buffer_ratio * (min(upnl, 0.0) + min(deposits, 0.0))
     req_buf = q * P * mr_buf
     shortage = max(0.0, req_buf - coll_buf)
     if q == 0.0 or shortage == 0.0:
@@ -134,7 +171,7 @@ def liquidate_perp(
             liquidator_quote,
             0.0,
         )
-    if_fee = min(if_liquidation_fee, 0.95 * max(0.0, mr_buf - liquidator_fee - shortage / (q * P)))
+    if_fee = if_fee_rate(mr_buf, liquidator_fee, shortage, q * P, if_liquidation_fee)
     denom = P * (mr_buf - liquidator_fee) - P * if_fee
     cover = shortage / denom if denom > 0 else q
     take = min(q, cover, max_base if max_base is not None else q)

@@ -32,9 +32,11 @@ from crossmargin.margin.presets._common import (
     equity_upnl,
     excluded_rows,
     labels_of,
+    pnl_at_oracle,
     preset_params,
     register_preset,
     require_supported,
+    underlying_spot,
 )
 from crossmargin.margin.presets.dydx_rules import PPM, QUANTUMS_PER_USDC, adjusted_imf_ppm
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
@@ -178,9 +180,7 @@ class DydxV4:
         groups = group_positions(pos, inst)
         ii = pos.instrument
         base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
-        und_price = np.zeros(max(len(inst.underlyings), 1))
-        und_price[inst.und] = inst.spot
-        oracle = und_price[groups.und]
+        oracle = underlying_spot(book)[groups.und]
         notional = base_qty * oracle
         n_q = np.rint(np.abs(notional) * QUANTUMS_PER_USDC).astype(np.int64)
         eff, base, mf = self.market_imf(book) if inst.n else (np.zeros(0, np.int64),) * 3
@@ -190,8 +190,7 @@ class DydxV4:
         g_im = imr_q / QUANTUMS_PER_USDC
         g_mm = mmr_q / QUANTUMS_PER_USDC
         ok, excluded = accepted_collateral(book, self.params.accepted_collateral)
-        at_oracle = pos.mtm + pos.quantity * inst.mult[ii] * (inst.spot[ii] - inst.fwd[ii])
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, at_oracle, A))
+        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A))
         labels = labels_of(inst.underlyings, groups.und)
         scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6
         addons = (

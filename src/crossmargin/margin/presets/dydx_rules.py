@@ -13,7 +13,9 @@ here is a pure function of integers (Python ``int``, arbitrary precision) or of
   insurance fund and the resulting transfers (money is conserved to the quantum);
 * :func:`liquidatable_size` — how much of a position one block may liquidate.
 
-Vectorised versions used by the ``dydx-v4`` margin model are in :mod:`.dydx`.
+Vectorised versions used by the ``dydx-v4`` margin model are in :mod:`.dydx`. This module is the
+single implementation of these rules: the liquidation engine's test oracle
+(:mod:`crossmargin.liquidation.reference`) adapts it to amounts in USDC.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from crossmargin.margin.presets._common import (
     preset_params,
     register_preset,
     require_supported,
+    underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets._revalue import price_matrix, vega_scale
@@ -165,9 +166,7 @@ class ParadexPM:
         d_pos = pos.quantity * inst.delta[ii]
         net = group_sum(groups, d_pos)
         gross = group_sum(groups, np.abs(d_pos))
-        und_spot = np.zeros(max(len(inst.underlyings), 1))
-        und_spot[inst.und] = inst.spot
-        spot = und_spot[groups.und]
+        spot = underlying_spot(book)[groups.und]
         hedged = np.maximum(gross - np.abs(net), 0.0)
         mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot
         net_req = np.maximum(scan, mdr)
