@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.signal import lfilter
 
 from crossmargin._typing import FloatArray
 from crossmargin.backtest.calendar import BookCalendar
@@ -106,6 +105,8 @@ def ewma_vol(hist: PriceHistory, asset: str, lam: float, window: int) -> FloatAr
     var = np.empty(r.size - window + 1)
     var[0] = seed
     if rest.size:
+        from scipy.signal import lfilter  # lazy: scipy.signal costs ~0.6 s to import
+
         var[1:], _ = lfilter([1.0 - lam], [1.0, -lam], rest, zi=[lam * seed])
     out[rows[window:]] = np.sqrt(var * ann)
     return out

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.errors import ModelError
@@ -116,6 +115,8 @@ def ewma_variance(x: FloatArray, lam: float) -> tuple[FloatArray, FloatArray]:
         raise ModelError("no valid returns to estimate a volatility from", path="history")
     seed = np.mean(xs[: min(_SEED_OBS, xs.shape[0])] ** 2, axis=0)
     seed = np.where(seed > 0, seed, np.mean(xs**2, axis=0) + 1e-18)
+    from scipy.signal import lfilter  # lazy: scipy.signal costs ~0.6 s to import
+
     y = lfilter([1.0 - lam], [1.0, -lam], xs**2, axis=0, zi=(lam * seed)[None, :])[0]
     fc = np.empty_like(xs)
     fc[0] = seed
