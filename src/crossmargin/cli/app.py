@@ -28,9 +28,23 @@ def _load_commands() -> None:
     """Import every ``crossmargin.cli.cmd_*`` module; each registers its commands on ``app``."""
     import crossmargin.cli as pkg
 
-    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if mod.name.startswith("cmd_"):
-            importlib.import_module(f"crossmargin.cli.{mod.name}")
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_")]
+    # `--help` lists commands in import order: the main job first, then the rest alphabetically
+    for name in sorted(names, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)):
+        importlib.import_module(f"crossmargin.cli.{name}")
+
+
+_ORDER = (
+    "cmd_margin",
+    "cmd_trade",
+    "cmd_batch",
+    "cmd_presets",
+    "cmd_risk",
+    "cmd_liquidation",
+    "cmd_backtest",
+    "cmd_oracles",
+    "cmd_info",
+)
 
 
 _load_commands()
