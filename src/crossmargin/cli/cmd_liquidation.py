@@ -501,7 +501,7 @@ def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> Non
         ("initial margin (start)", "initial_margin", fmt_money),
         ("collateral (start)", "collateral", fmt_money),
         ("accounts liquidated", "accounts_liquidated", lambda x: f"{x:,}"),
-        ("share liquidated", "share_liquidated", fmt_pct),
+        ("share liquidated", "share_liquidated", lambda x: f"{x:.2%}"),
         ("accounts bankrupt", "accounts_bankrupt", lambda x: f"{x:,}"),
         ("notional liquidated", "notional_liquidated", fmt_money),
         ("bad debt", "bad_debt", fmt_money),
