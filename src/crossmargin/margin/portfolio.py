@@ -28,6 +28,7 @@ import numpy as np
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
+from crossmargin.margin.addons.basis import BASIS_DESCRIPTION, basis_amounts
 from crossmargin.margin.addons.portfolio_hook import portfolio_addons
 from crossmargin.margin.base import ModelInfo, register_model
 from crossmargin.margin.offsets import inter_commodity_credits
@@ -123,20 +124,8 @@ class PortfolioMargin:
         g_delta = group_sum(groups, d_units)
         g_dn = group_sum(groups, d_not)
 
-        # 2. basis / roll: net delta notional per (group, expiry bucket), dense (G × buckets)
-        basis = np.zeros(G)
-        if pos.n:
-            nk = int(inst.expiry_key.max()) + 1
-            cell = groups.of_position * nk + inst.expiry_key[ii]
-            b_dn = sum_by(cell, d_not, G * nk).reshape(G, nk)
-            # T of each bucket as its own positions see it (accounts may be priced at different
-            # instants, e.g. the backtest's one-account-per-day books)
-            t_gk = np.zeros((G, nk))
-            t_gk[groups.of_position, inst.expiry_key[ii]] = inst.t[ii]
-            annual = par([r.basis.annual_move for r in rcs])
-            floor = par([r.basis.min_move for r in rcs])
-            rate = np.maximum(floor[:, None], annual[:, None] * t_gk)
-            basis = np.einsum("gk,gk->g", rate, np.abs(b_dn))
+        # 2. basis / roll (shared with the var/es models)
+        basis = basis_amounts(book, groups)
 
         # 3. delta shock
         thr = par([r.delta_shock.threshold for r in rcs])
@@ -189,7 +178,7 @@ class PortfolioMargin:
                 groups.account,
                 labels,
                 basis,
-                "net delta per expiry moved alone by max(min_move, annual_move x T)",
+                BASIS_DESCRIPTION,
             ),
             AddOnRows(
                 "delta_shock",

@@ -19,36 +19,46 @@ from crossmargin.margin.result import AddOnRows
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups
 
-__all__ = ["basis_addon"]
+__all__ = ["BASIS_DESCRIPTION", "basis_addon", "basis_amounts"]
+
+BASIS_DESCRIPTION = "net delta per expiry moved alone by max(min_move, annual_move x T)"
+
+
+def basis_amounts(book: ResolvedBook, groups: Groups) -> FloatArray:
+    """Basis add-on per group (module docstring), computed densely over (group × expiry bucket).
+
+    The time to expiry of a bucket is taken as its own positions see it, so accounts priced at
+    different instants (the backtest's one-account-per-day books) are each charged correctly.
+    """
+    inst, pos, cfg = book.instruments, book.positions, book.config
+    G = groups.n
+    if pos.n == 0:
+        return np.zeros(G)
+    ii = pos.instrument
+    d_not = pos.quantity * inst.delta[ii] * inst.spot[ii]
+    nk = int(inst.expiry_key.max()) + 1
+    cell = groups.of_position * nk + inst.expiry_key[ii]
+    b_dn = sum_by(cell, d_not, G * nk).reshape(G, nk)
+    t_gk = np.zeros((G, nk))
+    t_gk[groups.of_position, inst.expiry_key[ii]] = inst.t[ii]
+    und_cls = np.zeros(max(len(inst.underlyings), 1), np.int64)
+    und_cls[inst.und] = inst.cls
+    g_cls = und_cls[groups.und]
+    rcs = [cfg.risk_classes[c].basis for c in inst.classes]
+    annual = np.asarray([r.annual_move for r in rcs], dtype=np.float64)[g_cls]
+    floor = np.asarray([r.min_move for r in rcs], dtype=np.float64)[g_cls]
+    rate = np.maximum(floor[:, None], annual[:, None] * t_gk)
+    return np.asarray(np.einsum("gk,gk->g", rate, np.abs(b_dn)), dtype=np.float64)
 
 
 def basis_addon(book: ResolvedBook, groups: Groups) -> tuple[FloatArray, AddOnRows]:
     """Basis add-on per group and its add-on rows (module docstring)."""
-    inst, pos, cfg = book.instruments, book.positions, book.config
-    G = groups.n
-    amount = np.zeros(G)
-    if pos.n:
-        ii = pos.instrument
-        d_not = pos.quantity * inst.delta[ii] * inst.spot[ii]
-        nk = int(inst.expiry_key.max()) + 1
-        key = groups.of_position * nk + inst.expiry_key[ii]
-        ub, inv = np.unique(key, return_inverse=True)
-        b_dn = sum_by(inv, d_not, ub.size)
-        b_t = np.zeros(ub.size)
-        b_t[inv] = inst.t[ii]
-        b_group = ub // nk
-        rcs = [cfg.risk_classes[c].basis for c in inst.classes]
-        und_cls = np.zeros(max(len(inst.underlyings), 1), np.int64)
-        und_cls[inst.und] = inst.cls
-        b_cls = und_cls[groups.und[b_group]]
-        annual = np.asarray([r.annual_move for r in rcs])[b_cls]
-        floor = np.asarray([r.min_move for r in rcs])[b_cls]
-        amount = sum_by(b_group, np.maximum(floor, annual * b_t) * np.abs(b_dn), G)
+    amount = basis_amounts(book, groups)
     rows = AddOnRows(
         "basis",
         groups.account,
-        tuple(np.asarray(inst.underlyings, dtype=object)[groups.und]),
+        tuple(np.asarray(book.instruments.underlyings, dtype=object)[groups.und]),
         amount,
-        "net delta per expiry moved alone by max(min_move, annual_move x T)",
+        BASIS_DESCRIPTION,
     )
     return amount, rows
