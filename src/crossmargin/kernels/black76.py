@@ -30,9 +30,9 @@ import numpy as np
 from scipy.special import ndtr
 
 from crossmargin._typing import BoolArray, FloatArray
-from crossmargin.kernels.blocks import for_blocks
+from crossmargin.kernels.blocks import BLOCK, for_blocks
 
-__all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block"]
+__all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block", "price_matrix"]
 
 #: Below this total vol σ√T the option is valued at (discounted) intrinsic value.
 MIN_TOTAL_VOL = 1e-12
@@ -183,3 +183,42 @@ def black76_greeks(
         )
     theta = np.where(Tp > 0, -dV_dT / 365.0, 0.0)
     return Greeks(price=price, delta=delta, gamma=gamma, vega=vega, theta=theta)
+
+
+def price_matrix(
+    F: FloatArray,
+    K: FloatArray,
+    T: FloatArray,
+    sigma: FloatArray,
+    D: FloatArray,
+    is_call: BoolArray,
+) -> FloatArray:
+    """Black-76 values of ``n`` options under ``S`` columns of shocked inputs (blocked by rows).
+
+    Parameters
+    ----------
+    F, sigma
+        ``(n, S)`` shocked forwards and vols.
+    K, T, D, is_call
+        ``(n,)`` strike, year fraction, discount factor, call flag.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, S)`` prices per unit of underlying.
+    """
+    n = F.shape[0]
+    S = F.shape[1] if F.ndim == 2 else 1
+    out = np.empty((n, S), dtype=np.float64)
+    if n == 0 or S == 0:
+        return out
+    per_block = max(1, BLOCK // S)
+
+    def run(a: int, b: int) -> None:
+        sl = slice(a, b)
+        black76_price_block(
+            F[sl], K[sl, None], T[sl, None], sigma[sl], D[sl, None], is_call[sl, None], out[sl]
+        )
+
+    for_blocks(n, run, block=per_block)
+    return out

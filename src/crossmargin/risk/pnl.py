@@ -30,6 +30,7 @@ from crossmargin.config import GridConfig, RiskConfig
 from crossmargin.kernels.black76 import black76_price_block
 from crossmargin.kernels.blocks import BLOCK, for_blocks
 from crossmargin.resolve.instruments import KIND_OPTION, InstrumentTable
+from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet, build_grid
 
 __all__ = ["scenario_set_for", "shocked_vols", "unit_pnl"]
@@ -62,10 +63,10 @@ def shocked_vols(
     vol_up, vol_dn, min_up = par("vol_up"), par("vol_down"), par("min_vol_up")
     p_short, p_long = par("short_term_vega_power"), par("long_term_vega_power")
     cutoff, floor = par("vega_power_cutoff_days"), par("dte_floor_days")
-    power = np.where(dte < cutoff, p_short, p_long)
-    scale = (cutoff / np.maximum(dte, floor)) ** power
-    up = np.maximum(sigma * (1.0 + vol_up * scale), min_up)
-    down = sigma * np.maximum(0.0, 1.0 - vol_dn * scale)
+    scale = vega_scale(
+        dte, short_power=p_short, long_power=p_long, cutoff_days=cutoff, floor_days=floor
+    )
+    up, down = shock_vols(sigma, scale, vol_up=vol_up, vol_down=vol_dn, min_vol_up=min_up)
     return up, down, scale
 
 

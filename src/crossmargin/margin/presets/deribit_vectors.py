@@ -16,10 +16,11 @@ from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.margin.presets._revalue import price_matrix
+from crossmargin.kernels.black76 import price_matrix
 from crossmargin.margin.presets.deribit_params import DeribitParams
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+from crossmargin.risk.volshock import shock_vols, vega_scale
 
 __all__ = ["DeribitVectors", "assemble_margins", "deribit_vectors", "round9"]
 
@@ -102,13 +103,20 @@ def deribit_vectors(rb: ResolvedBook, p: DeribitParams) -> DeribitVectors:
     ext = np.asarray(p.extended_moves, dtype=np.float64)
     u_ext = np.broadcast_to(ext, (n, ext.size))
     # shocked vols
-    short = inst.dte < p.vega_power_cutoff_days
-    power = np.where(short, par("short_term_vega_power"), par("long_term_vega_power"))
-    scale = (p.vega_power_cutoff_days / np.maximum(inst.dte, p.dte_floor_days)) ** power
-    sig_up = np.maximum(
-        inst.sigma * (1.0 + par("volatility_range_up") * scale), par("min_volatility_for_shock_up")
+    scale = vega_scale(
+        inst.dte,
+        short_power=par("short_term_vega_power"),
+        long_power=par("long_term_vega_power"),
+        cutoff_days=p.vega_power_cutoff_days,
+        floor_days=p.dte_floor_days,
     )
-    sig_dn = inst.sigma * np.maximum(0.0, 1.0 - par("volatility_range_down") * scale)
+    sig_up, sig_dn = shock_vols(
+        inst.sigma,
+        scale,
+        vol_up=par("volatility_range_up"),
+        vol_down=par("volatility_range_down"),
+        min_vol_up=par("min_volatility_for_shock_up"),
+    )
     sig_std = np.where(
         vol_of_col[None, :] > 0,
         sig_up[:, None],

@@ -36,7 +36,7 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import black76_greeks
+from crossmargin.kernels.black76 import black76_greeks, price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -45,12 +45,12 @@ from crossmargin.margin.presets._common import (
     register_preset,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.presets._revalue import price_matrix, vega_scale
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.margin.rules import tiered_rate_amount
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import KIND_OPTION
 from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = ["OkxPM", "OkxParams", "OkxTier", "OkxUnit", "okx_params", "okx_units"]
@@ -196,9 +196,8 @@ def okx_units(rb: ResolvedBook, p: OkxParams) -> OkxUnit:
             inst.dte[rows], short_power=p.short_term_vega_power, long_power=p.long_term_vega_power
         )
         sg = inst.sigma[rows, None]
-        up = sg * (1.0 + p.vol_shock_up * s[:, None])
-        dn = sg * np.maximum(0.0, 1.0 - p.vol_shock_down * s[:, None])
-        sig = np.where(u_vol[rows] > 0, up, np.where(u_vol[rows] < 0, dn, sg))
+        up, dn = shock_vols(inst.sigma[rows], s, vol_up=p.vol_shock_up, vol_down=p.vol_shock_down)
+        sig = np.where(u_vol[rows] > 0, up[:, None], np.where(u_vol[rows] < 0, dn[:, None], sg))
         V = price_matrix(
             inst.fwd[rows, None] * (1.0 + u_mv[rows]),
             inst.strike[rows],

@@ -28,6 +28,7 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
+from crossmargin.kernels.black76 import price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -41,11 +42,11 @@ from crossmargin.margin.presets._common import (
     underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.presets._revalue import price_matrix, vega_scale
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import KIND_OPTION, KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.volshock import vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = ["ParadexPM", "ParadexParams", "ParadexTail", "paradex_params", "paradex_scan"]

@@ -19,7 +19,7 @@ import numpy as np
 
 from crossmargin._typing import BoolArray, FloatArray
 from crossmargin.errors import MarketDataError
-from crossmargin.margin.presets._revalue import price_matrix
+from crossmargin.kernels.black76 import price_matrix
 
 __all__ = ["SATURATION_TOTAL_VOL", "SVI_MAX_TOTAL_VARIANCE", "derive_prices", "derive_svi_vols"]
 

@@ -24,7 +24,7 @@ from pydantic import Field
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import black76_greeks
+from crossmargin.kernels.black76 import black76_greeks, price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -33,7 +33,6 @@ from crossmargin.margin.presets._common import (
     register_preset,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.presets._revalue import price_matrix
 from crossmargin.margin.presets.span.core import (
     N_SCENARIOS,
     SpanBook,
