@@ -61,7 +61,7 @@ def _setup() -> tuple[MarketSnapshot, Portfolio]:
         "BTC",
         {},
         (
-            Position(parse_instrument("BTC-PERPETUAL-INV"), PERP_Q * PERP_MARK),
+            Position(parse_instrument("BTC-PERP-INV"), PERP_Q * PERP_MARK),
             Position(parse_instrument("BTC-28JUN24-INV"), FUT_Q * FUT_MARK),
         ),
     )

@@ -3,7 +3,7 @@
 Grammar (case-insensitive, ``-`` separated)::
 
     BTC-SPOT                       spot
-    BTC-PERP  | BTC-PERPETUAL      perpetual swap
+    BTC-PERP                       perpetual swap
     BTC-26DEC26                    dated future, settles 26 Dec 2026 08:00 UTC
     BTC-26DEC26-70000-C | -P       European call / put, strike 70 000
     ...-INV                        optional: inverse (coin-settled) instead of linear
@@ -11,6 +11,10 @@ Grammar (case-insensitive, ``-`` separated)::
 
 Instruments may also be given as explicit objects (see :func:`contract_from_fields`), which is how
 an expiry at another hour or an unusual multiplier is written.
+
+Venue names (Deribit ``BTC-PERPETUAL``, OKX ``BTC-USD-SWAP``, Bybit/Binance ``BTCUSDT``...) carry
+the venue's units and are refused with advice (:mod:`crossmargin.instruments.venue_names`): a
+venue export is read with the venue's convention by :mod:`crossmargin.io.venues`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from crossmargin.instruments.contracts import (
     Settlement,
     Spot,
 )
+from crossmargin.instruments.venue_names import is_venue_only_name, venue_name_hint
 
 __all__ = ["contract_from_fields", "parse_instrument"]
 
@@ -60,8 +65,21 @@ def parse_instrument(name: str, *, path: str = "instrument") -> Contract:
     Raises
     ------
     InputError
-        If the name does not follow the grammar in this module's docstring.
+        If the name does not follow the grammar in this module's docstring (a venue's own name
+        is refused with the convention to pick instead).
     """
+    if isinstance(name, str) and is_venue_only_name(name):
+        raise _bad(name, venue_name_hint(name) or "a venue's name", path)
+    try:
+        return _parse(name, path)
+    except InputError:
+        hint = venue_name_hint(name) if isinstance(name, str) else None
+        if hint is None:
+            raise
+        raise _bad(name, hint, path) from None
+
+
+def _parse(name: str, path: str) -> Contract:
     if not isinstance(name, str) or not name.strip():
         raise InputError("instrument name must be a non-empty string", path=path)
     parts = name.strip().upper().split("-")
@@ -86,7 +104,7 @@ def parse_instrument(name: str, *, path: str = "instrument") -> Contract:
         raise _bad(name, f"underlying {und!r} must be letters/digits", path)
     if len(parts) == 2 and parts[1] == "SPOT":
         return Spot(und, settlement, multiplier)
-    if len(parts) == 2 and parts[1] in ("PERP", "PERPETUAL"):
+    if len(parts) == 2 and parts[1] == "PERP":
         return Perpetual(und, settlement, multiplier)
     if len(parts) == 2:
         try:
