@@ -11,7 +11,7 @@ import pytest
 from crossmargin import Future, Option, Perpetual, Spot, load_portfolios, parse_instrument
 from crossmargin.errors import InputError
 
-from .helpers import invoke
+from .helpers import DATA, invoke
 
 
 def test_a_deribit_name_in_our_portfolio_is_an_error_naming_the_position(tmp_path: Path) -> None:
@@ -31,6 +31,21 @@ def test_a_deribit_name_in_our_portfolio_is_an_error_naming_the_position(tmp_pat
         "error: positions[1].instrument: cannot parse instrument 'BTC-PERPETUAL'"
     )
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "venue"),
+    [
+        ("deribit_positions.json", "deribit"),
+        ("okx_positions.json", "okx"),
+        ("bybit_positions_linear.json", "bybit"),
+        ("binance_um_positions_docs.json", "binance"),
+    ],
+)
+def test_a_venue_export_given_as_our_portfolio_says_what_to_do(payload: str, venue: str) -> None:
+    r = invoke("margin", DATA / payload, "-m", "examples/market_crypto.json")
+    assert r.exit_code == 2
+    assert f"response of the {venue} API" in r.stderr and f"--from {venue}" in r.stderr
 
 
 @pytest.mark.parametrize(

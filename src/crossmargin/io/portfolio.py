@@ -189,6 +189,16 @@ def portfolios_from_obj(obj: Any) -> tuple[list[Portfolio], list[str]]:
     InputError
         Naming the offending path.
     """
+    if not isinstance(obj, dict) or not ({"account", "accounts"} & set(obj)):
+        from crossmargin.io.venues import venue_of_document
+
+        venue = venue_of_document(obj)
+        if venue is not None:
+            raise InputError(
+                f"this looks like a response of the {venue} API, not a portfolio file: read it with "
+                f"`--from {venue}` or convert it with `crossmargin import {venue}`",
+                path="portfolio",
+            )
     if not isinstance(obj, dict):
         raise InputError("a portfolio file must be a JSON object", path="portfolio")
     if "accounts" in obj:

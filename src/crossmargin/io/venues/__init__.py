@@ -42,6 +42,7 @@ __all__ = [
     "import_sources",
     "instrument_spec",
     "parse_source",
+    "venue_of_document",
 ]
 
 Reader = Callable[[list[tuple[Any, str]]], VenueImport]
@@ -64,6 +65,22 @@ class Source:
 
     name: str
     files: tuple[Path, ...]
+
+
+def venue_of_document(doc: Any) -> str | None:
+    """The venue whose API response ``doc`` looks like (for advice), or ``None``."""
+    first = doc[0] if isinstance(doc, list) and doc else doc
+    if not isinstance(first, dict):
+        return None
+    if "retCode" in first:
+        return "bybit"
+    if "jsonrpc" in first or ("result" in first and "account" not in first):
+        return "deribit"
+    if "code" in first and "data" in first:
+        return "okx"
+    if "positionAmt" in first or "uniMMR" in first or "accountMaintMargin" in first:
+        return "binance"
+    return None
 
 
 def parse_source(spec: str, *, path: str = "--from") -> Source:
