@@ -74,3 +74,16 @@ def test_docs_cm_example_is_refused_as_wrong_units() -> None:
     with pytest.raises(InputError, match="wrong units") as e:
         run_import("binance", "binance_cm_position_docs.json")
     assert e.value.path == "binance_cm_position_docs.json:[0].notionalValue"
+
+
+def test_um_delivery_future() -> None:
+    from crossmargin.io.venues.binance import read_binance
+
+    rows = [{"symbol": "BTCUSDT_250328", "positionAmt": "-0.25", "entryPrice": "99000",
+             "markPrice": "98500", "notional": "-24625", "positionSide": "BOTH",
+             "updateTime": 1737000000000}]  # fmt: skip
+    (h,) = read_binance([(rows, "um.json")]).holdings
+    # BTCUSDT_250328: USDⓈ-M delivery future, 28 Mar 2025 08:00 UTC; -0.25 BTC (notional
+    # -0.25 × 98 500 = -24 625)
+    assert h.contract == Future("BTC", datetime(2025, 3, 28, 8, tzinfo=UTC))
+    assert float(h.quantity) == -0.25 and h.settle == "USDT"

@@ -90,3 +90,15 @@ def test_inverse_future_expiry_comes_from_instruments_info() -> None:
     # no perpetual either: the future's mark stands in for the index (noted)
     assert imp.market["assets"]["BTC"]["price"] == 28_650.0
     assert any("nearest future's mark" in n for n in imp.notes)
+
+
+def test_usdt_futures_symbol() -> None:
+    from crossmargin.io.venues.bybit import read_bybit
+
+    doc = {"retCode": 0, "result": {"category": "linear", "list": [
+        {"symbol": "BTCUSDT-21FEB25", "side": "Sell", "size": "0.3", "avgPrice": "98000",
+         "markPrice": "97500", "positionValue": "29400", "positionIdx": 0}]}, "time": 1737000000000}  # fmt: skip
+    (h,) = read_bybit([(doc, "p.json")]).holdings
+    # BTCUSDT-21FEB25: USDT-settled future on BTC, 21 Feb 2025 08:00 UTC, Sell 0.3 BTC
+    assert h.contract == Future("BTC", datetime(2025, 2, 21, 8, tzinfo=UTC))
+    assert float(h.quantity) == -0.3 and h.settle == "USDT"

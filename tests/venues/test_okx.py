@@ -96,3 +96,35 @@ def test_docs_balance_without_btc_is_noted() -> None:
     assert imp.market["assets"]["USDT"]["price"] == pytest.approx(
         4_991.542013297616 / 4_992.890093622894, rel=1e-12
     )
+
+
+def test_linear_futures_need_the_instruments_response() -> None:
+    from crossmargin.errors import InputError
+    from crossmargin.io.venues.okx import read_okx
+
+    row = {"instType": "FUTURES", "instId": "BTC-USDT-260327", "posSide": "net", "pos": "-7",
+           "avgPx": "99000", "markPx": "98960", "idxPx": "97005", "notionalUsd": "6927.2",
+           "uTime": "1737000000000"}  # fmt: skip
+    pos = {"code": "0", "msg": "", "data": [row]}
+    with pytest.raises(InputError, match="contract value of BTC-USDT-260327"):
+        read_okx([(pos, "p.json")])
+    inst = {"code": "0", "msg": "", "data": [{"instType": "FUTURES", "instId": "BTC-USDT-260327",
+            "ctVal": "0.01", "ctMult": "1", "ctValCcy": "BTC", "ctType": "linear",
+            "settleCcy": "USDT", "expTime": "1774598400000"}]}  # fmt: skip
+    imp = read_okx([(pos, "p.json"), (inst, "i.json")])
+    (h,) = imp.holdings
+    # -7 contracts × 0.01 BTC = -0.07 BTC, linear, USDT settled; expTime 1774598400000 ms is
+    # 2026-03-27T08:00:00Z; notionalUsd = 0.07 × 98 960 = 6 927.2
+    assert h.contract == Future("BTC", MAR26) and str(h.quantity) == "-0.07"
+    assert h.settle == "USDT"
+    row["notionalUsd"] = "692.72"  # pos taken for 0.1 BTC contracts somewhere upstream
+    with pytest.raises(InputError, match="wrong units"):
+        read_okx([(pos, "p.json"), (inst, "i.json")])
+
+
+def test_margin_rows_without_the_balance_are_refused() -> None:
+    from crossmargin.errors import InputError
+
+    with pytest.raises(InputError, match="is a balance") as e:
+        run_import("okx", "okx_positions_eth.json", "okx_instruments_eth.json")
+    assert e.value.path == "okx_positions_eth.json:data[2].instType"

@@ -65,6 +65,11 @@ def _venue_extras(inp: Inputs, res: AccountResults, check: bool) -> dict[str, An
     out: dict[str, Any] = {}
     if check and inp.imported is not None and inp.venue_book is not None:
         out["check"] = check_dict(inp.imported.reported, res, inp.venue_book, inp.snapshot)
+        if not out["check"]:
+            inp.notes.append(
+                "--check: the export has no account figures (add the venue's account or "
+                "balance response)"
+            )
     if inp.imported is not None:
         out["import_notes"] = list(inp.notes)
     return out

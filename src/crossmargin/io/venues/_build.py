@@ -221,7 +221,7 @@ def build(
     holdings = tuple(h for imp in imports for h in imp.holdings)
     for und in dict.fromkeys(h.contract.underlying for h in holdings):
         if m.price(und) is None:
-            _index_fallback(m, und)
+            _index_fallback(m, imports, und)
     _vols(m, imports, holdings)
     venues: dict[str, dict[str, Any]] = {}
     for imp in imports:
@@ -256,8 +256,16 @@ def build(
     )
 
 
-def _index_fallback(m: _Market, und: str) -> None:
-    """No index price: the perpetual's mark, else the nearest future's mark (noted), else none."""
+def _index_fallback(m: _Market, imports: Sequence[VenueImport], und: str) -> None:
+    """No USD index: a stablecoin-quoted index, the perpetual's mark, the nearest future's mark."""
+    for imp in imports:
+        if und in imp.facts.index_stable:
+            v, path = imp.facts.index_stable[und]
+            m.set((und, "price"), v, path)
+            m.notes.append(
+                f"{und}: no USD index in the export; the stablecoin-quoted index {v:g} ({path}) is used"
+            )
+            return
     a = m.assets.get(und, {})
     perp = a.get("perp", {}).get("mark")
     if perp is not None:

@@ -15,9 +15,11 @@ Nothing here knows a venue; the venue modules know nothing of each other.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from crossmargin._time import EXPIRY_HOUR_UTC, parse_expiry_code
 from crossmargin.errors import InputError
@@ -30,7 +32,7 @@ __all__ = [
     "VenueImport",
     "check_units",
     "expiry_code",
-    "no_duplicates",
+    "gather",
     "right_of",
     "settlement_of",
     "strike_of",
@@ -140,13 +142,15 @@ Quote = tuple[float, str]  # value and the path it was read from
 class MarketFacts:
     """Market data found in one export (first value wins; a conflicting later one is noted).
 
-    Keys: ``index``/``perp`` by underlying; ``forward`` and ``iv`` (fraction) by (underlying,
+    Keys: ``index``/``perp`` by underlying (``index_stable``: an index quoted in a stablecoin,
+    used only where no venue gives a USD index); ``forward`` and ``iv`` (fraction) by (underlying,
     expiry) and (underlying, expiry, strike); ``usd`` = price of a currency in USD;
     ``times`` = timestamps that bound when the export was taken; ``observed`` = when an
     underlying's price was observed (tickers).
     """
 
     index: dict[str, Quote] = field(default_factory=dict)
+    index_stable: dict[str, Quote] = field(default_factory=dict)
     perp: dict[str, Quote] = field(default_factory=dict)
     forward: dict[tuple[str, datetime], Quote] = field(default_factory=dict)
     iv: dict[tuple[str, datetime, float], Quote] = field(default_factory=dict)
@@ -210,21 +214,36 @@ class VenueImport:
     account_id: str | None = None
 
 
-def no_duplicates(keys: list[tuple[object, str]], what: str) -> None:
-    """Refuse a position key listed twice (the second would silently double the position).
+R = TypeVar("R")
+
+
+def gather(
+    rows: Iterable[R],
+    read: Callable[[R], Holding | None],
+    key: Callable[[R, Holding], object],
+    what: str,
+) -> tuple[Holding, ...]:
+    """Read every position row of an export (``None``: an empty row, dropped).
+
+    A position listed twice (same ``key``) is refused: the second would silently double it.
 
     Raises
     ------
     InputError
         Naming the second row.
     """
+    out: list[Holding] = []
     seen: dict[object, str] = {}
-    for key, path in keys:
-        if key in seen:
-            raise InputError(
-                f"duplicate position: {what} {key} is already at {seen[key]}", path=path
-            )
-        seen[key] = path
+    for row in rows:
+        h = read(row)
+        if h is None:
+            continue
+        k = key(row, h)
+        if k in seen:
+            raise InputError(f"duplicate position: {what} {k} is already at {seen[k]}", path=h.path)
+        seen[k] = h.path
+        out.append(h)
+    return tuple(out)
 
 
 def check_units(

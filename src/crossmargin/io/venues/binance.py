@@ -37,7 +37,7 @@ from crossmargin.io.venues._common import (
     VenueImport,
     check_units,
     expiry_code,
-    no_duplicates,
+    gather,
     settlement_of,
 )
 from crossmargin.io.venues._fields import Fields
@@ -116,15 +116,13 @@ def read_binance(docs: list[tuple[Any, str]]) -> VenueImport:
     equity: dict[str, Decimal] = {}
     for b in r.balances:
         _balance(b, equity, facts)
-    holdings: list[Holding] = []
-    keys: list[tuple[object, str]] = []
-    for p, cm in [(x, False) for x in r.um] + [(x, True) for x in r.cm]:
-        h = _position(p, cm, r, facts)
-        if h is not None:
-            holdings.append(h)
-            keys.append(((h.symbol, p.obj.get("positionSide", "BOTH")), p.path))
-    no_duplicates(keys, "(symbol, positionSide)")
-    return VenueImport(VENUE, tuple(holdings), equity, tuple(reported), facts)
+    holdings = gather(
+        [(x, False) for x in r.um] + [(x, True) for x in r.cm],
+        lambda row: _position(row[0], row[1], r, facts),
+        lambda row, h: (h.symbol, row[0].obj.get("positionSide", "BOTH")),
+        "(symbol, positionSide)",
+    )
+    return VenueImport(VENUE, holdings, equity, tuple(reported), facts)
 
 
 def _symbol(sym: str, cm: bool, r: _Reader, path: str) -> tuple[Contract, str, str]:

@@ -46,7 +46,7 @@ from crossmargin.io.venues._common import (
     VenueImport,
     check_units,
     expiry_code,
-    no_duplicates,
+    gather,
     right_of,
     settlement_of,
     strike_of,
@@ -183,15 +183,13 @@ def read_bybit(docs: list[tuple[Any, str]]) -> VenueImport:
     if len(r.wallets) > 1:
         raise InputError("two wallet balance responses in one export", path=r.wallets[1].path)
     reported = [_wallet(w, equity, r.facts) for w in r.wallets]
-    holdings: list[Holding] = []
-    keys: list[tuple[object, str]] = []
-    for p, cat in r.positions:
-        h = _position(p, cat, r.delivery, r.facts)
-        if h is not None:
-            holdings.append(h)
-            keys.append(((h.symbol, p.obj.get("positionIdx", 0)), p.path))
-    no_duplicates(keys, "(symbol, positionIdx)")
-    return VenueImport(VENUE, tuple(holdings), equity, tuple(reported), r.facts)
+    holdings = gather(
+        r.positions,
+        lambda row: _position(row[0], row[1], r.delivery, r.facts),
+        lambda row, h: (h.symbol, row[0].obj.get("positionIdx", 0)),
+        "(symbol, positionIdx)",
+    )
+    return VenueImport(VENUE, holdings, equity, tuple(reported), r.facts)
 
 
 def _position(

@@ -51,7 +51,7 @@ from crossmargin.io.venues._common import (
     VenueImport,
     check_units,
     expiry_code,
-    no_duplicates,
+    gather,
     right_of,
     settlement_of,
     strike_of,
@@ -216,15 +216,13 @@ def read_deribit(docs: list[tuple[Any, str]]) -> VenueImport:
         _ticker(t, r.facts)
     equity: dict[str, Decimal] = {}
     reported = _summaries(r.summaries, equity, r.facts)
-    holdings: list[Holding] = []
-    keys: list[tuple[object, str]] = []
-    for p in r.positions:
-        h = _position(p, r.instruments, r.facts, equity, bool(r.summaries))
-        if h is not None:
-            holdings.append(h)
-            keys.append((h.symbol, p.path))
-    no_duplicates(keys, "instrument")
-    return VenueImport(VENUE, tuple(holdings), equity, tuple(reported), r.facts)
+    holdings = gather(
+        r.positions,
+        lambda p: _position(p, r.instruments, r.facts, equity, bool(r.summaries)),
+        lambda p, h: h.symbol,
+        "instrument",
+    )
+    return VenueImport(VENUE, holdings, equity, tuple(reported), r.facts)
 
 
 def _spec(n: _Name, name: str, instruments: dict[str, Fields], path: str) -> _Name:

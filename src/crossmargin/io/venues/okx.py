@@ -38,7 +38,7 @@ from crossmargin.io.venues._common import (
     VenueImport,
     check_units,
     expiry_code,
-    no_duplicates,
+    gather,
     right_of,
     settlement_of,
     strike_of,
@@ -135,20 +135,13 @@ def read_okx(docs: list[tuple[Any, str]]) -> VenueImport:
     reported = [_balance(b, equity, facts) for b in r.balances]
     if len(r.balances) > 1:
         raise InputError("two account balance responses in one export", path=r.balances[1].path)
-    holdings: list[Holding] = []
-    keys: list[tuple[object, str]] = []
-    usdt_index: list[tuple[str, float, str]] = []
-    for p in r.positions:
-        h = _position(p, r.instruments, facts, usdt_index, bool(r.balances))
-        if h is not None:
-            holdings.append(h)
-            keys.append(((h.symbol, p.obj.get("posSide"), p.obj.get("mgnMode")), p.path))
-    no_duplicates(keys, "(instId, posSide, mgnMode)")
-    for und, v, path in usdt_index:  # a USDT-quoted index only where no USD index exists
-        if und not in facts.index:
-            facts.put("index", und, v, path)
-            facts.notes.append(f"okx: {und} index price taken from a USDT-quoted row ({path})")
-    return VenueImport(VENUE, tuple(holdings), equity, tuple(x for x in reported if x), facts)
+    holdings = gather(
+        r.positions,
+        lambda p: _position(p, r.instruments, facts, bool(r.balances)),
+        lambda p, h: (h.symbol, p.obj.get("posSide"), p.obj.get("mgnMode")),
+        "(instId, posSide, mgnMode)",
+    )
+    return VenueImport(VENUE, holdings, equity, tuple(x for x in reported if x), facts)
 
 
 def _spec(
@@ -203,7 +196,6 @@ def _position(
     p: Fields,
     instruments: dict[str, Fields],
     facts: MarketFacts,
-    usdt_index: list[tuple[str, float, str]],
     have_balance: bool,
 ) -> Holding | None:
     inst_type = p.text("instType", choices=_TYPES)
@@ -240,7 +232,7 @@ def _position(
         if quote == "USD" or (inst_type == "OPTION" and quote.startswith("USD_")):
             facts.put("index", base, float(index), p.at("idxPx"))
         else:
-            usdt_index.append((base, float(index), p.at("idxPx")))
+            facts.put("index_stable", base, float(index), p.at("idxPx"))
     contract: Contract
     if inst_type == "SWAP":
         contract = Perpetual(base, settlement_of(s.inverse))
