@@ -29,7 +29,7 @@ test: $(DEV_STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m ruff format --check src tests benchmarks
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
@@ -38,7 +38,7 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/python -m mypy
 
 unit: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 ## Benchmarks (not part of the test suite): prints throughput and memory.
 bench: $(DEV_STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.output import atomic_write, dumps, fmt_num
+from crossmargin.cli.scale import ClusterOpt, RetriesOpt, WorkerMemoryOpt
 from crossmargin.errors import InputError
 
 if TYPE_CHECKING:  # the backtest package is imported lazily, when the command runs
@@ -187,6 +189,9 @@ def backtest(
         list[str] | None,
         typer.Option("--drop-print", help="Also drop ASSET:YYYY-MM-DD (repeatable)"),
     ] = None,
+    cluster: ClusterOpt = None,
+    worker_memory: WorkerMemoryOpt = None,
+    retries: RetriesOpt = 1,
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
     from crossmargin.backtest.cleaning import CleaningRules, parse_drop
@@ -202,6 +207,8 @@ def backtest(
         )
     if stale_run < 0:
         raise InputError(f"must be >= 0, got {stale_run}", path="--stale-run")
+    if retries < 0:
+        raise InputError(f"must be >= 0, got {retries}", path="--retries")
     # validate every input before computing anything
     specs = [load_book(b) for b in books]
     names = [b.name for b in specs]
@@ -225,13 +232,28 @@ def backtest(
         engine=engine.value,
         max_gap_days=max_gap,
     )
-    results = [
-        run_backtest(
-            b, hist, models=models, config=cfg, options=opts, confidence=confidence,
-            gaps=gaps.value, corr_window=corr_window,
-        )
-        for b in specs
-    ]  # fmt: skip
+    if cluster is None:
+        results = [
+            run_backtest(
+                b, hist, models=models, config=cfg, options=opts, confidence=confidence,
+                gaps=gaps.value, corr_window=corr_window,
+            )
+            for b in specs
+        ]  # fmt: skip
+    else:  # one task per (book, model) on the cluster
+        from crossmargin.cli.scale import cluster_executor, task_progress
+        from crossmargin.scale.backtest import run_backtests
+
+        show = sys.stderr.isatty() and fmt is Format.table
+        with (
+            cluster_executor(cluster, worker_memory=worker_memory) as ex,
+            task_progress(show) as tick,
+        ):
+            results = run_backtests(
+                specs, hist, models=models, config=cfg, options=opts, confidence=confidence,
+                gaps=gaps.value, corr_window=corr_window, executor=ex, retries=retries,
+                progress=tick,
+            )  # fmt: skip
     files = _render(results, report) if out is not None else {}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

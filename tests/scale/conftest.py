@@ -1,0 +1,24 @@
+"""One Dask LocalCluster for the scale-out tests (2 worker processes, 1 thread each).
+
+Started once per test session (on one pytest-xdist worker: the cluster tests share the
+``dask`` xdist group), on loopback only, and closed at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from crossmargin.scale.executors import DaskExecutor
+
+
+@pytest.fixture(scope="session")
+def dask_executor() -> Iterator[DaskExecutor]:
+    """A 2-worker process LocalCluster (1 thread each, 2 GiB per worker)."""
+    ex = DaskExecutor.local(2, threads_per_worker=1, memory_limit="2GiB")
+    try:
+        ex.client.wait_for_workers(2, timeout=120)
+        yield ex
+    finally:
+        ex.close()
