@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from crossmargin.history import load_daily_closes
 from crossmargin.scale.executors import DaskExecutor
 
 from .helpers import (
@@ -34,10 +35,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     p, c = write_tables(d / "in", pos, col)
     m = d / "market.json"
     m.write_text(json.dumps(market_obj()))
+    h = d / "history.csv"
+    load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().reset_index().to_csv(h, index=False)
     r = invoke("partition", p, "--collateral", c, "--out", d / "ds", "--partitions", "4")
     assert r.exit_code == 0, r.stderr
     assert "200 accounts, 2000 positions" in r.stdout and "4 partitions" in r.stdout
-    return {"positions": p, "collateral": c, "market": m, "dataset": d / "ds", "dir": d}
+    return {"positions": p, "collateral": c, "market": m, "dataset": d / "ds", "history": h}
 
 
 def test_batch_of_a_dataset_on_a_running_scheduler_equals_the_single_file_batch(
@@ -62,6 +65,25 @@ def test_batch_of_a_dataset_on_a_running_scheduler_equals_the_single_file_batch(
         f"4 partitions on dask:{address} (2 workers); peak memory per worker"
     )
     assert_same_results(read_results(out), pd.read_parquet(single))
+
+
+def test_var_with_a_history_file_on_the_cluster_equals_the_single_file_batch(
+    files: dict[str, Path], dask_executor: DaskExecutor, tmp_path: Path
+) -> None:
+    common = ("--market", files["market"], "--model", "var", "--history", files["history"])
+    single = tmp_path / "single.parquet"
+    r = invoke(
+        "batch", files["positions"], "--collateral", files["collateral"], *common, "--out", single
+    )
+    assert r.exit_code == 0, r.stderr
+    r = invoke(
+        "batch", files["dataset"], *common, "--out", tmp_path / "out",
+        "--cluster", dask_executor.client.scheduler.address,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    got = read_results(tmp_path / "out")
+    assert set(got["model"]) == {"var"}
+    assert_same_results(got, pd.read_parquet(single))
 
 
 def test_a_corrupt_partition_is_one_line_exit_2_naming_it(

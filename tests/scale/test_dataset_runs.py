@@ -192,7 +192,7 @@ def test_a_truncated_file_of_an_unmanaged_dataset_fails_its_scan(tmp_path: Path)
         )
     assert "partition b failed to scan after 3 attempts (account range unknown" in str(err.value)
     assert "nothing was margined" in str(err.value)
-    assert not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()  # nothing written, not even the directory
 
 
 def test_market_data_missing_for_a_contract_fails_before_any_partition(
@@ -207,7 +207,7 @@ def test_market_data_missing_for_a_contract_fails_before_any_partition(
     ds = open_dataset(d / "ds")
     with pytest.raises(MarketDataError, match="SPX"):
         margin_dataset(ds, replace(snap, assets=assets), out=tmp_path / "out")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
     # an unknown instrument names the partition file and its row
     name, k, row = next(x for x in ds.instruments or () if x[0].startswith("SPX"))
     assert name and ds.partitions[k].positions.exists() and row >= 0
@@ -226,6 +226,15 @@ def test_results_directory_rules(
     out = tmp_path / "out"
     margin_dataset(ds, venue_market(), out=out, model="isolated", config=venue_config())
     first = read_results(out)
+    # a run that fails before margining leaves an earlier run's results alone
+    from dataclasses import replace
+
+    snap = venue_market()
+    no_spx = replace(snap, assets={k: v for k, v in snap.assets.items() if k != "SPX"})
+    with pytest.raises(MarketDataError):
+        margin_dataset(ds, no_spx, out=out, model="cross", config=venue_config())
+    assert (out / RESULTS_MANIFEST).exists()
+    assert_same_results(read_results(out), first)
     # a new run over an earlier run's results replaces them (manifest removed first)
     margin_dataset(ds, venue_market(), out=out, model="cross", config=venue_config())
     again = read_results(out)
@@ -257,3 +266,29 @@ def test_executor_specs_are_validated() -> None:
         from crossmargin.scale.executors import DaskExecutor
 
         DaskExecutor.connect("tcp://127.0.0.1:9", timeout=1.0)
+
+
+def test_the_retry_loop_retries_reports_and_carries_on() -> None:
+    calls: dict[str, int] = {}
+
+    def flaky(shared: int, item: str) -> str:
+        calls[item] = calls.get(item, 0) + 1
+        if item == "always":
+            raise OSError("disk on fire")
+        if item == "once" and calls[item] == 1:
+            raise RuntimeError("transient")
+        return f"{item}+{shared}"
+
+    seen: list[tuple[str, bool]] = []
+    items = {k: k for k in ("a", "once", "always", "b")}
+    run = InProcessExecutor().run(
+        flaky, 7, items, retries=2, progress=lambda k, ok: seen.append((k, ok))
+    )
+    assert run.values == {"a": "a+7", "once": "once+7", "b": "b+7"}
+    assert set(run.failures) == {"always"} and run.failures["always"].attempts == 3
+    assert isinstance(run.failures["always"].error, OSError)
+    assert run.retried == {"once": 1, "always": 2}
+    assert calls == {"a": 1, "once": 2, "always": 3, "b": 1}
+    assert sorted(seen) == [("a", True), ("always", False), ("b", True), ("once", True)]
+    with pytest.raises(InputError, match="retries"):
+        InProcessExecutor().run(flaky, 7, items, retries=-1)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -58,7 +59,14 @@ from crossmargin.scale.dataset import (
 from crossmargin.scale.executors import Executor, InProcessExecutor, RunResult
 from crossmargin.scale.output import RESULTS_MANIFEST, ResultTarget
 
-__all__ = ["BatchJob", "DatasetResult", "PartitionReport", "margin_dataset", "margin_partition"]
+__all__ = [
+    "BatchJob",
+    "DatasetResult",
+    "PartitionReport",
+    "margin_dataset",
+    "margin_partition",
+    "peak_rss",
+]
 
 #: ``progress(stage, done, total)``: called when a stage starts and as each task completes.
 Progress = Callable[[str, int, int], None]
@@ -89,6 +97,7 @@ class PartitionReport:
     seconds: float
     worker: str
     peak_rss: int
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +153,22 @@ class DatasetResult:
         return out
 
 
-def _peak_rss() -> int:
-    """Peak resident set size of this process (bytes; Linux reports KiB)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+def peak_rss() -> int:
+    """Peak resident set size of this process, in bytes.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (the high-water mark of this process's own
+    memory; ``ru_maxrss`` is not usable here: a spawned worker inherits its parent's value at
+    ``exec``). Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale
 
 
 def _in_file(exc: CrossMarginError, part: Partition) -> CrossMarginError:
@@ -167,7 +189,7 @@ def margin_partition(job: BatchJob, part: Partition) -> PartitionReport:
     """
     from crossmargin.io.tables import book_from_frames
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         pos, col = read_partition(part)
         check_bucket(part, pos, col)
@@ -191,7 +213,8 @@ def margin_partition(job: BatchJob, part: Partition) -> PartitionReport:
         maintenance_margin=float(np.sum(res.maintenance_margin)),
         seconds=time.perf_counter() - t0,
         worker=f"{socket.gethostname()}:{os.getpid()}",
-        peak_rss=_peak_rss(),
+        peak_rss=peak_rss(),
+        cpu_seconds=time.process_time() - c0,
     )
 
 
@@ -365,7 +388,7 @@ def margin_dataset(
     model_info(model)
     ex = executor or InProcessExecutor()
     ccy = base_currency or market.base_currency
-    target = ResultTarget.prepare(
+    target = ResultTarget.check(
         out, directory=not dataset.single_file, run_id=uuid.uuid4().hex[:12]
     )
     stages: dict[str, float] = {}
@@ -374,9 +397,13 @@ def margin_dataset(
         facts, instruments = _describe(dataset, ex, retries, progress, retried)
         t1 = time.perf_counter()
         stages["describe"] = t1 - t0
+        stage = f"resolving {len(instruments)} instruments"
         if progress is not None:
-            progress(f"resolving {len(instruments)} instruments", 0, 1)
+            progress(stage, 0, 1)
         contracts = venue_contracts(dataset, instruments, market, cfg, [ccy])
+        if progress is not None:
+            progress(stage, 1, 1)
+        target.begin()
         t2 = time.perf_counter()
         stages["resolve"] = t2 - t1
         job = BatchJob(contracts, model, ccy, target)

@@ -403,21 +403,26 @@ class DaskExecutor(Executor):
         """
         if n_workers < 1:
             raise InputError(f"must be at least 1 worker, got {n_workers}", path="--cluster")
-        dask = _distributed()
+        distributed = _distributed()
         level = logging.ERROR if quiet else logging.WARNING
         logging.getLogger("distributed").setLevel(level)
-        cluster = dask.LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            host="127.0.0.1",
-            memory_limit=memory_limit,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=level,
-            env={THREADS_ENV: str(threads_per_worker)},
-        )
+        import dask.config
+
+        # no statistical profiler in the workers (it serves a dashboard nobody opens here and
+        # costs a few per cent of a core per worker)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                host="127.0.0.1",
+                memory_limit=memory_limit,
+                dashboard_address="127.0.0.1:0",
+                silence_logs=level,
+                env={THREADS_ENV: str(threads_per_worker)},
+            )
         try:
-            client = dask.Client(cluster)
+            client = distributed.Client(cluster)
         except BaseException:
             cluster.close()
             raise

@@ -86,12 +86,11 @@ class ResultTarget:
     run_id: str
 
     @classmethod
-    def prepare(cls, out: str | Path, *, directory: bool, run_id: str) -> ResultTarget:
-        """Check the target before any work; for a directory, clear a previous run's results.
+    def check(cls, out: str | Path, *, directory: bool, run_id: str) -> ResultTarget:
+        """Check the target before any work (nothing is created or removed yet).
 
-        A directory must be new, empty, or hold the results of an earlier run (its manifest):
-        the old manifest is removed first (the directory is then an incomplete run until this
-        one commits), then the partition files it listed.
+        A directory must be new (its parent existing), empty, or hold the results of an
+        earlier run (its manifest).
 
         Raises
         ------
@@ -115,32 +114,41 @@ class ResultTarget:
                 path=str(out),
             )
         if p.is_dir():
-            manifest = p / RESULTS_MANIFEST
             entries = [e for e in p.iterdir() if not e.name.startswith(".")]
-            if entries and not manifest.exists():
+            if entries and not (p / RESULTS_MANIFEST).exists():
                 raise InputError(
                     "directory is not empty and holds no crossmargin results; give a new or "
                     "empty directory",
                     path=str(out),
                 )
-            if manifest.exists():
-                old = _old_files(manifest)
-                manifest.unlink()
-                for name in old:
-                    with contextlib.suppress(OSError):
-                        (p / name).unlink()
-        else:
-            if not p.parent.is_dir():
-                raise InputError("parent directory does not exist", path=str(out))
-            try:
-                p.mkdir()
-            except OSError as exc:
-                raise InputError(
-                    f"cannot create directory: {exc.strerror}", path=str(out)
-                ) from None
-        if not os.access(p, os.W_OK):
-            raise InputError("directory is not writable", path=str(out))
+            if not os.access(p, os.W_OK):
+                raise InputError("directory is not writable", path=str(out))
+        elif not p.parent.is_dir():
+            raise InputError("parent directory does not exist", path=str(out))
+        elif not os.access(p.parent, os.W_OK):
+            raise InputError("parent directory is not writable", path=str(out))
         return cls(p, True, run_id)
+
+    def begin(self) -> None:
+        """Just before the first result is written: clear an earlier run, create the directory.
+
+        An earlier run's manifest is removed first (the directory is an incomplete run until
+        this one commits), then the partition files it listed.
+        """
+        if not self.directory:
+            return
+        p = self.path
+        manifest = p / RESULTS_MANIFEST
+        if manifest.exists():
+            old = _old_files(manifest)
+            manifest.unlink()
+            for name in old:
+                with contextlib.suppress(OSError):
+                    (p / name).unlink()
+        try:
+            p.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create directory: {exc.strerror}", path=str(p)) from None
 
     def file_of(self, name: str) -> Path:
         """The result file of partition ``name``."""
@@ -158,6 +166,8 @@ class ResultTarget:
         """Remove temporary files of this run left by killed workers."""
         directory = self.path if self.directory else self.path.parent
         marker = f".{self.run_id}."
+        if not directory.is_dir():
+            return
         with contextlib.suppress(OSError):
             for e in directory.iterdir():
                 if e.name.startswith(".") and marker in e.name:
