@@ -14,11 +14,17 @@ from crossmargin.scale.executors import DaskExecutor
 
 
 @pytest.fixture(scope="session")
-def dask_executor() -> Iterator[DaskExecutor]:
-    """A 2-worker process LocalCluster (1 thread each, 2 GiB per worker)."""
+def _cluster() -> Iterator[DaskExecutor]:
     ex = DaskExecutor.local(2, threads_per_worker=1, memory_limit="2GiB")
     try:
-        ex.client.wait_for_workers(2, timeout=120)
         yield ex
     finally:
         ex.close()
+
+
+@pytest.fixture
+def dask_executor(_cluster: DaskExecutor) -> DaskExecutor:
+    """The session's 2-worker process LocalCluster (1 thread each, 2 GiB per worker), with both
+    workers up (a test that kills one leaves its restart to the nanny; the next test waits)."""
+    _cluster.client.wait_for_workers(2, timeout=600)
+    return _cluster

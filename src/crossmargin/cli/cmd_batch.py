@@ -13,8 +13,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crossmargin.account.health import STATUSES
 from crossmargin.account.report import summary_table
@@ -29,7 +27,14 @@ from crossmargin.cli.common import (
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.output import atomic_write
-from crossmargin.cli.scale import ClusterOpt, QuietOpt, RetriesOpt, WorkerMemoryOpt, batch_dataset
+from crossmargin.cli.scale import (
+    ClusterOpt,
+    QuietOpt,
+    RetriesOpt,
+    WorkerMemoryOpt,
+    batch_dataset,
+    task_progress,
+)
 from crossmargin.engine import margin_resolved
 from crossmargin.errors import InputError
 from crossmargin.io.market import load_market
@@ -106,27 +111,19 @@ def batch(
     snap = _snapshot(market, history)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not show,
-    ) as bar:
-        task = bar.add_task("reading tables", total=4)
+    with task_progress(show) as tick:
+        tick("reading tables", 0, 4)
         pos_df = read_table(positions, what="positions")
         col_df = read_table(collateral, what="collateral")
         book = book_from_frames(pos_df, col_df, base_currency=base_currency or snap.base_currency)
-        bar.update(task, advance=1, description=f"resolving {len(book.contracts)} instruments")
+        tick(f"resolving {len(book.contracts)} instruments", 1, 4)
         rb = resolve(book, snap, cfg)
-        bar.update(task, advance=1, description=f"margining {book.n_accounts} accounts ({model})")
+        tick(f"margining {book.n_accounts} accounts ({model})", 2, 4)
         res = margin_resolved(rb, model=model)
-        bar.update(task, advance=1, description=f"writing {out}")
+        tick(f"writing {out}", 3, 4)
         cols = summary_table(res)
         atomic_write(out, lambda p: write_table(cols, p))
-        bar.update(task, advance=1)
+        tick(f"writing {out}", 4, 4)
     dt = time.perf_counter() - t0
     if quiet:
         return

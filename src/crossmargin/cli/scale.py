@@ -72,7 +72,11 @@ def cluster_executor(
 
 @contextmanager
 def task_progress(show: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar on stderr driven by ``progress(stage, done, total)`` callbacks."""
+    """A progress bar on stderr (transient) driven by ``progress(stage, done, total)`` calls.
+
+    One bar; each call sets its description to the stage and its count to ``done/total`` — on
+    a cluster, called as the scheduler reports each task finished.
+    """
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -82,12 +86,12 @@ def task_progress(show: bool) -> Iterator[Callable[[str, int, int], None]]:
         transient=True,
         disable=not show,
     ) as bar:
-        tasks: dict[str, TaskID] = {}
+        task: list[TaskID] = []
 
         def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+            if not task:
+                task.append(bar.add_task(stage, total=total))
+            bar.update(task[0], description=stage, completed=done, total=total)
 
         yield update
 
