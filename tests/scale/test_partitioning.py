@@ -196,3 +196,17 @@ def test_dataset_shapes_that_do_not_pair_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no positions file matches"):
         open_dataset(tmp_path / "nothing-*.parquet", c)
     assert len(ds.partitions) == 2
+
+
+def test_an_account_found_in_the_wrong_hash_bucket_is_refused(tmp_path: Path) -> None:
+    from crossmargin.scale.dataset import check_bucket
+
+    pos, col = venue_tables(60, 300)
+    p, c = write_tables(tmp_path / "in", pos, col)
+    ds = write_dataset(p, c, tmp_path / "ds", partitions=3)
+    part = ds.partitions[0]
+    own = pd.read_parquet(part.positions)["account"].unique().tolist()
+    check_bucket(part, own)  # its own accounts: fine
+    foreign = pd.read_parquet(ds.partitions[1].positions)["account"].iloc[0]
+    with pytest.raises(InputError, match=f"account '{foreign}' belongs to another partition"):
+        check_bucket(part, [*own, foreign])

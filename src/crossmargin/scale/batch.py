@@ -192,9 +192,9 @@ def margin_partition(job: BatchJob, part: Partition) -> PartitionReport:
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         pos, col = read_partition(part)
-        check_bucket(part, pos, col)
         book = book_from_frames(pos, col, base_currency=job.base_currency)
         del pos, col
+        check_bucket(part, book.accounts)
         rb = job.contracts.bind(book, where=str(part.positions))
         res = margin_resolved(rb, model=job.model)
         columns = summary_table(res)

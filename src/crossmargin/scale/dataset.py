@@ -345,30 +345,27 @@ def read_partition(part: Partition) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pos, col
 
 
-def check_bucket(part: Partition, pos: pd.DataFrame, col: pd.DataFrame) -> None:
+def check_bucket(part: Partition, accounts: Sequence[str]) -> None:
     """Every account of a manifest partition hashes to it (no account split across partitions).
+
+    ``accounts`` are the partition's distinct account keys (a book's ``accounts``: the engine
+    strips them exactly as :func:`~crossmargin.scale.keys.account_keys` does).
 
     Raises
     ------
     InputError
         An account that belongs to another partition.
     """
-    if part.bucket is None or part.n_buckets is None:
+    if part.bucket is None or part.n_buckets is None or not accounts:
         return
-    for what, df, path in (
-        ("positions", pos, part.positions),
-        ("collateral", col, part.collateral),
-    ):
-        if "account" not in df.columns or df.empty:
-            continue
-        _, keys = account_keys(df["account"], what=what)
-        wrong = account_buckets(keys, part.n_buckets) != part.bucket
-        if wrong.any():
-            raise InputError(
-                f"account {keys[int(np.argmax(wrong))]!r} belongs to another partition of the "
-                "dataset (its hash says so): the dataset was modified after it was partitioned",
-                path=str(path),
-            )
+    keys = np.asarray(accounts, dtype=object)
+    wrong = account_buckets(keys, part.n_buckets) != part.bucket
+    if wrong.any():
+        raise InputError(
+            f"account {keys[int(np.argmax(wrong))]!r} belongs to another partition of the "
+            "dataset (its hash says so): the dataset was modified after it was partitioned",
+            path=str(part.positions),
+        )
 
 
 # -- scanning -----------------------------------------------------------------------------------
