@@ -4,7 +4,7 @@ A preset is a margin model (``crossmargin.margin`` registry) plus a catalog entr
 (:class:`PresetInfo`) saying which venue method it reproduces, from which sources, what it
 covers and — explicitly — what the venue has not published. Parameters are data: every preset
 has a frozen pydantic parameter model whose defaults are the values in the venue specification
-(``../shared/methodologies/<venue>.md``); a risk configuration may override any of them under
+(the venue's methodology, e.g. ``drift-v2.md``); a risk configuration may override any of them under
 ``presets.<name>`` (merged over the defaults, then validated by the preset).
 """
 
