@@ -4,6 +4,9 @@
   liability weights and margin ratios, ``max(w, 0.8·w + f·√S)``, and the discount on asset
   weights, ``min(w, 1.1 / (1 + f·√S))`` — in Drift's integer precisions (weights 1e4, IMF 1e6,
   sizes 1e9, ``√S`` as ``isqrt(size·10 + 1)`` = 1e5) with truncation at every step, vectorised;
+* :func:`scaled_initial_asset_weight` — a spot market's initial asset weight scaled down once the
+  market's total deposit value passes ``scale_initial_asset_weight_start``
+  (``w·start/deposit_value``, ``spot_market.rs``; then the size discount applies on top);
 * :func:`liquidate_perp` — ``liquidate_perp`` covering a margin shortage with the 2 % buffer,
   liquidator fee and insurance-fund fee (:func:`if_fee_rate`; ``controller/liquidation.rs``).
   Every quote amount moved is accounted for: user + liquidator + insurance fund sum to zero
@@ -17,6 +20,7 @@ Apache-2.0 source; formulas restated in our own words.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,7 @@ __all__ = [
     "if_fee_rate",
     "isqrt_size",
     "liquidate_perp",
+    "scaled_initial_asset_weight",
     "size_discount_weight",
     "size_premium_weight",
 ]
@@ -35,6 +40,7 @@ __all__ = [
 WEIGHT_PRECISION = 10_000
 IMF_PRECISION = 1_000_000
 BASE_PRECISION = 1_000_000_000
+QUOTE_PRECISION = 1_000_000
 
 
 def isqrt_size(size: FloatArray) -> IntArray:
@@ -77,6 +83,30 @@ def size_discount_weight(size: FloatArray, imf: FloatArray, weight: FloatArray) 
     disc = num // (IMF_PRECISION + (sq * f) // 100_000)
     out = np.where(f == 0, w, np.minimum(w, disc))
     return np.asarray(out / WEIGHT_PRECISION, dtype=np.float64)
+
+
+def scaled_initial_asset_weight(weight: float, start: float, deposit_value: float) -> float:
+    """Initial asset weight of a spot market scaled by its total deposits (``drift-v2.md`` §3).
+
+    ``w`` while the market's deposit value is below ``start`` (or ``start`` is 0, the feature
+    off), else ``w·start/deposit_value`` — in Drift's integers: weight 1e4, quote amounts 1e6,
+    truncated (``SpotMarket::get_scaled_initial_asset_weight``).
+
+    Parameters
+    ----------
+    weight
+        The market's ``initial_asset_weight`` (fraction).
+    start
+        ``scale_initial_asset_weight_start`` (quote amount; 0 = no scaling).
+    deposit_value
+        The market's total deposits × oracle price (quote amount).
+    """
+    w = round(weight * WEIGHT_PRECISION)
+    s = round(start * QUOTE_PRECISION)
+    dv = math.floor(deposit_value * QUOTE_PRECISION)
+    if s == 0 or dv < s:
+        return w / WEIGHT_PRECISION
+    return (w * s // dv) / WEIGHT_PRECISION
 
 
 def if_fee_rate(
