@@ -11,6 +11,13 @@ The market's open interest (underlying units) comes from the snapshot's ``perp.o
 a tier with OI caps and no open interest in the snapshot is an error (fail closed: a missing OI
 could only understate the IMF). Only linear perpetuals are listed; only USDC is collateral
 (other assets count 0). Liquidation arithmetic: :mod:`.dydx_rules`.
+
+Quote asset: the chain computes in quote quantums of USDC with the oracle price read as USDC per
+base (it has no USDC oracle): ``TNC = USDC balance + Σ size × oracle``. The preset keeps those
+numbers in USDC and converts IMR, MMR and the P&L to the snapshot currency at the snapshot's
+``quote_asset`` price (the USDC balance is valued at that price by the collateral layer), so an
+account kept in USDC sees the chain's numbers and its ``TNC/TMMR`` unchanged whatever USDC
+trades at.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from crossmargin.margin.presets._common import (
     labels_of,
     pnl_at_oracle,
     preset_params,
+    quote_price,
     register_preset,
     require_supported,
     underlying_spot,
@@ -60,9 +68,9 @@ class DydxTier(PresetParams):
     id: int = Field(ge=0)
     initial_margin_ppm: int = Field(ge=0, le=PPM)
     maintenance_fraction_ppm: int = Field(ge=0, le=PPM)
-    open_interest_lower_cap: float = Field(ge=0.0)
-    open_interest_upper_cap: float = Field(ge=0.0)
-    impact_notional: float = Field(ge=0.0)
+    open_interest_lower_cap: float = Field(ge=0.0, allow_inf_nan=False)
+    open_interest_upper_cap: float = Field(ge=0.0, allow_inf_nan=False)
+    impact_notional: float = Field(ge=0.0, allow_inf_nan=False)
 
 
 class DydxLiquidationConfig(PresetParams):
@@ -90,6 +98,7 @@ class DydxParams(PresetParams):
     custom_imf_ppm: dict[str, int] = Field(default_factory=dict)
     liquidation: DydxLiquidationConfig = Field(default_factory=DydxLiquidationConfig)
     accepted_collateral: tuple[str, ...] = ("USDC",)
+    quote_asset: str = Field(default="USDC", min_length=1)
 
 
 def dydx_params() -> DydxParams:
@@ -187,12 +196,14 @@ class DydxV4:
         g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
         imr_q = ceil_mul_ppm(n_q, g_eff)
         mmr_q = ceil_mul_ppm(ceil_mul_ppm(n_q, g_base), g_mf)
-        g_im = imr_q / QUANTUMS_PER_USDC
-        g_mm = mmr_q / QUANTUMS_PER_USDC
+        # USDC amounts (quantums, rounded as the chain) -> snapshot currency at the quote price
+        q = quote_price(book, self.params.quote_asset, self.name) if groups.n else 1.0
+        g_im = imr_q / QUANTUMS_PER_USDC * q
+        g_mm = mmr_q / QUANTUMS_PER_USDC * q
         ok, excluded = accepted_collateral(book, self.params.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A))
+        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A) * q)
         labels = labels_of(inst.underlyings, groups.und)
-        scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6
+        scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6 * q
         addons = (
             AddOnRows(
                 "oi_scaled_imf",
@@ -237,14 +248,19 @@ INFO = PresetInfo(
     ),
     covers=(
         "IMR = ceil(|notional| x IMF_eff), MMR = ceil(ceil(|notional| x IMF) x maintenance fraction)",
-        "open-interest-scaled IMF per liquidity tier (floor in ppm); custom IMF",
+        "open-interest-scaled IMF per liquidity tier (floor in ppm); custom IMF (IMR only)",
+        "amounts in USDC quantums as the chain computes them, converted at the quote_asset price",
         "liquidation arithmetic: bankruptcy price, fillable price, insurance-fund fee, sizing",
     ),
     gaps=(
         "tier parameters are the sample pre-genesis values; live values are set by governance",
         "market -> tier map is a crossmargin default (BTC, ETH Large-Cap; SOL Mid-Cap; others "
         "Long-Tail)",
-        "funding is assumed settled; isolated markets' separate collateral pools are not modelled",
+        "funding is assumed settled into the USDC balance; isolated markets' separate collateral "
+        "pools and insurance funds are not modelled",
+        "liquidatable needs TMMR > 0 on the chain; the account layer flags any maintenance "
+        "shortfall (an account without positions has TMMR 0 and no shortfall unless its equity "
+        "is negative)",
     ),
     defaults=dydx_params,
 )
