@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
@@ -55,9 +55,27 @@ KIND_NAMES = {
 
 
 class PresetParams(BaseModel):
-    """Base of every preset's parameter model: unknown fields are errors, values are frozen."""
+    """Base of every preset's parameter model: strict, finite, closed and frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A venue parameter is a number, never a string (``'0.8'``) or a boolean (``true`` is not 1),
+    and never NaN or infinite; an unknown field is an error. Lists from YAML/JSON are read as
+    the tuples the models hold.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: _tuples(v) for k, v in data.items()}
+        return data
+
+
+def _tuples(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_tuples(x) for x in v)
+    return v
 
 
 P = TypeVar("P", bound=BaseModel)

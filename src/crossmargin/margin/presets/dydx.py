@@ -23,7 +23,7 @@ trades at.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -76,13 +76,13 @@ class DydxTier(PresetParams):
 class DydxLiquidationConfig(PresetParams):
     """Liquidation configuration (sample pre-genesis)."""
 
-    max_liquidation_fee_ppm: int = 15_000
-    bankruptcy_adjustment_ppm: int = 1_000_000
-    spread_to_maintenance_margin_ratio_ppm: int = 1_500_000
-    min_position_notional_liquidated: float = 1_000.0
-    max_position_portion_liquidated_ppm: int = 100_000
-    max_notional_liquidated: float = 100_000.0
-    max_quantums_insurance_lost: float = 1_000_000.0
+    max_liquidation_fee_ppm: int = Field(default=15_000, ge=0, le=PPM)
+    bankruptcy_adjustment_ppm: int = Field(default=1_000_000, ge=0)
+    spread_to_maintenance_margin_ratio_ppm: int = Field(default=1_500_000, ge=0)
+    min_position_notional_liquidated: float = Field(default=1_000.0, ge=0.0)
+    max_position_portion_liquidated_ppm: int = Field(default=100_000, ge=0, le=PPM)
+    max_notional_liquidated: float = Field(default=100_000.0, ge=0.0)
+    max_quantums_insurance_lost: float = Field(default=1_000_000.0, ge=0.0)
 
 
 class DydxParams(PresetParams):
@@ -95,7 +95,7 @@ class DydxParams(PresetParams):
     tiers: dict[str, DydxTier]
     market_tiers: dict[str, str]
     default_tier: str = "Long-Tail"
-    custom_imf_ppm: dict[str, int] = Field(default_factory=dict)
+    custom_imf_ppm: dict[str, Annotated[int, Field(ge=0, le=PPM)]] = Field(default_factory=dict)
     liquidation: DydxLiquidationConfig = Field(default_factory=DydxLiquidationConfig)
     accepted_collateral: tuple[str, ...] = ("USDC",)
     quote_asset: str = Field(default="USDC", min_length=1)
