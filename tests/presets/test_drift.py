@@ -343,3 +343,14 @@ def test_parameters_keep_drift_ordering_and_finiteness(override: dict, field: st
     with pytest.raises(ConfigError) as e:
         compute_margin(_perp(100.0), _snap(), model="drift-v2", config=cfg)
     assert e.value.path.startswith(f"config.presets.drift-v2.{field}")
+
+
+@pytest.mark.parametrize("tokens", [1e18, 1e27, 1e30, 1e100])
+def test_huge_sizes_never_wrap_the_integer_weights(tokens: float) -> None:
+    """§2 formulas at sizes beyond int64: L = max(w, 0.8 w + f sqrt(S)), A = min(w, 1.1/(1 + f
+    sqrt(S))) — computed in float64 there (relative 1e-12), never wrapped to a smaller premium."""
+    s, f = np.asarray([tokens]), np.asarray([0.01])
+    prem = float(size_premium_weight(s, f, np.asarray([1.1]))[0])
+    assert prem == pytest.approx(0.88 + 0.01 * tokens**0.5, rel=1e-12)
+    disc = float(size_discount_weight(s, f, np.asarray([0.9]))[0])
+    assert disc == pytest.approx(1.1 / (1 + 0.01 * tokens**0.5), abs=1e-4)  # 1e4 precision

@@ -187,3 +187,23 @@ def test_amounts_are_usdc_converted_at_the_quote_price() -> None:
     with pytest.raises(MarketDataError) as e:
         compute_margin(Portfolio("a", "USD", {}, pos), no_usdc, model="dydx-v4")
     assert e.value.path == "assets.USDC"
+
+
+def test_notional_beyond_int64_quantums_is_an_error_and_huge_oi_caps_the_imf() -> None:
+    snap = MarketSnapshot(
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "USD",
+        {
+            "BTC": AssetMarket(50_000.0, perp_mark=50_000.0),
+            "SOL": AssetMarket(100.0, perp_mark=100.0, perp_open_interest=1e306),
+            "USDC": AssetMarket(1.0),
+        },
+    )
+    huge = Portfolio("a", "USD", {}, (Position(parse_instrument("BTC-PERP"), 1e9),))
+    with pytest.raises(ModelError, match="beyond the exact integer range") as e:
+        compute_margin(huge, snap, model="dydx-v4")
+    assert e.value.path == "positions[0].quantity"
+    # §2.1: an open notional beyond every cap (here beyond float range) gives IMF = 100 %
+    sol = Portfolio("a", "USD", {"USDC": 1e4}, (Position(parse_instrument("SOL-PERP"), 10.0),))
+    res = compute_margin(sol, snap, model="dydx-v4")
+    assert float(res.initial_margin[0]) == pytest.approx(1000.0, rel=1e-15)

@@ -43,10 +43,11 @@ BASE_PRECISION = 1_000_000_000
 QUOTE_PRECISION = 1_000_000
 
 
-def isqrt_size(size: FloatArray) -> IntArray:
+def isqrt_size(size: FloatArray) -> FloatArray:
     """``isqrt(size_1e9 · 10 + 1)`` (= ``√S × 1e5``, truncated) for token sizes ``S`` ≥ 0.
 
-    Exact in unsigned 64-bit integers up to ~1.8·10⁹ tokens; beyond, a float square root.
+    Exact in unsigned 64-bit integers up to ~1.8·10⁹ tokens; beyond, a float square root
+    (returned as float64 so that no size overflows an integer type).
     """
     s = np.asarray(size, dtype=np.float64)
     big = s >= 1.8e9
@@ -56,20 +57,32 @@ def isqrt_size(size: FloatArray) -> IntArray:
     # correct the float estimate in exact integer arithmetic
     r = np.where(r * r > x, r - np.uint64(1), r)
     r = np.where((r + np.uint64(1)) * (r + np.uint64(1)) <= x, r + np.uint64(1), r)
-    out = np.where(big, np.floor(np.sqrt(s * 1e10)), r.astype(np.float64))
-    return out.astype(np.int64)
+    return np.asarray(np.where(big, np.floor(np.sqrt(s * 1e10)), r.astype(np.float64)))
+
+
+#: Below this, ``isqrt × imf`` is computed exactly in int64; above, in float64 (relative 1e-16).
+_EXACT_PRODUCT = 4e18
+
+
+def _imf_term(size: FloatArray, f: IntArray, divisor: int) -> FloatArray:
+    """``floor(isqrt_size(S) · f / divisor)``: exact integers where int64 holds the product."""
+    sq = isqrt_size(size)
+    prod = sq * f.astype(np.float64)
+    exact = prod < _EXACT_PRODUCT
+    sq_i = np.where(exact, sq, 0.0).astype(np.int64)
+    return np.where(exact, (sq_i * f) // divisor, np.floor(prod / divisor))
 
 
 def size_premium_weight(size: FloatArray, imf: FloatArray, weight: FloatArray) -> FloatArray:
     """Liability weight or margin ratio with the size premium: ``max(w, 0.8·w + f·√S)``.
 
     ``size`` in tokens/base units, ``imf`` and ``weight`` as fractions (converted to Drift's
-    integer precisions and truncated as the program does).
+    integer precisions and truncated as the program does; sizes whose product overflows 64-bit
+    integers are computed in float64, never wrapped).
     """
     w = np.rint(np.asarray(weight) * WEIGHT_PRECISION).astype(np.int64)
     f = np.rint(np.asarray(imf) * IMF_PRECISION).astype(np.int64)
-    sq = isqrt_size(size)
-    prem = (w - w // 5) + (sq * f) // (100_000 * IMF_PRECISION // WEIGHT_PRECISION)
+    prem = (w - w // 5) + _imf_term(size, f, 100_000 * IMF_PRECISION // WEIGHT_PRECISION)
     out = np.where(f == 0, w, np.maximum(w, prem))
     return np.asarray(out / WEIGHT_PRECISION, dtype=np.float64)
 
@@ -78,9 +91,8 @@ def size_discount_weight(size: FloatArray, imf: FloatArray, weight: FloatArray) 
     """Asset weight with the size discount: ``min(w, 1.1 / (1 + f·√S))`` (integer, truncated)."""
     w = np.rint(np.asarray(weight) * WEIGHT_PRECISION).astype(np.int64)
     f = np.rint(np.asarray(imf) * IMF_PRECISION).astype(np.int64)
-    sq = isqrt_size(size)
     num = (IMF_PRECISION + IMF_PRECISION // 10) * WEIGHT_PRECISION
-    disc = num // (IMF_PRECISION + (sq * f) // 100_000)
+    disc = np.floor(num / (IMF_PRECISION + _imf_term(size, f, 100_000)))
     out = np.where(f == 0, w, np.minimum(w, disc))
     return np.asarray(out / WEIGHT_PRECISION, dtype=np.float64)
 

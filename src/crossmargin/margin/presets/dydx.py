@@ -22,6 +22,7 @@ trades at.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -31,7 +32,7 @@ from pydantic import Field
 from crossmargin._arrays import sum_by
 from crossmargin._typing import IntArray
 from crossmargin.config import RiskConfig
-from crossmargin.errors import MarketDataError
+from crossmargin.errors import MarketDataError, ModelError
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -128,6 +129,10 @@ def dydx_params() -> DydxParams:
     )
 
 
+#: Notionals up to this many quote quantums (~4.6·10¹² USDC) are margined exactly in int64.
+MAX_QUANTUMS = float(2**62)
+
+
 def ceil_mul_ppm(n: IntArray, ppm: IntArray) -> IntArray:
     """``ceil(n × ppm / 10⁶)`` exactly in int64 (``n`` up to ~9·10¹⁸ / 10⁶ per ppm digit split)."""
     hi, lo = np.divmod(n, PPM)
@@ -164,7 +169,9 @@ class DydxV4:
                         f"dydx-v4 needs the {u} market's open interest (tier with OI caps)",
                         path=f"assets.{u}.perp.open_interest",
                     )
-                oi = round(a.perp_open_interest * a.price * QUANTUMS_PER_USDC)
+                oi_f = a.perp_open_interest * a.price * QUANTUMS_PER_USDC
+                # an open notional beyond float range is beyond every cap (IMF 100 %)
+                oi = round(oi_f) if math.isfinite(oi_f) else 10**40
                 e = adjusted_imf_ppm(
                     b,
                     round(tier.open_interest_lower_cap * QUANTUMS_PER_USDC),
@@ -191,7 +198,18 @@ class DydxV4:
         base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
         oracle = underlying_spot(book)[groups.und]
         notional = base_qty * oracle
-        n_q = np.rint(np.abs(notional) * QUANTUMS_PER_USDC).astype(np.int64)
+        n_f = np.rint(np.abs(notional) * QUANTUMS_PER_USDC)
+        if groups.n and not np.all(n_f < MAX_QUANTUMS):
+            g = int(np.argmax(~(n_f < MAX_QUANTUMS)))
+            raise ModelError(
+                f"{inst.underlyings[int(groups.und[g])]} notional {float(notional[g]):.6g} USDC is "
+                f"beyond the exact integer range of quote quantums ({MAX_QUANTUMS / 1e6:.3g} USDC)",
+                path=book.book.position_path(
+                    int(pos.first_row[np.argmax(groups.of_position == g)])
+                ).removesuffix(".instrument")
+                + ".quantity",
+            )
+        n_q = n_f.astype(np.int64)
         eff, base, mf = self.market_imf(book) if inst.n else (np.zeros(0, np.int64),) * 3
         g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
         imr_q = ceil_mul_ppm(n_q, g_eff)
