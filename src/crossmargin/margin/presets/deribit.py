@@ -222,6 +222,7 @@ INFO = PresetInfo(
         "coin (inverse) settlement of risk vectors; linear products in USD",
         "gains x pnl_offset (capped by max_offsetable_pnl); worst case; round9",
         "roll shock per future/perp; delta shock above the threshold; MM = mm_factor x RMM",
+        "currency haircut as an IM haircut on collateral (MM equity counts the currency in full)",
     ),
     gaps=(
         "option revaluation (forward vs index shock, vol order in a bucket, DTE floor 1 day) is "
