@@ -29,6 +29,7 @@ The case files are BUSL-1.1 and are never vendored; this module only reads the l
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -80,25 +81,27 @@ def fixed18(v: Any) -> float:
     return float(d.quantize(_Q18, rounding=ROUND_DOWN)) if abs(d) < Decimal("1e30") else float(d)
 
 
-def _non_negative(v: Any) -> float:
-    x = fixed18(v)
-    if x < 0:
-        raise ValueError(f"must be non-negative, got {x!r}")
-    return x
+def _fixed18_in(domain: str) -> Callable[[Any], float]:
+    """A :func:`fixed18` reader that also checks ``domain``: ``>=0``, ``>0`` or ``[0,1]``."""
+    ok: dict[str, Callable[[float], bool]] = {
+        ">=0": lambda x: x >= 0.0,
+        ">0": lambda x: x > 0.0,
+        "[0,1]": lambda x: 0.0 <= x <= 1.0,
+    }
+    words = {">=0": "non-negative", ">0": "positive", "[0,1]": "between 0 and 1"}
+
+    def read(v: Any) -> float:
+        x = fixed18(v)
+        if not ok[domain](x):
+            raise ValueError(f"must be {words[domain]}, got {x!r}")
+        return x
+
+    return read
 
 
-def _positive(v: Any) -> float:
-    x = fixed18(v)
-    if x <= 0:
-        raise ValueError(f"must be positive, got {x!r}")
-    return x
-
-
-def _unit(v: Any) -> float:
-    x = fixed18(v)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"must be between 0 and 1, got {x!r}")
-    return x
+_non_negative = _fixed18_in(">=0")
+_positive = _fixed18_in(">0")
+_unit = _fixed18_in("[0,1]")
 
 
 def _flag(v: Any) -> bool:
