@@ -40,7 +40,7 @@ LISTED = {
         "user_custom_margin_ratio",
     ),
     "dydx-v4": ("quote_asset price", "funding is assumed settled", "TMMR > 0"),
-    "paradex-pm": ("quote_asset price", "fee provision", "funding provision"),
+    "paradex-pm": ("USDC balance's valuation", "fee provision", "funding provision"),
     "deribit-pm": ("IM haircut", "max_offsetable_pnl", "equity_side_impact", "usd currency"),
     "okx-pm": ("MR9", "discount rates", "offset mode"),
     "derive-pmrm2": ("maxExpiries", "heartbeats", "static discounts", "fixed point"),

@@ -17,19 +17,11 @@ def test_linear_perp_scan_is_the_16_percent_edge(examples: Path) -> None:
     pf = Portfolio("a", "USD", {"USDC": 100_000.0}, (Position(parse_instrument("BTC-PERP"), 1.0),))
     res = compute_margin(pf, snap, model="paradex-pm")
     mark = 65_020.0
-    usdc = 0.9998  # the venue's amounts are USDC, converted at the snapshot's USDC price
     # tails are weighted so that weight x |move| <= 16 %: a linear book's worst is the -16 % cell
-    assert float(res.batch.groups.scan[0]) == pytest.approx(0.16 * mark * usdc, rel=1e-12)
+    assert float(res.batch.groups.scan[0]) == pytest.approx(0.16 * mark, rel=1e-12)
     funding = 1.0 * mark * 0.0001  # long pays 8h funding at +0.01 %
-    assert float(res.initial_margin[0]) == pytest.approx((0.16 * mark + funding) * usdc, rel=1e-12)
-    assert float(res.maintenance_margin[0]) == pytest.approx(
-        (0.08 * mark + funding) * usdc, rel=1e-12
-    )
-    # an account kept in USDC sees the venue's own numbers
-    own = compute_margin(
-        Portfolio("a", "USDC", {"USDC": 100_000.0}, pf.positions), snap, model="paradex-pm"
-    )
-    assert float(own.initial_margin[0]) == pytest.approx(0.16 * mark + funding, rel=1e-12)
+    assert float(res.initial_margin[0]) == pytest.approx(0.16 * mark + funding, rel=1e-12)
+    assert float(res.maintenance_margin[0]) == pytest.approx(0.08 * mark + funding, rel=1e-12)
 
 
 def test_minimum_delta_requirement_floors_a_hedged_book(examples: Path) -> None:
@@ -43,7 +35,7 @@ def test_minimum_delta_requirement_floors_a_hedged_book(examples: Path) -> None:
     mdr = next(a for a in res.batch.addons if a.name == "minimum_delta")
     assert float(g.scan[0]) + float(mdr.amount[0]) >= 0.0
     net, gross = float(g.delta[0]), 1.0 + abs(float(res.book.instruments.delta[1]))
-    want = (0.02 * abs(net) + 0.01 * (gross - abs(net))) * 65_000.0 * 0.9998  # USDC price
+    want = (0.02 * abs(net) + 0.01 * (gross - abs(net))) * 65_000.0
     assert max(float(g.scan[0]), want) == pytest.approx(
         float(g.scan[0]) + float(mdr.amount[0]), rel=1e-12
     )

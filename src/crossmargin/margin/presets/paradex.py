@@ -14,11 +14,6 @@ Per (account, underlying):
 Funding provision: each perpetual's 8-hour funding at the snapshot's ``perp.funding_rate`` when
 it is a cost; fee provision: ``fee_provision_rate`` × gross notional (rate unpublished, 0 by
 default). Collateral: USDC only (other assets counted at 0 in equity).
-
-Quote asset: Paradex's account value is "USDC balance + unrealised P&L", i.e. its USD-quoted
-P&L and requirements are amounts of USDC. The preset keeps them in USDC and converts requirements
-and P&L at the snapshot's ``quote_asset`` price (the balance is valued at that price by the
-collateral layer), so the venue's equity/requirement ratio holds whatever USDC trades at.
 """
 
 from __future__ import annotations
@@ -42,7 +37,6 @@ from crossmargin.margin.presets._common import (
     excluded_rows,
     labels_of,
     preset_params,
-    quote_price,
     register_preset,
     require_supported,
     underlying_spot,
@@ -82,7 +76,6 @@ class ParadexParams(PresetParams):
     funding_provision_hours: float = Field(default=8.0, ge=0.0)
     fee_provision_rate: float = Field(default=0.0, ge=0.0)
     accepted_collateral: tuple[str, ...] = ("USDC",)
-    quote_asset: str = Field(default="USDC", min_length=1)
 
 
 def paradex_params() -> ParadexParams:
@@ -166,9 +159,7 @@ class ParadexPM:
         Q = sparse.csr_matrix(
             (pos.quantity, (groups.of_position, pos.instrument)), shape=(G, inst.n)
         )
-        # USDC amounts (the venue's unit) -> snapshot currency at the quote price
-        q = quote_price(book, p.quote_asset, self.name) if G else 1.0
-        pnl = np.asarray(Q @ unit, dtype=np.float64) * q if G else np.zeros((0, unit.shape[1]))
+        pnl = np.asarray(Q @ unit, dtype=np.float64) if G else np.zeros((0, unit.shape[1]))
         worst_loss = np.max(-pnl, axis=1) if G else np.zeros(0)
         scan = np.maximum(worst_loss, 0.0)
         worst = np.argmax(-pnl, axis=1).astype(np.int64) if G else np.zeros(0, np.int64)
@@ -178,7 +169,7 @@ class ParadexPM:
         gross = group_sum(groups, np.abs(d_pos))
         spot = underlying_spot(book)[groups.und]
         hedged = np.maximum(gross - np.abs(net), 0.0)
-        mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot * q
+        mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot
         net_req = np.maximum(scan, mdr)
         # funding provision: 8-hour funding when it is a cost; fee provision on gross notional
         rate_und = np.asarray(
@@ -194,12 +185,12 @@ class ParadexPM:
             * (p.funding_provision_hours / 8.0),
             0.0,
         )
-        fund = group_sum(groups, np.maximum(cost, 0.0)) * q
-        fee = group_sum(groups, p.fee_provision_rate * pos.notional) * q
+        fund = group_sum(groups, np.maximum(cost, 0.0))
+        fee = group_sum(groups, p.fee_provision_rate * pos.notional)
         g_im = net_req + fund + fee
         g_mm = p.mm_fraction * net_req + fund + fee
         ok, excluded = accepted_collateral(book, p.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A) * q)
+        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A))
         labels = labels_of(inst.underlyings, groups.und)
         addons = (
             AddOnRows(
@@ -267,8 +258,8 @@ INFO = PresetInfo(
         "fee provision unpublished: fee_provision_rate x gross notional, 0 by default",
         "whether a 0% move is in the grid is unresolved (include_zero_move, off by default)",
         "forward vs spot shocking and the perpetual-option model are unpublished",
-        "Paradex's own USDC valuation is unpublished: its USD-quoted amounts are read as USDC "
-        "(account value = USDC balance + uPnL) and converted at the quote_asset price",
+        "the USDC balance's valuation is unpublished: instruments are valued in USD as published "
+        "and the USDC balance at its snapshot price (not at par)",
         "perpetual options, RFQ bounds and the margin-config endpoint's per-asset parameters are "
         "not loaded (load them as configuration)",
     ),
