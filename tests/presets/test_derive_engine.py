@@ -254,8 +254,11 @@ def test_expired_option_and_strike_zero_cases(data: Path) -> None:
         {
             "FeedExpiry": 0,
             "Forward": 95000.0,
+            "ForwardConfidence": 1,
             "Rate": 0.1,
+            "RateConfidence": 1,
             "SVIparam": [0.01, 0.1, 0.0, 0.0, 0.1, 95000.0, 0.0],
+            "OptionVolConfidences": 1,
         }
     )
     obj["Result"] = {}

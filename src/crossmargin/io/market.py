@@ -22,7 +22,8 @@ Optional venue-feed fields (read by the venue presets, e.g. Derive PMRM_2): per 
 ``rate_confidence``, ``vol_confidence``, ``svi.forward``/``svi.t`` (the fit's forward and year
 fraction) and ``marks`` (per listed option: ``strike``, optional ``right``, mark ``vol`` — applied
 over the expiry's surface — and vol-feed ``confidence``); per perpetual ``perp.confidence`` and
-``perp.open_interest`` (underlying units).
+``perp.open_interest`` (underlying units); per asset ``total_deposits`` (the venue's market-wide
+deposits of the asset, token units — Drift scales a spot market's initial asset weight by it).
 
 Oracle-valued collateral (lending deposits, vault shares, liquid-staking tokens) reads its
 exchange rate from an optional top-level ``oracles`` object::
@@ -173,6 +174,9 @@ class AssetIn(_Model):
     perp: PerpIn | None = None
     expiries: dict[str, ExpiryIn] = Field(default_factory=dict)
     settlements: dict[str, Positive] = Field(default_factory=dict)
+    total_deposits: NonNegative | None = Field(
+        default=None, description="Venue-wide deposits of this asset, token units (venue presets)"
+    )
 
     @field_validator("timestamp")
     @classmethod
@@ -296,6 +300,7 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
             perp_confidence=a.perp.confidence if a.perp else 1.0,
             perp_funding_rate=a.perp.funding_rate if a.perp else None,
             perp_open_interest=a.perp.open_interest if a.perp else None,
+            total_deposits=a.total_deposits,
             expiries=expiries,
             settlements=settlements,
         )

@@ -98,6 +98,9 @@ class AssetMarket:
     perp_confidence, perp_funding_rate, perp_open_interest
         Perp feed confidence, funding rate (fraction of notional per 8 hours, positive = longs
         pay) and market open interest (underlying units); read by venue presets.
+    total_deposits
+        The venue's market-wide deposits of the asset (token units); read by venue presets
+        (Drift scales a spot market's initial asset weight down above a deposit value).
     expiries
         Per-expiry forward, discount, rate and vol surface.
     settlements
@@ -115,6 +118,7 @@ class AssetMarket:
     perp_confidence: float = 1.0
     perp_funding_rate: float | None = None
     perp_open_interest: float | None = None
+    total_deposits: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expiries", MappingProxyType(dict(self.expiries)))
