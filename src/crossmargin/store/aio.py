@@ -1,0 +1,201 @@
+"""A thin asyncio face of :class:`~crossmargin.store.Store` (for the HTTP service).
+
+Appends do not tie up a thread per caller: they are queued to the group-commit writer and
+awaited through :func:`asyncio.wrap_future`, so hundreds of concurrent requests in one event loop
+share one transaction. Reads run in the default executor. :meth:`AsyncStore.wait_events` is woken
+by the writer (through ``loop.call_soon_threadsafe``) when events are committed by this process
+and polls every ``poll_interval_s`` for events written by other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+from crossmargin.store.records import (
+    ApiKey,
+    Event,
+    IssuedKey,
+    JournalRecord,
+    NewEvent,
+    NewRecord,
+    Receipt,
+    Role,
+    SnapshotInfo,
+)
+from crossmargin.store.snapshots import Snapshot, SnapshotData
+from crossmargin.store.store import Store
+
+__all__ = ["AsyncStore"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class AsyncStore:
+    """Await the store from asyncio code. Wraps (does not own) a :class:`Store`.
+
+    Parameters
+    ----------
+    store
+        The store; closing it stays the owner's job.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    # -- writes (no thread per call) -------------------------------------------------------
+    async def submit(
+        self, records: Sequence[NewRecord] = (), events: Sequence[NewEvent] = ()
+    ) -> Receipt:
+        """Journal records and store events atomically; returns once durable."""
+        return await asyncio.wrap_future(self.store.submit(records, events))
+
+    async def append(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | str | bytes,
+        *,
+        source: str = "-",
+        account: str | None = None,
+        idempotency_key: str | None = None,
+        received_ns: int | None = None,
+    ) -> int:
+        """Journal one input; returns its seq once durable (see :meth:`Store.append`)."""
+        rec = self.store.record(
+            kind,
+            payload,
+            source=source,
+            account=account,
+            idempotency_key=idempotency_key,
+            received_ns=received_ns,
+        )
+        return (await self.submit([rec])).journal_seqs[0]
+
+    async def append_many(self, records: Sequence[NewRecord]) -> Receipt:
+        """Journal several inputs atomically; returns once durable."""
+        return await self.submit(records)
+
+    async def append_event(
+        self,
+        type: str,
+        body: Mapping[str, Any] | str | bytes,
+        *,
+        account: str | None = None,
+        cause_seq: int | None = None,
+        time_ns: int | None = None,
+    ) -> int:
+        """Store one event; returns its seq once durable."""
+        ev = self.store.event(type, body, account=account, cause_seq=cause_seq, time_ns=time_ns)
+        return (await self.submit(events=[ev])).event_seqs[0]
+
+    # -- reads (executor) -------------------------------------------------------------------
+    async def journal_after(
+        self,
+        after: int = 0,
+        *,
+        limit: int = 1000,
+        kinds: Collection[str] | None = None,
+        account: str | None = None,
+    ) -> list[JournalRecord]:
+        """One page of journal records after ``after`` (see :meth:`Store.journal_after`)."""
+
+        def page() -> list[JournalRecord]:
+            return list(self.store.journal_after(after, limit=limit, kinds=kinds, account=account))
+
+        result: list[JournalRecord] = await self._run(page)
+        return result
+
+    async def events_after(
+        self,
+        after: int = 0,
+        *,
+        account: str | None = None,
+        types: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """One page of events after ``after`` (see :meth:`Store.events_after`)."""
+        result: list[Event] = await self._run(
+            self.store.events_after, after, account=account, types=types, limit=limit
+        )
+        return result
+
+    async def wait_events(
+        self,
+        after: int,
+        *,
+        account: str | None = None,
+        types: Collection[str] | None = None,
+        timeout: float = 15.0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events after ``after``, waiting up to ``timeout`` s for the first (``[]`` if none)."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def wake_up(_seq: int) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
+
+        remove = self.store.add_event_listener(wake_up)
+        try:
+            deadline = time.monotonic() + max(0.0, float(timeout))
+            while True:
+                wake.clear()
+                found = await self.events_after(after, account=account, types=types, limit=limit)
+                left = deadline - time.monotonic()
+                if found or left <= 0:
+                    return found
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        wake.wait(), min(left, self.store.config.poll_interval_s)
+                    )
+        finally:
+            remove()
+
+    async def last_seq(self) -> int:
+        """The journal's last committed seq."""
+        result: int = await self._run(self.store.last_seq)
+        return result
+
+    async def latest_snapshot(self) -> Snapshot | None:
+        """The newest complete snapshot (see :meth:`Store.latest_snapshot`)."""
+        result: Snapshot | None = await self._run(self.store.latest_snapshot)
+        return result
+
+    async def write_snapshot(
+        self,
+        seq: int,
+        data: SnapshotData,
+        *,
+        format: str = "application/octet-stream",
+        meta: Mapping[str, Any] | str | None = None,
+    ) -> SnapshotInfo:
+        """Store a snapshot (see :meth:`Store.write_snapshot`)."""
+        result: SnapshotInfo = await self._run(
+            self.store.write_snapshot, seq, data, format=format, meta=meta
+        )
+        return result
+
+    # -- API keys ---------------------------------------------------------------------------
+    async def verify_api_key(self, token: str) -> ApiKey | None:
+        """The active key of a bearer token, or ``None``."""
+        result: ApiKey | None = await self._run(self.store.verify_api_key, token)
+        return result
+
+    async def issue_api_key(
+        self, role: Role, *, account: str | None = None, feed: str | None = None, label: str = ""
+    ) -> IssuedKey:
+        """Issue a key (see :meth:`Store.issue_api_key`)."""
+        result: IssuedKey = await self._run(
+            self.store.issue_api_key, role, account=account, feed=feed, label=label
+        )
+        return result
