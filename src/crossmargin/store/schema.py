@@ -20,6 +20,8 @@ Times are integers, nanoseconds since the Unix epoch (UTC): exact, portable, sor
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from crossmargin.store._types import BigIntKey, JsonText
@@ -47,6 +49,12 @@ metadata = sa.MetaData(
     }
 )
 
+
+def _where(condition: str) -> dict[str, Any]:
+    """A partial-index condition for both backends."""
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
+
+
 journal = sa.Table(
     "journal",
     metadata,
@@ -58,8 +66,10 @@ journal = sa.Table(
     sa.Column("payload", JsonText(), nullable=False),
     sa.Column("received_ns", sa.BigInteger(), nullable=False),
     sa.Index(None, "kind", "seq"),
-    sa.Index(None, "account", "seq"),
-    sa.Index(None, "idempotency_key", unique=True),
+    # Partial indexes: most inputs (market ticks) have no account and no idempotency key, and
+    # an index entry per row would cost them insert time for nothing.
+    sa.Index(None, "account", "seq", **_where("account IS NOT NULL")),
+    sa.Index(None, "idempotency_key", unique=True, **_where("idempotency_key IS NOT NULL")),
 )
 
 snapshots = sa.Table(
@@ -114,7 +124,7 @@ events = sa.Table(
     sa.Column("account", sa.String(NAME_LEN), nullable=True),
     sa.Column("cause_seq", sa.BigInteger(), nullable=True),
     sa.Column("body", JsonText(), nullable=False),
-    sa.Index(None, "account", "seq"),
+    sa.Index(None, "account", "seq", **_where("account IS NOT NULL")),
 )
 
 api_keys = sa.Table(

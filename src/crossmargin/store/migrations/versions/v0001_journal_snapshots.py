@@ -7,6 +7,8 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,6 +18,10 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+def _where(condition: str) -> dict[str, Any]:
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
 def upgrade() -> None:
@@ -32,8 +38,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name="pk_journal"),
     )
     op.create_index("ix_journal_kind_seq", "journal", ["kind", "seq"])
-    op.create_index("ix_journal_account_seq", "journal", ["account", "seq"])
-    op.create_index("ix_journal_idempotency_key", "journal", ["idempotency_key"], unique=True)
+    op.create_index(
+        "ix_journal_account_seq", "journal", ["account", "seq"], **_where("account IS NOT NULL")
+    )
+    op.create_index(
+        "ix_journal_idempotency_key",
+        "journal",
+        ["idempotency_key"],
+        unique=True,
+        **_where("idempotency_key IS NOT NULL"),
+    )
 
     op.create_table(
         "snapshots",

@@ -7,6 +7,8 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,6 +18,10 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+
+def _where(condition: str) -> dict[str, Any]:
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
 def upgrade() -> None:
@@ -30,7 +36,9 @@ def upgrade() -> None:
         sa.Column("body", JsonText(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_events"),
     )
-    op.create_index("ix_events_account_seq", "events", ["account", "seq"])
+    op.create_index(
+        "ix_events_account_seq", "events", ["account", "seq"], **_where("account IS NOT NULL")
+    )
     op.create_table(
         "api_keys",
         sa.Column("key_id", sa.String(32), nullable=False),
