@@ -58,6 +58,7 @@ def trade(i: int) -> dict[str, object]:
 class Result:
     def __init__(self, name: str, n: int, seconds: float, lat: list[float], commits: int) -> None:
         self.name, self.n, self.seconds, self.lat, self.commits = name, n, seconds, lat, commits
+        self.cpu = 0.0  # process CPU seconds (all threads), set by measure()
 
     @property
     def rate(self) -> float:
@@ -70,13 +71,21 @@ class Result:
         per = self.n / self.commits if self.commits else float("nan")
         return (
             f"  {self.name:<38} {self.n:>8} {self.rate:>11,.0f} {ratio} "
-            f"{p50:>8.2f} {p99:>8.2f} {per:>9.1f}"
+            f"{p50:>8.2f} {p99:>8.2f} {per:>9.1f} {1e6 * self.cpu / max(self.n, 1):>8.1f}"
         )
+
+
+def measure(run: Callable[[Store], Result], store: Store) -> Result:
+    """Run one mode and attach the process CPU time it used (load-independent cost)."""
+    c0 = time.process_time()
+    res = run(store)
+    res.cpu = time.process_time() - c0
+    return res
 
 
 HEADER = (
     f"  {'mode':<38} {'records':>8} {'records/s':>11} {'vs naive':>8} "
-    f"{'p50 ms':>8} {'p99 ms':>8} {'rows/txn':>9}"
+    f"{'p50 ms':>8} {'p99 ms':>8} {'rows/txn':>9} {'CPU µs/rec':>8}"
 )
 
 
@@ -237,7 +246,7 @@ def ingest(url: str, label: str, seconds: float, modes: str) -> None:
     with Store.open(url) as store:
         base = None
         for run in runs:
-            res = run(store)
+            res = measure(run, store)
             print(res.row(base), flush=True)
             base = base or res.rate
         n = store.last_seq()
@@ -337,18 +346,25 @@ def replay_bench(url: str, label: str, n: int, snap_io: float) -> None:
                 ]
             )
             k += m
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         cnt = 0
         for _ in store.journal_after(start):
             cnt += 1
-        read = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        read, read_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
         for r in store.journal_after(start):
             json.loads(r.payload)
         read_decode = time.perf_counter() - t0
+        decode_cpu = time.process_time() - c0
     assert cnt == n
-    print(f"  read {n:,} records        {read:.2f} s  ({n / read:,.0f} records/s)")
-    print(f"  read + json.loads         {read_decode:.2f} s  ({n / read_decode:,.0f} records/s)")
+    print(
+        f"  read {n:,} records        {read:.2f} s  ({n / read:,.0f} records/s; "
+        f"CPU {1e6 * read_cpu / n:.1f} µs/record)"
+    )
+    print(
+        f"  read + json.loads         {read_decode:.2f} s  ({n / read_decode:,.0f} records/s; "
+        f"CPU {1e6 * decode_cpu / n:.1f} µs/record)"
+    )
     rate = n / read_decode
     budget = 5.0 - snap_io
     print(

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from crossmargin.errors import InputError, StoreError
-from crossmargin.store import AsyncStore, NewEvent, NewRecord, Store
+from crossmargin.store import AsyncStore, NewEvent, NewRecord, Receipt, Store
 
 
 def test_append_returns_increasing_seqs_and_reads_back_verbatim(store: Store) -> None:
@@ -121,7 +121,7 @@ def test_idempotency_key_makes_retries_safe(store: Store) -> None:
         ]
     )
     assert receipt.journal_seqs == (2, 1, 2, 3)
-    assert receipt.duplicates == frozenset({1, 2})
+    assert receipt.duplicate == (False, True, True, False)
     assert [r.idempotency_key for r in store.journal_after(0)] == ["req-1", "req-2", None]
 
 
@@ -280,3 +280,57 @@ def test_new_record_and_event_values(store: Store) -> None:
     assert ev.body == '{"b":2}'
     with pytest.raises(InputError, match="cause_seq"):
         NewEvent("t", {}, cause_seq=0)
+
+
+def test_async_appends_of_one_loop_iteration_are_coalesced_and_split_back(store: Store) -> None:
+    astore = AsyncStore(store)
+
+    async def one(i: int) -> Receipt:
+        recs = [
+            store.record("trade", {"i": i, "leg": leg}, idempotency_key=f"k{i % 7}-{leg}")
+            for leg in range(2)
+        ]
+        evs = [store.event("margin_call", {"i": i})] if i % 3 == 0 else []
+        return await astore.submit(recs, evs)
+
+    async def main() -> list[Receipt]:
+        return await asyncio.gather(*(one(i) for i in range(60)))
+
+    receipts = asyncio.run(main())
+    assert store.stats()["batches"] <= 3  # one coalesced call per loop iteration
+    recs = {r.seq: r.data() for r in store.journal_after(0)}
+    assert sorted(recs) == list(range(1, 15))  # 7 distinct keys x 2 legs
+    evs = {e.seq: e.data() for e in store.iter_events(0)}
+    for i, receipt in enumerate(receipts):
+        assert len(receipt.journal_seqs) == 2 and len(receipt.duplicate) == 2
+        assert [recs[s]["leg"] for s in receipt.journal_seqs] == [0, 1]
+        assert receipt.duplicate == ((i >= 7),) * 2  # the first of each key wrote it
+        assert [evs[s] for s in receipt.event_seqs] == ([{"i": i}] if i % 3 == 0 else [])
+
+
+def test_async_failing_call_is_isolated_and_cancelled_call_not_written(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    astore = AsyncStore(store)
+    real = store._writer._write
+
+    def flaky(batch):  # type: ignore[no-untyped-def]
+        if any(r.kind == "poison" for p in batch for r in p.records):
+            raise StoreError("disk on fire", path="store")
+        return real(batch)
+
+    monkeypatch.setattr(store._writer, "_write", flaky)
+
+    async def main() -> list[object]:
+        tasks = [
+            asyncio.ensure_future(astore.append("poison" if i == 4 else "trade", {"i": i}))
+            for i in range(10)
+        ]
+        tasks[7].cancel()  # cancelled before the loop flushed: never written
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    out = asyncio.run(main())
+    assert isinstance(out[4], StoreError)
+    assert isinstance(out[7], asyncio.CancelledError)
+    assert sorted(o for o in out if isinstance(o, int)) == list(range(1, 9))
+    assert sorted(r.data()["i"] for r in store.journal_after(0)) == [0, 1, 2, 3, 5, 6, 8, 9]

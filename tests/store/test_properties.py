@@ -108,7 +108,7 @@ def _machine(store: Store) -> type[RuleBasedStateMachine]:
             )
             want = [self._model_append(k, a, self.key(n), _text(p)) for k, a, n, p in items]
             assert list(receipt.journal_seqs) == [s for s, _ in want]
-            assert receipt.duplicates == frozenset(s for s, dup in want if dup)
+            assert list(receipt.duplicate) == [dup for _, dup in want]
 
         @rule(evs=st.lists(st.tuples(NAMES, ACCOUNTS, payloads()), min_size=1, max_size=4))
         def append_events(self, evs: list[tuple[str, str | None, Any]]) -> None:

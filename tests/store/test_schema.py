@@ -187,3 +187,13 @@ def test_bad_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(InputError) as err:
         StoreConfig(**{field: value})  # type: ignore[arg-type]
     assert err.value.path == f"store.{field}"
+
+
+def test_explicit_upgrade_function(db_url: str) -> None:
+    from crossmargin.store import upgrade
+
+    assert upgrade(db_url, revision="0001") == "0001"
+    assert upgrade(db_url) == HEAD_REVISION
+    assert upgrade(db_url) == HEAD_REVISION  # idempotent
+    with pytest.raises(StoreError, match="9999"):
+        upgrade(db_url, revision="9999")

@@ -37,7 +37,7 @@ from crossmargin.store.records import (
     SnapshotInfo,
 )
 from crossmargin.store.snapshots import Snapshot
-from crossmargin.store.store import Recovery, Store
+from crossmargin.store.store import Recovery, Store, upgrade
 
 __all__ = [
     "HEAD_REVISION",
@@ -55,4 +55,5 @@ __all__ = [
     "SnapshotInfo",
     "Store",
     "StoreConfig",
+    "upgrade",
 ]

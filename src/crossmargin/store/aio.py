@@ -1,9 +1,13 @@
 """A thin asyncio face of :class:`~crossmargin.store.Store` (for the HTTP service).
 
-Appends do not tie up a thread per caller: they are queued to the group-commit writer and
-awaited through :func:`asyncio.wrap_future`, so hundreds of concurrent requests in one event loop
-share one transaction. Reads run in the default executor. :meth:`AsyncStore.wait_events` is woken
-by the writer (through ``loop.call_soon_threadsafe``) when events are committed by this process
+Appends do not tie up a thread per caller. The appends made by all tasks of an event loop
+during one loop iteration are coalesced into a single call to the group-commit writer, and the
+loop is woken once when that call commits (one ``call_soon_threadsafe``, not one per append),
+after which every task gets its own slice of the receipt. Hundreds of concurrent requests thus
+share one transaction and cost the event loop one cross-thread wake-up. Each task's records and
+events still commit atomically; if a coalesced write fails, each task's part is retried on its
+own, so one bad call cannot fail the others. Reads run in the default executor.
+:meth:`AsyncStore.wait_events` is woken by the writer when events are committed by this process
 and polls every ``poll_interval_s`` for events written by other processes.
 """
 
@@ -14,6 +18,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any, ParamSpec, TypeVar
 
 from crossmargin.store.records import (
@@ -47,6 +52,7 @@ class AsyncStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._batchers: dict[asyncio.AbstractEventLoop, _LoopBatcher] = {}
 
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -57,7 +63,12 @@ class AsyncStore:
         self, records: Sequence[NewRecord] = (), events: Sequence[NewEvent] = ()
     ) -> Receipt:
         """Journal records and store events atomically; returns once durable."""
-        return await asyncio.wrap_future(self.store.submit(records, events))
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None or batcher.loop.is_closed():
+            self._batchers = {lp: b for lp, b in self._batchers.items() if not lp.is_closed()}
+            batcher = self._batchers[loop] = _LoopBatcher(self.store, loop)
+        return await batcher.add(tuple(records), tuple(events))
 
     async def append(
         self,
@@ -199,3 +210,83 @@ class AsyncStore:
             self.store.issue_api_key, role, account=account, feed=feed, label=label
         )
         return result
+
+
+class _Call:
+    __slots__ = ("events", "future", "records")
+
+    def __init__(
+        self,
+        records: tuple[NewRecord, ...],
+        evs: tuple[NewEvent, ...],
+        future: asyncio.Future[Receipt],
+    ) -> None:
+        self.records = records
+        self.events = evs
+        self.future = future
+
+
+class _LoopBatcher:
+    """Coalesces one event loop's appends per loop iteration (see the module docstring)."""
+
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self.store = store
+        self.loop = loop
+        self.calls: list[_Call] = []
+
+    def add(
+        self, records: tuple[NewRecord, ...], evs: tuple[NewEvent, ...]
+    ) -> asyncio.Future[Receipt]:
+        self.store._check_open()
+        future: asyncio.Future[Receipt] = self.loop.create_future()
+        if not self.calls:
+            self.loop.call_soon(self.flush)
+        self.calls.append(_Call(records, evs, future))
+        return future
+
+    def flush(self) -> None:
+        calls = [c for c in self.calls if not c.future.done()]  # cancelled before the write
+        self.calls = []
+        if not calls:
+            return
+        records = [r for c in calls for r in c.records]
+        evs = [e for c in calls for e in c.events]
+        self._send(calls, records, evs)
+
+    def _send(self, calls: list[_Call], records: list[NewRecord], evs: list[NewEvent]) -> None:
+        try:
+            done = self.store.submit(records, evs)
+        except Exception as exc:  # the store was closed meanwhile
+            for c in calls:
+                if not c.future.done():
+                    c.future.set_exception(exc)
+            return
+
+        def committed(f: Future[Receipt]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self._resolve, calls, f)
+
+        done.add_done_callback(committed)
+
+    def _resolve(self, calls: list[_Call], done: Future[Receipt]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            if len(calls) > 1:  # isolate the failing call
+                for c in calls:
+                    self._send([c], list(c.records), list(c.events))
+                return
+            if not calls[0].future.done():
+                calls[0].future.set_exception(exc)
+            return
+        receipt = done.result()
+        j = e = 0
+        for c in calls:
+            nj, ne = len(c.records), len(c.events)
+            part = Receipt(
+                receipt.journal_seqs[j : j + nj],
+                receipt.event_seqs[e : e + ne],
+                receipt.duplicate[j : j + nj],
+            )
+            j, e = j + nj, e + ne
+            if not c.future.done():  # a caller cancelled after the write: it is still durable
+                c.future.set_result(part)

@@ -313,14 +313,15 @@ class Receipt:
         Seq of each journal record, in the order given.
     event_seqs
         Seq of each event, in the order given.
-    duplicates
-        Journal seqs returned for records whose idempotency key was already journaled (nothing
-        new was written for them: do not apply them again).
+    duplicate
+        One flag per journal record: ``True`` where its idempotency key was already journaled
+        (by an earlier call, or earlier in this one) — nothing new was written for it and its
+        seq is the first record's: do not apply it again.
     """
 
     journal_seqs: tuple[int, ...] = ()
     event_seqs: tuple[int, ...] = ()
-    duplicates: frozenset[int] = frozenset()
+    duplicate: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

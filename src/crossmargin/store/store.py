@@ -31,7 +31,27 @@ from crossmargin.store.schema import events, journal
 from crossmargin.store.snapshots import Snapshot, SnapshotData, SnapshotWriter
 from crossmargin.store.writer import GroupCommitWriter
 
-__all__ = ["Recovery", "Store"]
+__all__ = ["Recovery", "Store", "upgrade"]
+
+
+def upgrade(db: str | Path, *, revision: str = "head") -> str | None:
+    """Migrate the store schema of ``db`` to ``revision`` without opening a store.
+
+    :meth:`Store.open` does this itself; use this for an explicit, logged migration step of a
+    deployment (e.g. before starting several service workers). Returns the revision reached.
+
+    Raises
+    ------
+    InputError
+        Unusable database path or URL.
+    StoreError
+        The database is unreachable, newer than this version, or the migration failed.
+    """
+    database = Database(normalize_url(db), StoreConfig())
+    try:
+        return migrate.upgrade(database, revision)
+    finally:
+        database.dispose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,30 +39,28 @@ _IN_CHUNK = 500  # keys per IN (...) lookup: well under SQLite's bound-variable 
 _ROWS_PER_STATEMENT = 200  # 7 columns x 200 rows = 1 400 parameters per statement
 
 
-_NO_DUPLICATES: frozenset[int] = frozenset()
-
-
 def _number_keyed(
     records: tuple[NewRecord, ...],
     seq: int,
     existing: dict[str, int],
     rows: list[tuple[Any, ...]],
-) -> tuple[tuple[int, ...], frozenset[int], int]:
+) -> tuple[tuple[int, ...], tuple[bool, ...], int]:
     """Number records some of which carry idempotency keys; a known key is not written again."""
     seqs: list[int] = []
-    duplicates: set[int] = set()
+    duplicate: list[bool] = []
     for rec in records:
         key = rec.idempotency_key
         if key is not None and key in existing:
             seqs.append(existing[key])
-            duplicates.add(existing[key])
+            duplicate.append(True)
             continue
+        duplicate.append(False)
         seq += 1
         if key is not None:
             existing[key] = seq
         seqs.append(seq)
         rows.append((seq, rec.kind, rec.source, rec.account, key, rec.payload, rec.received_ns))
-    return tuple(seqs), frozenset(duplicates), seq
+    return tuple(seqs), tuple(duplicate), seq
 
 
 class _Pending:
@@ -153,7 +151,14 @@ class GroupCommitWriter:
                         batch.append(pending)
                         rows += pending.size
             if batch:
-                self._commit(batch)
+                try:
+                    self._commit(batch)
+                except BaseException as exc:  # never leave a caller waiting forever
+                    _log.exception("store writer failed")
+                    error = StoreError(f"append failed: {exc}", path="store")
+                    for pending in batch:
+                        if not pending.future.done():
+                            pending.future.set_exception(error)
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
@@ -197,14 +202,14 @@ class GroupCommitWriter:
             receipts: list[Receipt] = []
             for pending in batch:
                 if keyed:
-                    seqs, duplicates, seq = _number_keyed(
+                    seqs, duplicate, seq = _number_keyed(
                         pending.records, seq, existing, journal_rows
                     )
                 else:  # the common case: consecutive numbers, no lookups
                     first = seq + 1
                     seq += len(pending.records)
                     seqs = tuple(range(first, seq + 1))
-                    duplicates = _NO_DUPLICATES
+                    duplicate = (False,) * len(seqs)
                     journal_rows.extend(
                         (n, r.kind, r.source, r.account, None, r.payload, r.received_ns)
                         for n, r in zip(seqs, pending.records, strict=True)
@@ -216,7 +221,7 @@ class GroupCommitWriter:
                     (n, e.time_ns, e.type, e.account, e.cause_seq, e.body)
                     for n, e in zip(event_seqs, pending.events, strict=True)
                 )
-                receipts.append(Receipt(seqs, event_seqs, duplicates))
+                receipts.append(Receipt(seqs, event_seqs, duplicate))
             if journal_rows:
                 self._insert_many(conn, journal, journal_rows)
             if event_rows:
