@@ -19,16 +19,18 @@ import functools
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Unpack
 
 from crossmargin.store.records import (
     ApiKey,
     Event,
+    EventOptions,
     IssuedKey,
     JournalRecord,
     NewEvent,
     NewRecord,
     Receipt,
+    RecordOptions,
     Role,
     SnapshotInfo,
 )
@@ -36,9 +38,6 @@ from crossmargin.store.snapshots import Snapshot, SnapshotData
 from crossmargin.store.store import Store
 
 __all__ = ["AsyncStore"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 class AsyncStore:
@@ -71,42 +70,20 @@ class AsyncStore:
         return await batcher.add(tuple(records), tuple(events))
 
     async def append(
-        self,
-        kind: str,
-        payload: Mapping[str, Any] | str | bytes,
-        *,
-        source: str = "-",
-        account: str | None = None,
-        idempotency_key: str | None = None,
-        received_ns: int | None = None,
+        self, kind: str, payload: Mapping[str, Any] | str | bytes, **options: Unpack[RecordOptions]
     ) -> int:
         """Journal one input; returns its seq once durable (see :meth:`Store.append`)."""
-        rec = self.store.record(
-            kind,
-            payload,
-            source=source,
-            account=account,
-            idempotency_key=idempotency_key,
-            received_ns=received_ns,
-        )
-        return (await self.submit([rec])).journal_seqs[0]
+        return (await self.submit([self.store.record(kind, payload, **options)])).journal_seqs[0]
 
     async def append_many(self, records: Sequence[NewRecord]) -> Receipt:
         """Journal several inputs atomically; returns once durable."""
         return await self.submit(records)
 
     async def append_event(
-        self,
-        type: str,
-        body: Mapping[str, Any] | str | bytes,
-        *,
-        account: str | None = None,
-        cause_seq: int | None = None,
-        time_ns: int | None = None,
+        self, type: str, body: Mapping[str, Any] | str | bytes, **options: Unpack[EventOptions]
     ) -> int:
-        """Store one event; returns its seq once durable."""
-        ev = self.store.event(type, body, account=account, cause_seq=cause_seq, time_ns=time_ns)
-        return (await self.submit(events=[ev])).event_seqs[0]
+        """Store one event; returns its seq once durable (see :meth:`Store.append_event`)."""
+        return (await self.submit(events=[self.store.event(type, body, **options)])).event_seqs[0]
 
     # -- reads (executor) -------------------------------------------------------------------
     async def journal_after(

@@ -13,18 +13,20 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from crossmargin.errors import InputError
 
 __all__ = [
     "ApiKey",
     "Event",
+    "EventOptions",
     "IssuedKey",
     "JournalRecord",
     "NewEvent",
     "NewRecord",
     "Receipt",
+    "RecordOptions",
     "Role",
     "SnapshotInfo",
     "encode_json_object",
@@ -32,6 +34,25 @@ __all__ = [
 ]
 
 Role = Literal["admin", "feed", "account"]
+
+
+class RecordOptions(TypedDict, total=False):
+    """Optional fields of a journal record (see :class:`NewRecord`)."""
+
+    source: str
+    account: str | None
+    idempotency_key: str | None
+    received_ns: int | None
+
+
+class EventOptions(TypedDict, total=False):
+    """Optional fields of an event (see :class:`NewEvent`)."""
+
+    account: str | None
+    cause_seq: int | None
+    time_ns: int | None
+
+
 NAME_MAX = 128
 KIND_MAX = 64
 _DEFAULT_MAX_BYTES = 1 << 20

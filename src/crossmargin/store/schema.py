@@ -85,15 +85,21 @@ snapshots = sa.Table(
     sa.Index(None, "complete", "seq"),
 )
 
-snapshot_parts = sa.Table(
-    "snapshot_parts",
-    metadata,
-    sa.Column(
+
+def _snapshot_key() -> sa.Column[int]:
+    """``snapshot_id``: first key column of a snapshot's parts and chunks, deleted with it."""
+    return sa.Column(
         "snapshot_id",
         sa.Integer(),
         sa.ForeignKey("snapshots.id", ondelete="CASCADE"),
         primary_key=True,
-    ),
+    )
+
+
+snapshot_parts = sa.Table(
+    "snapshot_parts",
+    metadata,
+    _snapshot_key(),
     sa.Column("name", sa.String(NAME_LEN), primary_key=True),
     sa.Column("position", sa.Integer(), nullable=False),
     sa.Column("size", sa.BigInteger(), nullable=False),
@@ -104,12 +110,7 @@ snapshot_parts = sa.Table(
 snapshot_chunks = sa.Table(
     "snapshot_chunks",
     metadata,
-    sa.Column(
-        "snapshot_id",
-        sa.Integer(),
-        sa.ForeignKey("snapshots.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _snapshot_key(),
     sa.Column("part", sa.String(NAME_LEN), primary_key=True),
     sa.Column("idx", sa.Integer(), primary_key=True),
     sa.Column("data", sa.LargeBinary(), nullable=False),

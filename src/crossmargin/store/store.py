@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from crossmargin.errors import InputError, StoreError
 from crossmargin.store import migrate, reading
@@ -18,11 +18,13 @@ from crossmargin.store.keys import KeyRing
 from crossmargin.store.records import (
     ApiKey,
     Event,
+    EventOptions,
     IssuedKey,
     JournalRecord,
     NewEvent,
     NewRecord,
     Receipt,
+    RecordOptions,
     Role,
     SnapshotInfo,
     check_name,
@@ -172,35 +174,13 @@ class Store:
 
     # -- journal: write -------------------------------------------------------------------
     def record(
-        self,
-        kind: str,
-        payload: Mapping[str, Any] | str | bytes,
-        *,
-        source: str = "-",
-        account: str | None = None,
-        idempotency_key: str | None = None,
-        received_ns: int | None = None,
+        self, kind: str, payload: Mapping[str, Any] | str | bytes, **options: Unpack[RecordOptions]
     ) -> NewRecord:
-        """Build a validated :class:`NewRecord` with this store's payload size limit."""
-        return NewRecord(
-            kind,
-            payload,
-            source=source,
-            account=account,
-            idempotency_key=idempotency_key,
-            received_ns=received_ns,
-            max_payload_bytes=self.config.max_payload_bytes,
-        )
+        """Build a validated :class:`NewRecord` (same arguments) with this store's size limit."""
+        return NewRecord(kind, payload, max_payload_bytes=self.config.max_payload_bytes, **options)
 
     def append(
-        self,
-        kind: str,
-        payload: Mapping[str, Any] | str | bytes,
-        *,
-        source: str = "-",
-        account: str | None = None,
-        idempotency_key: str | None = None,
-        received_ns: int | None = None,
+        self, kind: str, payload: Mapping[str, Any] | str | bytes, **options: Unpack[RecordOptions]
     ) -> int:
         """Journal one input; returns its seq once it is durable.
 
@@ -210,15 +190,10 @@ class Store:
             What the input is (``market``, ``trade``, ``deposit`` …).
         payload
             The input as a JSON object (mapping, or its JSON text kept verbatim).
-        source
-            Feed or channel id.
-        account
-            The account concerned, if any.
-        idempotency_key
-            Unique client key; a repeat returns the first record's seq and writes nothing
-            (use :meth:`submit` to learn that it was a repeat).
-        received_ns
-            Receive time, ns since the epoch (default: now).
+        **options
+            ``source`` (feed or channel id), ``account``, ``idempotency_key`` (a repeat returns
+            the first record's seq and writes nothing; :meth:`submit`'s receipt tells that it
+            was one), ``received_ns``: see :class:`NewRecord`.
 
         Raises
         ------
@@ -227,15 +202,7 @@ class Store:
         StoreError
             The write failed; the input is not acknowledged.
         """
-        rec = self.record(
-            kind,
-            payload,
-            source=source,
-            account=account,
-            idempotency_key=idempotency_key,
-            received_ns=received_ns,
-        )
-        return self._wait(self.submit([rec])).journal_seqs[0]
+        return self._wait(self.submit([self.record(kind, payload, **options)])).journal_seqs[0]
 
     def append_many(self, records: Sequence[NewRecord]) -> Receipt:
         """Journal several inputs atomically (all or none), in order; returns once durable."""
@@ -311,36 +278,16 @@ class Store:
 
     # -- events ---------------------------------------------------------------------------
     def event(
-        self,
-        type: str,
-        body: Mapping[str, Any] | str | bytes,
-        *,
-        account: str | None = None,
-        cause_seq: int | None = None,
-        time_ns: int | None = None,
+        self, type: str, body: Mapping[str, Any] | str | bytes, **options: Unpack[EventOptions]
     ) -> NewEvent:
-        """Build a validated :class:`NewEvent` with this store's size limit."""
-        return NewEvent(
-            type,
-            body,
-            account=account,
-            cause_seq=cause_seq,
-            time_ns=time_ns,
-            max_payload_bytes=self.config.max_payload_bytes,
-        )
+        """Build a validated :class:`NewEvent` (same arguments) with this store's size limit."""
+        return NewEvent(type, body, max_payload_bytes=self.config.max_payload_bytes, **options)
 
     def append_event(
-        self,
-        type: str,
-        body: Mapping[str, Any] | str | bytes,
-        *,
-        account: str | None = None,
-        cause_seq: int | None = None,
-        time_ns: int | None = None,
+        self, type: str, body: Mapping[str, Any] | str | bytes, **options: Unpack[EventOptions]
     ) -> int:
         """Store one engine event; returns its seq once durable (see :class:`NewEvent`)."""
-        ev = self.event(type, body, account=account, cause_seq=cause_seq, time_ns=time_ns)
-        return self._wait(self.submit(events=[ev])).event_seqs[0]
+        return self._wait(self.submit(events=[self.event(type, body, **options)])).event_seqs[0]
 
     def append_events(self, events: Sequence[NewEvent]) -> Receipt:
         """Store several events atomically, in order; returns once durable."""
