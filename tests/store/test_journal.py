@@ -334,3 +334,19 @@ def test_async_failing_call_is_isolated_and_cancelled_call_not_written(
     assert isinstance(out[7], asyncio.CancelledError)
     assert sorted(o for o in out if isinstance(o, int)) == list(range(1, 9))
     assert sorted(r.data()["i"] for r in store.journal_after(0)) == [0, 1, 2, 3, 5, 6, 8, 9]
+
+
+def test_a_store_cannot_be_used_across_fork(store: Store) -> None:
+    import os
+
+    store.append("x", {})
+    pid = os.fork()
+    if pid == 0:  # child: must refuse, not hang waiting for the parent's writer thread
+        try:
+            store.append("x", {})
+        except StoreError as exc:
+            os._exit(0 if "another process" in str(exc) else 1)
+        os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert store.append("y", {}) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -133,6 +134,7 @@ class Store:
         self._snapshots = SnapshotWriter(self._db)
         self._keys = KeyRing(self._db)
         self._closed = False
+        self._pid = os.getpid()
 
     @classmethod
     def open(
@@ -517,6 +519,12 @@ class Store:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError("the store is closed", path="store")
+        if os.getpid() != self._pid:
+            # After fork() the writer thread and the pooled connections belong to the parent.
+            raise StoreError(
+                "this store was opened in another process (before a fork): open one per process",
+                path="store",
+            )
 
     @staticmethod
     def _check_names(values: Collection[str] | None, path: str) -> Collection[str] | None:
