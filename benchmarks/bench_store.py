@@ -227,7 +227,9 @@ def tasks(store: Store, seconds: float, n_tasks: int) -> Result:
     )
 
 
-def ingest(url: str, label: str, seconds: float, modes: str) -> None:
+def ingest(
+    url: str, label: str, seconds: float, modes: str, config: StoreConfig | None = None
+) -> None:
     print(f"\n== journal ingest: {label}")
     print(HEADER)
     runs: list[Callable[[Store], Result]] = [lambda s: naive(s, seconds)]
@@ -236,6 +238,7 @@ def ingest(url: str, label: str, seconds: float, modes: str) -> None:
             lambda s: threaded(s, seconds, 1, "store.append, 1 thread"),
             lambda s: pipelined(s, seconds, 1000),
             lambda s: batched(s, seconds, 100),
+            lambda s: batched(s, seconds, 1000),
         ]
     runs += [
         lambda s: threaded(s, seconds, 8, "store.append, 8 threads"),
@@ -243,7 +246,7 @@ def ingest(url: str, label: str, seconds: float, modes: str) -> None:
     ]
     if "all" in modes:
         runs.append(lambda s: tasks(s, seconds, 500))
-    with Store.open(url) as store:
+    with Store.open(url, config=config) as store:
         base = None
         for run in runs:
             res = measure(run, store)
@@ -399,9 +402,13 @@ def main() -> None:
         full = str(Path(tmp) / "full.db")
         normal = str(Path(tmp) / "normal.db")
         ingest(full, "SQLite file, WAL, synchronous=FULL (default)", args.seconds, "all")
-        with Store.open(normal, config=StoreConfig(synchronous="normal")):
-            pass
-        ingest_normal(normal, args.seconds)
+        ingest(
+            normal,
+            "SQLite, synchronous=NORMAL (survives kill -9, not power loss)",
+            args.seconds,
+            "threads",
+            StoreConfig(synchronous="normal"),
+        )
         parts, enc = state_parts(args.accounts, args.positions)
         snap_io = snapshot_bench(full, "SQLite", parts, enc)
         replay_bench(full, "SQLite", args.replay, snap_io)
@@ -417,18 +424,6 @@ def main() -> None:
                 pg_io = snapshot_bench(url, "PostgreSQL", parts, enc)
                 replay_bench(url, "PostgreSQL", args.replay, pg_io)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
-
-
-def ingest_normal(url: str, seconds: float) -> None:
-    print("\n== journal ingest: SQLite, synchronous=NORMAL (survives kill -9, not power loss)")
-    print(HEADER)
-    with Store.open(url, config=StoreConfig(synchronous="normal")) as store:
-        base = naive(store, seconds)
-        print(base.row(None))
-        for n in (8, 50):
-            print(
-                threaded(store, seconds, n, f"store.append, {n} threads").row(base.rate), flush=True
-            )
 
 
 if __name__ == "__main__":

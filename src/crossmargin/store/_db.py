@@ -178,6 +178,32 @@ class Database:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK})
             yield conn
 
+    def read_blob(self, stmt: sa.Select[Any]) -> bytes | None:
+        """The single binary value a query returns (``None`` if no row).
+
+        On PostgreSQL the value is fetched in psycopg's binary format: ``bytea`` in the default
+        text format travels hex-encoded and is decoded in Python — 3-4x slower on the snapshot
+        read path of recovery.
+        """
+        with self.read_engine.connect() as conn:
+            if self.backend != "postgresql":
+                value = conn.scalar(stmt)
+                return None if value is None else bytes(value)
+            import psycopg
+
+            compiled = stmt.compile(dialect=conn.dialect)
+            raw = conn.connection.driver_connection
+            if not isinstance(raw, psycopg.Connection):  # pragma: no cover - psycopg only
+                raise StoreError("PostgreSQL is reached through psycopg 3", path="store")
+            try:
+                with raw.cursor(binary=True) as cur:
+                    cur.execute(str(compiled), compiled.params)
+                    row = cur.fetchone()
+            except psycopg.Error as exc:
+                conn.invalidate()
+                raise StoreError(f"reading a snapshot failed: {exc}", path="store") from exc
+            return None if row is None else bytes(row[0])
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.write_engine.dispose()

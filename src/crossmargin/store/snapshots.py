@@ -250,8 +250,8 @@ class SnapshotWriter:
         sha = hashlib.sha256()
         got = 0
         for idx in range(n_chunks):
-            with db_errors("reading a snapshot"), self._db.read_engine.connect() as conn:
-                piece = conn.scalar(
+            with db_errors("reading a snapshot"):
+                piece = self._db.read_blob(
                     sa.select(snapshot_chunks.c.data).where(
                         snapshot_chunks.c.snapshot_id == info.id,
                         snapshot_chunks.c.part == name,
@@ -262,10 +262,9 @@ class SnapshotWriter:
                 raise StoreError(
                     f"snapshot {info.id} part {name!r}: chunk {idx} is missing", path="store"
                 )
-            data = bytes(piece)
-            sha.update(data)
-            got += len(data)
-            yield data
+            sha.update(piece)
+            got += len(piece)
+            yield piece
         if got != size:
             raise StoreError(
                 f"snapshot {info.id} part {name!r} is corrupt: {got} bytes read, {size} written",
