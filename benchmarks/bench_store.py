@@ -98,7 +98,7 @@ def naive(store: Store, seconds: float) -> Result:
     end = time.perf_counter() + seconds
     t0 = time.perf_counter()
     while time.perf_counter() < end:
-        rec = store.record("trade", trade(i))
+        rec = store.record("trade", trade(i), account=f"acct-{i % 100_000:06d}")
         a = time.perf_counter()
         seq += 1
         with db.begin_write() as conn:
@@ -177,19 +177,39 @@ def pipelined(store: Store, seconds: float, window: int) -> Result:
     )
 
 
-def batched(store: Store, seconds: float, size: int) -> Result:
+def tick(i: int) -> dict[str, object]:
+    """A market update (no account: it skips the account index)."""
+    return {
+        "type": "market",
+        "asset": ("BTC", "ETH", "SPX")[i % 3],
+        "spot": 65000.5 + (i % 1000) * 0.5,
+        "conf": 1.25,
+        "expo": -8,
+        "publish_time": 1795000000 + i // 10,
+        "feed_seq": i,
+        "source_ts": "2026-11-24T10:15:02.123456Z",
+    }
+
+
+def batched(store: Store, seconds: float, size: int, ticks: bool = False) -> Result:
     lat: list[float] = []
     b0 = store.stats()["batches"]
     n = 0
     t0 = time.perf_counter()
     while time.perf_counter() < t0 + seconds:
-        recs = [store.record("trade", trade(n + k)) for k in range(size)]
+        if ticks:
+            recs = [store.record("market", tick(n + k), source="pyth") for k in range(size)]
+        else:
+            recs = [
+                store.record("trade", trade(n + k), account=f"acct-{(n + k) % 100_000:06d}")
+                for k in range(size)
+            ]
         a = time.perf_counter()
         store.append_many(recs)
         lat.append(time.perf_counter() - a)
         n += size
     return Result(
-        f"append_many({size}), 1 thread",
+        f"append_many({size}){' market ticks' if ticks else ''}, 1 thread",
         n,
         time.perf_counter() - t0,
         lat,
@@ -239,6 +259,7 @@ def ingest(
             lambda s: pipelined(s, seconds, 1000),
             lambda s: batched(s, seconds, 100),
             lambda s: batched(s, seconds, 1000),
+            lambda s: batched(s, seconds, 1000, ticks=True),
         ]
     runs += [
         lambda s: threaded(s, seconds, 8, "store.append, 8 threads"),
