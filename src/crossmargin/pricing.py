@@ -69,6 +69,13 @@ def price_contracts(
     delta[settled] = gamma[settled] = vega[settled] = theta[settled] = 0.0
     rows = []
     for i, c in enumerate(inst.contracts):
+        notes = [
+            w.as_dict()
+            for w in inst.warnings
+            if w.asset == c.underlying
+            and (not w.kinds or c.kind in w.kinds)
+            and (w.expiry is None or w.expiry == c.expiry)
+        ]
         rows.append(
             {
                 "instrument": inst.names[i],
@@ -88,6 +95,7 @@ def price_contracts(
                 else None,
                 "time_to_expiry": float(T[i]),
                 "settled": bool(settled[i]),
+                "warnings": notes,
             }
         )
     return rows

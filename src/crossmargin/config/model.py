@@ -454,10 +454,20 @@ class LiquidationConfig(_Strict):
 
 
 class MarketRules(_Strict):
-    """Fail-closed rules for market data."""
+    """Fail-closed rules for market data (docs/formats.md, "Time rules" and "Fallbacks")."""
 
     min_confidence: float = Fraction
     max_age_seconds: float = Field(gt=0.0, allow_inf_nan=False)
+    require_timestamps: bool = Field(
+        default=True,
+        description="a price needs an observation time (its own timestamp or the snapshot's); "
+        "false: accepted without one, with a no_timestamp warning",
+    )
+    fallbacks: Literal["warn", "error"] = Field(
+        default="warn",
+        description="derived market data (interpolated expiries, asset-level vol, rate-based "
+        "forwards, perp mark = spot): used with a warning, or refused",
+    )
 
 
 class RiskConfig(_Strict):

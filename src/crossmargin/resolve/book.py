@@ -15,7 +15,8 @@ from crossmargin.collateral.valuation import CollateralTable, value_collateral
 from crossmargin.config import RiskConfig
 from crossmargin.errors import MarketDataError
 from crossmargin.instruments.book import Book
-from crossmargin.market.checks import check_asset
+from crossmargin.market.checks import check_asset, timestamp_warning
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.instruments import InstrumentTable, resolve_instruments
 from crossmargin.resolve.positions import NetPositions, net_positions
@@ -40,6 +41,9 @@ class ResolvedBook:
     fx
         Per account: multiply a snapshot-currency amount by this to express it in the account's
         base currency.
+    warnings
+        Every documented fallback used for this book (market data derived, checks relaxed by the
+        configuration); :func:`crossmargin.account.report.account_warnings` maps them to accounts.
     """
 
     book: Book
@@ -49,6 +53,7 @@ class ResolvedBook:
     positions: NetPositions
     collateral: CollateralTable
     fx: FloatArray
+    warnings: tuple[MarketWarning, ...] = ()
 
     @property
     def n_accounts(self) -> int:
@@ -74,7 +79,13 @@ def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> Resolve
     pos = net_positions(book, inst)
     col = value_collateral(book, snapshot, config)
     fx = _fx(book, snapshot, config)
-    return ResolvedBook(book, snapshot, config, inst, pos, col, fx)
+    oracle_und = (
+        config.oracles.assets[a].underlying for a in book.assets if a in config.oracles.assets
+    )
+    used = dict.fromkeys((*inst.underlyings, *book.assets, *oracle_und, *book.base_currency))
+    dated = (timestamp_warning(snapshot, s, config.market) for s in used)
+    warnings = (*inst.warnings, *(w for w in dated if w is not None))
+    return ResolvedBook(book, snapshot, config, inst, pos, col, fx, warnings)
 
 
 def _first_holder(book: Book) -> np.ndarray:
