@@ -24,11 +24,13 @@ from crossmargin.errors import InputError
 
 __all__ = [
     "MAX_SYMBOL_CHARS",
+    "account_index",
     "choice",
     "instance",
     "number_value",
     "real",
     "real_or_none",
+    "sequence_of",
     "symbol",
     "symbol_value",
 ]
@@ -133,3 +135,25 @@ def instance(v: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any
     if not isinstance(v, kind):
         raise InputError(f"must be {what}, got {type(v).__name__}", path=path)
     return v
+
+
+def sequence_of(v: Any, kind: type | tuple[type, ...], path: str, what: str) -> tuple[Any, ...]:
+    """``v`` as a tuple whose items are all ``kind`` (a str or a mapping is not a sequence)."""
+    from collections.abc import Iterable, Mapping
+
+    if isinstance(v, str | bytes | Mapping) or not isinstance(v, Iterable):
+        raise InputError(f"must be a sequence of {what}, got {type(v).__name__}", path=path)
+    out = tuple(v)
+    for i, x in enumerate(out):
+        if not isinstance(x, kind):
+            raise InputError(f"must be {what}, got {type(x).__name__}", path=f"{path}[{i}]")
+    return out
+
+
+def account_index(i: Any, n: int, path: str = "account") -> int:
+    """``i`` as an account index in ``[0, n)`` (no negative indexing, no ``bool``)."""
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise InputError(f"account index must be an integer, got {type(i).__name__}", path=path)
+    if not 0 <= int(i) < n:
+        raise InputError(f"account index {int(i)} is out of range (0 to {n - 1})", path=path)
+    return int(i)

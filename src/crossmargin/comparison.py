@@ -15,8 +15,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from crossmargin._checks import account_index, instance
 from crossmargin._time import format_instant
 from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.errors import InputError
 
 __all__ = ["comparison_dict"]
 
@@ -32,7 +34,14 @@ def comparison_dict(
 
     ``unavailable`` lists default models that could not be computed for the book, with why.
     """
+    if not isinstance(results, Mapping) or not results:
+        raise InputError(
+            "results must be a non-empty mapping of model name -> AccountResults", path="results"
+        )
+    for name, r in results.items():
+        instance(r, AccountResults, f"results.{name}", "an AccountResults (see compare)")
     first = next(iter(results.values()))
+    i = account_index(i, first.n)
     rb = first.book
     iso = results.get("isolated")
     base_req = float(iso.collateral_required[i]) if iso is not None else math.nan

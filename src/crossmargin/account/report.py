@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from crossmargin._checks import account_index, instance
 from crossmargin._time import format_instant
 from crossmargin._typing import IntArray
 from crossmargin.account.health import STATUSES, AccountResults
@@ -122,7 +123,15 @@ def account_warnings(res: AccountResults, i: int) -> list[dict[str, Any]]:
 
 
 def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dict[str, Any]:
-    """The ``margin --format json`` object of account ``i``."""
+    """The ``margin --format json`` object of account ``i``.
+
+    Raises
+    ------
+    InputError
+        ``res`` is not an :class:`AccountResults` or ``i`` is not one of its account indices.
+    """
+    instance(res, AccountResults, "results", "an AccountResults (see compute_margin)")
+    i = account_index(i, res.n)
     rb = res.book
     fx = float(rb.fx[i])
     b = res.batch

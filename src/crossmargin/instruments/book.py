@@ -126,6 +126,17 @@ class Book:
         ``prefixes`` gives each account's input path for error messages (default
         ``positions`` for one account, ``accounts[i].positions`` for several).
         """
+        portfolios = _seq(portfolios, "portfolios")
+        for i, pf in enumerate(portfolios):
+            if not isinstance(pf, Portfolio):
+                raise InputError(
+                    f"must be a Portfolio, got {type(pf).__name__}", path=f"portfolios[{i}]"
+                )
+        if prefixes is not None and len(_strings(prefixes, "prefixes")) != len(portfolios):
+            raise InputError(
+                f"give one prefix per portfolio ({len(prefixes)} for {len(portfolios)})",
+                path="prefixes",
+            )
         contract_ix: dict[Contract, int] = {}
         asset_ix: dict[str, int] = {}
         pa: list[int] = []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from crossmargin._checks import choice, real, symbol
@@ -66,7 +67,10 @@ def _suffix(settlement: Settlement, multiplier: float) -> str:
 
 
 def _fmt_number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    """Shortest round-trip decimal, never in exponent notation (names must parse back)."""
+    if float(x).is_integer():
+        return str(int(x))
+    return format(Decimal(repr(float(x))), "f")
 
 
 def _fmt_expiry(expiry: datetime) -> str:

@@ -11,9 +11,9 @@ Grammar (case-insensitive, ``-`` separated, at most 128 characters, no inner bla
 
 * underlying: a symbol — 1 to 32 of ``A-Z 0-9 _ .``, starting with a letter or digit, with at
   least one letter (``-PERP``, ``.-PERP`` or ``123-PERP`` are refused);
-* strike: digits with an optional decimal part written ``.`` or Deribit's ``d`` (``1d5`` = 1.5),
-  positive, at most 20 characters (no sign, exponent, ``_`` or hex);
-* multiplier: ``X`` and a positive decimal number of at most 20 characters;
+* strike: up to 15 digits with an optional decimal part of up to 15 digits written ``.`` or
+  Deribit's ``d`` (``1d5`` = 1.5), positive (no sign, exponent, ``_`` or hex);
+* multiplier: ``X`` and a positive decimal number of the same form;
 * each suffix at most once (``-INV-INV`` is refused).
 
 Instruments may also be given as explicit objects (see :func:`contract_from_fields`), which is how
@@ -41,8 +41,8 @@ from crossmargin.instruments.contracts import (
 
 __all__ = ["contract_from_fields", "parse_instrument"]
 
-_MULT_RE = re.compile(r"^X(\d{1,12}(?:\.\d{1,8})?)$")
-_STRIKE_RE = re.compile(r"^\d{1,12}(?:[.D]\d{1,8})?$")
+_MULT_RE = re.compile(r"^X(\d{1,15}(?:\.\d{1,15})?)$")
+_STRIKE_RE = re.compile(r"^\d{1,15}(?:[.D]\d{1,15})?$")
 MAX_NAME_CHARS = 128
 
 
@@ -152,6 +152,10 @@ def contract_from_fields(obj: dict[str, Any], *, path: str = "instrument") -> Co
     InputError
         Naming the offending field.
     """
+    if not isinstance(obj, dict):
+        raise InputError(
+            f"an instrument object must be a mapping of fields, got {type(obj).__name__}", path=path
+        )
     unknown = set(obj) - _FIELDS
     if unknown:
         raise InputError(

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossmargin._checks import instance
 from crossmargin._typing import FloatArray
 from crossmargin.collateral.valuation import CollateralTable, value_collateral
 from crossmargin.config import RiskConfig
-from crossmargin.errors import MarketDataError
+from crossmargin.errors import InputError, MarketDataError
 from crossmargin.instruments.book import Book
 from crossmargin.market.checks import check_asset, timestamp_warning
 from crossmargin.market.fallbacks import MarketWarning
@@ -55,6 +56,20 @@ class ResolvedBook:
     fx: FloatArray
     warnings: tuple[MarketWarning, ...] = ()
 
+    def __post_init__(self) -> None:
+        """Type checks only (built by :func:`resolve`; a hand-made one must still be sane)."""
+        p = "ResolvedBook"
+        instance(self.book, Book, f"{p}.book", "a Book")
+        instance(self.snapshot, MarketSnapshot, f"{p}.snapshot", "a MarketSnapshot")
+        instance(self.config, RiskConfig, f"{p}.config", "a RiskConfig")
+        instance(self.instruments, InstrumentTable, f"{p}.instruments", "an InstrumentTable")
+        instance(self.positions, NetPositions, f"{p}.positions", "NetPositions")
+        instance(self.collateral, CollateralTable, f"{p}.collateral", "a CollateralTable")
+        if np.shape(self.fx) != (self.book.n_accounts,):
+            raise InputError(
+                f"must hold one rate per account ({self.book.n_accounts})", path=f"{p}.fx"
+            )
+
     @property
     def n_accounts(self) -> int:
         """Number of accounts."""
@@ -70,6 +85,9 @@ def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> Resolve
         See :func:`~crossmargin.resolve.instruments.resolve_instruments` and
         :func:`~crossmargin.collateral.value_collateral`.
     """
+    instance(book, Book, "book", "a Book (see Book.from_portfolios)")
+    instance(snapshot, MarketSnapshot, "market", "a MarketSnapshot (see load_market)")
+    instance(config, RiskConfig, "config", "a RiskConfig (see load_config, default_config)")
     first_holder = _first_holder(book)
 
     def where(i: int) -> str:
