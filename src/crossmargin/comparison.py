@@ -18,6 +18,7 @@ from typing import Any
 from crossmargin._checks import account_index, instance
 from crossmargin._time import format_instant
 from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.account.report import account_warnings
 from crossmargin.errors import InputError
 
 __all__ = ["comparison_dict"]
@@ -67,4 +68,9 @@ def comparison_dict(
         "unrealized_pnl": float(first.unrealized_pnl[i]),
         "models": models,
         "unavailable": dict(unavailable or {}),
+        "warnings": list(
+            {
+                (w["code"], w["path"]): w for r in results.values() for w in account_warnings(r, i)
+            }.values()
+        ),
     }

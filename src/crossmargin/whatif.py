@@ -19,6 +19,7 @@ from typing import Any
 
 from crossmargin._checks import instance, real, real_or_none, sequence_of
 from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.account.report import account_warnings
 from crossmargin.config import RiskConfig, default_config
 from crossmargin.engine import compute_margin
 from crossmargin.errors import InputError
@@ -147,6 +148,7 @@ def whatif(
             "maintenance_margin": a["maintenance_margin"] - b["maintenance_margin"],
             "equity": a["equity"] - b["equity"],
         },
+        "warnings": account_warnings(after, 0),
         "allowed": bool(covers or reduces),
         "reason": (
             "post-trade equity covers post-trade IM"

@@ -72,8 +72,10 @@ _ORACLE_CODES = {
 }
 
 
-def book_warnings(rb: ResolvedBook) -> list[tuple[MarketWarning, IntArray]]:
-    """Every warning of a resolved book with the accounts it concerns (sorted indices).
+def book_warnings(
+    rb: ResolvedBook, extra: tuple[MarketWarning, ...] = ()
+) -> list[tuple[MarketWarning, IntArray]]:
+    """Every warning of a resolved book (and ``extra`` ones of a model) with its accounts.
 
     A warning about an expiry concerns the holders of contracts on that expiry (of the kinds it
     names); an asset-level one (``no_timestamp``) every account trading the asset, holding it as
@@ -81,12 +83,12 @@ def book_warnings(rb: ResolvedBook) -> list[tuple[MarketWarning, IntArray]]:
     """
     inst, pos, col, book = rb.instruments, rb.positions, rb.collateral, rb.book
     out: list[tuple[MarketWarning, IntArray]] = []
-    if not rb.warnings and col.oracle is None:
+    if not rb.warnings and not extra and col.oracle is None:
         return out
     by_asset: dict[str, list[int]] = {}
     for j, c in enumerate(inst.contracts):
         by_asset.setdefault(c.underlying, []).append(j)
-    for w in rb.warnings:
+    for w in (*rb.warnings, *extra):
         rows = [
             j
             for j in by_asset.get(w.asset, [])
@@ -119,7 +121,11 @@ def book_warnings(rb: ResolvedBook) -> list[tuple[MarketWarning, IntArray]]:
 
 def account_warnings(res: AccountResults, i: int) -> list[dict[str, Any]]:
     """The warnings of account ``i``: ``[{code, path, message}]`` (empty when none)."""
-    return [w.as_dict() for w, acc in book_warnings(res.book) if bool(np.any(acc == i))]
+    return [
+        w.as_dict()
+        for w, acc in book_warnings(res.book, res.batch.warnings)
+        if bool(np.any(acc == i))
+    ]
 
 
 def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dict[str, Any]:
@@ -242,7 +248,7 @@ def summary_table(res: AccountResults) -> dict[str, Any]:
         cols[f] = getattr(res, f)
     cols["status"] = np.asarray(STATUSES, dtype=object)[res.status_code]
     codes: list[list[str]] = [[] for _ in range(res.n)]
-    for w, acc in book_warnings(res.book):
+    for w, acc in book_warnings(res.book, res.batch.warnings):
         for a in acc.tolist():
             if w.code not in codes[a]:
                 codes[a].append(w.code)

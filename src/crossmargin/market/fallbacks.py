@@ -42,6 +42,8 @@ WARNING_CODES: dict[str, str] = {
     "oracle_stale": "oracle older than its heartbeat: the collateral is valued at zero",
     "oracle_deviation": "oracle deviates from its reference beyond the bound: valued at zero",
     "oracle_low_confidence": "oracle confidence below the threshold: extra IM haircut (or zero)",
+    "bundled_history": "var/es: no price history given, the bundled sample is used",
+    "history_stale": "var/es: an asset's price history ends more than 7 days before as_of",
 }
 
 
