@@ -44,6 +44,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from crossmargin.errors import CrossMarginError, InputError
 
 __all__ = [
@@ -233,7 +235,10 @@ def parse_json(text: str | bytes, *, source: str, error: ErrorType = InputError)
         Error type to raise (e.g. :class:`~crossmargin.errors.MarketDataError` for a feed).
     """
     if isinstance(text, bytes | bytearray):
-        text = _decode(bytes(text), source, error)
+        raw = bytes(text)
+        text = _decode(raw, source, error)
+    else:
+        raw = text.encode("utf-8", "surrogatepass")
     try:
         obj = json.loads(
             text, object_pairs_hook=_unique_keys, parse_int=_parse_int, parse_float=_parse_float
@@ -256,8 +261,39 @@ def parse_json(text: str | bytes, *, source: str, error: ErrorType = InputError)
         ) from None
     except RecursionError:
         raise error(f"nested deeper than {MAX_DEPTH} levels", path=source) from None
-    check_structure(obj, source=source, error=error)
+    if not _within_limits(raw):  # the exact walk only when the quick scan cannot prove it
+        check_structure(obj, source=source, error=error)
     return obj
+
+
+# byte classes for the scan: 1 a quote, 2 an opening bracket, 3 a closing one, 0 anything else
+_CLASS = np.zeros(256, np.uint8)
+_CLASS[ord('"')] = 1
+_CLASS[[ord("["), ord("{")]] = 2
+_CLASS[[ord("]"), ord("}")]] = 3
+_STEP = np.array([0, 0, 1, -1], np.int8)
+
+
+def _within_limits(raw: bytes) -> bool:
+    """A vectorised scan of the document proving nesting ≤ MAX_DEPTH and strings ≤ MAX_STRING_CHARS.
+
+    Without an escaped quote every ``"`` delimits a string, so no gap between consecutive quotes
+    (in bytes, ≥ characters) above the limit means no long string, and brackets outside strings
+    give the nesting depth. ``False`` (not proven) sends the caller to the exact walk.
+    """
+    if b'\\"' in raw:
+        return False
+    cls = _CLASS[np.frombuffer(raw, np.uint8)]
+    marks = np.flatnonzero(cls)
+    c = cls[marks]
+    q = c == 1
+    quotes = marks[q]
+    if quotes.size and int(np.diff(quotes, prepend=-1).max()) > MAX_STRING_CHARS + 1:
+        return False  # a long string, or long text between strings: decide exactly
+    inside = ((np.cumsum(q, dtype=np.int64) - q) & 1).astype(np.bool_)  # odd quotes before
+    step = _STEP[c].astype(np.int32)
+    step[inside] = 0
+    return int(np.cumsum(step).max(initial=0)) <= MAX_DEPTH
 
 
 def load_json_bounded(
@@ -270,8 +306,10 @@ def load_json_bounded(
     CrossMarginError
         Of type ``error``: missing, unreadable, too large, not UTF-8, not JSON, or over a limit.
     """
-    text = read_bounded_text(path, what=what, limit=limit, error=error)
-    return parse_json(text, source=str(path), error=error)
+    raw = read_bounded_bytes(path, what=what, limit=limit, error=error)
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+        raw = raw[3:]
+    return parse_json(raw, source=str(path), error=error)
 
 
 def _path_str(parts: list[str | int]) -> str:

@@ -247,10 +247,12 @@ def summary_table(res: AccountResults) -> dict[str, Any]:
     for f in SUMMARY_FIELDS:
         cols[f] = getattr(res, f)
     cols["status"] = np.asarray(STATUSES, dtype=object)[res.status_code]
-    codes: list[list[str]] = [[] for _ in range(res.n)]
+    # warning codes per account, joined by ';' (vectorised over accounts, a loop over codes)
+    masks: dict[str, np.ndarray] = {}
     for w, acc in book_warnings(res.book, res.batch.warnings):
-        for a in acc.tolist():
-            if w.code not in codes[a]:
-                codes[a].append(w.code)
-    cols["warnings"] = np.asarray([";".join(c) for c in codes], dtype=object)
+        masks.setdefault(w.code, np.zeros(res.n, np.bool_))[acc] = True
+    codes = np.full(res.n, "", dtype=object)
+    for code, m in masks.items():
+        codes[m] = np.where(codes[m] == "", code, codes[m] + ";" + code)
+    cols["warnings"] = codes
     return cols
