@@ -425,6 +425,11 @@ def parse_yaml(text: str, *, source: str, error: ErrorType = InputError) -> Any:
     """Parse a YAML document (see :func:`load_yaml_bounded`)."""
     import yaml
 
+    # PyYAML's scanner is quadratic in flow nesting ("[[[[..."): bound it before scanning. The
+    # count ignores quoting, so it is conservative (brackets inside strings count too).
+    cls = _CLASS[np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)]
+    if int(np.cumsum(_STEP[cls[cls >= 2]], dtype=np.int64).max(initial=0)) > MAX_DEPTH:
+        raise error(f"nested deeper than {MAX_DEPTH} levels (flow brackets)", path=source)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
