@@ -76,21 +76,10 @@ def number_value(
     return x
 
 
-def real(
-    v: Any,
-    path: str,
-    *,
-    positive: bool = False,
-    non_negative: bool = False,
-    lo: float | None = None,
-    hi: float | None = None,
-    lo_open: bool = False,
-) -> float:
-    """:func:`number_value` raising :class:`InputError` naming ``path``."""
+def real(v: Any, path: str, **bounds: Any) -> float:
+    """:func:`number_value` (same keyword bounds) raising :class:`InputError` naming ``path``."""
     try:
-        return number_value(
-            v, positive=positive, non_negative=non_negative, lo=lo, hi=hi, lo_open=lo_open
-        )
+        return number_value(v, **bounds)
     except ValueError as exc:
         raise InputError(str(exc), path=path) from None
 

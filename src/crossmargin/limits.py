@@ -349,47 +349,28 @@ def check_structure(obj: Any, *, source: str, error: ErrorType = InputError) -> 
         Of type ``error`` naming ``source`` and the path inside the document.
     """
     seen: set[int] = set()
-    stack: list[tuple[Any, int]] = [(obj, 0)]
+    stack: list[tuple[Any, int]] = [(obj, 0)] if isinstance(obj, dict | list) else []
     too_deep = False
-    too_long = False
-    while stack:
+    too_long = isinstance(obj, str) and len(obj) > MAX_STRING_CHARS
+    while stack and not (too_deep or too_long):
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if depth >= MAX_DEPTH:
-                too_deep = True
-                break
-            for k, v in node.items():
-                if isinstance(k, str) and len(k) > MAX_STRING_CHARS:
-                    too_long = True
-                    break
-                if isinstance(v, dict | list):
-                    stack.append((v, depth + 1))
-                elif isinstance(v, str) and len(v) > MAX_STRING_CHARS:
-                    too_long = True
-                    break
-            if too_long:
-                break
-        elif isinstance(node, list):
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if depth >= MAX_DEPTH:
-                too_deep = True
-                break
-            for v in node:
-                if isinstance(v, dict | list):
-                    stack.append((v, depth + 1))
-                elif isinstance(v, str) and len(v) > MAX_STRING_CHARS:
-                    too_long = True
-                    break
-            if too_long:
-                break
-        elif isinstance(node, str) and len(node) > MAX_STRING_CHARS:
-            too_long = True
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth >= MAX_DEPTH:
+            too_deep = True
             break
+        if isinstance(node, dict):
+            too_long = any(isinstance(k, str) and len(k) > MAX_STRING_CHARS for k in node)
+            values: Any = node.values()
+        else:
+            values = node
+        for v in values:
+            if isinstance(v, dict | list):
+                stack.append((v, depth + 1))
+            elif isinstance(v, str) and len(v) > MAX_STRING_CHARS:
+                too_long = True
+                break
     if too_deep:
         where = _path_str(_find(obj, lambda n, d: isinstance(n, dict | list) and d >= MAX_DEPTH))
         raise error(f"nested deeper than {MAX_DEPTH} levels (at {where or 'the top'})", path=source)

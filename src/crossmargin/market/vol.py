@@ -40,6 +40,19 @@ def _floats(values: Sequence[Any], path: str, *, vols: bool) -> tuple[float, ...
     )
 
 
+def _nodes(
+    strikes: Sequence[Any], vols: Sequence[Any], name: str
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Strikes and vols of a surface: positive numbers, vols in range, one vol per strike."""
+    ks = _floats(strikes, f"{name}.strikes", vols=False)
+    vs = _floats(vols, f"{name}.vols", vols=True)
+    if len(ks) != len(vs):
+        raise InputError(
+            f"strikes and vols must have the same length ({len(ks)} vs {len(vs)})", path=name
+        )
+    return ks, vs
+
+
 def check_surface(surface: Any, path: str) -> None:
     """Refuse anything that is not a :class:`VolSurface` (``vols`` and ``describe``)."""
     if not (
@@ -93,13 +106,7 @@ class SmileVol:
     vols_at_strikes: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        ks = _floats(self.strikes, "SmileVol.strikes", vols=False)
-        vs = _floats(self.vols_at_strikes, "SmileVol.vols", vols=True)
-        if len(ks) != len(vs):
-            raise InputError(
-                f"strikes and vols must have the same length ({len(ks)} vs {len(vs)})",
-                path="SmileVol",
-            )
+        ks, vs = _nodes(self.strikes, self.vols_at_strikes, "SmileVol")
         for i in range(1, len(ks)):
             if ks[i] <= ks[i - 1]:
                 raise InputError(
@@ -193,13 +200,7 @@ class MarkedVol:
     base: VolSurface | None = None
 
     def __post_init__(self) -> None:
-        ks = _floats(self.strikes, "MarkedVol.strikes", vols=False)
-        vs = _floats(self.vols_at_strikes, "MarkedVol.vols", vols=True)
-        if len(ks) != len(vs):
-            raise InputError(
-                f"strikes and vols must have the same length ({len(ks)} vs {len(vs)})",
-                path="MarkedVol",
-            )
+        ks, vs = _nodes(self.strikes, self.vols_at_strikes, "MarkedVol")
         if len(set(ks)) != len(ks):
             raise InputError("a strike is marked twice", path="MarkedVol.strikes")
         if self.base is not None:
