@@ -172,3 +172,15 @@ def test_library_datetimes_are_range_checked() -> None:
         cm.MarketSnapshot(as_of=datetime(2200, 1, 1, tzinfo=UTC))
     with pytest.raises(InputError, match="time-zone aware"):
         cm.Future("BTC", datetime(2026, 12, 26, 8))
+
+
+def test_config_stress_period_dates_are_range_checked() -> None:
+    """numpy's datetime64[ns] would wrap 0001-01-01 to 1754 silently."""
+    from crossmargin.config import config_from_dict
+    from crossmargin.errors import ConfigError
+
+    d = default_config().model_dump(mode="json")
+    d["var"]["stress_periods"] = [{"start": "0001-01-01", "end": "2001-01-01"}]
+    with pytest.raises(ConfigError, match="outside the supported range") as e:
+        config_from_dict(d)
+    assert e.value.path == "config.var.stress_periods.0"

@@ -20,6 +20,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic._internal._model_construction import ModelMetaclass
 
+from crossmargin._time import MAX_INSTANT, MIN_INSTANT
 from crossmargin.errors import ConfigError
 from crossmargin.limits import load_yaml_bounded, parse_yaml
 
@@ -262,6 +263,12 @@ class StressPeriod(_Strict):
 
     @model_validator(mode="after")
     def _order(self) -> StressPeriod:
+        lo, hi = MIN_INSTANT.date(), MAX_INSTANT.date()
+        for d in (self.start, self.end):
+            if not lo <= d < hi:
+                raise ValueError(
+                    f"date {d.isoformat()} is outside the supported range {lo} to {hi}"
+                )
         if self.end <= self.start:
             raise ValueError("a stress period must end after it starts")
         return self
