@@ -27,6 +27,7 @@ wrongly-typed numbers, non-positive entry prices and unparseable instrument name
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
