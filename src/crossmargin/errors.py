@@ -9,7 +9,10 @@ fix it without reading a traceback::
     │   └── ConfigError       the risk configuration is malformed
     ├── MarketDataError       market data is missing, stale, NaN or low-confidence (fail closed)
     ├── ModelError            a margin model cannot produce a number for a valid input
-    └── LiquidationError      the liquidation engine cannot produce a plan
+    ├── LiquidationError      the liquidation engine cannot produce a plan
+    ├── ExecutionError        a distributed run cannot complete (a partition still failing after
+    │                         its retries for a reason other than its data, a lost cluster)
+    └── StoreError            the durable store cannot read or write
 
 The CLI maps :class:`InputError`, :class:`ConfigError` and :class:`MarketDataError` to exit code 2
 and prints ``error: <path>: <reason>`` on one line. Exceptions of dependencies (pydantic, yaml,
@@ -27,6 +30,7 @@ __all__ = [
     "LiquidationError",
     "MarketDataError",
     "ModelError",
+    "StoreError",
 ]
 
 
@@ -77,3 +81,11 @@ class LiquidationError(CrossMarginError):
 
 class ExecutionError(CrossMarginError):
     """A distributed run could not complete (retries exhausted, cluster unreachable)."""
+
+
+class StoreError(CrossMarginError):
+    """The durable store (journal, snapshots, events, keys) cannot read or write.
+
+    Raised for an unreachable or locked database, a schema newer than this version of
+    crossmargin, or a stored record that fails its integrity check. Nothing was acknowledged.
+    """

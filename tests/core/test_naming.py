@@ -191,7 +191,7 @@ def test_explicit_object_with_another_hour_keeps_it() -> None:
                 "right": "call",
             },
             "strike",
-            "positive",
+            "must be a number",
         ),
         (
             {
@@ -209,7 +209,7 @@ def test_explicit_object_with_another_hour_keeps_it() -> None:
         (
             {"kind": "perp", "underlying": "BTC", "multiplier": float("nan")},
             "multiplier",
-            "positive",
+            "finite",
         ),
     ],
 )
