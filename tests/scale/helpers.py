@@ -12,7 +12,9 @@ Three shapes, so that every registered model and venue preset margins one of the
 * ``perps`` — BTC/ETH perpetuals only (dydx-v4, drift-v2).
 
 The market carries each perpetual's open interest and funding rate (dYdX's OI-scaled IMF with
-ETH moved to an OI-capped tier by :func:`venue_config`; Paradex's funding provision).
+ETH moved to an OI-capped tier by :func:`venue_config`; Paradex's funding provision) and two
+documented fallbacks, so that every result also carries per-account warnings: ETH without an
+observation time, an SPX expiry interpolated.
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ def market_obj() -> dict[str, Any]:
             "perp": {"mark": s * 1.0003, "open_interest": 30e6 / s, "funding_rate": 0.0001},
             "expiries": exps,
         }
+    # documented fallbacks, carried to the accounts as warnings: ETH's price has no observation
+    # time (market.require_timestamps: false in venue_config), SPX's January expiry is not
+    # listed (forward, discount and vol interpolated)
+    for a in ("BTC", "SPX", "USDC", "USD"):
+        assets[a]["timestamp"] = "2026-11-22T07:59:00Z"
+    del assets["SPX"]["expiries"][EXPIRIES["29JAN27"]]
     return {"as_of": AS_OF, "base_currency": "USD", "assets": assets}
 
 
@@ -126,6 +134,7 @@ def venue_config() -> RiskConfig:
                 update={"stress_weight": 0.0, "depeg": {}, "anti_procyclicality": "none"}
             ),
             "presets": {"dydx-v4": {"market_tiers": {"ETH": "Mid-Cap"}}},
+            "market": base.market.model_copy(update={"require_timestamps": False}),
         }
     )
 

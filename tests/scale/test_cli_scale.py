@@ -34,7 +34,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pos, col = venue_tables(200, 2000, seed=4)
     p, c = write_tables(d / "in", pos, col)
     m = d / "market.json"
-    m.write_text(json.dumps(market_obj()))
+    m.write_text(json.dumps({**market_obj(), "timestamp": "2026-11-22T07:59:00Z"}))
     h = d / "history.csv"
     load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().reset_index().to_csv(h, index=False)
     r = invoke("partition", p, "--collateral", c, "--out", d / "ds", "--partitions", "4")

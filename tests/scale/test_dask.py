@@ -67,7 +67,14 @@ def test_every_model_on_the_cluster_equals_the_single_process_bitwise(
     )  # fmt: skip
     got = read_results(tmp_path / "out")
     ref = reference(pos, col, model)
-    assert_same_results(got, ref)
+    assert_same_results(got, ref)  # warnings column included
+    assert got["warnings"].str.contains("no_timestamp").any()
+    if MODEL_VENUES[model] != "perps":
+        assert got["warnings"].str.contains("vol_interpolated").any()
+    if model in ("var", "es"):
+        # the bundled history ends before the market date: every account holding a position says so
+        held = got["account"].isin(pos["account"])
+        assert got.loc[held, "warnings"].str.contains("history_stale").all()
     assert len(res.partitions) == 5 and res.accounts == 300 and res.positions == 3000
     # the partitions ran on the cluster's worker processes, not here
     workers = {r.worker.rsplit(":", 1)[1] for r in res.partitions}
@@ -89,8 +96,9 @@ def test_contracts_snapshot_and_config_are_shipped_once_per_worker(
     client = dask_executor.client
     before = client.run(received_count)
     res = margin_dataset(
-        open_dataset(ds), venue_market(), out=tmp_path / "out", executor=dask_executor
-    )
+        open_dataset(ds), venue_market(), out=tmp_path / "out", config=venue_config(),
+        executor=dask_executor,
+    )  # fmt: skip
     after = client.run(received_count)
     assert len(res.partitions) == 5
     # five partitions, two workers: each worker unpickled the venue's contracts exactly once
@@ -114,7 +122,10 @@ def test_a_corrupt_partition_on_the_cluster_is_named_and_nothing_else_is_lost(
     bad = dataset.partitions[1]
     corrupt(bad.positions)
     with pytest.raises(InputError) as err:
-        margin_dataset(dataset, venue_market(), out=tmp_path / "out", executor=dask_executor)
+        margin_dataset(
+            dataset, venue_market(), out=tmp_path / "out", config=venue_config(),
+            executor=dask_executor,
+        )  # fmt: skip
     msg = str(err.value)
     assert bad.facts is not None
     assert msg.startswith(

@@ -22,7 +22,7 @@ from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.instruments import InstrumentTable, resolve_instruments
 from crossmargin.resolve.positions import NetPositions, net_positions
 
-__all__ = ["ResolvedBook", "resolve"]
+__all__ = ["ResolvedBook", "bind_instruments", "resolve"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -94,6 +94,23 @@ def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> Resolve
         return book.position_path(int(first_holder[i]))
 
     inst = resolve_instruments(book.contracts, snapshot, config, where=where)
+    return bind_instruments(book, inst, snapshot, config)
+
+
+def bind_instruments(
+    book: Book, inst: InstrumentTable, snapshot: MarketSnapshot, config: RiskConfig
+) -> ResolvedBook:
+    """The second half of :func:`resolve`: ``book`` against a table resolved for its contracts.
+
+    Nets, marks and values ``book`` against ``inst`` (``inst.contracts == book.contracts``) —
+    e.g. a venue's table resolved once and shared by every partition of its accounts
+    (:mod:`crossmargin.scale`).
+
+    Raises
+    ------
+    MarketDataError, ConfigError
+        Collateral or reporting currencies without usable market data or haircuts.
+    """
     pos = net_positions(book, inst)
     col = value_collateral(book, snapshot, config)
     fx = _fx(book, snapshot, config)

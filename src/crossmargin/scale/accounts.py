@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from crossmargin.errors import ModelError
 from crossmargin.instruments.book import Book
 from crossmargin.margin.base import get_model
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve import InstrumentTable, NetPositions, ResolvedBook
 from crossmargin.scale.executors import raise_first_failure
@@ -41,7 +42,16 @@ from crossmargin.scenarios.grid import ScenarioGrid, ScenarioSet
 if TYPE_CHECKING:
     from crossmargin.scale.executors import Executor
 
-__all__ = ["SharedBook", "account_ranges", "join_batches", "margin_accounts", "take_accounts"]
+__all__ = [
+    "SharedBook",
+    "account_ranges",
+    "join_batches",
+    "margin_accounts",
+    "merge_ordered",
+    "take_accounts",
+]
+
+T = TypeVar("T")
 
 #: Slices per worker (a little over one, so a slow worker does not hold the run back).
 SLICES_PER_WORKER = 2
@@ -55,6 +65,7 @@ class SharedBook:
     config: RiskConfig
     instruments: InstrumentTable
     model: str
+    warnings: tuple[MarketWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +150,7 @@ def margin_slice(shared: SharedBook, part: AccountSlice) -> MarginBatch:
         part.positions,
         part.collateral,
         part.fx,
+        shared.warnings,
     )
     batch = get_model(shared.model, shared.config).compute(rb)
     return replace(batch, explain_extra=None, scenario_pnl=None)
@@ -238,7 +250,42 @@ def join_batches(
         position_mm=_join_rows([p.position_mm for p in parts], n_positions),
         scenarios=scen,
         scenario_class=scen_class,
+        warnings=merge_ordered([p.warnings for p in parts]),
     )
+
+
+def merge_ordered(seqs: Sequence[Sequence[T]]) -> tuple[T, ...]:
+    """The union of ``seqs`` in an order consistent with each of them.
+
+    A model lists its warnings in a fixed order (e.g. by underlying); each slice lists those of
+    its own accounts, a subsequence of the whole book's list. Every slice's order is kept (a
+    topological order of "comes before" in some slice), ties by first appearance — which
+    rebuilds the single-process order.
+    """
+    first: dict[T, int] = {}
+    after: dict[T, list[T]] = {}
+    indegree: dict[T, int] = {}
+    for seq in seqs:
+        for x in seq:
+            if x not in first:
+                first[x] = len(first)
+                after[x], indegree[x] = [], 0
+        for a, b in itertools.pairwise(dict.fromkeys(seq)):
+            after[a].append(b)
+            indegree[b] += 1
+    ready = sorted((x for x in first if indegree[x] == 0), key=first.__getitem__)
+    out: list[T] = []
+    while ready:
+        x = ready.pop(0)
+        out.append(x)
+        for y in after[x]:
+            indegree[y] -= 1
+            if indegree[y] == 0:
+                ready.append(y)
+        ready.sort(key=first.__getitem__)
+    if len(out) < len(first):  # slices disagree on the order: first appearance decides
+        out += sorted((x for x in first if x not in set(out)), key=first.__getitem__)
+    return tuple(out)
 
 
 def _join_rows(arrays: Sequence[np.ndarray | None], sizes: Sequence[int]) -> np.ndarray | None:
@@ -269,7 +316,7 @@ def margin_accounts(
     ranges = account_ranges(rb.n_accounts, slices or SLICES_PER_WORKER * executor.workers)
     if not ranges:
         return get_model(model, rb.config).compute(rb)
-    shared = SharedBook(rb.snapshot, rb.config, rb.instruments, model)
+    shared = SharedBook(rb.snapshot, rb.config, rb.instruments, model, rb.warnings)
     items = {f"accounts-{lo}-{hi}": take_accounts(rb, lo, hi) for lo, hi in ranges}
     run = executor.run(margin_slice, shared, items, retries=1)
     if run.failures:

@@ -316,7 +316,6 @@ def venue_contracts(
     instruments: Sequence[tuple[str, int, int]],
     market: MarketSnapshot,
     config: RiskConfig,
-    currencies: Sequence[str],
 ) -> VenueContracts:
     """Parse and resolve the venue's distinct instruments once (first-appearance order).
 
@@ -334,9 +333,7 @@ def venue_contracts(
         c = parse_instrument(text, path=where)
         contracts.setdefault(c, where)
     firsts = list(contracts.values())
-    return VenueContracts.resolve(
-        tuple(contracts), market, config, currencies=currencies, where=lambda i: firsts[i]
-    )
+    return VenueContracts.resolve(tuple(contracts), market, config, where=lambda i: firsts[i])
 
 
 def margin_dataset(
@@ -400,7 +397,7 @@ def margin_dataset(
         stage = f"resolving {len(instruments)} instruments"
         if progress is not None:
             progress(stage, 0, 1)
-        contracts = venue_contracts(dataset, instruments, market, cfg, [ccy])
+        contracts = venue_contracts(dataset, instruments, market, cfg)
         if progress is not None:
             progress(stage, 1, 1)
         target.begin()

@@ -3,8 +3,8 @@
 A venue's accounts hold a few thousand listed contracts between them. :class:`VenueContracts`
 resolves the *union* of those contracts once, on the client, into one
 :class:`~crossmargin.resolve.InstrumentTable` (spot, forward, T, strike, σ, discount, value,
-delta of each contract), together with the snapshot, the risk configuration and the FX rate of
-each reporting currency. It is shipped to each worker once per run (``Client.scatter(...,
+delta of each contract, and the fallbacks used), together with the snapshot and the risk
+configuration. It is shipped to each worker once per run (``Client.scatter(...,
 broadcast=True)`` on Dask, the pool initializer on a process pool) and every partition then
 only nets its own positions and values its own collateral against it (:meth:`bind`).
 
@@ -14,9 +14,10 @@ order (so the same underlying, risk-class and expiry-bucket numbering), the same
 marks. That is why a partitioned run reproduces the single-process numbers.
 
 The seam for the terms/marks split of the resolver (contract terms once, marks per snapshot) is
-:meth:`VenueContracts.resolve` (how the table is built) and :meth:`VenueContracts.bind` (how a
-partition's holdings are joined to it); nothing else in :mod:`crossmargin.scale` touches the
-resolver.
+:meth:`VenueContracts.resolve` (how the table is built: terms then marks of the venue's
+contracts) and :meth:`VenueContracts.bind` (how a partition's holdings are joined to it:
+:func:`~crossmargin.resolve.bind_instruments`); nothing else in :mod:`crossmargin.scale` touches
+the resolver.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from crossmargin.collateral.valuation import value_collateral
 from crossmargin.config import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.contracts import Contract
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.resolve import InstrumentTable, ResolvedBook, net_positions, resolve
+from crossmargin.resolve import InstrumentTable, ResolvedBook
+from crossmargin.resolve.book import bind_instruments
 from crossmargin.resolve.instruments import resolve_instruments
 
 __all__ = ["VenueContracts", "received_count"]
@@ -61,15 +62,12 @@ class VenueContracts:
         One row per distinct contract of the whole venue (first-appearance order).
     index
         Contract → row of ``instruments``.
-    fx
-        Reporting currency → factor from snapshot-currency amounts to that currency.
     """
 
     snapshot: MarketSnapshot
     config: RiskConfig
     instruments: InstrumentTable
     index: Mapping[Contract, int]
-    fx: Mapping[str, float]
 
     @classmethod
     def resolve(
@@ -78,7 +76,6 @@ class VenueContracts:
         snapshot: MarketSnapshot,
         config: RiskConfig,
         *,
-        currencies: Sequence[str],
         where: Callable[[int], str],
     ) -> VenueContracts:
         """Resolve distinct ``contracts`` once (fail closed on any missing market datum).
@@ -89,8 +86,6 @@ class VenueContracts:
             Distinct contracts, in the order of their first appearance in the venue.
         snapshot, config
             Market data and risk configuration.
-        currencies
-            Reporting currencies of the accounts.
         where
             Input path of the first holder of contract ``i`` (for error messages).
 
@@ -100,29 +95,11 @@ class VenueContracts:
             As :func:`~crossmargin.resolve.resolve`.
         """
         inst = resolve_instruments(tuple(contracts), snapshot, config, where=where)
-        ccys = tuple(dict.fromkeys(currencies))
-        empty = np.zeros(0, np.int64)
-        # the public resolver values each currency exactly as it does for a real account
-        probe = Book(
-            accounts=ccys,
-            base_currency=ccys,
-            contracts=(),
-            pos_account=empty,
-            pos_instrument=empty,
-            pos_quantity=np.zeros(0),
-            pos_entry=np.zeros(0),
-            assets=(),
-            col_account=empty,
-            col_asset=empty,
-            col_amount=np.zeros(0),
-        )
-        fx = resolve(probe, snapshot, config).fx
         return cls(
             snapshot=snapshot,
             config=config,
             instruments=inst,
             index={c: i for i, c in enumerate(inst.contracts)},
-            fx={c: float(fx[k]) for k, c in enumerate(ccys)},
         )
 
     @property
@@ -154,8 +131,8 @@ class VenueContracts:
         """The resolved book of ``book``'s accounts against the venue table.
 
         ``book`` may list its own contracts in any order; its positions are re-indexed into the
-        venue table, then netted and marked, and its collateral valued, exactly as
-        :func:`~crossmargin.resolve.resolve` does.
+        venue table, then netted, marked and its collateral valued exactly as
+        :func:`~crossmargin.resolve.resolve` does (:func:`~crossmargin.resolve.bind_instruments`).
         """
         rows = self.rows_of(book.contracts, where=where)
         venue_book = replace(
@@ -165,21 +142,7 @@ class VenueContracts:
             if book.pos_instrument.size
             else book.pos_instrument,
         )
-        try:
-            fx = np.asarray([self.fx[c] for c in venue_book.base_currency], dtype=np.float64)
-        except KeyError as exc:
-            raise InputError(
-                f"reporting currency {exc.args[0]} was not resolved for this run", path=where
-            ) from None
-        return ResolvedBook(
-            venue_book,
-            self.snapshot,
-            self.config,
-            self.instruments,
-            net_positions(venue_book, self.instruments),
-            value_collateral(venue_book, self.snapshot, self.config),
-            fx,
-        )
+        return bind_instruments(venue_book, self.instruments, self.snapshot, self.config)
 
     # -- pickling: count what a process receives (see received_count) ---------------------------
     def __getstate__(self) -> dict[str, Any]:
