@@ -20,8 +20,9 @@ from crossmargin.cli.common import (
     console,
     load_inputs,
 )
-from crossmargin.cli.errors import fail, handle_errors
-from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.files import OutputFiles
+from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_account, print_comparison, print_explain
 from crossmargin.comparison import comparison_dict
 from crossmargin.engine import (
@@ -30,6 +31,7 @@ from crossmargin.engine import (
     compare,
     compute_margin,
 )
+from crossmargin.errors import InputError
 from crossmargin.explain import explain_dict
 from crossmargin.margin.base import model_info
 
@@ -53,16 +55,21 @@ def margin(
 ) -> None:
     """Initial and maintenance margin, equity and status of each account."""
     model_info(model)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
-    res = compute_margin(
-        pfs, snap, model=model, config=cfg, detail=plot is not None, prefixes=prefixes
-    )
-    if plot is not None:
-        if res.batch.scenario_pnl is None:
-            raise fail(f"--plot needs a scenario-based model; {model!r} has no scenario grid")
-        from crossmargin.plot import plot_scenarios
+    with OutputFiles() as files:
+        files.declare("--plot", plot, suffixes=(".png",))
+        pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
+        res = compute_margin(
+            pfs, snap, model=model, config=cfg, detail=plot is not None, prefixes=prefixes
+        )
+        if plot is not None:
+            if res.batch.scenario_pnl is None:
+                raise InputError(
+                    f"needs a scenario-based model; {model!r} has no scenario grid", path="--plot"
+                )
+            from crossmargin.plot import plot_scenarios
 
-        atomic_write(plot, lambda p: plot_scenarios(res, p))
+            files.stage("--plot", lambda p: plot_scenarios(res, p))
+            files.commit()
     items = [account_dict(res, i) for i in range(res.n)]
     if fmt is Format.json:
         print(dumps(_one_or_many(items)))
