@@ -311,8 +311,10 @@ class OutputFiles:
     def commit(self) -> list[Path]:
         """Rename every staged output into place, all or none; return the paths as given."""
         done: list[tuple[Path, Path | None]] = []  # (target, its backup; None: it was new)
+        opt = next(iter(self._outputs), "output")
         try:
             for out in self._outputs.values():
+                opt = out.opt
                 if out.staged_dir is not None:
                     if out.target.exists():  # created by someone else meanwhile: never merge
                         raise _cannot(out.shown, out.opt, "it was created while this command ran")
@@ -330,7 +332,6 @@ class OutputFiles:
         except BaseException as exc:
             _roll_back(done)
             if isinstance(exc, OSError):
-                opt = next(iter(self._outputs), "output")
                 raise _cannot(Path(str(exc.filename or opt)), opt, _reason(exc)) from None
             raise
         for _, backup in done:
@@ -361,6 +362,7 @@ def _roll_back(done: list[tuple[Path, Path | None]]) -> None:
         with contextlib.suppress(OSError):
             if backup is not None:
                 backup.replace(target)
+                backup.unlink(missing_ok=True)  # rename onto a hard link of itself is a no-op
             elif target.is_dir():
                 shutil.rmtree(target)
             else:
