@@ -8,6 +8,7 @@ the JSON Schema.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 from functools import lru_cache
@@ -15,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crossmargin.errors import ConfigError
+from crossmargin.limits import load_yaml_bounded, parse_yaml
 
 __all__ = [
     "AddOnsConfig",
@@ -57,7 +58,7 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 Fraction = Field(ge=0.0, le=1.0, allow_inf_nan=False)
@@ -506,19 +507,72 @@ class RiskConfig(_Strict):
         return self.risk_classes[rc].collateral_haircut if rc is not None else None
 
 
+_TYPE_ERRORS = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+}
+
+
 def _format_validation(exc: ValidationError, root: str) -> ConfigError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
     path = f"{root}.{loc}" if loc else root
-    return ConfigError(err["msg"].removeprefix("Value error, "), path=path)
+    want = _TYPE_ERRORS.get(err["type"])
+    if want is not None:
+        got = err.get("input")
+        shown = str(got).lower() if isinstance(got, bool) else f"{type(got).__name__} {got!r}"[:80]
+        return ConfigError(f"must be {want}, got {shown}", path=path)
+    if err["type"] == "finite_number":
+        return ConfigError("must be finite", path=path)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return ConfigError(msg, path=path)
+
+
+def _json_ready(obj: Any, path: str) -> Any:
+    """A parsed YAML/Python mapping as JSON types (keys must be strings; dates as ISO text)."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"key {k!r} must be a string", path=f"{path}.{k}")
+            out[k] = _json_ready(v, f"{path}.{k}")
+        return out
+    if isinstance(obj, list | tuple):
+        return [_json_ready(v, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, date):  # also datetime
+        return obj.isoformat()
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    raise ConfigError(f"unsupported value of type {type(obj).__name__}", path=path)
 
 
 def config_from_dict(data: Any, *, source: str = "config") -> RiskConfig:
-    """Validate a parsed YAML/JSON mapping into a :class:`RiskConfig`."""
+    """Validate a parsed YAML/JSON mapping into a :class:`RiskConfig`.
+
+    Values are validated with JSON's types, strictly: a number must be written as a number
+    (``'0.8'`` and ``true`` are refused where a number is expected), an integer field refuses
+    ``2.5``, NaN and infinities are refused everywhere; keys must be strings.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key path (``config.risk_classes.crypto.grid.vol_up``).
+    """
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", path=source)
+    text = json.dumps(_json_ready(data, source), allow_nan=True)
     try:
-        return RiskConfig.model_validate(data)
+        return RiskConfig.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise _format_validation(exc, source) from None
 
@@ -526,22 +580,15 @@ def config_from_dict(data: Any, *, source: str = "config") -> RiskConfig:
 def load_config(path: str | Path) -> RiskConfig:
     """Load and validate a risk configuration YAML file.
 
+    The file is read under the input limits (:func:`crossmargin.limits.load_yaml_bounded`):
+    duplicate keys, over-long numbers or strings and deep nesting are refused.
+
     Raises
     ------
     ConfigError
-        If the file is missing, not YAML, or violates the schema.
+        If the file is missing, not YAML, over a limit, or violates the schema.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", path=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path=str(p)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], path=str(p)) from None
+    data = load_yaml_bounded(path, what="config", error=ConfigError)
     return config_from_dict(data, source="config")
 
 
@@ -549,4 +596,6 @@ def load_config(path: str | Path) -> RiskConfig:
 def default_config() -> RiskConfig:
     """The shipped default configuration (``crossmargin/config/default_risk.yaml``)."""
     text = resources.files("crossmargin.config").joinpath("default_risk.yaml").read_text("utf-8")
-    return config_from_dict(yaml.safe_load(text), source="default_risk.yaml")
+    return config_from_dict(
+        parse_yaml(text, source="default_risk.yaml"), source="default_risk.yaml"
+    )

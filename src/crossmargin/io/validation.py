@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ValidationError, WithJsonSchema
 
 from crossmargin.errors import InputError
+from crossmargin.limits import load_json_bounded
 
 __all__ = [
     "Finite",
@@ -104,39 +105,9 @@ def translate(exc: ValidationError, root: str = "") -> InputError:
 
 
 def read_json(path: str | Path, *, what: str) -> Any:
-    """Read a JSON file; a missing file or a syntax error is an :class:`InputError`."""
-    import json
+    """Read a JSON file under the input limits (:func:`crossmargin.limits.load_json_bounded`).
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{what} file not found", path=str(p)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} file: {exc.strerror}", path=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=str(p)) from None
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path=str(p)
-        ) from None
-    except _DuplicateKeyError as exc:
-        # the json module would silently keep the last value (e.g. of a repeated "quantity")
-        raise InputError(f"duplicate key {exc.key!r} in a JSON object", path=str(p)) from None
-
-
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKeyError(k)
-        out[k] = v
-    return out
+    A missing file, a syntax error, a duplicate key or a limit exceeded is an
+    :class:`InputError` naming the file.
+    """
+    return load_json_bounded(path, what=what)
