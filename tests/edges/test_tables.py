@@ -170,7 +170,7 @@ def test_row_and_size_limits(
     with pytest.raises(InputError, match="more than 3 rows"):
         read_table(examples / "venue_positions.csv", what="positions")
     monkeypatch.setattr(tabular, "MAX_TABLE_BYTES", 100)
-    with pytest.raises(InputError, match="larger than"):
+    with pytest.raises(InputError, match="larger than the table limit"):
         read_table(examples / "venue_positions.csv", what="positions")
 
 
@@ -178,7 +178,7 @@ def test_a_device_is_read_with_a_bound(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setattr(tabular, "MAX_TABLE_BYTES", 1 << 20)
     link = tmp_path / "zero.csv"
     link.symlink_to("/dev/zero")
-    with pytest.raises(InputError, match="larger than 1 MiB"):
+    with pytest.raises(InputError, match="larger than the input limit of 1 MiB"):
         read_table(link, what="positions")
 
 

@@ -13,9 +13,9 @@ The lenient edge for tables still refuses everything that would silently change 
 * **JSON** tables are a list of records read by the shared JSON reader (duplicate keys refused);
   a number is a JSON number (not ``"5"``, not ``true``), text is a JSON string (not a list).
 
-Limits (an error beyond each, see docs/formats.md): :data:`MAX_TABLE_BYTES` per CSV/JSON file,
-:data:`MAX_TABLE_ROWS` rows, :data:`MAX_TABLE_COLUMNS` columns, :data:`MAX_CELL_CHARS` characters
-per text cell.
+Limits (an error beyond each, see docs/formats.md): :data:`~crossmargin.limits.MAX_TABLE_BYTES`
+per CSV/JSON file (a pipe or device is read up to it), :data:`MAX_TABLE_ROWS` rows,
+:data:`MAX_TABLE_COLUMNS` columns, :data:`MAX_CELL_CHARS` characters per text cell.
 
 Running out of memory while reading is reported as a :class:`MemoryError` naming the file — not
 as an input error: the file may be fine.
@@ -26,20 +26,20 @@ from __future__ import annotations
 import csv
 import io
 import math
+import stat
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError
-from crossmargin.io.validation import read_json
+from crossmargin.limits import MAX_TABLE_BYTES, load_json_bounded, read_bounded_bytes
 
 __all__ = [
     "MAX_CELL_CHARS",
-    "MAX_TABLE_BYTES",
     "MAX_TABLE_COLUMNS",
     "MAX_TABLE_ROWS",
     "check_date_column",
@@ -51,8 +51,6 @@ __all__ = [
     "text_column",
 ]
 
-#: Largest CSV or JSON table file read (bytes). Parquet is compressed and columnar: rows count.
-MAX_TABLE_BYTES = 4 * 1024**3
 #: Most data rows of one table (positions, collateral, history).
 MAX_TABLE_ROWS = 50_000_000
 #: Most columns of one table.
@@ -244,22 +242,32 @@ def _check_shape(n_rows: int, names: list[str], path: Path) -> None:
         seen[key] = name
 
 
-def _bounded_bytes(path: Path, what: str) -> bytes:
-    """The file's bytes, refusing more than :data:`MAX_TABLE_BYTES` (also for pipes)."""
+def _csv_source(path: Path, what: str) -> tuple[Any, Callable[[], IO[bytes]]]:
+    """What Arrow reads, and an opener of the same bytes for the header.
+
+    A regular file is read by Arrow from its path (no copy in Python memory); a pipe or a device
+    is read into memory up to the limit first.
+    """
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_TABLE_BYTES + 1)
+        st = path.stat()
     except FileNotFoundError:
         raise InputError(f"{what} file not found", path=str(path)) from None
-    except IsADirectoryError:
-        raise InputError(f"{what} path is a directory", path=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read {what} file: {exc.strerror}", path=str(path)) from None
-    if len(data) > MAX_TABLE_BYTES:
-        raise InputError(
-            f"{what} file larger than {MAX_TABLE_BYTES // 1024**2:,} MiB", path=str(path)
-        )
-    return data
+    if stat.S_ISREG(st.st_mode):
+        if st.st_size > MAX_TABLE_BYTES:
+            raise InputError(
+                f"{what} file is {st.st_size / 1024**2:,.0f} MiB, larger than the table limit "
+                f"of {MAX_TABLE_BYTES // 1024**2:,} MiB",
+                path=str(path),
+            )
+        if st.st_size == 0:
+            raise InputError(f"{what} file is empty", path=str(path))
+        return str(path), lambda: path.open("rb")
+    data = read_bounded_bytes(path, what=what, limit=MAX_TABLE_BYTES)  # /dev/zero, a pipe
+    if not data.strip():
+        raise InputError(f"{what} file is empty", path=str(path))
+    return io.BytesIO(data), lambda: io.BytesIO(data)
 
 
 def _arrow_reason(exc: Exception) -> str:
@@ -278,16 +286,15 @@ def read_csv_text(path: Path, *, what: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    data = _bounded_bytes(path, what)
-    if not data.strip():
-        raise InputError(f"{what} file is empty", path=str(path))
+    source, reopen = _csv_source(path, what)
     try:  # the header alone (Python's csv module: quotes respected), to type every column
-        header = next(csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig")))
+        with reopen() as fh:
+            header = next(csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")))
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", path=str(path)) from None
     except (csv.Error, StopIteration) as exc:
         raise InputError(
-            f"cannot read the header of the {what} table: {exc}", path=str(path)
+            f"cannot read the header of the {what} table: {exc or 'no header'}", path=str(path)
         ) from None
     names = [str(n) for n in header]
     _check_shape(0, names, path)
@@ -299,7 +306,7 @@ def read_csv_text(path: Path, *, what: str) -> pd.DataFrame:
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            source,
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
@@ -385,7 +392,7 @@ def read_json_records(path: Path, *, what: str, numbers: Collection[str] = ()) -
 
     Numbers in the ``numbers`` columns must be finite JSON numbers or ``null`` (missing).
     """
-    obj = read_json(path, what=what)
+    obj = load_json_bounded(path, what=what, limit=MAX_TABLE_BYTES)
     if not isinstance(obj, list):
         raise InputError("a JSON table must be a list of records (objects)", path=str(path))
     if len(obj) > MAX_TABLE_ROWS:
