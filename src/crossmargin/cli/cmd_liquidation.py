@@ -383,7 +383,7 @@ def cascade(
         typer.Option(
             "--rounds",
             help="Round limit (default: config, at least the path)",
-            callback=number_check(ge=1),
+            callback=number_check(ge=1, le=10_000),  # as liquidation.cascade.max_rounds
         ),
     ] = None,
     insurance_fund: FundOpt = None,
@@ -413,6 +413,9 @@ def cascade(
     names = tuple(r.strip() for r in regimes.split(",") if r.strip())
     if not names:
         raise InputError("no regimes given", path="--regimes")
+    if len(set(names)) != len(names):
+        twice = next(r for r in names if names.count(r) > 1)
+        raise InputError(f"{twice!r} is given twice", path="--regimes")
     known = available_models()
     for r in names:
         if r not in known:

@@ -31,7 +31,7 @@ from crossmargin.engine import (
     compare,
     compute_margin,
 )
-from crossmargin.errors import InputError
+from crossmargin.errors import InputError, ModelError
 from crossmargin.explain import explain_dict
 from crossmargin.margin.base import model_info
 
@@ -136,8 +136,16 @@ def compare_cmd(
         if models is None
         else [m.strip() for m in models.split(",") if m.strip()]
     )
+    if not names:
+        raise InputError("no models given", path="--models")
+    if len(set(names)) != len(names):
+        twice = next(m for m in names if names.count(m) > 1)
+        raise InputError(f"{twice!r} is given twice", path="--models")
     for m in names:
-        model_info(m)
+        try:
+            model_info(m)
+        except ModelError as exc:
+            raise InputError(exc.reason, path="--models") from None
     pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
     unavailable: dict[str, str] = {}
     results = compare(

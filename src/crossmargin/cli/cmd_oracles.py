@@ -80,10 +80,12 @@ def oracles_cmd(
     """Fetch oracle records of oracle-valued collateral (lending deposits, vault shares, LSTs)."""
     cfg = load_risk_config(config)
     wanted = (
-        [s.strip().upper() for s in symbols.split(",") if s.strip()]
-        if symbols
+        list(dict.fromkeys(s.strip().upper() for s in symbols.split(",") if s.strip()))
+        if symbols is not None
         else sorted(cfg.oracles.assets)
     )
+    if not wanted:
+        raise InputError("no symbols given", path="--symbols")
     if (market is None) != (out is None):
         raise InputError("give both --market and --out to write a merged snapshot", path="--out")
     with OutputFiles() as files:
