@@ -46,6 +46,7 @@ def fail(message: str, code: int = EXIT_INPUT, *, path: str = "") -> typer.Exit:
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Translate crossmargin errors into a one-line message and exit code 2."""
+    command = fn.__name__.removesuffix("_cmd").replace("_", "-")
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -56,16 +57,17 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 return fn(*args, **kwargs)
         except (InputError, MarketDataError, ModelError) as exc:
-            raise fail(str(exc), EXIT_INPUT) from None
+            # an error without a path (none should exist) still names where it arose
+            raise fail(exc.reason, EXIT_INPUT, path=exc.path or command) from None
         except CrossMarginError as exc:
-            raise fail(str(exc), EXIT_INTERNAL) from None
+            raise fail(exc.reason, EXIT_INTERNAL, path=exc.path or command) from None
         except MemoryError as exc:  # also pyarrow's ArrowMemoryError
             detail = _one_line(str(exc)) or "an allocation failed"
             raise fail(
                 f"out of memory ({detail}); the input was not rejected — retry with more memory "
                 "or a smaller input",
                 EXIT_INTERNAL,
-                path=fn.__name__.removesuffix("_cmd"),
+                path=command,
             ) from None
 
     return wrapper
