@@ -248,3 +248,12 @@ def test_history_command_one_line(tmp_path: Path) -> None:
     path, why = one_line_error(run("history", h))
     assert path == str(h) and "has 3 fields" in why
     assert files_in(tmp_path) == {"h.csv"}
+
+
+@pytest.mark.parametrize("load", HISTORY_LOADERS)
+def test_history_dates_with_mixed_zones(tmp_path: Path, load: object) -> None:
+    """Found by the atheris run: pandas raised ``ValueError: Mixed timezones detected``."""
+    h = tmp_path / "h.csv"
+    h.write_text("date,BTC\n2019-01-02,1\n2019-01-03T12:00:00+01:00,2\n2019-01-04,3\n")
+    hist = load(h)  # type: ignore[operator]
+    assert len(hist.prices if hasattr(hist, "prices") else hist.values) == 3

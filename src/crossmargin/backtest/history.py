@@ -81,7 +81,10 @@ def history_from_frame(df: pd.DataFrame, *, source: str) -> PriceHistory:
         key = frame.columns[lower.index("date")] if "date" in lower else frame.columns[0]
         raw = frame[key]
         check_date_column(raw, "history.date")
-        parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
+        try:  # utc: dates with different zones (or none) are put on one axis, never refused
+            parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+        except (ValueError, OverflowError) as exc:
+            raise InputError(f"cannot parse the dates: {exc}", path="history.date") from None
         bad = parsed.isna().to_numpy()
         if bad.any():
             i = int(np.argmax(bad))

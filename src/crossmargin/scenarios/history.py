@@ -91,7 +91,10 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
         )
     raw = df[date_col]
     check_date_column(raw, f"{source}:{date_col}")
-    times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    try:
+        times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    except (ValueError, OverflowError) as exc:
+        raise InputError(f"cannot parse the dates: {exc}", path=f"{source}:{date_col}") from None
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
