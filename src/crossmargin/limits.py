@@ -119,6 +119,8 @@ def read_bounded_bytes(
     CrossMarginError
         Of type ``error`` naming the file: not found, a directory, unreadable, or too large.
     """
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise error(f"{what} file must be a path, got {type(path).__name__}", path=str(path))
     p = Path(path)
     try:
         with p.open("rb") as f:

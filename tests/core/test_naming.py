@@ -192,7 +192,7 @@ def test_explicit_object_with_another_hour_keeps_it() -> None:
                 "right": "call",
             },
             "strike",
-            "positive",
+            "must be a number",
         ),
         (
             {
@@ -210,7 +210,7 @@ def test_explicit_object_with_another_hour_keeps_it() -> None:
         (
             {"kind": "perp", "underlying": "BTC", "multiplier": float("nan")},
             "multiplier",
-            "positive",
+            "finite",
         ),
     ],
 )

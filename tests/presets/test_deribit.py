@@ -55,6 +55,7 @@ def _setup() -> tuple[MarketSnapshot, Portfolio]:
                 INDEX, perp_mark=PERP_MARK, expiries={exp: ExpiryMarket(forward=FUT_MARK)}
             )
         },
+        timestamp=asof,
     )
     pf = Portfolio(
         "deribit-example",
@@ -179,6 +180,7 @@ def test_pnl_offset_lets_gains_of_one_underlying_offset_another() -> None:
             "BTC": AssetMarket(60_000.0, perp_mark=60_000.0),
             "ETH": AssetMarket(3_000.0, perp_mark=3_000.0),
         },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     long_btc = Position(parse_instrument("BTC-PERP"), 1.0)
     short_eth = Position(parse_instrument("ETH-PERP"), -20.0)

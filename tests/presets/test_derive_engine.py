@@ -173,6 +173,7 @@ def test_explain_shows_every_scenario_including_skews_and_basis(data: Path) -> N
 def _market() -> dict[str, object]:
     return {
         "as_of": "2026-11-22T08:00:00Z",
+        "timestamp": "2026-11-22T08:00:00Z",
         "assets": {
             "USDC": {"price": 1.0},
             "ETH": {

@@ -92,6 +92,7 @@ def test_margin_model_on_the_example_account() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
         "USD",
         {"SOL": AssetMarket(100.0, perp_mark=100.0), "USDC": AssetMarket(1.0)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     pf = Portfolio("u", "USD", {"USDC": 5.0}, (Position(parse_instrument("SOL-PERP"), 2.0, 100.0),))
     res = compute_margin(pf, snap, model="drift-v2")

@@ -104,6 +104,7 @@ def _snap(oi: float | None) -> MarketSnapshot:
             "SOL": AssetMarket(100.0, perp_mark=100.0, perp_open_interest=oi),
             "USDC": AssetMarket(1.0),
         },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic._internal._model_construction import ModelMetaclass
 
 from crossmargin.errors import ConfigError
 from crossmargin.limits import load_yaml_bounded, parse_yaml
@@ -57,8 +59,39 @@ __all__ = [
 ]
 
 
-class _Strict(BaseModel):
+class _StrictMeta(ModelMetaclass):
+    """``RiskConfig(...)`` validates like a file: JSON types, strictly; errors are ConfigError."""
+
+    def __call__(cls, *args: Any, **data: Any) -> Any:  # noqa: N805 (a metaclass)
+        if args:
+            raise ConfigError("configuration models take keyword arguments only", path=cls.__name__)
+        text = json.dumps(_json_ready(data, cls.__name__), allow_nan=True)
+        try:
+            return cls.model_validate_json(text, strict=True)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            raise _format_validation(exc, cls.__name__) from None
+
+
+class _Strict(BaseModel, metaclass=_StrictMeta):
+    """Frozen, no unknown fields, no NaN/inf, strict JSON types.
+
+    ``'0.8'`` and ``true`` are not numbers; building one by hand or with :meth:`model_copy`
+    validates like a file and raises :class:`ConfigError`.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied — validated like a file (pydantic's copy is not)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        data = self.model_dump(mode="json")
+        for k, v in update.items():  # the raw values: pydantic's serializer would coerce '0.8'
+            data[k] = _json_ready(v, k)
+        try:
+            return type(self).model_validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            raise _format_validation(exc, type(self).__name__) from None
 
 
 Fraction = Field(ge=0.0, le=1.0, allow_inf_nan=False)
@@ -454,10 +487,20 @@ class LiquidationConfig(_Strict):
 
 
 class MarketRules(_Strict):
-    """Fail-closed rules for market data."""
+    """Fail-closed rules for market data (docs/formats.md, "Time rules" and "Fallbacks")."""
 
     min_confidence: float = Fraction
     max_age_seconds: float = Field(gt=0.0, allow_inf_nan=False)
+    require_timestamps: bool = Field(
+        default=True,
+        description="a price needs an observation time (its own timestamp or the snapshot's); "
+        "false: accepted without one, with a no_timestamp warning",
+    )
+    fallbacks: Literal["warn", "error"] = Field(
+        default="warn",
+        description="derived market data (interpolated expiries, asset-level vol, rate-based "
+        "forwards, perp mark = spot): used with a warning, or refused",
+    )
 
 
 class RiskConfig(_Strict):
@@ -551,6 +594,8 @@ def _json_ready(obj: Any, path: str) -> Any:
         return [_json_ready(v, f"{path}[{i}]") for i, v in enumerate(obj)]
     if isinstance(obj, date):  # also datetime
         return obj.isoformat()
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
     if obj is None or isinstance(obj, str | int | float | bool):
         return obj
     raise ConfigError(f"unsupported value of type {type(obj).__name__}", path=path)

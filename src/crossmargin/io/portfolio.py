@@ -17,12 +17,12 @@ wrongly-typed numbers, non-positive entry prices and unparseable instrument name
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crossmargin._checks import symbol_value
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import contract_from_fields, parse_instrument
@@ -30,8 +30,6 @@ from crossmargin.instruments.position import Portfolio, Position
 from crossmargin.io.validation import Finite, Positive, read_json, translate
 
 __all__ = ["PortfolioFile", "PortfolioIn", "PositionIn", "load_portfolios", "portfolios_from_obj"]
-
-_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
 
 
 class PositionIn(BaseModel):
@@ -59,24 +57,31 @@ class PortfolioIn(BaseModel):
     )
     positions: list[PositionIn] = Field(default_factory=list)
 
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
     @field_validator("collateral")
     @classmethod
     def _symbols(cls, v: dict[str, float]) -> dict[str, float]:
         out: dict[str, float] = {}
         for k, x in v.items():
-            if not _SYMBOL.match(k):
-                raise ValueError(f"collateral asset {k!r} is not a symbol")
-            if k.upper() in out:  # symbols are case-insensitive: never drop a balance silently
+            try:
+                sym = symbol_value(k)
+            except ValueError as exc:
+                raise ValueError(f"collateral asset {exc}") from None
+            if sym in out:  # symbols are case-insensitive: never drop a balance silently
                 raise ValueError(f"collateral asset {k!r} is listed twice (case-insensitive)")
-            out[k.upper()] = x
+            out[sym] = x
         return out
 
     @field_validator("base_currency")
     @classmethod
     def _base(cls, v: str) -> str:
-        if not _SYMBOL.match(v):
-            raise ValueError(f"{v!r} is not a currency symbol")
-        return v.upper()
+        return symbol_value(v)
 
 
 class PortfolioFile(BaseModel):

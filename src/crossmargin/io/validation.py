@@ -6,20 +6,27 @@ finite; error messages name the path the way a user writes it: ``positions[3].qu
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, ValidationError, WithJsonSchema
 
+from crossmargin._checks import number_value
 from crossmargin.errors import InputError
 from crossmargin.limits import load_json_bounded
+from crossmargin.market.ranges import MAX_RATE, MAX_VOL
+
+T = TypeVar("T")
 
 __all__ = [
     "Finite",
     "NonNegative",
     "Positive",
+    "Rate",
     "Unit",
+    "Vol",
+    "domain",
     "format_loc",
     "read_json",
     "translate",
@@ -27,41 +34,59 @@ __all__ = [
 
 
 def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError(f"must be a number, got {type(v).__name__} {v!r}"[:120])
-    x = float(v)
-    if not math.isfinite(x):
-        raise ValueError(f"must be finite, got {_show(x)}")
-    return x
-
-
-def _show(x: float) -> str:
-    return "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return number_value(v)
 
 
 def _finite(v: Any) -> float:
-    return _number(v)
+    return number_value(v)
 
 
 def _positive(v: Any) -> float:
-    x = _number(v)
-    if x <= 0:
-        raise ValueError(f"must be positive, got {x!r}")
-    return x
+    return number_value(v, positive=True)
 
 
 def _non_negative(v: Any) -> float:
-    x = _number(v)
-    if x < 0:
-        raise ValueError(f"must be non-negative, got {x!r}")
-    return x
+    return number_value(v, non_negative=True)
 
 
 def _unit(v: Any) -> float:
-    x = _number(v)
+    x = number_value(v)
     if not 0.0 <= x <= 1.0:
         raise ValueError(f"must be between 0 and 1, got {x!r}")
     return x
+
+
+def _rate(v: Any) -> float:
+    x = number_value(v)
+    if abs(x) > MAX_RATE:
+        raise ValueError(
+            f"must be between {-MAX_RATE:g} and {MAX_RATE:g} (a continuously compounded rate per "
+            f"year; {MAX_RATE:g} = {MAX_RATE:.0%}), got {x!r}"
+        )
+    return x
+
+
+def _vol(v: Any) -> float:
+    x = number_value(v, positive=True)
+    if x > MAX_VOL:
+        raise ValueError(
+            f"must be at most {MAX_VOL:g} ({MAX_VOL:.0%} a year; a vol is a fraction, 0.55 = 55%), "
+            f"got {x!r}"
+        )
+    return x
+
+
+def domain(build: Callable[[], T]) -> T:
+    """Run a domain constructor inside a pydantic validator.
+
+    Its :class:`InputError` becomes the ``ValueError`` pydantic reports at the field's path (one
+    rule, kept in the domain constructor).
+    """
+    try:
+        return build()
+    except InputError as exc:
+        field = exc.path.partition(".")[2]
+        raise ValueError(f"{field} {exc.reason}" if field else exc.reason) from None
 
 
 # The JSON Schema states the same constraints the validators enforce (finite is implied by JSON).
@@ -74,6 +99,16 @@ NonNegative = Annotated[
 ]
 Unit = Annotated[
     float, BeforeValidator(_unit), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
+Rate = Annotated[
+    float,
+    BeforeValidator(_rate),
+    WithJsonSchema({"type": "number", "minimum": -MAX_RATE, "maximum": MAX_RATE}),
+]
+Vol = Annotated[
+    float,
+    BeforeValidator(_vol),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": MAX_VOL}),
 ]
 
 

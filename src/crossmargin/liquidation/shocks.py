@@ -182,7 +182,9 @@ def shift_snapshot(
             vol=None if a.vol is None else a.vol * v,
             expiries=expiries,
         )
-    return MarketSnapshot(as_of=snap.as_of, base_currency=snap.base_currency, assets=assets)
+    return MarketSnapshot(
+        as_of=snap.as_of, base_currency=snap.base_currency, assets=assets, timestamp=snap.timestamp
+    )
 
 
 def risky_assets(snap: MarketSnapshot, held: Sequence[str]) -> set[str]:

@@ -14,7 +14,9 @@ Without a user file the bundled daily closes are used (BTC, ETH, SPX, NDX, VIX; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,8 +26,20 @@ import pandas as pd
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
 from crossmargin.io.tabular import check_date_column, number_column, read_csv_or_parquet
+from crossmargin.market.fallbacks import MarketWarning
 
-__all__ = ["PriceHistory", "bundled_history", "history_of", "load_price_history"]
+__all__ = [
+    "HISTORY_STALE_DAYS",
+    "PriceHistory",
+    "bundled_history",
+    "history_of",
+    "history_warnings",
+    "load_price_history",
+]
+
+#: A core asset's price history ending more than this many days before ``as_of`` is reported
+#: with a ``history_stale`` warning (``var.max_history_age_days`` turns it into an error).
+HISTORY_STALE_DAYS = 7.0
 
 _DATE_COLUMNS = ("date", "timestamp", "time", "datetime")
 
@@ -166,6 +180,49 @@ def bundled_history() -> PriceHistory:
 
     df = load_daily_closes().reset_index()
     return _frame_to_history(df, "bundled daily closes (crossmargin/data/daily_closes.csv)")
+
+
+def history_warnings(
+    history: PriceHistory, assets: Sequence[str], as_of: datetime, *, bundled: bool
+) -> tuple[MarketWarning, ...]:
+    """The bundled-history and stale-history warnings of a scenario set built for ``assets``.
+
+    Each asset's last observation at or before ``as_of`` is compared with ``as_of``; more than
+    :data:`HISTORY_STALE_DAYS` apart is ``history_stale``. Using the bundled sample because the
+    snapshot carries no history is ``bundled_history``.
+    """
+    out: list[MarketWarning] = []
+    until = np.datetime64(as_of.astimezone(UTC).replace(tzinfo=None), "ns")
+    upto = history.times <= until
+    for a in assets:
+        if not history.has(a):
+            continue
+        seen = upto & np.isfinite(history.column(a))
+        if not seen.any():
+            continue
+        last = history.times[np.flatnonzero(seen)[-1]]
+        age = float((until - last) / np.timedelta64(1, "D"))
+        if bundled:
+            out.append(
+                MarketWarning(
+                    "bundled_history",
+                    f"history.{a}",
+                    f"no price history given (--history FILE): scenarios of {a} come from the "
+                    f"{history.source}",
+                    a,
+                )
+            )
+        if age > HISTORY_STALE_DAYS:
+            out.append(
+                MarketWarning(
+                    "history_stale",
+                    f"history.{a}",
+                    f"price history of {a} ends {np.datetime_as_string(last, unit='D')}, "
+                    f"{age:.0f} days before as_of (set var.max_history_age_days to refuse it)",
+                    a,
+                )
+            )
+    return tuple(out)
 
 
 def history_of(snapshot: object) -> PriceHistory:

@@ -132,7 +132,12 @@ def case_to_files(
     }
     for name, c in zip(coll_names, sc.Collaterals, strict=True):
         assets[name] = {"price": c.Price, "confidence": c.Confidence}
-    market = {"as_of": _instant(0.0), "base_currency": "USD", "assets": assets}
+    market = {
+        "as_of": _instant(0.0),
+        "timestamp": _instant(0.0),  # the harness prices are observed at its reference time
+        "base_currency": "USD",
+        "assets": assets,
+    }
 
     # -- portfolio -----------------------------------------------------------------------------
     cash = sc.Cash
