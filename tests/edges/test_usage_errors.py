@@ -4,6 +4,7 @@ code 2 (click would print a usage block over several lines), and every error nam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,75 @@ def test_out_of_memory_is_one_line_and_not_an_input_error(
     assert "positions table" in reason and "not rejected" in reason
     assert "cannot read" not in reason  # not reported as a bad input
     assert not out.exists()
+
+
+def test_a_bug_is_one_line_too(examples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import crossmargin.cli.cmd_margin as cmd
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cmd, "compute_margin", bug)
+    monkeypatch.delenv("CROSSMARGIN_TRACEBACK", raising=False)
+    args = ("margin", examples / "crypto_book.json", "-m", examples / "market_crypto.json")
+    path, reason = one_line_error(run(*args), code=1)
+    assert path == "margin" and reason.startswith("internal error ZeroDivisionError")
+    assert "CROSSMARGIN_TRACEBACK=1" in reason
+    monkeypatch.setenv("CROSSMARGIN_TRACEBACK", "1")
+    r = run(*args)
+    assert isinstance(r.exception, ZeroDivisionError)  # the traceback, for debugging
+
+
+def test_arrow_failing_to_allocate_a_string_is_out_of_memory(
+    examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under memory pressure Arrow reports ``Unknown error: Wrapping <value> failed``."""
+    import pyarrow as pa
+
+    import crossmargin.cli.cmd_batch as cmd
+
+    def no_memory(*args: object, **kwargs: object) -> None:
+        raise pa.ArrowException("Unknown error: Wrapping acc-0408670 failed")
+
+    monkeypatch.setattr(cmd, "book_from_frames", no_memory)
+    monkeypatch.setattr(cmd, "book_from_frames", no_memory)
+    out = tmp_path / "r.csv"
+    args = ["batch", examples / "venue_positions.csv", "--collateral",
+            examples / "venue_collateral.csv", "-m", examples / "market_venue.json", "-o", out]  # fmt: skip
+    path, reason = one_line_error(run(*args), code=1)
+    assert path == "batch" and reason.startswith("out of memory (Unknown error: Wrapping")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_memory_to_read_a_small_input_file_is_not_an_input_error(
+    examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounded reader used to turn a MemoryError into ``market file does not fit in memory``
+    (exit 2): under memory pressure a 10 kB file was blamed."""
+    real_open = Path.open
+
+    class Starved:
+        def __init__(self, fh: Any) -> None:
+            self.fh = fh
+
+        def __enter__(self) -> Starved:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()
+
+        def fileno(self) -> int:
+            return int(self.fh.fileno())
+
+        def read(self, *args: object) -> bytes:
+            raise MemoryError
+
+    def starved_open(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        fh = real_open(self, mode, *args, **kwargs)
+        return Starved(fh) if self.name == "crypto_book.json" and "b" in mode else fh
+
+    monkeypatch.setattr(Path, "open", starved_open)
+    path, reason = one_line_error(
+        run("margin", examples / "crypto_book.json", "-m", examples / "market_crypto.json"), code=1
+    )
+    assert path == "margin" and reason.startswith("out of memory (reading the portfolio file")

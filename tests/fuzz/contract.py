@@ -37,6 +37,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from crossmargin.cli.app import app
+from crossmargin.cli.errors import TRACEBACK_ENV
 from crossmargin.errors import CrossMarginError
 
 from .cases import Case
@@ -250,7 +251,9 @@ def _run_in(case: Case, root: Path, subprocess_mode: bool) -> Outcome:
     else:
         try:
             with _time_limit(CASE_TIMEOUT):
-                r = _RUNNER.invoke(app, argv)
+                # a bug raises with its traceback in-process (the reproducer shows where); a real
+                # process (subprocess mode) shows what a user sees: one line, exit code 1
+                r = _RUNNER.invoke(app, argv, env={TRACEBACK_ENV: "1"})
         except _CaseTimeout:
             return Outcome("timeouts", f"over {CASE_TIMEOUT:.0f} s")
         code, out, err = r.exit_code, r.stdout, r.stderr

@@ -59,5 +59,8 @@ def main() -> None:
     try:
         app(prog_name="crossmargin")
     except KeyboardInterrupt:  # pragma: no cover - interactive only
-        print("interrupted", file=sys.stderr)
+        print("error: crossmargin: interrupted", file=sys.stderr)
         sys.exit(130)
+    except MemoryError:  # pragma: no cover - outside a command (e.g. while importing one)
+        print("error: crossmargin: out of memory (the input was not rejected)", file=sys.stderr)
+        sys.exit(1)

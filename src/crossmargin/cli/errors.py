@@ -7,12 +7,18 @@ Every failure of a command is one line ``error: <path>: <reason>`` on stderr:
   would print a usage block) exit with code 2; nothing is written;
 * running out of memory is not a bad input: it is reported as ``out of memory`` with exit code 1
   (a numpy or Arrow allocation failure, e.g. ``batch`` on a table too large for the machine);
-* any other crossmargin error exits with code 1.
+* any other crossmargin error, and any unexpected exception (a bug), exits with code 1 — one
+  line too; ``CROSSMARGIN_TRACEBACK=1`` lets a bug print its traceback instead.
+
+An allocation failure inside a native library's own thread (a C++ ``std::bad_alloc`` in Arrow's
+thread pool) aborts the process (exit code 134) before Python can report it; this is the one
+failure that is not a line.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,8 +50,35 @@ def fail(message: str, code: int = EXIT_INPUT, *, path: str = "") -> typer.Exit:
     return typer.Exit(code)
 
 
+#: Set (to anything) to let an unexpected exception print its traceback (debugging, fuzzing).
+TRACEBACK_ENV = "CROSSMARGIN_TRACEBACK"
+
+
+def _arrow_out_of_memory(exc: BaseException) -> bool:
+    """Arrow reports a failed allocation of a Python object as ``Unknown error: Wrapping …``."""
+    arrow = sys.modules.get("pyarrow")
+    return (
+        arrow is not None
+        and isinstance(exc, arrow.ArrowException)
+        and str(exc).startswith("Unknown error: Wrapping")
+    )
+
+
+def _out_of_memory(detail: str, command: str) -> typer.Exit:
+    return fail(
+        f"out of memory ({detail or 'an allocation failed'}); the input was not rejected — "
+        "retry with more memory or a smaller input",
+        EXIT_INTERNAL,
+        path=command,
+    )
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Translate crossmargin errors into a one-line message and exit code 2."""
+    """Translate every exception of a command into one line on stderr and an exit code.
+
+    Input errors exit with 2; other crossmargin errors, running out of memory and unexpected
+    exceptions (bugs) with 1 — never with a traceback, unless ``CROSSMARGIN_TRACEBACK`` is set.
+    """
     command = fn.__name__.removesuffix("_cmd").replace("_", "-")
 
     @functools.wraps(fn)
@@ -62,10 +95,17 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except CrossMarginError as exc:
             raise fail(exc.reason, EXIT_INTERNAL, path=exc.path or command) from None
         except MemoryError as exc:  # also pyarrow's ArrowMemoryError
-            detail = _one_line(str(exc)) or "an allocation failed"
+            raise _out_of_memory(_one_line(str(exc)), command) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            if _arrow_out_of_memory(exc):
+                raise _out_of_memory(_one_line(str(exc)), command) from None
+            if os.environ.get(TRACEBACK_ENV):
+                raise
             raise fail(
-                f"out of memory ({detail}); the input was not rejected — retry with more memory "
-                "or a smaller input",
+                f"internal error {type(exc).__name__}: {_one_line(str(exc))[:300]} — a bug, "
+                f"please report it with the command line ({TRACEBACK_ENV}=1 shows the traceback)",
                 EXIT_INTERNAL,
                 path=command,
             ) from None
