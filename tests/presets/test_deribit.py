@@ -202,6 +202,7 @@ def test_currency_haircut_is_an_im_haircut() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
         "USD",
         {"ETH": AssetMarket(3_000.0, perp_mark=3_000.0)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     eth = {
         "pnl_offset": 0.6,

@@ -178,7 +178,9 @@ def _snap(usdc: float | None = 1.01, **extra: AssetMarket) -> MarketSnapshot:
     assets = {"SOL": AssetMarket(100.0, perp_mark=100.0), **extra}
     if usdc is not None:
         assets["USDC"] = AssetMarket(usdc)
-    return MarketSnapshot(datetime(2026, 1, 1, tzinfo=UTC), "USD", assets)
+    return MarketSnapshot(
+        datetime(2026, 1, 1, tzinfo=UTC), "USD", assets, timestamp=datetime(2026, 1, 1, tzinfo=UTC)
+    )
 
 
 def _perp(entry: float, base: str = "USD", usdc: float = 50.0) -> Portfolio:
@@ -232,6 +234,7 @@ def test_quote_price_is_fail_closed() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
         "USD",
         {"SOL": AssetMarket(100.0, perp_mark=100.0), "USDC": AssetMarket(1.0, confidence=0.1)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     with pytest.raises(MarketDataError) as e:
         compute_margin(_perp(100.0, usdc=0.0), low, model="drift-v2")
@@ -275,6 +278,7 @@ def _sol_snap(total: float | None) -> MarketSnapshot:
         datetime(2026, 1, 1, tzinfo=UTC),
         "USD",
         {"SOL": AssetMarket(100.0, total_deposits=total), "USDC": AssetMarket(1.0)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
 

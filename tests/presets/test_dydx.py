@@ -174,6 +174,7 @@ def test_amounts_are_usdc_converted_at_the_quote_price() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
         "USD",
         {"BTC": AssetMarket(50_000.0, perp_mark=50_000.0), "USDC": AssetMarket(1.01)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     pos = (Position(parse_instrument("BTC-PERP"), 0.1, 49_000.0),)
     usd = compute_margin(Portfolio("a", "USD", {"USDC": 1000.0}, pos), snap, model="dydx-v4")
@@ -184,7 +185,7 @@ def test_amounts_are_usdc_converted_at_the_quote_price() -> None:
     assert float(own.initial_margin[0]) == pytest.approx(100.0, rel=1e-14)
     assert float(own.maintenance_margin[0]) == pytest.approx(60.0, rel=1e-14)
     assert float(own.equity[0]) == pytest.approx(1100.0, rel=1e-14)
-    no_usdc = MarketSnapshot(snap.as_of, "USD", {"BTC": snap.assets["BTC"]})
+    no_usdc = MarketSnapshot(snap.as_of, "USD", {"BTC": snap.assets["BTC"]}, timestamp=snap.as_of)
     with pytest.raises(MarketDataError) as e:
         compute_margin(Portfolio("a", "USD", {}, pos), no_usdc, model="dydx-v4")
     assert e.value.path == "assets.USDC"
@@ -199,6 +200,7 @@ def test_notional_beyond_int64_quantums_is_an_error_and_huge_oi_caps_the_imf() -
             "SOL": AssetMarket(100.0, perp_mark=100.0, perp_open_interest=1e306),
             "USDC": AssetMarket(1.0),
         },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     huge = Portfolio("a", "USD", {}, (Position(parse_instrument("BTC-PERP"), 1e9),))
     with pytest.raises(ModelError, match="beyond the exact integer range") as e:

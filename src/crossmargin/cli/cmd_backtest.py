@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +17,8 @@ from rich.table import Table
 from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write, dumps, fmt_num
+from crossmargin.cli.files import OutputFiles, write_bytes
+from crossmargin.cli.output import dumps, fmt_num
 from crossmargin.cli.scale import ClusterOpt, RetriesOpt, WorkerMemoryOpt
 from crossmargin.errors import InputError
 
@@ -48,6 +50,16 @@ class EngineOpt(StrEnum):
 
 
 _ZONE = {"green": "green", "yellow": "yellow", "red": "red"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Cluster:
+    """Where the (book, model) tasks run: in this process (``cluster`` None) or on a cluster."""
+
+    cluster: str | None
+    worker_memory: str | None
+    retries: int
+    progress: bool
 
 
 def _p(x: float | None) -> str:
@@ -194,11 +206,7 @@ def backtest(
     retries: RetriesOpt = 1,
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
-    from crossmargin.backtest.cleaning import CleaningRules, parse_drop
-    from crossmargin.backtest.history import load_history
-    from crossmargin.backtest.replay import ReplayOptions
-    from crossmargin.backtest.run import resolve_models, run_backtest
-    from crossmargin.backtest.spec import bundled_books, load_book
+    from crossmargin.backtest.spec import bundled_books
 
     if not books:
         raise InputError(
@@ -209,14 +217,59 @@ def backtest(
         raise InputError(f"must be >= 0, got {stale_run}", path="--stale-run")
     if retries < 0:
         raise InputError(f"must be >= 0, got {retries}", path="--retries")
+    with OutputFiles() as files:
+        files.declare_dir("--out", out)  # checked (and locked) before any work
+        on = _Cluster(cluster, worker_memory, retries, sys.stderr.isatty() and fmt is Format.table)
+        results = _run(books, models, mpor, start, end, history, confidence, config, gaps,
+                       engine, max_gap, corr_window, bad_prints, stale_run, drop_print,
+                       on)  # fmt: skip
+        if out is not None:
+            written = _render(results, report)
+            for name, data in written.items():
+                files.stage("--out", write_bytes(data), name=name)
+            files.commit()
+    if fmt is Format.json:
+        from crossmargin.backtest.report import summary_dict
+
+        items = [summary_dict(r) for r in results]
+        print(dumps(items[0] if len(items) == 1 else {"books": items}))
+        return
+    for r in results:
+        _print_summary(r)
+    if out is not None:
+        console().print(f"wrote {', '.join(sorted(written))} to {out}")
+
+
+def _run(
+    books: list[str],
+    models: str,
+    mpor: int,
+    start: str | None,
+    end: str | None,
+    history: Path | None,
+    confidence: float,
+    config: Path | None,
+    gaps: GapsOpt,
+    engine: EngineOpt,
+    max_gap: int,
+    corr_window: int,
+    bad_prints: bool,
+    stale_run: int,
+    drop_print: list[str] | None,
+    on: _Cluster,
+) -> list[BacktestResult]:
+    from crossmargin.backtest.cleaning import CleaningRules, parse_drop
+    from crossmargin.backtest.history import load_history
+    from crossmargin.backtest.replay import ReplayOptions
+    from crossmargin.backtest.run import resolve_models, run_backtest
+    from crossmargin.backtest.spec import load_book
+
     # validate every input before computing anything
     specs = [load_book(b) for b in books]
     names = [b.name for b in specs]
     if len(set(names)) != len(names):
         raise InputError("two books have the same name", path="BOOK")
     resolve_models(models)
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", path=str(out))
     cfg = load_risk_config(config)
     hist = load_history(history)
     rules = CleaningRules(
@@ -232,43 +285,27 @@ def backtest(
         engine=engine.value,
         max_gap_days=max_gap,
     )
-    if cluster is None:
-        results = [
+    if on.cluster is None:
+        return [
             run_backtest(
                 b, hist, models=models, config=cfg, options=opts, confidence=confidence,
                 gaps=gaps.value, corr_window=corr_window,
             )
             for b in specs
         ]  # fmt: skip
-    else:  # one task per (book, model) on the cluster
-        from crossmargin.cli.scale import cluster_executor, task_progress
-        from crossmargin.scale.backtest import run_backtests
+    # one task per (book, model) on the cluster
+    from crossmargin.cli.scale import cluster_executor, task_progress
+    from crossmargin.scale.backtest import run_backtests
 
-        show = sys.stderr.isatty() and fmt is Format.table
-        with (
-            cluster_executor(cluster, worker_memory=worker_memory) as ex,
-            task_progress(show) as tick,
-        ):
-            results = run_backtests(
-                specs, hist, models=models, config=cfg, options=opts, confidence=confidence,
-                gaps=gaps.value, corr_window=corr_window, executor=ex, retries=retries,
-                progress=tick,
-            )  # fmt: skip
-    files = _render(results, report) if out is not None else {}
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            atomic_write(out / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
-    if fmt is Format.json:
-        from crossmargin.backtest.report import summary_dict
-
-        items = [summary_dict(r) for r in results]
-        print(dumps(items[0] if len(items) == 1 else {"books": items}))
-        return
-    for r in results:
-        _print_summary(r)
-    if out is not None:
-        console().print(f"wrote {', '.join(sorted(files))} to {out}")
+    with (
+        cluster_executor(on.cluster, worker_memory=on.worker_memory) as ex,
+        task_progress(on.progress) as tick,
+    ):
+        return run_backtests(
+            specs, hist, models=models, config=cfg, options=opts, confidence=confidence,
+            gaps=gaps.value, corr_window=corr_window, executor=ex, retries=on.retries,
+            progress=tick,
+        )  # fmt: skip
 
 
 def _render(results: Sequence[BacktestResult], report: ReportKind) -> dict[str, bytes]:

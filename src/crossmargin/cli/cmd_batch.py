@@ -26,7 +26,7 @@ from crossmargin.cli.common import (
     load_risk_config,
 )
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write
+from crossmargin.cli.files import OutputFiles
 from crossmargin.cli.scale import (
     ClusterOpt,
     QuietOpt,
@@ -38,7 +38,13 @@ from crossmargin.cli.scale import (
 from crossmargin.engine import margin_resolved
 from crossmargin.errors import InputError
 from crossmargin.io.market import load_market
-from crossmargin.io.tables import book_from_frames, read_table, table_format, write_table
+from crossmargin.io.tables import (
+    TABLE_SUFFIXES,
+    book_from_frames,
+    read_table,
+    table_format,
+    write_table,
+)
 from crossmargin.margin.base import model_info
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import resolve
@@ -106,10 +112,28 @@ def batch(
         return
     if collateral is None:
         raise InputError("a positions file needs --collateral FILE", path="--collateral")
-    table_format(out)  # refuse an unknown output format before doing any work
+    with OutputFiles() as files:
+        table_format(out)  # an unknown format is refused before any work
+        files.declare("--out", out, suffixes=TABLE_SUFFIXES)
+        show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+        _batch(Path(positions), Path(collateral), _snapshot(market, history), out, files,
+               model, config, base_currency, show=show, quiet=quiet)  # fmt: skip
+
+
+def _batch(
+    positions: Path,
+    collateral: Path,
+    snap: MarketSnapshot,
+    out: Path,
+    files: OutputFiles,
+    model: str,
+    config: Path | None,
+    base_currency: str | None,
+    *,
+    show: bool,
+    quiet: bool,
+) -> None:
     cfg = load_risk_config(config)
-    snap = _snapshot(market, history)
-    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     t0 = time.perf_counter()
     with task_progress(show) as tick:
         tick("reading tables", 0, 4)
@@ -122,7 +146,8 @@ def batch(
         res = margin_resolved(rb, model=model)
         tick(f"writing {out}", 3, 4)
         cols = summary_table(res)
-        atomic_write(out, lambda p: write_table(cols, p))
+        files.stage("--out", lambda p: write_table(cols, p))
+        files.commit()
         tick(f"writing {out}", 4, 4)
     dt = time.perf_counter() - t0
     if quiet:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,8 @@ import typer
 from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.output import dumps
 from crossmargin.cli.sources import (
     AsOfOpt,
     MapOpt,
@@ -25,13 +25,6 @@ from crossmargin.cli.sources import (
 from crossmargin.errors import InputError
 
 __all__ = ["import_cmd"]
-
-
-def _writer(text: str) -> Callable[[Path], None]:
-    def write(p: Path) -> None:
-        p.write_text(text + "\n", encoding="utf-8")
-
-    return write
 
 
 @app.command("import")
@@ -91,30 +84,38 @@ def import_cmd(
         raise InputError("must be a positive number of seconds", path="--heartbeat")
     if not 0 < max_conf_ratio < 1:
         raise InputError("must be between 0 and 1", path="--max-conf-ratio")
-    cfg = load_risk_config(config)
-    rules = FeedRules(
-        max_age_seconds=heartbeat if heartbeat is not None else cfg.market.max_age_seconds,
-        max_confidence_ratio=max_conf_ratio,
-    )
-    imp = import_sources(
-        sources_from_tokens(sources, path="sources"),
-        account=account,
-        as_of=parse_as_of(as_of),
-        feed_map=feed_map_of(feed_map),
-        feed_rules=rules,
-        market=market,
-    )
-    # both documents are validated by the readers every command uses, before anything is written
-    market_from_obj(imp.market)
-    if imp.portfolio:
-        portfolios_from_obj(imp.portfolio)
-    elif out_portfolio is not None:
-        raise InputError(
-            "only price feeds were given: there is no portfolio to write", path="--out-portfolio"
+    with OutputFiles() as files:
+        files.declare("--out-portfolio", out_portfolio, suffixes=(".json",))
+        files.declare("--out-market", out_market, suffixes=(".json",))
+        cfg = load_risk_config(config)
+        rules = FeedRules(
+            max_age_seconds=heartbeat if heartbeat is not None else cfg.market.max_age_seconds,
+            max_confidence_ratio=max_conf_ratio,
         )
-    for path, doc in ((out_portfolio, imp.portfolio), (out_market, imp.market)):
-        if path is not None:
-            atomic_write(path, _writer(dump_json(doc)))
+        imp = import_sources(
+            sources_from_tokens(sources, path="sources"),
+            account=account,
+            as_of=parse_as_of(as_of),
+            feed_map=feed_map_of(feed_map),
+            feed_rules=rules,
+            market=market,
+        )
+        # both documents are validated by the readers every command uses, before anything is written
+        market_from_obj(imp.market)
+        if imp.portfolio:
+            portfolios_from_obj(imp.portfolio)
+        elif out_portfolio is not None:
+            raise InputError(
+                "only price feeds were given: there is no portfolio to write",
+                path="--out-portfolio",
+            )
+        for opt, path, doc in (
+            ("--out-portfolio", out_portfolio, imp.portfolio),
+            ("--out-market", out_market, imp.market),
+        ):
+            if path is not None:
+                files.stage(opt, write_text(dump_json(doc) + "\n"))
+        files.commit()
     if fmt is Format.json:
         print(
             dumps(

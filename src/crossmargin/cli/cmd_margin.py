@@ -18,8 +18,9 @@ from crossmargin.cli.common import (
     ModelOpt,
     console,
 )
-from crossmargin.cli.errors import fail, handle_errors
-from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.files import OutputFiles
+from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_account, print_comparison, print_explain
 from crossmargin.cli.sources import (
     AsOfOpt,
@@ -43,6 +44,7 @@ from crossmargin.engine import (
     compare,
     compute_margin,
 )
+from crossmargin.errors import InputError, ModelError
 from crossmargin.explain import explain_dict
 from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import model_info
@@ -94,24 +96,36 @@ def margin(
 ) -> None:
     """Initial and maintenance margin, equity and status of each account."""
     model_info(model)
-    inp = load_command_inputs(
-        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
-    )
-    pfs, n_out = _accounts(inp, check)
-    res = compute_margin(
-        pfs,
-        inp.snapshot,
-        model=model,
-        config=inp.config,
-        detail=plot is not None,
-        prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
-    )
-    if plot is not None:
-        if res.batch.scenario_pnl is None:
-            raise fail(f"--plot needs a scenario-based model; {model!r} has no scenario grid")
-        from crossmargin.plot import plot_scenarios
+    with OutputFiles() as files:
+        files.declare("--plot", plot, suffixes=(".png",))
+        inp = load_command_inputs(
+            portfolio,
+            market,
+            config,
+            history,
+            from_=from_,
+            as_of=as_of,
+            feed_map=feed_map,
+            check=check,
+        )
+        pfs, n_out = _accounts(inp, check)
+        res = compute_margin(
+            pfs,
+            inp.snapshot,
+            model=model,
+            config=inp.config,
+            detail=plot is not None,
+            prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
+        )
+        if plot is not None:
+            if res.batch.scenario_pnl is None:
+                raise InputError(
+                    f"needs a scenario-based model; {model!r} has no scenario grid", path="--plot"
+                )
+            from crossmargin.plot import plot_scenarios
 
-        atomic_write(plot, lambda p: plot_scenarios(res, p))
+            files.stage("--plot", lambda p: plot_scenarios(res, p))
+            files.commit()
     items = [account_dict(res, i) for i in range(n_out)]
     extra = _venue_extras(inp, res, check)
     if fmt is Format.json:
@@ -222,8 +236,16 @@ def compare_cmd(
         if models is None
         else [m.strip() for m in models.split(",") if m.strip()]
     )
+    if not names:
+        raise InputError("no models given", path="--models")
+    if len(set(names)) != len(names):
+        twice = next(m for m in names if names.count(m) > 1)
+        raise InputError(f"{twice!r} is given twice", path="--models")
     for m in names:
-        model_info(m)
+        try:
+            model_info(m)
+        except ModelError as exc:
+            raise InputError(exc.reason, path="--models") from None
     inp = load_command_inputs(
         portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
     )

@@ -115,28 +115,37 @@ def batch_dataset(
     progress: bool | None,
     quiet: bool,
 ) -> None:
-    """``batch`` over a partitioned dataset (or any input with ``--cluster``)."""
+    """``batch`` over a partitioned dataset (or any input with ``--cluster``).
+
+    ``--out`` is declared (checked and locked against a second writer) as every command's output
+    is (:class:`~crossmargin.cli.files.OutputFiles`), but written by the workers themselves: one
+    file per partition, each atomically, the run manifest last (:mod:`crossmargin.scale.output`)
+    — a run of millions of accounts is not staged whole on the client.
+    """
     from crossmargin.account.health import STATUSES
     from crossmargin.cli.common import console, load_risk_config
+    from crossmargin.cli.files import OutputFiles
+    from crossmargin.io.tables import TABLE_SUFFIXES
     from crossmargin.scale.batch import margin_dataset
     from crossmargin.scale.dataset import open_dataset
 
     cfg = load_risk_config(config)
     dataset = open_dataset(positions, collateral)
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
-    with cluster_executor(cluster, worker_memory=worker_memory) as ex, task_progress(show) as tick:
-        res = margin_dataset(
-            dataset,
-            snap,
-            out=out,
-            model=model,
-            config=cfg,
-            base_currency=base_currency,
-            executor=ex,
-            retries=retries,
-            progress=tick,
-        )
-        workers = ex.workers
+    with OutputFiles() as files:
+        if dataset.single_file:
+            files.declare("--out", out, suffixes=TABLE_SUFFIXES)
+        else:
+            files.declare_dir("--out", out)
+        with (
+            cluster_executor(cluster, worker_memory=worker_memory) as ex,
+            task_progress(show) as tick,
+        ):
+            res = margin_dataset(
+                dataset, snap, out=out, model=model, config=cfg, base_currency=base_currency,
+                executor=ex, retries=retries, progress=tick,
+            )  # fmt: skip
+            workers = ex.workers
     if quiet:
         return
     counts = res.status_counts

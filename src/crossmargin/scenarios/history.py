@@ -25,6 +25,7 @@ import pandas as pd
 
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
+from crossmargin.io.tabular import check_date_column, number_column, read_csv_or_parquet
 from crossmargin.market.fallbacks import MarketWarning
 
 __all__ = [
@@ -103,7 +104,11 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
             "needs a date column named one of " + ", ".join(_DATE_COLUMNS), path=source
         )
     raw = df[date_col]
-    times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    check_date_column(raw, f"{source}:{date_col}")
+    try:
+        times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    except (ValueError, OverflowError) as exc:
+        raise InputError(f"cannot parse the dates: {exc}", path=f"{source}:{date_col}") from None
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -127,14 +132,11 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
         if not sym or sym in assets:
             raise InputError(f"column {c!r} is empty or repeated", path=source)
         col = df[c]
-        num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)[order]
-        was = col.to_numpy()[order]
-        given = ~pd.isna(was)
-        if (given & np.isnan(num)).any():
-            i = int(np.flatnonzero(given & np.isnan(num))[0])
-            raise InputError(
-                f"row {order[i] + 1}: {was[i]!r} is not a number", path=f"{source}:{c}"
-            )
+        # strict: booleans, dates and text such as 'nan' or 'NA' are errors, an empty cell is
+        # a missing close
+        where = f"{source}:{c}"
+        num = number_column(col, lambda r: f"{where}[row {r + 1}]", text=True)[order]  # noqa: B023
+        given = ~np.isnan(num)
         badv = given & ~(np.isfinite(num) & (num > 0))
         if badv.any():
             i = int(np.flatnonzero(badv)[0])
@@ -166,14 +168,9 @@ def load_price_history(path: str | Path) -> PriceHistory:
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError("unknown history format; use .csv or .parquet", path=str(p))
-    if not p.is_file():
+    if not p.exists():
         raise InputError("history file not found", path=str(p))
-    try:
-        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
-    except Exception as exc:  # pandas/pyarrow raise many types; translate at the edge
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read history: {msg}", path=str(p)) from None
-    return _frame_to_history(df, str(p))
+    return _frame_to_history(read_csv_or_parquet(p, what="history"), str(p))
 
 
 @lru_cache(maxsize=1)

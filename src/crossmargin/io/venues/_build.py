@@ -130,8 +130,12 @@ class _Market:
         self.src: dict[tuple[str, ...], str] = {}
         self.notes = notes
         self.base_currency = "USD"
+        #: when the snapshot's undated prices were observed (the snapshot-level ``timestamp``)
+        self.observed: str | None = None
         if base is not None:  # the user's market file: its values come first (and win)
             self.base_currency = str(base.get("base_currency", "USD")).upper()
+            if base.get("timestamp") is not None:
+                self.observed = format_instant(parse_instant(base["timestamp"]))
             self.oracles = {k.upper(): v for k, v in (base.get("oracles") or {}).items()}
             for sym, a in (base.get("assets") or {}).items():
                 a = copy.deepcopy(a)
@@ -174,6 +178,7 @@ class _Market:
     def doc(self) -> dict[str, Any]:
         return {
             "as_of": format_instant(self.as_of),
+            **({"timestamp": self.observed} if self.observed is not None else {}),
             "base_currency": self.base_currency,
             "assets": self.assets,
             **({"oracles": self.oracles} if self.oracles else {}),
@@ -207,6 +212,17 @@ def build(
     if why:
         notes.append(why)
     m = _Market(t, notes, base)
+    if m.observed is None:
+        # the marks a response carries are current when it was served: undated prices are dated
+        # by the export's latest time (the response time); an export without any time is dated
+        # by the as_of the user gave, and says so
+        times = [when for imp in imports for when, _ in imp.facts.times]
+        m.observed = format_instant(max(times) if times else t)
+        if not times and imports:
+            notes.append(
+                f"the export carries no observation time: its prices are dated {m.observed} "
+                "(the given as_of)"
+            )
     for imp in imports:
         notes.extend(imp.facts.notes)
         for und, (v, path) in imp.facts.index.items():
