@@ -80,7 +80,7 @@ d = Path(sys.argv[1])
 t = time.perf_counter()
 book = book_from_frames(read_table(d / "positions.parquet", what="p"),
                         read_table(d / "collateral.parquet", what="c"))
-rb = resolve(book, load_market(d / "market.json"), default_config())
+rb = resolve(book, load_market(Path(sys.argv[3])), default_config())
 res = margin_resolved(rb, model="portfolio")
 write_table(summary_table(res), Path(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - t, "accounts": res.n, "maxrss": peak_rss()}))
@@ -96,7 +96,7 @@ def generate(raw: Path, n_accounts: int, n_positions: int, seed: int = 7) -> Non
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from venue import market, positions
+    from venue import positions
 
     raw.mkdir(parents=True, exist_ok=True)
     chunk = 100_000
@@ -120,7 +120,6 @@ def generate(raw: Path, n_accounts: int, n_positions: int, seed: int = 7) -> Non
             pw.close()
         if cw is not None:
             cw.close()
-    (raw / "market.json").write_text(json.dumps(market()))
 
 
 def dataset(cache: Path, n_accounts: int, n_positions: int, partitions: int) -> Path:
@@ -133,7 +132,7 @@ def dataset(cache: Path, n_accounts: int, n_positions: int, partitions: int) -> 
     if (ds / MANIFEST).exists():
         return ds
     raw = base / "raw"
-    if not (raw / "market.json").exists():
+    if not (raw / "collateral.parquet").exists():
         print(f"generating {n_accounts:,} accounts / {n_positions:,} positions into {raw}")
         t = time.perf_counter()
         generate(raw, n_accounts, n_positions)
@@ -143,6 +142,15 @@ def dataset(cache: Path, n_accounts: int, n_positions: int, partitions: int) -> 
     write_dataset(raw / "positions.parquet", raw / "collateral.parquet", ds, partitions=partitions)
     print(f"  {time.perf_counter() - t:.0f} s")
     return ds
+
+
+def write_market(work: Path) -> Path:
+    """The benchmark venue's snapshot, written fresh each run (the cache holds only tables)."""
+    from venue import market
+
+    path = work / "market.json"
+    path.write_text(json.dumps(market()))
+    return path
 
 
 def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
@@ -197,7 +205,7 @@ def grid(args: argparse.Namespace, work: Path) -> None:
     from crossmargin.scale import DaskExecutor
 
     ds = dataset(args.cache, args.accounts, args.positions, args.partitions)
-    market = ds.parent / "raw" / "market.json"
+    market = write_market(work)
     snap = load_market(market)
     print(
         f"\n== grid (portfolio) model: {args.accounts:,} accounts, {args.positions:,} positions, "
@@ -266,7 +274,7 @@ def grid(args: argparse.Namespace, work: Path) -> None:
         raw = ds.parent / "raw"
         before = load()
         p = subprocess.run(
-            [sys.executable, "-c", WHOLE, str(raw), str(work / "whole.parquet")],
+            [sys.executable, "-c", WHOLE, str(raw), str(work / "whole.parquet"), str(market)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if p.returncode:
@@ -294,7 +302,7 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().tail(502).reset_index().to_csv(
         hist, index=False
     )
-    snap = replace(load_market(ds.parent / "raw" / "market.json"), history=load_price_history(hist))
+    snap = replace(load_market(write_market(work)), history=load_price_history(hist))
     base = default_config()
     cfg = base.model_copy(
         update={
