@@ -24,7 +24,7 @@ is shared: the load average is printed before and after each measurement; run it
 the machine is quieter if the load was high.
 
 Usage: ``python benchmarks/bench_scale.py [--accounts N] [--positions N] [--partitions N]
-[--repeat 2] [--skip-grid] [--skip-var] [--whole]``.
+[--repeat 2] [--skip-grid] [--skip-var] [--var-models var,es] [--whole]``.
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     warm(two)
     print(f"LocalClusters local:1 and local:2 started in {time.perf_counter() - t:.1f} s")
     try:
-        for model in ("var", "es"):
+        for model in args.var_models.split(","):
             times: dict[str, list[float]] = {"local:1": [], "local:2": []}
             order = [("local:1", one), ("local:2", two)]
             if args.repeat > 1:
@@ -360,6 +360,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=40)
     ap.add_argument("--var-accounts", type=int, default=100_000)
     ap.add_argument("--var-partitions", type=int, default=8)
+    ap.add_argument("--var-models", default="var,es", help="comma-separated: var, es")
     ap.add_argument("--worker-memory", default="1.5GiB")
     ap.add_argument("--repeat", type=int, default=2, help="1: one run each; 2: A B B A")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "crossmargin-bench")
