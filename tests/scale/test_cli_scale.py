@@ -122,6 +122,15 @@ def test_in_process_dataset_run_quiet_and_bad_options(
             "batch", files["dataset"], "--market", files["market"], "--out", tmp_path / "o2", *args
         )
         assert r.exit_code == 2 and r.stderr.startswith(f"error: {msg}"), r.stderr
+    # a second writer of the same results directory is refused before any work
+    from crossmargin.cli.files import OutputFiles
+
+    with OutputFiles() as held:
+        held.declare_dir("--out", out)
+        r = invoke("batch", files["dataset"], "--market", files["market"], "--out", out)
+    assert r.exit_code == 2 and "being written by another crossmargin process" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert len(read_results(out)) == 200  # the earlier results are untouched
     r = invoke(
         "partition",
         files["positions"],
