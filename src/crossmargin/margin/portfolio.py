@@ -30,7 +30,6 @@ from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.margin.addons.basis import BASIS_DESCRIPTION, basis_amounts
 from crossmargin.margin.addons.portfolio_hook import portfolio_addons
-from crossmargin.margin.base import ModelInfo, register_model
 from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
@@ -82,6 +81,9 @@ class PortfolioMargin:
     description: ClassVar[str] = (
         "full revaluation per underlying over a spot x vol grid with tails; basis, delta-shock, "
         "short-option-minimum add-ons; inter-commodity credits"
+    )
+    source: ClassVar[str] = (
+        "Deribit PM grid and vol shocks; CME SPAN add-ons and inter-commodity credits"
     )
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
@@ -220,13 +222,3 @@ class PortfolioMargin:
             scenario_pnl=pnl if detail else None,
             scenario_class=g_cls,
         )
-
-
-register_model(
-    ModelInfo(
-        "portfolio",
-        PortfolioMargin.description,
-        "Deribit PM grid and vol shocks; CME SPAN add-ons and inter-commodity credits",
-        PortfolioMargin,
-    )
-)

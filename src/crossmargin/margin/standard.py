@@ -19,7 +19,6 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin.config import RiskConfig
-from crossmargin.margin.base import ModelInfo, register_model
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.margin.rules import position_requirements
 from crossmargin.resolve.book import ResolvedBook
@@ -87,6 +86,7 @@ class IsolatedMargin:
     config: RiskConfig
     name: ClassVar[str] = "isolated"
     description: ClassVar[str] = "each position margined alone; collateral and P&L not shared"
+    source: ClassVar[str] = "Deribit standard margin (options); progressive notional tiers (linear)"
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
@@ -100,25 +100,8 @@ class CrossMargin:
     config: RiskConfig
     name: ClassVar[str] = "cross"
     description: ClassVar[str] = "per-position requirements summed; collateral and P&L pooled"
+    source: ClassVar[str] = "Deribit/Binance standard cross margin"
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
         return _per_position_batch(self.name, book, isolated=False)
-
-
-register_model(
-    ModelInfo(
-        "isolated",
-        IsolatedMargin.description,
-        "Deribit standard margin (options); progressive notional tiers (linear)",
-        IsolatedMargin,
-    )
-)
-register_model(
-    ModelInfo(
-        "cross",
-        CrossMargin.description,
-        "Deribit/Binance standard cross margin",
-        CrossMargin,
-    )
-)

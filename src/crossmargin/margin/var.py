@@ -41,7 +41,6 @@ from crossmargin.margin.addons.basis import basis_addon
 from crossmargin.margin.addons.correlation import PreparedStress, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
-from crossmargin.margin.base import ModelInfo, register_model
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
 from crossmargin.resolve.book import ResolvedBook
@@ -360,6 +359,10 @@ class VaRMargin:
         "portfolio VaR (99 %, 2-day MPOR) over filtered historical joint scenarios with stress "
         "weighting; liquidity, correlation-breakdown and wrong-way add-ons"
     )
+    source: ClassVar[str] = (
+        "filtered HS (Barone-Adesi et al. 1999); CME SPAN 2 / Eurex Prisma structure; "
+        "EMIR RTS 153/2013"
+    )
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
@@ -376,25 +379,10 @@ class ESMargin:
         "portfolio expected shortfall (97.5 %, 2-day MPOR) over filtered historical joint "
         "scenarios with stress weighting; liquidity, correlation-breakdown and wrong-way add-ons"
     )
+    source: ClassVar[str] = (
+        "expected shortfall (Acerbi & Tasche 2002); CME SPAN 2 / Eurex Prisma; EMIR RTS 153/2013"
+    )
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
         return var_batch(self.name, "es", book, detail=detail)
-
-
-register_model(
-    ModelInfo(
-        "var",
-        VaRMargin.description,
-        "filtered HS (Barone-Adesi et al. 1999); CME SPAN 2 / Eurex Prisma structure; EMIR RTS 153/2013",
-        VaRMargin,
-    )
-)
-register_model(
-    ModelInfo(
-        "es",
-        ESMargin.description,
-        "expected shortfall (Acerbi & Tasche 2002); CME SPAN 2 / Eurex Prisma; EMIR RTS 153/2013",
-        ESMargin,
-    )
-)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,7 +22,7 @@ from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, ModelError
 from crossmargin.io.validation import format_loc
-from crossmargin.margin.base import MarginModel, ModelInfo, available_models, register_model
+from crossmargin.margin.base import BUILTIN_PRESETS, load_factory
 from crossmargin.margin.result import AddOnRows
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
@@ -31,6 +31,7 @@ __all__ = [
     "KIND_NAMES",
     "PresetInfo",
     "PresetParams",
+    "VenuePreset",
     "accepted_collateral",
     "available_presets",
     "equity_upnl",
@@ -39,7 +40,6 @@ __all__ = [
     "pnl_at_oracle",
     "preset_info",
     "preset_params",
-    "register_preset",
     "require_supported",
     "underlying_spot",
 ]
@@ -108,19 +108,27 @@ class PresetInfo:
         return out
 
 
-_PRESETS: dict[str, PresetInfo] = {}
+@dataclass(frozen=True, slots=True)
+class VenuePreset:
+    """Base of the venue presets: the risk configuration and the venue's parameters.
 
+    A preset class sets ``info`` (its catalog entry, whose ``defaults`` are the published
+    parameters) and is built by :meth:`from_config`.
+    """
 
-def register_preset(info: PresetInfo, factory: Callable[[RiskConfig], MarginModel]) -> None:
-    """Add ``info`` to the preset catalog and its model to the margin-model registry."""
-    _PRESETS[info.name] = info
-    register_model(ModelInfo(info.name, info.title, info.sources[0], factory))
+    config: RiskConfig
+    params: Any
+    info: ClassVar[PresetInfo]
+
+    @classmethod
+    def from_config(cls, config: RiskConfig) -> Self:
+        """Build with the published defaults overridden by ``config.presets[<name>]``."""
+        return cls(config, preset_params(cls.info.name, config, cls.info.defaults()))
 
 
 def available_presets() -> tuple[str, ...]:
-    """Names of the registered presets, in registration order."""
-    available_models()  # imports every margin module, so every preset has registered
-    return tuple(_PRESETS)
+    """Names of the venue presets, in listing order (the static registry's, nothing imported)."""
+    return BUILTIN_PRESETS
 
 
 def preset_info(name: str) -> PresetInfo:
@@ -131,13 +139,12 @@ def preset_info(name: str) -> PresetInfo:
     ModelError
         If no preset has that name.
     """
-    names = available_presets()
-    try:
-        return _PRESETS[name]
-    except KeyError:
+    if name not in BUILTIN_PRESETS:
         raise ModelError(
-            f"unknown preset {name!r}; available: {', '.join(names)}", path="preset"
-        ) from None
+            f"unknown preset {name!r}; available: {', '.join(BUILTIN_PRESETS)}", path="preset"
+        )
+    info: PresetInfo = load_factory(name).info
+    return info
 
 
 def _merge(base: Any, over: Any) -> Any:

@@ -40,10 +40,9 @@ from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
 from crossmargin.margin.presets._common import (
     PresetInfo,
+    VenuePreset,
     equity_upnl,
     labels_of,
-    preset_params,
-    register_preset,
     underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
@@ -76,19 +75,45 @@ __all__ = [
 ]
 
 
+INFO = PresetInfo(
+    name="deribit-pm",
+    venue="Deribit",
+    title="Deribit portfolio margin: extended risk matrix, pnl offset, roll shock, coin settlement",
+    status="partially pinned (linear/inverse grid, aggregation, roll shock, IM/MM and rounding "
+    "reproduce the published pme/simulate example exactly; option details inferred)",
+    sources=(
+        "Deribit API private/pme/simulate (docs.deribit.com; deribit-pm.md)",
+        "Deribit support: Portfolio Margin; Margin types and usage; Cross collateral specifications",
+    ),
+    covers=(
+        "standard table +-price_range in buckets x vol up/same/down; extended table -66%..+500%",
+        "coin (inverse) settlement of risk vectors; linear products in USD",
+        "gains x pnl_offset (capped by max_offsetable_pnl); worst case; round9",
+        "roll shock per future/perp; delta shock above the threshold; MM = mm_factor x RMM",
+    ),
+    gaps=(
+        "option revaluation (forward vs index shock, vol order in a bucket, DTE floor 1 day) is "
+        "the multiplicative Derive/Paradex form: unverified against a Deribit option example",
+        "extended_dampener: read as a USD amount below which extended losses are ignored "
+        "(consistent with both published responses; unverified)",
+        "delta shock: m_inc per USD 1M above the threshold (unit unpublished)",
+        "open orders, MMP and spot margin are account state (0 here; assemble_margins takes "
+        "them); X:PM correlation contingency and offset currencies are not published",
+        "S:PM segregation per currency is not enforced: collateral is pooled (X:PM-like)",
+    ),
+    defaults=deribit_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class DeribitPM:
+class DeribitPM(VenuePreset):
     """Deribit portfolio margin, extended risk matrix (see module docstring)."""
 
     config: RiskConfig
     params: DeribitParams
     name: ClassVar[str] = "deribit-pm"
     description: ClassVar[str] = "Deribit portfolio margin (extended risk matrix)"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DeribitPM:
-        """Build with the published defaults overridden by ``config.presets['deribit-pm']``."""
-        return cls(config, preset_params(cls.name, config, deribit_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Margin every account (amounts converted to the snapshot currency)."""
@@ -203,35 +228,3 @@ def _group_delta(book: ResolvedBook, v: DeribitVectors) -> FloatArray:
         if v.g_und.size
         else np.zeros(0)
     )
-
-
-INFO = PresetInfo(
-    name="deribit-pm",
-    venue="Deribit",
-    title="Deribit portfolio margin: extended risk matrix, pnl offset, roll shock, coin settlement",
-    status="partially pinned (linear/inverse grid, aggregation, roll shock, IM/MM and rounding "
-    "reproduce the published pme/simulate example exactly; option details inferred)",
-    sources=(
-        "Deribit API private/pme/simulate (docs.deribit.com; deribit-pm.md)",
-        "Deribit support: Portfolio Margin; Margin types and usage; Cross collateral specifications",
-    ),
-    covers=(
-        "standard table +-price_range in buckets x vol up/same/down; extended table -66%..+500%",
-        "coin (inverse) settlement of risk vectors; linear products in USD",
-        "gains x pnl_offset (capped by max_offsetable_pnl); worst case; round9",
-        "roll shock per future/perp; delta shock above the threshold; MM = mm_factor x RMM",
-    ),
-    gaps=(
-        "option revaluation (forward vs index shock, vol order in a bucket, DTE floor 1 day) is "
-        "the multiplicative Derive/Paradex form: unverified against a Deribit option example",
-        "extended_dampener: read as a USD amount below which extended losses are ignored "
-        "(consistent with both published responses; unverified)",
-        "delta shock: m_inc per USD 1M above the threshold (unit unpublished)",
-        "open orders, MMP and spot margin are account state (0 here; assemble_margins takes "
-        "them); X:PM correlation contingency and offset currencies are not published",
-        "S:PM segregation per currency is not enforced: collateral is pooled (X:PM-like)",
-    ),
-    defaults=deribit_params,
-)
-
-register_preset(INFO, DeribitPM.from_config)

@@ -28,11 +28,10 @@ from crossmargin.config import RiskConfig
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
+    VenuePreset,
     equity_upnl,
     labels_of,
     pnl_at_oracle,
-    preset_params,
-    register_preset,
     require_supported,
     underlying_spot,
 )
@@ -100,19 +99,41 @@ def drift_params() -> DriftParams:
     )
 
 
+INFO = PresetInfo(
+    name="drift-v2",
+    venue="Drift v2",
+    title="Drift v2: spot asset/liability weights with size premium, perp margin ratio by size",
+    status="read from code; weight and liquidation examples reproduced at the published precision",
+    sources=(
+        "drift-labs/protocol-v2 @0ae3e3b1 math/margin.rs, controller/liquidation.rs (drift-v2.md)",
+        "tests: math/margin/tests.rs, controller/liquidation/tests.rs",
+    ),
+    covers=(
+        "asset weights with the sqrt(size) discount; liability weights and perp ratios with the "
+        "premium, in Drift's integer precisions",
+        "uPnL weighting (losses in full, gains weighted, initial capped at 100 USDC per position)",
+        "liquidate_perp with the 2% buffer, liquidator and insurance-fund fees (drift_rules)",
+    ),
+    gaps=(
+        "per-market weights and ratios are governance data: defaults are the unit-test market and "
+        "a SOL-like spot market (crossmargin), not mainnet values",
+        "strict TWAP pricing, open orders, uPnL imbalance scaling, high-leverage mode and oracle "
+        "validity guards are not modelled (the snapshot's fail-closed checks apply instead)",
+        "spot positions must be given as collateral balances; options/futures are refused",
+    ),
+    defaults=drift_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class DriftV2:
+class DriftV2(VenuePreset):
     """Drift v2 margin (see module docstring)."""
 
     config: RiskConfig
     params: DriftParams
     name: ClassVar[str] = "drift-v2"
     description: ClassVar[str] = "Drift v2 weighted collateral and size-premium margin ratios"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DriftV2:
-        """Build with the published defaults overridden by ``config.presets['drift-v2']``."""
-        return cls(config, preset_params(cls.name, config, drift_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Margin every account."""
@@ -210,31 +231,3 @@ class DriftV2:
             ),
             addons=addons,
         )
-
-
-INFO = PresetInfo(
-    name="drift-v2",
-    venue="Drift v2",
-    title="Drift v2: spot asset/liability weights with size premium, perp margin ratio by size",
-    status="read from code; weight and liquidation examples reproduced at the published precision",
-    sources=(
-        "drift-labs/protocol-v2 @0ae3e3b1 math/margin.rs, controller/liquidation.rs (drift-v2.md)",
-        "tests: math/margin/tests.rs, controller/liquidation/tests.rs",
-    ),
-    covers=(
-        "asset weights with the sqrt(size) discount; liability weights and perp ratios with the "
-        "premium, in Drift's integer precisions",
-        "uPnL weighting (losses in full, gains weighted, initial capped at 100 USDC per position)",
-        "liquidate_perp with the 2% buffer, liquidator and insurance-fund fees (drift_rules)",
-    ),
-    gaps=(
-        "per-market weights and ratios are governance data: defaults are the unit-test market and "
-        "a SOL-like spot market (crossmargin), not mainnet values",
-        "strict TWAP pricing, open orders, uPnL imbalance scaling, high-leverage mode and oracle "
-        "validity guards are not modelled (the snapshot's fail-closed checks apply instead)",
-        "spot positions must be given as collateral balances; options/futures are refused",
-    ),
-    defaults=drift_params,
-)
-
-register_preset(INFO, DriftV2.from_config)

@@ -28,13 +28,12 @@ from crossmargin.errors import MarketDataError
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
+    VenuePreset,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
     labels_of,
     pnl_at_oracle,
-    preset_params,
-    register_preset,
     require_supported,
     underlying_spot,
 )
@@ -125,19 +124,40 @@ def ceil_mul_ppm(n: IntArray, ppm: IntArray) -> IntArray:
     return np.asarray(hi * ppm + (lo * ppm + (PPM - 1)) // PPM, dtype=np.int64)
 
 
+INFO = PresetInfo(
+    name="dydx-v4",
+    venue="dYdX v4",
+    title="dYdX v4 cross margin: liquidity tiers, OI-scaled IMF, quantum rounding",
+    status="read from code; OI-scaled IMF and liquidation examples reproduced digit for digit",
+    sources=(
+        "dydxprotocol/v4-chain @84d4664b x/perpetuals/types/liquidity_tier.go, lib/margin/risk.go "
+        "(dydx-v4.md)",
+        "x/clob/keeper/liquidations.go, deleveraging.go; scripts/genesis/sample_pregenesis.json",
+    ),
+    covers=(
+        "IMR = ceil(|notional| x IMF_eff), MMR = ceil(ceil(|notional| x IMF) x maintenance fraction)",
+        "open-interest-scaled IMF per liquidity tier (floor in ppm); custom IMF",
+        "liquidation arithmetic: bankruptcy price, fillable price, insurance-fund fee, sizing",
+    ),
+    gaps=(
+        "tier parameters are the sample pre-genesis values; live values are set by governance",
+        "market -> tier map is a crossmargin default (BTC, ETH Large-Cap; SOL Mid-Cap; others "
+        "Long-Tail)",
+        "funding is assumed settled; isolated markets' separate collateral pools are not modelled",
+    ),
+    defaults=dydx_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class DydxV4:
+class DydxV4(VenuePreset):
     """dYdX v4 cross-margin requirements (see module docstring)."""
 
     config: RiskConfig
     params: DydxParams
     name: ClassVar[str] = "dydx-v4"
     description: ClassVar[str] = "dYdX v4 liquidity tiers with OI-scaled IMF"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DydxV4:
-        """Build with the published defaults overridden by ``config.presets['dydx-v4']``."""
-        return cls(config, preset_params(cls.name, config, dydx_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def market_imf(self, book: ResolvedBook) -> tuple[IntArray, IntArray, IntArray]:
         """Per underlying: effective IMF, base IMF and maintenance fraction (ppm)."""
@@ -223,30 +243,3 @@ class DydxV4:
             ),
             addons=addons,
         )
-
-
-INFO = PresetInfo(
-    name="dydx-v4",
-    venue="dYdX v4",
-    title="dYdX v4 cross margin: liquidity tiers, OI-scaled IMF, quantum rounding",
-    status="read from code; OI-scaled IMF and liquidation examples reproduced digit for digit",
-    sources=(
-        "dydxprotocol/v4-chain @84d4664b x/perpetuals/types/liquidity_tier.go, lib/margin/risk.go "
-        "(dydx-v4.md)",
-        "x/clob/keeper/liquidations.go, deleveraging.go; scripts/genesis/sample_pregenesis.json",
-    ),
-    covers=(
-        "IMR = ceil(|notional| x IMF_eff), MMR = ceil(ceil(|notional| x IMF) x maintenance fraction)",
-        "open-interest-scaled IMF per liquidity tier (floor in ppm); custom IMF",
-        "liquidation arithmetic: bankruptcy price, fillable price, insurance-fund fee, sizing",
-    ),
-    gaps=(
-        "tier parameters are the sample pre-genesis values; live values are set by governance",
-        "market -> tier map is a crossmargin default (BTC, ETH Large-Cap; SOL Mid-Cap; others "
-        "Long-Tail)",
-        "funding is assumed settled; isolated markets' separate collateral pools are not modelled",
-    ),
-    defaults=dydx_params,
-)
-
-register_preset(INFO, DydxV4.from_config)

@@ -40,9 +40,8 @@ from crossmargin.kernels.black76 import black76_greeks, price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
+    VenuePreset,
     labels_of,
-    preset_params,
-    register_preset,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
@@ -287,19 +286,43 @@ def okx_units(rb: ResolvedBook, p: OkxParams) -> OkxUnit:
     )
 
 
+INFO = PresetInfo(
+    name="okx-pm",
+    venue="OKX",
+    title="OKX portfolio margin: risk units, MR1-MR9, IMR = 1.3 x MMR",
+    status="structure and aggregation reproduced on the published position-builder example; "
+    "option terms MR2/MR3/MR5 unpublished",
+    sources=(
+        "OKX API v5 POST /api/v5/account/position-builder (okx-pm.md)",
+        "OKX announcement 'OKX will further adjust portfolio margin parameters' (2025-01-02)",
+        "OKX help 'Portfolio margin mode: cross margin trading'",
+    ),
+    covers=(
+        "risk units per underlying, summed; unit MMR = max(max(MR1,MR2,MR6)+MR3+MR4+MR5+MR9, MR7)",
+        "MR1 tiered price moves x vol states (index-priced delta-one); MR6 = 0.5 x extreme loss",
+        "MR4 basis, MR7 size-tiered reduction cost, MR8 borrowing; IMR = 1.3 x MMR",
+    ),
+    gaps=(
+        "MR1 vol-shock sizes unpublished: Deribit-style 0.5 / 0.25 x (30/DTE)^p (crossmargin)",
+        "MR2, MR3, MR5 definitions unpublished: labelled approximations (theta over mr2_days, "
+        "non-parallel vega x mr3_fraction, rho x mr5_rate_shock)",
+        "MR4 perp move per tier (0.2% / 0.8%) and MR7 base rates (0.45% BTC, 0.7% LTC) are "
+        "observed ratios; MR7 band edges and other rates are crossmargin guesses",
+        "MR9 (USDT/USDC/USD hedge legs) is 0; adjusted-equity discount rates are not modelled",
+    ),
+    defaults=okx_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class OkxPM:
+class OkxPM(VenuePreset):
     """OKX portfolio margin (see module docstring)."""
 
     config: RiskConfig
     params: OkxParams
     name: ClassVar[str] = "okx-pm"
     description: ClassVar[str] = "OKX portfolio margin (MR1-MR9)"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> OkxPM:
-        """Build with the published defaults overridden by ``config.presets['okx-pm']``."""
-        return cls(config, preset_params(cls.name, config, okx_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Margin every account."""
@@ -389,33 +412,3 @@ def _delta_units(book: ResolvedBook, u: OkxUnit) -> FloatArray:
     spot = np.ones(max(len(book.instruments.underlyings), 1))
     spot[book.instruments.und] = book.instruments.spot
     return np.asarray(u.delta_usd / spot[u.und], dtype=np.float64)
-
-
-INFO = PresetInfo(
-    name="okx-pm",
-    venue="OKX",
-    title="OKX portfolio margin: risk units, MR1-MR9, IMR = 1.3 x MMR",
-    status="structure and aggregation reproduced on the published position-builder example; "
-    "option terms MR2/MR3/MR5 unpublished",
-    sources=(
-        "OKX API v5 POST /api/v5/account/position-builder (okx-pm.md)",
-        "OKX announcement 'OKX will further adjust portfolio margin parameters' (2025-01-02)",
-        "OKX help 'Portfolio margin mode: cross margin trading'",
-    ),
-    covers=(
-        "risk units per underlying, summed; unit MMR = max(max(MR1,MR2,MR6)+MR3+MR4+MR5+MR9, MR7)",
-        "MR1 tiered price moves x vol states (index-priced delta-one); MR6 = 0.5 x extreme loss",
-        "MR4 basis, MR7 size-tiered reduction cost, MR8 borrowing; IMR = 1.3 x MMR",
-    ),
-    gaps=(
-        "MR1 vol-shock sizes unpublished: Deribit-style 0.5 / 0.25 x (30/DTE)^p (crossmargin)",
-        "MR2, MR3, MR5 definitions unpublished: labelled approximations (theta over mr2_days, "
-        "non-parallel vega x mr3_fraction, rho x mr5_rate_shock)",
-        "MR4 perp move per tier (0.2% / 0.8%) and MR7 base rates (0.45% BTC, 0.7% LTC) are "
-        "observed ratios; MR7 band edges and other rates are crossmargin guesses",
-        "MR9 (USDT/USDC/USD hedge legs) is 0; adjusted-equity discount rates are not modelled",
-    ),
-    defaults=okx_params,
-)
-
-register_preset(INFO, OkxPM.from_config)

@@ -32,12 +32,11 @@ from crossmargin.kernels.black76 import price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
+    VenuePreset,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
     labels_of,
-    preset_params,
-    register_preset,
     require_supported,
     underlying_spot,
 )
@@ -133,19 +132,41 @@ def paradex_scan(rb: ResolvedBook, p: ParadexParams) -> tuple[FloatArray, FloatA
     return out * w[None, :], w
 
 
+INFO = PresetInfo(
+    name="paradex-pm",
+    venue="Paradex",
+    title="Paradex portfolio margin (beta): weighted SCAN, minimum delta, provisions",
+    status="published structure only (no worked example published; several values re-verify)",
+    sources=(
+        "docs.paradex.trade/risk/portfolio-margin (paradex-pm.md)",
+        "docs.paradex.trade/risk/margin-system; api system/get-margin-config",
+    ),
+    covers=(
+        "24 weighted scenarios (8 moves x 2 vol shocks + 8 tails with weights ~16%/|move|)",
+        "DTE-scaled relative vol shocks; Black-76 options; linear perpetuals",
+        "minimum delta requirement; IMR = max(SCAN, MDR) + provisions; MMR = 0.5 x net + provisions",
+    ),
+    gaps=(
+        "no public worked example; scenario set, vega powers, DTE floor and delta rates are "
+        "marked re-verify in the spec",
+        "funding provision estimator unpublished: 8-hour funding at perp.funding_rate when a cost",
+        "fee provision unpublished: fee_provision_rate x gross notional, 0 by default",
+        "whether a 0% move is in the grid is unresolved (include_zero_move, off by default)",
+        "forward vs spot shocking and the perpetual-option model are unpublished",
+    ),
+    defaults=paradex_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class ParadexPM:
+class ParadexPM(VenuePreset):
     """Paradex portfolio margin (see module docstring)."""
 
     config: RiskConfig
     params: ParadexParams
     name: ClassVar[str] = "paradex-pm"
     description: ClassVar[str] = "Paradex portfolio margin (beta)"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> ParadexPM:
-        """Build with the published defaults overridden by ``config.presets['paradex-pm']``."""
-        return cls(config, preset_params(cls.name, config, paradex_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Margin every account."""
@@ -235,31 +256,3 @@ class ParadexPM:
             scenario_pnl=pnl if detail else None,
             scenario_class=np.zeros(G, dtype=np.int64),
         )
-
-
-INFO = PresetInfo(
-    name="paradex-pm",
-    venue="Paradex",
-    title="Paradex portfolio margin (beta): weighted SCAN, minimum delta, provisions",
-    status="published structure only (no worked example published; several values re-verify)",
-    sources=(
-        "docs.paradex.trade/risk/portfolio-margin (paradex-pm.md)",
-        "docs.paradex.trade/risk/margin-system; api system/get-margin-config",
-    ),
-    covers=(
-        "24 weighted scenarios (8 moves x 2 vol shocks + 8 tails with weights ~16%/|move|)",
-        "DTE-scaled relative vol shocks; Black-76 options; linear perpetuals",
-        "minimum delta requirement; IMR = max(SCAN, MDR) + provisions; MMR = 0.5 x net + provisions",
-    ),
-    gaps=(
-        "no public worked example; scenario set, vega powers, DTE floor and delta rates are "
-        "marked re-verify in the spec",
-        "funding provision estimator unpublished: 8-hour funding at perp.funding_rate when a cost",
-        "fee provision unpublished: fee_provision_rate x gross notional, 0 by default",
-        "whether a 0% move is in the grid is unresolved (include_zero_move, off by default)",
-        "forward vs spot shocking and the perpetual-option model are unpublished",
-    ),
-    defaults=paradex_params,
-)
-
-register_preset(INFO, ParadexPM.from_config)

@@ -30,9 +30,8 @@ from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
 from crossmargin.margin.presets._common import (
     PresetInfo,
+    VenuePreset,
     equity_upnl,
-    preset_params,
-    register_preset,
 )
 from crossmargin.margin.presets._grid import PresetGrid, preset_grid
 from crossmargin.margin.presets.derive.arrange import Arranged, arrange
@@ -75,19 +74,48 @@ def derive_grid(p: DeriveParams) -> PresetGrid:
     return preset_grid(moves, vols, weights, kinds, labels)
 
 
+INFO = PresetInfo(
+    name="derive-pmrm2",
+    venue="Derive (Lyra v2)",
+    title="Derive PMRM_2 portfolio margin: Black-76 scenarios, skews, contingencies",
+    status="reproduced (both published worked examples to 1e-15; venue-case adapter)",
+    sources=(
+        "derivexyz/v2-core @7736900d PMRMLib_2.sol, PMRM_2.sol, scripts/config-mainnet.sol "
+        "(derive-pmrm2.md)",
+        "derivexyz/derive-utils @8f6962cb SVI.sol, Black76.sol",
+        "docs.derive.xyz Portfolio Margin Parameters; Common Parameters",
+    ),
+    covers=(
+        "Black-76 revaluation on shocked forwards (fixed/variable split near expiry) and vols",
+        "DTE-scaled vol shocks with min up-vol; linear/abs skew rotations; dampened tails",
+        "sign-dependent static discounts; basis (forward) contingency competing with scenarios",
+        "perp, naked-short option, collateral-haircut, oracle-confidence and peg-loss terms",
+        "risk-cancelling collateral; MM/IM loss factors; Derive's signed MM/IM (venue_mm/im)",
+        "venue test-case JSON layout (crossmargin venue-case derive-pmrm2 CASE.json)",
+    ),
+    gaps=(
+        "mainnet static discounts: the deploy script's short 0.95 / long 1.05 orientation is used "
+        "as written (opposite to the venue's test cases); deployed values unconfirmed",
+        "per-asset collateral haircuts of mainnet are not published: unlisted assets take the "
+        "risk configuration's haircuts (MM = mm, IM = im - mm)",
+        "trusted-assessor 3-scenario path, open-interest fees, settlement and the Dutch auction "
+        "are not modelled; dated futures, spot and inverse products are refused",
+        "several underlyings in one account are margined as separate PMRM_2 subaccounts and "
+        "summed (the venue margins one base market per instance)",
+    ),
+    defaults=mainnet_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class DerivePMRM2:
+class DerivePMRM2(VenuePreset):
     """Derive PMRM_2 portfolio margin (``derive-pmrm2.md``)."""
 
     config: RiskConfig
     params: DeriveParams
     name: ClassVar[str] = "derive-pmrm2"
     description: ClassVar[str] = "Derive PMRM_2 portfolio margin"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DerivePMRM2:
-        """Build with the published defaults overridden by ``config.presets['derive-pmrm2']``."""
-        return cls(config, preset_params(cls.name, config, mainnet_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Margin every account (see module docstring for the sign mapping)."""
@@ -223,38 +251,3 @@ def _delta(book: ResolvedBook, arr: Arranged) -> FloatArray:
     col = book.collateral
     out += np.bincount(x.c_group[rc], weights=col.amount[arr.c_row[rc]], minlength=G)
     return out
-
-
-INFO = PresetInfo(
-    name="derive-pmrm2",
-    venue="Derive (Lyra v2)",
-    title="Derive PMRM_2 portfolio margin: Black-76 scenarios, skews, contingencies",
-    status="reproduced (both published worked examples to 1e-15; venue-case adapter)",
-    sources=(
-        "derivexyz/v2-core @7736900d PMRMLib_2.sol, PMRM_2.sol, scripts/config-mainnet.sol "
-        "(derive-pmrm2.md)",
-        "derivexyz/derive-utils @8f6962cb SVI.sol, Black76.sol",
-        "docs.derive.xyz Portfolio Margin Parameters; Common Parameters",
-    ),
-    covers=(
-        "Black-76 revaluation on shocked forwards (fixed/variable split near expiry) and vols",
-        "DTE-scaled vol shocks with min up-vol; linear/abs skew rotations; dampened tails",
-        "sign-dependent static discounts; basis (forward) contingency competing with scenarios",
-        "perp, naked-short option, collateral-haircut, oracle-confidence and peg-loss terms",
-        "risk-cancelling collateral; MM/IM loss factors; Derive's signed MM/IM (venue_mm/im)",
-        "venue test-case JSON layout (crossmargin venue-case derive-pmrm2 CASE.json)",
-    ),
-    gaps=(
-        "mainnet static discounts: the deploy script's short 0.95 / long 1.05 orientation is used "
-        "as written (opposite to the venue's test cases); deployed values unconfirmed",
-        "per-asset collateral haircuts of mainnet are not published: unlisted assets take the "
-        "risk configuration's haircuts (MM = mm, IM = im - mm)",
-        "trusted-assessor 3-scenario path, open-interest fees, settlement and the Dutch auction "
-        "are not modelled; dated futures, spot and inverse products are refused",
-        "several underlyings in one account are margined as separate PMRM_2 subaccounts and "
-        "summed (the venue margins one base market per instance)",
-    ),
-    defaults=mainnet_params,
-)
-
-register_preset(INFO, DerivePMRM2.from_config)

@@ -28,9 +28,8 @@ from crossmargin.kernels.black76 import black76_greeks, price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
+    VenuePreset,
     labels_of,
-    preset_params,
-    register_preset,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets.span.core import (
@@ -198,19 +197,43 @@ def _cls_of(inst: InstrumentTable, k_und: int) -> int:
     return int(inst.cls[np.argmax(inst.und == k_und)])
 
 
+INFO = PresetInfo(
+    name="span",
+    venue="CME Group",
+    title="CME SPAN: 16-scenario risk arrays, composite delta, spreads, short option minimum",
+    status="standard algorithm; CME's published spread examples and a constructed scan "
+    "reproduced; WFPR decomposition to verify against PC-SPAN",
+    sources=(
+        "CME Group 'Margin: spread calculations' and 'Components of SPAN' (span.md)",
+        "CME SPAN report definitions; CBOT 'SPAN Margin System' (1991)",
+    ),
+    covers=(
+        "16 scenarios (price 0, +-1/3, +-2/3, +-1 PSR x vol +-VSR; extremes x cover fraction)",
+        "composite delta; tier net deltas; intra-commodity spreads by priority; spot-month charge",
+        "inter-commodity credits (WFPR normal / scan range / capped); short option minimum; NOV",
+        "risk-parameter files (crossmargin-span-1 JSON) with published arrays: venue-case span",
+    ),
+    gaps=(
+        "PriceRisk = scan - time - volatility risk is the literature decomposition (verify on a "
+        "PC-SPAN / CME CORE run)",
+        "PA2 / PC-SPAN XML parsers are not included: convert to the JSON layout",
+        "generated arrays use crossmargin defaults (PSR from the risk class grid, VSR 25% of vol, "
+        "m 2 / c 0.35, 1-day look-ahead, calendar rates from the basis parameters)",
+        "spread tie-breaking beyond file priority, somMeth variants and capAnov are not modelled",
+    ),
+    defaults=span_params,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class SpanModel:
+class SpanModel(VenuePreset):
     """CME SPAN with generated risk arrays (see module docstring)."""
 
     config: RiskConfig
     params: SpanParams
     name: ClassVar[str] = "span"
     description: ClassVar[str] = "CME SPAN over generated risk arrays"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> SpanModel:
-        """Build with the defaults overridden by ``config.presets['span']``."""
-        return cls(config, preset_params(cls.name, config, span_params()))
+    info: ClassVar[PresetInfo] = INFO
 
     def span_book(self, rb: ResolvedBook) -> tuple[SpanBook, _Arrays]:
         """The resolved book as a :class:`SpanBook` with generated arrays and spreads."""
@@ -366,33 +389,3 @@ class SpanModel:
             scenario_pnl=-r.losses if detail else None,
             scenario_class=r.g_cc,
         )
-
-
-INFO = PresetInfo(
-    name="span",
-    venue="CME Group",
-    title="CME SPAN: 16-scenario risk arrays, composite delta, spreads, short option minimum",
-    status="standard algorithm; CME's published spread examples and a constructed scan "
-    "reproduced; WFPR decomposition to verify against PC-SPAN",
-    sources=(
-        "CME Group 'Margin: spread calculations' and 'Components of SPAN' (span.md)",
-        "CME SPAN report definitions; CBOT 'SPAN Margin System' (1991)",
-    ),
-    covers=(
-        "16 scenarios (price 0, +-1/3, +-2/3, +-1 PSR x vol +-VSR; extremes x cover fraction)",
-        "composite delta; tier net deltas; intra-commodity spreads by priority; spot-month charge",
-        "inter-commodity credits (WFPR normal / scan range / capped); short option minimum; NOV",
-        "risk-parameter files (crossmargin-span-1 JSON) with published arrays: venue-case span",
-    ),
-    gaps=(
-        "PriceRisk = scan - time - volatility risk is the literature decomposition (verify on a "
-        "PC-SPAN / CME CORE run)",
-        "PA2 / PC-SPAN XML parsers are not included: convert to the JSON layout",
-        "generated arrays use crossmargin defaults (PSR from the risk class grid, VSR 25% of vol, "
-        "m 2 / c 0.35, 1-day look-ahead, calendar rates from the basis parameters)",
-        "spread tie-breaking beyond file priority, somMeth variants and capAnov are not modelled",
-    ),
-    defaults=span_params,
-)
-
-register_preset(INFO, SpanModel.from_config)
