@@ -13,7 +13,7 @@ from crossmargin.engine import margin_resolved
 from crossmargin.errors import InputError
 from crossmargin.liquidation.cascade import CascadeSettings, run_cascade
 from crossmargin.liquidation.report import cascade_dict
-from crossmargin.liquidation.shocks import NAMED_PATHS, parse_shock, shift_snapshot
+from crossmargin.liquidation.shocks import NAMED_PATHS, parse_shock
 from crossmargin.liquidation.synthetic import Venue, synthetic_venue
 from crossmargin.market import MarketSnapshot
 from crossmargin.resolve import resolve
@@ -131,7 +131,7 @@ def test_liquidation_flow_moves_prices_and_depth_recovers(
 
 
 def test_shift_snapshot_scales_prices_forwards_and_vols(venue_market: MarketSnapshot) -> None:
-    s = shift_snapshot(venue_market, {"BTC": 0.8}, {"BTC": 1.5})
+    s = venue_market.shifted(spot={"BTC": 0.8}, vol={"BTC": 1.5})
     a0, a1 = venue_market.assets["BTC"], s.assets["BTC"]
     assert a1.price == pytest.approx(0.8 * a0.price)
     assert a1.perp_mark == pytest.approx(0.8 * a0.perp_mark)  # type: ignore[operator]

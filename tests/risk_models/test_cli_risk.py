@@ -66,7 +66,10 @@ def test_compare_has_var_and_es_columns(examples: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("date,BTC\n2020-01-01,1\n2020-01-02,x\n", "history.csv:BTC: row 2: 'x' is not a number"),
+        (
+            "date,BTC\n2020-01-01,1\n2020-01-02,x\n",
+            "history.csv:BTC[2020-01-02]: 'x' is not a number",
+        ),
         ("date,ETH\n2020-01-01,1\n2020-01-02,2\n", "history.BTC: no price history for BTC"),
     ],
 )

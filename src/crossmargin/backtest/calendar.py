@@ -26,8 +26,8 @@ import numpy as np
 
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.backtest.cleaning import DroppedPoint
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.errors import InputError
+from crossmargin.market.history import PriceHistory
 
 __all__ = ["BookCalendar", "SeriesCoverage", "align"]
 
@@ -191,11 +191,11 @@ def align(
     for c in cols:
         if not hist.has(c):
             raise InputError(
-                f"the price history has no column {c} (columns: {', '.join(hist.columns)})",
+                f"the price history has no column {c} (columns: {', '.join(hist.assets)})",
                 path=f"{path}.{c}",
             )
-    idx = [hist.columns.index(c) for c in cols]
-    vals = hist.values[:, idx]
+    idx = [hist.assets.index(c) for c in cols]
+    vals = hist.prices[:, idx]
     obs = ~np.isnan(vals)
     coverage: list[SeriesCoverage] = []
     gap_days: list[np.ndarray] = []

@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.errors import InputError
+from crossmargin.market.history import PriceHistory
 
 __all__ = ["CleaningRules", "DroppedPoint", "clean_history", "parse_drop"]
 
@@ -129,20 +129,20 @@ def clean_history(
     hist: PriceHistory, rules: CleaningRules, *, columns: Sequence[str] | None = None
 ) -> tuple[PriceHistory, tuple[DroppedPoint, ...]]:
     """Apply the cleaning rules to ``columns`` (all by default); return the result and the drops."""
-    values = hist.values.copy()
+    values = hist.prices.copy()
     dropped: list[DroppedPoint] = []
-    names = list(columns) if columns is not None else list(hist.columns)
+    names = list(columns) if columns is not None else list(hist.assets)
     for asset, day in rules.user_drops:
-        if asset not in hist.columns:
+        if asset not in hist.assets:
             raise InputError(f"no column {asset} in the history", path="--drop-print")
         hit = np.flatnonzero(hist.dates == day)
-        k = hist.columns.index(asset)
+        k = hist.assets.index(asset)
         if hit.size == 0 or np.isnan(values[hit[0], k]):
             raise InputError(f"{asset} has no close on {day}", path="--drop-print")
         dropped.append(DroppedPoint(asset, str(day), float(values[hit[0], k]), "user", "named"))
         values[hit[0], k] = np.nan
     for asset in names:
-        k = hist.columns.index(asset)
+        k = hist.assets.index(asset)
         obs = np.flatnonzero(~np.isnan(values[:, k]))
         v = values[obs, k]
         st = _stale(v, rules.stale_run)
@@ -177,4 +177,4 @@ def clean_history(
             )
         values[obs[bad], k] = np.nan
     dropped.sort(key=lambda d: (d.date, d.asset))
-    return hist.with_values(values), tuple(dropped)
+    return hist.with_prices(values), tuple(dropped)

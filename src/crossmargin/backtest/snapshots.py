@@ -31,14 +31,13 @@ import numpy as np
 
 from crossmargin._time import SECONDS_PER_DAY, SECONDS_PER_YEAR
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.backtest._compat import snapshot_history
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.backtest.schedule import DailyLegs, epoch_seconds
 from crossmargin.collateral.valuation import value_collateral
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio, Position
+from crossmargin.market.history import PriceHistory
 from crossmargin.market.snapshot import AssetMarket, MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import (
@@ -88,7 +87,8 @@ class MarketPath:
         Continuously compounded rate for forwards and discounts.
     history
         The cleaned price history; each day's snapshot carries it truncated at that day, for
-        models that build scenarios from history (:mod:`crossmargin.backtest._compat`).
+        models that build scenarios from history (:meth:`PriceHistory.until`: the model cannot
+        see a later close).
     """
 
     dates: np.ndarray
@@ -117,7 +117,11 @@ def day_snapshot(market: MarketPath, j: int, *, base_currency: str = "USD") -> M
         as_of=market.as_of(j),
         base_currency=base_currency,
         assets=assets,
-        **snapshot_history(market.history, market.dates[j]),
+        history=None
+        if market.history is None
+        else market.history.until(
+            market.dates[j], source=f"{market.history.source} (cleaned, up to {market.dates[j]})"
+        ),
     )
 
 

@@ -190,9 +190,8 @@ def backtest(
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
     from crossmargin.backtest.cleaning import CleaningRules, parse_drop
-    from crossmargin.backtest.history import load_history
     from crossmargin.backtest.replay import ReplayOptions
-    from crossmargin.backtest.run import resolve_models, run_backtest
+    from crossmargin.backtest.run import load_history, resolve_models, run_backtest
     from crossmargin.backtest.spec import bundled_books, load_book
 
     if not books:

@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 
 from crossmargin._time import format_instant
+from crossmargin._validation import read_json
 from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.output import atomic_write, dumps
-from crossmargin.collateral.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.errors import InputError
 from crossmargin.io.market import market_from_obj
-from crossmargin.io.validation import read_json
+from crossmargin.io.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.market.snapshot import OracleRecord
 
 __all__ = ["oracle_source", "record_dict"]

@@ -15,39 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.config import HaircutConfig, RiskConfig
-from crossmargin.errors import ConfigError, MarketDataError
+from crossmargin.collateral.dynamic import dynamic_haircuts
+from crossmargin.collateral.haircuts import static_haircut
+from crossmargin.collateral.oracles import OracleValuation, value_oracle_asset
+from crossmargin.config import RiskConfig
+from crossmargin.errors import MarketDataError
 from crossmargin.instruments.book import Book
 from crossmargin.market.checks import check_asset
 from crossmargin.market.snapshot import MarketSnapshot
 
-if TYPE_CHECKING:
-    from crossmargin.collateral.oracles import OracleValuation
-
-__all__ = ["CollateralTable", "static_haircut", "value_collateral"]
-
-
-def static_haircut(config: RiskConfig, asset: str, snapshot: MarketSnapshot) -> HaircutConfig:
-    """Static haircut of ``asset`` (its own, else its risk class's).
-
-    Raises
-    ------
-    ConfigError
-        The asset has none.
-    """
-    h = config.haircut(asset, base_currency=snapshot.base_currency)
-    if h is None:
-        raise ConfigError(
-            f"no haircut for collateral {asset}: add it under 'collateral' or map it to a risk class",
-            path="config.collateral",
-        )
-    return h
+__all__ = ["CollateralTable", "haircut_value", "value_collateral"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -88,10 +70,6 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
     ConfigError
         A held asset has no haircut and no risk class to take one from.
     """
-    # imported here: both reach back into resolve/scenarios, which import this module
-    from crossmargin.collateral.dynamic import dynamic_haircuts
-    from crossmargin.collateral.oracles import value_oracle_asset
-
     n_assets = len(book.assets)
     price = np.zeros(n_assets)
     him = np.zeros(n_assets)
@@ -119,12 +97,7 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
                 f"price must be positive and finite, got {p!r}", path=f"assets.{sym}.price"
             )
         price[k] = p
-        h = config.haircut(sym, base_currency=snapshot.base_currency)
-        if h is None:
-            raise ConfigError(
-                f"no haircut for collateral {sym}: add it under 'collateral' or map it to a risk class",
-                path="config.collateral",
-            )
+        h = static_haircut(config, sym, snapshot.base_currency)
         him[k], hmm[k] = h.im, h.mm
     a = book.col_asset
     amount = book.col_amount

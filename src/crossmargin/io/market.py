@@ -41,8 +41,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crossmargin._time import format_instant, parse_instant
+from crossmargin._validation import Finite, NonNegative, Positive, Unit, read_json, translate
 from crossmargin.errors import InputError
-from crossmargin.io.validation import Finite, NonNegative, Positive, Unit, read_json, translate
+from crossmargin.market.history import PriceHistory, bundled_history
 from crossmargin.market.snapshot import (
     AssetMarket,
     ExpiryMarket,
@@ -258,8 +259,19 @@ def _instant_keys(d: dict[str, Any], path: str) -> dict[datetime, Any]:
     return out
 
 
-def market_from_obj(obj: Any) -> MarketSnapshot:
+#: The default ``history`` of the loaders: the bundled daily closes.
+BUNDLED: Literal["bundled"] = "bundled"
+
+
+def market_from_obj(
+    obj: Any, *, history: PriceHistory | Literal["bundled"] | None = BUNDLED
+) -> MarketSnapshot:
     """Validate a parsed market document into a snapshot.
+
+    ``history`` is the price history the snapshot carries (for historical scenarios and EWMA
+    volatilities): the bundled daily closes by default (:func:`bundled_history`, reported as the
+    history's source), a user's history, or ``None`` for none — the choice is made here, at the
+    edge, never by a hidden fallback further in.
 
     Raises
     ------
@@ -313,9 +325,12 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
         base_currency=m.base_currency.upper(),
         assets=assets,
         oracles=oracles,
+        history=bundled_history() if history == BUNDLED else history,
     )
 
 
-def load_market(path: str | Path) -> MarketSnapshot:
-    """Read and validate a market snapshot JSON file."""
-    return market_from_obj(read_json(path, what="market"))
+def load_market(
+    path: str | Path, *, history: PriceHistory | Literal["bundled"] | None = BUNDLED
+) -> MarketSnapshot:
+    """Read and validate a market snapshot JSON file (``history``: see :func:`market_from_obj`)."""
+    return market_from_obj(read_json(path, what="market"), history=history)

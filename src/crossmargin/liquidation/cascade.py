@@ -42,11 +42,10 @@ from crossmargin.errors import InputError
 from crossmargin.liquidation.closeout import liquidity_arrays
 from crossmargin.liquidation.engine import InsuranceFund, RoundResult, liquidate_round
 from crossmargin.liquidation.ledger import Ledger
-from crossmargin.liquidation.shocks import ShockPath, risky_assets, shift_snapshot
+from crossmargin.liquidation.shocks import ShockPath, risky_assets
 from crossmargin.liquidation.state import VenueState
 from crossmargin.liquidation.synthetic import CollateralMode, Venue
 from crossmargin.liquidation.units import isolated_allocation, liquidatable
-from crossmargin.margin.addons.liquidity import underlying_daily_vols
 from crossmargin.margin.base import model_info
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import resolve
@@ -208,11 +207,8 @@ def run_regime(
     symbols = tuple(sorted(s for s in snapshot.assets if s != base))
     held = tuple(s for s in symbols if s in rb0.instruments.underlyings)
     p0 = np.asarray([snapshot.price(s) for s in symbols])
+    # σ_d of every symbol by the one volatility policy (as the close-out prices)
     _, k, adv, sd = liquidity_arrays(config, snapshot, rb0.instruments, symbols)
-    if rb0.positions.n:  # held underlyings: the liquidity add-on's σ_d, as for close-outs
-        sd_und = underlying_daily_vols(rb0)
-        for u, sym in enumerate(rb0.instruments.underlyings):
-            sd[symbols.index(sym)] = sd_und[u]
     sd = np.nan_to_num(sd)
     D = np.zeros(len(symbols))
     fund = InsuranceFund(
@@ -247,10 +243,9 @@ def run_regime(
         xs, xv = shock.factors(r, symbols, star=star)
         exo_f = np.asarray([xs[s] for s in symbols])
         fac = exo_f * np.exp(D)
-        snap_r = shift_snapshot(
-            snapshot,
-            {s: float(fac[j]) for j, s in enumerate(symbols)},
-            {s: xv[s] for s in symbols},
+        snap_r = snapshot.shifted(
+            spot={s: float(fac[j]) for j, s in enumerate(symbols)},
+            vol={s: xv[s] for s in symbols},
         )
         rb = resolve(state.to_book(), snap_r, config)
         res = margin_resolved(rb, model=regime)

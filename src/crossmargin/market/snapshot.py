@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from crossmargin._time import format_instant, year_fraction
 from crossmargin.errors import MarketDataError
-from crossmargin.market.vol import FlatVol, VolSurface
-
-if TYPE_CHECKING:
-    from crossmargin.scenarios.history import PriceHistory
+from crossmargin.market.history import PriceHistory
+from crossmargin.market.vol import FlatVol, ScaledVol, VolSurface
 
 __all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot", "OptionMark", "OracleRecord"]
 
@@ -76,6 +73,20 @@ class ExpiryMarket:
     vol_confidence: float = 1.0
     marks: tuple[OptionMark, ...] = ()
 
+    def moved(self, spot: float, vol: float) -> ExpiryMarket:
+        """The expiry with its unfixed forward × ``spot`` and its vols × ``vol`` (all else kept)."""
+        fixed = self.forward_fixed or 0.0
+        return replace(
+            self,
+            forward=None if self.forward is None else fixed + (self.forward - fixed) * spot,
+            surface=self.surface
+            if self.surface is None or vol == 1.0
+            else ScaledVol(self.surface, vol),
+            marks=self.marks
+            if vol == 1.0
+            else tuple(m if m.vol is None else replace(m, vol=m.vol * vol) for m in self.marks),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AssetMarket:
@@ -120,6 +131,16 @@ class AssetMarket:
         object.__setattr__(self, "expiries", MappingProxyType(dict(self.expiries)))
         object.__setattr__(self, "settlements", MappingProxyType(dict(self.settlements)))
 
+    def moved(self, spot: float, vol: float) -> AssetMarket:
+        """The asset with prices × ``spot`` and vols × ``vol`` (see :meth:`MarketSnapshot.shifted`)."""
+        return replace(
+            self,
+            price=self.price * spot,
+            perp_mark=None if self.perp_mark is None else self.perp_mark * spot,
+            vol=None if self.vol is None else self.vol * vol,
+            expiries={t: e.moved(spot, vol) for t, e in self.expiries.items()},
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class OracleRecord:
@@ -161,8 +182,12 @@ class MarketSnapshot:
     oracles
         Collateral symbol → :class:`OracleRecord` (oracle-valued collateral kinds).
     history
-        Price history for historical scenario sets and EWMA volatilities; ``None`` uses the
-        bundled history (:func:`crossmargin.scenarios.history.history_of`).
+        Price history for historical scenario sets and EWMA volatilities; ``None``: the snapshot
+        has none, and a model that needs one refuses (:meth:`require_history`). The file
+        loaders attach the bundled daily closes unless told otherwise
+        (:func:`crossmargin.io.load_market`).
+
+    Changed copies come from :meth:`shifted` (moves and replacements; everything else kept).
     """
 
     as_of: datetime
@@ -175,7 +200,67 @@ class MarketSnapshot:
         object.__setattr__(self, "assets", MappingProxyType(dict(self.assets)))
         object.__setattr__(self, "oracles", MappingProxyType(dict(self.oracles)))
 
+    # -- changed copies -------------------------------------------------------------------------
+    def shifted(
+        self,
+        *,
+        spot: Mapping[str, float] | None = None,
+        vol: Mapping[str, float] | None = None,
+        assets: Mapping[str, AssetMarket] | None = None,
+        oracles: Mapping[str, OracleRecord] | None = None,
+        history: PriceHistory | None = None,
+    ) -> MarketSnapshot:
+        """A copy with some market data moved or replaced; everything else is kept.
+
+        The one way to derive a snapshot from another (a cascade round, a stress step, a live
+        update): oracles, the price history, confidences, timestamps, settlements and the venue
+        feed fields of every asset and expiry travel with the copy.
+
+        Parameters
+        ----------
+        spot
+            Symbol → factor on the spot price, the perpetual mark and the part of each expiry
+            forward not yet fixed (``F' = F_fix + (F − F_fix)·f``).
+        vol
+            Symbol → factor on the asset vol, every expiry's vol surface and its option mark vols.
+        assets
+            Symbol → asset data replacing (or adding) an asset, applied after the moves.
+        oracles
+            Symbol → oracle record replacing (or adding) a record.
+        history
+            A price history replacing the current one.
+        """
+        moved = dict(self.assets)
+        for sym, a in self.assets.items():
+            f = 1.0 if spot is None else spot.get(sym, 1.0)
+            v = 1.0 if vol is None else vol.get(sym, 1.0)
+            if f != 1.0 or v != 1.0:
+                moved[sym] = a.moved(f, v)
+        moved.update(assets or {})
+        return replace(
+            self,
+            assets=moved,
+            oracles={**self.oracles, **(oracles or {})},
+            history=self.history if history is None else history,
+        )
+
     # -- lookups -------------------------------------------------------------------------------
+    def require_history(self, *, needed_by: str) -> PriceHistory:
+        """The snapshot's price history, or an error naming who needed it.
+
+        Raises
+        ------
+        MarketDataError
+            The snapshot carries no history.
+        """
+        if self.history is None:
+            raise MarketDataError(
+                f"the market snapshot has no price history (needed by {needed_by}); supply one "
+                "with --history FILE or attach the bundled closes",
+                path="history",
+            )
+        return self.history
+
     def asset(self, symbol: str, *, needed_by: str = "") -> AssetMarket:
         """Return the asset's data or raise naming who needed it."""
         try:

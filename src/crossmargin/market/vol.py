@@ -3,6 +3,7 @@
 * :class:`FlatVol` — one number for every strike.
 * :class:`SmileVol` — vols at listed strikes, linearly interpolated in log-moneyness
   ``k = ln(K / F)`` and extrapolated flat beyond the first/last strike.
+* :class:`ScaledVol` — another surface times a factor (a vol shock);
 * :class:`SVIVol` — Gatheral's raw SVI total variance
   ``w(k) = a + b (ρ (k − m) + sqrt((k − m)² + σ²))`` and ``vol = sqrt(w / T)``
   (J. Gatheral, "A parsimonious arbitrage-free implied volatility parameterization", 2004).
@@ -17,7 +18,7 @@ import numpy as np
 
 from crossmargin._typing import FloatArray
 
-__all__ = ["FlatVol", "MarkedVol", "SVIVol", "SmileVol", "VolSurface"]
+__all__ = ["FlatVol", "MarkedVol", "SVIVol", "ScaledVol", "SmileVol", "VolSurface"]
 
 
 class VolSurface(Protocol):
@@ -139,3 +140,19 @@ class MarkedVol:
         """Describe the surface."""
         base = f" over {self.base.describe()}" if self.base is not None else ""
         return f"marks ({len(self.strikes)} strikes){base}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledVol:
+    """A vol surface scaled by ``factor`` (a vol shock, :meth:`MarketSnapshot.shifted`)."""
+
+    base: VolSurface
+    factor: float
+
+    def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
+        """The base surface's vols times ``factor``."""
+        return np.asarray(self.base.vols(strikes, forward, t) * self.factor, dtype=np.float64)
+
+    def describe(self) -> str:
+        """Describe the surface."""
+        return f"{self.base.describe()} x {self.factor:g}"

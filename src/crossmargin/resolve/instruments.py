@@ -97,6 +97,15 @@ class InstrumentTable:
         """Number of unique contracts."""
         return len(self.contracts)
 
+    def held_implied_vols(self) -> dict[str, float]:
+        """Mean implied vol of the live options of each underlying that has some."""
+        opt = (self.kind == KIND_OPTION) & ~self.settled
+        return {
+            sym: float(np.mean(self.sigma[opt & (self.und == u)]))
+            for u, sym in enumerate(self.underlyings)
+            if (opt & (self.und == u)).any()
+        }
+
 
 def _finite_pos(x: float, path: str, what: str, needed_by: str) -> float:
     if not math.isfinite(x) or x <= 0:

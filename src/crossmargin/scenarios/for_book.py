@@ -5,7 +5,8 @@
 * stablecoins with a configured depeg price that the book trades or holds as collateral
   (and that the snapshot prices) get a depeg scenario.
 
-The history is the snapshot's (``--history FILE``) or the bundled one.
+The history is the snapshot's (``--history FILE``, or the bundled closes the loaders attach);
+a snapshot without one is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.historical import historical_scenarios
-from crossmargin.scenarios.history import history_of
 from crossmargin.scenarios.joint import JointScenarioSet
 from crossmargin.scenarios.montecarlo import montecarlo_scenarios
 
@@ -38,7 +38,7 @@ def book_scenarios(
     cfg = book.config
     vc = cfg.var
     snap = book.snapshot
-    hist = history_of(snap)
+    hist = snap.require_history(needed_by=f"{', '.join(core)} scenarios")
     col = book.collateral
     held = {col.assets[int(a)] for a in np.unique(col.asset)}
     if col.oracle is not None:  # oracle-valued tokens move with their underlying

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
+from crossmargin._validation import format_loc
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, ModelError
-from crossmargin.io.validation import format_loc
 from crossmargin.margin.base import BUILTIN_PRESETS, load_factory
 from crossmargin.margin.result import AddOnRows
 from crossmargin.resolve.book import ResolvedBook

@@ -24,9 +24,16 @@ import numpy as np
 
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.errors import ModelError
-from crossmargin.scenarios.history import PriceHistory
+from crossmargin.market.history import PriceHistory
 
-__all__ = ["JointReturns", "Windows", "ewma_variance", "joint_returns", "overlapping_windows"]
+__all__ = [
+    "JointReturns",
+    "Windows",
+    "ewma_filter",
+    "ewma_variance",
+    "joint_returns",
+    "overlapping_windows",
+]
 
 _NS_PER_DAY = 86_400e9
 _SEED_OBS = 30
@@ -103,6 +110,16 @@ def joint_returns(
     return JointReturns(tuple(assets), times, x, valid, rows, spacing, int((~valid).sum()))
 
 
+def ewma_filter(x2: FloatArray, lam: float, seed: FloatArray | float) -> FloatArray:
+    """The EWMA recursion ``y_t = λ y_{t−1} + (1 − λ) x²_t`` along axis 0, from ``y_{−1} = seed``."""
+    from scipy.signal import lfilter  # lazy: scipy.signal costs ~0.6 s to import
+
+    x2 = np.asarray(x2, dtype=np.float64)
+    zi = lam * np.asarray(seed, dtype=np.float64).reshape((1, *x2.shape[1:]))
+    y, _ = lfilter([1.0 - lam], [1.0, -lam], x2, axis=0, zi=zi)
+    return np.asarray(y, dtype=np.float64)
+
+
 def ewma_variance(x: FloatArray, lam: float) -> tuple[FloatArray, FloatArray]:
     """EWMA variance forecasts per column: ``(σ²_t for each t, σ²_now)`` (see module docstring).
 
@@ -115,9 +132,7 @@ def ewma_variance(x: FloatArray, lam: float) -> tuple[FloatArray, FloatArray]:
         raise ModelError("no valid returns to estimate a volatility from", path="history")
     seed = np.mean(xs[: min(_SEED_OBS, xs.shape[0])] ** 2, axis=0)
     seed = np.where(seed > 0, seed, np.mean(xs**2, axis=0) + 1e-18)
-    from scipy.signal import lfilter  # lazy: scipy.signal costs ~0.6 s to import
-
-    y = lfilter([1.0 - lam], [1.0, -lam], xs**2, axis=0, zi=(lam * seed)[None, :])[0]
+    y = ewma_filter(xs**2, lam, seed)
     fc = np.empty_like(xs)
     fc[0] = seed
     fc[1:] = y[:-1]

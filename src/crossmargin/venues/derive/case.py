@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from crossmargin._validation import read_json, translate
 from crossmargin.errors import InputError
-from crossmargin.io.validation import read_json, translate
 from crossmargin.margin.presets.derive.core import DeriveInputs, DeriveResult, derive_margin
 from crossmargin.margin.presets.derive.kernel import derive_svi_vols
 from crossmargin.margin.presets.derive.params import DeriveParams

@@ -32,8 +32,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crossmargin._validation import Finite, NonNegative, Positive, Unit, read_json, translate
 from crossmargin.errors import InputError
-from crossmargin.io.validation import Finite, NonNegative, Positive, Unit, read_json, translate
 from crossmargin.margin.presets.span.core import (
     N_SCENARIOS,
     SpanBook,

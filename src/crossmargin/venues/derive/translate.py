@@ -27,7 +27,7 @@ from typing import Any
 
 from crossmargin._time import format_instant
 from crossmargin.config import default_config
-from crossmargin.margin.presets.derive.case import (
+from crossmargin.venues.derive.case import (
     REFERENCE_TIME,
     DeriveCase,
     VolSource,

@@ -19,9 +19,9 @@ from crossmargin.engine import compute_margin
 from crossmargin.errors import CrossMarginError
 from crossmargin.io.market import market_from_obj
 from crossmargin.io.portfolio import portfolios_from_obj
-from crossmargin.margin.presets.derive.case import DeriveCase, VolSource
-from crossmargin.margin.presets.derive.compare import CaseCheck, CaseReport
-from crossmargin.margin.presets.derive.translate import case_to_files
+from crossmargin.venues.derive.case import DeriveCase, VolSource
+from crossmargin.venues.derive.compare import CaseCheck, CaseReport
+from crossmargin.venues.derive.translate import case_to_files
 
 __all__ = ["EngineCheck", "case_report_dict", "engine_check"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from crossmargin.margin.presets.span.files import SpanFileRun
+from crossmargin.venues.span.files import SpanFileRun
 
 __all__ = ["RELATIVE_TOLERANCE", "span_report_dict"]
 

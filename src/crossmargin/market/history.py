@@ -1,20 +1,26 @@
-"""Price history for historical scenario sets: a validated table of dates × assets.
+"""Price history: a validated table of observation times × assets (one class for every use).
 
-A history file is CSV or Parquet with a date (or timestamp) column and one column of prices per
-asset (``date,BTC,ETH,SPX,VIX``); a blank cell means the asset did not trade then. The file is
+A history file is CSV or Parquet with a date (or timestamp) column — named ``date``,
+``timestamp``, ``time`` or ``datetime`` — and one column of prices per asset
+(``date,BTC,ETH,SPX,VIX``); a blank cell means the asset did not trade then. The file is
 validated completely before it is used: unparseable or duplicate dates, non-numeric,
 non-positive or infinite prices are :class:`~crossmargin.errors.InputError` naming the file, the
-column and the row. Nothing is forward-filled: alignment of assets that trade on different
-calendars is explicit (:mod:`crossmargin.scenarios.returns`).
+column and the date (``h.csv:BTC[2020-01-02]``). Nothing is forward-filled: alignment of assets
+that trade on different calendars is explicit (:mod:`crossmargin.market.returns`,
+:mod:`crossmargin.backtest.calendar`).
 
-Without a user file the bundled daily closes are used (BTC, ETH, SPX, NDX, VIX; provenance in
-``crossmargin/data/README.md``). A history travels with the market snapshot
-(``MarketSnapshot.history``, set from ``--history FILE`` on the command line).
+The same :class:`PriceHistory` serves historical scenario sets and EWMA volatilities (carried by
+the market snapshot, ``MarketSnapshot.history``) and the backtest (daily closes, ``dates``).
+There is no hidden global default: a snapshot without a history has none, and a model that needs
+one says so. The bundled daily closes (BTC, ETH, SPX, NDX, VIX; provenance in
+``crossmargin/data/README.md``) are one explicit choice, :func:`bundled_history`, which the file
+loaders attach by default and report as the history's ``source``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,10 +29,24 @@ import pandas as pd
 
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
+from crossmargin.history import load_daily_closes
 
-__all__ = ["PriceHistory", "bundled_history", "history_of", "load_price_history"]
+__all__ = [
+    "PriceHistory",
+    "as_datetime64",
+    "bundled_history",
+    "history_from_frame",
+    "load_price_history",
+]
 
 _DATE_COLUMNS = ("date", "timestamp", "time", "datetime")
+
+
+def as_datetime64(d: date | datetime) -> np.datetime64:
+    """A date or an aware instant as a naive-UTC ``datetime64[ns]``."""
+    if isinstance(d, datetime) and d.tzinfo is not None:
+        d = d.astimezone(UTC).replace(tzinfo=None)
+    return np.datetime64(d, "ns")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -43,12 +63,18 @@ class PriceHistory:
         ``(n_times, n_assets)`` positive prices; NaN where the asset has no observation.
     source
         Where the history came from (file path or ``bundled``), for reports.
+    dates
+        ``times`` as calendar dates (``datetime64[D]``; daily histories).
     """
 
     times: np.ndarray
     assets: tuple[str, ...]
     prices: FloatArray
     source: str
+    dates: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dates", self.times.astype("datetime64[D]"))
 
     def has(self, asset: str) -> bool:
         """Whether the history has a column for ``asset``."""
@@ -79,16 +105,41 @@ class PriceHistory:
         """Last observation instant."""
         return np.datetime64(self.times[-1], "ns")
 
+    def until(self, instant: np.datetime64, *, source: str | None = None) -> PriceHistory:
+        """The observations up to and including ``instant`` (a point-in-time view)."""
+        at = np.asarray(instant).astype("datetime64[ns]")
+        n = int(np.searchsorted(self.times, at, side="right"))
+        return PriceHistory(self.times[:n], self.assets, self.prices[:n], source or self.source)
 
-def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
+    def with_prices(self, prices: FloatArray, *, source: str | None = None) -> PriceHistory:
+        """The same times and assets with other prices (e.g. cleaned or perturbed)."""
+        return PriceHistory(self.times, self.assets, prices, source or self.source)
+
+
+def _date_column(df: pd.DataFrame, source: str) -> tuple[pd.Series, str]:
+    if isinstance(df.index, pd.DatetimeIndex):
+        return pd.Series(df.index, index=df.index), str(df.index.name or "date")
     cols = [str(c) for c in df.columns]
     lower = [c.strip().lower() for c in cols]
-    date_col = next((cols[i] for i, c in enumerate(lower) if c in _DATE_COLUMNS), None)
-    if date_col is None:
+    i = next((i for i, c in enumerate(lower) if c in _DATE_COLUMNS), None)
+    if i is None:
         raise InputError(
             "needs a date column named one of " + ", ".join(_DATE_COLUMNS), path=source
         )
-    raw = df[date_col]
+    return df[df.columns[i]], cols[i]
+
+
+def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) -> PriceHistory:
+    """Validate a times × assets frame (times in a date column or a ``DatetimeIndex``).
+
+    ``daily=True`` keeps the calendar date of each time (closes of a daily series).
+
+    Raises
+    ------
+    InputError
+        Naming ``<source>:<column>[<date>]`` (a price) or ``<source>:<date column>`` (a date).
+    """
+    raw, date_col = _date_column(df, source)
     times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
@@ -97,6 +148,8 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
             f"row {i + 1}: cannot read {raw.iloc[i]!r} as a date", path=f"{source}:{date_col}"
         )
     t = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    if daily:
+        t = t.astype("datetime64[D]").astype("datetime64[ns]")
     order = np.argsort(t, kind="stable")
     t = t[order]
     dup = np.flatnonzero(t[1:] == t[:-1])
@@ -104,29 +157,31 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
         raise InputError(
             f"duplicate date {pd.Timestamp(t[dup[0]]).isoformat()}", path=f"{source}:{date_col}"
         )
+    day = np.datetime_as_string(t, unit="D")
     assets: list[str] = []
     values: list[FloatArray] = []
-    for c in cols:
-        if c == date_col:
+    for c in df.columns:
+        if (
+            raw.name is not None
+            and str(c) == str(raw.name)
+            and not isinstance(df.index, pd.DatetimeIndex)
+        ):
             continue
-        sym = c.strip().upper()
+        sym = str(c).strip().upper()
         if not sym or sym in assets:
-            raise InputError(f"column {c!r} is empty or repeated", path=source)
+            raise InputError(f"column {str(c)!r} is empty or repeated", path=source)
         col = df[c]
         num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)[order]
         was = col.to_numpy()[order]
         given = ~pd.isna(was)
         if (given & np.isnan(num)).any():
             i = int(np.flatnonzero(given & np.isnan(num))[0])
-            raise InputError(
-                f"row {order[i] + 1}: {was[i]!r} is not a number", path=f"{source}:{c}"
-            )
+            raise InputError(f"{was[i]!r} is not a number", path=f"{source}:{sym}[{day[i]}]")
         badv = given & ~(np.isfinite(num) & (num > 0))
         if badv.any():
             i = int(np.flatnonzero(badv)[0])
             raise InputError(
-                f"row {order[i] + 1}: price {num[i]!r} must be positive and finite",
-                path=f"{source}:{c}",
+                f"price {num[i]!r} must be positive and finite", path=f"{source}:{sym}[{day[i]}]"
             )
         assets.append(sym)
         values.append(num)
@@ -140,7 +195,7 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
     return PriceHistory(t, tuple(assets), prices, source)
 
 
-def load_price_history(path: str | Path) -> PriceHistory:
+def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory:
     """Read and validate a price-history file (``.csv``, ``.parquet``/``.pq``).
 
     Raises
@@ -159,19 +214,12 @@ def load_price_history(path: str | Path) -> PriceHistory:
     except Exception as exc:  # pandas/pyarrow raise many types; translate at the edge
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read history: {msg}", path=str(p)) from None
-    return _frame_to_history(df, str(p))
+    return history_from_frame(df, source=str(p), daily=daily)
 
 
 @lru_cache(maxsize=1)
 def bundled_history() -> PriceHistory:
     """The bundled daily closes (BTC, ETH, SPX, NDX, VIX), see ``crossmargin/data/README.md``."""
-    from crossmargin.history import load_daily_closes
-
-    df = load_daily_closes().reset_index()
-    return _frame_to_history(df, "bundled daily closes (crossmargin/data/daily_closes.csv)")
-
-
-def history_of(snapshot: object) -> PriceHistory:
-    """The snapshot's history if it carries one (``--history``), else the bundled history."""
-    h = getattr(snapshot, "history", None)
-    return h if isinstance(h, PriceHistory) else bundled_history()
+    return history_from_frame(
+        load_daily_closes(), source="bundled daily closes (crossmargin/data/daily_closes.csv)"
+    )

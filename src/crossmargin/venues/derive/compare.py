@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossmargin.errors import InputError
-from crossmargin.margin.presets.derive.case import (
+from crossmargin.margin.presets.derive.core import DeriveResult, derive_margin
+from crossmargin.venues.derive.case import (
     DeriveCase,
     VolSource,
     case_inputs,
     case_params,
     fixed18,
 )
-from crossmargin.margin.presets.derive.core import DeriveResult, derive_margin
 
 __all__ = ["ABSOLUTE_TOLERANCE", "RELATIVE_TOLERANCE", "CaseCheck", "CaseReport", "compare_case"]
 
