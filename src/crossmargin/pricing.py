@@ -17,7 +17,8 @@ from crossmargin.config import RiskConfig, default_config
 from crossmargin.instruments.contracts import Contract
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_SPOT, resolve_instruments
+from crossmargin.resolve.instruments import resolve_instruments
+from crossmargin.resolve.terms import KIND_OPTION, KIND_SPOT
 
 __all__ = ["price_contracts"]
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from crossmargin._time import format_instant
 from crossmargin.account.health import STATUSES, AccountResults
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 
 __all__ = ["SUMMARY_FIELDS", "account_dict", "collateral_rows", "position_rows", "summary_table"]
 

@@ -39,7 +39,8 @@ from crossmargin.liquidity.impact import impact_params
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.market.volatility import daily_vol, daily_vols
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, InstrumentTable
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.terms import KIND_OPTION
 
 __all__ = ["CloseOutPricer", "CollateralPricer", "liquidity_arrays"]
 

@@ -84,13 +84,17 @@ def evaluate(
         - fee_v
     )
     kp = keep > 0
+    nk = int(kp.sum())
     vpos = NetPositions(
         account=vp_v[kp],
         instrument=ins[kp],
         quantity=(q * keep)[kp],
+        cost_known=np.zeros(nk),
+        qty_unknown=np.zeros(nk),
+        unknown=np.zeros(nk, np.bool_),
+        first_row=np.zeros(nk, np.int64),
         mtm=(pos.mtm[rows] * keep)[kp],
         notional=(pos.notional[rows] * keep)[kp],
-        first_row=np.zeros(int(kp.sum()), np.int64),
     )
     vcol = _virtual_collateral(rb, units.account[v_unit], ~units.position_scope[v_unit], cash_v)
     acc = units.account[v_unit]

@@ -33,9 +33,9 @@ from crossmargin.margin.addons.portfolio_hook import portfolio_addons
 from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import group_pnl, group_positions, group_sum
-from crossmargin.risk.pnl import scenario_set_for, unit_pnl
+from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_for
 from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
 
 __all__ = ["PortfolioMargin", "scenario_indices"]
@@ -92,7 +92,7 @@ class PortfolioMargin:
         inst, pos = book.instruments, book.positions
         n_acc = book.n_accounts
         scen = scenario_set_for(inst, cfg)
-        unit = unit_pnl(inst, scen, cfg)
+        unit = grid_unit_pnl(inst, scen, cfg)
         groups = group_positions(pos, inst)
         G = groups.n
         pnl = group_pnl(groups, pos, unit)

@@ -4,7 +4,7 @@ Per account, over a joint scenario set (:mod:`crossmargin.scenarios.for_book`: f
 historical simulation by default, plain HS or Monte Carlo) with probabilities ``w_s``:
 
 1. **risk arrays**: one full revaluation per unique contract and scenario
-   (:func:`~crossmargin.scenarios.joint.joint_unit_pnl`), aggregated to (account, underlying)
+   (:func:`~crossmargin.risk.pnl.joint_unit_pnl`), aggregated to (account, underlying)
    groups by one sparse product per block of accounts — the grid model's design, so cost grows
    with contracts × scenarios plus positions × scenarios, never with a Python loop;
 2. **core requirement** ``R = max(0, VaR_α(L))`` (``var``, α = 99 %) or ``max(0, ES_α(L))``
@@ -45,8 +45,9 @@ from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
+from crossmargin.risk.pnl import joint_unit_pnl
 from crossmargin.scenarios.for_book import book_scenarios
-from crossmargin.scenarios.joint import JointScenarioSet, joint_unit_pnl
+from crossmargin.scenarios.joint import JointScenarioSet
 
 __all__ = ["ESMargin", "VaRMargin", "var_batch"]
 

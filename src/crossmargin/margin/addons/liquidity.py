@@ -32,7 +32,7 @@ from crossmargin.liquidity.impact import close_out_cost, impact_params
 from crossmargin.margin.result import AddOnRows
 from crossmargin.market.volatility import daily_vols
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import Groups, group_sum
 
 __all__ = ["liquidity_addons", "underlying_daily_vols"]

@@ -25,7 +25,7 @@ from crossmargin.errors import ConfigError, ModelError
 from crossmargin.margin.base import BUILTIN_PRESETS, load_factory
 from crossmargin.margin.result import AddOnRows
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
 
 __all__ = [
     "KIND_NAMES",

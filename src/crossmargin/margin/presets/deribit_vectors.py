@@ -19,7 +19,7 @@ from crossmargin._typing import FloatArray, IntArray
 from crossmargin.kernels.black76 import price_matrix
 from crossmargin.margin.presets.deribit_params import DeribitParams
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
 from crossmargin.risk.volshock import shock_vols, vega_scale
 
 __all__ = ["DeribitVectors", "assemble_margins", "deribit_vectors", "round9"]

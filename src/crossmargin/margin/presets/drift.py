@@ -38,7 +38,7 @@ from crossmargin.margin.presets._common import (
 from crossmargin.margin.presets.drift_rules import size_discount_weight, size_premium_weight
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_PERP
+from crossmargin.resolve.terms import KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
 
 __all__ = ["DriftParams", "DriftPerpMarket", "DriftSpotMarket", "DriftV2", "drift_params"]

@@ -40,7 +40,7 @@ from crossmargin.margin.presets._common import (
 from crossmargin.margin.presets.dydx_rules import PPM, QUANTUMS_PER_USDC, adjusted_imf_ppm
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_PERP
+from crossmargin.resolve.terms import KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
 
 __all__ = [

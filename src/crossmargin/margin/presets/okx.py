@@ -47,7 +47,7 @@ from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.margin.rules import tiered_rate_amount
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import group_positions, group_sum
 from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet

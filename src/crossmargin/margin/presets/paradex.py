@@ -43,7 +43,7 @@ from crossmargin.margin.presets._common import (
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_PERP
+from crossmargin.resolve.terms import KIND_OPTION, KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
 from crossmargin.risk.volshock import vega_scale
 from crossmargin.scenarios.grid import ScenarioSet

@@ -43,7 +43,8 @@ from crossmargin.margin.presets.span.core import (
 )
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_SPOT, InstrumentTable
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.terms import KIND_OPTION, KIND_SPOT
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = [
