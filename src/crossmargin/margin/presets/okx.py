@@ -36,7 +36,7 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import black76_greeks, price_matrix
+from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -49,6 +49,7 @@ from crossmargin.margin.rules import tiered_rate_amount
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.arrays import VolStates, unit_pnl
 from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
@@ -181,36 +182,17 @@ def okx_units(rb: ResolvedBook, p: OkxParams) -> OkxUnit:
         moves[k, : 3 * std.size] = np.repeat(std, 3)
         vol[k, : 3 * std.size] = np.tile([-1, 0, 1], std.size)
         moves[k, width - 2 :] = g[-2:]
-    u_mv = moves[inst.und] if n else np.zeros((0, width))
-    u_vol = vol[inst.und] if n else np.zeros((0, width), np.int64)
-    live = ~inst.settled
-    unit = np.zeros((n, width))
-    dl = live & (inst.kind != KIND_OPTION)
-    lin, inv = dl & ~inst.inverse, dl & inst.inverse
-    unit[lin] = (inst.mult * inst.spot)[lin, None] * u_mv[lin]  # delta-one at the index
-    unit[inv] = (inst.mult * inst.spot / inst.fwd)[inv, None] * u_mv[inv]
-    rows = np.flatnonzero(live & (inst.kind == KIND_OPTION))
+    # the engine's one risk-array function: delta-one contracts move with the index (OKX)
+    up, dn = np.zeros(n), np.zeros(n)
+    rows = np.flatnonzero(~inst.settled & (inst.kind == KIND_OPTION))
     if rows.size:
         s = vega_scale(
             inst.dte[rows], short_power=p.short_term_vega_power, long_power=p.long_term_vega_power
         )
-        sg = inst.sigma[rows, None]
-        up, dn = shock_vols(inst.sigma[rows], s, vol_up=p.vol_shock_up, vol_down=p.vol_shock_down)
-        sig = np.where(u_vol[rows] > 0, up[:, None], np.where(u_vol[rows] < 0, dn[:, None], sg))
-        V = price_matrix(
-            inst.fwd[rows, None] * (1.0 + u_mv[rows]),
-            inst.strike[rows],
-            inst.t[rows],
-            sig,
-            inst.discount[rows],
-            inst.is_call[rows],
+        up[rows], dn[rows] = shock_vols(
+            inst.sigma[rows], s, vol_up=p.vol_shock_up, vol_down=p.vol_shock_down
         )
-        base = np.where(
-            inst.inverse[rows, None],
-            inst.value[rows, None] * (1 + u_mv[rows]),
-            inst.value[rows, None],
-        )
-        unit[rows] = inst.mult[rows, None] * (V - base)
+    unit = unit_pnl(inst, moves, row=inst.und, vol=VolStates(vol, up, dn), delta_one="index")
     groups = group_positions(pos, inst)
     G = groups.n
     Q = sparse.csr_matrix((pos.quantity, (groups.of_position, pos.instrument)), shape=(G, n))

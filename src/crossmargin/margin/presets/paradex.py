@@ -28,7 +28,6 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import price_matrix
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -45,6 +44,7 @@ from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION, KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.arrays import VolMatrix, unit_pnl
 from crossmargin.risk.volshock import vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
@@ -106,15 +106,15 @@ def _scenarios(p: ParadexParams) -> tuple[FloatArray, FloatArray, FloatArray, li
 
 
 def paradex_scan(rb: ResolvedBook, p: ParadexParams) -> tuple[FloatArray, FloatArray]:
-    """Weighted scenario P&L per unit of each contract ``(n, S)`` and the scenario weights."""
+    """Weighted scenario P&L per unit of each contract ``(n, S)`` and the scenario weights.
+
+    The engine's one risk-array function with Paradex's data: one row of spot moves for every
+    contract, relative vol shocks ``σ·max(0, 1 + shock·scale)`` per option, scenario weights.
+    """
     inst = rb.instruments
     mv, vs, w, _ = _scenarios(p)
-    n, S = inst.n, mv.size
-    out = np.zeros((n, S))
-    live = ~inst.settled
-    perp = (inst.kind == KIND_PERP) & live
-    out[perp] = (inst.mult * inst.fwd)[perp, None] * mv[None, :]
-    rows = np.flatnonzero((inst.kind == KIND_OPTION) & live)
+    sig = np.zeros((inst.n, mv.size))
+    rows = np.flatnonzero((inst.kind == KIND_OPTION) & ~inst.settled)
     if rows.size:
         scale = vega_scale(
             inst.dte[rows],
@@ -123,13 +123,9 @@ def paradex_scan(rb: ResolvedBook, p: ParadexParams) -> tuple[FloatArray, FloatA
             cutoff_days=p.vega_power_cutoff_days,
             floor_days=p.dte_floor_days,
         )
-        sig = inst.sigma[rows, None] * np.maximum(0.0, 1.0 + vs[None, :] * scale[:, None])
-        F = inst.fwd[rows, None] * (1.0 + mv[None, :])
-        V = price_matrix(
-            F, inst.strike[rows], inst.t[rows], sig, inst.discount[rows], inst.is_call[rows]
-        )
-        out[rows] = inst.mult[rows, None] * (V - inst.value[rows, None])
-    return out * w[None, :], w
+        sig[rows] = inst.sigma[rows, None] * np.maximum(0.0, 1.0 + vs[None, :] * scale[:, None])
+    unit = unit_pnl(inst, mv[None, :], row=np.zeros(inst.n, np.int64), vol=VolMatrix(sig), weight=w)
+    return unit, w
 
 
 INFO = PresetInfo(

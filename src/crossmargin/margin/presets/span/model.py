@@ -24,7 +24,7 @@ from pydantic import Field
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import black76_greeks, price_matrix
+from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -33,7 +33,6 @@ from crossmargin.margin.presets._common import (
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets.span.core import (
-    N_SCENARIOS,
     SpanBook,
     SpanCC,
     SpanLeg,
@@ -44,7 +43,8 @@ from crossmargin.margin.presets.span.core import (
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
-from crossmargin.resolve.terms import KIND_OPTION, KIND_SPOT
+from crossmargin.resolve.terms import KIND_OPTION
+from crossmargin.risk.arrays import VolMatrix, unit_pnl
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = [
@@ -132,38 +132,23 @@ def span_risk_arrays(rb: ResolvedBook, p: SpanParams) -> _Arrays:
     vs = np.asarray([v for _, v in SCAN_POINTS] + [0, 0], dtype=np.float64)
     w = np.asarray([1.0] * 14 + [p.extreme_cover] * 2)
     u = psr[:, None] * mv[None, :]
-    pnl = np.zeros((n, N_SCENARIOS))
-    live = ~inst.settled
-    opt = (inst.kind == KIND_OPTION) & live
-    dl = ~opt & live
-    price = np.where(inst.kind == KIND_SPOT, inst.spot, inst.fwd)
-    lin, inv = dl & ~inst.inverse, dl & inst.inverse
-    pnl[lin] = (inst.mult * price)[lin, None] * u[lin]
-    pnl[inv] = (inst.mult * inst.spot / inst.fwd)[inv, None] * u[inv]
+    opt = (inst.kind == KIND_OPTION) & ~inst.settled
     rows = np.flatnonzero(opt)
-    la = p.lookahead_days / 365.0
-    if rows.size:
-        sg = inst.sigma[rows, None]
-        sig = (
-            sg * (1.0 + vs[None, :] * p.vol_scan_range)
-            if p.vol_scan_mode == "relative"
-            else sg + vs[None, :] * p.vol_scan_range
-        )
-        V = price_matrix(
-            inst.fwd[rows, None] * (1.0 + u[rows]),
-            inst.strike[rows],
-            np.maximum(inst.t[rows] - la, 0.0),
-            np.maximum(sig, 0.0),
-            inst.discount[rows],
-            inst.is_call[rows],
-        )
-        base = np.where(
-            inst.inverse[rows, None],
-            inst.value[rows, None] * (1.0 + u[rows]),
-            inst.value[rows, None],
-        )
-        pnl[rows] = inst.mult[rows, None] * (V - base)
-    losses = -pnl * w[None, :]
+    sg = inst.sigma[:, None]
+    sig = (
+        sg * (1.0 + vs[None, :] * p.vol_scan_range)
+        if p.vol_scan_mode == "relative"
+        else sg + vs[None, :] * p.vol_scan_range
+    )
+    # the engine's one risk-array function, with SPAN's look-ahead time and cover weights
+    losses = -unit_pnl(
+        inst,
+        u,
+        row=np.arange(n, dtype=np.int64),
+        vol=VolMatrix(np.maximum(sig, 0.0)),
+        weight=w,
+        time_shift=p.lookahead_days / 365.0,
+    )
     # composite delta: weighted deltas at -3/3..+3/3 PSR (options); delta-one: the engine delta
     delta = inst.delta.copy()
     if rows.size:
