@@ -20,25 +20,28 @@ Per (account, underlying) group — SPAN's combined commodity:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Collection
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
+from crossmargin.errors import ModelError
 from crossmargin.margin.addons.basis import BASIS_DESCRIPTION, basis_amounts
 from crossmargin.margin.addons.portfolio_hook import portfolio_addons
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.offsets import inter_commodity_credits
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import group_pnl, group_positions, group_sum
 from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_for
 from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
 
-__all__ = ["PortfolioMargin", "scenario_indices"]
+__all__ = ["GroupRisk", "PortfolioMargin", "scenario_indices"]
 
 
 def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, IntArray]:
@@ -72,6 +75,78 @@ def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, I
     return base, up0, dn0, pair
 
 
+@dataclass(frozen=True, eq=False)
+class GroupRisk:
+    """What the ``portfolio`` model computes inside each (account, underlying) group.
+
+    Everything here depends only on the group's own positions and its underlying's marks, so a
+    live engine keeps it per group and, when one underlying ticks, recomputes only that
+    underlying's groups (:meth:`PortfolioMargin.group_risk` with ``underlyings``) and merges
+    them in (:meth:`merge`); :meth:`PortfolioMargin.combine` then applies what crosses groups
+    (inter-commodity credits, the short option minimum floor, the account add-ons).
+
+    Attributes
+    ----------
+    account, und, cls
+        Account, underlying and risk-class index of each group.
+    scan, worst
+        Scan risk (worst loss, ≥ 0) and the worst scenario's index in the group's grid.
+    delta, delta_notional
+        Net delta in underlying units and in the snapshot currency.
+    basis, delta_shock
+        The basis/roll and delta-shock add-ons.
+    price_risk, scan_range
+        SPAN price risk (scan − time risk − vol risk) and the class's largest price scan range:
+        the inputs of the inter-commodity credits.
+    short_option_minimum
+        ``rate × max(short call, short put) notional``.
+    pnl
+        Scenario P&L ``(G, S)`` (kept when asked for detail), else ``None``.
+    """
+
+    ROW_TUPLES = ()
+
+    account: IntArray
+    und: IntArray
+    cls: IntArray
+    scan: FloatArray
+    worst: IntArray
+    delta: FloatArray
+    delta_notional: FloatArray
+    basis: FloatArray
+    delta_shock: FloatArray
+    price_risk: FloatArray
+    scan_range: FloatArray
+    short_option_minimum: FloatArray
+    pnl: FloatArray | None
+
+    @property
+    def n(self) -> int:
+        """Number of groups."""
+        return int(self.account.shape[0])
+
+    def merge(self, fresh: GroupRisk, n_und: int) -> GroupRisk:
+        """These groups with those of ``fresh``'s underlyings replaced by ``fresh``'s rows.
+
+        Rows come out sorted by (account, underlying), as :meth:`PortfolioMargin.group_risk`
+        returns them for a whole book. Scenario P&L is kept only if both sides have it.
+        """
+        gone = np.isin(self.und, np.unique(fresh.und))
+        keep = np.flatnonzero(~gone)
+        key = np.concatenate(
+            [self.account[keep] * n_und + self.und[keep], fresh.account * n_und + fresh.und]
+        )
+        order = np.argsort(key, kind="stable")
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(fresh, f.name)
+            if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+                out[f.name] = np.concatenate([a[keep], b])[order]
+            else:
+                out[f.name] = None
+        return GroupRisk(**out)
+
+
 @dataclass(frozen=True, slots=True)
 class PortfolioMargin:
     """Scenario-based portfolio margin with SPAN-style offsets (see module docstring)."""
@@ -88,14 +163,28 @@ class PortfolioMargin:
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Compute portfolio margin of every account (see module docstring)."""
+        return self.combine(book, self.group_risk(book, detail=detail))
+
+    def group_risk(
+        self,
+        book: ResolvedBook,
+        *,
+        underlyings: Collection[str] | None = None,
+        detail: bool = False,
+    ) -> GroupRisk:
+        """Steps 1–3 and the inputs of steps 4–5 for every group (or those of ``underlyings``)."""
         cfg = self.config
         inst, pos = book.instruments, book.positions
-        n_acc = book.n_accounts
         scen = scenario_set_for(inst, cfg)
-        unit = grid_unit_pnl(inst, scen, cfg)
+        if underlyings is not None:
+            cols = inst.rows_of(underlyings)
+            pos = pos.take(np.flatnonzero(np.isin(pos.instrument, cols)))
+        else:
+            cols = np.arange(inst.n, dtype=np.int64)
+        unit = grid_unit_pnl(inst, scen, cfg, only=cols)
         groups = group_positions(pos, inst)
         G = groups.n
-        pnl = group_pnl(groups, pos, unit)
+        pnl = group_pnl(groups, pos, unit, columns=cols)
         und_cls = np.zeros(max(len(inst.underlyings), 1), np.int64)
         und_cls[inst.und] = inst.cls
         g_cls = und_cls[groups.und]
@@ -122,12 +211,11 @@ class PortfolioMargin:
         # deltas
         ii = pos.instrument
         d_units = pos.quantity * inst.delta[ii]
-        d_not = d_units * inst.spot[ii]
         g_delta = group_sum(groups, d_units)
-        g_dn = group_sum(groups, d_not)
+        g_dn = group_sum(groups, d_units * inst.spot[ii])
 
         # 2. basis / roll (shared with the var/es models)
-        basis = basis_amounts(book, groups)
+        basis = basis_amounts(inst, pos, groups, cfg)
 
         # 3. delta shock
         thr = par([r.delta_shock.threshold for r in rcs])
@@ -135,90 +223,112 @@ class PortfolioMargin:
         cap = par([r.delta_shock.max_shock for r in rcs])
         absd = np.abs(g_dn)
         shock = np.minimum(cap, slope * np.maximum(absd - thr, 0.0) / 1e6)
-        dshock = absd * shock
 
-        # 4. inter-commodity credits (SPAN price risk = scan − time risk − vol risk)
+        # inputs of 4. (SPAN price risk = scan − time risk − vol risk) and 5.
         if G:
             time_risk = -0.5 * (pnl[rng, up0[g_cls]] + pnl[rng, dn0[g_cls]])
             vol_risk = -0.5 * (pnl[rng, worst] - pnl[rng, pair[g_cls, worst]])
         else:
             time_risk = vol_risk = np.zeros(0)
-        price_risk = np.where(scan > 0, np.maximum(scan - time_risk - vol_risk, 0.0), 0.0)
-        scan_range = par([max(r.grid.price_range_down, r.grid.price_range_up) for r in rcs])
-        credit, credit_rows = inter_commodity_credits(
-            cfg.inter_commodity,
-            inst.underlyings,
-            groups.lookup(n_acc),
-            g_dn,
-            price_risk,
-            scan_range,
-        )
-
-        # 5. short option minimum
         short_opt = (inst.kind[ii] == KIND_OPTION) & ~inst.settled[ii] & (pos.quantity < 0)
         short_not = np.where(short_opt, np.abs(pos.quantity) * inst.mult[ii] * inst.fwd[ii], 0.0)
         calls = group_sum(groups, np.where(inst.is_call[ii], short_not, 0.0))
         puts = group_sum(groups, np.where(inst.is_call[ii], 0.0, short_not))
-        som = par([r.short_option_minimum for r in rcs]) * np.maximum(calls, puts)
+        return GroupRisk(
+            account=groups.account,
+            und=groups.und,
+            cls=g_cls,
+            scan=scan,
+            worst=worst,
+            delta=g_delta,
+            delta_notional=g_dn,
+            basis=basis,
+            delta_shock=absd * shock,
+            price_risk=np.where(scan > 0, np.maximum(scan - time_risk - vol_risk, 0.0), 0.0),
+            scan_range=par([max(r.grid.price_range_down, r.grid.price_range_up) for r in rcs]),
+            short_option_minimum=par([r.short_option_minimum for r in rcs])
+            * np.maximum(calls, puts),
+            pnl=pnl if detail else None,
+        )
 
-        core = scan + basis + dshock - credit
-        g_im = np.maximum(core, som)
+    def combine(self, book: ResolvedBook, risk: GroupRisk) -> MarginBatch:
+        """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring)."""
+        cfg = self.config
+        inst = book.instruments
+        n_acc = book.n_accounts
+        scen = scenario_set_for(inst, cfg)
+        groups = group_positions(book.positions, inst)
+        if not (
+            np.array_equal(groups.account, risk.account) and np.array_equal(groups.und, risk.und)
+        ):
+            raise ModelError("group results do not match the book's groups", path="portfolio")
+        # 4. inter-commodity credits
+        credit, credit_rows = inter_commodity_credits(
+            cfg.inter_commodity,
+            inst.underlyings,
+            groups.lookup(n_acc),
+            risk.delta_notional,
+            risk.price_risk,
+            risk.scan_range,
+        )
+        # 5. short option minimum
+        core = risk.scan + risk.basis + risk.delta_shock - credit
+        g_im = np.maximum(core, risk.short_option_minimum)
         som_excess = g_im - core
         # issue-3 add-ons (liquidity, correlation breakdown, wrong-way collateral): each applies
         # only if "portfolio" is listed under margin_addons.<add-on>.models (not by default)
         x_group, x_account, x_rows = portfolio_addons(
-            book, self.name, groups, g_dn, scan, worst, scen, g_cls, credit_rows
+            book,
+            self.name,
+            groups,
+            risk.delta_notional,
+            risk.scan,
+            risk.worst,
+            scen,
+            risk.cls,
+            credit_rows,
         )
         g_im = g_im + x_group
-        g_mm = cfg.mm_factor * g_im
-        im = sum_by(groups.account, g_im, n_acc) + x_account
-        upnl = sum_by(pos.account, pos.mtm, n_acc)
-        labels = tuple(np.asarray(inst.underlyings, dtype=object)[groups.und])
-        addons = (
-            AddOnRows(
-                "basis",
-                groups.account,
-                labels,
-                basis,
-                BASIS_DESCRIPTION,
+        labels = group_labels(inst.underlyings, groups.und)
+        acc = groups.account
+        return assemble_batch(
+            self.name,
+            book,
+            account=acc,
+            und=groups.und,
+            im=g_im,
+            mm=cfg.mm_factor * g_im,
+            delta=risk.delta,
+            delta_notional=risk.delta_notional,
+            scan=risk.scan,
+            worst=risk.worst,
+            addons=(
+                AddOnRows("basis", acc, labels, risk.basis, BASIS_DESCRIPTION),
+                AddOnRows(
+                    "delta_shock",
+                    acc,
+                    labels,
+                    risk.delta_shock,
+                    "extra move on a net delta notional above the threshold",
+                ),
+                *credit_rows,
+                AddOnRows(
+                    "short_option_minimum",
+                    acc,
+                    labels,
+                    som_excess,
+                    "raise to rate x max(short call, short put) notional",
+                ),
+                *x_rows,
             ),
-            AddOnRows(
-                "delta_shock",
-                groups.account,
-                labels,
-                dshock,
-                "extra move on a net delta notional above the threshold",
-            ),
-            *credit_rows,
-            AddOnRows(
-                "short_option_minimum",
-                groups.account,
-                labels,
-                som_excess,
-                "raise to rate x max(short call, short put) notional",
-            ),
-            *x_rows,
-        )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=im,
-            mm=cfg.mm_factor * im,
-            upnl_im=upnl,
-            upnl_mm=upnl,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=g_im,
-                mm=g_mm,
-                scan=scan,
-                worst=worst,
-                delta=g_delta,
-                delta_notional=g_dn,
-            ),
-            addons=addons,
+            totals=self._totals(acc, g_im, x_account, n_acc),
             scenarios=scen,
-            scenario_pnl=pnl if detail else None,
-            scenario_class=g_cls,
+            scenario_pnl=risk.pnl,
+            scenario_class=risk.cls,
         )
+
+    def _totals(
+        self, acc: IntArray, g_im: FloatArray, x_account: FloatArray, n_acc: int
+    ) -> tuple[FloatArray, FloatArray]:
+        im = sum_by(acc, g_im, n_acc) + x_account
+        return im, self.config.mm_factor * im

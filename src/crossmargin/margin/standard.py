@@ -19,7 +19,8 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin.config import RiskConfig
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.batch import assemble_batch, group_labels
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.rules import position_requirements
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import group_positions, group_sum
@@ -33,47 +34,35 @@ def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> Mar
     im_i, mm_i = position_requirements(pos, inst, book.config)
     groups = group_positions(pos, inst)
     delta_units = pos.quantity * inst.delta[pos.instrument]
-    delta_notional = delta_units * inst.spot[pos.instrument]
-    g_im = group_sum(groups, im_i)
-    g_mm = group_sum(groups, mm_i)
-    gt = GroupTable(
-        account=groups.account,
-        und=groups.und,
-        underlyings=inst.underlyings,
-        im=g_im,
-        mm=g_mm,
-        scan=np.full(groups.n, np.nan),
-        worst=np.full(groups.n, -1, dtype=np.int64),
-        delta=group_sum(groups, delta_units),
-        delta_notional=group_sum(groups, delta_notional),
-    )
-    im = sum_by(pos.account, im_i, n_acc)
-    mm = sum_by(pos.account, mm_i, n_acc)
+    addons: tuple[AddOnRows, ...] = ()
+    upnl = None
     if isolated:
-        u_im = sum_by(pos.account, np.minimum(pos.mtm, im_i), n_acc)
-        u_mm = sum_by(pos.account, np.minimum(pos.mtm, mm_i), n_acc)
-        excluded = np.maximum(pos.mtm - im_i, 0.0)
-        addons: tuple[AddOnRows, ...] = (
+        upnl = (
+            sum_by(pos.account, np.minimum(pos.mtm, im_i), n_acc),
+            sum_by(pos.account, np.minimum(pos.mtm, mm_i), n_acc),
+        )
+        addons = (
             AddOnRows(
                 name="isolated_pnl_not_shared",
                 account=groups.account,
-                label=tuple(inst.underlyings[u] for u in groups.und),
-                amount=group_sum(groups, excluded),
+                label=group_labels(inst.underlyings, groups.und),
+                amount=group_sum(groups, np.maximum(pos.mtm - im_i, 0.0)),
                 description="unrealised P&L above each position's own IM, not available to others",
             ),
         )
-    else:
-        u_im = u_mm = sum_by(pos.account, pos.mtm, n_acc)
-        addons = ()
-    return MarginBatch(
-        model=name,
-        liquidation_scope="position" if isolated else "account",
-        im=im,
-        mm=mm,
-        upnl_im=u_im,
-        upnl_mm=u_mm,
-        groups=gt,
+    return assemble_batch(
+        name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=group_sum(groups, im_i),
+        mm=group_sum(groups, mm_i),
+        delta=group_sum(groups, delta_units),
+        delta_notional=group_sum(groups, delta_units * inst.spot[pos.instrument]),
         addons=addons,
+        totals=(sum_by(pos.account, im_i, n_acc), sum_by(pos.account, mm_i, n_acc)),
+        upnl=upnl,
+        liquidation_scope="position" if isolated else "account",
         position_im=im_i,
         position_mm=mm_i,
     )

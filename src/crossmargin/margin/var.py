@@ -41,7 +41,8 @@ from crossmargin.margin.addons.basis import basis_addon
 from crossmargin.margin.addons.correlation import PreparedStress, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.batch import assemble_batch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
@@ -136,7 +137,6 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
     d_units = pos.quantity * inst.delta[ii]
     g_delta = group_sum(groups, d_units)
     g_dn = group_sum(groups, d_units * inst.spot[ii])
-    upnl = sum_by(pos.account, pos.mtm, n_acc)
     # which underlyings each account holds live (settled-only groups carry no scenario risk)
     live_g = group_sum(groups, (~inst.settled[ii]).astype(np.float64)) > 0
     held = np.zeros((n_acc, max(len(inst.underlyings), 1)), np.bool_)
@@ -212,25 +212,18 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
                 combo=cb,
             )
 
-    return MarginBatch(
-        model=name,
-        liquidation_scope="account",
-        im=im,
-        mm=cfg.mm_factor * im,
-        upnl_im=upnl,
-        upnl_mm=upnl,
-        groups=GroupTable(
-            account=groups.account,
-            und=groups.und,
-            underlyings=inst.underlyings,
-            im=g_im,
-            mm=cfg.mm_factor * g_im,
-            scan=stand,
-            worst=np.full(G, -1, np.int64),
-            delta=g_delta,
-            delta_notional=g_dn,
-        ),
-        addons=tuple(addons),
+    return assemble_batch(
+        name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=g_im,
+        mm=cfg.mm_factor * g_im,
+        delta=g_delta,
+        delta_notional=g_dn,
+        scan=stand,
+        addons=addons,
+        totals=(im, cfg.mm_factor * im),
         explain_extra=explain,
     )
 

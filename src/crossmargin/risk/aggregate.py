@@ -64,9 +64,15 @@ def group_sum(groups: Groups, values: FloatArray) -> FloatArray:
     return sum_by(groups.of_position, values, groups.n)
 
 
-def group_pnl(groups: Groups, pos: NetPositions, unit: FloatArray) -> FloatArray:
-    """Scenario P&L of every group, ``(n_groups, n_scenarios)``."""
+def group_pnl(
+    groups: Groups, pos: NetPositions, unit: FloatArray, *, columns: IntArray | None = None
+) -> FloatArray:
+    """Scenario P&L of every group, ``(n_groups, n_scenarios)``.
+
+    ``unit`` has one row per contract, or per contract of ``columns`` (ascending) when given.
+    """
+    ins = pos.instrument if columns is None else np.searchsorted(columns, pos.instrument)
     q = sparse.csr_matrix(
-        (pos.quantity, (groups.of_position, pos.instrument)), shape=(groups.n, unit.shape[0])
+        (pos.quantity, (groups.of_position, ins)), shape=(groups.n, unit.shape[0])
     )
     return np.asarray(q @ unit, dtype=np.float64)

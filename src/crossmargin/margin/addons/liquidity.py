@@ -29,6 +29,7 @@ import numpy as np
 from crossmargin._typing import FloatArray
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.liquidity.impact import close_out_cost, impact_params
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
 from crossmargin.market.volatility import daily_vols
 from crossmargin.resolve.book import ResolvedBook
@@ -118,7 +119,7 @@ def liquidity_addons(
         absd = np.abs(delta_notional)
         r = np.maximum(absd / (share * adv), absd / (share * oi))
         conc = np.maximum(standalone_risk, 0.0) * (np.sqrt(np.maximum(r, 1.0)) - 1.0)
-    labels = tuple(np.asarray(inst.underlyings, dtype=object)[und])
+    labels = group_labels(inst.underlyings, und)
     rows_out = (
         AddOnRows(
             "liquidity",

@@ -36,7 +36,6 @@ __all__ = [
     "available_presets",
     "equity_upnl",
     "excluded_rows",
-    "labels_of",
     "pnl_at_oracle",
     "preset_info",
     "preset_params",
@@ -279,13 +278,6 @@ def excluded_rows(rb: ResolvedBook, excluded: FloatArray, venue: str) -> AddOnRo
         excluded,
         f"informational: collateral {venue} does not accept, counted at 0 in equity",
     )
-
-
-def labels_of(names: Sequence[str], index: Any) -> tuple[str, ...]:
-    """``tuple(names[i] for i in index)`` by array indexing (no Python loop over groups)."""
-    if len(names) == 0:
-        return ()
-    return tuple(np.asarray(names, dtype=object)[np.asarray(index, dtype=np.int64)].tolist())
 
 
 def underlying_spot(rb: ResolvedBook) -> FloatArray:

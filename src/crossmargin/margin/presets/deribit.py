@@ -38,11 +38,11 @@ import numpy as np
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     VenuePreset,
     equity_upnl,
-    labels_of,
     underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
@@ -58,7 +58,7 @@ from crossmargin.margin.presets.deribit_vectors import (
     deribit_vectors,
     round9,
 )
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.grid import ScenarioSet
 
@@ -145,8 +145,8 @@ class DeribitPM(VenuePreset):
         _, u_mm = equity_upnl(book, col.per_account(val_mm, A) + upnl)
         # group label: the underlying if coin-settled in it, else "<und>_<ccy>" (e.g. BTC_USD)
         pair_names = [u if c == u else f"{u}_{c}" for u in v.underlyings for c in v.currencies]
-        labels = labels_of(pair_names, v.g_und * len(v.currencies) + v.g_ccy)
-        c_labels = labels_of(v.currencies, v.ccy_ccy)
+        labels = group_labels(pair_names, v.g_und * len(v.currencies) + v.g_ccy)
+        c_labels = group_labels(v.currencies, v.ccy_ccy)
         addons = (
             AddOnRows(
                 "roll_shock",
@@ -194,28 +194,23 @@ class DeribitPM(VenuePreset):
                 np.hstack([v.agg_std, np.minimum(0.0, v.agg_ext + damp[:, None])])
                 * g_price[:, None]
             )
-        groups = GroupTable(
+        return assemble_batch(
+            self.name,
+            book,
             account=v.g_account,
             und=np.arange(G, dtype=np.int64),
             underlyings=labels,
             im=g_core * g_price,
             mm=p.mm_factor * g_core * g_price,
+            delta=_group_delta(book, v),
+            delta_notional=v.g_delta_usd,
             scan=v.g_worst * g_price,
             worst=np.where(v.g_worst > 0, v.g_worst_cell, 3 * nb + 1).astype(np.int64)
             if G
             else np.zeros(0, np.int64),
-            delta=_group_delta(book, v),
-            delta_notional=v.g_delta_usd,
-        )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=im,
-            mm=mm,
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=groups,
             addons=addons,
+            totals=(im, mm),
+            upnl=(u_im, u_mm),
             scenarios=ScenarioSet.stack(v.underlyings, grids),
             scenario_pnl=pnl,
             scenario_class=v.g_und,

@@ -25,18 +25,18 @@ from pydantic import Field
 
 from crossmargin._arrays import sum_by
 from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     VenuePreset,
     equity_upnl,
-    labels_of,
     pnl_at_oracle,
     require_supported,
     underlying_spot,
 )
 from crossmargin.margin.presets.drift_rules import size_discount_weight, size_premium_weight
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
@@ -192,7 +192,7 @@ class DriftV2(VenuePreset):
         tc_m = dep_m + sum_by(groups.account, u_m, A)
         u_im, _ = equity_upnl(book, tc_i)
         _, u_mm = equity_upnl(book, tc_m)
-        labels = labels_of(inst.underlyings, groups.und)
+        labels = group_labels(inst.underlyings, groups.und)
         acc = np.arange(A, dtype=np.int64)
         base_ratio = perp("margin_ratio_initial")
         addons = (
@@ -211,23 +211,18 @@ class DriftV2(VenuePreset):
                 "borrowed value x liability weight (with size premium)",
             ),
         )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(groups.account, req_i, A) + bor_i,
-            mm=sum_by(groups.account, req_m, A) + bor_m,
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=req_i,
-                mm=req_m,
-                scan=liab * base_ratio,
-                worst=np.full(groups.n, -1, np.int64),
-                delta=base,
-                delta_notional=base * P,
-            ),
+        return assemble_batch(
+            self.name,
+            book,
+            account=groups.account,
+            und=groups.und,
+            im=req_i,
+            mm=req_m,
+            delta=base,
+            delta_notional=base * P,
+            scan=liab * base_ratio,
             addons=addons,
+            account_im=bor_i,
+            account_mm=bor_m,
+            upnl=(u_im, u_mm),
         )

@@ -25,6 +25,7 @@ from crossmargin._arrays import sum_by
 from crossmargin._typing import IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import MarketDataError
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -32,13 +33,12 @@ from crossmargin.margin.presets._common import (
     accepted_collateral,
     equity_upnl,
     excluded_rows,
-    labels_of,
     pnl_at_oracle,
     require_supported,
     underlying_spot,
 )
 from crossmargin.margin.presets.dydx_rules import PPM, QUANTUMS_PER_USDC, adjusted_imf_ppm
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
@@ -210,8 +210,7 @@ class DydxV4(VenuePreset):
         g_im = imr_q / QUANTUMS_PER_USDC
         g_mm = mmr_q / QUANTUMS_PER_USDC
         ok, excluded = accepted_collateral(book, self.params.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A))
-        labels = labels_of(inst.underlyings, groups.und)
+        labels = group_labels(inst.underlyings, groups.und)
         scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6
         addons = (
             AddOnRows(
@@ -223,23 +222,16 @@ class DydxV4(VenuePreset):
             ),
             excluded_rows(book, excluded, "dYdX"),
         )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(groups.account, g_im, A),
-            mm=sum_by(groups.account, g_mm, A),
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=g_im,
-                mm=g_mm,
-                scan=scaled,
-                worst=np.full(groups.n, -1, np.int64),
-                delta=base_qty,
-                delta_notional=notional,
-            ),
+        return assemble_batch(
+            self.name,
+            book,
+            account=groups.account,
+            und=groups.und,
+            im=g_im,
+            mm=g_mm,
+            delta=base_qty,
+            delta_notional=notional,
+            scan=scaled,
             addons=addons,
+            upnl=equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A)),
         )

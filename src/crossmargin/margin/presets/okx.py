@@ -37,14 +37,14 @@ from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
 from crossmargin.kernels.black76 import black76_greeks
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     VenuePreset,
-    labels_of,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.rules import tiered_rate_amount
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION
@@ -316,7 +316,7 @@ class OkxPM(VenuePreset):
         liab = np.maximum(-col.market_value, 0.0)
         mr8 = col.per_account(liab * p.borrow_mmr_rate, A)
         b_imr = col.per_account(liab * p.borrow_imr_rate, A)
-        labels = labels_of(inst.underlyings, u.und)
+        labels = group_labels(inst.underlyings, u.und)
         acc = np.arange(A, dtype=np.int64)
         top = np.maximum(np.maximum(u.mr1, u.mr2), u.mr6)
         inner = top + u.mr3 + u.mr4 + u.mr5 + u.mr9
@@ -365,25 +365,20 @@ class OkxPM(VenuePreset):
             labs += [f"MR6 extreme {m:+.0%}" for m in mv[S - 2 :]]
             grids.append(preset_grid(mv, vn, [1.0] * S, kinds, labs))
         G = u.account.size
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(u.account, u.imr, A) + b_imr,
-            mm=sum_by(u.account, u.mmr, A) + mr8,
-            upnl_im=sum_by(book.positions.account, book.positions.mtm, A),
-            upnl_mm=sum_by(book.positions.account, book.positions.mtm, A),
-            groups=GroupTable(
-                account=u.account,
-                und=u.und,
-                underlyings=inst.underlyings,
-                im=u.imr,
-                mm=u.mmr,
-                scan=u.mr1,
-                worst=u.mr1_cell,
-                delta=_delta_units(book, u),
-                delta_notional=u.delta_usd,
-            ),
+        return assemble_batch(
+            self.name,
+            book,
+            account=u.account,
+            und=u.und,
+            im=u.imr,
+            mm=u.mmr,
+            delta=_delta_units(book, u),
+            delta_notional=u.delta_usd,
+            scan=u.mr1,
+            worst=u.mr1_cell,
             addons=addons,
+            account_im=b_imr,
+            account_mm=mr8,
             scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
             scenario_pnl=u.pnl if detail else None,
             scenario_class=u.und if G else np.zeros(0, np.int64),

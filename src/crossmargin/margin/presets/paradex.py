@@ -28,6 +28,7 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -35,12 +36,11 @@ from crossmargin.margin.presets._common import (
     accepted_collateral,
     equity_upnl,
     excluded_rows,
-    labels_of,
     require_supported,
     underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION, KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
@@ -207,8 +207,7 @@ class ParadexPM(VenuePreset):
         g_im = net_req + fund + fee
         g_mm = p.mm_fraction * net_req + fund + fee
         ok, excluded = accepted_collateral(book, p.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A))
-        labels = labels_of(inst.underlyings, groups.und)
+        labels = group_labels(inst.underlyings, groups.und)
         addons = (
             AddOnRows(
                 "minimum_delta",
@@ -229,25 +228,19 @@ class ParadexPM(VenuePreset):
         ]
         vnames = ["up" if v > 0 else "down" for v in vs]
         grid = preset_grid(mv, vnames, w, kinds, labs)
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(groups.account, g_im, A),
-            mm=sum_by(groups.account, g_mm, A),
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=g_im,
-                mm=g_mm,
-                scan=scan,
-                worst=worst,
-                delta=net,
-                delta_notional=net * spot,
-            ),
+        return assemble_batch(
+            self.name,
+            book,
+            account=groups.account,
+            und=groups.und,
+            im=g_im,
+            mm=g_mm,
+            delta=net,
+            delta_notional=net * spot,
+            scan=scan,
+            worst=worst,
             addons=addons,
+            upnl=equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A)),
             scenarios=ScenarioSet.stack(("paradex-pm",), (grid,)),
             scenario_pnl=pnl if detail else None,
             scenario_class=np.zeros(G, dtype=np.int64),

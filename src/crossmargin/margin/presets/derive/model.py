@@ -28,6 +28,7 @@ import numpy as np
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     VenuePreset,
@@ -37,7 +38,7 @@ from crossmargin.margin.presets._grid import PresetGrid, preset_grid
 from crossmargin.margin.presets.derive.arrange import Arranged, arrange
 from crossmargin.margin.presets.derive.core import derive_margin
 from crossmargin.margin.presets.derive.params import DeriveParams, mainnet_params
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.grid import ScenarioSet
 
@@ -134,10 +135,9 @@ class DerivePMRM2(VenuePreset):
         c_im_total = r.c_mm + r.c_im + r.c_oracle
         mm_req = sum_by(x.g_account, g_mm, A) + sum_by(x.c_account, r.c_mm, A)
         im_req = sum_by(x.g_account, g_im, A) + sum_by(x.c_account, c_im_total, A)
-        upnl_im, upnl_mm = equity_upnl(book, r.mark * s)
-        labels = tuple(np.asarray(arr.underlyings, dtype=object)[arr.g_und].tolist())
+        labels = group_labels(arr.underlyings, arr.g_und)
         col = book.collateral
-        c_labels = tuple(np.asarray(col.assets, dtype=object)[col.asset[arr.c_row]].tolist())
+        c_labels = group_labels(col.assets, col.asset[arr.c_row])
         accounts = np.arange(A, dtype=np.int64)
         cash = (arr.cash_asset,) * A
         fm, fi = p.margin.mm_factor, p.margin.im_factor
@@ -209,26 +209,21 @@ class DerivePMRM2(VenuePreset):
         grid = derive_grid(p)
         delta = _delta(book, arr)
         pnl = np.hstack([r.scenario_pnl, r.g_basis[:, None]]) * sg[:, None]
-        groups = GroupTable(
+        return assemble_batch(
+            self.name,
+            book,
             account=x.g_account,
             und=np.arange(G, dtype=np.int64),
             underlyings=labels,
             im=g_im * sg,
             mm=g_mm * sg,
-            scan=scan * sg,
-            worst=r.g_worst,
             delta=delta,
             delta_notional=delta * x.g_spot * sg,
-        )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=im_req * s,
-            mm=mm_req * s,
-            upnl_im=upnl_im,
-            upnl_mm=upnl_mm,
-            groups=groups,
+            scan=scan * sg,
+            worst=r.g_worst,
             addons=addons,
+            totals=(im_req * s, mm_req * s),
+            upnl=equity_upnl(book, r.mark * s),
             scenarios=ScenarioSet.stack(("derive-pmrm2",), (grid,)),
             scenario_pnl=pnl if detail else None,
             scenario_class=np.zeros(G, dtype=np.int64),

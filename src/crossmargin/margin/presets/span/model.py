@@ -21,15 +21,14 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.kernels.black76 import black76_greeks
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     VenuePreset,
-    labels_of,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets.span.core import (
@@ -40,7 +39,7 @@ from crossmargin.margin.presets.span.core import (
     SpanSpread,
     span_margin,
 )
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.terms import KIND_OPTION
@@ -311,11 +310,10 @@ class SpanModel(VenuePreset):
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Margin every account."""
         p = self.params
-        inst, pos = book.instruments, book.positions
-        A = book.n_accounts
+        inst = book.instruments
         sb, arr = self.span_book(book)
         r: SpanResult = span_margin(sb)
-        labels = labels_of(inst.underlyings, r.g_cc)
+        labels = group_labels(inst.underlyings, r.g_cc)
         scan = np.maximum(r.scan, 0.0)
         core = scan + r.intra + r.spot - r.credit
 
@@ -352,25 +350,19 @@ class SpanModel(VenuePreset):
             grids.append(preset_grid([m * psr for m in mv], vn, wts, kinds, labs))
         und_spot = np.ones(max(len(inst.underlyings), 1))
         und_spot[inst.und] = inst.spot
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=r.initial_total,
-            mm=r.maintenance_total,
-            upnl_im=sum_by(pos.account, pos.mtm, A),
-            upnl_mm=sum_by(pos.account, pos.mtm, A),
-            groups=GroupTable(
-                account=r.g_account,
-                und=r.g_cc,
-                underlyings=inst.underlyings,
-                im=r.initial,
-                mm=r.risk,
-                scan=scan,
-                worst=r.active,
-                delta=r.net_delta,
-                delta_notional=r.net_delta * und_spot[r.g_cc],
-            ),
+        return assemble_batch(
+            self.name,
+            book,
+            account=r.g_account,
+            und=r.g_cc,
+            im=r.initial,
+            mm=r.risk,
+            delta=r.net_delta,
+            delta_notional=r.net_delta * und_spot[r.g_cc],
+            scan=scan,
+            worst=r.active,
             addons=addons,
+            totals=(r.initial_total, r.maintenance_total),
             scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
             scenario_pnl=-r.losses if detail else None,
             scenario_class=r.g_cc,
