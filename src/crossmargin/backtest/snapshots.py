@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from crossmargin._time import SECONDS_PER_DAY, SECONDS_PER_YEAR
+from crossmargin._time import SECONDS_PER_YEAR
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.backtest.schedule import DailyLegs, epoch_seconds
 from crossmargin.collateral.valuation import value_collateral
@@ -39,7 +39,7 @@ from crossmargin.market.history import PriceHistory
 from crossmargin.market.snapshot import AssetMarket, MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
-from crossmargin.resolve.marks import Marks, unit_values
+from crossmargin.resolve.marks import Marks
 from crossmargin.resolve.positions import book_holdings, mark_positions
 from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, contract_terms
 
@@ -143,23 +143,7 @@ def instrument_rows(
     if np.any(opt & ~(np.isfinite(sigma) & (sigma > 0))):
         raise AssertionError("an option row has no vol estimate (evaluation days must have one)")
     settled = np.zeros(D * L, dtype=np.bool_)
-    value, quote, delta = unit_values(
-        kind, terms.inverse, terms.mult, spot, fwd, t, terms.strike, terms.is_call, disc, sigma,
-        settled,
-    )  # fmt: skip
-    marks = Marks(
-        spot=spot,
-        fwd=fwd,
-        t=t,
-        discount=disc,
-        sigma=sigma,
-        dte=t * (SECONDS_PER_YEAR / SECONDS_PER_DAY),
-        settled=settled,
-        value=value,
-        quote_price=quote,
-        delta=delta,
-    )
-    return InstrumentTable.join(terms, marks)
+    return InstrumentTable.join(terms, Marks.valued(terms, (spot, fwd, t, disc, sigma, settled)))
 
 
 def solve_hedges(daily: DailyLegs, inst: InstrumentTable, spot: FloatArray) -> DailyLegs:

@@ -17,7 +17,7 @@ import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
-from crossmargin.instruments.book import Book
+from crossmargin.instruments.book import Book, BookShape
 from crossmargin.instruments.contracts import Contract
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import BookTerms, ResolvedBook
@@ -28,7 +28,7 @@ __all__ = ["VenueState"]
 
 
 @dataclass(eq=False)
-class VenueState:
+class VenueState(BookShape):
     """Net positions and collateral balances of every account (mutable, array-backed).
 
     Attributes
@@ -63,16 +63,6 @@ class VenueState:
     balances: FloatArray
     prefixes: tuple[str, ...] | None = None
     pos_margin: FloatArray | None = None
-
-    @property
-    def n_accounts(self) -> int:
-        """Number of accounts."""
-        return len(self.accounts)
-
-    @property
-    def n_positions(self) -> int:
-        """Number of net positions."""
-        return int(self.pos_quantity.shape[0])
 
     # -- construction ------------------------------------------------------------------------
     @classmethod

@@ -62,23 +62,23 @@ class ModelInfo:
     factory: Callable[[RiskConfig], MarginModel]
 
 
-#: The built-in models, in listing order: name → ``"module:Factory"``. Nothing is imported (and
+#: The built-in models, in listing order: name → ``"module:attribute"``. Nothing is imported (and
 #: nothing registers itself) until a model is used: :func:`model_info` imports its module then.
-#: A factory is a class with ``description`` and ``source`` class attributes, built with
-#: ``Factory.from_config(config)`` when it has that classmethod, else ``Factory(config)``; a
-#: venue preset carries its catalog entry as ``Factory.info`` (:mod:`crossmargin.margin.presets`).
+#: The attribute is a model class with ``description`` and ``source`` class attributes, built
+#: with ``Class(config)``, or an object with a ``model_info()`` method (a venue preset's catalog
+#: entry, :class:`crossmargin.margin.presets.PresetInfo`).
 BUILTIN_MODELS: Mapping[str, str] = MappingProxyType(
     {
         "isolated": "crossmargin.margin.standard:IsolatedMargin",
         "cross": "crossmargin.margin.standard:CrossMargin",
         "portfolio": "crossmargin.margin.portfolio:PortfolioMargin",
-        "deribit-pm": "crossmargin.margin.presets.deribit:DeribitPM",
-        "derive-pmrm2": "crossmargin.margin.presets.derive.model:DerivePMRM2",
-        "drift-v2": "crossmargin.margin.presets.drift:DriftV2",
-        "dydx-v4": "crossmargin.margin.presets.dydx:DydxV4",
-        "okx-pm": "crossmargin.margin.presets.okx:OkxPM",
-        "paradex-pm": "crossmargin.margin.presets.paradex:ParadexPM",
-        "span": "crossmargin.margin.presets.span.model:SpanModel",
+        "deribit-pm": "crossmargin.margin.presets.deribit:INFO",
+        "derive-pmrm2": "crossmargin.margin.presets.derive.model:INFO",
+        "drift-v2": "crossmargin.margin.presets.drift:INFO",
+        "dydx-v4": "crossmargin.margin.presets.dydx:INFO",
+        "okx-pm": "crossmargin.margin.presets.okx:INFO",
+        "paradex-pm": "crossmargin.margin.presets.paradex:INFO",
+        "span": "crossmargin.margin.presets.span.model:INFO",
         "var": "crossmargin.margin.var:VaRMargin",
         "es": "crossmargin.margin.var:ESMargin",
     }
@@ -109,7 +109,7 @@ def available_models() -> tuple[str, ...]:
 
 
 def load_factory(name: str) -> Any:
-    """The factory class of built-in model ``name`` (imports its module)."""
+    """The registry attribute of built-in model ``name`` (imports its module)."""
     module, _, attr = BUILTIN_MODELS[name].partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -128,12 +128,11 @@ def model_info(name: str) -> ModelInfo:
         raise ModelError(
             f"unknown model {name!r}; available: {', '.join(available_models())}", path="model"
         ) from None
-    cls = load_factory(name)
-    factory = getattr(cls, "from_config", cls)
-    info = getattr(cls, "info", None)
-    if info is not None:  # a venue preset: its catalog entry names it
-        return ModelInfo(name, info.title, info.sources[0], factory)
-    return ModelInfo(name, cls.description, cls.source, factory)
+    entry = load_factory(name)
+    if hasattr(entry, "model_info"):  # a venue preset's catalog entry
+        info: ModelInfo = entry.model_info()
+        return info
+    return ModelInfo(name, entry.description, entry.source, entry)
 
 
 def get_model(name: str, config: RiskConfig) -> MarginModel:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from crossmargin._arrays import sum_by
+from crossmargin._arrays import Rows, sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ModelError
@@ -76,7 +76,7 @@ def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, I
 
 
 @dataclass(frozen=True, eq=False)
-class GroupRisk:
+class GroupRisk(Rows):
     """What the ``portfolio`` model computes inside each (account, underlying) group.
 
     Everything here depends only on the group's own positions and its underlying's marks, so a
@@ -119,11 +119,6 @@ class GroupRisk:
     scan_range: FloatArray
     short_option_minimum: FloatArray
     pnl: FloatArray | None
-
-    @property
-    def n(self) -> int:
-        """Number of groups."""
-        return int(self.account.shape[0])
 
     def merge(self, fresh: GroupRisk, n_und: int) -> GroupRisk:
         """These groups with those of ``fresh``'s underlyings replaced by ``fresh``'s rows.

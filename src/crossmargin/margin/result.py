@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossmargin._arrays import Rows
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.scenarios.grid import ScenarioSet
 
@@ -20,7 +21,7 @@ __all__ = ["AddOnRows", "GroupTable", "MarginBatch"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class GroupTable:
+class GroupTable(Rows):
     """Per (account, underlying) breakdown.
 
     Attributes
@@ -50,11 +51,6 @@ class GroupTable:
     worst: IntArray
     delta: FloatArray
     delta_notional: FloatArray
-
-    @property
-    def n(self) -> int:
-        """Number of groups."""
-        return int(self.account.shape[0])
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -49,15 +49,8 @@ class BookTerms:
         """Mark the contracts, the holdings and the collateral against ``snapshot``."""
         marks = mark(self.contracts, snapshot, self.config, where=self.where)
         inst = InstrumentTable.join(self.contracts, marks)
-        pos = mark_positions(self.holdings, inst, inst)
-        return ResolvedBook(
-            self.book,
-            snapshot,
-            self.config,
-            inst,
-            pos,
-            value_collateral(self.book, snapshot, self.config),
-            _fx(self.book, snapshot, self.config),
+        return ResolvedBook.bound(
+            self.book, snapshot, self.config, inst, mark_positions(self.holdings, inst, inst)
         )
 
 
@@ -106,15 +99,20 @@ class ResolvedBook:
         )
         rows = None if underlyings is None else inst.rows_of(underlyings)
         pos = mark_positions(self.positions, inst, inst, previous=self.positions, instruments=rows)
-        return ResolvedBook(
-            self.book,
-            snapshot,
-            self.config,
-            inst,
-            pos,
-            value_collateral(self.book, snapshot, self.config),
-            _fx(self.book, snapshot, self.config),
-        )
+        return ResolvedBook.bound(self.book, snapshot, self.config, inst, pos)
+
+    @classmethod
+    def bound(
+        cls,
+        book: Book,
+        snapshot: MarketSnapshot,
+        config: RiskConfig,
+        inst: InstrumentTable,
+        pos: NetPositions,
+    ) -> ResolvedBook:
+        """The book with its marked contracts and positions; collateral and FX valued here."""
+        col = value_collateral(book, snapshot, config)
+        return cls(book, snapshot, config, inst, pos, col, _fx(book, snapshot, config))
 
     def _where(self, i: int) -> str:
         return self.book.position_path(int(_first_holder(self.book)[i]))

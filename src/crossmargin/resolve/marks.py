@@ -67,6 +67,24 @@ class Marks:
     quote_price: FloatArray
     delta: FloatArray
 
+    @classmethod
+    def valued(
+        cls,
+        terms: ContractTerms,
+        market: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray],
+        *,
+        rows: IntArray | None = None,
+        previous: Marks | None = None,
+    ) -> Marks:
+        """Marks from each row's ``(spot, forward, T, discount, vol, settled)`` (:func:`unit_values`)."""
+        spot, fwd, t, disc, sigma, settled = market
+        value, quote, delta = unit_values(
+            terms.kind, terms.inverse, terms.mult, spot, fwd, t, terms.strike, terms.is_call,
+            disc, sigma, settled, rows=rows, previous=previous,
+        )  # fmt: skip
+        dte = t * (SECONDS_PER_YEAR / SECONDS_PER_DAY)
+        return cls(spot, fwd, t, disc, sigma, dte, settled, value, quote, delta)
+
 
 def _finite_pos(x: float, path: str, what: str, needed_by: str) -> float:
     if not math.isfinite(x) or x <= 0:
@@ -185,21 +203,11 @@ def mark(
     g = gr[dated]
     fwd[dr], t[dr], disc[dr], settled[dr] = g_fwd[g], g_t[g], g_disc[g], g_settled[g]
     _implied_vols(terms, snapshot, rows, fwd, t, sigma, settled)
-    value, quote, delta = unit_values(
-        terms.kind, terms.inverse, terms.mult, spot, fwd, t, terms.strike, terms.is_call,
-        disc, sigma, settled, rows=None if underlyings is None else rows, previous=previous,
-    )  # fmt: skip
-    return Marks(
-        spot=spot,
-        fwd=fwd,
-        t=t,
-        discount=disc,
-        sigma=sigma,
-        dte=t * (SECONDS_PER_YEAR / SECONDS_PER_DAY),
-        settled=settled,
-        value=value,
-        quote_price=quote,
-        delta=delta,
+    return Marks.valued(
+        terms,
+        (spot, fwd, t, disc, sigma, settled),
+        rows=None if underlyings is None else rows,
+        previous=previous,
     )
 
 

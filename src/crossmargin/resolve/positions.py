@@ -19,7 +19,7 @@ from typing import Self
 
 import numpy as np
 
-from crossmargin._arrays import sum_by
+from crossmargin._arrays import Rows, sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.instruments.book import Book
 from crossmargin.resolve.marks import Marks
@@ -29,7 +29,7 @@ __all__ = ["Holdings", "NetPositions", "mark_positions", "net_holdings"]
 
 
 @dataclass(frozen=True, eq=False)
-class Holdings:
+class Holdings(Rows):
     """One row per (account, contract) with a non-empty history, sorted by (account, contract).
 
     Attributes
@@ -58,11 +58,6 @@ class Holdings:
     qty_unknown: FloatArray
     unknown: BoolArray
     first_row: IntArray
-
-    @property
-    def n(self) -> int:
-        """Number of net positions."""
-        return int(self.account.shape[0])
 
     def take(self, idx: IntArray) -> Self:
         """The positions ``idx``."""

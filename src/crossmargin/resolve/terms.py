@@ -18,6 +18,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from crossmargin._arrays import Rows
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError
@@ -60,7 +61,7 @@ def take_rows(table: Any, idx: IntArray) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
-class ContractTerms:
+class ContractTerms(Rows):
     """The terms of each unique contract, one row per contract (no market data).
 
     Attributes
@@ -98,11 +99,6 @@ class ContractTerms:
     expiry_key: IntArray
     group: IntArray
     group_expiry: tuple[datetime, ...]
-
-    @property
-    def n(self) -> int:
-        """Number of unique contracts."""
-        return len(self.contracts)
 
     def rows_of(self, underlyings: Collection[str]) -> IntArray:
         """Rows of the contracts on any of ``underlyings`` (ascending)."""

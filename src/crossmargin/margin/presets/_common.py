@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,8 +22,8 @@ from crossmargin._typing import FloatArray
 from crossmargin._validation import format_loc
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, ModelError
-from crossmargin.margin.base import BUILTIN_PRESETS, load_factory
-from crossmargin.margin.result import AddOnRows
+from crossmargin.margin.base import BUILTIN_PRESETS, ModelInfo, load_factory
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
 
@@ -80,6 +80,8 @@ class PresetInfo:
         What it does not: unpublished rules and how the preset treats them.
     defaults
         Factory of the default (published) parameters.
+    margin
+        The venue's method: ``margin(book, params, detail=...) -> MarginBatch``.
     """
 
     name: str
@@ -90,6 +92,15 @@ class PresetInfo:
     covers: tuple[str, ...]
     gaps: tuple[str, ...]
     defaults: Callable[[], BaseModel]
+    margin: Callable[..., MarginBatch]
+
+    def model(self, config: RiskConfig) -> VenuePreset:
+        """The preset bound to ``config``: published defaults overridden by ``presets.<name>``."""
+        return VenuePreset(self, config, preset_params(self.name, config, self.defaults()))
+
+    def model_info(self) -> ModelInfo:
+        """The margin-model registry's entry of this preset."""
+        return ModelInfo(self.name, self.title, self.sources[0], self.model)
 
     def as_dict(self, *, params: bool = False) -> dict[str, Any]:
         """Plain-data form (for ``crossmargin presets --format json``)."""
@@ -109,20 +120,25 @@ class PresetInfo:
 
 @dataclass(frozen=True, slots=True)
 class VenuePreset:
-    """Base of the venue presets: the risk configuration and the venue's parameters.
+    """A venue preset as a margin model: its catalog entry, the configuration, its parameters."""
 
-    A preset class sets ``info`` (its catalog entry, whose ``defaults`` are the published
-    parameters) and is built by :meth:`from_config`.
-    """
-
+    info: PresetInfo
     config: RiskConfig
     params: Any
-    info: ClassVar[PresetInfo]
 
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self:
-        """Build with the published defaults overridden by ``config.presets[<name>]``."""
-        return cls(config, preset_params(cls.info.name, config, cls.info.defaults()))
+    @property
+    def name(self) -> str:
+        """Registry name."""
+        return self.info.name
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return self.info.title
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """Margin every account of ``book`` by the venue's method."""
+        return self.info.margin(book, self.params, detail=detail)
 
 
 def available_presets() -> tuple[str, ...]:
@@ -142,7 +158,7 @@ def preset_info(name: str) -> PresetInfo:
         raise ModelError(
             f"unknown preset {name!r}; available: {', '.join(BUILTIN_PRESETS)}", path="preset"
         )
-    info: PresetInfo = load_factory(name).info
+    info: PresetInfo = load_factory(name)
     return info
 
 

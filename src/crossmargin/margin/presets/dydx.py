@@ -15,21 +15,16 @@ could only understate the IMF). Only linear perpetuals are listed; only USDC is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 from pydantic import Field
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import IntArray
-from crossmargin.config import RiskConfig
 from crossmargin.errors import MarketDataError
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
-    VenuePreset,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
@@ -47,9 +42,9 @@ __all__ = [
     "DydxLiquidationConfig",
     "DydxParams",
     "DydxTier",
-    "DydxV4",
     "ceil_mul_ppm",
     "dydx_params",
+    "dydx_v4",
 ]
 
 
@@ -124,6 +119,84 @@ def ceil_mul_ppm(n: IntArray, ppm: IntArray) -> IntArray:
     return np.asarray(hi * ppm + (lo * ppm + (PPM - 1)) // PPM, dtype=np.int64)
 
 
+def market_imf(book: ResolvedBook, p: DydxParams) -> tuple[IntArray, IntArray, IntArray]:
+    """Per underlying: effective IMF, base IMF and maintenance fraction (ppm)."""
+    snap = book.snapshot
+    eff, base, mf = [], [], []
+    for u in book.instruments.underlyings:  # markets, not positions
+        tier = p.tiers[p.market_tiers.get(u, p.default_tier)]
+        b = tier.initial_margin_ppm
+        e = b
+        if tier.open_interest_upper_cap > 0:
+            a = snap.asset(u, needed_by="dydx-v4")
+            if a.perp_open_interest is None:
+                raise MarketDataError(
+                    f"dydx-v4 needs the {u} market's open interest (tier with OI caps)",
+                    path=f"assets.{u}.perp.open_interest",
+                )
+            oi = round(a.perp_open_interest * a.price * QUANTUMS_PER_USDC)
+            e = adjusted_imf_ppm(
+                b,
+                round(tier.open_interest_lower_cap * QUANTUMS_PER_USDC),
+                round(tier.open_interest_upper_cap * QUANTUMS_PER_USDC),
+                oi,
+            )
+        e = max(e, p.custom_imf_ppm.get(u, 0))
+        eff.append(e)
+        base.append(b)
+        mf.append(tier.maintenance_fraction_ppm)
+    return (
+        np.asarray(eff, dtype=np.int64),
+        np.asarray(base, dtype=np.int64),
+        np.asarray(mf, dtype=np.int64),
+    )
+
+
+def dydx_v4(book: ResolvedBook, p: DydxParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every subaccount."""
+    require_supported(book, INFO.name, kinds=(KIND_PERP,), inverse=False)
+    inst, pos = book.instruments, book.positions
+    A = book.n_accounts
+    groups = group_positions(pos, inst)
+    ii = pos.instrument
+    base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
+    oracle = underlying_spot(book)[groups.und]
+    notional = base_qty * oracle
+    n_q = np.rint(np.abs(notional) * QUANTUMS_PER_USDC).astype(np.int64)
+    eff, base, mf = market_imf(book, p) if inst.n else (np.zeros(0, np.int64),) * 3
+    g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
+    imr_q = ceil_mul_ppm(n_q, g_eff)
+    mmr_q = ceil_mul_ppm(ceil_mul_ppm(n_q, g_base), g_mf)
+    g_im = imr_q / QUANTUMS_PER_USDC
+    g_mm = mmr_q / QUANTUMS_PER_USDC
+    ok, excluded = accepted_collateral(book, p.accepted_collateral)
+    labels = group_labels(inst.underlyings, groups.und)
+    scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6
+    addons = (
+        AddOnRows(
+            "oi_scaled_imf",
+            groups.account,
+            labels,
+            g_im - scaled,
+            "IMF raised by market open interest between the tier's caps (or custom IMF)",
+        ),
+        excluded_rows(book, excluded, "dYdX"),
+    )
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=g_im,
+        mm=g_mm,
+        delta=base_qty,
+        delta_notional=notional,
+        scan=scaled,
+        addons=addons,
+        upnl=equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A)),
+    )
+
+
 INFO = PresetInfo(
     name="dydx-v4",
     venue="dYdX v4",
@@ -145,93 +218,6 @@ INFO = PresetInfo(
         "Long-Tail)",
         "funding is assumed settled; isolated markets' separate collateral pools are not modelled",
     ),
+    margin=dydx_v4,
     defaults=dydx_params,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DydxV4(VenuePreset):
-    """dYdX v4 cross-margin requirements (see module docstring)."""
-
-    config: RiskConfig
-    params: DydxParams
-    name: ClassVar[str] = "dydx-v4"
-    description: ClassVar[str] = "dYdX v4 liquidity tiers with OI-scaled IMF"
-    info: ClassVar[PresetInfo] = INFO
-
-    def market_imf(self, book: ResolvedBook) -> tuple[IntArray, IntArray, IntArray]:
-        """Per underlying: effective IMF, base IMF and maintenance fraction (ppm)."""
-        p = self.params
-        snap = book.snapshot
-        eff, base, mf = [], [], []
-        for u in book.instruments.underlyings:  # markets, not positions
-            tier = p.tiers[p.market_tiers.get(u, p.default_tier)]
-            b = tier.initial_margin_ppm
-            e = b
-            if tier.open_interest_upper_cap > 0:
-                a = snap.asset(u, needed_by="dydx-v4")
-                if a.perp_open_interest is None:
-                    raise MarketDataError(
-                        f"dydx-v4 needs the {u} market's open interest (tier with OI caps)",
-                        path=f"assets.{u}.perp.open_interest",
-                    )
-                oi = round(a.perp_open_interest * a.price * QUANTUMS_PER_USDC)
-                e = adjusted_imf_ppm(
-                    b,
-                    round(tier.open_interest_lower_cap * QUANTUMS_PER_USDC),
-                    round(tier.open_interest_upper_cap * QUANTUMS_PER_USDC),
-                    oi,
-                )
-            e = max(e, p.custom_imf_ppm.get(u, 0))
-            eff.append(e)
-            base.append(b)
-            mf.append(tier.maintenance_fraction_ppm)
-        return (
-            np.asarray(eff, dtype=np.int64),
-            np.asarray(base, dtype=np.int64),
-            np.asarray(mf, dtype=np.int64),
-        )
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every subaccount."""
-        require_supported(book, self.name, kinds=(KIND_PERP,), inverse=False)
-        inst, pos = book.instruments, book.positions
-        A = book.n_accounts
-        groups = group_positions(pos, inst)
-        ii = pos.instrument
-        base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
-        oracle = underlying_spot(book)[groups.und]
-        notional = base_qty * oracle
-        n_q = np.rint(np.abs(notional) * QUANTUMS_PER_USDC).astype(np.int64)
-        eff, base, mf = self.market_imf(book) if inst.n else (np.zeros(0, np.int64),) * 3
-        g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
-        imr_q = ceil_mul_ppm(n_q, g_eff)
-        mmr_q = ceil_mul_ppm(ceil_mul_ppm(n_q, g_base), g_mf)
-        g_im = imr_q / QUANTUMS_PER_USDC
-        g_mm = mmr_q / QUANTUMS_PER_USDC
-        ok, excluded = accepted_collateral(book, self.params.accepted_collateral)
-        labels = group_labels(inst.underlyings, groups.und)
-        scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6
-        addons = (
-            AddOnRows(
-                "oi_scaled_imf",
-                groups.account,
-                labels,
-                g_im - scaled,
-                "IMF raised by market open interest between the tier's caps (or custom IMF)",
-            ),
-            excluded_rows(book, excluded, "dYdX"),
-        )
-        return assemble_batch(
-            self.name,
-            book,
-            account=groups.account,
-            und=groups.und,
-            im=g_im,
-            mm=g_mm,
-            delta=base_qty,
-            delta_notional=notional,
-            scan=scaled,
-            addons=addons,
-            upnl=equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A)),
-        )
