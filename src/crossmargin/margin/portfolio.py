@@ -37,7 +37,7 @@ from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION
-from crossmargin.risk.aggregate import group_pnl, group_positions, group_sum
+from crossmargin.risk.aggregate import Groups, group_pnl, group_positions, group_sum
 from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_for
 from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
 
@@ -158,7 +158,8 @@ class PortfolioMargin:
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """Compute portfolio margin of every account (see module docstring)."""
-        return self.combine(book, self.group_risk(book, detail=detail))
+        risk, groups = self._group_risk(book, None, detail)
+        return self.combine(book, risk, groups=groups)
 
     def group_risk(
         self,
@@ -168,14 +169,18 @@ class PortfolioMargin:
         detail: bool = False,
     ) -> GroupRisk:
         """Steps 1–3 and the inputs of steps 4–5 for every group (or those of ``underlyings``)."""
+        return self._group_risk(book, underlyings, detail)[0]
+
+    def _group_risk(
+        self, book: ResolvedBook, underlyings: Collection[str] | None, detail: bool
+    ) -> tuple[GroupRisk, Groups]:
         cfg = self.config
         inst, pos = book.instruments, book.positions
         scen = scenario_set_for(inst, cfg)
+        cols = None
         if underlyings is not None:
             cols = inst.rows_of(underlyings)
             pos = pos.take(np.flatnonzero(np.isin(pos.instrument, cols)))
-        else:
-            cols = np.arange(inst.n, dtype=np.int64)
         unit = grid_unit_pnl(inst, scen, cfg, only=cols)
         groups = group_positions(pos, inst)
         G = groups.n
@@ -229,7 +234,7 @@ class PortfolioMargin:
         short_not = np.where(short_opt, np.abs(pos.quantity) * inst.mult[ii] * inst.fwd[ii], 0.0)
         calls = group_sum(groups, np.where(inst.is_call[ii], short_not, 0.0))
         puts = group_sum(groups, np.where(inst.is_call[ii], 0.0, short_not))
-        return GroupRisk(
+        risk = GroupRisk(
             account=groups.account,
             und=groups.und,
             cls=g_cls,
@@ -245,14 +250,20 @@ class PortfolioMargin:
             * np.maximum(calls, puts),
             pnl=pnl if detail else None,
         )
+        return risk, groups
 
-    def combine(self, book: ResolvedBook, risk: GroupRisk) -> MarginBatch:
-        """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring)."""
+    def combine(
+        self, book: ResolvedBook, risk: GroupRisk, *, groups: Groups | None = None
+    ) -> MarginBatch:
+        """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring).
+
+        ``groups`` are the book's (account, underlying) groups when the caller has them.
+        """
         cfg = self.config
         inst = book.instruments
         n_acc = book.n_accounts
         scen = scenario_set_for(inst, cfg)
-        groups = group_positions(book.positions, inst)
+        groups = group_positions(book.positions, inst) if groups is None else groups
         if not (
             np.array_equal(groups.account, risk.account) and np.array_equal(groups.und, risk.und)
         ):
