@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, ValidationError, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ValidationError, WithJsonSchema
 
 from crossmargin.errors import InputError
 
@@ -22,7 +22,10 @@ __all__ = [
     "format_loc",
     "read_json",
     "translate",
+    "validate_document",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _number(v: Any) -> float:
@@ -101,6 +104,16 @@ def translate(exc: ValidationError, root: str = "") -> InputError:
     msg = _MESSAGES.get(err["type"], err["msg"])
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return InputError(msg, path=format_loc(tuple(err["loc"]), root) or root or "input")
+
+
+def validate_document(model: type[M], obj: Any, *, what: str, path: str) -> M:
+    """Validate a parsed JSON document into ``model`` (an object, else an error naming ``path``)."""
+    if not isinstance(obj, dict):
+        raise InputError(f"a {what} file must be a JSON object", path=path)
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise translate(exc) from None
 
 
 def read_json(path: str | Path, *, what: str) -> Any:

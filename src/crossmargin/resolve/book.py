@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.collateral.valuation import CollateralTable, value_collateral
+from crossmargin.collateral.table import CollateralTable
+from crossmargin.collateral.valuation import value_collateral
 from crossmargin.config import RiskConfig
 from crossmargin.errors import MarketDataError
 from crossmargin.instruments.book import Book

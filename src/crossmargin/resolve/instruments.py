@@ -73,12 +73,8 @@ def resolve_instruments(
 
     Raises
     ------
-    MarketDataError
-        A needed price, forward, discount or vol is missing, stale, low-confidence or invalid.
-    InputError
-        An instrument has expired and the snapshot has no settlement price for it.
-    ConfigError
-        An underlying has no risk class.
+    ConfigError, MarketDataError, InputError
+        As :func:`contract_terms` and :func:`mark`.
     """
     terms = contract_terms(contracts, config, where=where)
     return InstrumentTable.join(terms, mark(terms, snapshot, config, where=where))

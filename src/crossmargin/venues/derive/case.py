@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from crossmargin._validation import read_json, translate
+from crossmargin._validation import read_json, translate, validate_document
 from crossmargin.errors import InputError
 from crossmargin.margin.presets.derive.core import DeriveInputs, DeriveResult, derive_margin
 from crossmargin.margin.presets.derive.kernel import derive_svi_vols
@@ -235,12 +235,7 @@ def load_case(path: str | Path) -> DeriveCase:
 
 def case_from_obj(obj: Any) -> DeriveCase:
     """Validate a parsed portfolio-case document."""
-    if not isinstance(obj, dict):
-        raise InputError("a venue case file must be a JSON object", path="case")
-    try:
-        return DeriveCase.model_validate(obj)
-    except ValidationError as exc:
-        raise translate(exc) from None
+    return validate_document(DeriveCase, obj, what="venue case", path="case")
 
 
 def case_params(case: DeriveCase) -> DeriveParams:
