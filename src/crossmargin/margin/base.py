@@ -64,13 +64,13 @@ class ModelInfo:
 
 #: The built-in models, in listing order: name → ``"module:attribute"``. Nothing is imported (and
 #: nothing registers itself) until a model is used: :func:`model_info` imports its module then.
-#: The attribute is a model class with ``description`` and ``source`` class attributes, built
-#: with ``Class(config)``, or an object with a ``model_info()`` method (a venue preset's catalog
-#: entry, :class:`crossmargin.margin.presets.PresetInfo`).
+#: The attribute is a :class:`ModelInfo`, a model class with ``description`` and ``source``
+#: class attributes (built with ``Class(config)``), or an object with a ``model_info()`` method
+#: (a venue preset's catalog entry, :class:`crossmargin.margin.presets.PresetInfo`).
 BUILTIN_MODELS: Mapping[str, str] = MappingProxyType(
     {
-        "isolated": "crossmargin.margin.standard:IsolatedMargin",
-        "cross": "crossmargin.margin.standard:CrossMargin",
+        "isolated": "crossmargin.margin.standard:ISOLATED",
+        "cross": "crossmargin.margin.standard:CROSS",
         "portfolio": "crossmargin.margin.portfolio:PortfolioMargin",
         "deribit-pm": "crossmargin.margin.presets.deribit:INFO",
         "derive-pmrm2": "crossmargin.margin.presets.derive.model:INFO",
@@ -79,8 +79,8 @@ BUILTIN_MODELS: Mapping[str, str] = MappingProxyType(
         "okx-pm": "crossmargin.margin.presets.okx:INFO",
         "paradex-pm": "crossmargin.margin.presets.paradex:INFO",
         "span": "crossmargin.margin.presets.span.model:INFO",
-        "var": "crossmargin.margin.var:VaRMargin",
-        "es": "crossmargin.margin.var:ESMargin",
+        "var": "crossmargin.margin.var:VAR",
+        "es": "crossmargin.margin.var:ES",
     }
 )
 #: The built-in venue presets (a subset of :data:`BUILTIN_MODELS`).
@@ -129,6 +129,8 @@ def model_info(name: str) -> ModelInfo:
             f"unknown model {name!r}; available: {', '.join(available_models())}", path="model"
         ) from None
     entry = load_factory(name)
+    if isinstance(entry, ModelInfo):
+        return entry
     if hasattr(entry, "model_info"):  # a venue preset's catalog entry
         info: ModelInfo = entry.model_info()
         return info
