@@ -157,7 +157,10 @@ def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) ->
         raise InputError(
             f"duplicate date {pd.Timestamp(t[dup[0]]).isoformat()}", path=f"{source}:{date_col}"
         )
-    day = np.datetime_as_string(t, unit="D")
+
+    def day(i: int) -> str:
+        return str(np.datetime_as_string(t[i], unit="D"))
+
     assets: list[str] = []
     values: list[FloatArray] = []
     for c in df.columns:
@@ -176,12 +179,12 @@ def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) ->
         given = ~pd.isna(was)
         if (given & np.isnan(num)).any():
             i = int(np.flatnonzero(given & np.isnan(num))[0])
-            raise InputError(f"{was[i]!r} is not a number", path=f"{source}:{sym}[{day[i]}]")
+            raise InputError(f"{was[i]!r} is not a number", path=f"{source}:{sym}[{day(i)}]")
         badv = given & ~(np.isfinite(num) & (num > 0))
         if badv.any():
             i = int(np.flatnonzero(badv)[0])
             raise InputError(
-                f"price {num[i]!r} must be positive and finite", path=f"{source}:{sym}[{day[i]}]"
+                f"price {num[i]!r} must be positive and finite", path=f"{source}:{sym}[{day(i)}]"
             )
         assets.append(sym)
         values.append(num)
