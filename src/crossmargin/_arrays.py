@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
 
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 
-__all__ = ["Rows", "sum_by"]
+__all__ = ["Rows", "field_names", "sum_by"]
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """Names of a dataclass's constructor fields, in order (looked up once per class)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls) if f.init)
+    return names
 
 
 class Rows:
@@ -20,8 +30,7 @@ class Rows:
     @property
     def n(self) -> int:
         """Number of rows."""
-        table: Any = self
-        return len(getattr(table, fields(table)[0].name))
+        return len(getattr(self, field_names(type(self))[0]))
 
 
 def sum_by(index: IntArray, weights: FloatArray, n: int) -> FloatArray:

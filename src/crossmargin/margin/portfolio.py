@@ -20,6 +20,7 @@ Per (account, underlying) group — SPAN's combined commodity:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -44,10 +45,13 @@ from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, Scenario
 __all__ = ["GroupRisk", "PortfolioMargin", "scenario_indices"]
 
 
+@functools.lru_cache(maxsize=64)
 def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """Per class: base cell, (0, vol up), (0, vol down) and each scenario's vol-paired cell.
 
     The paired cell has the same spot move and the opposite vol state (itself if none).
+    Computed once per scenario set (:func:`~crossmargin.risk.pnl.scenario_set_for` shares them);
+    the arrays are read-only.
     """
     n_cls, S = scen.spot_move.shape
     base = np.zeros(n_cls, np.int64)
@@ -72,6 +76,8 @@ def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, I
                 ):
                     pair[c, j] = k
                     break
+    for a in (base, up0, dn0, pair):
+        a.flags.writeable = False
     return base, up0, dn0, pair
 
 
