@@ -30,6 +30,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_time",
             "_format",
             "_validation",
+            "_checks",
+            "_tabular",
+            "limits",
+            "ranges",
             "config",
             "history",
             "data",
@@ -45,8 +49,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("account", ("account",)),
     ("engine", ("engine", "pricing", "comparison", "explain", "whatif", "plot", "executor")),
     ("liquidation / backtest / live", ("liquidation", "backtest", "live")),
-    ("io", ("io",)),
-    ("venues", ("venues",)),
+    ("io", ("io", "store")),
+    ("venues", ("venues", "crossvenue")),
     ("cli / service", ("cli", "service", "__init__", "__main__")),
 )
 LAYER_OF = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}

@@ -41,9 +41,10 @@ def synthetic_spec(spec: str) -> tuple[int, int]:
         seed = int(parts[2]) if len(parts) > 2 else 0
     except (ValueError, IndexError):
         raise InputError(f"{spec!r} must be synthetic:N[:SEED]", path="venue") from None
-    if len(parts) > 3 or n < 1 or n > MAX_SYNTHETIC_ACCOUNTS:
+    if len(parts) > 3 or not 1 <= n <= MAX_SYNTHETIC_ACCOUNTS or not 0 <= seed < 2**63:
         raise InputError(
-            f"{spec!r} must be synthetic:N[:SEED] with 1 <= N <= {MAX_SYNTHETIC_ACCOUNTS:,}",
+            f"{spec!r} must be synthetic:N[:SEED] with 1 <= N <= {MAX_SYNTHETIC_ACCOUNTS:,} and "
+            "0 <= SEED < 2**63",
             path="venue",
         )
     return n, seed

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ModelError
+from crossmargin.errors import ConfigError, ModelError
 from crossmargin.margin.result import MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 
@@ -99,7 +99,17 @@ _USER: dict[str, ModelInfo] = {}
 
 
 def register_model(info: ModelInfo) -> None:
-    """Register (or replace) a model under ``info.name`` (user models; built-ins are static)."""
+    """Register (or replace) a model under ``info.name`` (user models; built-ins are static).
+
+    Raises
+    ------
+    ModelError
+        ``info`` is not a :class:`ModelInfo` with a name and a callable factory.
+    """
+    if not isinstance(info, ModelInfo):
+        raise ModelError(f"must be a ModelInfo, got {type(info).__name__}", path="model")
+    if not isinstance(info.name, str) or not info.name.strip() or not callable(info.factory):
+        raise ModelError("a model needs a non-empty name and a callable factory", path="model")
     _USER[info.name] = info
 
 
@@ -120,8 +130,10 @@ def model_info(name: str) -> ModelInfo:
     Raises
     ------
     ModelError
-        If no model has that name.
+        If no model has that name (or ``name`` is not a string).
     """
+    if not isinstance(name, str):
+        raise ModelError(f"model name must be a string, got {type(name).__name__}", path="model")
     if name in _USER:
         return _USER[name]
     if name not in BUILTIN_MODELS:
@@ -144,5 +156,13 @@ def get_model(name: str, config: RiskConfig) -> MarginModel:
     ------
     ModelError
         If no model has that name.
+    ConfigError
+        If ``config`` is not a :class:`~crossmargin.config.RiskConfig`.
     """
-    return model_info(name).factory(config)
+    info = model_info(name)
+    if not isinstance(config, RiskConfig):
+        raise ConfigError(
+            f"must be a RiskConfig (see load_config, default_config), got {type(config).__name__}",
+            path="config",
+        )
+    return info.factory(config)

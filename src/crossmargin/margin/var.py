@@ -46,6 +46,8 @@ from crossmargin.margin.base import ModelInfo
 from crossmargin.margin.batch import assemble_batch
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
+from crossmargin.market.fallbacks import MarketWarning
+from crossmargin.market.history import bundled_history, history_warnings
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 from crossmargin.risk.pnl import joint_unit_pnl
@@ -227,7 +229,17 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
         addons=addons,
         totals=(im, cfg.mm_factor * im),
         explain_extra=explain,
+        warnings=_history_warnings(book, combos),
     )
+
+
+def _history_warnings(book: ResolvedBook, combos: list[_Combo]) -> tuple[MarketWarning, ...]:
+    """``bundled_history`` / ``history_stale`` warnings of the history the scenarios came from."""
+    core = sorted({u for cb in combos for u in cb.core})
+    if not core:
+        return ()
+    hist = book.snapshot.require_history(needed_by=f"{', '.join(core)} scenarios")
+    return history_warnings(hist, core, book.snapshot.as_of, bundled=hist is bundled_history())
 
 
 #: Add-ons attached to (account, underlying) groups (already in the group requirements).
