@@ -293,8 +293,8 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     from crossmargin.config import default_config
     from crossmargin.history import load_daily_closes
     from crossmargin.io.market import load_market
+    from crossmargin.market.history import load_price_history
     from crossmargin.scale import DaskExecutor
-    from crossmargin.scenarios.history import load_price_history
 
     n = args.var_accounts
     ds = dataset(args.cache, n, n * 10, args.var_partitions)

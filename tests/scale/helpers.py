@@ -32,8 +32,8 @@ from crossmargin.cli.app import app
 from crossmargin.config import RiskConfig, default_config
 from crossmargin.history import load_daily_closes
 from crossmargin.io.market import market_from_obj
+from crossmargin.market.history import load_price_history
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.scenarios.history import load_price_history
 
 AS_OF = "2026-11-22T08:00:00Z"
 SPOT = {"BTC": 65000.0, "ETH": 3200.0, "SPX": 6600.0}

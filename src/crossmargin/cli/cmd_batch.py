@@ -160,11 +160,8 @@ def _batch(
 
 
 def _snapshot(market: Path, history: Path | None) -> MarketSnapshot:
-    snap = load_market(market)
-    if history is not None:
-        from dataclasses import replace
+    if history is None:
+        return load_market(market)
+    from crossmargin.market.history import load_price_history
 
-        from crossmargin.scenarios.history import load_price_history
-
-        snap = replace(snap, history=load_price_history(history))
-    return snap
+    return load_market(market, history=load_price_history(history))

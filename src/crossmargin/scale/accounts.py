@@ -23,11 +23,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from crossmargin.collateral.valuation import CollateralTable
+from crossmargin.collateral.table import CollateralTable
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ModelError
 from crossmargin.instruments.book import Book
@@ -36,11 +36,8 @@ from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve import InstrumentTable, NetPositions, ResolvedBook
-from crossmargin.scale.executors import raise_first_failure
+from crossmargin.scale.runs import TaskRunner, raise_first_failure
 from crossmargin.scenarios.grid import ScenarioGrid, ScenarioSet
-
-if TYPE_CHECKING:
-    from crossmargin.scale.executors import Executor
 
 __all__ = [
     "SharedBook",
@@ -302,7 +299,7 @@ def _join_rows(arrays: Sequence[np.ndarray | None], sizes: Sequence[int]) -> np.
 
 
 def margin_accounts(
-    executor: Executor, rb: ResolvedBook, model: str, *, slices: int | None = None
+    executor: TaskRunner, rb: ResolvedBook, model: str, *, slices: int | None = None
 ) -> MarginBatch:
     """Margin ``rb`` under ``model`` on ``executor`` (module docstring).
 

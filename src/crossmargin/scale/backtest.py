@@ -22,10 +22,10 @@ from crossmargin.scale.executors import Executor, raise_first_failure
 
 if TYPE_CHECKING:
     from crossmargin.backtest.analysis import GapPolicy, ModelResult
-    from crossmargin.backtest.history import PriceHistory
     from crossmargin.backtest.replay import BookReplay, ReplayOptions
     from crossmargin.backtest.run import BacktestResult
     from crossmargin.backtest.spec import BacktestBook
+    from crossmargin.market.history import PriceHistory
 
 __all__ = ["BacktestJob", "backtest_task", "run_backtests"]
 
@@ -95,8 +95,7 @@ def run_backtests(
         settings), or :class:`~crossmargin.errors.ExecutionError` for a task that still failed
         for another reason.
     """
-    from crossmargin.backtest.history import load_history
-    from crossmargin.backtest.run import BacktestResult, resolve_models, run_backtest
+    from crossmargin.backtest.run import BacktestResult, load_history, resolve_models, run_backtest
 
     cfg = config or default_config()
     hist = history if history is not None else load_history()

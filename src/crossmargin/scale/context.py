@@ -15,8 +15,9 @@ marks. That is why a partitioned run reproduces the single-process numbers.
 
 The seam for the terms/marks split of the resolver (contract terms once, marks per snapshot) is
 :meth:`VenueContracts.resolve` (how the table is built: terms then marks of the venue's
-contracts) and :meth:`VenueContracts.bind` (how a partition's holdings are joined to it:
-:func:`~crossmargin.resolve.bind_instruments`); nothing else in :mod:`crossmargin.scale` touches
+contracts) and :meth:`VenueContracts.bind` (how a partition's holdings are netted and marked
+against it: :func:`~crossmargin.resolve.mark_positions` and
+:meth:`~crossmargin.resolve.ResolvedBook.bound`, the steps of :func:`~crossmargin.resolve.resolve`); nothing else in :mod:`crossmargin.scale` touches
 the resolver.
 """
 
@@ -34,8 +35,8 @@ from crossmargin.instruments.book import Book
 from crossmargin.instruments.contracts import Contract
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve import InstrumentTable, ResolvedBook
-from crossmargin.resolve.book import bind_instruments
 from crossmargin.resolve.instruments import resolve_instruments
+from crossmargin.resolve.positions import book_holdings, mark_positions
 
 __all__ = ["VenueContracts", "received_count"]
 
@@ -132,7 +133,7 @@ class VenueContracts:
 
         ``book`` may list its own contracts in any order; its positions are re-indexed into the
         venue table, then netted, marked and its collateral valued exactly as
-        :func:`~crossmargin.resolve.resolve` does (:func:`~crossmargin.resolve.bind_instruments`).
+        :func:`~crossmargin.resolve.resolve` does (:meth:`~crossmargin.resolve.ResolvedBook.bound`).
         """
         rows = self.rows_of(book.contracts, where=where)
         venue_book = replace(
@@ -142,7 +143,9 @@ class VenueContracts:
             if book.pos_instrument.size
             else book.pos_instrument,
         )
-        return bind_instruments(venue_book, self.instruments, self.snapshot, self.config)
+        inst = self.instruments
+        pos = mark_positions(book_holdings(venue_book, inst), inst, inst)
+        return ResolvedBook.bound(venue_book, self.snapshot, self.config, inst, pos)
 
     # -- pickling: count what a process receives (see received_count) ---------------------------
     def __getstate__(self) -> dict[str, Any]:

@@ -35,11 +35,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from crossmargin.errors import CrossMarginError, ExecutionError, InputError
+from crossmargin.errors import ExecutionError, InputError
+from crossmargin.scale.runs import RunResult, TaskFailure, raise_first_failure
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -64,39 +64,6 @@ ProgressFn = Callable[[str, bool], None]
 
 #: Environment variable read by the blocked kernels (``kernels/blocks.py``) for their threads.
 THREADS_ENV = "CROSSMARGIN_THREADS"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskFailure:
-    """A task that still failed after its retries."""
-
-    key: str
-    error: BaseException
-    attempts: int
-
-
-@dataclass(slots=True)
-class RunResult(Generic[R]):
-    """Outcome of a run: the value of each task that completed, and each that did not.
-
-    Attributes
-    ----------
-    values
-        Key → value of every task that completed.
-    failures
-        Key → failure of every task that did not complete after its retries.
-    retried
-        Key → number of failed attempts before the last one (only keys that were retried).
-    """
-
-    values: dict[str, R] = field(default_factory=dict)
-    failures: dict[str, TaskFailure] = field(default_factory=dict)
-    retried: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """Every task completed."""
-        return not self.failures
 
 
 class Executor(ABC):
@@ -214,21 +181,6 @@ class Executor(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def raise_first_failure(run: RunResult[Any], order: list[str]) -> NoReturn:
-    """Raise the error of the first failed task (in ``order``).
-
-    A crossmargin error is raised as it is (the same error a single process raises); anything
-    else (a lost worker, a bug) as an :class:`~crossmargin.errors.ExecutionError` naming the task.
-    """
-    key = next(k for k in order if k in run.failures)
-    f = run.failures[key]
-    if isinstance(f.error, CrossMarginError):
-        raise f.error
-    text = str(f.error).strip().splitlines()
-    reason = f"{type(f.error).__name__}: {text[0]}" if text else type(f.error).__name__
-    raise ExecutionError(f"task {key} failed after {f.attempts} attempts: {reason}")
 
 
 # -- in process ---------------------------------------------------------------------------------
