@@ -29,6 +29,10 @@ class VenueReader:
 
     #: Venue name (the holdings' label).
     venue: ClassVar[str]
+    #: The venue's names of a position row's instrument, mark price and average entry price.
+    symbol_field: ClassVar[str]
+    mark_field: ClassVar[str]
+    entry_field: ClassVar[str]
 
     def __init__(self) -> None:
         self.facts = MarketFacts()
@@ -57,30 +61,28 @@ class VenueReader:
         return rows
 
     def holding(
-        self,
-        contract: Contract,
-        *,
-        symbol: str,
-        quantity: Decimal,
-        mark: Decimal,
-        mark_path: str,
-        entry: Decimal | None,
-        settle: str,
-        venue_size: str,
-        path: str,
+        self, row: Fields, contract: Contract, quantity: Decimal, *, settle: str, venue_size: str
     ) -> Holding:
-        """The holding of one position row; its mark is recorded as the contract's market fact."""
-        self.facts.mark(contract, float(mark), mark_path)
+        """The holding of one position row, read with the venue's field names.
+
+        The row's symbol, mark and entry price are read from :attr:`symbol_field`,
+        :attr:`mark_field` and :attr:`entry_field`; the mark is recorded as the contract's
+        market fact (:meth:`MarketFacts.mark`).
+        """
+        mark = row.positive(self.mark_field)
+        entry = row.positive(self.entry_field, required=False)
+        assert mark is not None
+        self.facts.mark(contract, float(mark), row.at(self.mark_field))
         return Holding(
             venue=self.venue,
-            symbol=symbol,
+            symbol=row.name(self.symbol_field),
             contract=contract,
             quantity=quantity,
             entry_price=None if entry is None else float(entry),
             mark=float(mark),
             settle=settle,
             venue_size=venue_size,
-            path=path,
+            path=row.path,
         )
 
     def gather(

@@ -45,6 +45,7 @@ _UM_QUOTES = ("USDT", "USDC")
 
 class _Reader(VenueReader):
     venue = VENUE
+    symbol_field, mark_field, entry_field = "symbol", "markPrice", "entryPrice"
 
     def __init__(self) -> None:
         super().__init__()
@@ -193,18 +194,7 @@ def _position(p: Fields, cm: bool, r: _Reader) -> Holding | None:
     t = p.ms("updateTime", required=False)
     if t is not None:
         r.facts.times.append((t, p.at("updateTime")))
-    entry = p.positive("entryPrice", required=False)
-    return r.holding(
-        contract,
-        symbol=sym,
-        quantity=qty,
-        mark=mark,
-        mark_path=p.at("markPrice"),
-        entry=entry,
-        settle=settle,
-        venue_size=venue_size,
-        path=p.path,
-    )
+    return r.holding(p, contract, qty, settle=settle, venue_size=venue_size)
 
 
 def _account(a: Fields, facts: MarketFacts) -> Reported:

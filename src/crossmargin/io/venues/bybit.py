@@ -116,6 +116,7 @@ def _contract(y: _Sym) -> Contract:
 
 class _Reader(VenueReader):
     venue = VENUE
+    symbol_field, mark_field, entry_field = "symbol", "markPrice", "avgPrice"
 
     def __init__(self) -> None:
         super().__init__()
@@ -220,17 +221,7 @@ def _position(p: Fields, category: str, r: _Reader) -> Holding | None:
             what=f"size {size} {'USD / price' if y.inverse else y.underlying + ' × price'}",
         )
     unit = "USD" if y.inverse else y.underlying
-    return r.holding(
-        _contract(y),
-        symbol=sym,
-        quantity=qty,
-        mark=mark,
-        mark_path=p.at("markPrice"),
-        entry=entry,
-        settle=y.settle,
-        venue_size=f"{side} {size} {unit}",
-        path=p.path,
-    )
+    return r.holding(p, _contract(y), qty, settle=y.settle, venue_size=f"{side} {size} {unit}")
 
 
 def _wallet(w: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> Reported:

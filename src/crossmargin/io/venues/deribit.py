@@ -148,6 +148,7 @@ def _results(doc: Any, where: str) -> Iterator[tuple[Any, str]]:
 
 class _Reader(VenueReader):
     venue = VENUE
+    symbol_field, mark_field, entry_field = "instrument_name", "mark_price", "average_price"
 
     def __init__(self) -> None:
         super().__init__()
@@ -291,19 +292,8 @@ def _position(p: Fields, r: _Reader, equity: dict[str, Decimal]) -> Holding | No
             p.at("size_currency"),
             what=f"size {size} {'USD / mark_price' if n.inverse else n.underlying}",
         )
-    entry = p.positive("average_price", required=False)
     unit = "USD" if n.inverse and n.kind != "option" else n.underlying
-    return r.holding(
-        _contract(n),
-        symbol=name,
-        quantity=size,
-        mark=mark,
-        mark_path=p.at("mark_price"),
-        entry=entry,
-        settle=n.settle,
-        venue_size=f"{size} {unit}",
-        path=p.path,
-    )
+    return r.holding(p, _contract(n), size, settle=n.settle, venue_size=f"{size} {unit}")
 
 
 def _ticker(t: Fields, facts: MarketFacts) -> None:

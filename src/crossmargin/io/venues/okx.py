@@ -79,6 +79,7 @@ def _family(inst_id: str, inst_type: str, path: str) -> tuple[str, str, list[str
 
 class _Reader(VenueReader):
     venue = VENUE
+    symbol_field, mark_field, entry_field = "instId", "markPx", "avgPx"
 
     def __init__(self) -> None:
         super().__init__()
@@ -258,18 +259,13 @@ def _position(p: Fields, r: _Reader) -> Holding | None:
         if t is not None:
             r.facts.times.append((t, p.at(key)))
             break
-    entry = p.positive("avgPx", required=False)
     mult = f" × ctMult {s.ct_mult}" if s.ct_mult != 1 else ""
     return r.holding(
+        p,
         contract,
-        symbol=inst_id,
-        quantity=qty,
-        mark=mark,
-        mark_path=p.at("markPx"),
-        entry=entry,
+        qty,
         settle=s.settle,
         venue_size=f"{signed} contracts × ctVal {s.ct_val}{mult} {s.unit}",
-        path=p.path,
     )
 
 
