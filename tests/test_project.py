@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import crossmargin
+import crossmargin.cli
 from crossmargin.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,28 @@ def _commands() -> set[str]:
     import typer.main
 
     group = typer.main.get_command(app)
-    return set(group.commands)  # type: ignore[attr-defined]
+    return set(group.list_commands(None))  # type: ignore[attr-defined,arg-type]
+
+
+def test_command_table_matches_the_command_modules() -> None:
+    """Every command of a ``cmd_*`` module is in the lazy table, with its docstring's summary."""
+    import importlib
+
+    import typer.main
+
+    from crossmargin.cli.lazy import COMMANDS, load_command
+
+    defined: dict[str, str] = {}
+    for mod in pkgutil.iter_modules(crossmargin.cli.__path__):
+        if not mod.name.startswith("cmd_"):
+            continue
+        cmd = typer.main.get_command(importlib.import_module(f"crossmargin.cli.{mod.name}").app)
+        for name in getattr(cmd, "commands", None) or {cmd.name: cmd}:
+            defined[str(name)] = mod.name
+    assert defined == {n: e.module for n, e in COMMANDS.items()}
+    for name, entry in COMMANDS.items():
+        help_text = " ".join((load_command(name).help or "").split("\n\n")[0].split())
+        assert help_text == entry.summary, name
 
 
 def test_every_command_is_documented_in_the_readme() -> None:

@@ -12,12 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_bytes
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_num
 from crossmargin.errors import InputError
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 if TYPE_CHECKING:  # the backtest package is imported lazily, when the command runs
     from crossmargin.backtest.run import BacktestResult

@@ -14,10 +14,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crossmargin.account.health import STATUSES
 from crossmargin.account.report import summary_table
-from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, MarketOpt, ModelOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles
+from crossmargin.cli.lazy import command_set
 from crossmargin.engine import margin_resolved
 from crossmargin.io.market import load_market
 from crossmargin.io.tables import (
@@ -29,6 +29,8 @@ from crossmargin.io.tables import (
 )
 from crossmargin.margin.base import model_info
 from crossmargin.resolve.book import resolve
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 @app.command()

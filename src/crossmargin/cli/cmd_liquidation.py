@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -26,6 +25,7 @@ from crossmargin.cli.common import (
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
@@ -51,6 +51,8 @@ from crossmargin.liquidation.shocks import ShockPath, parse_shock, shocked_snaps
 from crossmargin.liquidation.synthetic import Venue, synthetic_venue
 from crossmargin.margin.base import available_models, model_info
 from crossmargin.market.snapshot import MarketSnapshot
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 class Policy(StrEnum):

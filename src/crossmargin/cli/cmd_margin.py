@@ -9,7 +9,6 @@ import typer
 
 from crossmargin.account.health import AccountResults
 from crossmargin.account.report import account_dict
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -20,6 +19,7 @@ from crossmargin.cli.common import (
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_account, print_comparison, print_explain
 from crossmargin.cli.sources import (
@@ -48,6 +48,8 @@ from crossmargin.errors import InputError, ModelError
 from crossmargin.explain import explain_dict
 from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import model_info
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 def _one_or_many(items: list[dict[str, object]]) -> object:

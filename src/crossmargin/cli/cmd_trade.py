@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -20,6 +19,7 @@ from crossmargin.cli.common import (
     load_risk_config,
 )
 from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_prices, print_whatif
 from crossmargin.errors import InputError
@@ -28,6 +28,8 @@ from crossmargin.io.market import load_market
 from crossmargin.margin.base import model_info
 from crossmargin.pricing import price_contracts
 from crossmargin.whatif import parse_trade, whatif
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 @app.command()

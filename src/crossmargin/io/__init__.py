@@ -1,9 +1,30 @@
-"""File formats: portfolios, market snapshots, batch tables, schemas (the lenient boundary)."""
+"""File formats: portfolios, market snapshots, batch tables, schemas (the lenient boundary).
 
-from crossmargin.io.market import load_market, market_from_obj
-from crossmargin.io.portfolio import load_portfolios, portfolios_from_obj
-from crossmargin.io.schema import json_schema
-from crossmargin.io.tables import book_from_frames, read_table, write_table
+Names are imported on first use (PEP 562): reading a portfolio or a snapshot does not import
+pandas and Arrow, which only the table readers (:mod:`crossmargin.io.tables`) need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crossmargin.io.market import load_market, market_from_obj
+    from crossmargin.io.portfolio import load_portfolios, portfolios_from_obj
+    from crossmargin.io.schema import json_schema
+    from crossmargin.io.tables import book_from_frames, read_table, write_table
+
+_HOME = {
+    "book_from_frames": "crossmargin.io.tables",
+    "json_schema": "crossmargin.io.schema",
+    "load_market": "crossmargin.io.market",
+    "load_portfolios": "crossmargin.io.portfolio",
+    "market_from_obj": "crossmargin.io.market",
+    "portfolios_from_obj": "crossmargin.io.portfolio",
+    "read_table": "crossmargin.io.tables",
+    "write_table": "crossmargin.io.tables",
+}
 
 __all__ = [
     "book_from_frames",
@@ -15,3 +36,16 @@ __all__ = [
     "read_table",
     "write_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'crossmargin.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
-from crossmargin.io.tabular import check_date_column, number_column, read_csv_or_parquet
 from crossmargin.market.fallbacks import MarketWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "HISTORY_STALE_DAYS",
@@ -96,6 +98,11 @@ class PriceHistory:
 
 
 def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
+    # pandas (and Arrow) only when a history file is read: margining without one stays light
+    import pandas as pd
+
+    from crossmargin.io.tabular import check_date_column, number_column
+
     cols = [str(c) for c in df.columns]
     lower = [c.strip().lower() for c in cols]
     date_col = next((cols[i] for i, c in enumerate(lower) if c in _DATE_COLUMNS), None)
@@ -170,6 +177,8 @@ def load_price_history(path: str | Path) -> PriceHistory:
         raise InputError("unknown history format; use .csv or .parquet", path=str(p))
     if not p.exists():
         raise InputError("history file not found", path=str(p))
+    from crossmargin.io.tabular import read_csv_or_parquet
+
     return _frame_to_history(read_csv_or_parquet(p, what="history"), str(p))
 
 

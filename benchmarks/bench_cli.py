@@ -1,0 +1,91 @@
+"""Benchmark: how fast the command line starts, against ``python -c pass`` in the same run.
+
+Each command runs in a fresh process ``--repeat`` times (interleaved with the baseline, so machine
+load hits both alike); the table gives the best and median wall-clock time, the time over the
+bare interpreter, and the target of issue 14 (``crossmargin --help`` ≤ 0.3 s, ``margin`` on a
+bundled example ≤ 0.8 s). ``--src DIR`` measures another source tree (e.g. an older checkout)
+with this interpreter, for a before/after comparison.
+
+    python benchmarks/bench_cli.py [--repeat 15] [--src DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EX = ROOT / "src" / "crossmargin" / "examples"
+
+#: (label, arguments after ``python``, target in seconds or None)
+CASES: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
+    ("python -c pass (baseline)", ("-c", "pass"), None),
+    ("python -c 'import typer' (floor)", ("-c", "import typer, typer.core"), None),
+    ("crossmargin --help", ("-m", "crossmargin", "--help"), 0.3),
+    ("crossmargin margin --help", ("-m", "crossmargin", "margin", "--help"), None),
+    (
+        "crossmargin margin (crypto example)",
+        ("-m", "crossmargin", "margin", str(EX / "crypto_book.json"), "-m",
+         str(EX / "market_crypto.json")),
+        0.8,
+    ),
+    (
+        "crossmargin margin --format json",
+        ("-m", "crossmargin", "margin", str(EX / "crypto_book.json"), "-m",
+         str(EX / "market_crypto.json"), "--format", "json"),
+        0.8,
+    ),
+    (
+        "crossmargin compare (crypto example)",
+        ("-m", "crossmargin", "compare", str(EX / "crypto_book.json"), "-m",
+         str(EX / "market_crypto.json")),
+        None,
+    ),
+)  # fmt: skip
+
+
+def run_once(args: tuple[str, ...], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, check=False
+    )
+    dt = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--src", type=Path, default=None, help="source tree to measure (PYTHONPATH)")
+    opts = ap.parse_args()
+    env = dict(os.environ)
+    if opts.src is not None:
+        env["PYTHONPATH"] = str(opts.src.resolve())
+    times: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
+    for _ in range(opts.repeat):  # interleaved: load changes hit every case alike
+        for label, args, _ in CASES:
+            times[label].append(run_once(args, env))
+    base = min(times[CASES[0][0]])
+    print(f"CLI start-up, {opts.repeat} fresh processes each, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}, source {opts.src or ROOT / 'src'}")  # fmt: skip
+    print(f"  {'command':<40} {'best':>7} {'median':>7} {'over pass':>9}  target")
+    for label, _, target in CASES:
+        t = times[label]
+        best, med = min(t), statistics.median(t)
+        verdict = (
+            "" if target is None else f"≤ {target:.1f} s " + ("ok" if best <= target else "MISSED")
+        )
+        print(f"  {label:<40} {best:6.3f}s {med:6.3f}s {best - base:8.3f}s  {verdict}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"  load average during the run: {load:.1f} (best of N is the figure to compare)")
+
+
+if __name__ == "__main__":
+    main()
