@@ -40,11 +40,14 @@ def _scalar(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def annotated_yaml(data: dict[str, Any], sources: dict[str, str], *, only: str = "") -> str:
+def annotated_yaml(
+    data: dict[str, Any], sources: dict[str, str], *, only: str = "", prefix: bool = False
+) -> str:
     """The effective configuration as YAML, each value followed by ``# <source>``.
 
     The text is itself a valid configuration file (a comment does not change a value).
-    ``only`` keeps the values from that source (and the keys leading to them).
+    ``only`` keeps the values from that source (and the keys leading to them); with
+    ``prefix``, also those whose source starts with it.
     """
     lines: list[str] = []
 
@@ -63,7 +66,7 @@ def annotated_yaml(data: dict[str, Any], sources: dict[str, str], *, only: str =
                     del lines[mark:]
                 continue
             src = sources.get(".".join(p), "")
-            if only and src != only:
+            if only and src != only and not (prefix and src.startswith(only + " ")):
                 continue
             lines.append(f"{pad}{k}: {_scalar(value)}  # {src}")
             wrote = True
@@ -113,7 +116,14 @@ def show(
         }
         print(json.dumps(doc, indent=2, allow_nan=False))
         return
+    # a key removed with null is shown as null, so that the text reloads to the same config
+    sources = dict(eff.sources)
+    for path in eff.removed:
+        *parents, key = path.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[key] = None
+        sources[path] = f"{user} (null: removed)"
     print("# effective risk configuration; layers: " + " <- ".join(eff.layers))
-    print(annotated_yaml(data, eff.sources, only=user if changed else ""), end="")
-    for p in eff.removed:
-        print(f"# {p}: removed by {user} (null)")
+    print(annotated_yaml(data, sources, only=user if changed else "", prefix=True), end="")
