@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 2 input or usage error (bad file, bad market data, unknown model, bad
 option value — one line ``error: <path>: <reason>`` on stderr, nothing written); 1 internal error
-or out of memory (one line too). See :mod:`crossmargin.cli.errors`.
+or out of memory (one line too), and ``whatif`` when the trades are not allowed (its result is
+printed on stdout, no error line). See :mod:`crossmargin.cli.errors`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_bytes
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_num
+from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
 from crossmargin.errors import InputError
 
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
@@ -190,6 +191,8 @@ def backtest(
         list[str] | None,
         typer.Option("--drop-print", help="Also drop ASSET:YYYY-MM-DD (repeatable)"),
     ] = None,
+    progress: ProgressOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
     from crossmargin.backtest.spec import bundled_books
@@ -204,7 +207,8 @@ def backtest(
     with OutputFiles() as files:
         files.declare_dir("--out", out)  # checked (and locked) before any work
         results = _run(books, models, mpor, start, end, history, confidence, config, gaps,
-                       engine, max_gap, corr_window, bad_prints, stale_run, drop_print)  # fmt: skip
+                       engine, max_gap, corr_window, bad_prints, stale_run, drop_print,
+                       show_progress(progress, quiet))  # fmt: skip
         if out is not None:
             written = _render(results, report)
             for name, data in written.items():
@@ -218,7 +222,7 @@ def backtest(
         return
     for r in results:
         _print_summary(r)
-    if out is not None:
+    if out is not None and not quiet:
         console().print(f"wrote {', '.join(sorted(written))} to {out}")
 
 
@@ -238,6 +242,7 @@ def _run(
     bad_prints: bool,
     stale_run: int,
     drop_print: list[str] | None,
+    show: bool,
 ) -> list[BacktestResult]:
     from crossmargin.backtest.cleaning import CleaningRules, parse_drop
     from crossmargin.backtest.history import load_history
@@ -266,13 +271,21 @@ def _run(
         engine=engine.value,
         max_gap_days=max_gap,
     )
-    return [
-        run_backtest(
-            b, hist, models=models, config=cfg, options=opts, confidence=confidence,
-            gaps=gaps.value, corr_window=corr_window,
-        )
-        for b in specs
-    ]  # fmt: skip
+    out: list[BacktestResult] = []
+    with progress_bar(show, "{task.percentage:>3.0f}%") as bar:
+        task = bar.add_task("backtest", total=len(specs))
+        for i, b in enumerate(specs):
+
+            def tick(step: str, done: int, total: int, i: int = i, name: str = b.name) -> None:
+                bar.update(task, completed=i + done / total, description=f"{name}: {step}")
+
+            out.append(
+                run_backtest(
+                    b, hist, models=models, config=cfg, options=opts, confidence=confidence,
+                    gaps=gaps.value, corr_window=corr_window, progress=tick,
+                )
+            )  # fmt: skip
+    return out
 
 
 def _render(results: Sequence[BacktestResult], report: ReportKind) -> dict[str, bytes]:

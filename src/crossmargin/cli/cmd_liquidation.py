@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +9,6 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from crossmargin.cli.common import (
@@ -27,6 +25,7 @@ from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
+from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.instruments.book import Book
@@ -406,10 +405,8 @@ def cascade(
         typer.Option("--ledger", help="Write every ledger event (.parquet, .csv or .json)"),
     ] = None,
     fmt: FormatOpt = Format.table,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)"),
-    ] = None,
+    progress: ProgressOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Liquidation cascade of a venue under a shock, isolated vs cross vs portfolio side by side."""
     names = tuple(r.strip() for r in regimes.split(",") if r.strip())
@@ -443,7 +440,7 @@ def cascade(
             insurance_fund=insurance_fund,
             collateral_mode="fixed" if collateral_mode is CollateralMode.fixed else "per-regime",
         )
-        res = _run(v, snap, cfg, sh, settings, names, rounds, progress)
+        res = _run(v, snap, cfg, sh, settings, names, rounds, show_progress(progress, quiet))
         doc = cascade_dict(res)
         if out is not None:
             files.stage("--out", write_text(dumps(doc)))
@@ -461,7 +458,7 @@ def cascade(
         return
     _print_cascade(console(), res, doc)
     for what, path in (("JSON report", out), ("PNG report", plot), ("ledger", ledger)):
-        if path is not None:
+        if path is not None and not quiet:
             console().print(f"{what} written to {path}")
 
 
@@ -473,18 +470,9 @@ def _run(
     settings: CascadeSettings,
     names: tuple[str, ...],
     rounds: int | None,
-    progress: bool | None,
+    show: bool,
 ) -> CascadeResult:
-    show = sys.stderr.isatty() if progress is None else progress
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("round {task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not show,
-    ) as bar:
+    with progress_bar(show, "round {task.completed}/{task.total}") as bar:
         tasks = {
             r: bar.add_task(
                 f"{r:>10}", total=max(rounds or cfg.liquidation.cascade.max_rounds, sh.steps)

@@ -40,7 +40,6 @@ from crossmargin.comparison import comparison_dict
 from crossmargin.crossvenue import check_dict, netting_dict, offsets_dict
 from crossmargin.engine import (
     COMPARE_MODELS,
-    OPTIONAL_COMPARE_MODELS,
     compare,
     compute_margin,
 )
@@ -254,15 +253,21 @@ def compare_cmd(
     vb = inp.venue_book
     pfs = vb.portfolios if vb is not None else inp.portfolios
     unavailable: dict[str, str] = {}
+    # every model is tried: one that cannot margin the book (a preset that does not cover an
+    # instrument, var/es without history) is a column with its reason, not the end of the run
     results = compare(
         pfs,
         inp.snapshot,
         models=names,
         config=inp.config,
         prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
-        optional=OPTIONAL_COMPARE_MODELS if models is None else (),
+        optional=names,
         unavailable=unavailable,
     )
+    if not results:  # every one failed: the first one's own error, naming its field
+        compare(pfs, inp.snapshot, models=names[:1], config=inp.config,
+                prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None, optional=())  # fmt: skip
+        raise InputError(unavailable[names[0]], path="--models")  # pragma: no cover
     n = 1 if vb is not None else next(iter(results.values())).n
     items = [comparison_dict(results, i, unavailable=unavailable) for i in range(n)]
     # the venue's own figures are compared with the portfolio model (else the first column)
@@ -275,7 +280,7 @@ def compare_cmd(
         return
     con = console()
     for d in items:
-        print_comparison(con, d)
+        print_comparison(con, d, order=names if models is not None else None)
     if "cross_venue" in extra:
         print_netting(con, extra["cross_venue"], items[0]["account"])
     if "check" in extra:
