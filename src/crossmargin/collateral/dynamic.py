@@ -12,7 +12,7 @@ Per collateral balance of asset ``a`` with market value ``N = amount × price`` 
   up to ``as_of``; assets without history use ``vols`` (annualised, / √365), then the snapshot's
   implied ``vol``; none of these is a :class:`~crossmargin.errors.ConfigError`.
 * ``h_size``: Drift's initial asset weight ``A(S) = min(w, 1.1 / (1 + f √S))`` with ``S`` the size
-  in tokens (``../shared/methodologies/drift-v2.md`` §2); its haircut is ``1 − A``.
+  in tokens (``docs/methodologies/drift-v2.md`` §2); its haircut is ``1 − A``.
 * **Concentration limits**: within an account, the part of one asset's haircut value above
   ``max_share`` × the account's total (positive) haircut collateral value is haircut a further
   ``excess_haircut``.
