@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from crossmargin._format import fmt_short
 from crossmargin.liquidation.cascade import CascadeResult
 
 __all__ = ["cascade_figure", "plot_cascade"]
@@ -49,7 +50,7 @@ def cascade_figure(res: CascadeResult) -> Any:
     cells = [grid[k // 2, k % 2] for k in range(n_panels - 1)]
     cells.append(grid[n_rows - 1, :] if n_panels % 2 else grid[n_rows - 1, 1])
     flat = [fig.add_subplot(c) for c in cells]
-    money = FuncFormatter(lambda x, _pos: _money(x))
+    money = FuncFormatter(lambda x, _pos: fmt_short(x))
     for j, sym in enumerate(symbols):
         ax = flat[j]
         for c, run in enumerate(runs):
@@ -125,15 +126,6 @@ def _percent_axis(ax: Any) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.{d}f}%"))
 
 
-def _money(x: float) -> str:
-    """An axis label in plain units: ``0``, ``950k``, ``1.5M``, ``2B``."""
-    a = abs(x)
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= scale:
-            return f"{x / scale:,.4g}{suffix}"
-    return f"{x:,.4g}"
-
-
 def _summary_table(ax: Any, rows: list[dict[str, Any]]) -> None:
     """The regimes side by side, as the command prints them."""
     ax.axis("off")
@@ -141,15 +133,15 @@ def _summary_table(ax: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     lines = (
-        ("initial margin (start)", "initial_margin", _money),
-        ("collateral (start)", "collateral", _money),
+        ("initial margin (start)", "initial_margin", fmt_short),
+        ("collateral (start)", "collateral", fmt_short),
         ("accounts liquidated", "accounts_liquidated", lambda x: f"{x:,}"),
         ("share liquidated", "share_liquidated", lambda x: f"{x:.1%}"),
         ("accounts bankrupt", "accounts_bankrupt", lambda x: f"{x:,}"),
-        ("notional liquidated", "notional_liquidated", _money),
-        ("bad debt", "bad_debt", _money),
-        ("insurance fund (end)", "insurance_fund_end", _money),
-        ("socialised + uncovered", None, _money),
+        ("notional liquidated", "notional_liquidated", fmt_short),
+        ("bad debt", "bad_debt", fmt_short),
+        ("insurance fund (end)", "insurance_fund_end", fmt_short),
+        ("socialised + uncovered", None, fmt_short),
         ("rounds", "rounds", str),
     )
     text = []
