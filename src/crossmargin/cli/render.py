@@ -102,7 +102,7 @@ def print_comparison(
     t = Table(title=f"{d['account']} — {' vs '.join(names)} ({d['base_currency']})")
     t.add_column("")
     for n in names:
-        t.add_column(n, justify="right", overflow="fold")
+        t.add_column(n, justify="right", overflow="fold", max_width=40)
 
     def cells(key: str, f: Any) -> list[str]:
         return [f(done[n][key]) if n in done else "-" for n in names]
