@@ -19,6 +19,8 @@ health (:mod:`crossmargin.account`). See docs/architecture.md.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -171,6 +173,27 @@ __all__ = [
     "resolve",
     "whatif",
 ]
+
+
+#: Public functions named like the submodule that defines them (``crossmargin.resolve.resolve``).
+_SAME_NAME = frozenset({"resolve", "whatif"})
+
+
+class _Package(types.ModuleType):
+    """Keeps ``crossmargin.resolve`` the function when its submodule is imported later.
+
+    Importing ``crossmargin.resolve`` (the module) binds it as an attribute of the package; with
+    the names loaded on demand that would replace the public function of the same name, so such
+    a binding is not stored (the module stays reachable through ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SAME_NAME and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

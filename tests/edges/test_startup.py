@@ -81,8 +81,16 @@ def test_margin_of_a_portfolio_file_needs_no_pandas_arrow_or_matplotlib(fmt: str
 
 
 def test_every_public_name_still_resolves() -> None:
+    import types
+
     import crossmargin
     import crossmargin.io
+    import crossmargin.resolve
+    import crossmargin.whatif  # submodules named like a public function
+
+    assert callable(crossmargin.resolve) and callable(crossmargin.whatif)
+    for name in crossmargin.__all__:
+        assert not isinstance(getattr(crossmargin, name), types.ModuleType), name
 
     for mod in (crossmargin, crossmargin.io):
         for name in mod.__all__:

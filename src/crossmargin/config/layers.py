@@ -113,6 +113,11 @@ def load_config(path: str | Path) -> RiskConfig:
         If the file is missing, not YAML, over a limit, or the merged configuration violates the
         schema (naming the key path).
     """
+    if not isinstance(path, str | Path):
+        raise ConfigError(
+            f"must be a file path, got {type(path).__name__} (default_config() for the defaults)",
+            path="config",
+        )
     return config_layers(path).config
 
 
