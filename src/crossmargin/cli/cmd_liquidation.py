@@ -40,6 +40,7 @@ from crossmargin.io.tables import (
 )
 from crossmargin.liquidation.cascade import REGIMES, CascadeResult, CascadeSettings, run_cascade
 from crossmargin.liquidation.report import (
+    COMPARISON_LINES,
     cascade_dict,
     comparison_rows,
     liquidation_dict,
@@ -510,22 +511,11 @@ def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> Non
     rows = comparison_rows(res)
     for r in rows:
         t.add_column(r["regime"], justify="right")
-    lines: list[tuple[str, str, Any]] = [
-        ("initial margin (start)", "initial_margin", fmt_money),
-        ("collateral (start)", "collateral", fmt_money),
-        ("accounts liquidated", "accounts_liquidated", lambda x: f"{x:,}"),
-        ("share liquidated", "share_liquidated", lambda x: f"{x:.2%}"),
-        ("accounts bankrupt", "accounts_bankrupt", lambda x: f"{x:,}"),
-        ("notional liquidated", "notional_liquidated", fmt_money),
-        ("bad debt", "bad_debt", fmt_money),
-        ("insurance fund (end)", "insurance_fund_end", fmt_money),
-        ("ADL transfer", "adl_transfer", fmt_money),
-        ("socialised loss", "socialized_loss", fmt_money),
-        ("uncovered bad debt", "uncovered_bad_debt", fmt_money),
-        ("rounds", "rounds", str),
-    ]
-    for label, key, f in lines:
-        t.add_row(label, *(f(r[key]) for r in rows))
+    fmt: dict[str, Any] = {
+        "money": fmt_money, "count": lambda x: f"{x:,}", "share": lambda x: f"{x:.2%}", "int": str,
+    }  # fmt: skip
+    for label, key, kind in COMPARISON_LINES:
+        t.add_row(label, *(fmt[kind](r[key]) for r in rows))
     for sym in res.runs[rows[0]["regime"]].symbols if rows else ():
         t.add_row(
             f"extra move {sym} (max)",

@@ -9,6 +9,7 @@ import numpy as np
 
 from crossmargin._format import fmt_short
 from crossmargin.liquidation.cascade import CascadeResult
+from crossmargin.liquidation.report import COMPARISON_LINES, comparison_rows
 
 __all__ = ["cascade_figure", "plot_cascade"]
 
@@ -37,8 +38,6 @@ def cascade_figure(res: CascadeResult) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    from crossmargin.liquidation.report import comparison_rows
 
     runs = list(res.runs.values())
     symbols = runs[0].symbols if runs else ()
@@ -132,25 +131,10 @@ def _summary_table(ax: Any, rows: list[dict[str, Any]]) -> None:
     ax.set_title("summary", fontsize=9)
     if not rows:
         return
-    lines = (
-        ("initial margin (start)", "initial_margin", fmt_short),
-        ("collateral (start)", "collateral", fmt_short),
-        ("accounts liquidated", "accounts_liquidated", lambda x: f"{x:,}"),
-        ("share liquidated", "share_liquidated", lambda x: f"{x:.1%}"),
-        ("accounts bankrupt", "accounts_bankrupt", lambda x: f"{x:,}"),
-        ("notional liquidated", "notional_liquidated", fmt_short),
-        ("bad debt", "bad_debt", fmt_short),
-        ("insurance fund (end)", "insurance_fund_end", fmt_short),
-        ("socialised + uncovered", None, fmt_short),
-        ("rounds", "rounds", str),
-    )
-    text = []
-    for label, key, f in lines:
-        if key is None:
-            vals = [f(r["socialized_loss"] + r["uncovered_bad_debt"]) for r in rows]
-        else:
-            vals = [f(r[key]) for r in rows]
-        text.append([label, *vals])
+    fmt: dict[str, Any] = {
+        "money": fmt_short, "count": lambda x: f"{x:,}", "share": lambda x: f"{x:.1%}", "int": str,
+    }  # fmt: skip
+    text = [[label, *(fmt[kind](r[key]) for r in rows)] for label, key, kind in COMPARISON_LINES]
     n = len(rows)
     t = ax.table(
         cellText=text,
