@@ -75,8 +75,13 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=None, help="source tree to measure (PYTHONPATH)")
     opts = ap.parse_args()
     env = dict(os.environ)
+    # as installed by pip: bytecode cached (with PYTHONDONTWRITEBYTECODE=1 every process would
+    # recompile crossmargin's sources, ~0.3-0.5 s more per command on this machine)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if opts.src is not None:
         env["PYTHONPATH"] = str(opts.src.resolve())
+    for _, args, _ in CASES:  # warm-up: writes the bytecode caches, fills the OS file cache
+        run_once(args, env)
     times: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
     cpu: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
     for _ in range(opts.repeat):  # interleaved: load changes hit every case alike

@@ -166,3 +166,15 @@ def test_config_show_errors_are_one_line(tmp_path: Path) -> None:
     assert path == "--changed"
     path, _ = one_line_error(run("config", "show", "-c", tmp_path / "missing.yaml"))
     assert "missing.yaml" in path
+
+
+def test_the_shipped_file_parses_the_same_with_the_fast_and_the_strict_parser() -> None:
+    from importlib import resources
+
+    from crossmargin.limits import parse_yaml
+
+    text = resources.files("crossmargin.config").joinpath(DEFAULTS_FILE).read_text("utf-8")
+    assert default_data() == parse_yaml(text, source=DEFAULTS_FILE)
+    first = default_data()
+    first["mm_factor"] = 0.1  # a fresh copy each time: the cached tree is not shared
+    assert default_data()["mm_factor"] != 0.1

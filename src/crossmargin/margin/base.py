@@ -84,9 +84,10 @@ def available_models() -> tuple[str, ...]:
 
 def model_info(name: str) -> ModelInfo:
     """Registry entry of ``name``."""
-    _ensure_builtin()
     if not isinstance(name, str):
         raise ModelError(f"model name must be a string, got {type(name).__name__}", path="model")
+    if name not in _REGISTRY:  # isolated/cross/portfolio need no import of the other models
+        _ensure_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
