@@ -14,7 +14,7 @@ from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num
-from crossmargin.scenarios.history import PriceHistory, bundled_history, load_price_history
+from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
 
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 

@@ -16,7 +16,7 @@ file's data over the export's (see :func:`crossmargin.io.venues._build.build`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -233,11 +233,11 @@ def _load_sources(
         market=market,
     )
     notes = list(imp.notes)
-    snap = market_from_obj(imp.market)
+    snap = market_from_obj(imp.market, history=None if history is not None else "bundled")
     if history is not None:
-        from crossmargin.scenarios.history import load_price_history
+        from crossmargin.market.history import load_price_history
 
-        snap = replace(snap, history=load_price_history(history))
+        snap = snap.shifted(history=load_price_history(history))
     pfs: list[Portfolio] = []
     if imp.portfolio:
         pfs += portfolios_from_obj(imp.portfolio)[0]

@@ -76,16 +76,16 @@ def cascade_figure(res: CascadeResult) -> Any:
             ax_x.plot(
                 extra[:, j], color=color, ls=styles[j % len(styles)], label=f"{run.regime} {sym}"
             )
-        liq = np.asarray([r["accounts_liquidated"] for r in run.rounds])
+        liq = np.asarray([r.accounts_liquidated for r in run.rounds])
         shift = (c - (len(runs) - 1) / 2) * width  # the regimes' bars centred on the round
         ax_l.bar(np.arange(liq.size) + shift, liq, width=width, color=color, label=run.regime)
-        fund = np.asarray([run.fund_start, *(r["insurance_fund"] for r in run.rounds)])
+        fund = np.asarray([run.fund_start, *(r.insurance_fund for r in run.rounds)])
         ax_f.step(np.arange(fund.size) - 1, fund, where="post", color=color, label=run.regime)
-        bad = np.cumsum([r["bad_debt"] for r in run.rounds])
-        unc = np.cumsum([r["uncovered"] + r["socialized"] for r in run.rounds])
+        bad = np.cumsum([r.bad_debt for r in run.rounds])
+        unc = np.cumsum([r.uncovered + r.socialized for r in run.rounds])
         ax_b.plot(bad, color=color, label=f"{run.regime} bad debt")
         ax_b.plot(unc, color=color, ls=":", label=f"{run.regime} socialised + uncovered")
-        notional = np.cumsum([r["notional_market"] + r["notional_adl"] for r in run.rounds])
+        notional = np.cumsum([r.notional_market + r.notional_adl for r in run.rounds])
         ax_n.plot(notional, color=color, label=run.regime)
     ccy = res.venue.book.base_currency[0] if res.venue.book.n_accounts else ""
     ax_x.set_title("extra move caused by liquidations (price impact)", fontsize=9)
