@@ -19,6 +19,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if opts.src is not None:
         env["PYTHONPATH"] = str(opts.src.resolve())
+        # bytecode of the other tree goes to a scratch directory, never into that tree
+        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-cli-pyc-")
     for _, args, _ in CASES:  # warm-up: writes the bytecode caches, fills the OS file cache
         run_once(args, env)
     times: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
