@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_validation",
             "_checks",
             "_tabular",
+            "_lazy",
             "limits",
             "ranges",
             "config",

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import crossmargin
+import crossmargin.cli
 from crossmargin.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,28 @@ def _commands() -> set[str]:
     import typer.main
 
     group = typer.main.get_command(app)
-    return set(group.commands)  # type: ignore[attr-defined]
+    return set(group.list_commands(None))  # type: ignore[attr-defined,arg-type]
+
+
+def test_command_table_matches_the_command_modules() -> None:
+    """Every command of a ``cmd_*`` module is in the lazy table, with its docstring's summary."""
+    import importlib
+
+    import typer.main
+
+    from crossmargin.cli.lazy import COMMANDS, load_command
+
+    defined: dict[str, str] = {}
+    for mod in pkgutil.iter_modules(crossmargin.cli.__path__):
+        if not mod.name.startswith("cmd_"):
+            continue
+        cmd = typer.main.get_command(importlib.import_module(f"crossmargin.cli.{mod.name}").app)
+        for name in getattr(cmd, "commands", None) or {cmd.name: cmd}:
+            defined[str(name)] = mod.name
+    assert defined == {n: e.module for n, e in COMMANDS.items()}
+    for name, entry in COMMANDS.items():
+        help_text = " ".join((load_command(name).help or "").split("\n\n")[0].split())
+        assert help_text == entry.summary, name
 
 
 def test_every_command_is_documented_in_the_readme() -> None:
@@ -72,3 +94,57 @@ def test_architecture_doc_maps_every_module() -> None:
         if not _mapped(rel, lines):
             missing.append(rel)
     assert not missing, f"modules missing from docs/architecture.md: {missing}"
+
+
+#: Text files a user of the project reads (docs, code, comments, tests' messages, data notes).
+_TEXT_SUFFIXES = {".md", ".py", ".yaml", ".yml", ".json", ".toml", ".txt", ".html", ".cfg"}
+_TEXT_ROOTS = ("README.md", "Makefile", "pyproject.toml", "docs", "src", "tests", "benchmarks")
+#: A path outside the repository: the development machine's shared material or home.
+_OUTSIDE = re.compile(r"\.\./shared\b|/work/|(?<![\w/])shared/(methodologies|venues|data)/")
+
+
+def _text_files() -> list[Path]:
+    out: list[Path] = []
+    for name in _TEXT_ROOTS:
+        p = ROOT / name
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            out += [
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix in _TEXT_SUFFIXES
+                and not any(part.startswith(".") or part == "__pycache__" for part in f.parts)
+                and f.stat().st_size < 5_000_000
+            ]
+    return out
+
+
+def test_docs_and_code_never_point_outside_the_repository() -> None:
+    """README, docs, code comments, default_risk.yaml, tests: no ``../shared`` or machine paths.
+
+    Methodology sources are cited by name (the venue documents and papers listed at the end of
+    each ``docs/methodologies/*.md``); what a test needs is copied into tests/data.
+    """
+    bad = []
+    for f in _text_files():
+        if f == Path(__file__).resolve():
+            continue
+        for i, line in enumerate(f.read_text("utf-8", errors="replace").splitlines(), 1):
+            if _OUTSIDE.search(line):
+                bad.append(f"{f.relative_to(ROOT)}:{i}: {line.strip()[:120]}")
+    assert not bad, "references to files outside the repository:\n" + "\n".join(bad)
+
+
+def test_every_cited_markdown_file_is_in_the_repository() -> None:
+    """``deribit-pm.md`` §3, ``docs/formats.md``: every ``*.md`` named exists in the repository."""
+    present = {p.name for p in ROOT.rglob("*.md") if ".venv" not in p.parts}
+    cited: dict[str, str] = {}
+    for f in _text_files():
+        text = f.read_text("utf-8", errors="replace")
+        for m in re.finditer(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.md)\b", text):
+            # a URL's path is not matched: its start follows a "/" (the lookbehind)
+            cited.setdefault(Path(m.group(1)).name, str(f.relative_to(ROOT)))
+    missing = {n: where for n, where in cited.items() if n not in present}
+    assert not missing, f"cited but not in the repository: {missing}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt_money", "fmt_num", "fmt_pct"]
+__all__ = ["fmt_money", "fmt_num", "fmt_pct", "fmt_short"]
 
 
 def fmt_money(x: float | None) -> str:
@@ -26,3 +26,14 @@ def fmt_pct(x: float | None) -> str:
     if x is None or not math.isfinite(x):
         return "-"
     return f"{x * 100:+.4g}%"
+
+
+def fmt_short(x: float) -> str:
+    """An amount in plain short units for chart axes: ``0``, ``950k``, ``1.5M``, ``2B``."""
+    if not math.isfinite(x):
+        return "-"
+    a = abs(x)
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= scale:
+            return f"{x / scale:,.4g}{suffix}"
+    return f"{x:,.4g}"

@@ -1,6 +1,6 @@
 """The Drift v2 and dYdX v4 worked examples, at their published precision.
 
-Sources: ../shared/methodologies/drift-v2.md §6.3 (``controller/liquidation/tests.rs::
+Sources: docs/methodologies/drift-v2.md §6.3 (``controller/liquidation/tests.rs::
 successful_liquidation_to_cover_margin_shortage``) and dydx-v4.md §5 (``x/clob/keeper/
 liquidations_test.go``). Drift quotes are in USDC to 1e-6 (QUOTE_PRECISION), base to 1e-9
 (BASE_PRECISION); dYdX amounts are exact rationals (quote quantums).

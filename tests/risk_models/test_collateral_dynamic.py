@@ -82,7 +82,7 @@ def test_floored_by_static_haircut_and_off_by_default(tmp_path: Path) -> None:
     [(0.1, 1000.0, 0.2642), (0.01, 1000.0, 0.8357), (0.00001, 1e9, 0.8357)],
 )
 def test_size_premium_matches_drift_examples(f: float, tokens: float, asset_weight: float) -> None:
-    # ../shared/methodologies/drift-v2.md section 2: A(S) = min(w, 1.1 / (1 + f sqrt(S))),
+    # docs/methodologies/drift-v2.md section 2: A(S) = min(w, 1.1 / (1 + f sqrt(S))),
     # initial asset weight 0.9 (the 10 % static haircut is below the size premium here)
     d = default_config().model_dump(mode="json")
     d["collateral"]["SOL"] = {"im": 0.1, "mm": 0.05}

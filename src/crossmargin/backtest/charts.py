@@ -5,6 +5,11 @@
 * rolling realised correlation of each credited pair against the models' assumptions, with the
   flagged (credit not justified) days shaded;
 * procyclicality: margin rate (margin / gross notional) per model against the book's realised vol.
+
+Days on which a model has no margin yet (var/es before their lookback is filled: the warm-up)
+are shaded and named in the legend instead of leaving an unexplained gap; legends sit outside
+the plotting area (never over the data); amounts are written in plain units (``1.5M``, no
+``1e6`` offset).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from crossmargin._format import fmt_short
 from crossmargin.backtest.analysis import ModelResult
 from crossmargin.backtest.run import BacktestResult
 
@@ -50,6 +56,41 @@ def _dates(res: BacktestResult) -> np.ndarray:
     return res.replay.dates.astype("datetime64[D]").astype(object)
 
 
+def _money_axis(ax: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_short(v)))
+
+
+def _legend_outside(
+    ax: Any, handles: Any = None, labels: Any = None, *, right: float = 1.005
+) -> None:
+    """The legend to the right of the axes (past a twin axis' labels: ``right``), off the data."""
+    kw: dict[str, Any] = {"fontsize": 7, "loc": "upper left", "bbox_to_anchor": (right, 1.0)}
+    if handles is not None:
+        ax.legend(handles, labels, borderaxespad=0.0, **kw)
+    else:
+        ax.legend(borderaxespad=0.0, **kw)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` index ranges where ``mask`` is true."""
+    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _shade_missing(ax: Any, x: np.ndarray, values: np.ndarray, label: str) -> int:
+    """Shade the dates where ``values`` is not finite; returns how many there are."""
+    missing = ~np.isfinite(np.asarray(values, dtype=np.float64))
+    for k, (a, b) in enumerate(_runs(missing)):
+        ax.axvspan(
+            x[a], x[min(b, len(x) - 1)], color="#f2c14e", alpha=0.18, lw=0,
+            label=label if k == 0 else None,
+        )  # fmt: skip
+    return int(missing.sum())
+
+
 def _ran(res: BacktestResult) -> list[ModelResult]:
     """The models that produced margins."""
     return [m for m in res.models if m.run is not None]
@@ -62,26 +103,31 @@ def margin_chart(res: BacktestResult) -> bytes | None:
         return None
     plt, rep, x = _plt(), res.replay, _dates(res)
     fig, axes = plt.subplots(
-        len(ok), 1, figsize=(12, 2.6 * len(ok) + 0.4), sharex=True, squeeze=False
+        len(ok), 1, figsize=(13, 2.6 * len(ok) + 0.4), sharex=True, squeeze=False
     )
     for ax, m in zip(axes[:, 0], ok, strict=True):
         assert m.run is not None
         ax.fill_between(x, 0, np.maximum(rep.loss, 0), color="#999999", lw=0, label="realised loss")
         ax.plot(x, m.run.im, color="#1f5aa6", lw=1.0, label="initial margin")
+        n_missing = _shade_missing(
+            ax, x, m.run.im, "no margin yet (warm-up: history shorter than the lookback)"
+        )
         hit = m.exceeded & m.used
         ax.scatter(x[hit], rep.loss[hit], color="#c8102e", s=14, zorder=3, label="exceedance")
-        gap = ~m.used
+        gap = ~m.used & np.isfinite(m.run.im)  # warm-up days are shaded, not marked
         if gap.any():
             ax.scatter(
                 x[gap], rep.loss[gap], marker="x", color="#777777", s=12, label="gap (not counted)"
             )
+        warm = f"; {n_missing} days without margin (shaded)" if n_missing else ""
         ax.set_title(
             f"{m.model}: {m.exceedances} exceedances / {m.windows} windows "
-            f"({m.zone or '-'} zone), MPOR {rep.mpor}",
+            f"({m.zone or '-'} zone), MPOR {rep.mpor}{warm}",
             fontsize=9,
         )
         ax.set_ylabel("USD")
-        ax.legend(fontsize=7, loc="upper left", ncol=4)
+        _money_axis(ax)
+        _legend_outside(ax)
     return _png(fig)
 
 
@@ -132,7 +178,7 @@ def correlation_chart(res: BacktestResult) -> bytes | None:
         return None
     plt = _plt()
     x = _dates(res)
-    fig, axes = plt.subplots(len(pairs), 1, figsize=(12, 2.8 * len(pairs) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(pairs), 1, figsize=(13, 2.8 * len(pairs) + 0.4), squeeze=False)
     for ax, (legs, items) in zip(axes[:, 0], pairs.items(), strict=True):
         ax.plot(
             x,
@@ -152,8 +198,12 @@ def correlation_chart(res: BacktestResult) -> bytes | None:
                     label=f"{name}: credit not justified ({int(p.flagged.sum())} days)",
                 )  # fmt: skip
         ax.set_ylim(-1.05, 1.05)
-        ax.set_title(f"{legs[0]}/{legs[1]}: realised correlation vs assumption", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left", ncol=2)
+        ax.set_title(
+            f"{legs[0]}/{legs[1]}: realised correlation vs assumption (a gap: the model "
+            "implies no correlation that day, e.g. before its history is long enough)",
+            fontsize=9,
+        )
+        _legend_outside(ax)
     return _png(fig)
 
 
@@ -163,18 +213,22 @@ def procyclicality_chart(res: BacktestResult) -> bytes | None:
     if not ok:
         return None
     plt, rep, x = _plt(), res.replay, _dates(res)
-    fig, ax = plt.subplots(figsize=(12, 3.6))
+    fig, ax = plt.subplots(figsize=(13, 3.6))
     with np.errstate(divide="ignore", invalid="ignore"):
         for k, m in enumerate(ok):
             assert m.run is not None
             ax.plot(x, m.run.im / rep.gross, lw=1.0, color=f"C{k}", label=m.model)
+        warm = [m.run.im for m in ok if m.run is not None]
+        if warm:  # a date where some model has no margin yet
+            any_missing = np.where(np.all([np.isfinite(w) for w in warm], axis=0), 0.0, np.nan)
+            _shade_missing(ax, x, any_missing, "a model has no margin yet (warm-up)")
     ax.set_ylabel("margin / gross notional")
     ax2 = ax.twinx()
     ax2.plot(x, rep.book_vol, color="#999999", lw=0.8, ls=":", label="book realised vol")
     ax2.set_ylabel("realised vol (annualised)")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left", ncol=4)
+    _legend_outside(ax2, h1 + h2, l1 + l2, right=1.07)
     ax.set_title("procyclicality: margin rate vs realised volatility", fontsize=9)
     return _png(fig)
 

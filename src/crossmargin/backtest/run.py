@@ -14,7 +14,7 @@ other models carry on; with ``strict=True`` its error propagates.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +107,7 @@ def run_backtest(
     corr_window: int = 30,
     engine: Engine | None = None,
     strict: bool | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestResult:
     """Backtest ``book`` on ``history`` (the bundled closes by default) under ``models``.
 
@@ -132,6 +133,9 @@ def run_backtest(
         Overrides ``options.engine``.
     strict
         Re-raise model errors; default: ``True`` unless ``models == "all"``.
+    progress
+        Called as ``progress(step, done, total)`` before each model is margined over the
+        history (``step`` names it) and once at the end (``done == total``).
 
     Raises
     ------
@@ -153,7 +157,10 @@ def run_backtest(
     rep = prepare(book, hist, cfg, opts)
     runs = {}
     errors: dict[str, str] = {}
-    for name in dict.fromkeys(["isolated", *names]):
+    steps = list(dict.fromkeys(["isolated", *names]))
+    for k, name in enumerate(steps):
+        if progress is not None:
+            progress(name, k, len(steps) + 1)
         try:
             runs[name] = margin_model(rep, name, cfg, eng)
         except CrossMarginError as exc:
@@ -164,6 +171,8 @@ def run_backtest(
             if fatal and name in names:
                 raise
             errors[name] = f"internal error in the model ({type(exc).__name__}: {exc})"
+    if progress is not None:
+        progress("coverage and netting statistics", len(steps), len(steps) + 1)
     iso = runs.get("isolated")
     results = tuple(
         analyse(
@@ -174,4 +183,6 @@ def run_backtest(
         else failed(n, errors[n], rep, confidence, gaps)
         for n in names
     )  # fmt: skip
+    if progress is not None:
+        progress("done", len(steps) + 1, len(steps) + 1)
     return BacktestResult(rep, results, confidence, gaps, corr_window, time.perf_counter() - t0)

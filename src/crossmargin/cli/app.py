@@ -2,24 +2,25 @@
 
 Exit codes: 0 success; 2 input or usage error (bad file, bad market data, unknown model, bad
 option value — one line ``error: <path>: <reason>`` on stderr, nothing written); 1 internal error
-or out of memory (one line too). See :mod:`crossmargin.cli.errors`.
+or out of memory (one line too), and ``whatif`` when the trades are not allowed (its result is
+printed on stdout, no error line). See :mod:`crossmargin.cli.errors`.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 import typer
 
-from crossmargin.cli.errors import OneLineErrors
+from crossmargin.cli.lazy import LazyCommands
 
 __all__ = ["app", "main"]
 
+#: The root command. Its commands are listed in :data:`crossmargin.cli.lazy.COMMANDS` and
+#: imported only when used, so ``crossmargin --help`` imports no library module.
 app = typer.Typer(
     name="crossmargin",
-    cls=OneLineErrors,
+    cls=LazyCommands,
     help="Cross-margining and portfolio margin engine for derivatives.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -28,30 +29,9 @@ app = typer.Typer(
 )
 
 
-def _load_commands() -> None:
-    """Import every ``crossmargin.cli.cmd_*`` module; each registers its commands on ``app``."""
-    import crossmargin.cli as pkg
-
-    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_")]
-    # `--help` lists commands in import order: the main job first, then the rest alphabetically
-    for name in sorted(names, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)):
-        importlib.import_module(f"crossmargin.cli.{name}")
-
-
-_ORDER = (
-    "cmd_margin",
-    "cmd_trade",
-    "cmd_batch",
-    "cmd_presets",
-    "cmd_risk",
-    "cmd_liquidation",
-    "cmd_backtest",
-    "cmd_oracles",
-    "cmd_info",
-)
-
-
-_load_commands()
+@app.callback()
+def _root() -> None:
+    """Cross-margining and portfolio margin engine for derivatives."""
 
 
 def main() -> None:

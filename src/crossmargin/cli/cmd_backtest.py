@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,13 +13,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_bytes
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_num
+from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
 from crossmargin.cli.scale import ClusterOpt, RetriesOpt, WorkerMemoryOpt
 from crossmargin.errors import InputError
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 if TYPE_CHECKING:  # the backtest package is imported lazily, when the command runs
     from crossmargin.backtest.run import BacktestResult
@@ -204,6 +206,8 @@ def backtest(
     cluster: ClusterOpt = None,
     worker_memory: WorkerMemoryOpt = None,
     retries: RetriesOpt = 1,
+    progress: ProgressOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
     from crossmargin.backtest.spec import bundled_books
@@ -219,7 +223,7 @@ def backtest(
         raise InputError(f"must be >= 0, got {retries}", path="--retries")
     with OutputFiles() as files:
         files.declare_dir("--out", out)  # checked (and locked) before any work
-        on = _Cluster(cluster, worker_memory, retries, sys.stderr.isatty() and fmt is Format.table)
+        on = _Cluster(cluster, worker_memory, retries, show_progress(progress, quiet))
         results = _run(books, models, mpor, start, end, history, confidence, config, gaps,
                        engine, max_gap, corr_window, bad_prints, stale_run, drop_print,
                        on)  # fmt: skip
@@ -236,7 +240,7 @@ def backtest(
         return
     for r in results:
         _print_summary(r)
-    if out is not None:
+    if out is not None and not quiet:
         console().print(f"wrote {', '.join(sorted(written))} to {out}")
 
 
@@ -285,25 +289,33 @@ def _run(
         max_gap_days=max_gap,
     )
     if on.cluster is None:
-        return [
-            run_backtest(
-                b, hist, models=models, config=cfg, options=opts, confidence=confidence,
-                gaps=gaps.value, corr_window=corr_window,
-            )
-            for b in specs
-        ]  # fmt: skip
+        out: list[BacktestResult] = []
+        with progress_bar(on.progress, "{task.percentage:>3.0f}%") as bar:
+            task = bar.add_task("backtest", total=len(specs))
+            for i, b in enumerate(specs):
+
+                def tick(step: str, done: int, total: int, i: int = i, name: str = b.name) -> None:
+                    bar.update(task, completed=i + done / total, description=f"{name}: {step}")
+
+                out.append(
+                    run_backtest(
+                        b, hist, models=models, config=cfg, options=opts, confidence=confidence,
+                        gaps=gaps.value, corr_window=corr_window, progress=tick,
+                    )
+                )  # fmt: skip
+        return out
     # one task per (book, model) on the cluster
     from crossmargin.cli.scale import cluster_executor, task_progress
     from crossmargin.scale.backtest import run_backtests
 
     with (
         cluster_executor(on.cluster, worker_memory=on.worker_memory) as ex,
-        task_progress(on.progress) as tick,
+        task_progress(on.progress) as on_task,
     ):
         return run_backtests(
             specs, hist, models=models, config=cfg, options=opts, confidence=confidence,
             gaps=gaps.value, corr_window=corr_window, executor=ex, retries=on.retries,
-            progress=tick,
+            progress=on_task,
         )  # fmt: skip
 
 

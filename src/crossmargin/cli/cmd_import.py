@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.cli.sources import (
     AsOfOpt,
@@ -23,6 +23,8 @@ from crossmargin.cli.sources import (
     sources_from_tokens,
 )
 from crossmargin.errors import InputError
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 __all__ = ["import_cmd"]
 

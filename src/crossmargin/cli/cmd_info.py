@@ -12,9 +12,9 @@ import typer
 from rich.table import Table
 
 from crossmargin.account.report import account_dict
-from crossmargin.cli.app import app
 from crossmargin.cli.common import console
 from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.render import print_account, print_comparison
 from crossmargin.comparison import comparison_dict
 from crossmargin.config import default_config
@@ -23,6 +23,8 @@ from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
 from crossmargin.io.schema import json_schema
 from crossmargin.margin.base import available_models, model_info
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 class SchemaKind(StrEnum):

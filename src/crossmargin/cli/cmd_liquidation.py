@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,10 +9,8 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -26,7 +23,9 @@ from crossmargin.cli.common import (
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
+from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.io.market import load_market
@@ -34,6 +33,7 @@ from crossmargin.io.tables import TABLE_SUFFIXES, table_format, write_table
 from crossmargin.io.venue_spec import load_venue
 from crossmargin.liquidation.cascade import REGIMES, CascadeResult, CascadeSettings, run_cascade
 from crossmargin.liquidation.report import (
+    COMPARISON_LINES,
     cascade_dict,
     comparison_rows,
     liquidation_dict,
@@ -44,6 +44,8 @@ from crossmargin.liquidation.shocks import ShockPath, parse_shock, shocked_snaps
 from crossmargin.liquidation.synthetic import Venue
 from crossmargin.margin.base import available_models, model_info
 from crossmargin.market.snapshot import MarketSnapshot
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 class Policy(StrEnum):
@@ -357,10 +359,8 @@ def cascade(
         typer.Option("--ledger", help="Write every ledger event (.parquet, .csv or .json)"),
     ] = None,
     fmt: FormatOpt = Format.table,
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)"),
-    ] = None,
+    progress: ProgressOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Liquidation cascade of a venue under a shock, isolated vs cross vs portfolio side by side."""
     names = tuple(r.strip() for r in regimes.split(",") if r.strip())
@@ -394,7 +394,7 @@ def cascade(
             insurance_fund=insurance_fund,
             collateral_mode="fixed" if collateral_mode is CollateralMode.fixed else "per-regime",
         )
-        res = _run(v, snap, cfg, sh, settings, names, rounds, progress)
+        res = _run(v, snap, cfg, sh, settings, names, rounds, show_progress(progress, quiet))
         doc = cascade_dict(res)
         if out is not None:
             files.stage("--out", write_text(dumps(doc)))
@@ -412,7 +412,7 @@ def cascade(
         return
     _print_cascade(console(), res, doc)
     for what, path in (("JSON report", out), ("PNG report", plot), ("ledger", ledger)):
-        if path is not None:
+        if path is not None and not quiet:
             console().print(f"{what} written to {path}")
 
 
@@ -424,18 +424,9 @@ def _run(
     settings: CascadeSettings,
     names: tuple[str, ...],
     rounds: int | None,
-    progress: bool | None,
+    show: bool,
 ) -> CascadeResult:
-    show = sys.stderr.isatty() if progress is None else progress
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("round {task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not show,
-    ) as bar:
+    with progress_bar(show, "round {task.completed}/{task.total}") as bar:
         tasks = {
             r: bar.add_task(
                 f"{r:>10}", total=max(rounds or cfg.liquidation.cascade.max_rounds, sh.steps)
@@ -473,22 +464,11 @@ def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> Non
     rows = comparison_rows(res)
     for r in rows:
         t.add_column(r["regime"], justify="right")
-    lines: list[tuple[str, str, Any]] = [
-        ("initial margin (start)", "initial_margin", fmt_money),
-        ("collateral (start)", "collateral", fmt_money),
-        ("accounts liquidated", "accounts_liquidated", lambda x: f"{x:,}"),
-        ("share liquidated", "share_liquidated", lambda x: f"{x:.2%}"),
-        ("accounts bankrupt", "accounts_bankrupt", lambda x: f"{x:,}"),
-        ("notional liquidated", "notional_liquidated", fmt_money),
-        ("bad debt", "bad_debt", fmt_money),
-        ("insurance fund (end)", "insurance_fund_end", fmt_money),
-        ("ADL transfer", "adl_transfer", fmt_money),
-        ("socialised loss", "socialized_loss", fmt_money),
-        ("uncovered bad debt", "uncovered_bad_debt", fmt_money),
-        ("rounds", "rounds", str),
-    ]
-    for label, key, f in lines:
-        t.add_row(label, *(f(r[key]) for r in rows))
+    fmt: dict[str, Any] = {
+        "money": fmt_money, "count": lambda x: f"{x:,}", "share": lambda x: f"{x:.2%}", "int": str,
+    }  # fmt: skip
+    for label, key, kind in COMPARISON_LINES:
+        t.add_row(label, *(fmt[kind](r[key]) for r in rows))
     for sym in res.runs[rows[0]["regime"]].symbols if rows else ():
         t.add_row(
             f"extra move {sym} (max)",

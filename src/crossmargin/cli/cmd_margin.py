@@ -9,7 +9,6 @@ import typer
 
 from crossmargin.account.health import AccountResults
 from crossmargin.account.report import account_dict
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -20,6 +19,7 @@ from crossmargin.cli.common import (
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_account, print_comparison, print_explain
 from crossmargin.cli.sources import (
@@ -40,7 +40,6 @@ from crossmargin.comparison import comparison_dict
 from crossmargin.crossvenue import check_dict, netting_dict, offsets_dict
 from crossmargin.engine import (
     COMPARE_MODELS,
-    OPTIONAL_COMPARE_MODELS,
     compare,
     compute_margin,
 )
@@ -48,6 +47,8 @@ from crossmargin.errors import InputError, ModelError
 from crossmargin.explain import explain_dict
 from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import model_info
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 def _one_or_many(items: list[dict[str, object]]) -> object:
@@ -252,15 +253,21 @@ def compare_cmd(
     vb = inp.venue_book
     pfs = vb.portfolios if vb is not None else inp.portfolios
     unavailable: dict[str, str] = {}
+    # every model is tried: one that cannot margin the book (a preset that does not cover an
+    # instrument, var/es without history) is a column with its reason, not the end of the run
     results = compare(
         pfs,
         inp.snapshot,
         models=names,
         config=inp.config,
         prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
-        optional=OPTIONAL_COMPARE_MODELS if models is None else (),
+        optional=names,
         unavailable=unavailable,
     )
+    if not results:  # every one failed: the first one's own error, naming its field
+        compare(pfs, inp.snapshot, models=names[:1], config=inp.config,
+                prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None, optional=())  # fmt: skip
+        raise InputError(unavailable[names[0]], path="--models")  # pragma: no cover
     n = 1 if vb is not None else next(iter(results.values())).n
     items = [comparison_dict(results, i, unavailable=unavailable) for i in range(n)]
     # the venue's own figures are compared with the portfolio model (else the first column)
@@ -273,7 +280,7 @@ def compare_cmd(
         return
     con = console()
     for d in items:
-        print_comparison(con, d)
+        print_comparison(con, d, order=names if models is not None else None)
     if "cross_venue" in extra:
         print_netting(con, extra["cross_venue"], items[0]["account"])
     if "check" in extra:

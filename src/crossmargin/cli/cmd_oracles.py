@@ -11,7 +11,6 @@ from rich.table import Table
 
 from crossmargin._time import format_instant
 from crossmargin._validation import read_json
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -22,11 +21,14 @@ from crossmargin.cli.common import (
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.errors import InputError
 from crossmargin.io.market import market_from_obj
 from crossmargin.io.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.market.snapshot import OracleRecord
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 __all__ = ["oracle_source", "record_dict"]
 

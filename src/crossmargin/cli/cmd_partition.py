@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import console
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.scale import QuietOpt, task_progress
+from crossmargin.cli.lazy import command_set
+from crossmargin.cli.progress import QuietOpt, show_progress
+from crossmargin.cli.scale import task_progress
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 @app.command()
@@ -48,7 +50,7 @@ def partition(
     """Split a venue's tables into a dataset hashed by account (an account is never split)."""
     from crossmargin.scale.partitioning import write_dataset
 
-    with task_progress(sys.stderr.isatty() and not quiet) as tick:
+    with task_progress(show_progress(None, quiet)) as tick:
         ds = write_dataset(
             positions, collateral, out, partitions=partitions, progress=lambda s: tick(s, 0, 1)
         )

@@ -11,13 +11,15 @@ import typer
 import yaml
 from rich.table import Table
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import EXIT_INTERNAL, handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_num
 from crossmargin.errors import InputError
 from crossmargin.margin.presets import available_presets, preset_info
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 @app.command()

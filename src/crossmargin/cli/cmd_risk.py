@@ -10,11 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num
 from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 __all__ = ["history_summary", "print_model_detail"]
 

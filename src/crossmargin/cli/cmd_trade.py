@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
     Format,
@@ -19,7 +18,8 @@ from crossmargin.cli.common import (
     load_inputs,
     load_risk_config,
 )
-from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.errors import EXIT_NOT_ALLOWED, handle_errors
+from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_prices, print_whatif
 from crossmargin.errors import InputError
@@ -28,6 +28,8 @@ from crossmargin.io.market import load_market
 from crossmargin.margin.base import model_info
 from crossmargin.pricing import price_contracts
 from crossmargin.whatif import parse_trade, whatif
+
+app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
 @app.command()
@@ -69,7 +71,12 @@ def whatif_cmd(
     ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Margin before and after hypothetical trades, and whether they are allowed."""
+    """Margin before and after hypothetical trades, and whether they are allowed.
+
+    Exit code 0 when the trades are allowed (post-trade equity covers post-trade IM, or they
+    reduce IM) and 1 when they are not — the before/after result is printed either way, so a
+    script can gate an order on the exit code. Bad input exits with 2 as usual.
+    """
     model_info(model)
     trades = [parse_trade(t, path=f"--trade[{i}]") for i, t in enumerate(trade)]
     pfs, _, snap, cfg = load_inputs(portfolio, market, config)
@@ -88,5 +95,7 @@ def whatif_cmd(
     d = whatif(pf, snap, trades, model=model, config=cfg)
     if fmt is Format.json:
         print(dumps(d))
-        return
-    print_whatif(console(), d)
+    else:
+        print_whatif(console(), d)
+    if not d["allowed"]:
+        raise typer.Exit(EXIT_NOT_ALLOWED)

@@ -65,10 +65,10 @@ HistoryOpt = Annotated[
 ]
 
 
-def console() -> Console:
+def console(*, stderr: bool = False) -> Console:
     """A console wide enough for the tables, also when not attached to a terminal."""
     width = max(shutil.get_terminal_size((140, 40)).columns, 120)
-    return Console(width=width, highlight=False, soft_wrap=False)
+    return Console(width=width, highlight=False, soft_wrap=False, stderr=stderr)
 
 
 def load_risk_config(path: Path | None) -> RiskConfig:

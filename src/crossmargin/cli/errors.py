@@ -30,10 +30,20 @@ from typer.core import TyperGroup
 
 from crossmargin.errors import CrossMarginError, InputError, MarketDataError, ModelError
 
-__all__ = ["EXIT_INPUT", "EXIT_INTERNAL", "OneLineErrors", "fail", "handle_errors", "usage_line"]
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_NOT_ALLOWED",
+    "OneLineErrors",
+    "fail",
+    "handle_errors",
+    "usage_line",
+]
 
 EXIT_INPUT = 2
 EXIT_INTERNAL = 1
+#: ``whatif``: the trades are not allowed (the result is printed; not an error line).
+EXIT_NOT_ALLOWED = 1
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -87,13 +88,25 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
     print_warnings(con, d.get("warnings", []))
 
 
-def print_comparison(con: Console, d: dict[str, Any]) -> None:
-    """Models side by side."""
-    names = list(d["models"])
+def print_comparison(
+    con: Console, d: dict[str, Any], *, order: Sequence[str] | None = None
+) -> None:
+    """Models side by side; a model that could not margin the book is a column with its reason.
+
+    ``order`` is the requested models (computed or not), in order; by default the computed
+    ones, and the others listed below the table.
+    """
+    done = d["models"]
+    why = d.get("unavailable", {})
+    names = [n for n in order if n in done or n in why] if order is not None else list(done)
     t = Table(title=f"{d['account']} — {' vs '.join(names)} ({d['base_currency']})")
     t.add_column("")
     for n in names:
-        t.add_column(n, justify="right")
+        t.add_column(n, justify="right", overflow="fold", max_width=40)
+
+    def cells(key: str, f: Any) -> list[str]:
+        return [f(done[n][key]) if n in done else "-" for n in names]
+
     rows = [
         ("initial margin", "initial_margin", fmt_money),
         ("maintenance margin", "maintenance_margin", fmt_money),
@@ -104,12 +117,15 @@ def print_comparison(con: Console, d: dict[str, Any]) -> None:
         ("margin ratio", "margin_ratio", lambda x: fmt_num(x, 3)),
     ]
     for label, key, f in rows:
-        t.add_row(label, *(f(d["models"][n][key]) for n in names))
-    t.add_row("status", *(_status(d["models"][n]["status"]) for n in names))
-    t.add_row("liquidation scope", *(d["models"][n]["liquidation_scope"] for n in names))
+        t.add_row(label, *cells(key, f))
+    t.add_row("status", *cells("status", _status))
+    t.add_row("liquidation scope", *cells("liquidation_scope", str))
+    if any(n not in done for n in names):
+        t.add_row("not computed", *("" if n in done else f"[red]{why[n]}[/]" for n in names))
     con.print(t)
-    for name, why in d.get("unavailable", {}).items():
-        con.print(f"[dim]{name}: not available for this book — {why}[/]")
+    for name, reason in why.items():
+        if name not in names:
+            con.print(f"[dim]{name}: not available for this book — {reason}[/]")
     print_warnings(con, d.get("warnings", []))
 
 

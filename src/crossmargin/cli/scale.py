@@ -6,22 +6,20 @@ Shared by ``batch DATASET`` and ``backtest --cluster``; the work itself is in
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
+from crossmargin.cli.progress import progress_bar, show_progress
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.scale.executors import Executor
 
 __all__ = [
     "ClusterOpt",
-    "QuietOpt",
     "RetriesOpt",
     "WorkerMemoryOpt",
     "batch_dataset",
@@ -51,9 +49,6 @@ WorkerMemoryOpt = Annotated[
 RetriesOpt = Annotated[
     int, typer.Option("--retries", help="Further attempts of a failed partition or task")
 ]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress bar and no summary (errors only)")
-]
 
 
 @contextmanager
@@ -77,15 +72,7 @@ def task_progress(show: bool) -> Iterator[Callable[[str, int, int], None]]:
     One bar; each call sets its description to the stage and its count to ``done/total`` — on
     a cluster, called as the scheduler reports each task finished.
     """
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not show,
-    ) as bar:
+    with progress_bar(show) as bar:
         task: list[TaskID] = []
 
         def update(stage: str, done: int, total: int) -> None:
@@ -131,7 +118,7 @@ def batch_dataset(
 
     cfg = load_risk_config(config)
     dataset = open_dataset(positions, collateral)
-    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    show = show_progress(progress, quiet)
     with OutputFiles() as files:
         if dataset.single_file:
             files.declare("--out", out, suffixes=TABLE_SUFFIXES)

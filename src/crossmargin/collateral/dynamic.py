@@ -13,7 +13,7 @@ Per collateral balance of asset ``a`` with market value ``N = amount × price`` 
   volatility (λ = ``ewma_lambda``) of its own price history up to ``as_of``, else ``vols``
   (annualised, / √365); none of these is a :class:`~crossmargin.errors.MarketDataError`.
 * ``h_size``: Drift's initial asset weight ``A(S) = min(w, 1.1 / (1 + f √S))`` with ``S`` the size
-  in tokens (``../shared/methodologies/drift-v2.md`` §2); its haircut is ``1 − A``.
+  in tokens (``docs/methodologies/drift-v2.md`` §2); its haircut is ``1 − A``.
 * **Concentration limits**: within an account, the part of one asset's haircut value above
   ``max_share`` × the account's total (positive) haircut collateral value is haircut a further
   ``excess_haircut``.

@@ -15,7 +15,7 @@ a bad oracle can only lower collateral value, never raise it:
   (``on_stale: error`` refuses instead);
 * **confidence** below ``min_confidence``: zero; below ``confidence_threshold``: an extra IM
   haircut ``(1 − c) × confidence_margin`` (Derive PMRM_2's oracle-confidence charge,
-  ``../shared/methodologies/derive-pmrm2.md`` §6; ``on_low_confidence: zero`` zeroes instead);
+  ``docs/methodologies/derive-pmrm2.md`` §6; ``on_low_confidence: zero`` zeroes instead);
 * **deviation** ``|value / reference − 1|`` above ``max_deviation``: rejected, valued at zero
   (``on_deviation: error`` refuses);
 * haircut = the asset's own static haircut (else its underlying's) + the source's

@@ -1,5 +1,6 @@
 """Risk configuration (YAML, validated) and the shipped defaults."""
 
+from crossmargin.config.layers import EffectiveConfig, config_layers, load_config
 from crossmargin.config.model import (
     BasisConfig,
     DeltaShockConfig,
@@ -15,12 +16,12 @@ from crossmargin.config.model import (
     RiskConfig,
     config_from_dict,
     default_config,
-    load_config,
 )
 
 __all__ = [
     "BasisConfig",
     "DeltaShockConfig",
+    "EffectiveConfig",
     "GridConfig",
     "HaircutConfig",
     "InterCommodityConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "RiskClassConfig",
     "RiskConfig",
     "config_from_dict",
+    "config_layers",
     "default_config",
     "load_config",
 ]

@@ -1,7 +1,7 @@
 """Venue liquidation formulas as test oracles: Drift v2 and dYdX v4, in USDC.
 
 These are the published rules the general engine is validated against (the worked examples of
-``../shared/methodologies/drift-v2.md`` §6 and ``dydx-v4.md`` §3, reproduced in
+``docs/methodologies/drift-v2.md`` §6 and ``dydx-v4.md`` §3, reproduced in
 ``tests/liquidation/test_reference.py``). The rules themselves have a single implementation, in
 the venue presets (:mod:`crossmargin.margin.presets.drift_rules` and
 :mod:`crossmargin.margin.presets.dydx_rules`, which carry the venues' precisions); this module

@@ -12,7 +12,14 @@ from crossmargin.liquidation.cascade import CascadeResult
 from crossmargin.liquidation.ledger import EVENT_KINDS, PARTY_NAMES
 from crossmargin.liquidation.run import LiquidationRun
 
-__all__ = ["cascade_dict", "comparison_rows", "liquidation_dict", "plan_dict", "venue_dict"]
+__all__ = [
+    "COMPARISON_LINES",
+    "cascade_dict",
+    "comparison_rows",
+    "liquidation_dict",
+    "plan_dict",
+    "venue_dict",
+]
 
 
 def _f(x: float) -> float | None:
@@ -250,6 +257,24 @@ def venue_dict(run: LiquidationRun) -> dict[str, Any]:
         "conservation": run.conservation,
         "accounts": rows,
     }
+
+
+#: The side-by-side lines of a cascade (label, key of :func:`comparison_rows`, kind: ``money``,
+#: ``count``, ``share`` or ``int``), as the command and the PNG report print them.
+COMPARISON_LINES: tuple[tuple[str, str, str], ...] = (
+    ("initial margin (start)", "initial_margin", "money"),
+    ("collateral (start)", "collateral", "money"),
+    ("accounts liquidated", "accounts_liquidated", "count"),
+    ("share liquidated", "share_liquidated", "share"),
+    ("accounts bankrupt", "accounts_bankrupt", "count"),
+    ("notional liquidated", "notional_liquidated", "money"),
+    ("bad debt", "bad_debt", "money"),
+    ("insurance fund (end)", "insurance_fund_end", "money"),
+    ("ADL transfer", "adl_transfer", "money"),
+    ("socialised loss", "socialized_loss", "money"),
+    ("uncovered bad debt", "uncovered_bad_debt", "money"),
+    ("rounds", "rounds", "int"),
+)
 
 
 def comparison_rows(res: CascadeResult) -> list[dict[str, Any]]:

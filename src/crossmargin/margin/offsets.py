@@ -1,6 +1,6 @@
 """SPAN-style inter-commodity spread credits between configured pairs of underlyings.
 
-Following CME SPAN (../shared/methodologies/span.md §3.5), for each configured pair in priority
+Following CME SPAN (docs/methodologies/span.md §3.5), for each configured pair in priority
 order and each account holding both legs:
 
 1. net delta notionals ``D_A``, ``D_B`` (what earlier pairs have not consumed); a spread exists

@@ -24,15 +24,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from crossmargin._tabular import check_date_column, number_column, read_csv_or_parquet
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
-from crossmargin.history import load_daily_closes
 from crossmargin.market.fallbacks import MarketWarning
+
+if TYPE_CHECKING:  # pandas (and Arrow) are imported only when a history is read from a table
+    import pandas as pd
 
 __all__ = [
     "HISTORY_STALE_DAYS",
@@ -126,6 +127,8 @@ class PriceHistory:
 
 
 def _date_column(df: pd.DataFrame, source: str) -> tuple[pd.Series, str]:
+    import pandas as pd
+
     if isinstance(df.index, pd.DatetimeIndex):
         return pd.Series(df.index, index=df.index), str(df.index.name or "date")
     cols = [str(c) for c in df.columns]
@@ -148,6 +151,10 @@ def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) ->
     InputError
         Naming ``<source>:<column>[<date>]`` (a price) or ``<source>:<date column>`` (a date).
     """
+    import pandas as pd
+
+    from crossmargin._tabular import check_date_column, number_column
+
     raw, date_col = _date_column(df, source)
     check_date_column(raw, f"{source}:{date_col}")
     try:
@@ -228,6 +235,8 @@ def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory
         raise InputError("unknown history format; use .csv or .parquet", path=str(p))
     if not p.exists():
         raise InputError("history file not found", path=str(p))
+    from crossmargin._tabular import read_csv_or_parquet
+
     df = read_csv_or_parquet(p, what="history")
     return history_from_frame(df, source=str(p), daily=daily)
 
@@ -235,6 +244,8 @@ def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory
 @lru_cache(maxsize=1)
 def bundled_history() -> PriceHistory:
     """The bundled daily closes (BTC, ETH, SPX, NDX, VIX), see ``crossmargin/data/README.md``."""
+    from crossmargin.history import load_daily_closes
+
     return history_from_frame(
         load_daily_closes(), source="bundled daily closes (crossmargin/data/daily_closes.csv)"
     )
