@@ -20,8 +20,8 @@ Per (account, underlying) group — SPAN's combined commodity:
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,12 +36,19 @@ from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
+from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import group_pnl, group_positions, group_sum
-from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_for
-from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
+from crossmargin.risk.pnl import grid_unit_pnl
+from crossmargin.scenarios.grid import (
+    VOL_DOWN,
+    VOL_UNCHANGED,
+    VOL_UP,
+    ScenarioSet,
+    build_grid,
+)
 
-__all__ = ["GroupRisk", "PortfolioMargin", "scenario_indices"]
+__all__ = ["GroupRequirements", "GroupRisk", "PortfolioMargin", "scenario_indices"]
 
 
 def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, IntArray]:
@@ -147,11 +154,23 @@ class GroupRisk:
         return GroupRisk(**out)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupRequirements:
+    """Steps 4–5 of each group: IM (before the optional add-ons) and what explains it."""
+
+    im: FloatArray
+    credit_rows: tuple[AddOnRows, ...]
+    som_excess: FloatArray
+
+
 @dataclass(frozen=True, slots=True)
 class PortfolioMargin:
     """Scenario-based portfolio margin with SPAN-style offsets (see module docstring)."""
 
     config: RiskConfig
+    _cache: dict[
+        tuple[str, ...], tuple[ScenarioSet, tuple[IntArray, IntArray, IntArray, IntArray]]
+    ] = field(default_factory=dict, repr=False, compare=False)
     name: ClassVar[str] = "portfolio"
     description: ClassVar[str] = (
         "full revaluation per underlying over a spot x vol grid with tails; basis, delta-shock, "
@@ -161,9 +180,33 @@ class PortfolioMargin:
         "Deribit PM grid and vol shocks; CME SPAN add-ons and inter-commodity credits"
     )
 
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Compute portfolio margin of every account (see module docstring)."""
-        return self.combine(book, self.group_risk(book, detail=detail))
+    def compute(
+        self, book: ResolvedBook, *, detail: bool = False, unit: FloatArray | None = None
+    ) -> MarginBatch:
+        """Compute portfolio margin of every account (see module docstring).
+
+        ``unit``: the grid risk arrays of every contract of ``book.instruments``
+        (:meth:`risk_arrays`), when the caller keeps them (a live engine, per underlying).
+        """
+        return self.combine(book, self.group_risk(book, detail=detail, unit=unit))
+
+    def scenarios(self, classes: tuple[str, ...]) -> ScenarioSet:
+        """The stacked grids of ``classes`` (built once per model instance and class list)."""
+        return self._context(classes)[0]
+
+    def _context(
+        self, classes: tuple[str, ...]
+    ) -> tuple[ScenarioSet, tuple[IntArray, IntArray, IntArray, IntArray]]:
+        ctx = self._cache.get(classes)
+        if ctx is None:
+            grids = [build_grid(self.config.risk_classes[c].grid) for c in classes]
+            scen = ScenarioSet.stack(classes, grids)
+            ctx = self._cache[classes] = (scen, scenario_indices(scen))
+        return ctx
+
+    def risk_arrays(self, inst: InstrumentTable, *, only: IntArray | None = None) -> FloatArray:
+        """Grid P&L of one unit of each contract (or of ``only``), ``(n, S)``."""
+        return grid_unit_pnl(inst, self.scenarios(inst.classes), self.config, only=only)
 
     def group_risk(
         self,
@@ -171,17 +214,22 @@ class PortfolioMargin:
         *,
         underlyings: Collection[str] | None = None,
         detail: bool = False,
+        unit: FloatArray | None = None,
     ) -> GroupRisk:
-        """Steps 1–3 and the inputs of steps 4–5 for every group (or those of ``underlyings``)."""
+        """Steps 1–3 and the inputs of steps 4–5 for every group (or those of ``underlyings``).
+
+        ``unit``: the risk arrays of every contract (:meth:`risk_arrays`), if already computed.
+        """
         cfg = self.config
         inst, pos = book.instruments, book.positions
-        scen = scenario_set_for(inst, cfg)
+        scen, (base, up0, dn0, pair) = self._context(inst.classes)
         if underlyings is not None:
             cols = inst.rows_of(underlyings)
             pos = pos.take(np.flatnonzero(np.isin(pos.instrument, cols)))
+            unit = grid_unit_pnl(inst, scen, cfg, only=cols) if unit is None else unit[cols]
         else:
-            cols = np.arange(inst.n, dtype=np.int64)
-        unit = grid_unit_pnl(inst, scen, cfg, only=cols)
+            cols = None
+            unit = grid_unit_pnl(inst, scen, cfg) if unit is None else unit
         groups = group_positions(pos, inst)
         G = groups.n
         pnl = group_pnl(groups, pos, unit, columns=cols)
@@ -194,7 +242,6 @@ class PortfolioMargin:
             return np.asarray(values, dtype=np.float64)[g_cls] if G else np.zeros(0)
 
         # 1. scan risk and worst scenario
-        base, up0, dn0, pair = scenario_indices(scen)
         rng = np.arange(G)
         if G:
             # first scenario within rounding of the worst loss (a dampened tail that equals the
@@ -251,30 +298,42 @@ class PortfolioMargin:
             pnl=pnl if detail else None,
         )
 
+    def requirements(
+        self, risk: GroupRisk, lookup: IntArray, underlyings: Sequence[str]
+    ) -> GroupRequirements:
+        """Steps 4–5 over ``risk``'s groups: credits, the short option minimum, each group's IM.
+
+        ``lookup`` is the ``(accounts, underlyings)`` table of group rows of ``risk`` (−1 where
+        an account has none). Everything here is per account, so any subset of accounts with
+        all of their groups gives the same numbers as the whole book (a live engine recombines
+        only the accounts a tick touched).
+        """
+        credit, credit_rows = inter_commodity_credits(
+            self.config.inter_commodity,
+            underlyings,
+            lookup,
+            risk.delta_notional,
+            risk.price_risk,
+            risk.scan_range,
+        )
+        core = risk.scan + risk.basis + risk.delta_shock - credit
+        g_im = np.maximum(core, risk.short_option_minimum)
+        return GroupRequirements(im=g_im, credit_rows=credit_rows, som_excess=g_im - core)
+
     def combine(self, book: ResolvedBook, risk: GroupRisk) -> MarginBatch:
         """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring)."""
         cfg = self.config
         inst = book.instruments
         n_acc = book.n_accounts
-        scen = scenario_set_for(inst, cfg)
+        scen = self.scenarios(inst.classes)
         groups = group_positions(book.positions, inst)
         if not (
             np.array_equal(groups.account, risk.account) and np.array_equal(groups.und, risk.und)
         ):
             raise ModelError("group results do not match the book's groups", path="portfolio")
-        # 4. inter-commodity credits
-        credit, credit_rows = inter_commodity_credits(
-            cfg.inter_commodity,
-            inst.underlyings,
-            groups.lookup(n_acc),
-            risk.delta_notional,
-            risk.price_risk,
-            risk.scan_range,
-        )
-        # 5. short option minimum
-        core = risk.scan + risk.basis + risk.delta_shock - credit
-        g_im = np.maximum(core, risk.short_option_minimum)
-        som_excess = g_im - core
+        # 4. inter-commodity credits, 5. short option minimum
+        req = self.requirements(risk, groups.lookup(n_acc), inst.underlyings)
+        credit_rows, som_excess = req.credit_rows, req.som_excess
         # issue-3 add-ons (liquidity, correlation breakdown, wrong-way collateral): each applies
         # only if "portfolio" is listed under margin_addons.<add-on>.models (not by default)
         x_group, x_account, x_rows = portfolio_addons(
@@ -288,7 +347,7 @@ class PortfolioMargin:
             risk.cls,
             credit_rows,
         )
-        g_im = g_im + x_group
+        g_im = req.im + x_group
         labels = group_labels(inst.underlyings, groups.und)
         acc = groups.account
         return assemble_batch(
@@ -325,6 +384,14 @@ class PortfolioMargin:
             scenarios=scen,
             scenario_pnl=risk.pnl,
             scenario_class=risk.cls,
+        )
+
+    @property
+    def has_addons(self) -> bool:
+        """Whether any issue-3 add-on applies to this model (then accounts are not group sums)."""
+        add = self.config.margin_addons
+        return any(
+            self.name in a.models for a in (add.liquidity, add.correlation_breakdown, add.wrong_way)
         )
 
     def _totals(
