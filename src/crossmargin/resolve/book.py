@@ -29,7 +29,7 @@ from crossmargin.resolve.marks import mark
 from crossmargin.resolve.positions import Holdings, NetPositions, book_holdings, mark_positions
 from crossmargin.resolve.terms import ContractTerms, contract_terms
 
-__all__ = ["BookTerms", "ResolvedBook", "book_terms", "resolve"]
+__all__ = ["BookTerms", "ResolvedBook", "account_fx", "book_terms", "resolve"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,7 +57,7 @@ class BookTerms:
             inst,
             pos,
             value_collateral(self.book, snapshot, self.config),
-            _fx(self.book, snapshot, self.config),
+            account_fx(self.book, snapshot, self.config),
         )
 
 
@@ -113,7 +113,7 @@ class ResolvedBook:
             inst,
             pos,
             value_collateral(self.book, snapshot, self.config),
-            _fx(self.book, snapshot, self.config),
+            account_fx(self.book, snapshot, self.config),
         )
 
     def _where(self, i: int) -> str:
@@ -156,7 +156,14 @@ def _first_holder(book: Book) -> IntArray:
     return first
 
 
-def _fx(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> FloatArray:
+def account_fx(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> FloatArray:
+    """Per account: the factor from snapshot-currency amounts to the account's base currency.
+
+    Raises
+    ------
+    MarketDataError
+        A base currency has no (or a stale / low-confidence) price in the snapshot.
+    """
     rates: dict[str, float] = {}
     for ccy in set(book.base_currency):
         if ccy == snapshot.base_currency:

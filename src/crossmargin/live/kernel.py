@@ -1,0 +1,705 @@
+"""Margining live accounts: any set of accounts from scratch, and the portfolio model per group.
+
+:class:`AccountKernel` margins a set of accounts the way ``crossmargin margin`` margins a book:
+it gathers their positions and balances from the live book into a :class:`SubBook` (accounts
+numbered 0…k−1), binds it to the live marks (:func:`resolve_sub`: mark-to-market, collateral
+valuation, FX) and runs the model and :func:`~crossmargin.account.health.assess`. Every model's
+requirement of an account depends only on that account's positions, balances and the market,
+so the accounts a tick or a trade touches are re-margined alone and agree with a whole-book run
+(the full sweep checks it). That is the incremental path of every model: per account.
+
+:class:`PortfolioKernel` goes one level finer for the ``portfolio`` model, which is a sum over
+(account, underlying) groups plus per-account credits (SPAN's combined commodities and
+inter-commodity spreads):
+
+* it keeps the grid risk arrays of every contract (``contracts × scenarios``), re-valued per
+  underlying when that underlying ticks;
+* it keeps every group's :class:`~crossmargin.margin.portfolio.GroupRisk` (scan, worst
+  scenario, deltas, basis, delta shock, price risk, short-option minimum) and mark-to-market,
+  and each account's collateral value;
+* a tick in underlying ``U`` recomputes only the groups of ``U`` (one sparse product of the
+  holders' ``U`` positions with ``U``'s risk arrays) and recombines the holders' accounts from
+  the cached groups (:meth:`~crossmargin.margin.portfolio.PortfolioMargin.requirements`:
+  credits and the short-option floor); the other groups are not touched.
+
+Both return :class:`AccountBatch`: per account equity, IM, MM, ratio, status and the worst
+scenario of its riskiest group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossmargin._arrays import sum_by
+from crossmargin._typing import FloatArray, IntArray
+from crossmargin.account.health import AccountResults, assess, health_codes
+from crossmargin.collateral.valuation import CollateralTable, value_collateral
+from crossmargin.config import RiskConfig
+from crossmargin.errors import ModelError
+from crossmargin.instruments.book import Book
+from crossmargin.live.columns import Columns, grow_rows
+from crossmargin.live.state import LiveBook
+from crossmargin.margin.base import get_model
+from crossmargin.margin.portfolio import GroupRisk, PortfolioMargin
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.book import ResolvedBook, account_fx
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.positions import Holdings, mark_positions
+from crossmargin.resolve.terms import take_rows
+from crossmargin.scenarios.grid import ScenarioSet
+
+__all__ = [
+    "AccountBatch",
+    "AccountKernel",
+    "PortfolioKernel",
+    "SubBook",
+    "gather",
+    "make_kernel",
+    "resolve_sub",
+    "take_batch",
+]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SubBook:
+    """The raw state of some accounts, numbered 0…k−1 (positions and balances).
+
+    Attributes
+    ----------
+    accounts
+        Global index of each local account (−1: an account not opened yet).
+    hold
+        Net positions (local account numbers; ``first_row``: the live book's row, −1 if new).
+    col_account, col_asset, col_amount
+        Balances ≠ 0: local account, asset index of the live book, amount.
+    """
+
+    accounts: IntArray
+    hold: Holdings
+    col_account: IntArray
+    col_asset: IntArray
+    col_amount: FloatArray
+    names: tuple[str, ...]
+    base_currency: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of accounts."""
+        return int(self.accounts.shape[0])
+
+
+def gather(book: LiveBook, accounts: IntArray) -> SubBook:
+    """The sub-book of ``accounts`` (ascending global indices) as the live book holds them."""
+    local = np.full(book.n_accounts, -1, np.int64)
+    local[accounts] = np.arange(accounts.shape[0], dtype=np.int64)
+    rows = book.rows_of_accounts(accounts)
+    hold = book.positions_of(rows, local)
+    bal = book.balance_view()[accounts]
+    a, s = np.nonzero(bal)
+    acc = accounts.tolist()
+    return SubBook(
+        accounts,
+        hold,
+        a.astype(np.int64),
+        s.astype(np.int64),
+        bal[a, s],
+        tuple(book.accounts[i] for i in acc),
+        tuple(book.base_currency[i] for i in acc),
+    )
+
+
+def sub_book_shell(book: LiveBook, sub: SubBook) -> Book:
+    """The :class:`~crossmargin.instruments.book.Book` of a sub-book (one lot per position)."""
+    names = sub.names
+    h = sub.hold
+    return Book(
+        accounts=names,
+        base_currency=sub.base_currency,
+        contracts=book.terms.contracts,
+        pos_account=h.account,
+        pos_instrument=h.instrument,
+        pos_quantity=h.quantity,
+        pos_entry=np.full(h.n, np.nan),
+        assets=tuple(book.assets),
+        col_account=sub.col_account,
+        col_asset=sub.col_asset,
+        col_amount=sub.col_amount,
+        pos_row=np.arange(h.n, dtype=np.int64),
+        pos_prefix=tuple(f"accounts.{n}.positions" for n in names),
+    )
+
+
+def resolve_sub(
+    book: LiveBook, sub: SubBook, inst: InstrumentTable, snapshot: MarketSnapshot
+) -> ResolvedBook:
+    """Bind a sub-book to the live marks (mark-to-market, collateral, FX).
+
+    Raises
+    ------
+    MarketDataError
+        A held collateral asset or base currency has no usable price.
+    """
+    cfg = book.config
+    bk = sub_book_shell(book, sub)
+    pos = mark_positions(sub.hold, inst, inst)
+    return ResolvedBook(
+        bk,
+        snapshot,
+        cfg,
+        inst,
+        pos,
+        value_collateral(bk, snapshot, cfg),
+        account_fx(bk, snapshot, cfg),
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AccountBatch:
+    """Health of some accounts (account base currencies), aligned with ``accounts``.
+
+    ``worst_*``: the group with the largest scan loss — its underlying (−1: none), risk class,
+    scenario index in the class's grid and loss (snapshot currency).
+    """
+
+    accounts: IntArray
+    equity: FloatArray
+    m_equity: FloatArray
+    im: FloatArray
+    mm: FloatArray
+    ratio: FloatArray
+    status: IntArray
+    collateral: FloatArray
+    upnl: FloatArray
+    worst_und: IntArray
+    worst_cls: IntArray
+    worst_index: IntArray
+    worst_loss: FloatArray
+    scenarios: ScenarioSet | None = None
+
+    @classmethod
+    def from_results(cls, res: AccountResults, accounts: IntArray) -> AccountBatch:
+        """From a model run over a sub-book whose accounts are ``accounts``."""
+        g = res.batch.groups
+        cls_of = (
+            res.batch.scenario_class
+            if res.batch.scenario_class is not None
+            else np.full(g.n, -1, np.int64)
+        )
+        und, cl, idx, loss = worst_of(g.account, g.und, cls_of, g.worst, g.scan, res.n)
+        return cls(
+            accounts=accounts,
+            equity=res.equity,
+            m_equity=res.maintenance_equity,
+            im=res.initial_margin,
+            mm=res.maintenance_margin,
+            ratio=res.margin_ratio,
+            status=res.status_code,
+            collateral=res.collateral_value,
+            upnl=res.unrealized_pnl,
+            worst_und=und,
+            worst_cls=cl,
+            worst_index=idx,
+            worst_loss=loss,
+            scenarios=res.batch.scenarios,
+        )
+
+
+def take_batch(batch: AccountBatch, idx: IntArray, accounts: IntArray) -> AccountBatch:
+    """Rows ``idx`` of ``batch``, relabelled with global ``accounts``."""
+    return AccountBatch(
+        accounts=accounts,
+        equity=batch.equity[idx],
+        m_equity=batch.m_equity[idx],
+        im=batch.im[idx],
+        mm=batch.mm[idx],
+        ratio=batch.ratio[idx],
+        status=batch.status[idx],
+        collateral=batch.collateral[idx],
+        upnl=batch.upnl[idx],
+        worst_und=batch.worst_und[idx],
+        worst_cls=batch.worst_cls[idx],
+        worst_index=batch.worst_index[idx],
+        worst_loss=batch.worst_loss[idx],
+        scenarios=batch.scenarios,
+    )
+
+
+def worst_of(
+    account: IntArray, und: IntArray, cls: IntArray, worst: IntArray, scan: FloatArray, n: int
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """Per account: underlying, class, worst scenario and loss of its largest-scan group."""
+    out_u = np.full(n, -1, np.int64)
+    out_c = np.full(n, -1, np.int64)
+    out_i = np.full(n, -1, np.int64)
+    out_l = np.zeros(n)
+    s = np.where(np.isfinite(scan), scan, -np.inf)
+    ok = (s > 0) & (worst >= 0)
+    if ok.any():
+        at = np.flatnonzero(ok)
+        order = at[np.lexsort((-s[at], account[at]))]
+        first = order[np.r_[True, account[order][1:] != account[order][:-1]]]
+        a = account[first]
+        out_u[a], out_c[a], out_i[a], out_l[a] = und[first], cls[first], worst[first], s[first]
+    return out_u, out_c, out_i, out_l
+
+
+class AccountKernel:
+    """Margins sets of accounts with any registered model (module docstring).
+
+    Parameters
+    ----------
+    model
+        Registered model name.
+    config
+        Risk configuration.
+    """
+
+    #: Whether a tick re-margins per (account, underlying) group (else per account).
+    group_level = False
+
+    def __init__(self, model: str, config: RiskConfig) -> None:
+        self.name = model
+        self.config = config
+        self.model = get_model(model, config)
+
+    def run(self, rb: ResolvedBook) -> AccountResults:
+        """The model and the health assessment over a resolved (sub-)book."""
+        return assess(rb, self.model.compute(rb))
+
+    def margin(
+        self,
+        book: LiveBook,
+        sub: SubBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        *,
+        commit: bool = True,
+    ) -> AccountBatch:
+        """Margin the accounts of ``sub``.
+
+        With ``commit`` the sub-book is the live state (caches keep what they need); without,
+        a hypothetical state (a pre-trade check).
+
+        Raises
+        ------
+        MarketDataError, ModelError
+            Missing market data, a non-finite requirement.
+        """
+        rb = resolve_sub(book, sub, inst, snapshot)
+        return AccountBatch.from_results(self.run(rb), sub.accounts)
+
+    def full(
+        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot
+    ) -> tuple[AccountBatch, AccountResults]:
+        """Every account from scratch (the sweep), with the whole-book results."""
+        accounts = np.arange(book.n_accounts, dtype=np.int64)
+        rb = resolve_sub(book, gather(book, accounts), inst, snapshot)
+        res = self.run(rb)
+        self.adopt(book, rb, res)
+        return AccountBatch.from_results(res, accounts), res
+
+    def adopt(self, book: LiveBook, rb: ResolvedBook, res: AccountResults) -> None:
+        """Take a whole-book run as the cached state (nothing to keep here)."""
+
+    def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
+        """Contracts of ``underlyings`` (``None``: all) were re-marked."""
+
+    def tick(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        underlying: int | None,
+        accounts: IntArray,
+    ) -> AccountBatch:
+        """Re-margin after a tick: ``accounts`` are every account the tick touched."""
+        return self.margin(book, gather(book, accounts), inst, snapshot)
+
+    def forget(self, accounts: IntArray) -> None:
+        """Drop cached state of ``accounts`` (their positions changed outside :meth:`margin`)."""
+
+    def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
+        """Keep the last uncommitted :meth:`margin` of sub-book accounts ``local`` as the live
+        state of global ``accounts`` (a pre-trade check whose trades were accepted).
+        """
+
+
+_GROUP_FIELDS = (
+    "scan",
+    "delta",
+    "delta_notional",
+    "basis",
+    "delta_shock",
+    "price_risk",
+    "scan_range",
+    "short_option_minimum",
+)
+
+
+class PortfolioKernel(AccountKernel):
+    """The ``portfolio`` model with group-level caching (module docstring)."""
+
+    group_level = True
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__("portfolio", config)
+        assert isinstance(self.model, PortfolioMargin)
+        self.pm: PortfolioMargin = self.model
+        self.unit: FloatArray | None = None
+        self.groups = Columns(
+            {
+                "account": np.int64,
+                "und": np.int64,
+                "cls": np.int64,
+                "worst": np.int64,
+                "mtm": np.float64,
+                **dict.fromkeys(_GROUP_FIELDS, np.float64),
+            }
+        )
+        self.lookup = np.full((16, 4), -1, np.int64)
+        self.cv = np.zeros(16)
+        self.cv_mm = np.zeros(16)
+        self.fx = np.ones(16)
+        self._shell: tuple[int, int, Book] | None = None
+        self._risk: GroupRisk | None = None
+        self._pending: tuple[ResolvedBook, GroupRisk | None] | None = None
+
+    # -- risk arrays ---------------------------------------------------------------------------
+    def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
+        """Re-value the risk arrays of the re-marked contracts."""
+        S = self.pm.scenarios(inst.classes).n_scenarios
+        if (
+            underlyings is None
+            or self.unit is None
+            or self.unit.shape[1] != S
+            or self.unit.shape[0] > inst.n
+        ):
+            self.unit = self.pm.risk_arrays(inst)
+            return
+        if self.unit.shape[0] < inst.n:
+            self.unit = grow_rows(self.unit, inst.n)[: inst.n]
+        rows = inst.rows_of(underlyings)
+        if rows.size:
+            self.unit[rows] = self.pm.risk_arrays(inst, only=rows)
+
+    def _units(self, inst: InstrumentTable) -> FloatArray:
+        if self.unit is None or self.unit.shape[0] != inst.n:
+            self.on_marks(inst, None)
+        assert self.unit is not None
+        return self.unit
+
+    # -- any set of accounts -------------------------------------------------------------------
+    def run(self, rb: ResolvedBook) -> AccountResults:
+        """Portfolio margin with the cached risk arrays (same numbers as the model alone)."""
+        if self.pm.has_addons:
+            return assess(rb, self.pm.compute(rb))
+        risk = self.pm.group_risk(rb, unit=self._units(rb.instruments))
+        self._risk = risk  # kept for _store, right after
+        return assess(rb, self.pm.combine(rb, risk))
+
+    def margin(
+        self,
+        book: LiveBook,
+        sub: SubBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        *,
+        commit: bool = True,
+    ) -> AccountBatch:
+        """See :meth:`AccountKernel.margin`; with ``commit`` the accounts' groups are cached."""
+        rb = resolve_sub(book, sub, inst, snapshot)
+        res = self.run(rb)
+        risk, self._risk = self._risk, None
+        if commit:
+            if risk is not None:
+                self._store(book, rb, risk, sub.accounts)
+        else:
+            self._pending = (rb, risk)
+        return AccountBatch.from_results(res, sub.accounts)
+
+    def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
+        """See :meth:`AccountKernel.commit_last`."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[1] is None or local.size == 0:
+            return
+        rb, risk = pending
+        assert risk is not None
+        glob = np.full(rb.n_accounts, -1, np.int64)
+        glob[local] = accounts
+        self._store(book, rb, risk, glob)
+
+    def adopt(self, book: LiveBook, rb: ResolvedBook, res: AccountResults) -> None:
+        """Rebuild every cached group from a whole-book run."""
+        risk, self._risk = self._risk, None
+        self.groups.keep(np.zeros(0, np.int64))
+        self.lookup[:] = -1
+        if risk is not None:
+            self._store(book, rb, risk, np.arange(book.n_accounts, dtype=np.int64))
+
+    def forget(self, accounts: IntArray) -> None:
+        """Drop the cached groups of ``accounts``."""
+        if accounts.size and self.lookup.shape[0]:
+            self.lookup[accounts[accounts < self.lookup.shape[0]]] = -1
+
+    def _ensure(self, n_acc: int, n_und: int) -> None:
+        if n_acc > self.lookup.shape[0] or n_und > self.lookup.shape[1]:
+            lk = np.full(
+                (max(n_acc, 2 * self.lookup.shape[0]), max(n_und, self.lookup.shape[1])),
+                -1,
+                np.int64,
+            )
+            lk[: self.lookup.shape[0], : self.lookup.shape[1]] = self.lookup
+            self.lookup = lk
+        self.cv = grow_rows(self.cv, n_acc)
+        self.cv_mm = grow_rows(self.cv_mm, n_acc)
+        self.fx = grow_rows(self.fx, n_acc, 1.0)
+
+    def _store(self, book: LiveBook, rb: ResolvedBook, risk: GroupRisk, accounts: IntArray) -> None:
+        """Cache the groups and collateral of the sub-book ``rb``'s accounts as the global
+        ``accounts`` (local accounts mapped to −1 are left out).
+        """
+        inst = rb.instruments
+        self._ensure(book.n_accounts, len(inst.underlyings))
+        n = rb.n_accounts
+        mine = accounts >= 0
+        acc = accounts[mine]
+        old = self.lookup[acc]
+        keep = np.zeros((n, old.shape[1]), np.bool_)
+        keep[risk.account, risk.und] = True
+        self.lookup[acc] = np.where(keep[mine], old, -1)
+        col = rb.collateral
+        self.cv[acc] = col.per_account(col.value_im, n)[mine]
+        self.cv_mm[acc] = col.per_account(col.value_mm, n)[mine]
+        self.fx[acc] = rb.fx[mine]
+        pos = rb.positions
+        mtm = _group_mtm(pos.account, inst.und[pos.instrument], pos.mtm, risk)
+        g = np.flatnonzero(mine[risk.account])
+        sel = _take_risk(risk, g)
+        self._write(accounts[sel.account], sel, mtm[g])
+
+    def _write(self, g_acc: IntArray, risk: GroupRisk, mtm: FloatArray) -> None:
+        rows = self.lookup[g_acc, risk.und]
+        new = rows < 0
+        if new.any():
+            start = self.groups.append(int(new.sum()))
+            rows[new] = np.arange(start, self.groups.n, dtype=np.int64)
+            self.lookup[g_acc[new], risk.und[new]] = rows[new]
+        g = self.groups
+        g["account"][rows] = g_acc
+        g["und"][rows] = risk.und
+        g["cls"][rows] = risk.cls
+        g["worst"][rows] = risk.worst
+        g["mtm"][rows] = mtm
+        for f in _GROUP_FIELDS:
+            g[f][rows] = getattr(risk, f)
+        if g.n > 64 and g.n > 2 * max(int((self.lookup >= 0).sum()), 1):
+            self._compact_groups()
+
+    def _compact_groups(self) -> None:
+        live = self.lookup >= 0
+        rows = self.lookup[live]
+        order = np.sort(rows)
+        self.groups.keep(order)
+        remap = np.full(max(int(rows.max()) + 1, 1), -1, np.int64)
+        remap[order] = np.arange(order.size, dtype=np.int64)
+        self.lookup[live] = remap[rows]
+
+    # -- a tick: the groups of one underlying ---------------------------------------------------
+    def tick(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        underlying: int | None,
+        accounts: IntArray,
+    ) -> AccountBatch:
+        """Recompute the groups of ``underlying`` and recombine ``accounts`` (module docstring)."""
+        if self.pm.has_addons:
+            return super().tick(book, inst, snapshot, underlying, accounts)
+        self._ensure(book.n_accounts, len(inst.underlyings))
+        if underlying is not None:
+            self._tick_groups(book, inst, snapshot, underlying)
+        return self.recombine(book, inst, snapshot, accounts, revalue=underlying)
+
+    def _tick_groups(
+        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, und: int
+    ) -> None:
+        p = book.pos
+        rows = np.flatnonzero(p["alive"] & (p["und"] == und)).astype(np.int64)
+        if rows.size == 0:
+            return
+        ident = np.arange(book.n_accounts, dtype=np.int64)
+        hold = book.positions_of(rows, ident)
+        pos = mark_positions(hold, inst, inst)
+        rb = ResolvedBook(
+            self._shell_of(book), snapshot, self.config, inst, pos, _no_collateral(), np.ones(0)
+        )
+        risk = self.pm.group_risk(rb, unit=self._units(inst))
+        mtm = _group_mtm(pos.account, inst.und[pos.instrument], pos.mtm, risk)
+        self._write(risk.account, risk, mtm)
+
+    def recombine(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        accounts: IntArray,
+        *,
+        revalue: int | None = None,
+    ) -> AccountBatch:
+        """Health of ``accounts`` from their cached groups (credits and floors recombined).
+
+        Accounts holding collateral in, or reporting in, the ticked underlying ``revalue`` (all
+        of ``accounts`` when it is an asset of theirs) get their collateral and FX revalued.
+        """
+        k = int(accounts.shape[0])
+        if revalue is not None:
+            self._revalue_collateral(book, snapshot, accounts, inst.underlyings[revalue])
+        lk = self.lookup[accounts, : len(inst.underlyings)]
+        loc, und = np.nonzero(lk >= 0)
+        rows = lk[loc, und]
+        g = self.groups
+        risk = GroupRisk(
+            account=loc.astype(np.int64),
+            und=und.astype(np.int64),
+            cls=g["cls"][rows],
+            scan=g["scan"][rows],
+            worst=g["worst"][rows],
+            delta=g["delta"][rows],
+            delta_notional=g["delta_notional"][rows],
+            basis=g["basis"][rows],
+            delta_shock=g["delta_shock"][rows],
+            price_risk=g["price_risk"][rows],
+            scan_range=g["scan_range"][rows],
+            short_option_minimum=g["short_option_minimum"][rows],
+            pnl=None,
+        )
+        table = np.full(lk.shape, -1, np.int64)
+        table[loc, und] = np.arange(loc.size, dtype=np.int64)
+        req = self.pm.requirements(risk, table, inst.underlyings)
+        im_raw = sum_by(risk.account, req.im, k)
+        mtm = sum_by(risk.account, g["mtm"][rows], k)
+        fx = self.fx[accounts]
+        im = im_raw * fx
+        mm = self.config.mm_factor * im_raw * fx
+        equity = self.cv[accounts] * fx + mtm * fx
+        m_equity = self.cv_mm[accounts] * fx + mtm * fx
+        bad = ~(np.isfinite(im) & np.isfinite(equity) & np.isfinite(m_equity))
+        if bad.any():
+            i = int(accounts[np.argmax(bad)])
+            raise ModelError(
+                f"margin of account {book.accounts[i]!r} under 'portfolio' is not a finite number",
+                path=f"accounts.{book.accounts[i]}",
+            )
+        ratio, status = health_codes(equity, m_equity, im, mm)
+        wu, wc, wi, wl = worst_of(risk.account, risk.und, risk.cls, risk.worst, risk.scan, k)
+        return AccountBatch(
+            accounts=accounts,
+            equity=equity,
+            m_equity=m_equity,
+            im=im,
+            mm=mm,
+            ratio=ratio,
+            status=status,
+            collateral=self.cv[accounts] * fx,
+            upnl=mtm * fx,
+            worst_und=wu,
+            worst_cls=wc,
+            worst_index=wi,
+            worst_loss=wl,
+            scenarios=self.pm.scenarios(inst.classes),
+        )
+
+    def _shell_of(self, book: LiveBook) -> Book:
+        """A position-less book of the live accounts (all a group computation reads of it)."""
+        key = (book.n_accounts, book.n_contracts)
+        if self._shell is None or self._shell[:2] != key:
+            e = np.zeros(0, np.int64)
+            shell = Book(
+                accounts=tuple(book.accounts),
+                base_currency=tuple(book.base_currency),
+                contracts=book.terms.contracts,
+                pos_account=e,
+                pos_instrument=e,
+                pos_quantity=np.zeros(0),
+                pos_entry=np.zeros(0),
+                assets=(),
+                col_account=e,
+                col_asset=e,
+                col_amount=np.zeros(0),
+            )
+            self._shell = (*key, shell)
+        return self._shell[2]
+
+    def _revalue_collateral(
+        self, book: LiveBook, snapshot: MarketSnapshot, accounts: IntArray, asset: str
+    ) -> None:
+        """Collateral value and FX of the accounts with a balance in (or based in) ``asset``."""
+        spec = self.config.oracles.assets
+        related = {asset} | {s for s, o in spec.items() if o.underlying == asset}
+        cols = [book.asset_index[a] for a in related if a in book.asset_index]
+        bal = book.balance_view()
+        touched = np.zeros(accounts.shape[0], np.bool_)
+        if cols:
+            touched |= (bal[accounts][:, cols] != 0).any(axis=1)
+        base = np.asarray([book.base_currency[a] == asset for a in accounts.tolist()], np.bool_)
+        touched |= base
+        if not touched.any():
+            return
+        acc = accounts[touched]
+        empty = Holdings(
+            account=np.zeros(0, np.int64),
+            instrument=np.zeros(0, np.int64),
+            quantity=np.zeros(0),
+            cost_known=np.zeros(0),
+            qty_unknown=np.zeros(0),
+            unknown=np.zeros(0, np.bool_),
+            first_row=np.zeros(0, np.int64),
+        )
+        sb = bal[acc]
+        a, s = np.nonzero(sb)
+        sub = SubBook(
+            acc,
+            empty,
+            a.astype(np.int64),
+            s.astype(np.int64),
+            sb[a, s],
+            tuple(book.accounts[i] for i in acc.tolist()),
+            tuple(book.base_currency[i] for i in acc.tolist()),
+        )
+        bk = sub_book_shell(book, sub)
+        col = value_collateral(bk, snapshot, self.config)
+        self.cv[acc] = col.per_account(col.value_im, acc.size)
+        self.cv_mm[acc] = col.per_account(col.value_mm, acc.size)
+        self.fx[acc] = account_fx(bk, snapshot, self.config)
+
+
+def _take_risk(risk: GroupRisk, idx: IntArray) -> GroupRisk:
+    """Rows ``idx`` of group results."""
+    out: GroupRisk = take_rows(risk, idx)
+    return out
+
+
+def _group_mtm(acc: IntArray, und: IntArray, mtm: FloatArray, risk: GroupRisk) -> FloatArray:
+    """Mark-to-market per group of ``risk`` (groups sorted by (account, underlying))."""
+    if risk.n == 0:
+        return np.zeros(0)
+    n_und = int(max(und.max(initial=0), risk.und.max(initial=0))) + 1
+    key_g = risk.account * n_und + risk.und
+    g = np.searchsorted(key_g, acc * n_und + und)
+    return sum_by(g, mtm, risk.n)
+
+
+def _no_collateral() -> CollateralTable:
+    e = np.zeros(0, np.int64)
+    z = np.zeros(0)
+    return CollateralTable((), e, e, z, z, z, z, z, z, z)
+
+
+def make_kernel(model: str, config: RiskConfig) -> AccountKernel:
+    """The kernel of ``model``: group-level for ``portfolio``, per account for the others."""
+    if model == "portfolio":
+        return PortfolioKernel(config)
+    return AccountKernel(model, config)
