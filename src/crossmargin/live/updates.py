@@ -8,7 +8,9 @@ This module is the contract between the engine and its edge (docs/formats.md, "T
 * JSON object form (:mod:`crossmargin.live.codec`): :func:`update_from_obj` /
   :func:`update_to_obj`, exact inverses (the journal's format);
 * per-feed sequence checks (:mod:`crossmargin.live.sequence`): :class:`FeedSequencer`,
-  :class:`SeqCheck`.
+  :class:`SeqCheck`;
+* streaming readers of tick files (:mod:`crossmargin.live.sources`): :func:`read_updates`
+  (JSON Lines, Pyth records, a CSV of closes).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from crossmargin.live.records import (
     check_surface,
 )
 from crossmargin.live.sequence import FeedSequencer, SeqCheck, SeqStatus
+from crossmargin.live.sources import TICK_FORMATS, TickFormat, detect_format, read_updates
 
 __all__ = [
     "MAX_INSTANT",
@@ -40,6 +43,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_VOL",
     "MIN_INSTANT",
+    "TICK_FORMATS",
     "UPDATE_TYPES",
     "AccountUpdate",
     "Deposit",
@@ -48,12 +52,15 @@ __all__ = [
     "NewAccount",
     "SeqCheck",
     "SeqStatus",
+    "TickFormat",
     "Trade",
     "Update",
     "VolSurfaceIn",
     "Withdrawal",
     "check_surface",
+    "detect_format",
     "portfolio_to_obj",
+    "read_updates",
     "update_from_obj",
     "update_to_obj",
 ]
