@@ -62,6 +62,8 @@ __all__ = [
     "TICK_FORMATS",
     "TickFormat",
     "detect_format",
+    "iter_lines",
+    "iter_updates",
     "parse_json_line",
     "read_updates",
 ]
@@ -76,6 +78,7 @@ MAX_NUMBER_CHARS = 64
 MAX_DEPTH = 64
 
 TickFormat = Literal["jsonl", "pyth", "csv-closes"]
+Located = Iterator[tuple[Update, str]]
 TICK_FORMATS: tuple[TickFormat, ...] = ("jsonl", "pyth", "csv-closes")
 _SUFFIXES: Mapping[str, TickFormat] = {
     ".jsonl": "jsonl",
@@ -240,13 +243,13 @@ def parse_json_line(text: str, *, path: str) -> Any:
     return obj
 
 
-def _jsonl(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Iterator[Update]:
+def _jsonl(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located:
     for n, text in iter_lines(path):
         if not text.strip():
             continue
         where = f"{path}:{n}"
         obj = parse_json_line(text, path=where)
-        yield update_from_obj(obj, path=where, pyth_ids=pyth_ids, pyth_rules=rules)
+        yield update_from_obj(obj, path=where, pyth_ids=pyth_ids, pyth_rules=rules), str(n)
 
 
 def _pyth_records(doc: Any, where: str) -> Iterator[tuple[Any, str]]:
@@ -265,7 +268,7 @@ def _pyth_records(doc: Any, where: str) -> Iterator[tuple[Any, str]]:
         raise InputError("not a Pyth price update (an object or a list)", path=where)
 
 
-def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Iterator[Update]:
+def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located:
     for n, text in iter_lines(path):
         body = text.strip()
         if not body or body.startswith(":"):  # blank line or SSE comment
@@ -279,7 +282,8 @@ def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Iterator
             if "type" in rec:
                 raise InputError("unknown field in a Pyth price update", path=f"{at}.type")
             obj = {"type": "pyth", **rec}
-            yield update_from_obj(obj, path=at, pyth_ids=pyth_ids, pyth_rules=rules)
+            u = update_from_obj(obj, path=at, pyth_ids=pyth_ids, pyth_rules=rules)
+            yield u, at.removeprefix(f"{path}:")
 
 
 # -- CSV of closes ----------------------------------------------------------------------------------
@@ -324,7 +328,7 @@ def _price(cell: str, where: str) -> float:
     return x  # finiteness and sign are the record's rules
 
 
-def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Iterator[Update]:
+def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Located:
     lines = iter_lines(path)
     numbers: list[int] = []
 
@@ -366,9 +370,10 @@ def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Iterator[Update]:
                 seq += 1
                 try:
                     vols = vol_rule.update(sym, t, price) if vol_rule is not None else {}
-                    yield MarketUpdate(feed, seq, t, sym, price=price, vols=vols)
+                    u = MarketUpdate(feed, seq, t, sym, price=price, vols=vols)
                 except InputError as exc:
                     raise InputError(exc.reason, path=at) from None
+                yield u, f"{n}.{sym}"
     except csv.Error as exc:
         raise InputError(
             f"not a valid CSV row: {exc}", path=f"{path}:{numbers[-1] if numbers else '?'}"
@@ -377,7 +382,7 @@ def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Iterator[Update]:
         raise InputError("empty file: no header", path=str(path))
 
 
-def read_updates(
+def iter_updates(
     path: str | Path,
     *,
     format: TickFormat | None = None,
@@ -385,8 +390,11 @@ def read_updates(
     pyth_ids: Mapping[str, str] | None = None,
     pyth_rules: FeedRules | None = None,
     vol_rule: VolRule | None = None,
-) -> Iterator[Update]:
-    """Stream the updates of a tick file, validated one line at a time.
+) -> Located:
+    """Stream ``(update, where)`` pairs of a tick file, validated one line at a time.
+
+    ``where`` locates the update in the file: the line number (``12``), with the record of a
+    Pyth document (``12.parsed[0]``) or the asset column of a CSV row (``12.BTC``).
 
     Parameters
     ----------
@@ -420,3 +428,19 @@ def read_updates(
     if fmt == "csv-closes":
         return _csv(p, feed, vol_rule)
     raise InputError(f"unknown tick format {fmt!r} (one of {', '.join(TICK_FORMATS)})", path=str(p))
+
+
+def read_updates(
+    path: str | Path,
+    *,
+    format: TickFormat | None = None,
+    feed: str = "closes",
+    pyth_ids: Mapping[str, str] | None = None,
+    pyth_rules: FeedRules | None = None,
+    vol_rule: VolRule | None = None,
+) -> Iterator[Update]:
+    """Stream the updates of a tick file (:func:`iter_updates` without the locations)."""
+    located = iter_updates(
+        path, format=format, feed=feed, pyth_ids=pyth_ids, pyth_rules=pyth_rules, vol_rule=vol_rule
+    )
+    return (u for u, _ in located)

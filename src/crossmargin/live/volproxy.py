@@ -17,7 +17,7 @@ an irregular clock::
 seeded so that the first tick shows the asset's vol in the starting snapshot
 (``v_0 = (σ_0 / premium)² / 365``). ``premium``
 (default 1: none) is an implied-over-realised premium; ``floor`` / ``cap`` keep the proxy inside
-[0.05, 5]. The same decay is the backtest's ``ewma`` proxy (:mod:`crossmargin.backtest.vol`,
+[0.05, 5], quoted to 4 decimals (0.01 vol point). The same decay is the backtest's ``ewma`` proxy (:mod:`crossmargin.backtest.vol`,
 a batch over a calendar); this one runs online. The surface it yields is flat in strike and
 expiry: the asset-level ``vol`` of each tick (skew and term structure are not modelled).
 """
@@ -107,4 +107,4 @@ class EWMAVolProxy:
                 var = decay * v0 + (1.0 - decay) * r * r / days
         self._state[asset] = (time, price, var)
         vol = min(max(self.premium * math.sqrt(365.0 * var), self.floor), self.cap)
-        return {None: FlatVol(vol)}
+        return {None: FlatVol(round(vol, 4))}
