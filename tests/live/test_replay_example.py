@@ -7,9 +7,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from crossmargin.errors import InputError
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
-from crossmargin.live.replay import build_crash_example, crash_example_dir
+from crossmargin.live.replay import EXAMPLES, build_example, example_dir
 from crossmargin.live.updates import MarketUpdate, NewAccount, read_updates
 
 
@@ -29,9 +32,10 @@ def _close(a: Any, b: Any, path: str = "") -> None:
         assert a == b, (path, a, b)
 
 
-def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
-    paths = build_crash_example(tmp_path)
-    ex = crash_example_dir()
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_generator_reproduces_the_committed_files(name: str, tmp_path: Path) -> None:
+    paths = build_example(name, tmp_path)
+    ex = example_dir(name)
     for name, p in paths.items():
         committed = ex / p.name
         if name == "ticks":
@@ -43,7 +47,7 @@ def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
 
 
 def test_example_is_a_real_crash() -> None:
-    ex = crash_example_dir()
+    ex = example_dir("crash_2020_03")
     snap = load_market(ex / "market.json")
     accounts, _ = load_portfolios(ex / "accounts.json")
     assert len(accounts) == 1000
@@ -57,3 +61,20 @@ def test_example_is_a_real_crash() -> None:
     assert any(isinstance(u, NewAccount) for u in ticks)
     times = [u.time for u in ticks]
     assert times == sorted(times)
+
+
+def test_ftx_example_moves_stablecoins_and_two_underlyings() -> None:
+    ex = example_dir("ftx_2022_11")
+    ticks = [u for u in read_updates(ex / "ticks.jsonl") if isinstance(u, MarketUpdate)]
+    assert {u.asset for u in ticks} == {"BTC", "ETH", "USDC", "USDT"}
+    usdc = [u.price for u in ticks if u.asset == "USDC" and u.price is not None]
+    assert min(usdc) < 0.995  # 2022-11-09: off its peg
+    assert all(None in u.vols for u in ticks if u.asset in ("BTC", "ETH"))
+    assert not any(u.vols for u in ticks if u.asset in ("USDC", "USDT"))
+
+
+def test_unknown_example() -> None:
+    with pytest.raises(InputError, match="unknown replay example"):
+        example_dir("nope")
+    with pytest.raises(InputError, match="unknown replay example"):
+        build_example("nope", ".")

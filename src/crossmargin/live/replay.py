@@ -1,31 +1,37 @@
-"""Replays of real history through the live engine: the bundled crash example and its generator.
+"""Replays of real history through the live engine: the bundled examples and their generator.
 
-The example ``examples/live/crash_2020_03`` (shipped in the package; README there) is a venue of
-1 000 accounts through the 2020-03-12 crash ("Black Thursday": BTC −50 % in 30 hours on
-Bitstamp), built by :func:`build_crash_example` from three inputs only:
+Two venues of 1 000 accounts through real crashes, shipped in the package under
+``examples/live`` (a README in each), built by :func:`build_example` from three inputs only:
 
-* ``btcusd_2h.csv`` — the real Bitstamp BTC/USD 2-hourly closes, 2020-03-05 .. 2020-03-20
-  (bar close times, UTC);
+* a CSV of real closes:
+
+  - ``crash_2020_03/btcusd_2h.csv`` — Bitstamp BTC/USD 2-hourly closes, 2020-03-05 .. 03-20
+    (bar close times, UTC): "Black Thursday", BTC −48 % from 7 900 to 4 112 in about a day;
+  - ``ftx_2022_11/closes_daily.csv`` — CoinGecko daily BTC, ETH, USDC and USDT, 2022-10-31 ..
+    11-30: the FTX collapse (BTC −24 %, ETH −30 % in two days, USDC and USDT off their peg);
+
 * the synthetic-venue generator of the cascade simulator
-  (:func:`crossmargin.liquidation.synthetic_venue`, seeded: directional, basis, pair,
-  option-seller and protected-long accounts, heavy-tailed sizes, 15 % of accounts run close to
-  their limit), sized on the first close under the ``portfolio`` model;
+  (:func:`crossmargin.liquidation.synthetic_venue`, seeded: directional, two-asset, basis, pair,
+  option-seller and protected-long accounts, heavy-tailed sizes, 15 % of accounts close to their
+  limit), sized on the first row of closes under the ``portfolio`` model;
 * the implied-vol proxy :class:`~crossmargin.live.volproxy.EWMAVolProxy` (RiskMetrics EWMA of
-  the 2-hour returns, seeded at 70 %), which moves the asset-level vol with every tick.
+  each underlying's returns on the tick clock, seeded at the snapshot's vol), which moves the
+  asset-level vol with every tick.
 
-It writes ``market.json`` (the snapshot at the first close: BTC spot, vol, rate 0, the
-27MAR20 / 24APR20 / 26JUN20 expiries with forwards and vols from spot and the asset vol),
-``accounts.json`` (the venue, one account per line) and ``ticks.jsonl`` (every later close as a
-market update of feed ``bitstamp`` with its proxy vol, plus a few account updates: withdrawals
-before the crash, deposits and de-risking trades during it, a dip buyer opening an account
-after it). Running it again writes the same files (fixed seed; amounts rounded to 8
-significant digits).
+Each writes ``market.json`` (the snapshot at the first row: prices, vols, rate 0, three listed
+expiries whose forwards and vols follow spot and the asset vol), ``accounts.json`` (the venue,
+one account per line) and ``ticks.jsonl`` (every later close as a market update of the
+example's feed, with its proxy vol, plus a few account updates: withdrawals before the crash,
+de-risking trades and deposits during it, a dip buyer opening an account after it). Running it
+again writes the same files (fixed seeds; amounts rounded to 8 significant digits).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -46,22 +52,88 @@ from crossmargin.live.sources import read_updates
 from crossmargin.live.volproxy import EWMAVolProxy
 
 __all__ = [
-    "CRASH_EXAMPLE",
+    "EXAMPLES",
+    "ReplayExample",
     "book_portfolios",
-    "build_crash_example",
-    "crash_example_dir",
+    "build_example",
+    "example_dir",
 ]
 
-#: Name of the bundled crash example (directory under ``examples/live``).
-CRASH_EXAMPLE = "crash_2020_03"
-_FEED = "bitstamp"
-_SEED_VOL = 0.70
-_EXPIRIES = ("27MAR20", "24APR20", "26JUN20")
+
+@dataclass(frozen=True, slots=True)
+class ReplayExample:
+    """How one bundled replay is built (module docstring).
+
+    Attributes
+    ----------
+    name
+        Directory under ``examples/live``.
+    closes
+        The CSV of closes (in that directory).
+    feed
+        Feed id of the ticks.
+    vols
+        Underlying → starting implied vol (the snapshot's, and the seed of the vol proxy).
+    expiries
+        Listed expiries (codes) of the snapshot.
+    moments
+        Instants of the account updates: withdrawals, de-risking trades, deposits, the dip
+        buyer's new account (each must be a tick time).
+    n_accounts, seed
+        Venue size and seed.
+    """
+
+    name: str
+    closes: str
+    feed: str
+    vols: Mapping[str, float]
+    expiries: tuple[str, ...]
+    moments: tuple[str, str, str, str]
+    n_accounts: int = 1000
+    seed: int = 0
 
 
-def crash_example_dir() -> Path:
-    """Directory of the bundled crash example."""
-    return Path(str(resources.files("crossmargin").joinpath("examples", "live", CRASH_EXAMPLE)))
+#: The bundled replays.
+EXAMPLES: Mapping[str, ReplayExample] = {
+    e.name: e
+    for e in (
+        ReplayExample(
+            "crash_2020_03",
+            "btcusd_2h.csv",
+            "bitstamp",
+            {"BTC": 0.70},
+            ("27MAR20", "24APR20", "26JUN20"),
+            (
+                "2020-03-09T12:00:00Z",
+                "2020-03-12T10:00:00Z",
+                "2020-03-12T14:00:00Z",
+                "2020-03-13T02:00:00Z",
+            ),
+            seed=20200312,
+        ),
+        ReplayExample(
+            "ftx_2022_11",
+            "closes_daily.csv",
+            "coingecko",
+            {"BTC": 0.55, "ETH": 0.70},
+            ("25NOV22", "30DEC22", "31MAR23"),
+            (
+                "2022-11-04T00:00:00Z",
+                "2022-11-09T00:00:00Z",
+                "2022-11-10T00:00:00Z",
+                "2022-11-11T00:00:00Z",
+            ),
+            seed=20221108,
+        ),
+    )
+}
+
+
+def example_dir(name: str = "crash_2020_03") -> Path:
+    """Directory of a bundled replay (:data:`EXAMPLES`)."""
+    if name not in EXAMPLES:
+        raise InputError(f"unknown replay example (one of {', '.join(EXAMPLES)})", path=name)
+    return Path(str(resources.files("crossmargin").joinpath("examples", "live", name)))
 
 
 def _sig(x: float, digits: int = 8) -> float:
@@ -94,28 +166,29 @@ def book_portfolios(book: Book, *, names: tuple[str, ...] | None = None) -> list
     ]
 
 
-def _market_obj(t0: datetime, price: float) -> dict[str, object]:
-    return {
-        "as_of": format_instant(t0),
-        "base_currency": "USD",
-        "assets": {
-            "BTC": {
-                "price": price,
-                "confidence": 1.0,
-                "timestamp": format_instant(t0),
-                "vol": _SEED_VOL,
-                "rate": 0.0,
-                "expiries": {code: {} for code in _EXPIRIES},
-            }
-        },
-    }
+def _market_obj(ex: ReplayExample, first: Sequence[MarketUpdate]) -> dict[str, object]:
+    assets: dict[str, object] = {}
+    for u in first:
+        a: dict[str, object] = {
+            "price": u.price,
+            "confidence": 1.0,
+            "timestamp": format_instant(u.time),
+        }
+        if u.asset in ex.vols:
+            a.update(vol=ex.vols[u.asset], rate=0.0, expiries={c: {} for c in ex.expiries})
+        assets[u.asset] = a
+    return {"as_of": format_instant(first[0].time), "base_currency": "USD", "assets": assets}
 
 
 def _account_updates(
-    portfolios: list[Portfolio], ticks: list[MarketUpdate], rng: np.random.Generator
+    ex: ReplayExample,
+    portfolios: list[Portfolio],
+    ticks: list[MarketUpdate],
+    rng: np.random.Generator,
 ) -> list[Update]:
     """A few deterministic account updates around the crash (module docstring)."""
-    price_at = {u.time: u.price for u in ticks if u.price is not None}
+    und = next(iter(ex.vols))
+    price_at = {u.time: u.price for u in ticks if u.price is not None and u.asset == und}
 
     def at(text: str) -> datetime:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -123,82 +196,98 @@ def _account_updates(
             raise InputError(f"no close at {text} in the replay window", path="replay")
         return t
 
-    with_usd = [p for p in portfolios if p.collateral.get("USD", 0.0) > 0]
-    pick = rng.permutation(len(with_usd))
+    stable = next(iter(portfolios[0].collateral))
+    with_cash = [p for p in portfolios if p.collateral.get(stable, 0.0) > 0]
+    pick = rng.permutation(len(with_cash))
     out: list[Update] = []
-    t_w = at("2020-03-09T12:00:00Z")
+    t_w, t_t, t_d, t_n = (at(m) for m in ex.moments)
     for k, j in enumerate(pick[:3]):
-        p = with_usd[int(j)]
-        amt = round(0.1 * p.collateral["USD"], 2)
-        out.append(Withdrawal(p.account, "USD", amt, t_w, id=f"w-{k + 1}"))
-    t_t = at("2020-03-12T10:00:00Z")
-    perps = [p for p in portfolios if any(isinstance(x.contract, Perpetual) for x in p.positions)]
+        p = with_cash[int(j)]
+        amt = round(0.1 * p.collateral[stable], 2)
+        out.append(Withdrawal(p.account, stable, amt, t_w, id=f"w-{k + 1}"))
+    perps = [
+        p
+        for p in portfolios
+        if any(
+            isinstance(x.contract, Perpetual) and x.contract.underlying == und for x in p.positions
+        )
+    ]
     for k, j in enumerate(rng.permutation(len(perps))[:5]):
         p = perps[int(j)]
-        pos = next(x for x in p.positions if isinstance(x.contract, Perpetual))
+        pos = next(
+            x
+            for x in p.positions
+            if isinstance(x.contract, Perpetual) and x.contract.underlying == und
+        )
         px = price_at[t_t]
         assert px is not None
         qty = _sig(-0.5 * pos.quantity)
         out.append(Trade(p.account, pos.contract.name, qty, px, t_t, id=f"t-{k + 1}"))
-    t_d = at("2020-03-12T14:00:00Z")
     for k, j in enumerate(pick[3:13]):
-        p = with_usd[int(j)]
-        amt = round(0.25 * p.collateral["USD"], 2)
-        out.append(Deposit(p.account, "USD", amt, t_d, id=f"d-{k + 1}"))
-    t_n = at("2020-03-13T02:00:00Z")
+        p = with_cash[int(j)]
+        amt = round(0.25 * p.collateral[stable], 2)
+        out.append(Deposit(p.account, stable, amt, t_d, id=f"d-{k + 1}"))
     px = price_at[t_n]
     assert px is not None
-    buyer = Portfolio("dip-buyer", "USD", {"USD": 10_000.0}, (Position(Perpetual("BTC"), 5.0, px),))
+    size = _sig(25_000.0 / px, 4)  # 25 000 USD of perp on 10 000 of collateral
+    buyer = Portfolio("dip-buyer", "USD", {stable: 10_000.0}, (Position(Perpetual(und), size, px),))
     out.append(NewAccount(buyer, t_n))
     return out
 
 
-def build_crash_example(
+def build_example(
+    name: str,
     out_dir: str | Path,
     *,
     closes: str | Path | None = None,
-    n_accounts: int = 1000,
-    seed: int = 20200312,
 ) -> dict[str, Path]:
-    """Write the crash example's ``market.json``, ``accounts.json`` and ``ticks.jsonl``.
+    """Write a bundled replay's ``market.json``, ``accounts.json`` and ``ticks.jsonl``.
 
     Parameters
     ----------
+    name
+        The replay (:data:`EXAMPLES`).
     out_dir
         Directory to write to (created if missing).
     closes
-        The CSV of closes to replay (default: the example's ``btcusd_2h.csv``).
-    n_accounts
-        Venue size.
-    seed
-        Seed of the synthetic venue and of the account updates.
+        The CSV of closes to replay (default: the example's own).
 
     Returns
     -------
     dict
         ``{"market": path, "accounts": path, "ticks": path}``.
+
+    Raises
+    ------
+    InputError
+        An unknown example, or closes that do not cover its moments.
     """
-    src = Path(closes) if closes is not None else crash_example_dir() / "btcusd_2h.csv"
-    proxy = EWMAVolProxy({"BTC": _SEED_VOL})
-    stream = [u for u in read_updates(src, feed=_FEED, vol_rule=proxy)]
-    ticks = [u for u in stream if isinstance(u, MarketUpdate)]
-    p0 = ticks[0].price if ticks else None
-    if len(ticks) < 2 or p0 is None:
-        raise InputError("need a first close and at least one tick", path=str(src))
-    first, ticks = ticks[0], ticks[1:]
-    market_obj = _market_obj(first.time, p0)
+    ex = EXAMPLES.get(name)
+    if ex is None:
+        raise InputError(f"unknown replay example (one of {', '.join(EXAMPLES)})", path=name)
+    src = Path(closes) if closes is not None else example_dir(name) / ex.closes
+    proxy = EWMAVolProxy(ex.vols)
+    ticks = [
+        u for u in read_updates(src, feed=ex.feed, vol_rule=proxy) if isinstance(u, MarketUpdate)
+    ]
+    t0 = ticks[0].time if ticks else None
+    first = [u for u in ticks if u.time == t0]
+    ticks = ticks[len(first) :]
+    if not ticks:
+        raise InputError("need a first row of closes and at least one more", path=str(src))
+    market_obj = _market_obj(ex, first)
     snapshot = market_from_obj(market_obj, history=None)
     venue = synthetic_venue(
         snapshot,
         default_config(),
-        n_accounts,
-        seed=seed,
-        underlyings=("BTC",),
+        ex.n_accounts,
+        seed=ex.seed,
+        underlyings=tuple(ex.vols),
         regimes=("portfolio",),
     )
-    names = tuple(f"acct-{k + 1:04d}" for k in range(n_accounts))
+    names = tuple(f"acct-{k + 1:04d}" for k in range(ex.n_accounts))
     portfolios = book_portfolios(venue.book, names=names)
-    extra = _account_updates(portfolios, ticks, np.random.default_rng(seed + 1))
+    extra = _account_updates(ex, portfolios, ticks, np.random.default_rng(ex.seed + 1))
     merged = sorted(
         [*ticks, *extra], key=lambda u: (u.time, 0 if isinstance(u, MarketUpdate) else 1)
     )
