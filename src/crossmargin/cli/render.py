@@ -9,7 +9,14 @@ from rich.table import Table
 
 from crossmargin.cli.output import fmt_money, fmt_num, fmt_pct
 
-__all__ = ["print_account", "print_comparison", "print_explain", "print_prices", "print_whatif"]
+__all__ = [
+    "print_account",
+    "print_comparison",
+    "print_explain",
+    "print_prices",
+    "print_whatif",
+    "status_markup",
+]
 
 _STATUS_STYLE = {
     "healthy": "green",
@@ -19,8 +26,12 @@ _STATUS_STYLE = {
 }
 
 
-def _status(s: str) -> str:
+def status_markup(s: str) -> str:
+    """An account status in its colour (rich markup)."""
     return f"[{_STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+_status = status_markup
 
 
 def print_account(con: Console, d: dict[str, Any]) -> None:
