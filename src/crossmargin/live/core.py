@@ -382,16 +382,20 @@ class LiveCore:
         accounts reporting in it.
         """
         book = self.book
-        parts = [book.asset_holders(asset)]
+        mask = np.zeros(book.n_accounts, np.bool_)
+        if asset in book.asset_index:
+            mask |= book.balance_view()[:, book.asset_index[asset]] != 0.0
         if asset in self.inst.underlyings:
-            parts.append(book.holders_of(self.inst.underlyings.index(asset)))
+            und = self.inst.underlyings.index(asset)
+            if und < book.holders.shape[1]:
+                mask |= book.holders[: book.n_accounts, und] > 0
         for sym, spec in self.config.oracles.assets.items():
-            if spec.underlying == asset:
-                parts.append(book.asset_holders(sym))
-        base = [i for i, c in enumerate(book.base_currency) if c == asset]
-        if base:
-            parts.append(np.asarray(base, np.int64))
-        return np.unique(np.concatenate(parts)).astype(np.int64)
+            if spec.underlying == asset and sym in book.asset_index:
+                mask |= book.balance_view()[:, book.asset_index[sym]] != 0.0
+        based = book.based_in(asset)
+        if based.size:
+            mask[based] = True
+        return np.flatnonzero(mask).astype(np.int64)
 
     def refreeze(self) -> None:
         """Recompute the frozen flag of every account from the stale assets."""
