@@ -61,6 +61,7 @@ __all__ = [
     "AccountKernel",
     "PortfolioKernel",
     "SubBook",
+    "concat_batches",
     "gather",
     "make_kernel",
     "resolve_sub",
@@ -232,6 +233,36 @@ def take_batch(batch: AccountBatch, idx: IntArray, accounts: IntArray) -> Accoun
         worst_loss=batch.worst_loss[idx],
         scenarios=batch.scenarios,
         group_names=batch.group_names,
+    )
+
+
+def concat_batches(batches: list[AccountBatch]) -> AccountBatch:
+    """Batches of disjoint accounts as one (in the given order)."""
+    if len(batches) == 1:
+        return batches[0]
+    cat = np.concatenate
+    names = tuple(dict.fromkeys(n for b in batches for n in b.group_names))
+    pos = {n: i for i, n in enumerate(names)}
+    wu = []
+    for b in batches:
+        remap = np.asarray([pos[n] for n in b.group_names] + [-1], np.int64)
+        wu.append(remap[b.worst_und])
+    return AccountBatch(
+        accounts=cat([b.accounts for b in batches]),
+        equity=cat([b.equity for b in batches]),
+        m_equity=cat([b.m_equity for b in batches]),
+        im=cat([b.im for b in batches]),
+        mm=cat([b.mm for b in batches]),
+        ratio=cat([b.ratio for b in batches]),
+        status=cat([b.status for b in batches]),
+        collateral=cat([b.collateral for b in batches]),
+        upnl=cat([b.upnl for b in batches]),
+        worst_und=cat(wu),
+        worst_cls=cat([b.worst_cls for b in batches]),
+        worst_index=cat([b.worst_index for b in batches]),
+        worst_loss=cat([b.worst_loss for b in batches]),
+        scenarios=next((b.scenarios for b in batches if b.scenarios is not None), None),
+        group_names=names,
     )
 
 
