@@ -77,8 +77,8 @@ def test_recovery_after_an_unclean_stop(db: str) -> None:
     engine = _open(db, snapshot_every=23)
     feed(engine, items[:131])
     before = engine.state_digest()
-    engine._store.close()  # noqa: SLF001 - the process "dies": no closing snapshot
-    engine._closed = True  # noqa: SLF001
+    engine._store.close()
+    engine._closed = True
     recovered = _open(db, snapshot_every=23)
     assert recovered.state_digest() == before
     feed(recovered, items[131:])
@@ -99,9 +99,8 @@ def test_every_acknowledged_input_is_journaled(tmp_path: Path) -> None:
     assert [a.seq for a in acks] == [r.seq for r in journal] == list(range(1, len(items) + 1))
     assert [r.kind for r in journal] == [
         {"MarketUpdate": "market", "Trade": "trade", "Deposit": "deposit"}.get(
-            type(u).__name__, {"Withdrawal": "withdrawal", "NewAccount": "account"}.get(
-                type(u).__name__, "?"
-            )
+            type(u).__name__,
+            {"Withdrawal": "withdrawal", "NewAccount": "account"}.get(type(u).__name__, "?"),
         )
         for u in items
     ]
