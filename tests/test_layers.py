@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "data",
         ),
     ),
+    # the durable store (journal, snapshots, events, API keys) stands on the error tree alone
+    ("store", ("store",)),
     ("kernels", ("kernels",)),
     ("instruments / market", ("instruments", "market", "liquidity")),
     ("collateral", ("collateral",)),
