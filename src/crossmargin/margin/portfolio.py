@@ -39,7 +39,7 @@ from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings
 from crossmargin.resolve.terms import KIND_OPTION
-from crossmargin.risk.aggregate import GroupMatrix, group_positions, group_sum
+from crossmargin.risk.aggregate import GroupMatrix, Groups, group_positions, group_sum
 from crossmargin.risk.pnl import grid_unit_pnl
 from crossmargin.scenarios.grid import (
     VOL_DOWN,
@@ -235,6 +235,11 @@ class PortfolioMargin:
         layout = GroupMatrix.build(group_positions(pos, inst), column, int(unit.shape[0]))
         return self.risk_of(inst, layout, pos, unit, detail=detail)
 
+    def layout(self, book: ResolvedBook) -> GroupMatrix:
+        """The group layout of every position of ``book`` (columns: all its contracts)."""
+        inst, pos = book.instruments, book.positions
+        return GroupMatrix.build(group_positions(pos, inst), pos.instrument, inst.n)
+
     def risk_of(
         self,
         inst: InstrumentTable,
@@ -343,13 +348,19 @@ class PortfolioMargin:
         g_im = np.maximum(core, risk.short_option_minimum)
         return GroupRequirements(im=g_im, credit_rows=credit_rows, som_excess=g_im - core)
 
-    def combine(self, book: ResolvedBook, risk: GroupRisk) -> MarginBatch:
-        """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring)."""
+    def combine(
+        self, book: ResolvedBook, risk: GroupRisk, *, groups: Groups | None = None
+    ) -> MarginBatch:
+        """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring).
+
+        ``groups``: the groups of ``book``'s positions, if already formed.
+        """
         cfg = self.config
         inst = book.instruments
         n_acc = book.n_accounts
         scen = self.scenarios(inst.classes)
-        groups = group_positions(book.positions, inst)
+        if groups is None:
+            groups = group_positions(book.positions, inst)
         if not (
             np.array_equal(groups.account, risk.account) and np.array_equal(groups.und, risk.und)
         ):
