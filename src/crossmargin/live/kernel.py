@@ -28,7 +28,7 @@ scenario of its riskiest group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from crossmargin.instruments.book import Book
 from crossmargin.live.columns import Columns, grow_rows
 from crossmargin.live.state import LiveBook
 from crossmargin.margin.base import get_model
-from crossmargin.margin.portfolio import GroupRisk, PortfolioMargin
+from crossmargin.margin.portfolio import GroupAggregates, GroupRisk, PortfolioMargin
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, account_fx, fx_rates
 from crossmargin.resolve.instruments import InstrumentTable
@@ -597,8 +597,8 @@ class PortfolioKernel(AccountKernel):
             return
         p = book.pos
         q = p["quantity"][sl.rows]
-        hold = replace(sl.hold, quantity=q)
-        risk = self.pm.risk_of(inst, sl.layout, hold, self._units(inst)[sl.cols])
+        agg = GroupAggregates.of_contracts(inst, sl.layout, q, self._units(inst)[sl.cols], sl.cols)
+        risk = self.pm.risk_from(inst, sl.layout.groups, agg)
         self._write(risk.account, risk, _slice_mtm(inst, sl, q, p))
 
     def _slice(self, book: LiveBook, inst: InstrumentTable, und: int) -> _Slice | None:
