@@ -59,15 +59,15 @@ def _cause(ev: Mapping[str, Any]) -> str:
     if not isinstance(cause, Mapping):
         return ""
     parts = []
-    for key in ("kind", "underlying", "feed", "reason"):
+    for key in ("kind", "feed", "underlying", "asset", "policy", "reason"):
         v = cause.get(key)
         if v not in (None, ""):
             parts.append(str(v))
     if isinstance(cause.get("update_seq"), int):
         parts.append(f"#{cause['update_seq']}")
     ws = cause.get("worst_scenario")
-    if isinstance(ws, Mapping) and ws.get("label"):
-        parts.append(f"worst: {ws['label']}")
+    if isinstance(ws, Mapping) and (ws.get("scenario") or ws.get("label")):
+        parts.append(f"worst: {ws.get('scenario') or ws.get('label')}")
     return " ".join(parts)
 
 
