@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
@@ -57,6 +58,8 @@ __all__ = [
     "VolSurfaceIn",
     "Withdrawal",
     "check_surface",
+    "contract_named",
+    "iso",
 ]
 
 #: Earliest accepted instant (inclusive), UTC.
@@ -137,6 +140,27 @@ def _instant(v: Any, path: str) -> datetime:
             path=path,
         )
     return t
+
+
+@lru_cache(maxsize=4096)
+def contract_named(name: str) -> Contract:
+    """The contract of an instrument name (cached: a venue trades few names many times).
+
+    Raises
+    ------
+    InputError
+        The name does not parse (never cached).
+    """
+    return parse_instrument(name, path="instrument")
+
+
+def iso(t: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` of a UTC instant (``format_instant``, fast path).
+
+    Record times are normalised to UTC at construction, so their ISO form ends in ``+00:00``.
+    """
+    s = t.isoformat()
+    return s[:-6] + "Z" if s.endswith("+00:00") else format_instant(t)
 
 
 def _text(v: Any, path: str) -> str:
@@ -247,6 +271,42 @@ def _oracle(o: Any, path: str) -> OracleRecord:
     )
 
 
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+def _forwards(m: object) -> Mapping[datetime, float]:
+    if not isinstance(m, Mapping):
+        raise InputError("must be a mapping of expiry to forward", path="forwards")
+    if not m:
+        return _EMPTY
+    fwd: dict[datetime, float] = {}
+    for t, f in m.items():
+        where = f"forwards.{_label(t)}"
+        key = _instant(t, where)
+        if key in fwd:
+            raise InputError("expiry given twice", path=where)
+        fwd[key] = _real(f, where, positive=True)
+    return MappingProxyType(dict(sorted(fwd.items())))
+
+
+def _vols(m: object) -> Mapping[datetime | None, VolSurfaceIn]:
+    if not isinstance(m, Mapping):
+        raise InputError("must be a mapping of expiry to vol surface", path="vols")
+    if not m:
+        return _EMPTY
+    vols: dict[datetime | None, VolSurfaceIn] = {}
+    for exp, surf in m.items():
+        where = "vol" if exp is None else f"vols.{_label(exp)}"
+        vkey = None if exp is None else _instant(exp, where)
+        if vkey in vols:
+            raise InputError("expiry given twice", path=where)
+        vols[vkey] = check_surface(surf, where)
+        if vkey is None and not isinstance(surf, FlatVol):
+            raise InputError("the asset-level vol is one number (a flat vol)", path=where)
+    ordered = sorted(vols.items(), key=lambda kv: (kv[0] is not None, kv[0] or MIN_INSTANT))
+    return MappingProxyType(dict(ordered))
+
+
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
@@ -306,29 +366,8 @@ class MarketUpdate:
                     "is the confidence of a price: give it with price", path="confidence"
                 )
         _set(self, "perp_mark", _opt_real(self.perp_mark, "perp_mark", positive=True))
-        if not isinstance(self.forwards, Mapping):
-            raise InputError("must be a mapping of expiry to forward", path="forwards")
-        fwd: dict[datetime, float] = {}
-        for t, f in self.forwards.items():
-            where = f"forwards.{_label(t)}"
-            key = _instant(t, where)
-            if key in fwd:
-                raise InputError("expiry given twice", path=where)
-            fwd[key] = _real(f, where, positive=True)
-        _set(self, "forwards", MappingProxyType(dict(sorted(fwd.items()))))
-        if not isinstance(self.vols, Mapping):
-            raise InputError("must be a mapping of expiry to vol surface", path="vols")
-        vols: dict[datetime | None, VolSurfaceIn] = {}
-        for exp, surf in self.vols.items():
-            where = "vol" if exp is None else f"vols.{_label(exp)}"
-            vkey = None if exp is None else _instant(exp, where)
-            if vkey in vols:
-                raise InputError("expiry given twice", path=where)
-            vols[vkey] = check_surface(surf, where)
-            if vkey is None and not isinstance(surf, FlatVol):
-                raise InputError("the asset-level vol is one number (a flat vol)", path=where)
-        ordered = sorted(vols.items(), key=lambda kv: (kv[0] is not None, kv[0] or MIN_INSTANT))
-        _set(self, "vols", MappingProxyType(dict(ordered)))
+        _set(self, "forwards", _forwards(self.forwards))
+        _set(self, "vols", _vols(self.vols))
         if self.oracle is not None:
             _set(self, "oracle", _oracle(self.oracle, "oracle"))
         if (
@@ -373,7 +412,7 @@ class Trade:
 
     def __post_init__(self) -> None:
         _set(self, "account", _text(self.account, "account"))
-        parse_instrument(_text(self.instrument, "instrument"), path="instrument")
+        contract_named(_text(self.instrument, "instrument"))
         _set(self, "quantity", _real(self.quantity, "quantity", nonzero=True))
         _set(self, "price", _real(self.price, "price", positive=True))
         _set(self, "time", _instant(self.time, "time"))
@@ -382,7 +421,7 @@ class Trade:
     @property
     def contract(self) -> Contract:
         """The traded contract (parsed from :attr:`instrument`)."""
-        return parse_instrument(self.instrument)
+        return contract_named(self.instrument)
 
 
 def _transfer_init(u: Deposit | Withdrawal) -> None:

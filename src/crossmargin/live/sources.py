@@ -216,6 +216,9 @@ def _depth(obj: Any) -> int:
     return deepest
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_int=_int, parse_float=_float)
+
+
 def parse_json_line(text: str, *, path: str) -> Any:
     """Parse one JSON document under the limits of this module.
 
@@ -227,7 +230,7 @@ def parse_json_line(text: str, *, path: str) -> Any:
         Not JSON, a duplicate key, a number literal or nesting over its limit.
     """
     try:
-        obj = json.loads(text, object_pairs_hook=_unique, parse_int=_int, parse_float=_float)
+        obj = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=path) from None
     except _DuplicateKeyError as exc:
@@ -238,7 +241,8 @@ def parse_json_line(text: str, *, path: str) -> Any:
         ) from None
     except RecursionError:
         raise InputError(f"nested deeper than {MAX_DEPTH} levels", path=path) from None
-    if _depth(obj) > MAX_DEPTH:
+    # fewer brackets than the limit cannot nest deeper than it (no walk needed)
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
         raise InputError(f"nested deeper than {MAX_DEPTH} levels", path=path)
     return obj
 
