@@ -47,6 +47,7 @@ from crossmargin.live.sequence import FeedSequencer
 from crossmargin.live.settings import LiveSettings
 from crossmargin.live.state import LiveBook
 from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import mark_positions, net_holdings
 from crossmargin.resolve.terms import extend_terms
 
@@ -121,12 +122,12 @@ class LiveCore:
         self.events: deque[Event] = deque(maxlen=settings.max_events or None)
         self.liquidations: list[dict[str, object]] = []
 
-    def rebuild(self) -> None:
-        """Marks and the kernel's caches recomputed from the state (after a restore).
+    def rebuild(self, inst: InstrumentTable) -> None:
+        """Adopt restored marks and recompute the kernel's caches from the state.
 
         Every account's last margin, reported status and frozen flag are the restored ones.
         """
-        self.inst, _ = mark_all(self.book.terms, self.snapshot, self.config)
+        self.inst = inst
         self.kernel.on_marks(self.inst, None)
         live = np.flatnonzero(~self.R["frozen"]).astype(np.int64)
         if live.size:
@@ -185,8 +186,10 @@ class LiveCore:
         return float((np.maximum(bal, 0.0) * px).sum())
 
     def to_book(self) -> Book:
-        """The live accounts as a book: each net position one lot at its average entry (lots
-        without an entry stay a lot without one), each balance ≠ 0 one collateral row.
+        """The live accounts as a book.
+
+        Each net position is one lot at its average entry (lots without an entry stay a lot
+        without one); each balance ≠ 0 is one collateral row.
         """
         live = self.book
         rows = live.alive_rows()
@@ -283,10 +286,7 @@ class LiveCore:
         u = int(R["worst_und"][a])
         if u < 0:
             return None
-        out: dict[str, object] = {
-            "underlying": self.inst.underlyings[u],
-            "loss": float(R["worst_loss"][a]),
-        }
+        out: dict[str, object] = {"underlying": R.names[u], "loss": float(R["worst_loss"][a])}
         scen = batch_scen if batch_scen is not None else self._scenarios
         c, j = int(R["worst_cls"][a]), int(R["worst_index"][a])
         if scen is not None and 0 <= c < len(scen.grids) and j >= 0:
@@ -376,8 +376,10 @@ class LiveCore:
 
     # -- freezing -------------------------------------------------------------------------------
     def affected_by(self, asset: str) -> IntArray:
-        """Accounts whose margin depends on ``asset``: holders of its contracts, of it as
-        collateral or of collateral valued through it, and accounts reporting in it.
+        """Accounts whose margin depends on ``asset``.
+
+        Holders of its contracts, of it as collateral or of collateral valued through it, and
+        accounts reporting in it.
         """
         book = self.book
         parts = [book.asset_holders(asset)]
@@ -429,8 +431,10 @@ class LiveCore:
         time: datetime,
         cause: Cause,
     ) -> tuple[AccountBatch | None, list[Event]]:
-        """Run ``run(accounts)``; an asset it cannot value is marked stale (its accounts frozen)
-        and the run repeated without them. Other errors propagate.
+        """Run ``run(accounts)``, failing closed per asset.
+
+        An asset the run cannot value is marked stale (its accounts frozen) and the run is
+        repeated without them. Other errors propagate.
         """
         events: list[Event] = []
         for _ in range(len(self.book.assets) + len(self.inst.underlyings) + 2):
@@ -502,15 +506,14 @@ class LiveCore:
 
     def tick(self, asset: str, time: datetime, cause: Cause) -> list[Event]:
         """Re-margin what a move of ``asset`` touched (marks already updated)."""
-        und = self.inst.underlyings.index(asset) if asset in self.inst.underlyings else None
-        if und is not None:
+        if asset in self.inst.underlyings:
             self.kernel.on_marks(self.inst, (asset,))
         accounts = self.affected_by(asset)
         if accounts.size == 0:
             return []
 
         def run(acc: IntArray) -> AccountBatch:
-            return self.kernel.tick(self.book, self.inst, self.snapshot, und, acc)
+            return self.kernel.tick(self.book, self.inst, self.snapshot, asset, acc)
 
         batch, events = self.isolated(accounts, run, time, cause)
         if batch is not None:
@@ -531,8 +534,9 @@ class LiveCore:
             self.now = t
 
     def clock(self, seq: int, t: datetime) -> Outcome:
-        """Move the engine clock to ``t`` (a journaled ``clock`` input): time step, heartbeats,
-        pending recoveries, auto-liquidation, periodic sweep.
+        """Move the engine clock to ``t`` (a journaled ``clock`` input).
+
+        Then: time step, heartbeats, pending recoveries, auto-liquidation, periodic sweep.
         """
         cause: Cause = {"update_seq": seq, "kind": "clock"}
         events: list[Event] = []
@@ -550,7 +554,7 @@ class LiveCore:
 
     def revalue_all(self, cause: Cause, time: datetime) -> list[Event]:
         """Every contract re-marked and every account re-margined from scratch."""
-        inst, failed = mark_all(self.book.terms, self.snapshot, self.config)
+        inst, failed = mark_all(self.book.terms, self.snapshot, self.config, previous=self.inst)
         events: list[Event] = []
         for u, why in failed.items():
             events += self.mark_stale(u, why, time, cause)
@@ -653,7 +657,7 @@ class LiveCore:
         time = self.now
         self.last_sweep = self.now
         R = self.R
-        inst, failed = mark_all(self.book.terms, self.snapshot, self.config)
+        inst, failed = mark_all(self.book.terms, self.snapshot, self.config, previous=self.inst)
         events: list[Event] = []
         for u, why in failed.items():
             events += self.mark_stale(u, why, time, cause)

@@ -16,10 +16,10 @@
   pickles), the market snapshot and the contracts as a pickle read back by an unpickler that
   admits only crossmargin's market and instrument classes, NumPy arrays and datetimes, and the
   rest as JSON. A snapshot at seq 0 is written when a database is first opened.
-* **Recovery** = newest snapshot + replay of the journal after it. The marks and the kernel's
-  caches are rebuilt from the restored state (the incremental state equals a from-scratch
-  computation: that is the invariant the sweep checks), every account's last margin and
-  reported status come from the snapshot.
+* **Recovery** = newest snapshot + replay of the journal after it. Marks, every account's last
+  margin and reported status come from the snapshot; the kernel's caches (risk arrays, group
+  results) are recomputed from them — the same numbers, since the incremental state equals a
+  from-scratch computation (the invariant the sweep checks).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import io
 import json
 import pickle
 from collections.abc import Mapping
+from dataclasses import fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -42,6 +43,8 @@ from crossmargin.live.core import LiveCore
 from crossmargin.live.sequence import FeedSequencer
 from crossmargin.live.settings import LiveSettings
 from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.marks import Marks
 from crossmargin.resolve.terms import contract_terms
 
 __all__ = ["FORMAT", "decode_state", "encode_state"]
@@ -108,6 +111,8 @@ def encode_state(core: LiveCore) -> dict[str, bytes]:
     arrays: dict[str, np.ndarray] = {f"pos.{k}": v for k, v in book.pos.arrays().items()}
     arrays["balances"] = book.balance_view().copy()
     arrays.update({f"res.{k}": v for k, v in core.R.arrays().items()})
+    marks = core.inst.marks()
+    arrays.update({f"marks.{f.name}": getattr(marks, f.name) for f in fields(Marks)})
     state = {
         "format": FORMAT,
         "model": core.model,
@@ -127,6 +132,7 @@ def encode_state(core: LiveCore) -> dict[str, bytes]:
         "fund": core.fund.balance,
         "pots": core.pots,
         "ids": {k: list(v) for k, v in core.ids.items()},
+        "group_names": core.R.names,
     }
     objects = {"snapshot": core.snapshot, "contracts": book.terms.contracts}
     return {
@@ -169,6 +175,7 @@ def decode_state(parts: Mapping[str, bytes]) -> LiveCore:
     book.load_positions({k[4:]: v for k, v in arrays.items() if k.startswith("pos.")})
     book.balance_view()[:] = arrays["balances"]
     core.R.load({k[4:]: v for k, v in arrays.items() if k.startswith("res.")})
+    core.R.name_ids(tuple(state["group_names"]))
     core.seq = int(state["seq"])
     core.event_seq = int(state["event_seq"])
     core.now = parse_instant(state["now"])
@@ -180,7 +187,8 @@ def decode_state(parts: Mapping[str, bytes]) -> LiveCore:
     core.fund.balance = float(state["fund"])
     core.pots = {k: float(v) for k, v in state["pots"].items()}
     core.ids = {k: (int(v[0]), bool(v[1])) for k, v in state["ids"].items()}
-    core.rebuild()
+    marks = Marks(**{f.name: arrays[f"marks.{f.name}"] for f in fields(Marks)})
+    core.rebuild(InstrumentTable.join(terms, marks))
     return core
 
 

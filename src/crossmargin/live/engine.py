@@ -54,6 +54,7 @@ from crossmargin.live.records import (
     Withdrawal,
 )
 from crossmargin.live.results import AccountView, Ack, PreTradeResult, SweepReport, health_obj
+from crossmargin.live.sequence import FeedSequencer
 from crossmargin.live.settings import AutoLiquidate, LiveSettings
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.store import NewEvent, NewRecord, Receipt, Store, StoreConfig
@@ -64,9 +65,9 @@ _UPDATE_TYPES = (MarketUpdate, Trade, Deposit, Withdrawal, NewAccount)
 
 
 def _key(u: Update) -> str | None:
-    """Idempotency key of an account update with a client id."""
-    if isinstance(u, Trade | Deposit | Withdrawal) and u.id is not None:
-        return f"{kind_of(u)}:{u.account}:{u.id}"
+    """Idempotency key of an account update: its client id (unique across the venue)."""
+    if isinstance(u, Trade | Deposit | Withdrawal):
+        return u.id
     return None
 
 
@@ -221,7 +222,7 @@ class LiveEngine:
             first = self._core.seq + 1
             outcomes = self._process([(first + k, u) for k, (_, u, _, _) in enumerate(todo)])
             self._await(future, first, len(todo))
-            for k, ((i, u, _, key), out) in enumerate(zip(todo, outcomes, strict=True)):
+            for k, ((i, _, _, key), out) in enumerate(zip(todo, outcomes, strict=True)):
                 seq = first + k
                 if key is not None:
                     self._core.ids[key] = (seq, out.accepted)
@@ -230,8 +231,10 @@ class LiveEngine:
             return [a for a in acks if a is not None]
 
     def advance_clock(self, now: datetime) -> list[Event]:
-        """Move the engine clock to ``now`` (journaled): time step, heartbeats, pending
-        recoveries, auto-liquidation of accounts still below maintenance, periodic sweep.
+        """Move the engine clock to ``now`` (journaled).
+
+        Then: time step, heartbeats, pending recoveries, auto-liquidation of accounts still
+        below maintenance, periodic sweep.
         """
         with self._lock:
             self._check_open()
@@ -247,8 +250,9 @@ class LiveEngine:
             return out.events
 
     def sweep(self) -> SweepReport:
-        """Re-margin every account from scratch and compare with the incremental state
-        (journaled; a difference is a ``sweep_mismatch`` event and the sweep's numbers win).
+        """Re-margin every account from scratch and compare with the incremental state.
+
+        Journaled; a difference is a ``sweep_mismatch`` event and the sweep's numbers win.
         """
         with self._lock:
             self._check_open()
@@ -359,6 +363,24 @@ class LiveEngine:
                 for e in self._core.events
                 if e.seq > seq and (account is None or e.account == account)
             ]
+
+    def has_account(self, account: str) -> bool:
+        """Whether ``account`` is open."""
+        return account in self._core.book.index
+
+    def has_applied(self, id: str) -> bool:
+        """Whether an input with client id ``id`` was journaled (applied or refused)."""
+        return id in self._core.ids
+
+    @property
+    def sequencer(self) -> FeedSequencer:
+        """Per-feed sequence positions (read only: ``check(u, commit=False)``)."""
+        return self._core.sequencer
+
+    @property
+    def clock(self) -> datetime:
+        """Engine clock (same as :attr:`now`)."""
+        return self._core.now
 
     # -- state for tests and reports ------------------------------------------------------------
     @property

@@ -159,8 +159,8 @@ def resolve_sub(
 class AccountBatch:
     """Health of some accounts (account base currencies), aligned with ``accounts``.
 
-    ``worst_*``: the group with the largest scan loss — its underlying (−1: none), risk class,
-    scenario index in the class's grid and loss (snapshot currency).
+    ``worst_*``: the group with the largest scan loss — its name (index into ``group_names``,
+    −1: none), risk class, scenario index in the class's grid and loss (snapshot currency).
     """
 
     accounts: IntArray
@@ -177,6 +177,7 @@ class AccountBatch:
     worst_index: IntArray
     worst_loss: FloatArray
     scenarios: ScenarioSet | None = None
+    group_names: tuple[str, ...] = ()
 
     @classmethod
     def from_results(cls, res: AccountResults, accounts: IntArray) -> AccountBatch:
@@ -203,6 +204,7 @@ class AccountBatch:
             worst_index=idx,
             worst_loss=loss,
             scenarios=res.batch.scenarios,
+            group_names=g.underlyings,
         )
 
 
@@ -223,6 +225,7 @@ def take_batch(batch: AccountBatch, idx: IntArray, accounts: IntArray) -> Accoun
         worst_index=batch.worst_index[idx],
         worst_loss=batch.worst_loss[idx],
         scenarios=batch.scenarios,
+        group_names=batch.group_names,
     )
 
 
@@ -311,18 +314,20 @@ class AccountKernel:
         book: LiveBook,
         inst: InstrumentTable,
         snapshot: MarketSnapshot,
-        underlying: int | None,
+        asset: str,
         accounts: IntArray,
     ) -> AccountBatch:
-        """Re-margin after a tick: ``accounts`` are every account the tick touched."""
+        """Re-margin after a tick of ``asset``: ``accounts`` are every account it touched."""
         return self.margin(book, gather(book, accounts), inst, snapshot)
 
     def forget(self, accounts: IntArray) -> None:
         """Drop cached state of ``accounts`` (their positions changed outside :meth:`margin`)."""
 
     def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
-        """Keep the last uncommitted :meth:`margin` of sub-book accounts ``local`` as the live
-        state of global ``accounts`` (a pre-trade check whose trades were accepted).
+        """Keep the last uncommitted :meth:`margin` of sub-book accounts ``local``.
+
+        They become the live state of global ``accounts`` (a pre-trade check whose trades
+        were accepted).
         """
 
 
@@ -457,8 +462,9 @@ class PortfolioKernel(AccountKernel):
         self.fx = grow_rows(self.fx, n_acc, 1.0)
 
     def _store(self, book: LiveBook, rb: ResolvedBook, risk: GroupRisk, accounts: IntArray) -> None:
-        """Cache the groups and collateral of the sub-book ``rb``'s accounts as the global
-        ``accounts`` (local accounts mapped to −1 are left out).
+        """Cache the groups and collateral of the sub-book ``rb``'s accounts.
+
+        Local account ``i`` is stored as global ``accounts[i]`` (−1: left out).
         """
         inst = rb.instruments
         self._ensure(book.n_accounts, len(inst.underlyings))
@@ -512,16 +518,19 @@ class PortfolioKernel(AccountKernel):
         book: LiveBook,
         inst: InstrumentTable,
         snapshot: MarketSnapshot,
-        underlying: int | None,
+        asset: str,
         accounts: IntArray,
     ) -> AccountBatch:
-        """Recompute the groups of ``underlying`` and recombine ``accounts`` (module docstring)."""
+        """Recompute the groups of underlying ``asset`` and recombine ``accounts``.
+
+        See the module docstring; collateral in (or valued through) ``asset`` is revalued.
+        """
         if self.pm.has_addons:
-            return super().tick(book, inst, snapshot, underlying, accounts)
+            return super().tick(book, inst, snapshot, asset, accounts)
         self._ensure(book.n_accounts, len(inst.underlyings))
-        if underlying is not None:
-            self._tick_groups(book, inst, snapshot, underlying)
-        return self.recombine(book, inst, snapshot, accounts, revalue=underlying)
+        if asset in inst.underlyings:
+            self._tick_groups(book, inst, snapshot, inst.underlyings.index(asset))
+        return self.recombine(book, inst, snapshot, accounts, revalue=asset)
 
     def _tick_groups(
         self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, und: int
@@ -547,7 +556,7 @@ class PortfolioKernel(AccountKernel):
         snapshot: MarketSnapshot,
         accounts: IntArray,
         *,
-        revalue: int | None = None,
+        revalue: str | None = None,
     ) -> AccountBatch:
         """Health of ``accounts`` from their cached groups (credits and floors recombined).
 
@@ -556,7 +565,7 @@ class PortfolioKernel(AccountKernel):
         """
         k = int(accounts.shape[0])
         if revalue is not None:
-            self._revalue_collateral(book, snapshot, accounts, inst.underlyings[revalue])
+            self._revalue_collateral(book, snapshot, accounts, revalue)
         lk = self.lookup[accounts, : len(inst.underlyings)]
         loc, und = np.nonzero(lk >= 0)
         rows = lk[loc, und]
@@ -610,6 +619,7 @@ class PortfolioKernel(AccountKernel):
             worst_index=wi,
             worst_loss=wl,
             scenarios=self.pm.scenarios(inst.classes),
+            group_names=inst.underlyings,
         )
 
     def _shell_of(self, book: LiveBook) -> Book:

@@ -23,7 +23,7 @@ confidence 1.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 
 import numpy as np
@@ -90,12 +90,16 @@ def at_instant(snapshot: MarketSnapshot, as_of: datetime) -> MarketSnapshot:
 
 
 def mark_all(
-    terms: ContractTerms, snapshot: MarketSnapshot, config: RiskConfig
+    terms: ContractTerms,
+    snapshot: MarketSnapshot,
+    config: RiskConfig,
+    *,
+    previous: InstrumentTable | None = None,
 ) -> tuple[InstrumentTable, dict[str, str]]:
-    """Mark every contract, underlying by underlying.
+    """Mark every contract from scratch, underlying by underlying.
 
-    An underlying that cannot be marked keeps zero marks and is returned with the reason
-    (``{underlying: error}``).
+    An underlying that cannot be marked is returned with the reason (``{underlying: error}``)
+    and keeps its ``previous`` marks (the accounts holding it are frozen at their last margin).
     """
     n = terms.n
     zeros = np.zeros(n)
@@ -111,8 +115,16 @@ def mark_all(
         quote_price=zeros,
         delta=zeros,
     )
-    inst = InstrumentTable.join(terms, marks)
-    return remark(inst, snapshot, config, terms.underlyings)
+    inst, failed = remark(InstrumentTable.join(terms, marks), snapshot, config, terms.underlyings)
+    if failed and previous is not None and previous.n == terms.n:
+        rows = previous.rows_of(failed)
+        kept = {}
+        for f in fields(Marks):
+            a = getattr(inst, f.name).copy()
+            a[rows] = getattr(previous, f.name)[rows]
+            kept[f.name] = a
+        inst = InstrumentTable.join(terms, Marks(**kept))
+    return inst, failed
 
 
 def remark(

@@ -40,6 +40,21 @@ class ResultTable(Columns):
             },
             fill={**dict.fromkeys(_INTS, -1), "ratio": np.nan},
         )
+        #: Names the ``worst_und`` column refers to (a group's underlying, or a venue's group).
+        self.names: list[str] = []
+        self._name_id: dict[str, int] = {}
+
+    def name_ids(self, names: tuple[str, ...]) -> IntArray:
+        """Ids of ``names`` in :attr:`names` (added if new); index −1 maps to −1."""
+        out = np.empty(len(names) + 1, np.int64)
+        out[-1] = -1
+        for k, n in enumerate(names):
+            i = self._name_id.get(n)
+            if i is None:
+                i = self._name_id[n] = len(self.names)
+                self.names.append(n)
+            out[k] = i
+        return out
 
     def write(self, batch: AccountBatch) -> None:
         """Store a batch's numbers (reported status and pending recovery are the caller's)."""
@@ -52,7 +67,7 @@ class ResultTable(Columns):
         self["status"][a] = batch.status
         self["collateral"][a] = batch.collateral
         self["upnl"][a] = batch.upnl
-        self["worst_und"][a] = batch.worst_und
+        self["worst_und"][a] = self.name_ids(batch.group_names)[batch.worst_und]
         self["worst_cls"][a] = batch.worst_cls
         self["worst_index"][a] = batch.worst_index
         self["worst_loss"][a] = batch.worst_loss
@@ -167,6 +182,11 @@ class SweepReport:
     mismatches: tuple[str, ...]
     max_abs_diff: float
     events: tuple[Event, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether the incremental state equalled the sweep (no mismatch)."""
+        return not self.mismatches
 
 
 @dataclass(frozen=True, slots=True)
