@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "data",
         ),
     ),
+    # the durable store of the live engine and the service: a leaf (it imports only errors)
+    ("store", ("store",)),
     ("kernels", ("kernels",)),
     ("instruments / market", ("instruments", "market", "liquidity")),
     ("collateral", ("collateral",)),

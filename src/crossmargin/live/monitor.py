@@ -85,8 +85,8 @@ class Resume:
     @classmethod
     def of(cls, engine: LiveEngine) -> Resume:
         """The engine's position now."""
-        digest = engine.state_digest()
-        return cls(FeedSequencer.restore(digest["feeds"]), frozenset(digest["results"]), engine.seq)
+        feeds = FeedSequencer.restore(engine.sequencer.state())  # a copy: the state at the start
+        return cls(feeds, frozenset(v.account for v in engine.accounts()), engine.seq)
 
     def already(self, u: Update) -> str | None:
         """Why ``u`` was applied before (``None``: it was not, as far as this state tells)."""
