@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,39 @@ def test_readme_command_in_a_subprocess() -> None:
     assert summary["accounts"]["total"] == 1001
     crash = Counter(e["type"] for e in events if e["time"].startswith(("2020-03-12", "2020-03-13")))
     assert crash["margin_call"] > 50 and crash["liquidation"] > 50
+
+
+def test_pyth_records_drive_the_engine(venue: Venue, tmp_path: Path) -> None:
+    """The Bitstamp closes as a Pyth Hermes stream (SSE lines): prices with a confidence,
+    ordered by publish time (no sequence numbers)."""
+    btc = "e62df6c8b4a85fe1a67db44dc12de5db330f7ac66b72dc658afedf0f4a415b43"
+    out = []
+    for row in (EX / "btcusd_2h.csv").read_text().splitlines()[2:]:
+        when, close = row.split(",")
+        ts = int(datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp())
+        mant = round(float(close) * 1e8)
+        rec = {"id": btc, "price": {"price": str(mant), "conf": str(mant // 2000), "expo": -8,
+                                    "publish_time": ts}}  # fmt: skip
+        out.append("data: " + json.dumps({"parsed": [rec]}))
+    ticks = tmp_path / "hermes.txt"
+    ticks.write_text("\n\n".join(out) + "\n")
+    r = monitor(venue, "--format", "json", "--tick-format", "pyth", ticks=ticks)
+    assert r.exit_code == 0, r.stderr
+    *events, s = lines(r.stdout)
+    assert s["ticks"]["total"] == 180 and s["ticks"]["refused"] == 0
+    assert any(e["type"] == "liquidation" and e["cause"].get("feed") == "pyth" for e in events)
+
+
+def test_ftx_replay() -> None:
+    ex = example_dir("ftx_2022_11")
+    r = invoke(
+        "monitor", ex / "accounts.json", "--market", ex / "market.json", "--ticks",
+        ex / "ticks.jsonl", "--heartbeat", "129600", "--format", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    *events, s = lines(r.stdout)
+    assert s["sweep"]["mismatches"] == [] and s["accounts"]["frozen"] == 0
+    crash = Counter(e["type"] for e in events if "2022-11-09" <= e["time"] <= "2022-11-11")
+    assert crash["liquidation"] > 20 and crash["margin_call"] > 20
+    underlyings = {e["cause"].get("underlying") for e in events if e["type"] == "liquidation"}
+    assert {"BTC", "ETH"} <= underlyings
