@@ -262,3 +262,18 @@ def test_ftx_replay() -> None:
     assert crash["liquidation"] > 20 and crash["margin_call"] > 20
     underlyings = {e["cause"].get("underlying") for e in events if e["type"] == "liquidation"}
     assert {"BTC", "ETH"} <= underlyings
+
+
+def test_accounts_the_market_cannot_margin_exit_2_and_leave_no_database(
+    venue: Venue, tmp_path: Path
+) -> None:
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(
+        json.dumps({"account": "x", "collateral": {"USD": 100},
+                    "positions": [{"instrument": "SOL-PERP", "quantity": 1}]})
+    )  # fmt: skip
+    db = tmp_path / "live.sqlite"
+    r = invoke("monitor", accounts, "-m", venue.market, "--ticks", venue.ticks, "--db", db)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "error: assets.SOL: no market data for SOL (needed by SOL-PERP)"
+    assert list(tmp_path.iterdir()) == [accounts]

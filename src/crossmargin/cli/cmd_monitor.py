@@ -31,7 +31,7 @@ from crossmargin.cli.common import (
 from crossmargin.cli.errors import EXIT_INTERNAL, fail, handle_errors
 from crossmargin.cli.live_view import LatencyStats, LiveView, event_line, print_summary
 from crossmargin.cli.output import dumps_line
-from crossmargin.errors import InputError
+from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
 from crossmargin.live.engine import LiveEngine
@@ -112,6 +112,17 @@ def _account_row(v: AccountView) -> dict[str, Any]:
     }
 
 
+def _new_sqlite_file(db: str | None) -> Path | None:
+    """The SQLite file ``db`` names when it does not exist yet (``None``: anything else)."""
+    if db is None:
+        return None
+    text = db.removeprefix("sqlite:///")
+    if "://" in text:
+        return None
+    path = Path(text).expanduser()
+    return None if path.exists() else path
+
+
 def _feed_of(u: Update) -> tuple[str, int | None] | None:
     return (u.feed, u.seq) if isinstance(u, MarketUpdate) else None
 
@@ -131,10 +142,10 @@ _AUTO: dict[AutoLiquidate, AutoLiquidateMode] = {
 class _Run:
     """Counters of a replay and its plain (non-live) output."""
 
-    def __init__(self, engine: LiveEngine, fmt: Format, quiet: bool, out: TextIO) -> None:
+    def __init__(self, engine: LiveEngine, fmt: Format, printing: bool, out: TextIO) -> None:
         self.engine = engine
         self.fmt = fmt
-        self.quiet = quiet
+        self.printing = printing
         self.out = out
         self.kinds: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
@@ -143,7 +154,7 @@ class _Run:
     def events(self, events: Sequence[Mapping[str, Any]]) -> None:
         for ev in events:
             self.counts[str(ev.get("type"))] += 1
-            if not self.quiet and not getattr(self, "live", False):
+            if self.printing:
                 line = dumps_line(ev) if self.fmt == Format.json else event_line(ev)
                 self.out.write(line + "\n")
 
@@ -292,15 +303,23 @@ def monitor(
     con = console()
     use_live = (live if live is not None else out.isatty()) and fmt == Format.table and not quiet
 
-    engine = LiveEngine.open(
-        market=snap,
-        config=cfg,
-        model=model,
-        store_url=db,
-        auto_liquidate=_AUTO[auto_liquidate],
-        heartbeat=heartbeat,
-        accounts=portfolios,
-    )
+    created = _new_sqlite_file(db)
+    try:
+        engine = LiveEngine.open(
+            market=snap,
+            config=cfg,
+            model=model,
+            store_url=db,
+            auto_liquidate=_AUTO[auto_liquidate],
+            heartbeat=heartbeat,
+            accounts=portfolios,
+        )
+    except CrossMarginError:
+        # an account the market cannot margin: the database this run created goes again
+        if created is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{created}{suffix}").unlink(missing_ok=True)
+        raise
     with engine:
         resume = Resume.of(engine) if engine.seq > 0 else None
         missing = (
@@ -312,7 +331,7 @@ def monitor(
                 raise InputError(ack.reason or "refused", path=ack.path or str(accounts))
             first.extend(e.to_obj() for e in ack.events)
         stream = with_ids(_stream(ticks, tf, feed, ids, vol_rule, snap), prefix=ticks.name)
-        run = _Run(engine, fmt, quiet, out)
+        run = _Run(engine, fmt, not (quiet or use_live), out)
         run.events(first)
         steps = replay(engine, stream, limit=limit, resume=resume)
         if use_live:
