@@ -15,6 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,17 @@ def _cause(ev: Mapping[str, Any]) -> str:
     if isinstance(ws, Mapping) and (ws.get("scenario") or ws.get("label")):
         parts.append(f"worst: {ws.get('scenario') or ws.get('label')}")
     return " ".join(parts)
+
+
+def _age(clock: str, last: str) -> str:
+    """``clock − last`` (ISO instants) as ``1h05m`` / ``42s``; ``-`` when unknown."""
+    if not clock or not last:
+        return "-"
+    secs = int((datetime.fromisoformat(clock) - datetime.fromisoformat(last)).total_seconds())
+    if secs < 60:
+        return f"{secs}s"
+    h, m = divmod(secs // 60, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m"
 
 
 def event_line(ev: Mapping[str, Any]) -> str:
@@ -241,9 +253,10 @@ class LiveView:
         for col in ("account", "status", "equity", "IM", "MM", "margin ratio"):
             t.add_column(col, justify="left" if col in ("account", "status") else "right")
         for a in self.accounts:
+            frozen = " [magenta](frozen)[/]" if a.get("frozen") else ""
             t.add_row(
                 str(a.get("account")),
-                status_markup(str(a.get("status"))),
+                status_markup(str(a.get("status"))) + frozen,
                 _m(a.get("equity")),
                 _m(a.get("initial_margin")),
                 _m(a.get("maintenance_margin")),
@@ -272,12 +285,15 @@ class LiveView:
 
     def _feeds_table(self) -> Table:
         t = Table(title="feeds", expand=True)
-        for col in ("feed", "last seq", "last source time", "gaps", "state"):
-            t.add_column(col, justify="right" if col in ("last seq", "gaps") else "left")
+        for col in ("feed", "last seq", "last source time", "age", "gaps", "state"):
+            t.add_column(col, justify="right" if col in ("last seq", "age", "gaps") else "left")
         for name, info in sorted(self.feeds.items()):
             state = "[magenta]stale[/]" if info.stale else "[green]fresh[/]"
             seq = "-" if info.last_seq is None else str(info.last_seq)
-            t.add_row(name, seq, info.last_time or "-", str(info.gaps), state)
+            t.add_row(
+                name, seq, info.last_time or "-", _age(self.clock, info.last_time), str(info.gaps),
+                state,
+            )  # fmt: skip
         return t
 
 
