@@ -277,3 +277,20 @@ def test_accounts_the_market_cannot_margin_exit_2_and_leave_no_database(
     assert r.exit_code == 2
     assert r.stderr.strip() == "error: assets.SOL: no market data for SOL (needed by SOL-PERP)"
     assert list(tmp_path.iterdir()) == [accounts]
+
+
+def test_gaps_duplicates_and_late_messages_are_reported(venue: Venue, tmp_path: Path) -> None:
+    rows = venue.ticks.read_text().splitlines()
+    # line 10 sent twice, 20 and 21 swapped, 30 lost
+    damaged = [*rows[:10], rows[9], *rows[10:19], rows[20], rows[19], *rows[21:29], *rows[30:]]
+    ticks = tmp_path / "damaged.jsonl"
+    ticks.write_text("\n".join(damaged) + "\n")
+    r = monitor(venue, "--format", "json", ticks=ticks)
+    assert r.exit_code == 0, r.stderr
+    *events, s = lines(r.stdout)
+    gaps = [e["cause"]["missing"] for e in events if e["type"] == "feed_gap"]
+    assert gaps == [1, 1]  # 21 before it arrived late, 30 lost
+    reasons = [x["reason"] for x in s["refusals"]]
+    assert len(reasons) == 2 and "resent" in reasons[0] and "arrived late" in reasons[1]
+    table = monitor(venue, ticks=ticks)
+    assert "refused  bitstamp #11  bitstamp: seq 11 resent" in table.stdout

@@ -139,6 +139,9 @@ _AUTO: dict[AutoLiquidate, AutoLiquidateMode] = {
 }
 
 
+_MAX_REFUSALS = 100
+
+
 class _Run:
     """Counters of a replay and its plain (non-live) output."""
 
@@ -150,6 +153,7 @@ class _Run:
         self.kinds: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
         self.latency = LatencyStats()
+        self.refusals: list[dict[str, object]] = []
 
     def events(self, events: Sequence[Mapping[str, Any]]) -> None:
         for ev in events:
@@ -163,6 +167,16 @@ class _Run:
         if step.kind != "skipped":
             self.latency.add(step.latency_ns)
         self.events(step.events)
+        if step.kind == "refused":
+            u = step.update
+            what = f"{u.feed} #{u.seq}" if isinstance(u, MarketUpdate) else type(u).__name__
+            row = {"update": step.index + 1, "time": format_instant(u.time), "input": what}
+            row["reason"] = step.reason or ""
+            if len(self.refusals) < _MAX_REFUSALS:
+                self.refusals.append(row)
+            if self.printing and self.fmt == Format.table and not step.events:
+                # refused without an event of its own (a duplicate or late feed message)
+                self.out.write(f"{row['time']}  refused  {what}  {row['reason']}\n")
 
     def rows(self, n: int | None = None) -> list[dict[str, Any]]:
         views = self.engine.accounts()
@@ -194,6 +208,7 @@ class _Run:
             "insurance_fund": e.insurance_fund,
             "stale_assets": e.stale_assets,
             "worst": views[:10],
+            "refusals": self.refusals,
         }
 
 
