@@ -34,10 +34,10 @@ it back with the other.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from crossmargin._time import format_instant, parse_instant
+from crossmargin._time import aware_instant, format_instant, parse_instant
 from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
@@ -45,8 +45,6 @@ from crossmargin.instruments.position import Portfolio
 from crossmargin.io.feeds import FeedRules, check_feed, decode_pyth, feed_pair
 from crossmargin.io.portfolio import portfolios_from_obj
 from crossmargin.live.records import (
-    MAX_INSTANT,
-    MIN_INSTANT,
     Deposit,
     MarketUpdate,
     NewAccount,
@@ -256,17 +254,11 @@ def _instant(v: Any, path: str) -> datetime:
         except ValueError:
             pass  # parse_instant explains
         else:
-            return _in_range(t.astimezone(UTC), path)
+            return aware_instant(t, path=path)
     try:
         return parse_instant(v)
     except (ValueError, OverflowError) as exc:
         raise InputError(str(exc), path=path) from None
-
-
-def _in_range(t: datetime, path: str) -> datetime:
-    if not MIN_INSTANT <= t < MAX_INSTANT:
-        raise InputError(f"{iso(t)} is outside {iso(MIN_INSTANT)} … {iso(MAX_INSTANT)}", path=path)
-    return t
 
 
 def _instant_keys(v: Any, path: str) -> dict[datetime, Any]:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from crossmargin._time import format_instant
+from crossmargin._time import MAX_INSTANT, MIN_INSTANT, aware_instant, format_instant
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
@@ -62,10 +62,6 @@ __all__ = [
     "iso",
 ]
 
-#: Earliest accepted instant (inclusive), UTC.
-MIN_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
-#: Latest accepted instant (exclusive), UTC.
-MAX_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
 #: Largest accepted magnitude of a price, amount or quantity: no real one is larger, and the
 #: product of two stays far from overflow.
 MAX_MAGNITUDE = 1e15
@@ -125,21 +121,10 @@ def _unit(v: Any, path: str) -> float:
 
 
 def _instant(v: Any, path: str) -> datetime:
-    if not isinstance(v, datetime):
-        raise InputError(f"must be a datetime, got {type(v).__name__}", path=path)
-    if v.tzinfo is None or v.utcoffset() is None:
-        raise InputError("must be time-zone aware (UTC)", path=path)
-    try:
-        t = v.astimezone(UTC)
-    except (OverflowError, ValueError):
-        t = MIN_INSTANT - (MAX_INSTANT - MIN_INSTANT)  # out of range, reported below
-    if not MIN_INSTANT <= t < MAX_INSTANT:
-        raise InputError(
-            f"{v.isoformat()} is outside {format_instant(MIN_INSTANT)} … "
-            f"{format_instant(MAX_INSTANT)}",
-            path=path,
-        )
-    return t
+    """An aware instant in range, in UTC (the project's one time rule, ``_time``)."""
+    if isinstance(v, datetime) and v.tzinfo is UTC and MIN_INSTANT <= v < MAX_INSTANT:
+        return v  # already normalised (a record read back, a decoded time): the fast path
+    return aware_instant(v, path=path)
 
 
 @lru_cache(maxsize=4096)

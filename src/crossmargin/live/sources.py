@@ -1,22 +1,11 @@
 """Streaming readers of tick files: JSON Lines, Pyth records, a CSV of closes.
 
 Every reader is a generator over the file: memory stays bounded by one line whatever the file's
-size. Limits (the one place they are set; the project's bounded readers apply the same
-rules to whole documents):
-
-=======================  ===========================  =========================================
-limit                    value                        beyond it
-=======================  ===========================  =========================================
-file size                :data:`MAX_TICK_FILE_BYTES`  refused before reading
-                         (2 GiB, the batch-table
-                         limit)
-line length              :data:`MAX_LINE_BYTES`       the line is refused, naming it
-                         (1 MiB)
-number literal           :data:`MAX_NUMBER_CHARS`     refused (a 400-digit integer)
-                         (64 characters)
-nesting depth            :data:`MAX_DEPTH` (64)       refused
-duplicate keys           none allowed                 refused (JSON keeps the last silently)
-=======================  ===========================  =========================================
+size. Limits: the project's (:mod:`crossmargin.limits`, docs/formats.md "Limits") applied to
+each line — a key given twice, a number literal over ``MAX_NUMBER_CHARS``, a string over
+``MAX_STRING_CHARS``, nesting over ``MAX_DEPTH`` are refused — plus a file of at most
+:data:`MAX_TICK_FILE_BYTES` (the batch-table limit, 2 GiB) and lines of at most
+:data:`MAX_LINE_BYTES` (1 MiB).
 
 Formats (docs/formats.md, "Tick formats"):
 
@@ -50,14 +39,22 @@ from typing import IO, Any, Literal
 from crossmargin._time import parse_instant
 from crossmargin.errors import InputError
 from crossmargin.io.feeds import FeedRules
+from crossmargin.limits import (
+    MAX_DEPTH,
+    MAX_STRING_CHARS,
+    MAX_TABLE_BYTES,
+    _parse_float,
+    _parse_int,
+    _unique_keys,
+    check_structure,
+    parse_json,
+)
 from crossmargin.live.codec import update_from_obj
 from crossmargin.live.records import MarketUpdate, Update
 from crossmargin.live.volproxy import VolRule
 
 __all__ = [
-    "MAX_DEPTH",
     "MAX_LINE_BYTES",
-    "MAX_NUMBER_CHARS",
     "MAX_TICK_FILE_BYTES",
     "TICK_FORMATS",
     "TickFormat",
@@ -68,14 +65,10 @@ __all__ = [
     "read_updates",
 ]
 
-#: Largest tick file, in bytes (the batch-table limit: 2 GiB).
-MAX_TICK_FILE_BYTES = 2 * 1024 * 1024 * 1024
+#: Largest tick file, in bytes (the batch-table limit).
+MAX_TICK_FILE_BYTES = MAX_TABLE_BYTES
 #: Longest line of a tick file, in bytes (a new account of ~5 000 positions fits).
 MAX_LINE_BYTES = 1024 * 1024
-#: Longest number literal, in characters.
-MAX_NUMBER_CHARS = 64
-#: Deepest nesting of arrays/objects in one line.
-MAX_DEPTH = 64
 
 TickFormat = Literal["jsonl", "pyth", "csv-closes"]
 Located = Iterator[tuple[Update, str]]
@@ -170,80 +163,32 @@ def iter_lines(
 
 
 # -- JSON lines -------------------------------------------------------------------------------------
-class _DuplicateKeyError(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-class _LongNumberError(Exception):
-    pass
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for k, _ in pairs:
-            if k in seen:
-                raise _DuplicateKeyError(k)
-            seen.add(k)
-    return out
-
-
-def _int(s: str) -> int:
-    if len(s) > MAX_NUMBER_CHARS:
-        raise _LongNumberError(s)
-    return int(s)
-
-
-def _float(s: str) -> float:
-    if len(s) > MAX_NUMBER_CHARS:
-        raise _LongNumberError(s)
-    return float(s)
-
-
-def _depth(obj: Any) -> int:
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, d = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, d)
-            if d > MAX_DEPTH:
-                return d
-            stack.extend((v, d + 1) for v in (node.values() if isinstance(node, dict) else node))
-    return deepest
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_int=_int, parse_float=_float)
+#: One decoder for every line, with the project's rules (crossmargin.limits): a key given twice
+#: and an over-long number literal are refused by the same hooks ``limits.parse_json`` uses.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys, parse_int=_parse_int, parse_float=_parse_float
+)
 
 
 def parse_json_line(text: str, *, path: str) -> Any:
-    """Parse one JSON document under the limits of this module.
+    """Parse one line under the project's JSON limits (:func:`crossmargin.limits.parse_json`).
 
-    ``NaN``/``Infinity`` tokens parse (the record then refuses the field by name).
+    The fast path decodes with a reused decoder and walks the structure only when the line is
+    long enough or has brackets enough to break a limit; any failure is re-parsed by
+    ``limits.parse_json`` for its exact message. ``NaN``/``Infinity`` tokens parse (the record
+    then refuses the field by name).
 
     Raises
     ------
     InputError
-        Not JSON, a duplicate key, a number literal or nesting over its limit.
+        Not JSON, a duplicate key, a number literal, string or nesting over its limit.
     """
     try:
         obj = _DECODER.decode(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=path) from None
-    except _DuplicateKeyError as exc:
-        raise InputError(f"duplicate key {exc.key[:40]!r} in a JSON object", path=path) from None
-    except _LongNumberError:
-        raise InputError(
-            f"a number literal is longer than {MAX_NUMBER_CHARS} characters", path=path
-        ) from None
-    except RecursionError:
-        raise InputError(f"nested deeper than {MAX_DEPTH} levels", path=path) from None
-    # fewer brackets than the limit cannot nest deeper than it (no walk needed)
-    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
-        raise InputError(f"nested deeper than {MAX_DEPTH} levels", path=path)
+    except Exception:
+        return parse_json(text, source=path)  # the reference parser names the error
+    if len(text) > MAX_STRING_CHARS or text.count("{") + text.count("[") > MAX_DEPTH:
+        check_structure(obj, source=path)
     return obj
 
 
