@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "data",
         ),
     ),
-    # the durable store of the live engine and the service: a leaf (it imports only errors)
+    # the durable store (journal, snapshots, events, API keys) stands on the error tree alone
     ("store", ("store",)),
     ("kernels", ("kernels",)),
     ("instruments / market", ("instruments", "market", "liquidity")),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossmargin._arrays import sum_by
-from crossmargin._typing import FloatArray, IntArray
+from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.collateral.dynamic import dynamic_haircuts
 from crossmargin.collateral.haircuts import static_haircut
 from crossmargin.collateral.oracles import OracleValuation, value_oracle_asset
@@ -29,7 +29,7 @@ from crossmargin.instruments.book import Book
 from crossmargin.market.checks import check_asset
 from crossmargin.market.snapshot import MarketSnapshot
 
-__all__ = ["CollateralTable", "haircut_value", "value_collateral"]
+__all__ = ["AssetPrices", "CollateralTable", "asset_prices", "haircut_value", "value_collateral"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -60,24 +60,38 @@ def haircut_value(amount: FloatArray, price: FloatArray, haircut: FloatArray) ->
     return np.where(mv >= 0, mv * (1.0 - haircut), mv * (1.0 + haircut))
 
 
-def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> CollateralTable:
-    """Price and haircut every collateral balance of the book.
+@dataclass(frozen=True, slots=True, eq=False)
+class AssetPrices:
+    """Price and static (or oracle) IM / MM haircuts of each collateral asset."""
+
+    price: FloatArray
+    haircut_im: FloatArray
+    haircut_mm: FloatArray
+    oracle: list[OracleValuation | None]
+
+
+def asset_prices(
+    assets: tuple[str, ...] | list[str],
+    used: BoolArray,
+    snapshot: MarketSnapshot,
+    config: RiskConfig,
+) -> AssetPrices:
+    """Price and haircut the ``used`` assets (the others stay 0).
+
+    The per-asset half of :func:`value_collateral`, which then values each balance with them
+    (and, with dynamic haircuts, adjusts the haircuts per balance).
 
     Raises
     ------
-    MarketDataError
-        A held asset has no (or a stale / low-confidence) price.
-    ConfigError
-        A held asset has no haircut and no risk class to take one from.
+    MarketDataError, ConfigError
+        See :func:`value_collateral`.
     """
-    n_assets = len(book.assets)
+    n_assets = len(assets)
     price = np.zeros(n_assets)
     him = np.zeros(n_assets)
     hmm = np.zeros(n_assets)
-    used = np.zeros(n_assets, dtype=np.bool_)
-    used[np.unique(book.col_asset)] = True
     oracle: list[OracleValuation | None] = [None] * n_assets
-    for k, sym in enumerate(book.assets):
+    for k, sym in enumerate(assets):
         if not used[k]:
             continue
         spec = config.oracles.assets.get(sym)
@@ -99,6 +113,23 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
         price[k] = p
         h = static_haircut(config, sym, snapshot.base_currency)
         him[k], hmm[k] = h.im, h.mm
+    return AssetPrices(price, him, hmm, oracle)
+
+
+def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> CollateralTable:
+    """Price and haircut every collateral balance of the book.
+
+    Raises
+    ------
+    MarketDataError
+        A held asset has no (or a stale / low-confidence) price.
+    ConfigError
+        A held asset has no haircut and no risk class to take one from.
+    """
+    used = np.zeros(len(book.assets), dtype=np.bool_)
+    used[np.unique(book.col_asset)] = True
+    prices = asset_prices(book.assets, used, snapshot, config)
+    price, him, hmm, oracle = prices.price, prices.haircut_im, prices.haircut_mm, prices.oracle
     a = book.col_asset
     amount = book.col_amount
     pr = price[a]

@@ -180,7 +180,7 @@ def _wave(
                 if a is None:
                     raise InputError(f"unknown account {name!r}", path="account")
                 it.account = a
-                if frozen[a] and not isinstance(u, Deposit):
+                if frozen[a] and a not in core.broken and not isinstance(u, Deposit):
                     raise InputError(
                         f"account {name!r} is frozen: its market data is stale ("
                         + "; ".join(sorted(core.stale))
@@ -204,14 +204,15 @@ def _wave(
         return
     try:
         _evaluate(core, ok, outcomes, drafts)
-    except CrossMarginError:
+    except CrossMarginError as exc:
         if len(ok) == 1:
-            raise
+            _refuse(ok[0], exc, outcomes, drafts)
+            return
         for it in ok:  # isolate the input that cannot be evaluated
             try:
                 _evaluate(core, [it], outcomes, drafts)
-            except CrossMarginError as exc:
-                _refuse(it, exc, outcomes, drafts)
+            except CrossMarginError as one:
+                _refuse(it, one, outcomes, drafts)
 
 
 def _hypothetical(core: LiveCore, items: list[_Item]) -> tuple[SubBook, list[_Item]]:
@@ -433,6 +434,11 @@ def _evaluate(
         core.kernel.commit_last(book, np.zeros(0, np.int64), np.zeros(0, np.int64))
         return
     _commit(core, hyp, accepted)
+    mended = [it.account for it in accepted if it.account in core.broken]
+    if mended:  # the model margins these accounts again: no longer frozen for it
+        for a in mended:
+            del core.broken[a]
+        core.refreeze()
     local = np.asarray([it.local for it in accepted], np.int64)
     glob = np.asarray([it.account for it in accepted], np.int64)
     frozen = R["frozen"][glob]

@@ -28,14 +28,19 @@ scenario of its riskiest group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.account.health import AccountResults, assess, health_codes
-from crossmargin.collateral.valuation import CollateralTable, value_collateral
+from crossmargin.collateral.valuation import (
+    CollateralTable,
+    asset_prices,
+    haircut_value,
+    value_collateral,
+)
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ModelError
 from crossmargin.instruments.book import Book
@@ -44,10 +49,11 @@ from crossmargin.live.state import LiveBook
 from crossmargin.margin.base import get_model
 from crossmargin.margin.portfolio import GroupRisk, PortfolioMargin
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.resolve.book import ResolvedBook, account_fx
+from crossmargin.resolve.book import ResolvedBook, account_fx, fx_rates
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings, mark_positions
-from crossmargin.resolve.terms import take_rows
+from crossmargin.resolve.terms import KIND_OPTION, take_rows
+from crossmargin.risk.aggregate import GroupMatrix, group_positions
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = [
@@ -55,6 +61,7 @@ __all__ = [
     "AccountKernel",
     "PortfolioKernel",
     "SubBook",
+    "concat_batches",
     "gather",
     "make_kernel",
     "resolve_sub",
@@ -229,22 +236,59 @@ def take_batch(batch: AccountBatch, idx: IntArray, accounts: IntArray) -> Accoun
     )
 
 
+def concat_batches(batches: list[AccountBatch]) -> AccountBatch:
+    """Batches of disjoint accounts as one (in the given order)."""
+    if len(batches) == 1:
+        return batches[0]
+    cat = np.concatenate
+    names = tuple(dict.fromkeys(n for b in batches for n in b.group_names))
+    pos = {n: i for i, n in enumerate(names)}
+    wu = []
+    for b in batches:
+        remap = np.asarray([pos[n] for n in b.group_names] + [-1], np.int64)
+        wu.append(remap[b.worst_und])
+    return AccountBatch(
+        accounts=cat([b.accounts for b in batches]),
+        equity=cat([b.equity for b in batches]),
+        m_equity=cat([b.m_equity for b in batches]),
+        im=cat([b.im for b in batches]),
+        mm=cat([b.mm for b in batches]),
+        ratio=cat([b.ratio for b in batches]),
+        status=cat([b.status for b in batches]),
+        collateral=cat([b.collateral for b in batches]),
+        upnl=cat([b.upnl for b in batches]),
+        worst_und=cat(wu),
+        worst_cls=cat([b.worst_cls for b in batches]),
+        worst_index=cat([b.worst_index for b in batches]),
+        worst_loss=cat([b.worst_loss for b in batches]),
+        scenarios=next((b.scenarios for b in batches if b.scenarios is not None), None),
+        group_names=names,
+    )
+
+
 def worst_of(
     account: IntArray, und: IntArray, cls: IntArray, worst: IntArray, scan: FloatArray, n: int
 ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
-    """Per account: underlying, class, worst scenario and loss of its largest-scan group."""
+    """Per account: underlying, class, worst scenario and loss of its largest-scan group.
+
+    Ties go to the first such group; groups need not be sorted (a counting pass, no sort).
+    """
     out_u = np.full(n, -1, np.int64)
     out_c = np.full(n, -1, np.int64)
     out_i = np.full(n, -1, np.int64)
     out_l = np.zeros(n)
-    s = np.where(np.isfinite(scan), scan, -np.inf)
-    ok = (s > 0) & (worst >= 0)
-    if ok.any():
-        at = np.flatnonzero(ok)
-        order = at[np.lexsort((-s[at], account[at]))]
-        first = order[np.r_[True, account[order][1:] != account[order][:-1]]]
-        a = account[first]
-        out_u[a], out_c[a], out_i[a], out_l[a] = und[first], cls[first], worst[first], s[first]
+    s = np.where(np.isfinite(scan) & (worst >= 0) & (scan > 0), scan, -np.inf)
+    if not np.isfinite(s).any():
+        return out_u, out_c, out_i, out_l
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, account, s)
+    hit = (s == best[account]) & np.isfinite(s)
+    first = np.full(n, account.shape[0], np.int64)
+    at = np.flatnonzero(hit)
+    np.minimum.at(first, account[at], at)
+    a = np.flatnonzero(first < account.shape[0])
+    g = first[a]
+    out_u[a], out_c[a], out_i[a], out_l[a] = und[g], cls[g], worst[g], s[g]
     return out_u, out_c, out_i, out_l
 
 
@@ -370,6 +414,7 @@ class PortfolioKernel(AccountKernel):
         self._shell: tuple[int, int, Book] | None = None
         self._risk: GroupRisk | None = None
         self._pending: tuple[ResolvedBook, GroupRisk | None] | None = None
+        self._slices: dict[int, _Slice] = {}
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
@@ -535,19 +580,32 @@ class PortfolioKernel(AccountKernel):
     def _tick_groups(
         self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, und: int
     ) -> None:
+        sl = self._slice(book, inst, und)
+        if sl is None:
+            return
+        p = book.pos
+        q = p["quantity"][sl.rows]
+        hold = replace(sl.hold, quantity=q)
+        risk = self.pm.risk_of(inst, sl.layout, hold, self._units(inst)[sl.cols])
+        self._write(risk.account, risk, _slice_mtm(inst, sl, q, p))
+
+    def _slice(self, book: LiveBook, inst: InstrumentTable, und: int) -> _Slice | None:
+        """The cached layout of underlying ``und``'s positions (rebuilt when rows appeared)."""
+        key = (book.layout, int(book.und_version[und]), inst.n)
+        sl = self._slices.get(und)
+        if sl is not None and sl.key == key:
+            return sl
         p = book.pos
         rows = np.flatnonzero(p["alive"] & (p["und"] == und)).astype(np.int64)
         if rows.size == 0:
-            return
-        ident = np.arange(book.n_accounts, dtype=np.int64)
-        hold = book.positions_of(rows, ident)
-        pos = mark_positions(hold, inst, inst)
-        rb = ResolvedBook(
-            self._shell_of(book), snapshot, self.config, inst, pos, _no_collateral(), np.ones(0)
-        )
-        risk = self.pm.group_risk(rb, unit=self._units(inst))
-        mtm = _group_mtm(pos.account, inst.und[pos.instrument], pos.mtm, risk)
-        self._write(risk.account, risk, mtm)
+            self._slices.pop(und, None)
+            return None
+        cols = inst.rows_of((inst.underlyings[und],))
+        hold = book.positions_of(rows, np.arange(book.n_accounts, dtype=np.int64))
+        column = np.searchsorted(cols, hold.instrument)
+        layout = GroupMatrix.build(group_positions(hold, inst), column, int(cols.size))
+        sl = self._slices[und] = _Slice(key, rows, cols, layout, hold)
+        return sl
 
     def recombine(
         self,
@@ -654,36 +712,87 @@ class PortfolioKernel(AccountKernel):
         touched = np.zeros(accounts.shape[0], np.bool_)
         if cols:
             touched |= (bal[accounts][:, cols] != 0).any(axis=1)
-        base = np.asarray([book.base_currency[a] == asset for a in accounts.tolist()], np.bool_)
-        touched |= base
-        if not touched.any():
-            return
-        acc = accounts[touched]
-        empty = Holdings(
-            account=np.zeros(0, np.int64),
-            instrument=np.zeros(0, np.int64),
-            quantity=np.zeros(0),
-            cost_known=np.zeros(0),
-            qty_unknown=np.zeros(0),
-            unknown=np.zeros(0, np.bool_),
-            first_row=np.zeros(0, np.int64),
-        )
-        sb = bal[acc]
-        a, s = np.nonzero(sb)
-        sub = SubBook(
-            acc,
-            empty,
-            a.astype(np.int64),
-            s.astype(np.int64),
-            sb[a, s],
-            tuple(book.accounts[i] for i in acc.tolist()),
-            tuple(book.base_currency[i] for i in acc.tolist()),
-        )
-        bk = sub_book_shell(book, sub)
-        col = value_collateral(bk, snapshot, self.config)
-        self.cv[acc] = col.per_account(col.value_im, acc.size)
-        self.cv_mm[acc] = col.per_account(col.value_mm, acc.size)
-        self.fx[acc] = account_fx(bk, snapshot, self.config)
+        based = book.based_in(asset)
+        if based.size:
+            touched |= np.isin(accounts, based)
+        if touched.any():
+            self.value_collateral(book, snapshot, accounts[touched])
+
+    def value_collateral(self, book: LiveBook, snapshot: MarketSnapshot, acc: IntArray) -> None:
+        """Cache the collateral value (IM and MM haircuts) and FX of accounts ``acc``.
+
+        Static and oracle haircuts are per asset, so each balance is valued with its asset's
+        price and haircuts (:func:`~crossmargin.collateral.valuation.asset_prices`), summed
+        over assets in order as :func:`~crossmargin.collateral.valuation.value_collateral`
+        sums them; dynamic haircuts (per balance) go through ``value_collateral`` itself.
+        """
+        bal = book.balance_view()[acc]
+        if self.config.dynamic_haircuts.enabled:
+            a, s = np.nonzero(bal)
+            empty = np.zeros(0, np.int64)
+            sub = SubBook(
+                acc,
+                Holdings(
+                    empty, empty, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool), empty
+                ),
+                a.astype(np.int64),
+                s.astype(np.int64),
+                bal[a, s],
+                tuple(book.accounts[i] for i in acc.tolist()),
+                tuple(book.base_currency[i] for i in acc.tolist()),
+            )
+            bk = sub_book_shell(book, sub)
+            col = value_collateral(bk, snapshot, self.config)
+            self.cv[acc] = col.per_account(col.value_im, acc.size)
+            self.cv_mm[acc] = col.per_account(col.value_mm, acc.size)
+        else:
+            used = (bal != 0).any(axis=0)
+            ap = asset_prices(book.assets, used, snapshot, self.config)
+            cv = np.zeros(acc.size)
+            cv_mm = np.zeros(acc.size)
+            for k in np.flatnonzero(used).tolist():
+                col_k = bal[:, k]
+                held = col_k != 0
+                cv += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_im[k]), 0.0)
+                cv_mm += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_mm[k]), 0.0)
+            self.cv[acc] = cv
+            self.cv_mm[acc] = cv_mm
+        ccys = [book.base_currency[i] for i in acc.tolist()]
+        rates = fx_rates(set(ccys), snapshot, self.config)
+        self.fx[acc] = np.asarray([rates[c] for c in ccys], np.float64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Slice:
+    """An underlying's positions (live book rows) and their group layout."""
+
+    key: tuple[int, int, int]
+    rows: IntArray
+    cols: IntArray
+    layout: GroupMatrix
+    hold: Holdings
+
+
+def _slice_mtm(inst: InstrumentTable, sl: _Slice, q: FloatArray, p: Columns) -> FloatArray:
+    """Mark-to-market per group of a slice, as products with per-contract coefficients.
+
+    Linear: ``mult (q F − cost − q_u F)``; inverse: ``mult (cost + q_u/F − q/F) S``; options:
+    ``mult q V`` (:mod:`crossmargin.resolve.positions`).
+    """
+    c = sl.cols
+    mult, fwd, spot = inst.mult[c], inst.fwd[c], inst.spot[c]
+    opt = inst.kind[c] == KIND_OPTION
+    inv = inst.inverse[c] & ~opt
+    lin = ~inv & ~opt
+    a = np.where(opt, mult * inst.value[c], np.where(inv, -mult * spot / fwd, mult * fwd))
+    b = np.where(opt, 0.0, np.where(inv, mult * spot, -mult))
+    mtm = np.asarray(sl.layout.matrix(q) @ a, dtype=np.float64)
+    mtm += sl.layout.matrix(p["cost_known"][sl.rows]) @ b
+    qu = p["qty_unknown"][sl.rows]
+    if qu.any():
+        cu = np.where(opt, 0.0, np.where(inv, mult * spot / fwd, -mult * fwd))
+        mtm += sl.layout.matrix(qu) @ np.where(lin | inv, cu, 0.0)
+    return mtm
 
 
 def _take_risk(risk: GroupRisk, idx: IntArray) -> GroupRisk:

@@ -131,6 +131,7 @@ class LiveBook:
         self._contract_row: dict[Contract, int] = {}
         self.accounts: list[str] = []
         self.base_currency: list[str] = []
+        self._based: dict[str, list[int]] = {}
         self.index: dict[str, int] = {}
         self.pos = Columns(
             {
@@ -153,6 +154,8 @@ class LiveBook:
         self.n_dead = 0
         #: Changes when rows are renumbered (compaction): caches of row numbers are then stale.
         self.layout = 0
+        #: Per underlying: changes when a position row of it is created (its row set grew).
+        self.und_version = np.zeros(4, np.int64)
         self.asset_col(cash_asset)
 
     # -- sizes ---------------------------------------------------------------------------------
@@ -176,6 +179,7 @@ class LiveBook:
         for i in range(self.terms.n, terms.n):
             self._contract_row[terms.contracts[i]] = i
         n_und = len(terms.underlyings)
+        self.und_version = grow_rows(self.und_version, n_und)
         if n_und > self.holders.shape[1]:
             h = np.zeros((self.holders.shape[0], max(n_und, 2 * self.holders.shape[1])), np.int32)
             h[:, : self.holders.shape[1]] = self.holders
@@ -188,11 +192,16 @@ class LiveBook:
         i = len(self.accounts)
         self.accounts.append(name)
         self.base_currency.append(base_currency)
+        self._based.setdefault(base_currency, []).append(i)
         self.index[name] = i
         self.acc_rows.append([])
         self.balances = grow_rows(self.balances, i + 1)
         self.holders = grow_rows(self.holders, i + 1)
         return i
+
+    def based_in(self, currency: str) -> IntArray:
+        """Accounts whose base currency is ``currency``."""
+        return np.asarray(self._based.get(currency, ()), np.int64)
 
     def asset_col(self, symbol: str) -> int:
         """Column of ``symbol`` in the balance matrix (added if new)."""
@@ -243,6 +252,7 @@ class LiveBook:
         for a, r in zip(account.tolist(), rows.tolist(), strict=True):
             self.acc_rows[a].append(r)
         np.add.at(self.holders, (account, und), 1)
+        self.und_version[np.unique(und)] += 1
         return rows
 
     def update_rows(

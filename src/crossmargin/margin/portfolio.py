@@ -37,8 +37,9 @@ from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.positions import Holdings
 from crossmargin.resolve.terms import KIND_OPTION
-from crossmargin.risk.aggregate import group_pnl, group_positions, group_sum
+from crossmargin.risk.aggregate import GroupMatrix, group_positions, group_sum
 from crossmargin.risk.pnl import grid_unit_pnl
 from crossmargin.scenarios.grid import (
     VOL_DOWN,
@@ -222,17 +223,39 @@ class PortfolioMargin:
         """
         cfg = self.config
         inst, pos = book.instruments, book.positions
-        scen, (base, up0, dn0, pair) = self._context(inst.classes)
+        scen = self.scenarios(inst.classes)
         if underlyings is not None:
             cols = inst.rows_of(underlyings)
             pos = pos.take(np.flatnonzero(np.isin(pos.instrument, cols)))
             unit = grid_unit_pnl(inst, scen, cfg, only=cols) if unit is None else unit[cols]
+            column = np.searchsorted(cols, pos.instrument)
         else:
-            cols = None
             unit = grid_unit_pnl(inst, scen, cfg) if unit is None else unit
-        groups = group_positions(pos, inst)
+            column = pos.instrument
+        layout = GroupMatrix.build(group_positions(pos, inst), column, int(unit.shape[0]))
+        return self.risk_of(inst, layout, pos, unit, detail=detail)
+
+    def risk_of(
+        self,
+        inst: InstrumentTable,
+        layout: GroupMatrix,
+        pos: Holdings,
+        unit: FloatArray,
+        *,
+        detail: bool = False,
+    ) -> GroupRisk:
+        """Steps 1–3 of the groups of ``layout``, the groups of positions ``pos``.
+
+        ``unit`` holds the risk arrays of the layout's columns. The layout (the groups and the
+        sparse map of positions to them, :class:`~crossmargin.risk.aggregate.GroupMatrix`)
+        depends on which positions exist, not on their quantities or the market: a live engine
+        keeps the layout of an underlying's positions from one tick to the next.
+        """
+        cfg = self.config
+        _, (base, up0, dn0, pair) = self._context(inst.classes)
+        groups = layout.groups
         G = groups.n
-        pnl = group_pnl(groups, pos, unit, columns=cols)
+        pnl = np.asarray(layout.matrix(pos.quantity) @ unit, dtype=np.float64)
         und_cls = np.zeros(max(len(inst.underlyings), 1), np.int64)
         und_cls[inst.und] = inst.cls
         g_cls = und_cls[groups.und]

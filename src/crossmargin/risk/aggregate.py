@@ -16,9 +16,9 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.resolve.instruments import InstrumentTable
-from crossmargin.resolve.positions import NetPositions
+from crossmargin.resolve.positions import Holdings, NetPositions
 
-__all__ = ["Groups", "group_pnl", "group_positions", "group_sum"]
+__all__ = ["GroupMatrix", "Groups", "group_pnl", "group_positions", "group_sum"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -42,7 +42,7 @@ class Groups:
         return table
 
 
-def group_positions(pos: NetPositions, inst: InstrumentTable) -> Groups:
+def group_positions(pos: Holdings, inst: InstrumentTable) -> Groups:
     """Assign each net position to its (account, underlying) group."""
     n_und = max(len(inst.underlyings), 1)
     key = pos.account * n_und + inst.und[pos.instrument]
@@ -57,6 +57,74 @@ def group_positions(pos: NetPositions, inst: InstrumentTable) -> Groups:
         of_position=code[key].astype(np.int64),
         n_und=n_und,
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupMatrix:
+    """The sparse map from a fixed set of positions to their groups, built once.
+
+    ``matrix(values)`` is the ``(groups × columns)`` matrix whose entry ``(g, c)`` is the value
+    (e.g. the quantity) of group ``g``'s position in contract column ``c``; its product with a
+    per-contract array sums ``value × array`` over each group's positions — every linear
+    aggregate of a group (scenario P&L, delta, delta per expiry) in one pass, SPAN's risk-array
+    design. The structure depends on which positions exist, not on their quantities, so a live
+    engine keeps it while quantities change and rebuilds it only when positions appear.
+
+    Attributes
+    ----------
+    groups
+        The groups.
+    column
+        Column of each position.
+    order
+        Position index of each stored entry (entries in CSR order: by group, then column).
+    indptr, indices
+        CSR row pointers and the column of each entry.
+    entry_group
+        Group of each entry.
+    n_cols
+        Number of columns.
+    """
+
+    groups: Groups
+    column: IntArray
+    order: IntArray
+    indptr: IntArray
+    indices: IntArray
+    entry_group: IntArray
+    n_cols: int
+    template: sparse.csr_matrix
+
+    @classmethod
+    def build(cls, groups: Groups, column: IntArray, n_cols: int) -> GroupMatrix:
+        """The layout of positions in groups ``groups.of_position`` and columns ``column``."""
+        n = int(column.shape[0])
+        m = sparse.csr_matrix(
+            (np.arange(1, n + 1, dtype=np.float64), (groups.of_position, column)),
+            shape=(groups.n, n_cols),
+        )
+        m.sum_duplicates()
+        order = (m.data - 1).astype(np.int64)
+        indptr = m.indptr.astype(np.int64)
+        return cls(
+            groups=groups,
+            column=column,
+            order=order,
+            indptr=indptr,
+            indices=m.indices.astype(np.int64),
+            entry_group=np.repeat(np.arange(groups.n, dtype=np.int64), np.diff(indptr)),
+            n_cols=n_cols,
+            template=m,
+        )
+
+    def matrix(self, values: FloatArray) -> sparse.csr_matrix:
+        """The ``(groups × columns)`` matrix of per-position ``values`` (class docstring).
+
+        The matrix is the layout's own, refilled: use it before the next call (the structure
+        is validated once, at :meth:`build`, not at every refill).
+        """
+        np.take(np.asarray(values, dtype=np.float64), self.order, out=self.template.data)
+        return self.template
 
 
 def group_sum(groups: Groups, values: FloatArray) -> FloatArray:

@@ -20,7 +20,7 @@ from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
-from crossmargin.resolve.positions import NetPositions
+from crossmargin.resolve.positions import Holdings
 from crossmargin.risk.aggregate import Groups
 
 __all__ = ["BASIS_DESCRIPTION", "basis_addon", "basis_amounts"]
@@ -29,7 +29,7 @@ BASIS_DESCRIPTION = "net delta per expiry moved alone by max(min_move, annual_mo
 
 
 def basis_amounts(
-    inst: InstrumentTable, pos: NetPositions, groups: Groups, cfg: RiskConfig
+    inst: InstrumentTable, pos: Holdings, groups: Groups, cfg: RiskConfig
 ) -> FloatArray:
     """Basis add-on per group (module docstring), computed densely over (group × expiry bucket).
 
