@@ -54,6 +54,7 @@ __all__ = [
     "MarketUpdate",
     "NewAccount",
     "Trade",
+    "Transfer",
     "Update",
     "VolSurfaceIn",
     "Withdrawal",
@@ -409,17 +410,23 @@ class Trade:
         return contract_named(self.instrument)
 
 
-def _transfer_init(u: Deposit | Withdrawal) -> None:
-    _set(u, "account", _text(u.account, "account"))
-    _set(u, "asset", _symbol(u.asset, "asset"))
-    _set(u, "amount", _real(u.amount, "amount", positive=True))
-    _set(u, "time", _instant(u.time, "time"))
-    _set(u, "id", _opt_text(u.id, "id"))
-
-
 @dataclass(frozen=True, slots=True)
-class Deposit:
-    """Collateral paid into an account (``amount > 0`` of ``asset``)."""
+class Transfer:
+    """Collateral moved into or out of an account: ``amount > 0`` of ``asset``.
+
+    Attributes
+    ----------
+    account
+        Account id.
+    asset
+        Collateral symbol (stored upper-case).
+    amount
+        Amount moved, positive.
+    time
+        When, aware UTC.
+    id
+        Client id; the idempotency key when given.
+    """
 
     account: str
     asset: str
@@ -428,21 +435,21 @@ class Deposit:
     id: str | None = None
 
     def __post_init__(self) -> None:
-        _transfer_init(self)
+        _set(self, "account", _text(self.account, "account"))
+        _set(self, "asset", _symbol(self.asset, "asset"))
+        _set(self, "amount", _real(self.amount, "amount", positive=True))
+        _set(self, "time", _instant(self.time, "time"))
+        _set(self, "id", _opt_text(self.id, "id"))
 
 
 @dataclass(frozen=True, slots=True)
-class Withdrawal:
-    """Collateral taken out of an account (``amount > 0`` of ``asset``)."""
+class Deposit(Transfer):
+    """Collateral paid into an account (:class:`Transfer`)."""
 
-    account: str
-    asset: str
-    amount: float
-    time: datetime
-    id: str | None = None
 
-    def __post_init__(self) -> None:
-        _transfer_init(self)
+@dataclass(frozen=True, slots=True)
+class Withdrawal(Transfer):
+    """Collateral taken out of an account (:class:`Transfer`)."""
 
 
 @dataclass(frozen=True, slots=True)
