@@ -228,9 +228,8 @@ def test_readme_command_in_a_subprocess() -> None:
     assert crash["margin_call"] > 50 and crash["liquidation"] > 50
 
 
-def test_pyth_records_drive_the_engine(venue: Venue, tmp_path: Path) -> None:
-    """The Bitstamp closes as a Pyth Hermes stream (SSE lines): prices with a confidence,
-    ordered by publish time (no sequence numbers)."""
+def hermes_stream() -> str:
+    """The Bitstamp closes as a Pyth Hermes SSE stream (``data:`` lines, blank separators)."""
     btc = "e62df6c8b4a85fe1a67db44dc12de5db330f7ac66b72dc658afedf0f4a415b43"
     out = []
     for row in (EX / "btcusd_2h.csv").read_text().splitlines()[2:]:
@@ -240,8 +239,13 @@ def test_pyth_records_drive_the_engine(venue: Venue, tmp_path: Path) -> None:
         rec = {"id": btc, "price": {"price": str(mant), "conf": str(mant // 2000), "expo": -8,
                                     "publish_time": ts}}  # fmt: skip
         out.append("data: " + json.dumps({"parsed": [rec]}))
+    return "\n\n".join(out) + "\n"
+
+
+def test_pyth_records_drive_the_engine(venue: Venue, tmp_path: Path) -> None:
+    """Prices with a confidence, ordered by publish time (no sequence numbers)."""
     ticks = tmp_path / "hermes.txt"
-    ticks.write_text("\n\n".join(out) + "\n")
+    ticks.write_text(hermes_stream())
     r = monitor(venue, "--format", "json", "--tick-format", "pyth", ticks=ticks)
     assert r.exit_code == 0, r.stderr
     *events, s = lines(r.stdout)
@@ -294,3 +298,26 @@ def test_gaps_duplicates_and_late_messages_are_reported(venue: Venue, tmp_path: 
     assert len(reasons) == 2 and "resent" in reasons[0] and "arrived late" in reasons[1]
     table = monitor(venue, ticks=ticks)
     assert "refused  bitstamp #11  bitstamp: seq 11 resent" in table.stdout
+
+
+def test_a_live_stream_on_standard_input(venue: Venue) -> None:
+    """``--ticks -``: a Pyth SSE stream piped in, read as it comes (a subprocess: real stdin)."""
+    exe = Path(sys.executable).with_name("crossmargin")
+    args = [str(exe), "monitor", str(venue.accounts), "--market", str(venue.market), "--ticks",
+            "-", "--tick-format", "pyth", "--heartbeat", HEARTBEAT, "--format", "json"]  # fmt: skip
+    p = subprocess.run(
+        args, input=hermes_stream(), capture_output=True, text=True, timeout=600, check=False
+    )
+    assert p.returncode == 0, p.stderr
+    *events, s = lines(p.stdout)
+    assert s["ticks"]["file"] == "<stdin>" and s["ticks"]["total"] is None
+    assert s["ticks"]["applied"] == 180 and s["sweep"]["mismatches"] == []
+    assert any(e["type"] == "liquidation" for e in events)
+    # a bad line stops a live stream where it is (what came before it was applied)
+    bad = subprocess.run(
+        args, input=hermes_stream() + "data: {oops\n", capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: <stdin>:360: not valid JSON")
+    assert len(bad.stderr.strip().splitlines()) == 1

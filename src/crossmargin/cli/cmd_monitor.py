@@ -39,7 +39,7 @@ from crossmargin.live.monitor import Resume, Step, replay, with_ids
 from crossmargin.live.records import MarketUpdate, NewAccount, Update
 from crossmargin.live.results import AccountView
 from crossmargin.live.settings import AutoLiquidate as AutoLiquidateMode
-from crossmargin.live.sources import TickFormat, iter_updates
+from crossmargin.live.sources import STDIN, TickFormat, iter_updates
 from crossmargin.live.volproxy import EWMAVolProxy
 from crossmargin.margin.base import model_info
 from crossmargin.market.snapshot import MarketSnapshot
@@ -182,7 +182,9 @@ class _Run:
         views = self.engine.accounts()
         return [_account_row(v) for v in (views if n is None else views[:n])]
 
-    def summary(self, file: str, total: int, *, resumed: bool, opened: int) -> dict[str, Any]:
+    def summary(
+        self, file: str, total: int | None, *, resumed: bool, opened: int
+    ) -> dict[str, Any]:
         views = self.rows()
         e = self.engine
         return {
@@ -228,7 +230,8 @@ def monitor(
         typer.Option(
             "--ticks",
             "-t",
-            help="Tick file: JSON Lines of updates, Pyth records or a CSV of closes",
+            help="Tick file: JSON Lines of updates, Pyth records or a CSV of closes; - reads "
+            "standard input (a live stream, e.g. a Pyth Hermes SSE stream piped in)",
             show_default=False,
         ),
     ],
@@ -313,7 +316,9 @@ def monitor(
     portfolios, _ = load_portfolios(accounts)
     ids = _pyth_ids(pyth_map or [])
     tf = None if tick_format is None else _FORMATS[tick_format]
-    total = _validate(_stream(ticks, tf, feed, ids, vol_rule, snap))
+    live_stream = str(ticks) == STDIN
+    # a file is validated in full before anything is written; a live stream line by line
+    total = None if live_stream else _validate(_stream(ticks, tf, feed, ids, vol_rule, snap))
     out = sys.stdout
     con = console()
     use_live = (live if live is not None else out.isatty()) and fmt == Format.table and not quiet
@@ -345,12 +350,15 @@ def monitor(
             if not ack.accepted:
                 raise InputError(ack.reason or "refused", path=ack.path or str(accounts))
             first.extend(e.to_obj() for e in ack.events)
-        stream = with_ids(_stream(ticks, tf, feed, ids, vol_rule, snap), prefix=ticks.name)
+        located = _stream(ticks, tf, feed, ids, vol_rule, snap)
+        # a file's id-less account updates get <file>#<line> (a resumed run reads the same
+        # file again); a live stream's cannot: its lines are not replayed
+        stream = (u for u, _ in located) if live_stream else with_ids(located, prefix=ticks.name)
         run = _Run(engine, fmt, not (quiet or use_live), out)
         run.events(first)
         steps = replay(engine, stream, limit=limit, resume=resume)
         if use_live:
-            title = f"crossmargin monitor — {ticks.name} — {model}"
+            title = f"crossmargin monitor — {'stdin' if live_stream else ticks.name} — {model}"
             with LiveView(con, title=title, total=total) as view:
                 for step in steps:
                     run.step(step)
@@ -371,7 +379,8 @@ def monitor(
         sweep = engine.sweep() if complete else None
         if sweep is not None:
             run.events([e.to_obj() for e in sweep.events])
-        summary = run.summary(ticks.name, total, resumed=resume is not None, opened=len(missing))
+        name = "<stdin>" if live_stream else ticks.name
+        summary = run.summary(name, total, resumed=resume is not None, opened=len(missing))
         summary["sweep"] = (
             None
             if sweep is None

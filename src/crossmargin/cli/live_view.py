@@ -157,15 +157,15 @@ class LiveView:
     title
         Header line.
     total
-        Number of updates in the stream (for the progress bar).
+        Number of updates in the stream (for the progress bar; ``None``: a live stream).
     rows
         Accounts shown (the lowest margin ratios).
     """
 
-    def __init__(self, console: Console, *, title: str, total: int, rows: int = 12) -> None:
+    def __init__(self, console: Console, *, title: str, total: int | None, rows: int = 12) -> None:
         self.console = console
         self.title = title
-        self.total = max(total, 1)
+        self.total = total
         self.rows = rows
         self.done = 0
         self.kinds: Counter[str] = Counter()
@@ -233,10 +233,11 @@ class LiveView:
         head = Table.grid(expand=True)
         head.add_column(ratio=3)
         head.add_column(justify="right", ratio=2)
-        done = f"{self.done}/{self.total} updates"
+        done = f"{self.done}/{self.total} updates" if self.total else f"{self.done} updates"
         skipped = f" ({self.kinds['skipped']} already applied)" if self.kinds["skipped"] else ""
         head.add_row(Text(self.title, style="bold"), Text(f"clock {self.clock or '-'}"))
-        head.add_row(ProgressBar(total=self.total, completed=self.done), Text(done + skipped))
+        bar = ProgressBar(total=max(self.total, 1) if self.total else None, completed=self.done)
+        head.add_row(bar, Text(done + skipped))
         counts = " · ".join(
             f"[{_EVENT_STYLE.get(k, 'white')}]{k} {v}[/]" for k, v in sorted(self.counts.items())
         )

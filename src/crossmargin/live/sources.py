@@ -1,7 +1,8 @@
 """Streaming readers of tick files: JSON Lines, Pyth records, a CSV of closes.
 
 Every reader is a generator over the file: memory stays bounded by one line whatever the file's
-size. Limits: the project's (:mod:`crossmargin.limits`, docs/formats.md "Limits") applied to
+size, and ``-`` reads standard input (a live stream: a Pyth SSE stream piped in). Limits: the
+project's (:mod:`crossmargin.limits`, docs/formats.md "Limits") applied to
 each line — a key given twice, a number literal over ``MAX_NUMBER_CHARS``, a string over
 ``MAX_STRING_CHARS``, nesting over ``MAX_DEPTH`` are refused — plus a file of at most
 :data:`MAX_TICK_FILE_BYTES` (the batch-table limit, 2 GiB) and lines of at most
@@ -31,7 +32,9 @@ import csv
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -56,6 +59,7 @@ from crossmargin.live.volproxy import VolRule
 __all__ = [
     "MAX_LINE_BYTES",
     "MAX_TICK_FILE_BYTES",
+    "STDIN",
     "TICK_FORMATS",
     "TickFormat",
     "detect_format",
@@ -69,6 +73,8 @@ __all__ = [
 MAX_TICK_FILE_BYTES = MAX_TABLE_BYTES
 #: Longest line of a tick file, in bytes (a new account of ~5 000 positions fits).
 MAX_LINE_BYTES = 1024 * 1024
+#: The tick "file" that is standard input: a live stream (no size limit, lines still bounded).
+STDIN = "-"
 
 TickFormat = Literal["jsonl", "pyth", "csv-closes"]
 Located = Iterator[tuple[Update, str]]
@@ -92,6 +98,11 @@ def detect_format(path: str | Path) -> TickFormat:
     InputError
         The suffix names no tick format.
     """
+    if str(path) == STDIN:
+        raise InputError(
+            f"standard input has no file name: give the tick format ({', '.join(TICK_FORMATS)})",
+            path="<stdin>",
+        )
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
         raise InputError(
@@ -102,7 +113,14 @@ def detect_format(path: str | Path) -> TickFormat:
 
 
 # -- bounded line reading ---------------------------------------------------------------------------
-def _open(path: Path, limit: int) -> IO[bytes]:
+def _name(path: Path) -> str:
+    """How errors name the source (``<stdin>`` for :data:`STDIN`)."""
+    return "<stdin>" if str(path) == STDIN else str(path)
+
+
+def _open(path: Path, limit: int) -> AbstractContextManager[IO[bytes]]:
+    if str(path) == STDIN:
+        return nullcontext(sys.stdin.buffer)  # a live stream: not ours to close
     try:
         f = path.open("rb")
     except FileNotFoundError:
@@ -135,6 +153,9 @@ def iter_lines(
         Missing or unreadable file, a file or line over its limit, a line that is not UTF-8.
     """
     p = Path(path)
+    name = _name(p)
+    if str(p) == STDIN:
+        max_bytes = sys.maxsize  # a live stream has no size; each line still has one
     total = 0
     with _open(p, max_bytes) as f:
         n = 0
@@ -143,20 +164,20 @@ def iter_lines(
                 raw = f.readline(max_line + 1)
             except OSError as exc:
                 raise InputError(
-                    f"cannot read tick file: {exc.strerror or exc}", path=str(p)
+                    f"cannot read tick file: {exc.strerror or exc}", path=name
                 ) from None
             if not raw:
                 return
             n += 1
             total += len(raw)
             if total > max_bytes:
-                raise InputError(f"larger than the limit of {max_bytes} bytes", path=f"{p}:{n}")
+                raise InputError(f"larger than the limit of {max_bytes} bytes", path=f"{name}:{n}")
             if len(raw.rstrip(b"\r\n")) > max_line:
-                raise InputError(f"line longer than {max_line} bytes", path=f"{p}:{n}")
+                raise InputError(f"line longer than {max_line} bytes", path=f"{name}:{n}")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 text (byte {exc.start})", path=f"{p}:{n}") from None
+                raise InputError(f"not UTF-8 text (byte {exc.start})", path=f"{name}:{n}") from None
             if n == 1:
                 text = text.removeprefix("\ufeff")
             yield n, text.rstrip("\r\n")
@@ -196,7 +217,7 @@ def _jsonl(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located
     for n, text in iter_lines(path):
         if not text.strip():
             continue
-        where = f"{path}:{n}"
+        where = f"{_name(path)}:{n}"
         obj = parse_json_line(text, path=where)
         yield update_from_obj(obj, path=where, pyth_ids=pyth_ids, pyth_rules=rules), str(n)
 
@@ -224,7 +245,7 @@ def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located:
             continue
         if body.startswith("data:"):
             body = body[5:].strip()
-        where = f"{path}:{n}"
+        where = f"{_name(path)}:{n}"
         for rec, at in _pyth_records(parse_json_line(body, path=where), where):
             if not isinstance(rec, dict):
                 raise InputError("a Pyth price update must be a JSON object", path=at)
@@ -232,7 +253,7 @@ def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located:
                 raise InputError("unknown field in a Pyth price update", path=f"{at}.type")
             obj = {"type": "pyth", **rec}
             u = update_from_obj(obj, path=at, pyth_ids=pyth_ids, pyth_rules=rules)
-            yield u, at.removeprefix(f"{path}:")
+            yield u, at.removeprefix(f"{_name(path)}:")
 
 
 # -- CSV of closes ----------------------------------------------------------------------------------
@@ -294,7 +315,7 @@ def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Located:
         for row in reader:
             n = numbers[-1]
             numbers.clear()
-            where = f"{path}:{n}"
+            where = f"{_name(path)}:{n}"
             if assets is None:
                 assets = _header(row, where)
                 continue
@@ -325,10 +346,10 @@ def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Located:
                 yield u, f"{n}.{sym}"
     except csv.Error as exc:
         raise InputError(
-            f"not a valid CSV row: {exc}", path=f"{path}:{numbers[-1] if numbers else '?'}"
+            f"not a valid CSV row: {exc}", path=f"{_name(path)}:{numbers[-1] if numbers else '?'}"
         ) from None
     if assets is None:
-        raise InputError("empty file: no header", path=str(path))
+        raise InputError("empty file: no header", path=_name(path))
 
 
 def iter_updates(
