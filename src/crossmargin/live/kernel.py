@@ -28,7 +28,7 @@ scenario of its riskiest group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,10 +99,15 @@ class SubBook:
 
 def gather(book: LiveBook, accounts: IntArray) -> SubBook:
     """The sub-book of ``accounts`` (ascending global indices) as the live book holds them."""
-    local = np.full(book.n_accounts, -1, np.int64)
-    local[accounts] = np.arange(accounts.shape[0], dtype=np.int64)
     rows = book.rows_of_accounts(accounts)
-    hold = book.positions_of(rows, local)
+    if 64 * accounts.size < book.n_accounts:
+        # a few accounts (a pre-trade check, a trade): no table the size of the book
+        local = np.searchsorted(accounts, book.pos["account"][rows]).astype(np.int64)
+        hold = replace(book.positions_of(rows, None), account=local)
+    else:
+        local = np.full(book.n_accounts, -1, np.int64)
+        local[accounts] = np.arange(accounts.shape[0], dtype=np.int64)
+        hold = book.positions_of(rows, local)
     bal = book.balance_view()[accounts]
     a, s = np.nonzero(bal)
     if accounts.size == book.n_accounts:
@@ -613,7 +618,7 @@ class PortfolioKernel(AccountKernel):
             self._slices.pop(und, None)
             return None
         cols = inst.rows_of((inst.underlyings[und],))
-        hold = book.positions_of(rows, np.arange(book.n_accounts, dtype=np.int64))
+        hold = book.positions_of(rows, None)
         column = np.searchsorted(cols, hold.instrument)
         layout = GroupMatrix.build(group_positions(hold, inst), column, int(cols.size))
         sl = self._slices[und] = _Slice(key, rows, cols, layout, hold)

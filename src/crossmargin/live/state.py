@@ -367,11 +367,12 @@ class LiveBook:
         np.add.at(self.holders, (acc, p["und"][rows]), 1)
 
     # -- bulk ----------------------------------------------------------------------------------
-    def positions_of(self, rows: IntArray, local: IntArray) -> Holdings:
-        """The positions ``rows`` as holdings, accounts renumbered by ``local[global account]``."""
+    def positions_of(self, rows: IntArray, local: IntArray | None) -> Holdings:
+        """The positions ``rows``, accounts renumbered by ``local[account]`` (``None``: kept)."""
         p = self.pos
+        acc = p["account"][rows]
         return Holdings(
-            account=local[p["account"][rows]],
+            account=acc if local is None else local[acc],
             instrument=p["instrument"][rows],
             quantity=p["quantity"][rows],
             cost_known=p["cost_known"][rows],
