@@ -414,7 +414,7 @@ def _load_span(p: Path) -> Any:
 
 
 def _load_oracles(p: Path) -> Any:
-    from crossmargin.collateral.oracles import StaticFileOracle
+    from crossmargin.io.oracles import StaticFileOracle
 
     return StaticFileOracle(p).fetch(["WSTETH", "AUSDC"])
 

@@ -224,6 +224,7 @@ def test_cascade_keeps_oracle_collateral_and_the_user_history(tmp_path: Path) ->
         },
         oracles={"WSTETH": OracleRecord(1.2, as_of - timedelta(minutes=10), 0.99, "lido")},
         history=history,
+        timestamp=as_of,
     )
     pfs = [
         Portfolio(f"a{i}", "USD", {"WSTETH": 40.0 + i, "USDC": 1_000.0},

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from crossmargin.margin.presets.derive.report import engine_check
 from typer.testing import CliRunner
 
 from crossmargin.cli.app import app
@@ -29,6 +28,7 @@ from crossmargin.venues.derive.case import (
     load_case,
 )
 from crossmargin.venues.derive.compare import compare_case
+from crossmargin.venues.derive.report import engine_check
 
 DATA = Path(__file__).parent / "data"
 CASE_FILES = sorted(p.name for p in DATA.glob("derive_test_*.json"))
