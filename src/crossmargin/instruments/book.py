@@ -208,9 +208,11 @@ def _seq(v: Any, path: str) -> tuple[Any, ...]:
 
 def _strings(v: Any, path: str, n: int | None = None) -> tuple[str, ...]:
     out = _seq(v, path)
-    for i, x in enumerate(out):
-        if not isinstance(x, str):
-            raise InputError(f"must be a string, got {type(x).__name__}", path=f"{path}[{i}]")
+    # the distinct element types, collected in C: a cascade round rebuilds a book of every
+    # account, and a Python-level isinstance per account would cost more than the re-margining
+    if not all(issubclass(t, str) for t in set(map(type, out))):
+        i, x = next((i, x) for i, x in enumerate(out) if not isinstance(x, str))
+        raise InputError(f"must be a string, got {type(x).__name__}", path=f"{path}[{i}]")
     if n is not None and len(out) != n:
         raise InputError(f"has {len(out)} entries, expected {n} (one per account)", path=path)
     return out
