@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "foundation",
         (
             "errors",
+            "limits",
             "_typing",
             "_arrays",
             "_time",
@@ -40,6 +41,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "data",
         ),
     ),
+    # the durable store (journal, snapshots, events, API keys) stands on the error tree alone
+    ("store", ("store",)),
     ("kernels", ("kernels",)),
     ("instruments / market", ("instruments", "market", "liquidity")),
     ("collateral", ("collateral",)),
@@ -49,10 +52,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("margin", ("margin",)),
     ("account", ("account",)),
     ("engine", ("engine", "pricing", "comparison", "explain", "whatif", "plot")),
-    ("liquidation / backtest / live", ("liquidation", "backtest", "live")),
-    ("io", ("io", "store")),
+    ("liquidation / backtest", ("liquidation", "backtest")),
+    ("io", ("io",)),
     ("scale", ("scale",)),
     ("venues", ("venues", "crossvenue")),
+    # the live engine stands on the edge: its inputs are decoded by io's one decoder of each
+    # format (portfolio JSON, Pyth records)
+    ("live", ("live",)),
     ("cli / service", ("cli", "service", "__init__", "__main__")),
 )
 LAYER_OF = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}

@@ -27,7 +27,7 @@ from crossmargin.errors import ModelError
 from crossmargin.margin.result import MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 
-__all__ = ["STATUSES", "AccountResults", "assess"]
+__all__ = ["STATUSES", "AccountResults", "assess", "health_codes"]
 
 STATUSES = ("healthy", "margin_call", "liquidation", "bankrupt")
 
@@ -91,6 +91,18 @@ def _require_finite(book: ResolvedBook, model: str, **values: FloatArray) -> Non
             )
 
 
+def health_codes(
+    equity: FloatArray, m_equity: FloatArray, im: FloatArray, mm: FloatArray
+) -> tuple[FloatArray, IntArray]:
+    """Margin ratio and status code of each account (the rule of the module docstring)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mm > 0, m_equity / np.where(mm > 0, mm, 1.0), np.nan)
+    status = np.where(
+        equity >= im, 0, np.where(m_equity >= mm, 1, np.where(m_equity >= 0, 2, 3))
+    ).astype(np.int64)
+    return ratio, status
+
+
 def assess(book: ResolvedBook, batch: MarginBatch) -> AccountResults:
     """Combine collateral, mark-to-market and a model's requirements into account health.
 
@@ -126,11 +138,7 @@ def assess(book: ResolvedBook, batch: MarginBatch) -> AccountResults:
         equity=equity,
         maintenance_equity=m_equity,
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(mm > 0, m_equity / np.where(mm > 0, mm, 1.0), np.nan)
-    status = np.where(
-        equity >= im, 0, np.where(m_equity >= mm, 1, np.where(m_equity >= 0, 2, 3))
-    ).astype(np.int64)
+    ratio, status = health_codes(equity, m_equity, im, mm)
     return AccountResults(
         book=book,
         batch=batch,

@@ -8,7 +8,7 @@ from typing import Any
 
 from crossmargin._format import fmt_money, fmt_num, fmt_pct
 
-__all__ = ["dumps", "fmt_money", "fmt_num", "fmt_pct"]
+__all__ = ["dumps", "dumps_line", "fmt_money", "fmt_num", "fmt_pct"]
 
 
 def _clean(obj: Any) -> Any:
@@ -24,3 +24,8 @@ def _clean(obj: Any) -> Any:
 def dumps(obj: Any) -> str:
     """Strict JSON (no NaN/Infinity tokens), indented."""
     return json.dumps(_clean(obj), indent=2, allow_nan=False)
+
+
+def dumps_line(obj: Any) -> str:
+    """Strict JSON (no NaN/Infinity tokens) on one line: a JSON Lines record."""
+    return json.dumps(_clean(obj), allow_nan=False, separators=(", ", ": "))

@@ -17,6 +17,7 @@ __all__ = [
     "print_prices",
     "print_warnings",
     "print_whatif",
+    "status_markup",
 ]
 
 _STATUS_STYLE = {
@@ -27,8 +28,12 @@ _STATUS_STYLE = {
 }
 
 
-def _status(s: str) -> str:
+def status_markup(s: str) -> str:
+    """An account status in its colour (rich markup)."""
     return f"[{_STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+_status = status_markup
 
 
 def print_warnings(con: Console, warnings: list[dict[str, Any]]) -> None:

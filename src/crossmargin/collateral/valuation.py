@@ -13,8 +13,11 @@ are priced through their oracle record (:mod:`crossmargin.collateral.oracles`); 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from crossmargin._typing import BoolArray, FloatArray
 from crossmargin.collateral.dynamic import dynamic_haircuts
 from crossmargin.collateral.haircuts import static_haircut
 from crossmargin.collateral.oracles import OracleValuation, value_oracle_asset
@@ -25,27 +28,44 @@ from crossmargin.instruments.book import Book
 from crossmargin.market.checks import check_asset
 from crossmargin.market.snapshot import MarketSnapshot
 
-__all__ = ["value_collateral"]
+__all__ = ["AssetPrices", "asset_prices", "value_collateral"]
 
 
-def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> CollateralTable:
-    """Price and haircut every collateral balance of the book.
+@dataclass(frozen=True, slots=True, eq=False)
+class AssetPrices:
+    """Price and static (or oracle) IM / MM haircuts of each collateral asset."""
+
+    price: FloatArray
+    haircut_im: FloatArray
+    haircut_mm: FloatArray
+    oracle: list[OracleValuation | None]
+
+
+def asset_prices(
+    assets: tuple[str, ...] | list[str],
+    used: BoolArray,
+    snapshot: MarketSnapshot,
+    config: RiskConfig,
+) -> AssetPrices:
+    """Price and haircut the ``used`` assets (the others stay 0).
+
+    The per-asset half of :func:`value_collateral`, which then values each balance with them
+    (and, with dynamic haircuts, adjusts the haircuts per balance); the live engine revalues
+    the balances of one asset with it when that asset ticks.
 
     Raises
     ------
     MarketDataError
-        A held asset has no (or a stale / low-confidence) price.
+        A used asset has no (or a stale / low-confidence) price.
     ConfigError
-        A held asset has no haircut and no risk class to take one from.
+        A used asset has no haircut and no risk class to take one from.
     """
-    n_assets = len(book.assets)
+    n_assets = len(assets)
     price = np.zeros(n_assets)
     him = np.zeros(n_assets)
     hmm = np.zeros(n_assets)
-    used = np.zeros(n_assets, dtype=np.bool_)
-    used[np.unique(book.col_asset)] = True
     oracle: list[OracleValuation | None] = [None] * n_assets
-    for k, sym in enumerate(book.assets):
+    for k, sym in enumerate(assets):
         if not used[k]:
             continue
         spec = config.oracles.assets.get(sym)
@@ -67,6 +87,23 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
         price[k] = p
         h = static_haircut(config, sym, snapshot.base_currency)
         him[k], hmm[k] = h.im, h.mm
+    return AssetPrices(price, him, hmm, oracle)
+
+
+def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> CollateralTable:
+    """Price and haircut every collateral balance of the book.
+
+    Raises
+    ------
+    MarketDataError
+        A held asset has no (or a stale / low-confidence) price.
+    ConfigError
+        A held asset has no haircut and no risk class to take one from.
+    """
+    used = np.zeros(len(book.assets), dtype=np.bool_)
+    used[np.unique(book.col_asset)] = True
+    prices = asset_prices(book.assets, used, snapshot, config)
+    price, him, hmm, oracle = prices.price, prices.haircut_im, prices.haircut_mm, prices.oracle
     a = book.col_asset
     table = CollateralTable.priced(
         book.assets,

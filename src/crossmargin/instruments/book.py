@@ -20,6 +20,11 @@ from crossmargin.instruments.position import Portfolio
 
 __all__ = ["Book", "BookShape"]
 
+#: The last contracts tuple a book checked: books that share it (the live engine's sub-books of
+#: one terms table, thousands a second) skip the per-contract check — a tuple of frozen contracts
+#: that passed once stays valid.
+_CHECKED_CONTRACTS: list[tuple[object, ...] | None] = [None]
+
 
 class BookShape:
     """Mixin of the books of many accounts: counts of accounts and position rows."""
@@ -81,12 +86,14 @@ class Book(BookShape):
         set_(self, "accounts", accounts)
         set_(self, "base_currency", _strings(self.base_currency, "Book.base_currency", n_acc))
         contracts = _seq(self.contracts, "Book.contracts")
-        for i, c in enumerate(contracts):
-            if not isinstance(c, Spot | Perpetual | Future | Option):
-                raise InputError(
-                    f"must be a Spot, Perpetual, Future or Option, got {type(c).__name__}",
-                    path=f"Book.contracts[{i}]",
-                )
+        if contracts is not _CHECKED_CONTRACTS[0]:
+            for i, c in enumerate(contracts):
+                if not isinstance(c, Spot | Perpetual | Future | Option):
+                    raise InputError(
+                        f"must be a Spot, Perpetual, Future or Option, got {type(c).__name__}",
+                        path=f"Book.contracts[{i}]",
+                    )
+            _CHECKED_CONTRACTS[0] = contracts
         set_(self, "contracts", contracts)
         assets = _strings(self.assets, "Book.assets")
         set_(self, "assets", assets)

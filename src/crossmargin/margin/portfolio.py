@@ -21,28 +21,36 @@ Per (account, underlying) group — SPAN's combined commodity:
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
 
-from crossmargin._arrays import Rows, sum_by
+from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ModelError
-from crossmargin.margin.addons.basis import BASIS_DESCRIPTION, basis_amounts
+from crossmargin.margin.addons.basis import BASIS_DESCRIPTION, basis_cells, basis_of_cells
 from crossmargin.margin.addons.portfolio_hook import portfolio_addons
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.offsets import inter_commodity_credits
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.positions import Holdings
 from crossmargin.resolve.terms import KIND_OPTION
-from crossmargin.risk.aggregate import Groups, group_pnl, group_positions, group_sum
-from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_for
+from crossmargin.risk.aggregate import GroupMatrix, Groups, group_positions, group_sum
+from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_of
 from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
 
-__all__ = ["GroupRisk", "PortfolioMargin", "scenario_indices"]
+__all__ = [
+    "GroupAggregates",
+    "GroupRequirements",
+    "GroupRisk",
+    "PortfolioMargin",
+    "scenario_indices",
+]
 
 
 @functools.lru_cache(maxsize=64)
@@ -50,7 +58,7 @@ def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, I
     """Per class: base cell, (0, vol up), (0, vol down) and each scenario's vol-paired cell.
 
     The paired cell has the same spot move and the opposite vol state (itself if none).
-    Computed once per scenario set (:func:`~crossmargin.risk.pnl.scenario_set_for` shares them);
+    Computed once per scenario set (:func:`~crossmargin.risk.pnl.scenario_set_of` shares them);
     the arrays are read-only.
     """
     n_cls, S = scen.spot_move.shape
@@ -82,7 +90,7 @@ def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, I
 
 
 @dataclass(frozen=True, eq=False)
-class GroupRisk(Rows):
+class GroupRisk:
     """What the ``portfolio`` model computes inside each (account, underlying) group.
 
     Everything here depends only on the group's own positions and its underlying's marks, so a
@@ -126,6 +134,11 @@ class GroupRisk(Rows):
     short_option_minimum: FloatArray
     pnl: FloatArray | None
 
+    @property
+    def n(self) -> int:
+        """Number of groups."""
+        return int(self.account.shape[0])
+
     def merge(self, fresh: GroupRisk, n_und: int) -> GroupRisk:
         """These groups with those of ``fresh``'s underlyings replaced by ``fresh``'s rows.
 
@@ -148,11 +161,118 @@ class GroupRisk(Rows):
         return GroupRisk(**out)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupAggregates:
+    """Each group's sums over its positions that steps 1–5 read (money: snapshot currency).
+
+    Attributes
+    ----------
+    pnl
+        Scenario P&L ``(G, S)``.
+    delta, delta_notional
+        Net delta in underlying units and times spot.
+    bucket_notional, bucket_t
+        Net delta notional and time to expiry per expiry bucket ``(G, buckets)`` (basis).
+    short_calls, short_puts
+        Notional of the short live calls and puts (short option minimum).
+    """
+
+    pnl: FloatArray
+    delta: FloatArray
+    delta_notional: FloatArray
+    bucket_notional: FloatArray
+    bucket_t: FloatArray
+    short_calls: FloatArray
+    short_puts: FloatArray
+
+    @classmethod
+    def of_positions(
+        cls, inst: InstrumentTable, layout: GroupMatrix, pos: Holdings, unit: FloatArray
+    ) -> GroupAggregates:
+        """Sums position by position, in each group's position order (the batch's arithmetic)."""
+        groups = layout.groups
+        pnl = np.asarray(layout.matrix(pos.quantity) @ unit, dtype=np.float64)
+        ii = pos.instrument
+        d_units = pos.quantity * inst.delta[ii]
+        short_opt = (inst.kind[ii] == KIND_OPTION) & ~inst.settled[ii] & (pos.quantity < 0)
+        short_not = np.where(short_opt, np.abs(pos.quantity) * inst.mult[ii] * inst.fwd[ii], 0.0)
+        b_dn, t_gk = basis_cells(inst, pos, groups)
+        return cls(
+            pnl=pnl,
+            delta=group_sum(groups, d_units),
+            delta_notional=group_sum(groups, d_units * inst.spot[ii]),
+            bucket_notional=b_dn,
+            bucket_t=t_gk,
+            short_calls=group_sum(groups, np.where(inst.is_call[ii], short_not, 0.0)),
+            short_puts=group_sum(groups, np.where(inst.is_call[ii], 0.0, short_not)),
+        )
+
+    @classmethod
+    def of_contracts(
+        cls,
+        inst: InstrumentTable,
+        layout: GroupMatrix,
+        quantity: FloatArray,
+        unit: FloatArray,
+        cols: IntArray,
+    ) -> GroupAggregates:
+        """The same sums as sparse products of the quantities with per-contract arrays.
+
+        Every aggregate is linear in the quantities: one product of the layout's quantity
+        matrix with ``[risk arrays | delta | delta notional | delta notional per bucket]`` and
+        one of the short option quantities with the notional per call and put — two passes
+        over the positions instead of one per sum. A live engine uses it for a tick, on the
+        cached layout of the underlying's positions (columns ``cols``). The sums are the same
+        up to rounding (a product ``q × (Δ × S)`` instead of ``(q × Δ) × S``, summed by
+        column instead of by position): the engine's sweep compares with a tolerance.
+        """
+        groups = layout.groups
+        G, S, C = groups.n, int(unit.shape[1]), int(cols.size)
+        nk = int(inst.expiry_key.max()) + 1 if inst.n else 1
+        keys = inst.expiry_key[cols]
+        dn_c = inst.delta[cols] * inst.spot[cols]
+        per = np.zeros((C, S + 2 + nk))
+        per[:, :S] = unit
+        per[:, S] = inst.delta[cols]
+        per[:, S + 1] = dn_c
+        per[np.arange(C), S + 2 + keys] = dn_c
+        agg = np.asarray(layout.matrix(quantity) @ per, dtype=np.float64)
+        live_opt = (inst.kind[cols] == KIND_OPTION) & ~inst.settled[cols]
+        short = np.where((quantity < 0) & live_opt[layout.column], -quantity, 0.0)
+        fn = inst.mult[cols] * inst.fwd[cols]
+        call = inst.is_call[cols]
+        sides = np.column_stack([np.where(call, fn, 0.0), np.where(call, 0.0, fn)])
+        sn = np.asarray(layout.matrix(short) @ sides, dtype=np.float64)
+        t_gk = np.zeros((G, nk))
+        t_gk[layout.entry_group, keys[layout.indices]] = inst.t[cols][layout.indices]
+        return cls(
+            pnl=np.ascontiguousarray(agg[:, :S]),
+            delta=agg[:, S].copy(),
+            delta_notional=agg[:, S + 1].copy(),
+            bucket_notional=np.ascontiguousarray(agg[:, S + 2 :]),
+            bucket_t=t_gk,
+            short_calls=sn[:, 0].copy(),
+            short_puts=sn[:, 1].copy(),
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupRequirements:
+    """Steps 4–5 of each group: IM (before the optional add-ons) and what explains it."""
+
+    im: FloatArray
+    credit_rows: tuple[AddOnRows, ...]
+    som_excess: FloatArray
+
+
 @dataclass(frozen=True, slots=True)
 class PortfolioMargin:
     """Scenario-based portfolio margin with SPAN-style offsets (see module docstring)."""
 
     config: RiskConfig
+    _cache: dict[
+        tuple[str, ...], tuple[ScenarioSet, tuple[IntArray, IntArray, IntArray, IntArray]]
+    ] = field(default_factory=dict, repr=False, compare=False)
     name: ClassVar[str] = "portfolio"
     description: ClassVar[str] = (
         "full revaluation per underlying over a spot x vol grid with tails; basis, delta-shock, "
@@ -162,10 +282,32 @@ class PortfolioMargin:
         "Deribit PM grid and vol shocks; CME SPAN add-ons and inter-commodity credits"
     )
 
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Compute portfolio margin of every account (see module docstring)."""
-        risk, groups = self._group_risk(book, None, detail)
-        return self.combine(book, risk, groups=groups)
+    def compute(
+        self, book: ResolvedBook, *, detail: bool = False, unit: FloatArray | None = None
+    ) -> MarginBatch:
+        """Compute portfolio margin of every account (see module docstring).
+
+        ``unit``: the grid risk arrays of every contract of ``book.instruments``
+        (:meth:`risk_arrays`), when the caller keeps them (a live engine, per underlying).
+        """
+        return self.combine(book, self.group_risk(book, detail=detail, unit=unit))
+
+    def scenarios(self, classes: tuple[str, ...]) -> ScenarioSet:
+        """The stacked grids of ``classes`` (built once per model instance and class list)."""
+        return self._context(classes)[0]
+
+    def _context(
+        self, classes: tuple[str, ...]
+    ) -> tuple[ScenarioSet, tuple[IntArray, IntArray, IntArray, IntArray]]:
+        ctx = self._cache.get(classes)
+        if ctx is None:
+            scen = scenario_set_of(classes, self.config)
+            ctx = self._cache[classes] = (scen, scenario_indices(scen))
+        return ctx
+
+    def risk_arrays(self, inst: InstrumentTable, *, only: IntArray | None = None) -> FloatArray:
+        """Grid P&L of one unit of each contract (or of ``only``), ``(n, S)``."""
+        return grid_unit_pnl(inst, self.scenarios(inst.classes), self.config, only=only)
 
     def group_risk(
         self,
@@ -173,24 +315,58 @@ class PortfolioMargin:
         *,
         underlyings: Collection[str] | None = None,
         detail: bool = False,
+        unit: FloatArray | None = None,
     ) -> GroupRisk:
-        """Steps 1–3 and the inputs of steps 4–5 for every group (or those of ``underlyings``)."""
-        return self._group_risk(book, underlyings, detail)[0]
+        """Steps 1–3 and the inputs of steps 4–5 for every group (or those of ``underlyings``).
 
-    def _group_risk(
-        self, book: ResolvedBook, underlyings: Collection[str] | None, detail: bool
-    ) -> tuple[GroupRisk, Groups]:
+        ``unit``: the risk arrays of every contract (:meth:`risk_arrays`), if already computed.
+        """
         cfg = self.config
         inst, pos = book.instruments, book.positions
-        scen = scenario_set_for(inst, cfg)
-        cols = None
+        scen = self.scenarios(inst.classes)
         if underlyings is not None:
             cols = inst.rows_of(underlyings)
             pos = pos.take(np.flatnonzero(np.isin(pos.instrument, cols)))
-        unit = grid_unit_pnl(inst, scen, cfg, only=cols)
-        groups = group_positions(pos, inst)
+            unit = grid_unit_pnl(inst, scen, cfg, only=cols) if unit is None else unit[cols]
+            column = np.searchsorted(cols, pos.instrument)
+        else:
+            unit = grid_unit_pnl(inst, scen, cfg) if unit is None else unit
+            column = pos.instrument
+        layout = GroupMatrix.build(group_positions(pos, inst), column, int(unit.shape[0]))
+        return self.risk_of(inst, layout, pos, unit, detail=detail)
+
+    def layout(self, book: ResolvedBook) -> GroupMatrix:
+        """The group layout of every position of ``book`` (columns: all its contracts)."""
+        inst, pos = book.instruments, book.positions
+        return GroupMatrix.build(group_positions(pos, inst), pos.instrument, inst.n)
+
+    def risk_of(
+        self,
+        inst: InstrumentTable,
+        layout: GroupMatrix,
+        pos: Holdings,
+        unit: FloatArray,
+        *,
+        detail: bool = False,
+    ) -> GroupRisk:
+        """Steps 1–3 of the groups of ``layout``, the groups of positions ``pos``.
+
+        ``unit`` holds the risk arrays of the layout's columns. The layout (the groups and the
+        sparse map of positions to them, :class:`~crossmargin.risk.aggregate.GroupMatrix`)
+        depends on which positions exist, not on their quantities or the market: a live engine
+        keeps the layout of an underlying's positions from one tick to the next.
+        """
+        agg = GroupAggregates.of_positions(inst, layout, pos, unit)
+        return self.risk_from(inst, layout.groups, agg, detail=detail)
+
+    def risk_from(
+        self, inst: InstrumentTable, groups: Groups, agg: GroupAggregates, *, detail: bool = False
+    ) -> GroupRisk:
+        """Steps 1–3 and the inputs of steps 4–5 from each group's aggregates."""
+        cfg = self.config
+        _, (base, up0, dn0, pair) = self._context(inst.classes)
         G = groups.n
-        pnl = group_pnl(groups, pos, unit, columns=cols)
+        pnl = agg.pnl
         und_cls = np.zeros(max(len(inst.underlyings), 1), np.int64)
         und_cls[inst.und] = inst.cls
         g_cls = und_cls[groups.und]
@@ -200,7 +376,6 @@ class PortfolioMargin:
             return np.asarray(values, dtype=np.float64)[g_cls] if G else np.zeros(0)
 
         # 1. scan risk and worst scenario
-        base, up0, dn0, pair = scenario_indices(scen)
         rng = np.arange(G)
         if G:
             # first scenario within rounding of the worst loss (a dampened tail that equals the
@@ -214,20 +389,14 @@ class PortfolioMargin:
         scan = np.maximum(worst_loss, 0.0)
         worst = np.where(worst_loss > 0, worst, base[g_cls] if G else worst).astype(np.int64)
 
-        # deltas
-        ii = pos.instrument
-        d_units = pos.quantity * inst.delta[ii]
-        g_delta = group_sum(groups, d_units)
-        g_dn = group_sum(groups, d_units * inst.spot[ii])
-
         # 2. basis / roll (shared with the var/es models)
-        basis = basis_amounts(inst, pos, groups, cfg)
+        basis = basis_of_cells(agg.bucket_notional, agg.bucket_t, groups.und, inst, cfg)
 
         # 3. delta shock
         thr = par([r.delta_shock.threshold for r in rcs])
         slope = par([r.delta_shock.slope_per_million for r in rcs])
         cap = par([r.delta_shock.max_shock for r in rcs])
-        absd = np.abs(g_dn)
+        absd = np.abs(agg.delta_notional)
         shock = np.minimum(cap, slope * np.maximum(absd - thr, 0.0) / 1e6)
 
         # inputs of 4. (SPAN price risk = scan − time risk − vol risk) and 5.
@@ -236,57 +405,65 @@ class PortfolioMargin:
             vol_risk = -0.5 * (pnl[rng, worst] - pnl[rng, pair[g_cls, worst]])
         else:
             time_risk = vol_risk = np.zeros(0)
-        short_opt = (inst.kind[ii] == KIND_OPTION) & ~inst.settled[ii] & (pos.quantity < 0)
-        short_not = np.where(short_opt, np.abs(pos.quantity) * inst.mult[ii] * inst.fwd[ii], 0.0)
-        calls = group_sum(groups, np.where(inst.is_call[ii], short_not, 0.0))
-        puts = group_sum(groups, np.where(inst.is_call[ii], 0.0, short_not))
-        risk = GroupRisk(
+        return GroupRisk(
             account=groups.account,
             und=groups.und,
             cls=g_cls,
             scan=scan,
             worst=worst,
-            delta=g_delta,
-            delta_notional=g_dn,
+            delta=agg.delta,
+            delta_notional=agg.delta_notional,
             basis=basis,
             delta_shock=absd * shock,
             price_risk=np.where(scan > 0, np.maximum(scan - time_risk - vol_risk, 0.0), 0.0),
             scan_range=par([max(r.grid.price_range_down, r.grid.price_range_up) for r in rcs]),
             short_option_minimum=par([r.short_option_minimum for r in rcs])
-            * np.maximum(calls, puts),
+            * np.maximum(agg.short_calls, agg.short_puts),
             pnl=pnl if detail else None,
         )
-        return risk, groups
+
+    def requirements(
+        self, risk: GroupRisk, lookup: IntArray, underlyings: Sequence[str]
+    ) -> GroupRequirements:
+        """Steps 4–5 over ``risk``'s groups: credits, the short option minimum, each group's IM.
+
+        ``lookup`` is the ``(accounts, underlyings)`` table of group rows of ``risk`` (−1 where
+        an account has none). Everything here is per account, so any subset of accounts with
+        all of their groups gives the same numbers as the whole book (a live engine recombines
+        only the accounts a tick touched).
+        """
+        credit, credit_rows = inter_commodity_credits(
+            self.config.inter_commodity,
+            underlyings,
+            lookup,
+            risk.delta_notional,
+            risk.price_risk,
+            risk.scan_range,
+        )
+        core = risk.scan + risk.basis + risk.delta_shock - credit
+        g_im = np.maximum(core, risk.short_option_minimum)
+        return GroupRequirements(im=g_im, credit_rows=credit_rows, som_excess=g_im - core)
 
     def combine(
         self, book: ResolvedBook, risk: GroupRisk, *, groups: Groups | None = None
     ) -> MarginBatch:
         """Steps 4–5 and the account add-ons over every group of ``book`` (module docstring).
 
-        ``groups`` are the book's (account, underlying) groups when the caller has them.
+        ``groups``: the groups of ``book``'s positions, if already formed.
         """
         cfg = self.config
         inst = book.instruments
         n_acc = book.n_accounts
-        scen = scenario_set_for(inst, cfg)
-        groups = group_positions(book.positions, inst) if groups is None else groups
+        scen = self.scenarios(inst.classes)
+        if groups is None:
+            groups = group_positions(book.positions, inst)
         if not (
             np.array_equal(groups.account, risk.account) and np.array_equal(groups.und, risk.und)
         ):
             raise ModelError("group results do not match the book's groups", path="portfolio")
-        # 4. inter-commodity credits
-        credit, credit_rows = inter_commodity_credits(
-            cfg.inter_commodity,
-            inst.underlyings,
-            groups.lookup(n_acc),
-            risk.delta_notional,
-            risk.price_risk,
-            risk.scan_range,
-        )
-        # 5. short option minimum
-        core = risk.scan + risk.basis + risk.delta_shock - credit
-        g_im = np.maximum(core, risk.short_option_minimum)
-        som_excess = g_im - core
+        # 4. inter-commodity credits, 5. short option minimum
+        req = self.requirements(risk, groups.lookup(n_acc), inst.underlyings)
+        credit_rows, som_excess = req.credit_rows, req.som_excess
         # issue-3 add-ons (liquidity, correlation breakdown, wrong-way collateral): each applies
         # only if "portfolio" is listed under margin_addons.<add-on>.models (not by default)
         x_group, x_account, x_rows = portfolio_addons(
@@ -300,7 +477,7 @@ class PortfolioMargin:
             risk.cls,
             credit_rows,
         )
-        g_im = g_im + x_group
+        g_im = req.im + x_group
         labels = group_labels(inst.underlyings, groups.und)
         acc = groups.account
         return assemble_batch(
@@ -337,6 +514,14 @@ class PortfolioMargin:
             scenarios=scen,
             scenario_pnl=risk.pnl,
             scenario_class=risk.cls,
+        )
+
+    @property
+    def has_addons(self) -> bool:
+        """Whether any issue-3 add-on applies to this model (then accounts are not group sums)."""
+        add = self.config.margin_addons
+        return any(
+            self.name in a.models for a in (add.liquidity, add.correlation_breakdown, add.wrong_way)
         )
 
     def _totals(

@@ -80,6 +80,29 @@ def _subgroups(groups: Groups, g_sel: IntArray, accs: IntArray) -> Groups:
     )
 
 
+def _scenario_collateral(book: ResolvedBook, name: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """The collateral assets that can change an account's scenario set, and who holds them.
+
+    With the wrong-way add-on every held collateral asset moves in the scenarios; otherwise only
+    the configured depeg coins add scenarios. Returns the assets and an ``(accounts × assets)``
+    holding mask.
+    """
+    cfg = book.config
+    col = book.collateral
+    relevant = [
+        k
+        for k, a in enumerate(col.assets)
+        if name in cfg.margin_addons.wrong_way.models or a in cfg.var.depeg
+    ]
+    held = np.zeros((book.n_accounts, len(relevant)), np.bool_)
+    if relevant:
+        pos = np.full(len(col.assets), -1, np.int64)
+        pos[relevant] = np.arange(len(relevant))
+        rows = (pos[col.asset] >= 0) & (col.amount != 0)
+        held[col.account[rows], pos[col.asset[rows]]] = True
+    return tuple(col.assets[k] for k in relevant), held
+
+
 def _run_combo(
     book: ResolvedBook,
     name: str,
@@ -92,14 +115,17 @@ def _run_combo(
     *,
     detail: bool,
     cache: UnitCache,
+    collateral: tuple[str, ...],
 ) -> _Combo:
-    """Margin the accounts ``accs`` that hold exactly the underlyings ``mask``."""
+    """Margin the accounts ``accs`` holding exactly ``mask`` and ``collateral``."""
     inst, cfg = book.instruments, book.config
     add = cfg.margin_addons
     core = tuple(inst.underlyings[int(u)] for u in np.flatnonzero(mask))
     g_sel = np.flatnonzero(np.isin(groups.account, accs)).astype(np.int64)
     cols = np.flatnonzero(mask[inst.und]).astype(np.int64)
-    scen = book_scenarios(book, core, with_collateral=name in add.wrong_way.models)
+    scen = book_scenarios(
+        book, core, with_collateral=name in add.wrong_way.models, collateral=collateral
+    )
     unit = cache.rows(scen, cols)
     sub = _subgroups(groups, g_sel, accs)
     qs = q[g_sel][:, cols]
@@ -125,9 +151,10 @@ def _run_combo(
 def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
     """Compute the ``var`` (``kind="var"``) or ``es`` batch of a resolved book (module docstring).
 
-    Accounts are margined per *set of underlyings held* (each set gets its own scenario set on
-    the common calendar of just those underlyings), so an account's margin never depends on
-    what other accounts hold.
+    Accounts are margined per *set of underlyings held* and of the collateral assets that shape
+    their scenarios (wrong-way moves, depeg scenarios) — each set gets its own scenario set on
+    the common calendar of just those assets — so an account's margin never depends on what
+    other accounts hold.
     """
     cfg = book.config
     vc = cfg.var
@@ -155,13 +182,26 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
     combo_of = np.full(n_acc, -1, np.int64)
     if n_acc and held.any():
         cache = UnitCache(book)
-        masks, inv = np.unique(held, axis=0, return_inverse=True)
-        for c, mask in enumerate(masks):
+        col_assets, col_held = _scenario_collateral(book, name)
+        n_und = held.shape[1]
+        keys, inv = np.unique(np.concatenate([held, col_held], axis=1), axis=0, return_inverse=True)
+        for c, key in enumerate(keys):
+            mask = key[:n_und]
             if not mask.any():
                 continue
             accs = np.flatnonzero(inv.ravel() == c).astype(np.int64)
             cb = _run_combo(
-                book, name, kind, alpha, q, groups, mask, accs, detail=detail, cache=cache
+                book,
+                name,
+                kind,
+                alpha,
+                q,
+                groups,
+                mask,
+                accs,
+                detail=detail,
+                cache=cache,
+                collateral=tuple(a for a, k in zip(col_assets, key[n_und:], strict=True) if k),
             )
             combo_of[accs] = len(combos)
             combos.append(cb)

@@ -32,7 +32,7 @@ from crossmargin.resolve.marks import mark
 from crossmargin.resolve.positions import Holdings, NetPositions, book_holdings, mark_positions
 from crossmargin.resolve.terms import ContractTerms, contract_terms
 
-__all__ = ["BookTerms", "ResolvedBook", "book_terms", "resolve"]
+__all__ = ["BookTerms", "ResolvedBook", "account_fx", "book_terms", "fx_rates", "resolve"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -133,7 +133,7 @@ class ResolvedBook:
     ) -> ResolvedBook:
         """The book with its marked contracts and positions; collateral, FX and warnings here."""
         col = value_collateral(book, snapshot, config)
-        fx = _fx(book, snapshot, config)
+        fx = account_fx(book, snapshot, config)
         oracle_und = (
             config.oracles.assets[a].underlying for a in book.assets if a in config.oracles.assets
         )
@@ -185,9 +185,24 @@ def _first_holder(book: Book) -> IntArray:
     return first
 
 
-def _fx(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> FloatArray:
+def account_fx(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> FloatArray:
+    """Per account: the factor from snapshot-currency amounts to the account's base currency.
+
+    Raises
+    ------
+    MarketDataError
+        A base currency has no (or a stale / low-confidence) price in the snapshot.
+    """
+    rates = fx_rates(set(book.base_currency), snapshot, config)
+    return np.asarray([rates[c] for c in book.base_currency], dtype=np.float64)
+
+
+def fx_rates(
+    currencies: Collection[str], snapshot: MarketSnapshot, config: RiskConfig
+) -> dict[str, float]:
+    """Snapshot currency → each of ``currencies`` (see :func:`account_fx`)."""
     rates: dict[str, float] = {}
-    for ccy in set(book.base_currency):
+    for ccy in sorted(currencies):
         if ccy == snapshot.base_currency:
             rates[ccy] = 1.0
             continue
@@ -198,4 +213,4 @@ def _fx(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> FloatArray:
             )
         check_asset(snapshot, ccy, config.market, needed_by=f"base currency {ccy}")
         rates[ccy] = 1.0 / snapshot.price(ccy)
-    return np.asarray([rates[c] for c in book.base_currency], dtype=np.float64)
+    return rates

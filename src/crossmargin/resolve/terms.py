@@ -31,6 +31,7 @@ __all__ = [
     "KIND_SPOT",
     "ContractTerms",
     "contract_terms",
+    "extend_terms",
     "take_rows",
 ]
 
@@ -130,73 +131,134 @@ def contract_terms(
     ConfigError
         An underlying has no risk class.
     """
-    n = len(contracts)
-    und_ix: dict[str, int] = {}
-    cls_ix: dict[str, int] = {}
-    names = tuple(c.name for c in contracts)
+    b = _TermsBuilder(config)
+    for sym in underlyings:
+        b.add_underlying(sym, sym)
+    return b.build(contracts)
 
-    def add(sym: str, needed_by: str) -> None:
-        rc = config.risk_class_of(sym)
+
+def extend_terms(
+    terms: ContractTerms, contracts: Sequence[Contract], config: RiskConfig
+) -> ContractTerms:
+    """``terms`` with ``contracts`` appended as new rows (existing rows and indices unchanged).
+
+    Underlyings, risk classes and expiry groups new to ``terms`` are appended in order of first
+    appearance, so the result equals :func:`contract_terms` of all the contracts in that order
+    (a live engine adds a contract without re-resolving the others).
+
+    Raises
+    ------
+    ConfigError
+        An underlying has no risk class.
+    """
+    b = _TermsBuilder(config, seed=terms)
+    new = b.build(contracts)
+    cat = np.concatenate
+    return ContractTerms(
+        contracts=terms.contracts + new.contracts,
+        names=terms.names + new.names,
+        underlyings=new.underlyings,
+        classes=new.classes,
+        kind=cat([terms.kind, new.kind]),
+        inverse=cat([terms.inverse, new.inverse]),
+        mult=cat([terms.mult, new.mult]),
+        und=cat([terms.und, new.und]),
+        cls=cat([terms.cls, new.cls]),
+        strike=cat([terms.strike, new.strike]),
+        is_call=cat([terms.is_call, new.is_call]),
+        expiry_key=cat([terms.expiry_key, new.expiry_key]),
+        group=cat([terms.group, new.group]),
+        group_expiry=new.group_expiry,
+    )
+
+
+class _TermsBuilder:
+    """Assigns underlying, class and expiry-group indices in order of first appearance."""
+
+    def __init__(self, config: RiskConfig, *, seed: ContractTerms | None = None) -> None:
+        self.config = config
+        self.und_ix: dict[str, int] = {}
+        self.cls_ix: dict[str, int] = {}
+        self.group_ix: dict[tuple[int, datetime], int] = {}
+        self.n_exp: dict[int, int] = {}
+        self.key_of_group: list[int] = []
+        if seed is not None:
+            self.und_ix = {u: i for i, u in enumerate(seed.underlyings)}
+            self.cls_ix = {c: i for i, c in enumerate(seed.classes)}
+            und_of_group = np.full(len(seed.group_expiry), -1, np.int64)
+            key_of_group = np.zeros(len(seed.group_expiry), np.int64)
+            dated = seed.group >= 0
+            und_of_group[seed.group[dated]] = seed.und[dated]
+            key_of_group[seed.group[dated]] = seed.expiry_key[dated]
+            for g, e in enumerate(seed.group_expiry):
+                u = int(und_of_group[g])
+                self.group_ix[(u, e)] = g
+                self.n_exp[u] = max(self.n_exp.get(u, 0), int(key_of_group[g]))
+                self.key_of_group.append(int(key_of_group[g]))
+
+    def add_underlying(self, sym: str, needed_by: str) -> None:
+        rc = self.config.risk_class_of(sym)
         if rc is None:
             raise ConfigError(
                 f"no risk class for underlying {sym} (needed by {needed_by}); add it under "
                 "'underlyings'",
                 path="config.underlyings",
             )
-        und_ix[sym] = len(und_ix)
-        cls_ix.setdefault(rc, len(cls_ix))
+        self.und_ix[sym] = len(self.und_ix)
+        self.cls_ix.setdefault(rc, len(self.cls_ix))
 
-    for sym in underlyings:
-        add(sym, sym)
-    group_ix: dict[tuple[int, datetime], int] = {}
-    n_exp: dict[int, int] = {}
-    key_of_group: list[int] = []
-    kind = np.zeros(n, np.int64)
-    inverse = np.zeros(n, np.bool_)
-    mult = np.ones(n)
-    und = np.zeros(n, np.int64)
-    cls = np.zeros(n, np.int64)
-    strike = np.zeros(n)
-    is_call = np.zeros(n, np.bool_)
-    group = np.full(n, -1, np.int64)
-    for i, c in enumerate(contracts):
-        sym = c.underlying
-        if sym not in und_ix:
-            add(sym, names[i])
-        u = und[i] = und_ix[sym]
-        cls[i] = cls_ix[config.risk_class_of(sym)]  # type: ignore[index]
-        inverse[i] = c.settlement == "inverse"
-        mult[i] = c.multiplier
-        if isinstance(c, Spot):
-            kind[i] = KIND_SPOT
-        elif isinstance(c, Perpetual):
-            kind[i] = KIND_PERP
-        else:
-            assert isinstance(c, Future | Option)
-            kind[i] = KIND_OPTION if isinstance(c, Option) else KIND_FUTURE
-            g = group_ix.get((u, c.expiry))
-            if g is None:
-                g = group_ix[(u, c.expiry)] = len(group_ix)
-                n_exp[u] = n_exp.get(u, 0) + 1
-                key_of_group.append(n_exp[u])
-            group[i] = g
-            if isinstance(c, Option):
-                strike[i] = c.strike
-                is_call[i] = c.right == "call"
-    keys = np.asarray([0, *key_of_group], dtype=np.int64)
-    return ContractTerms(
-        contracts=tuple(contracts),
-        names=names,
-        underlyings=tuple(und_ix),
-        classes=tuple(cls_ix),
-        kind=kind,
-        inverse=inverse,
-        mult=mult,
-        und=und,
-        cls=cls,
-        strike=strike,
-        is_call=is_call,
-        expiry_key=keys[group + 1],
-        group=group,
-        group_expiry=tuple(e for _, e in group_ix),
-    )
+    def build(self, contracts: Sequence[Contract]) -> ContractTerms:
+        """The rows of ``contracts`` (indices continue those already assigned)."""
+        config, und_ix, cls_ix, group_ix = self.config, self.und_ix, self.cls_ix, self.group_ix
+        n_exp, key_of_group = self.n_exp, self.key_of_group
+        n = len(contracts)
+        names = tuple(c.name for c in contracts)
+        kind = np.zeros(n, np.int64)
+        inverse = np.zeros(n, np.bool_)
+        mult = np.ones(n)
+        und = np.zeros(n, np.int64)
+        cls = np.zeros(n, np.int64)
+        strike = np.zeros(n)
+        is_call = np.zeros(n, np.bool_)
+        group = np.full(n, -1, np.int64)
+        for i, c in enumerate(contracts):
+            sym = c.underlying
+            if sym not in und_ix:
+                self.add_underlying(sym, names[i])
+            u = und[i] = und_ix[sym]
+            cls[i] = cls_ix[config.risk_class_of(sym)]  # type: ignore[index]
+            inverse[i] = c.settlement == "inverse"
+            mult[i] = c.multiplier
+            if isinstance(c, Spot):
+                kind[i] = KIND_SPOT
+            elif isinstance(c, Perpetual):
+                kind[i] = KIND_PERP
+            else:
+                assert isinstance(c, Future | Option)
+                kind[i] = KIND_OPTION if isinstance(c, Option) else KIND_FUTURE
+                g = group_ix.get((u, c.expiry))
+                if g is None:
+                    g = group_ix[(u, c.expiry)] = len(group_ix)
+                    n_exp[u] = n_exp.get(u, 0) + 1
+                    key_of_group.append(n_exp[u])
+                group[i] = g
+                if isinstance(c, Option):
+                    strike[i] = c.strike
+                    is_call[i] = c.right == "call"
+        keys = np.asarray([0, *key_of_group], dtype=np.int64)
+        return ContractTerms(
+            contracts=tuple(contracts),
+            names=names,
+            underlyings=tuple(und_ix),
+            classes=tuple(cls_ix),
+            kind=kind,
+            inverse=inverse,
+            mult=mult,
+            und=und,
+            cls=cls,
+            strike=strike,
+            is_call=is_call,
+            expiry_key=keys[group + 1],
+            group=group,
+            group_expiry=tuple(e for _, e in group_ix),
+        )

@@ -16,9 +16,9 @@ from scipy import sparse
 from crossmargin._arrays import Rows, sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.resolve.instruments import InstrumentTable
-from crossmargin.resolve.positions import NetPositions
+from crossmargin.resolve.positions import Holdings, NetPositions
 
-__all__ = ["Groups", "group_pnl", "group_positions", "group_sum"]
+__all__ = ["GroupMatrix", "Groups", "group_pnl", "group_positions", "group_sum"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -37,7 +37,7 @@ class Groups(Rows):
         return table
 
 
-def group_positions(pos: NetPositions, inst: InstrumentTable) -> Groups:
+def group_positions(pos: Holdings, inst: InstrumentTable) -> Groups:
     """Assign each net position to its (account, underlying) group."""
     n_und = max(len(inst.underlyings), 1)
     key = pos.account * n_und + inst.und[pos.instrument]
@@ -52,6 +52,78 @@ def group_positions(pos: NetPositions, inst: InstrumentTable) -> Groups:
         of_position=code[key].astype(np.int64),
         n_und=n_und,
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupMatrix:
+    """The sparse map from a fixed set of positions to their groups, built once.
+
+    ``matrix(values)`` is the ``(groups × columns)`` matrix whose entry ``(g, c)`` is the value
+    (e.g. the quantity) of group ``g``'s position in contract column ``c``; its product with a
+    per-contract array sums ``value × array`` over each group's positions — every linear
+    aggregate of a group (scenario P&L, delta, delta per expiry) in one pass, SPAN's risk-array
+    design. The structure depends on which positions exist, not on their quantities, so a live
+    engine keeps it while quantities change and rebuilds it only when positions appear.
+
+    Attributes
+    ----------
+    groups
+        The groups.
+    column
+        Column of each position.
+    order
+        Position index of each stored entry (entries in CSR order: by group, then column).
+    indptr, indices
+        CSR row pointers and the column of each entry.
+    entry_group
+        Group of each entry.
+    n_cols
+        Number of columns.
+    """
+
+    groups: Groups
+    column: IntArray
+    order: IntArray
+    indptr: IntArray
+    indices: IntArray
+    entry_group: IntArray
+    n_cols: int
+    template: sparse.csr_matrix
+
+    @classmethod
+    def build(cls, groups: Groups, column: IntArray, n_cols: int) -> GroupMatrix:
+        """The layout of positions in groups ``groups.of_position`` and columns ``column``.
+
+        Entries are sorted by group, then column — the order a COO → CSR conversion leaves
+        them in (net positions have one entry per group and column).
+        """
+        n = int(column.shape[0])
+        G = groups.n
+        order = np.argsort(groups.of_position * max(n_cols, 1) + column, kind="stable")
+        counts = np.bincount(groups.of_position, minlength=G) if n else np.zeros(G, np.int64)
+        indptr = np.zeros(G + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.asarray(column[order], np.int64)
+        template = sparse.csr_matrix((np.zeros(n), indices, indptr), shape=(G, n_cols), copy=False)
+        return cls(
+            groups=groups,
+            column=column,
+            order=order.astype(np.int64),
+            indptr=indptr,
+            indices=indices,
+            entry_group=np.repeat(np.arange(G, dtype=np.int64), counts),
+            n_cols=n_cols,
+            template=template,
+        )
+
+    def matrix(self, values: FloatArray) -> sparse.csr_matrix:
+        """The ``(groups × columns)`` matrix of per-position ``values`` (class docstring).
+
+        The matrix is the layout's own, refilled: use it before the next call (the structure
+        is validated once, at :meth:`build`, not at every refill).
+        """
+        np.take(np.asarray(values, dtype=np.float64), self.order, out=self.template.data)
+        return self.template
 
 
 def group_sum(groups: Groups, values: FloatArray) -> FloatArray:

@@ -30,7 +30,13 @@ from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet, build_grid
 from crossmargin.scenarios.joint import JointScenarioSet
 
-__all__ = ["grid_unit_pnl", "joint_unit_pnl", "scenario_set_for", "shocked_vols"]
+__all__ = [
+    "grid_unit_pnl",
+    "joint_unit_pnl",
+    "scenario_set_for",
+    "scenario_set_of",
+    "shocked_vols",
+]
 
 
 def scenario_set_for(inst: InstrumentTable, config: RiskConfig) -> ScenarioSet:
@@ -39,7 +45,12 @@ def scenario_set_for(inst: InstrumentTable, config: RiskConfig) -> ScenarioSet:
     Built once per (classes, grid configurations) and shared (its arrays are read-only): a
     per-call cost the live engine's small re-margins would otherwise pay every time.
     """
-    return _stacked_grids(tuple((c, config.risk_classes[c].grid) for c in inst.classes))
+    return scenario_set_of(inst.classes, config)
+
+
+def scenario_set_of(classes: Sequence[str], config: RiskConfig) -> ScenarioSet:
+    """Grids of risk ``classes`` stacked in that order (shared and read-only)."""
+    return _stacked_grids(tuple((c, config.risk_classes[c].grid) for c in classes))
 
 
 @functools.lru_cache(maxsize=256)

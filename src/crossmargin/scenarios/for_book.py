@@ -11,7 +11,7 @@ a snapshot without one is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import partial
 
 import numpy as np
@@ -30,20 +30,27 @@ def book_scenarios(
     *,
     with_collateral: bool,
     floor: bool = False,
+    collateral: Collection[str] | None = None,
 ) -> JointScenarioSet:
     """Scenario set of the configured method for ``core`` (plus collateral and depeg moves).
 
     ``floor=True`` builds the anti-procyclicality floor set: plain HS over ``apc_floor_years``
-    without the stress segment.
+    without the stress segment. ``collateral``: the collateral assets whose moves and depeg
+    scenarios count (default: every asset the book holds) — the margin models pass those of
+    the accounts being margined, so that an account's scenarios never depend on other accounts.
     """
     cfg = book.config
     vc = cfg.var
     snap = book.snapshot
     hist = snap.require_history(needed_by=f"{', '.join(core)} scenarios")
     col = book.collateral
-    held = {col.assets[int(a)] for a in np.unique(col.asset)}
+    held_idx = np.unique(col.asset)
+    if collateral is not None:
+        want = set(collateral)
+        held_idx = np.asarray([a for a in held_idx.tolist() if col.assets[a] in want], np.int64)
+    held = {col.assets[int(a)] for a in held_idx}
     if col.oracle is not None:  # oracle-valued tokens move with their underlying
-        held |= {o.underlying for o in col.oracle if o is not None}
+        held |= {o.underlying for k, o in enumerate(col.oracle) if o is not None and k in held_idx}
     aux = sorted(held) if with_collateral else []
     coins = {c: snap.price(c) for c in vc.depeg if (c in core or c in held) and snap.has_price(c)}
     if vc.method == "mc" and not floor:

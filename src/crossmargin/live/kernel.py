@@ -1,0 +1,819 @@
+"""Margining live accounts: any set of accounts from scratch, and the portfolio model per group.
+
+:class:`AccountKernel` margins a set of accounts the way ``crossmargin margin`` margins a book:
+it gathers their positions and balances from the live book into a :class:`SubBook` (accounts
+numbered 0…k−1), binds it to the live marks (:func:`resolve_sub`: mark-to-market, collateral
+valuation, FX) and runs the model and :func:`~crossmargin.account.health.assess`. Every model's
+requirement of an account depends only on that account's positions, balances and the market,
+so the accounts a tick or a trade touches are re-margined alone and agree with a whole-book run
+(the full sweep checks it). That is the incremental path of every model: per account.
+
+:class:`PortfolioKernel` goes one level finer for the ``portfolio`` model, which is a sum over
+(account, underlying) groups plus per-account credits (SPAN's combined commodities and
+inter-commodity spreads):
+
+* it keeps the grid risk arrays of every contract (``contracts × scenarios``), re-valued per
+  underlying when that underlying ticks;
+* it keeps every group's :class:`~crossmargin.margin.portfolio.GroupRisk` (scan, worst
+  scenario, deltas, basis, delta shock, price risk, short-option minimum) and mark-to-market,
+  and each account's collateral value;
+* a tick in underlying ``U`` recomputes only the groups of ``U`` (one sparse product of the
+  holders' ``U`` positions with ``U``'s risk arrays) and recombines the holders' accounts from
+  the cached groups (:meth:`~crossmargin.margin.portfolio.PortfolioMargin.requirements`:
+  credits and the short-option floor); the other groups are not touched.
+
+Both return :class:`AccountBatch`: per account equity, IM, MM, ratio, status and the worst
+scenario of its riskiest group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from crossmargin._arrays import sum_by
+from crossmargin._typing import FloatArray, IntArray
+from crossmargin.account.health import AccountResults, assess, health_codes
+from crossmargin.collateral.table import CollateralTable, haircut_value
+from crossmargin.collateral.valuation import asset_prices, value_collateral
+from crossmargin.config import RiskConfig
+from crossmargin.errors import ModelError
+from crossmargin.instruments.book import Book
+from crossmargin.live.columns import Columns, grow_rows
+from crossmargin.live.state import LiveBook
+from crossmargin.margin.base import get_model
+from crossmargin.margin.portfolio import GroupAggregates, GroupRisk, PortfolioMargin
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.book import ResolvedBook, fx_rates
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.positions import Holdings, mark_positions
+from crossmargin.resolve.terms import KIND_OPTION, take_rows
+from crossmargin.risk.aggregate import GroupMatrix, group_positions
+from crossmargin.scenarios.grid import ScenarioSet
+
+__all__ = [
+    "AccountBatch",
+    "AccountKernel",
+    "PortfolioKernel",
+    "SubBook",
+    "concat_batches",
+    "gather",
+    "make_kernel",
+    "resolve_sub",
+    "take_batch",
+]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SubBook:
+    """The raw state of some accounts, numbered 0…k−1 (positions and balances).
+
+    Attributes
+    ----------
+    accounts
+        Global index of each local account (−1: an account not opened yet).
+    hold
+        Net positions (local account numbers; ``first_row``: the live book's row, −1 if new).
+    col_account, col_asset, col_amount
+        Balances ≠ 0: local account, asset index of the live book, amount.
+    """
+
+    accounts: IntArray
+    hold: Holdings
+    col_account: IntArray
+    col_asset: IntArray
+    col_amount: FloatArray
+    names: tuple[str, ...]
+    base_currency: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of accounts."""
+        return int(self.accounts.shape[0])
+
+
+def gather(book: LiveBook, accounts: IntArray) -> SubBook:
+    """The sub-book of ``accounts`` (ascending global indices) as the live book holds them."""
+    rows = book.rows_of_accounts(accounts)
+    if 64 * accounts.size < book.n_accounts:
+        # a few accounts (a pre-trade check, a trade): no table the size of the book
+        local = np.searchsorted(accounts, book.pos["account"][rows]).astype(np.int64)
+        hold = replace(book.positions_of(rows, None), account=local)
+    else:
+        local = np.full(book.n_accounts, -1, np.int64)
+        local[accounts] = np.arange(accounts.shape[0], dtype=np.int64)
+        hold = book.positions_of(rows, local)
+    bal = book.balance_view()[accounts]
+    a, s = np.nonzero(bal)
+    if accounts.size == book.n_accounts:
+        names, base, _ = book.account_tuples()
+    else:
+        acc = accounts.tolist()
+        names = tuple(book.accounts[i] for i in acc)
+        base = tuple(book.base_currency[i] for i in acc)
+    return SubBook(accounts, hold, a.astype(np.int64), s.astype(np.int64), bal[a, s], names, base)
+
+
+def sub_book_shell(book: LiveBook, sub: SubBook) -> Book:
+    """The :class:`~crossmargin.instruments.book.Book` of a sub-book (one lot per position)."""
+    names = sub.names
+    h = sub.hold
+    return Book(
+        accounts=names,
+        base_currency=sub.base_currency,
+        contracts=book.terms.contracts,
+        pos_account=h.account,
+        pos_instrument=h.instrument,
+        pos_quantity=h.quantity,
+        pos_entry=np.full(h.n, np.nan),
+        assets=tuple(book.assets),
+        col_account=sub.col_account,
+        col_asset=sub.col_asset,
+        col_amount=sub.col_amount,
+        pos_row=np.arange(h.n, dtype=np.int64),
+        pos_prefix=_prefixes(book, names),
+    )
+
+
+def _prefixes(book: LiveBook, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Input-path prefix of each account (``accounts.NAME.positions``), for error messages."""
+    every = book.account_tuples()
+    if names is every[0]:
+        return every[2]
+    return tuple(f"accounts.{n}.positions" for n in names)
+
+
+def resolve_sub(
+    book: LiveBook, sub: SubBook, inst: InstrumentTable, snapshot: MarketSnapshot
+) -> ResolvedBook:
+    """Bind a sub-book to the live marks (mark-to-market, collateral, FX).
+
+    Raises
+    ------
+    MarketDataError
+        A held collateral asset or base currency has no usable price.
+    """
+    cfg = book.config
+    bk = sub_book_shell(book, sub)
+    pos = mark_positions(sub.hold, inst, inst)
+    return ResolvedBook.bound(bk, snapshot, cfg, inst, pos)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AccountBatch:
+    """Health of some accounts (account base currencies), aligned with ``accounts``.
+
+    ``worst_*``: the group with the largest scan loss — its name (index into ``group_names``,
+    −1: none), risk class, scenario index in the class's grid and loss (snapshot currency).
+    """
+
+    accounts: IntArray
+    equity: FloatArray
+    m_equity: FloatArray
+    im: FloatArray
+    mm: FloatArray
+    ratio: FloatArray
+    status: IntArray
+    collateral: FloatArray
+    upnl: FloatArray
+    worst_und: IntArray
+    worst_cls: IntArray
+    worst_index: IntArray
+    worst_loss: FloatArray
+    scenarios: ScenarioSet | None = None
+    group_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_results(cls, res: AccountResults, accounts: IntArray) -> AccountBatch:
+        """From a model run over a sub-book whose accounts are ``accounts``."""
+        g = res.batch.groups
+        cls_of = (
+            res.batch.scenario_class
+            if res.batch.scenario_class is not None
+            else np.full(g.n, -1, np.int64)
+        )
+        und, cl, idx, loss = worst_of(g.account, g.und, cls_of, g.worst, g.scan, res.n)
+        return cls(
+            accounts=accounts,
+            equity=res.equity,
+            m_equity=res.maintenance_equity,
+            im=res.initial_margin,
+            mm=res.maintenance_margin,
+            ratio=res.margin_ratio,
+            status=res.status_code,
+            collateral=res.collateral_value,
+            upnl=res.unrealized_pnl,
+            worst_und=und,
+            worst_cls=cl,
+            worst_index=idx,
+            worst_loss=loss,
+            scenarios=res.batch.scenarios,
+            group_names=g.underlyings,
+        )
+
+
+def take_batch(batch: AccountBatch, idx: IntArray, accounts: IntArray) -> AccountBatch:
+    """Rows ``idx`` of ``batch``, relabelled with global ``accounts``."""
+    return AccountBatch(
+        accounts=accounts,
+        equity=batch.equity[idx],
+        m_equity=batch.m_equity[idx],
+        im=batch.im[idx],
+        mm=batch.mm[idx],
+        ratio=batch.ratio[idx],
+        status=batch.status[idx],
+        collateral=batch.collateral[idx],
+        upnl=batch.upnl[idx],
+        worst_und=batch.worst_und[idx],
+        worst_cls=batch.worst_cls[idx],
+        worst_index=batch.worst_index[idx],
+        worst_loss=batch.worst_loss[idx],
+        scenarios=batch.scenarios,
+        group_names=batch.group_names,
+    )
+
+
+def concat_batches(batches: list[AccountBatch]) -> AccountBatch:
+    """Batches of disjoint accounts as one (in the given order)."""
+    if len(batches) == 1:
+        return batches[0]
+    cat = np.concatenate
+    names = tuple(dict.fromkeys(n for b in batches for n in b.group_names))
+    pos = {n: i for i, n in enumerate(names)}
+    wu = []
+    for b in batches:
+        remap = np.asarray([pos[n] for n in b.group_names] + [-1], np.int64)
+        wu.append(remap[b.worst_und])
+    return AccountBatch(
+        accounts=cat([b.accounts for b in batches]),
+        equity=cat([b.equity for b in batches]),
+        m_equity=cat([b.m_equity for b in batches]),
+        im=cat([b.im for b in batches]),
+        mm=cat([b.mm for b in batches]),
+        ratio=cat([b.ratio for b in batches]),
+        status=cat([b.status for b in batches]),
+        collateral=cat([b.collateral for b in batches]),
+        upnl=cat([b.upnl for b in batches]),
+        worst_und=cat(wu),
+        worst_cls=cat([b.worst_cls for b in batches]),
+        worst_index=cat([b.worst_index for b in batches]),
+        worst_loss=cat([b.worst_loss for b in batches]),
+        scenarios=next((b.scenarios for b in batches if b.scenarios is not None), None),
+        group_names=names,
+    )
+
+
+def worst_of(
+    account: IntArray, und: IntArray, cls: IntArray, worst: IntArray, scan: FloatArray, n: int
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """Per account: underlying, class, worst scenario and loss of its largest-scan group.
+
+    Ties go to the first such group; groups need not be sorted (a counting pass, no sort).
+    """
+    out_u = np.full(n, -1, np.int64)
+    out_c = np.full(n, -1, np.int64)
+    out_i = np.full(n, -1, np.int64)
+    out_l = np.zeros(n)
+    s = np.where(np.isfinite(scan) & (worst >= 0) & (scan > 0), scan, -np.inf)
+    if not np.isfinite(s).any():
+        return out_u, out_c, out_i, out_l
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, account, s)
+    hit = (s == best[account]) & np.isfinite(s)
+    first = np.full(n, account.shape[0], np.int64)
+    at = np.flatnonzero(hit)
+    np.minimum.at(first, account[at], at)
+    a = np.flatnonzero(first < account.shape[0])
+    g = first[a]
+    out_u[a], out_c[a], out_i[a], out_l[a] = und[g], cls[g], worst[g], s[g]
+    return out_u, out_c, out_i, out_l
+
+
+class AccountKernel:
+    """Margins sets of accounts with any registered model (module docstring).
+
+    Parameters
+    ----------
+    model
+        Registered model name.
+    config
+        Risk configuration.
+    """
+
+    #: Whether a tick re-margins per (account, underlying) group (else per account).
+    group_level = False
+
+    def __init__(self, model: str, config: RiskConfig) -> None:
+        self.name = model
+        self.config = config
+        self.model = get_model(model, config)
+
+    def run(self, rb: ResolvedBook) -> AccountResults:
+        """The model and the health assessment over a resolved (sub-)book."""
+        return assess(rb, self.model.compute(rb))
+
+    def margin(
+        self,
+        book: LiveBook,
+        sub: SubBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        *,
+        commit: bool = True,
+    ) -> AccountBatch:
+        """Margin the accounts of ``sub``.
+
+        With ``commit`` the sub-book is the live state (caches keep what they need); without,
+        a hypothetical state (a pre-trade check).
+
+        Raises
+        ------
+        MarketDataError, ModelError
+            Missing market data, a non-finite requirement.
+        """
+        rb = resolve_sub(book, sub, inst, snapshot)
+        return AccountBatch.from_results(self.run(rb), sub.accounts)
+
+    def full(
+        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot
+    ) -> tuple[AccountBatch, AccountResults]:
+        """Every account from scratch (the sweep), with the whole-book results."""
+        accounts = np.arange(book.n_accounts, dtype=np.int64)
+        rb = resolve_sub(book, gather(book, accounts), inst, snapshot)
+        res = self.run(rb)
+        self.adopt(book, rb, res)
+        return AccountBatch.from_results(res, accounts), res
+
+    def adopt(self, book: LiveBook, rb: ResolvedBook, res: AccountResults) -> None:
+        """Take a whole-book run as the cached state (nothing to keep here)."""
+
+    def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
+        """Contracts of ``underlyings`` (``None``: all) were re-marked."""
+
+    def tick(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        asset: str,
+        accounts: IntArray,
+    ) -> AccountBatch:
+        """Re-margin after a tick of ``asset``: ``accounts`` are every account it touched."""
+        return self.margin(book, gather(book, accounts), inst, snapshot)
+
+    def forget(self, accounts: IntArray) -> None:
+        """Drop cached state of ``accounts`` (their positions changed outside :meth:`margin`)."""
+
+    def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
+        """Keep the last uncommitted :meth:`margin` of sub-book accounts ``local``.
+
+        They become the live state of global ``accounts`` (a pre-trade check whose trades
+        were accepted).
+        """
+
+
+_GROUP_FIELDS = (
+    "scan",
+    "delta",
+    "delta_notional",
+    "basis",
+    "delta_shock",
+    "price_risk",
+    "scan_range",
+    "short_option_minimum",
+)
+
+
+class PortfolioKernel(AccountKernel):
+    """The ``portfolio`` model with group-level caching (module docstring)."""
+
+    group_level = True
+
+    def __init__(self, config: RiskConfig) -> None:
+        super().__init__("portfolio", config)
+        assert isinstance(self.model, PortfolioMargin)
+        self.pm: PortfolioMargin = self.model
+        self.unit: FloatArray | None = None
+        self.groups = Columns(
+            {
+                "account": np.int64,
+                "und": np.int64,
+                "cls": np.int64,
+                "worst": np.int64,
+                "mtm": np.float64,
+                **dict.fromkeys(_GROUP_FIELDS, np.float64),
+            }
+        )
+        self.lookup = np.full((16, 4), -1, np.int64)
+        self.cv = np.zeros(16)
+        self.cv_mm = np.zeros(16)
+        self.fx = np.ones(16)
+        self._shell: tuple[int, int, Book] | None = None
+        self._risk: tuple[GroupRisk, GroupMatrix] | None = None
+        self._pending: tuple[ResolvedBook, tuple[GroupRisk, GroupMatrix] | None] | None = None
+        self._slices: dict[int, _Slice] = {}
+
+    # -- risk arrays ---------------------------------------------------------------------------
+    def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
+        """Re-value the risk arrays of the re-marked contracts."""
+        S = self.pm.scenarios(inst.classes).n_scenarios
+        if (
+            underlyings is None
+            or self.unit is None
+            or self.unit.shape[1] != S
+            or self.unit.shape[0] > inst.n
+        ):
+            self.unit = self.pm.risk_arrays(inst)
+            return
+        if self.unit.shape[0] < inst.n:
+            self.unit = grow_rows(self.unit, inst.n)[: inst.n]
+        rows = inst.rows_of(underlyings)
+        if rows.size:
+            self.unit[rows] = self.pm.risk_arrays(inst, only=rows)
+
+    def _units(self, inst: InstrumentTable) -> FloatArray:
+        if self.unit is None or self.unit.shape[0] != inst.n:
+            self.on_marks(inst, None)
+        assert self.unit is not None
+        return self.unit
+
+    # -- any set of accounts -------------------------------------------------------------------
+    def run(self, rb: ResolvedBook) -> AccountResults:
+        """Portfolio margin with the cached risk arrays (same numbers as the model alone)."""
+        if self.pm.has_addons:
+            return assess(rb, self.pm.compute(rb))
+        layout = self.pm.layout(rb)
+        risk = self.pm.risk_of(rb.instruments, layout, rb.positions, self._units(rb.instruments))
+        self._risk = (risk, layout)  # kept for _store, right after
+        return assess(rb, self.pm.combine(rb, risk, groups=layout.groups))
+
+    def margin(
+        self,
+        book: LiveBook,
+        sub: SubBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        *,
+        commit: bool = True,
+    ) -> AccountBatch:
+        """See :meth:`AccountKernel.margin`; with ``commit`` the accounts' groups are cached."""
+        rb = resolve_sub(book, sub, inst, snapshot)
+        res = self.run(rb)
+        computed, self._risk = self._risk, None
+        if commit:
+            if computed is not None:
+                self._store(book, rb, computed, sub.accounts)
+        else:
+            self._pending = (rb, computed)
+        return AccountBatch.from_results(res, sub.accounts)
+
+    def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
+        """See :meth:`AccountKernel.commit_last`."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[1] is None or local.size == 0:
+            return
+        rb, computed = pending
+        assert computed is not None
+        glob = np.full(rb.n_accounts, -1, np.int64)
+        glob[local] = accounts
+        self._store(book, rb, computed, glob)
+
+    def adopt(self, book: LiveBook, rb: ResolvedBook, res: AccountResults) -> None:
+        """Rebuild every cached group from a whole-book run."""
+        computed, self._risk = self._risk, None
+        self.groups.keep(np.zeros(0, np.int64))
+        self.lookup[:] = -1
+        if computed is not None:
+            self._store(book, rb, computed, np.arange(book.n_accounts, dtype=np.int64))
+
+    def forget(self, accounts: IntArray) -> None:
+        """Drop the cached groups of ``accounts``."""
+        if accounts.size and self.lookup.shape[0]:
+            self.lookup[accounts[accounts < self.lookup.shape[0]]] = -1
+
+    def _ensure(self, n_acc: int, n_und: int) -> None:
+        if n_acc > self.lookup.shape[0] or n_und > self.lookup.shape[1]:
+            lk = np.full(
+                (max(n_acc, 2 * self.lookup.shape[0]), max(n_und, self.lookup.shape[1])),
+                -1,
+                np.int64,
+            )
+            lk[: self.lookup.shape[0], : self.lookup.shape[1]] = self.lookup
+            self.lookup = lk
+        self.cv = grow_rows(self.cv, n_acc)
+        self.cv_mm = grow_rows(self.cv_mm, n_acc)
+        self.fx = grow_rows(self.fx, n_acc, 1.0)
+
+    def _store(
+        self,
+        book: LiveBook,
+        rb: ResolvedBook,
+        computed: tuple[GroupRisk, GroupMatrix],
+        accounts: IntArray,
+    ) -> None:
+        """Cache the groups and collateral of the sub-book ``rb``'s accounts.
+
+        Local account ``i`` is stored as global ``accounts[i]`` (−1: left out).
+        """
+        risk, layout = computed
+        inst = rb.instruments
+        self._ensure(book.n_accounts, len(inst.underlyings))
+        n = rb.n_accounts
+        mine = accounts >= 0
+        acc = accounts[mine]
+        old = self.lookup[acc]
+        keep = np.zeros((n, old.shape[1]), np.bool_)
+        keep[risk.account, risk.und] = True
+        self.lookup[acc] = np.where(keep[mine], old, -1)
+        col = rb.collateral
+        self.cv[acc] = col.per_account(col.value_im, n)[mine]
+        self.cv_mm[acc] = col.per_account(col.value_mm, n)[mine]
+        self.fx[acc] = rb.fx[mine]
+        mtm = sum_by(layout.groups.of_position, rb.positions.mtm, risk.n)
+        g = np.flatnonzero(mine[risk.account])
+        sel = _take_risk(risk, g)
+        self._write(accounts[sel.account], sel, mtm[g])
+
+    def _write(self, g_acc: IntArray, risk: GroupRisk, mtm: FloatArray) -> None:
+        rows = self.lookup[g_acc, risk.und]
+        new = rows < 0
+        if new.any():
+            start = self.groups.append(int(new.sum()))
+            rows[new] = np.arange(start, self.groups.n, dtype=np.int64)
+            self.lookup[g_acc[new], risk.und[new]] = rows[new]
+        g = self.groups
+        g["account"][rows] = g_acc
+        g["und"][rows] = risk.und
+        g["cls"][rows] = risk.cls
+        g["worst"][rows] = risk.worst
+        g["mtm"][rows] = mtm
+        for f in _GROUP_FIELDS:
+            g[f][rows] = getattr(risk, f)
+        if g.n > 64 and g.n > 2 * max(int((self.lookup >= 0).sum()), 1):
+            self._compact_groups()
+
+    def _compact_groups(self) -> None:
+        live = self.lookup >= 0
+        rows = self.lookup[live]
+        order = np.sort(rows)
+        self.groups.keep(order)
+        remap = np.full(max(int(rows.max()) + 1, 1), -1, np.int64)
+        remap[order] = np.arange(order.size, dtype=np.int64)
+        self.lookup[live] = remap[rows]
+
+    # -- a tick: the groups of one underlying ---------------------------------------------------
+    def tick(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        asset: str,
+        accounts: IntArray,
+    ) -> AccountBatch:
+        """Recompute the groups of underlying ``asset`` and recombine ``accounts``.
+
+        See the module docstring; collateral in (or valued through) ``asset`` is revalued.
+        """
+        if self.pm.has_addons:
+            return super().tick(book, inst, snapshot, asset, accounts)
+        self._ensure(book.n_accounts, len(inst.underlyings))
+        if asset in inst.underlyings:
+            self._tick_groups(book, inst, snapshot, inst.underlyings.index(asset))
+        return self.recombine(book, inst, snapshot, accounts, revalue=asset)
+
+    def _tick_groups(
+        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, und: int
+    ) -> None:
+        sl = self._slice(book, inst, und)
+        if sl is None:
+            return
+        p = book.pos
+        q = p["quantity"][sl.rows]
+        agg = GroupAggregates.of_contracts(inst, sl.layout, q, self._units(inst)[sl.cols], sl.cols)
+        risk = self.pm.risk_from(inst, sl.layout.groups, agg)
+        self._write(risk.account, risk, _slice_mtm(inst, sl, q, p))
+
+    def _slice(self, book: LiveBook, inst: InstrumentTable, und: int) -> _Slice | None:
+        """The cached layout of underlying ``und``'s positions (rebuilt when rows appeared)."""
+        key = (book.layout, int(book.und_version[und]), inst.n)
+        sl = self._slices.get(und)
+        if sl is not None and sl.key == key:
+            return sl
+        p = book.pos
+        rows = np.flatnonzero(p["alive"] & (p["und"] == und)).astype(np.int64)
+        if rows.size == 0:
+            self._slices.pop(und, None)
+            return None
+        cols = inst.rows_of((inst.underlyings[und],))
+        hold = book.positions_of(rows, None)
+        column = np.searchsorted(cols, hold.instrument)
+        layout = GroupMatrix.build(group_positions(hold, inst), column, int(cols.size))
+        sl = self._slices[und] = _Slice(key, rows, cols, layout, hold)
+        return sl
+
+    def recombine(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        snapshot: MarketSnapshot,
+        accounts: IntArray,
+        *,
+        revalue: str | None = None,
+    ) -> AccountBatch:
+        """Health of ``accounts`` from their cached groups (credits and floors recombined).
+
+        Accounts holding collateral in, or reporting in, the ticked underlying ``revalue`` (all
+        of ``accounts`` when it is an asset of theirs) get their collateral and FX revalued.
+        """
+        k = int(accounts.shape[0])
+        if revalue is not None:
+            self._revalue_collateral(book, snapshot, accounts, revalue)
+        lk = self.lookup[accounts, : len(inst.underlyings)]
+        loc, und = np.nonzero(lk >= 0)
+        rows = lk[loc, und]
+        g = self.groups
+        risk = GroupRisk(
+            account=loc.astype(np.int64),
+            und=und.astype(np.int64),
+            cls=g["cls"][rows],
+            scan=g["scan"][rows],
+            worst=g["worst"][rows],
+            delta=g["delta"][rows],
+            delta_notional=g["delta_notional"][rows],
+            basis=g["basis"][rows],
+            delta_shock=g["delta_shock"][rows],
+            price_risk=g["price_risk"][rows],
+            scan_range=g["scan_range"][rows],
+            short_option_minimum=g["short_option_minimum"][rows],
+            pnl=None,
+        )
+        table = np.full(lk.shape, -1, np.int64)
+        table[loc, und] = np.arange(loc.size, dtype=np.int64)
+        req = self.pm.requirements(risk, table, inst.underlyings)
+        im_raw = sum_by(risk.account, req.im, k)
+        mtm = sum_by(risk.account, g["mtm"][rows], k)
+        fx = self.fx[accounts]
+        im = im_raw * fx
+        mm = self.config.mm_factor * im_raw * fx
+        equity = self.cv[accounts] * fx + mtm * fx
+        m_equity = self.cv_mm[accounts] * fx + mtm * fx
+        bad = ~(np.isfinite(im) & np.isfinite(equity) & np.isfinite(m_equity))
+        if bad.any():
+            i = int(accounts[np.argmax(bad)])
+            raise ModelError(
+                f"margin of account {book.accounts[i]!r} under 'portfolio' is not a finite number",
+                path=f"accounts.{book.accounts[i]}",
+            )
+        ratio, status = health_codes(equity, m_equity, im, mm)
+        wu, wc, wi, wl = worst_of(risk.account, risk.und, risk.cls, risk.worst, risk.scan, k)
+        return AccountBatch(
+            accounts=accounts,
+            equity=equity,
+            m_equity=m_equity,
+            im=im,
+            mm=mm,
+            ratio=ratio,
+            status=status,
+            collateral=self.cv[accounts] * fx,
+            upnl=mtm * fx,
+            worst_und=wu,
+            worst_cls=wc,
+            worst_index=wi,
+            worst_loss=wl,
+            scenarios=self.pm.scenarios(inst.classes),
+            group_names=inst.underlyings,
+        )
+
+    def _shell_of(self, book: LiveBook) -> Book:
+        """A position-less book of the live accounts (all a group computation reads of it)."""
+        key = (book.n_accounts, book.n_contracts)
+        if self._shell is None or self._shell[:2] != key:
+            e = np.zeros(0, np.int64)
+            shell = Book(
+                accounts=tuple(book.accounts),
+                base_currency=tuple(book.base_currency),
+                contracts=book.terms.contracts,
+                pos_account=e,
+                pos_instrument=e,
+                pos_quantity=np.zeros(0),
+                pos_entry=np.zeros(0),
+                assets=(),
+                col_account=e,
+                col_asset=e,
+                col_amount=np.zeros(0),
+            )
+            self._shell = (*key, shell)
+        return self._shell[2]
+
+    def _revalue_collateral(
+        self, book: LiveBook, snapshot: MarketSnapshot, accounts: IntArray, asset: str
+    ) -> None:
+        """Collateral value and FX of the accounts with a balance in (or based in) ``asset``."""
+        spec = self.config.oracles.assets
+        related = {asset} | {s for s, o in spec.items() if o.underlying == asset}
+        cols = [book.asset_index[a] for a in related if a in book.asset_index]
+        bal = book.balance_view()
+        touched = np.zeros(accounts.shape[0], np.bool_)
+        if cols:
+            touched |= (bal[accounts][:, cols] != 0).any(axis=1)
+        based = book.based_in(asset)
+        if based.size:
+            touched |= np.isin(accounts, based)
+        if touched.any():
+            self.value_collateral(book, snapshot, accounts[touched])
+
+    def value_collateral(self, book: LiveBook, snapshot: MarketSnapshot, acc: IntArray) -> None:
+        """Cache the collateral value (IM and MM haircuts) and FX of accounts ``acc``.
+
+        Static and oracle haircuts are per asset, so each balance is valued with its asset's
+        price and haircuts (:func:`~crossmargin.collateral.valuation.asset_prices`), summed
+        over assets in order as :func:`~crossmargin.collateral.valuation.value_collateral`
+        sums them; dynamic haircuts (per balance) go through ``value_collateral`` itself.
+        """
+        bal = book.balance_view()[acc]
+        if self.config.dynamic_haircuts.enabled:
+            a, s = np.nonzero(bal)
+            empty = np.zeros(0, np.int64)
+            sub = SubBook(
+                acc,
+                Holdings(
+                    empty, empty, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool), empty
+                ),
+                a.astype(np.int64),
+                s.astype(np.int64),
+                bal[a, s],
+                tuple(book.accounts[i] for i in acc.tolist()),
+                tuple(book.base_currency[i] for i in acc.tolist()),
+            )
+            bk = sub_book_shell(book, sub)
+            col = value_collateral(bk, snapshot, self.config)
+            self.cv[acc] = col.per_account(col.value_im, acc.size)
+            self.cv_mm[acc] = col.per_account(col.value_mm, acc.size)
+        else:
+            used = (bal != 0).any(axis=0)
+            ap = asset_prices(book.assets, used, snapshot, self.config)
+            cv = np.zeros(acc.size)
+            cv_mm = np.zeros(acc.size)
+            for k in np.flatnonzero(used).tolist():
+                col_k = bal[:, k]
+                held = col_k != 0
+                cv += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_im[k]), 0.0)
+                cv_mm += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_mm[k]), 0.0)
+            self.cv[acc] = cv
+            self.cv_mm[acc] = cv_mm
+        ccys = [book.base_currency[i] for i in acc.tolist()]
+        rates = fx_rates(set(ccys), snapshot, self.config)
+        self.fx[acc] = np.asarray([rates[c] for c in ccys], np.float64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Slice:
+    """An underlying's positions (live book rows) and their group layout."""
+
+    key: tuple[int, int, int]
+    rows: IntArray
+    cols: IntArray
+    layout: GroupMatrix
+    hold: Holdings
+
+
+def _slice_mtm(inst: InstrumentTable, sl: _Slice, q: FloatArray, p: Columns) -> FloatArray:
+    """Mark-to-market per group of a slice, as products with per-contract coefficients.
+
+    Linear: ``mult (q F − cost − q_u F)``; inverse: ``mult (cost + q_u/F − q/F) S``; options:
+    ``mult q V`` (:mod:`crossmargin.resolve.positions`).
+    """
+    c = sl.cols
+    mult, fwd, spot = inst.mult[c], inst.fwd[c], inst.spot[c]
+    opt = inst.kind[c] == KIND_OPTION
+    inv = inst.inverse[c] & ~opt
+    lin = ~inv & ~opt
+    a = np.where(opt, mult * inst.value[c], np.where(inv, -mult * spot / fwd, mult * fwd))
+    b = np.where(opt, 0.0, np.where(inv, mult * spot, -mult))
+    mtm = np.asarray(sl.layout.matrix(q) @ a, dtype=np.float64)
+    mtm += sl.layout.matrix(p["cost_known"][sl.rows]) @ b
+    qu = p["qty_unknown"][sl.rows]
+    if qu.any():
+        cu = np.where(opt, 0.0, np.where(inv, mult * spot / fwd, -mult * fwd))
+        mtm += sl.layout.matrix(qu) @ np.where(lin | inv, cu, 0.0)
+    return mtm
+
+
+def _take_risk(risk: GroupRisk, idx: IntArray) -> GroupRisk:
+    """Rows ``idx`` of group results."""
+    out: GroupRisk = take_rows(risk, idx)
+    return out
+
+
+def _no_collateral() -> CollateralTable:
+    e = np.zeros(0, np.int64)
+    z = np.zeros(0)
+    return CollateralTable((), e, e, z, z, z, z, z, z, z)
+
+
+def make_kernel(model: str, config: RiskConfig) -> AccountKernel:
+    """The kernel of ``model``: group-level for ``portfolio``, per account for the others."""
+    if model == "portfolio":
+        return PortfolioKernel(config)
+    return AccountKernel(model, config)
