@@ -102,9 +102,9 @@ class LiveEngine:
     def open(
         cls,
         *,
-        market: MarketSnapshot,
+        market: MarketSnapshot | None = None,
         config: RiskConfig | None = None,
-        model: str = "portfolio",
+        model: str | None = "portfolio",
         store_url: str | None = None,
         auto_liquidate: AutoLiquidate = "off",
         heartbeat: Any = None,
@@ -117,11 +117,13 @@ class LiveEngine:
         Parameters
         ----------
         market
-            Opening snapshot (its ``as_of`` is the engine's start time).
+            Opening snapshot (its ``as_of`` is the engine's start time); may be left out when
+            ``store_url`` holds an engine to resume.
         config
             Risk configuration (default: the shipped one).
         model
-            Margin model.
+            Margin model (``None``: the one of the engine in ``store_url``, else
+            ``portfolio``).
         store_url
             Database (SQLite path or URL, PostgreSQL URL). If it holds an engine, that engine is
             resumed (``market`` and ``accounts`` are then ignored; ``model`` must match).
@@ -149,7 +151,7 @@ class LiveEngine:
                 snap = store.latest_snapshot()
                 if snap is not None:
                     core = decode_state(snap.parts)
-                    if core.model != model:
+                    if model is not None and core.model != model:
                         raise ConfigError(
                             f"the database holds a {core.model!r} engine, not {model!r}",
                             path="model",
@@ -159,7 +161,12 @@ class LiveEngine:
                     return engine
                 if store.last_seq() > 0:
                     raise StoreError("the journal has records but no engine snapshot", path="store")
-            core = LiveCore(market, config, model, settings)
+            if market is None:
+                raise InputError(
+                    "a market snapshot is needed to start an engine (the database holds none)",
+                    path="market",
+                )
+            core = LiveCore(market, config, model or "portfolio", settings)
             engine = cls(core, store)
             engine._open_accounts(accounts)
             if store is not None:
