@@ -7,9 +7,15 @@ perps and futures, one of them below maintenance) at ``market_venue.json``.
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -64,3 +70,92 @@ def stop_service(running: Running, timeout: float = 60.0) -> None:
     running.stop()
     running.thread.join(timeout)
     assert not running.thread.is_alive(), "the service did not stop"
+
+
+@dataclass
+class Spawned:
+    """A ``crossmargin serve`` process and its output (read by a thread as it comes)."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    lines: list[str]
+    reader: threading.Thread
+
+    def client(self, key: str | None = ADMIN_KEY, **kw: object) -> httpx.Client:
+        """An HTTP client (with a bearer key unless ``key`` is None)."""
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, **kw)  # type: ignore[arg-type]
+
+    def output(self) -> str:
+        """Everything the process wrote so far (stdout and stderr)."""
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (graceful: final snapshot), wait, and return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout)
+        self.reader.join(timeout)
+        return code
+
+    def kill9(self) -> None:
+        """``kill -9``: no shutdown code runs."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self.reader.join(30)
+
+
+_LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+
+
+def spawn_service(db: str, *args: str, timeout: float = 120.0) -> Spawned:
+    """Start ``crossmargin serve`` on ``db`` in its own process (the venue example, port 0).
+
+    The admin key is :data:`ADMIN_KEY` (through ``CROSSMARGIN_ADMIN_KEY``); returns once the
+    server listens (its port read from uvicorn's start-up line).
+    """
+    exe = Path(sys.executable).with_name("crossmargin")
+    cmd = [
+        str(exe),
+        "serve",
+        "--db",
+        db,
+        "--market",
+        str(VENUE_MARKET),
+        "--accounts",
+        str(VENUE_ACCOUNTS),
+        "--clock",
+        "inputs",
+        "--port",
+        "0",
+        *args,
+    ]
+    env = {**os.environ, "CROSSMARGIN_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    lines: list[str] = []
+    found = threading.Event()
+    url: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            m = _LISTENING.search(line)
+            if m and not url:
+                url.append(m.group(1))
+                found.set()
+        found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if not found.wait(timeout) or not url:
+        proc.kill()
+        proc.wait(30)
+        raise RuntimeError("crossmargin serve did not start:\n" + "".join(lines)[-3000:])
+    return Spawned(proc, url[0], lines, reader)

@@ -537,6 +537,20 @@ async def get_events(
 _route("GET", "/events/stream", "events")
 
 
+def stream_scope(
+    p: Annotated[Principal, Depends(event_reader)],
+    account: Annotated[
+        str | None, Query(max_length=256, description="Only this account's events (admin)")
+    ] = None,
+) -> str | None:
+    """The account a stream is scoped to, decided before the stream starts.
+
+    The stream's body is a generator that runs after the 200 is sent: a refusal raised there
+    could not be an error response, so the check is a dependency.
+    """
+    return _scope(p, account)
+
+
 @router.get(
     "/events/stream",
     summary="Live event stream (Server-Sent Events)",
@@ -552,11 +566,8 @@ _route("GET", "/events/stream", "events")
 )
 async def stream_events(
     request: Request,
-    p: Annotated[Principal, Depends(event_reader)],
+    who: Annotated[str | None, Depends(stream_scope)],
     after: AfterQ | None = None,
-    account: Annotated[
-        str | None, Query(max_length=256, description="Only this account's events (admin)")
-    ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Events as they happen, as Server-Sent Events.
 
@@ -565,7 +576,6 @@ async def stream_events(
     nothing. An account key receives its own account's events only.
     """
     hub = service(request).need_hub()
-    who = _scope(p, account)
     start = after
     if start is None:
         last_id = request.headers.get("last-event-id", "")

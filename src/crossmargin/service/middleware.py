@@ -4,7 +4,8 @@ Pure ASGI (no ``BaseHTTPMiddleware``): streams pass through untouched.
 
 * :class:`BodyLimit` refuses a body over the cap with 413 *before* it is parsed: at once when
   ``Content-Length`` says so, and while it is received otherwise (chunked bodies are counted;
-  the excess is never buffered).
+  the excess is never buffered). Request headers over :data:`MAX_HEADER_BYTES` in total are
+  refused with 431 before any route sees them (uvicorn's httptools parser sets no limit).
 * :class:`SecurityHeaders` adds ``X-Content-Type-Options``, ``Referrer-Policy``,
   ``X-Frame-Options``, a strict ``Content-Security-Policy`` (scripts, styles, images and
   connections from this origin only: the dashboard's assets are vendored) and
@@ -22,7 +23,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSP", "BodyLimit", "BodyTooLargeError", "SecurityHeaders"]
+__all__ = ["CSP", "MAX_HEADER_BYTES", "BodyLimit", "BodyTooLargeError", "SecurityHeaders"]
+
+#: Largest total size of a request's headers (names and values), bytes.
+MAX_HEADER_BYTES = 64 * 1024
 
 #: Content-Security-Policy of every response (the dashboard loads nothing from elsewhere).
 CSP = (
@@ -36,13 +40,13 @@ class BodyTooLargeError(Exception):
     """The request body exceeded the cap (raised from ``receive``)."""
 
 
-def _too_large(limit: int) -> tuple[Message, Message]:
+def _too_large(limit: int, what: str = "body", status: int = 413) -> tuple[Message, Message]:
     body = json.dumps(
-        {"error": {"path": None, "reason": f"request body larger than {limit} bytes"}}
+        {"error": {"path": None, "reason": f"request {what} larger than {limit} bytes"}}
     ).encode()
     start: Message = {
         "type": "http.response.start",
-        "status": 413,
+        "status": status,
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
@@ -68,7 +72,12 @@ class BodyLimit:
         state["received_ns"] = time.perf_counter_ns()
         state["received_wall_ms"] = time.time_ns() // 1_000_000
         limit = self.max_bytes
-        for name, value in scope.get("headers", ()):
+        headers = scope.get("headers", ())
+        if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+            for message in _too_large(MAX_HEADER_BYTES, "headers", 431):
+                await send(message)
+            return
+        for name, value in headers:
             if name == b"content-length":
                 try:
                     declared = int(value)
