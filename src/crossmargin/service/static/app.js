@@ -6,14 +6,20 @@
 (function () {
   "use strict";
   var samples = [];
+  var shown = null; // the client latency text (the summary is re-rendered on every refresh)
+  function show() {
+    var el = document.getElementById("client-latency");
+    if (el && shown !== null) el.textContent = shown;
+  }
   function record(ms) {
     samples.push(ms);
     if (samples.length > 500) samples.shift();
     var sorted = samples.slice().sort(function (a, b) { return a - b; });
     var p50 = sorted[Math.floor(0.5 * (sorted.length - 1))];
-    var el = document.getElementById("client-latency");
-    if (el) el.textContent = "p50 " + p50.toFixed(0) + " ms (last " + ms.toFixed(0) + ")";
+    shown = "p50 " + p50.toFixed(0) + " ms (last " + ms.toFixed(0) + ")";
+    show();
   }
+  document.addEventListener("htmx:afterSwap", show);
   document.addEventListener("htmx:sseMessage", function (evt) {
     var feed = document.getElementById("feed");
     if (!feed || (evt.detail && evt.detail.type !== "feed")) return;
