@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "foundation",
         (
             "errors",
+            "limits",
             "_typing",
             "_arrays",
             "_time",
@@ -35,6 +36,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "data",
         ),
     ),
+    # the durable store (journal, snapshots, events, API keys) stands on the error tree alone
+    ("store", ("store",)),
     ("kernels", ("kernels",)),
     ("instruments / market", ("instruments", "market", "liquidity")),
     ("collateral", ("collateral",)),

@@ -145,3 +145,11 @@ def test_roundtrip_exact(u: Update) -> None:
     back = update_from_obj(json.loads(text))
     assert back == u
     assert update_to_obj(back) == obj  # and the canonical form is a fixed point
+
+
+@given(utc_times)
+def test_fast_iso_is_format_instant(t: datetime) -> None:
+    from crossmargin._time import format_instant
+    from crossmargin.live.records import iso
+
+    assert iso(t) == format_instant(t)

@@ -232,7 +232,7 @@ def test_csv_instants_and_vol_rule(tmp_path: Path) -> None:
         ("date,BTC\n2020-03-12,1\n2020-03-12,1\n", ":3.date", "times must increase"),
         ("date,BTC\n2020-02-30,1\n", ":2.date", "not a date"),
         ("date,BTC\n2020-03-12 10:00:00,1\n", ":2.date", "no time zone"),
-        ("date,BTC\n2250-01-01T00:00:00Z,1\n", ":2.BTC", "outside"),
+        ("date,BTC\n2250-01-01T00:00:00Z,1\n", ":2.date", "outside"),
         ('date,BTC\n2020-03-12,"1\n', ":2", "CSV"),
     ],
 )

@@ -122,3 +122,10 @@ def demo() -> None:
         "next: `crossmargin explain <portfolio> --market <market>` shows how each number is built; "
         "`crossmargin --help` lists every command."
     )
+    live = ex / "live" / "crash_2020_03"
+    con.print(
+        "live engine: 1 000 accounts through the 2020-03-12 crash (real Bitstamp prices) — "
+        f"`crossmargin monitor {live / 'accounts.json'} --market {live / 'market.json'} "
+        f"--ticks {live / 'ticks.jsonl'} --heartbeat 10800`",
+        soft_wrap=True,
+    )

@@ -15,6 +15,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -59,16 +60,27 @@ def _cause(ev: Mapping[str, Any]) -> str:
     if not isinstance(cause, Mapping):
         return ""
     parts = []
-    for key in ("kind", "underlying", "feed", "reason"):
+    for key in ("kind", "feed", "underlying", "asset", "policy", "reason"):
         v = cause.get(key)
         if v not in (None, ""):
             parts.append(str(v))
     if isinstance(cause.get("update_seq"), int):
         parts.append(f"#{cause['update_seq']}")
     ws = cause.get("worst_scenario")
-    if isinstance(ws, Mapping) and ws.get("label"):
-        parts.append(f"worst: {ws['label']}")
+    if isinstance(ws, Mapping) and (ws.get("scenario") or ws.get("label")):
+        parts.append(f"worst: {ws.get('scenario') or ws.get('label')}")
     return " ".join(parts)
+
+
+def _age(clock: str, last: str) -> str:
+    """``clock − last`` (ISO instants) as ``1h05m`` / ``42s``; ``-`` when unknown."""
+    if not clock or not last:
+        return "-"
+    secs = int((datetime.fromisoformat(clock) - datetime.fromisoformat(last)).total_seconds())
+    if secs < 60:
+        return f"{secs}s"
+    h, m = divmod(secs // 60, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m"
 
 
 def event_line(ev: Mapping[str, Any]) -> str:
@@ -145,15 +157,15 @@ class LiveView:
     title
         Header line.
     total
-        Number of updates in the stream (for the progress bar).
+        Number of updates in the stream (for the progress bar; ``None``: a live stream).
     rows
         Accounts shown (the lowest margin ratios).
     """
 
-    def __init__(self, console: Console, *, title: str, total: int, rows: int = 12) -> None:
+    def __init__(self, console: Console, *, title: str, total: int | None, rows: int = 12) -> None:
         self.console = console
         self.title = title
-        self.total = max(total, 1)
+        self.total = total
         self.rows = rows
         self.done = 0
         self.kinds: Counter[str] = Counter()
@@ -221,10 +233,11 @@ class LiveView:
         head = Table.grid(expand=True)
         head.add_column(ratio=3)
         head.add_column(justify="right", ratio=2)
-        done = f"{self.done}/{self.total} updates"
+        done = f"{self.done}/{self.total} updates" if self.total else f"{self.done} updates"
         skipped = f" ({self.kinds['skipped']} already applied)" if self.kinds["skipped"] else ""
         head.add_row(Text(self.title, style="bold"), Text(f"clock {self.clock or '-'}"))
-        head.add_row(ProgressBar(total=self.total, completed=self.done), Text(done + skipped))
+        bar = ProgressBar(total=max(self.total, 1) if self.total else None, completed=self.done)
+        head.add_row(bar, Text(done + skipped))
         counts = " · ".join(
             f"[{_EVENT_STYLE.get(k, 'white')}]{k} {v}[/]" for k, v in sorted(self.counts.items())
         )
@@ -241,9 +254,10 @@ class LiveView:
         for col in ("account", "status", "equity", "IM", "MM", "margin ratio"):
             t.add_column(col, justify="left" if col in ("account", "status") else "right")
         for a in self.accounts:
+            frozen = " [magenta](frozen)[/]" if a.get("frozen") else ""
             t.add_row(
                 str(a.get("account")),
-                status_markup(str(a.get("status"))),
+                status_markup(str(a.get("status"))) + frozen,
                 _m(a.get("equity")),
                 _m(a.get("initial_margin")),
                 _m(a.get("maintenance_margin")),
@@ -272,12 +286,15 @@ class LiveView:
 
     def _feeds_table(self) -> Table:
         t = Table(title="feeds", expand=True)
-        for col in ("feed", "last seq", "last source time", "gaps", "state"):
-            t.add_column(col, justify="right" if col in ("last seq", "gaps") else "left")
+        for col in ("feed", "last seq", "last source time", "age", "gaps", "state"):
+            t.add_column(col, justify="right" if col in ("last seq", "age", "gaps") else "left")
         for name, info in sorted(self.feeds.items()):
             state = "[magenta]stale[/]" if info.stale else "[green]fresh[/]"
             seq = "-" if info.last_seq is None else str(info.last_seq)
-            t.add_row(name, seq, info.last_time or "-", str(info.gaps), state)
+            t.add_row(
+                name, seq, info.last_time or "-", _age(self.clock, info.last_time), str(info.gaps),
+                state,
+            )  # fmt: skip
         return t
 
 

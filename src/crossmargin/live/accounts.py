@@ -180,7 +180,7 @@ def _wave(
                 if a is None:
                     raise InputError(f"unknown account {name!r}", path="account")
                 it.account = a
-                if frozen[a] and not isinstance(u, Deposit):
+                if frozen[a] and a not in core.broken and not isinstance(u, Deposit):
                     raise InputError(
                         f"account {name!r} is frozen: its market data is stale ("
                         + "; ".join(sorted(core.stale))
@@ -189,7 +189,7 @@ def _wave(
                     )
                 cs = [registry.contract(u.instrument)] if isinstance(u, Trade) else []
             if cs:
-                stale = sorted({c.underlying for c in cs} & set(core.stale))
+                stale = sorted({c.underlying for c in cs} & core.stale.keys()) if core.stale else []
                 if stale:
                     raise InputError(
                         f"market data of {', '.join(stale)} is stale: no new risk in it",
@@ -204,14 +204,15 @@ def _wave(
         return
     try:
         _evaluate(core, ok, outcomes, drafts)
-    except CrossMarginError:
+    except CrossMarginError as exc:
         if len(ok) == 1:
-            raise
+            _refuse(ok[0], exc, outcomes, drafts)
+            return
         for it in ok:  # isolate the input that cannot be evaluated
             try:
                 _evaluate(core, [it], outcomes, drafts)
-            except CrossMarginError as exc:
-                _refuse(it, exc, outcomes, drafts)
+            except CrossMarginError as one:
+                _refuse(it, one, outcomes, drafts)
 
 
 def _hypothetical(core: LiveCore, items: list[_Item]) -> tuple[SubBook, list[_Item]]:
@@ -220,90 +221,78 @@ def _hypothetical(core: LiveCore, items: list[_Item]) -> tuple[SubBook, list[_It
     inst = core.inst
     existing = np.asarray(sorted({it.account for it in items if it.account >= 0}), np.int64)
     sub = gather(book, existing)
-    local_of = {int(a): i for i, a in enumerate(existing.tolist())}
-    h = sub.hold
-    acc = list(h.account.tolist())
-    ins = list(h.instrument.tolist())
-    qty = h.quantity.copy()
-    cost = h.cost_known.copy()
-    unk_q = h.qty_unknown.copy()
-    unk = h.unknown.copy()
-    rows = list(h.first_row.tolist())
-    key = {a * (1 << 32) + i: k for k, (a, i) in enumerate(zip(acc, ins, strict=True))}
-    col = {
-        (a, s): v
-        for a, s, v in zip(
-            sub.col_account.tolist(), sub.col_asset.tolist(), sub.col_amount.tolist(), strict=True
-        )
-    }
-    names = list(sub.names)
-    base = list(sub.base_currency)
-    accounts = list(existing.tolist())
-    cash = book.asset_col(book.cash_asset)
-    extra: list[tuple[int, int, float, float]] = []  # appended rows: acc, ins, q, cost
-    trades: list[tuple[int, float, float, int]] = []  # position index, dq, price, local acc
+    k_old = int(existing.size)
+    # local numbers: existing accounts in order, then the new ones
+    local_of = dict(zip(existing.tolist(), range(k_old), strict=True))
+    new_items = [it for it in items if isinstance(it.u, NewAccount)]
+    for j, it in enumerate(new_items):
+        it.local = k_old + j
+        for sym in it.u.portfolio.collateral:  # type: ignore[union-attr]
+            book.asset_col(sym)
     for it in items:
-        u = it.u
-        if isinstance(u, NewAccount):
-            it.local = len(accounts)
-            accounts.append(-1)
-            names.append(u.portfolio.account)
-            base.append(u.portfolio.base_currency)
-            for sym, amount in u.portfolio.collateral.items():
-                nk = (it.local, book.asset_col(sym))
-                col[nk] = col.get(nk, 0.0) + amount
+        if isinstance(it.u, NewAccount):
             continue
         it.local = local_of[it.account]
-        if isinstance(u, Trade):
-            r = it.contracts[0]
-            at = key.get(it.local * (1 << 32) + r)
-            if at is None:
-                at = len(acc)
-                key[it.local * (1 << 32) + r] = at
-                acc.append(it.local)
-                ins.append(r)
-                rows.append(-1)
-                extra.append((it.local, r, 0.0, 0.0))
-            trades.append((at, u.quantity, u.price, it.local))
-        elif isinstance(u, Deposit):
-            ck = (it.local, book.asset_col(u.asset))
-            col[ck] = col.get(ck, 0.0) + u.amount
-        else:
-            assert isinstance(u, Withdrawal)
-            ck = (it.local, book.asset_index.get(u.asset, -1))
-            have = col.get(ck, 0.0)
+        if isinstance(it.u, Deposit):
+            book.asset_col(it.u.asset)
+    cash = book.asset_col(book.cash_asset)
+    # balances as a dense (accounts × assets) matrix, changed in place
+    bal = np.zeros((k_old + len(new_items), len(book.assets)))
+    bal[:k_old] = book.balance_view()[existing]
+    for it in new_items:
+        for sym, amount in it.u.portfolio.collateral.items():  # type: ignore[union-attr]
+            bal[it.local, book.asset_index[sym]] += amount
+    # positions: the sub-book's rows, plus a new row per trade in a contract not held
+    h = sub.hold
+    trades = [it for it in items if isinstance(it.u, Trade)]
+    t_loc = np.asarray([it.local for it in trades], np.int64)
+    t_ins = np.asarray([it.contracts[0] for it in trades], np.int64)
+    skey = h.account * (1 << 32) + h.instrument
+    order = np.argsort(skey, kind="stable")
+    tkey = t_loc * (1 << 32) + t_ins
+    at = np.searchsorted(skey[order], tkey)
+    found = at < skey.size
+    found[found] = skey[order[at[found]]] == tkey[found]
+    row = np.full(tkey.size, -1, np.int64)
+    row[found] = order[at[found]]
+    missing = np.flatnonzero(~found)
+    row[missing] = h.n + np.arange(missing.size)
+    n_new = int(missing.size)
+    acc_a = np.concatenate([h.account, t_loc[missing]])
+    ins_a = np.concatenate([h.instrument, t_ins[missing]])
+    first_row = np.concatenate([h.first_row, np.full(n_new, -1, np.int64)])
+    z = np.zeros(n_new)
+    qty = np.concatenate([h.quantity, z])
+    cost = np.concatenate([h.cost_known, z])
+    unk_q = np.concatenate([h.qty_unknown, z])
+    unk = np.concatenate([h.unknown, np.zeros(n_new, np.bool_)])
+    if trades:
+        eff = trade_effects(
+            inst,
+            ins_a[row],
+            qty[row],
+            cost[row],
+            unk_q[row],
+            unk[row],
+            np.asarray([it.u.quantity for it in trades]),  # type: ignore[union-attr]
+            np.asarray([it.u.price for it in trades]),  # type: ignore[union-attr]
+        )
+        qty[row], cost[row], unk_q[row] = eff.quantity, eff.cost_known, eff.qty_unknown
+        np.add.at(bal[:, cash], t_loc, eff.cash)
+    for it in items:
+        u = it.u
+        if isinstance(u, Deposit):
+            bal[it.local, book.asset_index[u.asset]] += u.amount
+        elif isinstance(u, Withdrawal):
+            k = book.asset_index.get(u.asset, -1)
+            have = float(bal[it.local, k]) if k >= 0 else 0.0
             if u.amount > have:
                 it.refused = InputError(
                     f"withdrawal of {u.amount:g} {u.asset} exceeds the balance {have:g}",
                     path="amount",
                 )
                 continue
-            col[ck] = have - u.amount
-    if extra:
-        z = np.zeros(len(extra))
-        qty = np.concatenate([qty, z])
-        cost = np.concatenate([cost, z])
-        unk_q = np.concatenate([unk_q, z])
-        unk = np.concatenate([unk, np.zeros(len(extra), np.bool_)])
-    acc_a = np.asarray(acc, np.int64)
-    ins_a = np.asarray(ins, np.int64)
-    if trades:
-        k = np.asarray([t[0] for t in trades], np.int64)
-        eff = trade_effects(
-            inst,
-            ins_a[k],
-            qty[k],
-            cost[k],
-            unk_q[k],
-            unk[k],
-            np.asarray([t[1] for t in trades]),
-            np.asarray([t[2] for t in trades]),
-        )
-        qty[k], cost[k], unk_q[k] = eff.quantity, eff.cost_known, eff.qty_unknown
-        for (_, _, _, la), c in zip(trades, eff.cash.tolist(), strict=True):
-            if c != 0.0:
-                col[(la, cash)] = col.get((la, cash), 0.0) + c
-    new_items = [it for it in items if isinstance(it.u, NewAccount)]
+            bal[it.local, k] = have - u.amount
     hold = Holdings(
         account=acc_a,
         instrument=ins_a,
@@ -311,19 +300,22 @@ def _hypothetical(core: LiveCore, items: list[_Item]) -> tuple[SubBook, list[_It
         cost_known=cost,
         qty_unknown=unk_q,
         unknown=unk,
-        first_row=np.asarray(rows, np.int64),
+        first_row=first_row,
     )
+    col: dict[tuple[int, int], float] = {}
     if new_items:
         hold = _with_new_accounts(core, hold, new_items, col, cash)
-    ca = sorted(k for k, v in col.items() if v != 0.0)
+        for (la, k), v in col.items():
+            bal[la, k] += v
+    ca, cs = np.nonzero(bal)
     hyp = SubBook(
-        accounts=np.asarray(accounts, np.int64),
+        accounts=np.concatenate([existing, np.full(len(new_items), -1, np.int64)]),
         hold=hold,
-        col_account=np.asarray([k[0] for k in ca], np.int64),
-        col_asset=np.asarray([k[1] for k in ca], np.int64),
-        col_amount=np.asarray([col[k] for k in ca], np.float64),
-        names=tuple(names),
-        base_currency=tuple(base),
+        col_account=ca.astype(np.int64),
+        col_asset=cs.astype(np.int64),
+        col_amount=bal[ca, cs],
+        names=sub.names + tuple(it.u.portfolio.account for it in new_items),  # type: ignore[union-attr]
+        base_currency=sub.base_currency + tuple(it.u.portfolio.base_currency for it in new_items),  # type: ignore[union-attr]
     )
     return hyp, items
 
@@ -433,6 +425,11 @@ def _evaluate(
         core.kernel.commit_last(book, np.zeros(0, np.int64), np.zeros(0, np.int64))
         return
     _commit(core, hyp, accepted)
+    mended = [it.account for it in accepted if it.account in core.broken]
+    if mended:  # the model margins these accounts again: no longer frozen for it
+        for a in mended:
+            del core.broken[a]
+        core.refreeze()
     local = np.asarray([it.local for it in accepted], np.int64)
     glob = np.asarray([it.account for it in accepted], np.int64)
     frozen = R["frozen"][glob]

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from crossmargin._time import format_instant, parse_instant
+from crossmargin._time import aware_instant, format_instant, parse_instant
 from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
@@ -52,6 +52,7 @@ from crossmargin.live.records import (
     Update,
     VolSurfaceIn,
     Withdrawal,
+    iso,
 )
 from crossmargin.market.snapshot import OracleRecord
 from crossmargin.market.vol import FlatVol, SmileVol, SVIVol
@@ -110,7 +111,7 @@ def _contract_to_obj(c: Contract) -> object:
         pass
     out: dict[str, object] = {"kind": c.kind, "underlying": c.underlying}
     if c.expiry is not None:
-        out["expiry"] = format_instant(c.expiry)
+        out["expiry"] = format_instant(c.expiry)  # any zone: not a record time
     if c.kind == "option":
         out["strike"] = c.strike
         out["right"] = c.right
@@ -143,7 +144,7 @@ def _market_to_obj(u: MarketUpdate) -> dict[str, object]:
         "type": "market",
         "feed": u.feed,
         "seq": u.seq,
-        "time": format_instant(u.time),
+        "time": iso(u.time),
         "asset": u.asset,
     }
     for name in ("price", "confidence", "perp_mark"):
@@ -151,17 +152,17 @@ def _market_to_obj(u: MarketUpdate) -> dict[str, object]:
         if v is not None:
             out[name] = v
     if u.forwards:
-        out["forwards"] = {format_instant(t): f for t, f in u.forwards.items()}
+        out["forwards"] = {iso(t): f for t, f in u.forwards.items()}
     if None in u.vols:
         out["vol"] = _surface_to_obj(u.vols[None])
-    by_expiry = {format_instant(t): _surface_to_obj(s) for t, s in u.vols.items() if t is not None}
+    by_expiry = {iso(t): _surface_to_obj(s) for t, s in u.vols.items() if t is not None}
     if by_expiry:
         out["vols"] = by_expiry
     if u.oracle is not None:
         o = u.oracle
         rec: dict[str, object] = {
             "value": o.value,
-            "timestamp": format_instant(o.timestamp),
+            "timestamp": iso(o.timestamp),
             "confidence": o.confidence,
             "source": o.source,
         }
@@ -184,7 +185,7 @@ def update_to_obj(u: Update) -> dict[str, object]:
     if isinstance(u, MarketUpdate):
         return _market_to_obj(u)
     if isinstance(u, NewAccount):
-        return {"type": "account", "time": format_instant(u.time), **portfolio_to_obj(u.portfolio)}
+        return {"type": "account", "time": iso(u.time), **portfolio_to_obj(u.portfolio)}
     out: dict[str, object]
     if isinstance(u, Trade):
         out = {
@@ -193,7 +194,7 @@ def update_to_obj(u: Update) -> dict[str, object]:
             "instrument": u.instrument,
             "quantity": u.quantity,
             "price": u.price,
-            "time": format_instant(u.time),
+            "time": iso(u.time),
         }
     elif isinstance(u, Deposit | Withdrawal):
         out = {
@@ -201,7 +202,7 @@ def update_to_obj(u: Update) -> dict[str, object]:
             "account": u.account,
             "asset": u.asset,
             "amount": u.amount,
-            "time": format_instant(u.time),
+            "time": iso(u.time),
         }
     else:
         raise InputError(f"not an update record: {type(u).__name__}", path="update")
@@ -247,6 +248,13 @@ def _instant(v: Any, path: str) -> datetime:
         )
     if len(v) > 64:
         raise InputError("is not an ISO-8601 instant (too long)", path=path)
+    if v.endswith("Z") and len(v) >= 20 and v[10] == "T":  # fast path: our own form
+        try:
+            t = datetime.fromisoformat(v)
+        except ValueError:
+            pass  # parse_instant explains
+        else:
+            return aware_instant(t, path=path)
     try:
         return parse_instant(v)
     except (ValueError, OverflowError) as exc:

@@ -38,7 +38,7 @@ from crossmargin.errors import CrossMarginError, InputError, MarketDataError
 from crossmargin.instruments.book import Book
 from crossmargin.liquidation.engine import InsuranceFund
 from crossmargin.live.events import STATUS_EVENTS, Event, EventType, hysteresis, status_name
-from crossmargin.live.kernel import AccountBatch, gather, make_kernel
+from crossmargin.live.kernel import AccountBatch, concat_batches, gather, make_kernel
 from crossmargin.live.liquidate import POTS, liquidate
 from crossmargin.live.market import apply_update, at_instant, extend_marks, mark_all, remark
 from crossmargin.live.records import MarketUpdate
@@ -104,7 +104,7 @@ class LiveCore:
         self.model = model
         self.settings = settings
         self.kernel = make_kernel(model, config)
-        self.book = LiveBook(config, market.base_currency)
+        self.book = LiveBook(config, settings.settlement_asset or market.base_currency)
         self.snapshot = market
         self.inst, _ = mark_all(self.book.terms, market, config)
         self.now = market.as_of
@@ -115,6 +115,8 @@ class LiveCore:
         self.feed_time: dict[str, datetime] = {}
         self.asset_feed: dict[str, str] = {}
         self.stale: dict[str, str] = {}
+        #: Accounts the model could not margin (frozen at their last margin), with the reason.
+        self.broken: dict[int, str] = {}
         self.fund = InsuranceFund(0.0)
         self.pots: dict[str, float] = dict.fromkeys(POTS, 0.0)
         self.R = ResultTable()
@@ -267,6 +269,7 @@ class LiveCore:
             "fund": self.fund.balance,
             "pots": dict(self.pots),
             "stale": dict(self.stale),
+            "broken": {live.accounts[a]: why for a, why in sorted(self.broken.items())},
             "feeds": self.sequencer.state(),
         }
 
@@ -403,6 +406,8 @@ class LiveCore:
         frozen[:] = False
         for asset in self.stale:
             frozen[self.affected_by(asset)] = True
+        if self.broken:
+            frozen[list(self.broken)] = True
 
     def mark_stale(self, asset: str, reason: str, time: datetime, cause: Cause) -> list[Event]:
         """Freeze the accounts that depend on ``asset`` (a ``market_data_stale`` event)."""
@@ -435,10 +440,12 @@ class LiveCore:
         time: datetime,
         cause: Cause,
     ) -> tuple[AccountBatch | None, list[Event]]:
-        """Run ``run(accounts)``, failing closed per asset.
+        """Run ``run(accounts)``, failing closed per asset and per account.
 
         An asset the run cannot value is marked stale (its accounts frozen) and the run is
-        repeated without them. Other errors propagate.
+        repeated without them; an account the model cannot margin (a :class:`ModelError` or
+        :class:`InputError` of its own) is found by bisection, frozen at its last margin with a
+        ``margin_error`` event, and the others are margined.
         """
         events: list[Event] = []
         for _ in range(len(self.book.assets) + len(self.inst.underlyings) + 2):
@@ -446,13 +453,47 @@ class LiveCore:
             if live.size == 0:
                 return None, events
             try:
-                return run(live), events
+                return self._bisect(live, run, time, cause, events), events
             except MarketDataError as exc:
                 asset = _asset_of(exc.path)
                 if asset is None or asset in self.stale:
                     raise
                 events += self.mark_stale(asset, str(exc), time, cause)
         raise MarketDataError("market data keeps failing", path="assets")  # pragma: no cover
+
+    def _bisect(
+        self,
+        accounts: IntArray,
+        run: Callable[[IntArray], AccountBatch],
+        time: datetime,
+        cause: Cause,
+        events: list[Event],
+    ) -> AccountBatch | None:
+        try:
+            return run(accounts)
+        except MarketDataError as exc:
+            if _asset_of(exc.path) is not None:
+                raise
+            err: CrossMarginError = exc
+        except CrossMarginError as exc:
+            err = exc
+        if accounts.size == 1:
+            a = int(accounts[0])
+            self.broken[a] = err.reason
+            self.R["frozen"][a] = True
+            c = dict(cause, reason=err.reason, path=err.path)
+            events.append(self.emit("margin_error", time, c, account=self.book.accounts[a]))
+            return None
+        half = accounts.size // 2
+        parts = [
+            b
+            for b in (
+                self._bisect(accounts[:half], run, time, cause, events),
+                self._bisect(accounts[half:], run, time, cause, events),
+            )
+            if b is not None
+        ]
+        return concat_batches(parts) if parts else None
 
     def remargin(self, accounts: IntArray, time: datetime, cause: Cause) -> list[Event]:
         """Re-margin ``accounts`` from their live positions (a change outside a tick)."""
@@ -639,6 +680,10 @@ class LiveCore:
             return [self.emit("input_refused", time, c)]
         for k, v in out.pots.items():
             self.pots[k] += v
+        record = out.summary()
+        record["update_seq"] = cause.get("update_seq")
+        record["live_value_after"] = out.live_value_after
+        self.liquidations.append(record)
         lc: Cause = dict(cause, kind="liquidation", policy=policy)
         events: list[Event] = []
         for row in out.rows():

@@ -129,6 +129,7 @@ def encode_state(core: LiveCore) -> dict[str, bytes]:
         "feed_time": {k: format_instant(v) for k, v in sorted(core.feed_time.items())},
         "asset_feed": dict(sorted(core.asset_feed.items())),
         "stale": dict(sorted(core.stale.items())),
+        "broken": {str(k): v for k, v in sorted(core.broken.items())},
         "fund": core.fund.balance,
         "pots": core.pots,
         "ids": {k: list(v) for k, v in core.ids.items()},
@@ -184,6 +185,7 @@ def decode_state(parts: Mapping[str, bytes]) -> LiveCore:
     core.feed_time = {k: parse_instant(v) for k, v in state["feed_time"].items()}
     core.asset_feed = dict(state["asset_feed"])
     core.stale = dict(state["stale"])
+    core.broken = {int(k): v for k, v in state["broken"].items()}
     core.fund.balance = float(state["fund"])
     core.pots = {k: float(v) for k, v in state["pots"].items()}
     core.ids = {k: (int(v[0]), bool(v[1])) for k, v in state["ids"].items()}

@@ -496,6 +496,11 @@ class LiveEngine:
         return dict(self._core.pots)
 
     @property
+    def liquidations(self) -> list[dict[str, object]]:
+        """Every auto-liquidation round: who, counts, money by party, conservation error."""
+        return list(self._core.liquidations)
+
+    @property
     def stale_assets(self) -> dict[str, str]:
         """Assets whose data is stale, with the reason."""
         return dict(self._core.stale)

@@ -24,7 +24,9 @@ auto-liquidation); ``market_data_stale`` / ``market_data_fresh`` (a feed missed 
 or an asset could not be valued — the accounts it affects are frozen at their last margin — and
 its return); ``feed_gap`` (sequence numbers skipped); ``sweep_mismatch`` (the full sweep
 disagreed with the incremental state); ``input_refused`` (a journaled input refused by a rule:
-pre-trade check, withdrawal check, unknown account, unusable market data).
+pre-trade check, withdrawal check, unknown account, unusable market data); ``margin_error``
+(the model cannot margin an account — e.g. a venue preset's product or collateral rule: the
+account is frozen at its last margin until one of its own updates is accepted).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ EventType = Literal[
     "liquidation_trade",
     "sweep_mismatch",
     "input_refused",
+    "margin_error",
 ]
 #: The event of entering each status (``healthy``: a recovery).
 STATUS_EVENTS: tuple[EventType, ...] = ("recovered", "margin_call", "liquidation", "bankrupt")

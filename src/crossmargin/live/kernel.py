@@ -47,7 +47,7 @@ from crossmargin.instruments.book import Book
 from crossmargin.live.columns import Columns, grow_rows
 from crossmargin.live.state import LiveBook
 from crossmargin.margin.base import get_model
-from crossmargin.margin.portfolio import GroupRisk, PortfolioMargin
+from crossmargin.margin.portfolio import GroupAggregates, GroupRisk, PortfolioMargin
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, account_fx, fx_rates
 from crossmargin.resolve.instruments import InstrumentTable
@@ -61,6 +61,7 @@ __all__ = [
     "AccountKernel",
     "PortfolioKernel",
     "SubBook",
+    "concat_batches",
     "gather",
     "make_kernel",
     "resolve_sub",
@@ -98,22 +99,24 @@ class SubBook:
 
 def gather(book: LiveBook, accounts: IntArray) -> SubBook:
     """The sub-book of ``accounts`` (ascending global indices) as the live book holds them."""
-    local = np.full(book.n_accounts, -1, np.int64)
-    local[accounts] = np.arange(accounts.shape[0], dtype=np.int64)
     rows = book.rows_of_accounts(accounts)
-    hold = book.positions_of(rows, local)
+    if 64 * accounts.size < book.n_accounts:
+        # a few accounts (a pre-trade check, a trade): no table the size of the book
+        local = np.searchsorted(accounts, book.pos["account"][rows]).astype(np.int64)
+        hold = replace(book.positions_of(rows, None), account=local)
+    else:
+        local = np.full(book.n_accounts, -1, np.int64)
+        local[accounts] = np.arange(accounts.shape[0], dtype=np.int64)
+        hold = book.positions_of(rows, local)
     bal = book.balance_view()[accounts]
     a, s = np.nonzero(bal)
-    acc = accounts.tolist()
-    return SubBook(
-        accounts,
-        hold,
-        a.astype(np.int64),
-        s.astype(np.int64),
-        bal[a, s],
-        tuple(book.accounts[i] for i in acc),
-        tuple(book.base_currency[i] for i in acc),
-    )
+    if accounts.size == book.n_accounts:
+        names, base, _ = book.account_tuples()
+    else:
+        acc = accounts.tolist()
+        names = tuple(book.accounts[i] for i in acc)
+        base = tuple(book.base_currency[i] for i in acc)
+    return SubBook(accounts, hold, a.astype(np.int64), s.astype(np.int64), bal[a, s], names, base)
 
 
 def sub_book_shell(book: LiveBook, sub: SubBook) -> Book:
@@ -133,8 +136,16 @@ def sub_book_shell(book: LiveBook, sub: SubBook) -> Book:
         col_asset=sub.col_asset,
         col_amount=sub.col_amount,
         pos_row=np.arange(h.n, dtype=np.int64),
-        pos_prefix=tuple(f"accounts.{n}.positions" for n in names),
+        pos_prefix=_prefixes(book, names),
     )
+
+
+def _prefixes(book: LiveBook, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Input-path prefix of each account (``accounts.NAME.positions``), for error messages."""
+    every = book.account_tuples()
+    if names is every[0]:
+        return every[2]
+    return tuple(f"accounts.{n}.positions" for n in names)
 
 
 def resolve_sub(
@@ -232,6 +243,36 @@ def take_batch(batch: AccountBatch, idx: IntArray, accounts: IntArray) -> Accoun
         worst_loss=batch.worst_loss[idx],
         scenarios=batch.scenarios,
         group_names=batch.group_names,
+    )
+
+
+def concat_batches(batches: list[AccountBatch]) -> AccountBatch:
+    """Batches of disjoint accounts as one (in the given order)."""
+    if len(batches) == 1:
+        return batches[0]
+    cat = np.concatenate
+    names = tuple(dict.fromkeys(n for b in batches for n in b.group_names))
+    pos = {n: i for i, n in enumerate(names)}
+    wu = []
+    for b in batches:
+        remap = np.asarray([pos[n] for n in b.group_names] + [-1], np.int64)
+        wu.append(remap[b.worst_und])
+    return AccountBatch(
+        accounts=cat([b.accounts for b in batches]),
+        equity=cat([b.equity for b in batches]),
+        m_equity=cat([b.m_equity for b in batches]),
+        im=cat([b.im for b in batches]),
+        mm=cat([b.mm for b in batches]),
+        ratio=cat([b.ratio for b in batches]),
+        status=cat([b.status for b in batches]),
+        collateral=cat([b.collateral for b in batches]),
+        upnl=cat([b.upnl for b in batches]),
+        worst_und=cat(wu),
+        worst_cls=cat([b.worst_cls for b in batches]),
+        worst_index=cat([b.worst_index for b in batches]),
+        worst_loss=cat([b.worst_loss for b in batches]),
+        scenarios=next((b.scenarios for b in batches if b.scenarios is not None), None),
+        group_names=names,
     )
 
 
@@ -381,8 +422,8 @@ class PortfolioKernel(AccountKernel):
         self.cv_mm = np.zeros(16)
         self.fx = np.ones(16)
         self._shell: tuple[int, int, Book] | None = None
-        self._risk: GroupRisk | None = None
-        self._pending: tuple[ResolvedBook, GroupRisk | None] | None = None
+        self._risk: tuple[GroupRisk, GroupMatrix] | None = None
+        self._pending: tuple[ResolvedBook, tuple[GroupRisk, GroupMatrix] | None] | None = None
         self._slices: dict[int, _Slice] = {}
 
     # -- risk arrays ---------------------------------------------------------------------------
@@ -414,9 +455,10 @@ class PortfolioKernel(AccountKernel):
         """Portfolio margin with the cached risk arrays (same numbers as the model alone)."""
         if self.pm.has_addons:
             return assess(rb, self.pm.compute(rb))
-        risk = self.pm.group_risk(rb, unit=self._units(rb.instruments))
-        self._risk = risk  # kept for _store, right after
-        return assess(rb, self.pm.combine(rb, risk))
+        layout = self.pm.layout(rb)
+        risk = self.pm.risk_of(rb.instruments, layout, rb.positions, self._units(rb.instruments))
+        self._risk = (risk, layout)  # kept for _store, right after
+        return assess(rb, self.pm.combine(rb, risk, groups=layout.groups))
 
     def margin(
         self,
@@ -430,12 +472,12 @@ class PortfolioKernel(AccountKernel):
         """See :meth:`AccountKernel.margin`; with ``commit`` the accounts' groups are cached."""
         rb = resolve_sub(book, sub, inst, snapshot)
         res = self.run(rb)
-        risk, self._risk = self._risk, None
+        computed, self._risk = self._risk, None
         if commit:
-            if risk is not None:
-                self._store(book, rb, risk, sub.accounts)
+            if computed is not None:
+                self._store(book, rb, computed, sub.accounts)
         else:
-            self._pending = (rb, risk)
+            self._pending = (rb, computed)
         return AccountBatch.from_results(res, sub.accounts)
 
     def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
@@ -443,19 +485,19 @@ class PortfolioKernel(AccountKernel):
         pending, self._pending = self._pending, None
         if pending is None or pending[1] is None or local.size == 0:
             return
-        rb, risk = pending
-        assert risk is not None
+        rb, computed = pending
+        assert computed is not None
         glob = np.full(rb.n_accounts, -1, np.int64)
         glob[local] = accounts
-        self._store(book, rb, risk, glob)
+        self._store(book, rb, computed, glob)
 
     def adopt(self, book: LiveBook, rb: ResolvedBook, res: AccountResults) -> None:
         """Rebuild every cached group from a whole-book run."""
-        risk, self._risk = self._risk, None
+        computed, self._risk = self._risk, None
         self.groups.keep(np.zeros(0, np.int64))
         self.lookup[:] = -1
-        if risk is not None:
-            self._store(book, rb, risk, np.arange(book.n_accounts, dtype=np.int64))
+        if computed is not None:
+            self._store(book, rb, computed, np.arange(book.n_accounts, dtype=np.int64))
 
     def forget(self, accounts: IntArray) -> None:
         """Drop the cached groups of ``accounts``."""
@@ -475,11 +517,18 @@ class PortfolioKernel(AccountKernel):
         self.cv_mm = grow_rows(self.cv_mm, n_acc)
         self.fx = grow_rows(self.fx, n_acc, 1.0)
 
-    def _store(self, book: LiveBook, rb: ResolvedBook, risk: GroupRisk, accounts: IntArray) -> None:
+    def _store(
+        self,
+        book: LiveBook,
+        rb: ResolvedBook,
+        computed: tuple[GroupRisk, GroupMatrix],
+        accounts: IntArray,
+    ) -> None:
         """Cache the groups and collateral of the sub-book ``rb``'s accounts.
 
         Local account ``i`` is stored as global ``accounts[i]`` (−1: left out).
         """
+        risk, layout = computed
         inst = rb.instruments
         self._ensure(book.n_accounts, len(inst.underlyings))
         n = rb.n_accounts
@@ -493,8 +542,7 @@ class PortfolioKernel(AccountKernel):
         self.cv[acc] = col.per_account(col.value_im, n)[mine]
         self.cv_mm[acc] = col.per_account(col.value_mm, n)[mine]
         self.fx[acc] = rb.fx[mine]
-        pos = rb.positions
-        mtm = _group_mtm(pos.account, inst.und[pos.instrument], pos.mtm, risk)
+        mtm = sum_by(layout.groups.of_position, rb.positions.mtm, risk.n)
         g = np.flatnonzero(mine[risk.account])
         sel = _take_risk(risk, g)
         self._write(accounts[sel.account], sel, mtm[g])
@@ -554,8 +602,8 @@ class PortfolioKernel(AccountKernel):
             return
         p = book.pos
         q = p["quantity"][sl.rows]
-        hold = replace(sl.hold, quantity=q)
-        risk = self.pm.risk_of(inst, sl.layout, hold, self._units(inst)[sl.cols])
+        agg = GroupAggregates.of_contracts(inst, sl.layout, q, self._units(inst)[sl.cols], sl.cols)
+        risk = self.pm.risk_from(inst, sl.layout.groups, agg)
         self._write(risk.account, risk, _slice_mtm(inst, sl, q, p))
 
     def _slice(self, book: LiveBook, inst: InstrumentTable, und: int) -> _Slice | None:
@@ -570,7 +618,7 @@ class PortfolioKernel(AccountKernel):
             self._slices.pop(und, None)
             return None
         cols = inst.rows_of((inst.underlyings[und],))
-        hold = book.positions_of(rows, np.arange(book.n_accounts, dtype=np.int64))
+        hold = book.positions_of(rows, None)
         column = np.searchsorted(cols, hold.instrument)
         layout = GroupMatrix.build(group_positions(hold, inst), column, int(cols.size))
         sl = self._slices[und] = _Slice(key, rows, cols, layout, hold)
@@ -768,16 +816,6 @@ def _take_risk(risk: GroupRisk, idx: IntArray) -> GroupRisk:
     """Rows ``idx`` of group results."""
     out: GroupRisk = take_rows(risk, idx)
     return out
-
-
-def _group_mtm(acc: IntArray, und: IntArray, mtm: FloatArray, risk: GroupRisk) -> FloatArray:
-    """Mark-to-market per group of ``risk`` (groups sorted by (account, underlying))."""
-    if risk.n == 0:
-        return np.zeros(0)
-    n_und = int(max(und.max(initial=0), risk.und.max(initial=0))) + 1
-    key_g = risk.account * n_und + risk.und
-    g = np.searchsorted(key_g, acc * n_und + und)
-    return sum_by(g, mtm, risk.n)
 
 
 def _no_collateral() -> CollateralTable:

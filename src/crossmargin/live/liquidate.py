@@ -61,12 +61,43 @@ class LiquidationOutcome:
 
     accounts: IntArray
     triggered: IntArray
+    accounts_sub: IntArray
     result: RoundResult
     ledger: Ledger
     names: tuple[str, ...]
     pots: Mapping[str, float]
     instruments: tuple[str, ...]
     assets: tuple[str, ...]
+    value_before: float
+    value_after: float
+    fund_before: float
+    fund_after: float
+    live_value_after: float
+
+    @property
+    def conservation_error(self) -> float:
+        """(accounts + fund + pots) after − before, at the round's prices (0 to rounding)."""
+        return total_value(self.value_after, self.fund_after, self.pots) - (
+            self.value_before + self.fund_before
+        )
+
+    def summary(self) -> dict[str, object]:
+        """JSON-able record of the round (counts, money by party, conservation)."""
+        return {
+            "liquidated": [
+                self.names[i] for i in np.searchsorted(self.accounts_sub, self.triggered)
+            ],
+            "close_outs": int(np.count_nonzero(self.result.row_market)),
+            "adl_fills": int(self.result.adl_quantity.size),
+            "collateral_sales": int(self.result.sale_amount.size),
+            "bad_debt": self.result.bad_debt,
+            "value_before": self.value_before,
+            "value_after": self.value_after,
+            "insurance_fund_before": self.fund_before,
+            "insurance_fund_after": self.fund_after,
+            "pots": dict(self.pots),
+            "conservation_error": self.conservation_error,
+        }
 
     def rows(self) -> list[dict[str, object]]:
         """The ledger as one plain dictionary per transfer (names instead of indices)."""
@@ -149,9 +180,12 @@ def liquidate(
     state = VenueState.from_resolved(rb)
     local = np.searchsorted(accounts, triggered)
     ledger = Ledger()
+    value_before = state.value(rb)
+    fund_before = fund.balance
     out = liquidate_round(
         state, rb, res, fund=fund, ledger=ledger, policy=policy, accounts=local.astype(np.int64)
     )
+    value_after = state.value(rb)
     # -- write back: positions --------------------------------------------------------------
     n_ins = max(book.n_contracts, 1)
     live_rows = sub.hold.first_row
@@ -177,12 +211,18 @@ def liquidate(
     return LiquidationOutcome(
         accounts=np.union1d(touched, triggered).astype(np.int64),
         triggered=triggered,
+        accounts_sub=accounts,
         result=out,
         ledger=ledger,
         names=tuple(book.accounts[a] for a in accounts.tolist()),
         pots={k: float(pots.get(k, 0.0)) for k in POTS},
         instruments=tuple(book.terms.names),
         assets=tuple(state.assets),
+        value_before=value_before,
+        value_after=value_after,
+        fund_before=fund_before,
+        fund_after=fund.balance,
+        live_value_after=venue_value(book, inst, snapshot, accounts),
     )
 
 

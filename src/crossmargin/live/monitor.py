@@ -1,77 +1,37 @@
 """Replay a tick file through the live engine: the library side of ``crossmargin monitor``.
 
-:func:`replay` drives an engine through a stream of updates and yields one :class:`Step` per
-update, with the events it caused and its tick-to-event latency. For each update, in file
-order:
+:func:`replay` drives a :class:`~crossmargin.live.engine.LiveEngine` through a stream of
+updates and yields one :class:`Step` per update, with the events it caused and its
+tick-to-event latency (wall time from handing the update to the engine to its acknowledgement,
+journal write included). The engine's own clock is the updates' source times: heartbeats,
+staleness and time decay follow the data, never the wall clock, so a replay gives the same
+events on every run.
 
-1. the engine clock advances to the update's time (``advance_clock``: heartbeat and
-   staleness checks — a feed silent for longer than its heartbeat goes stale *before* the
-   update that revives it is applied);
-2. an update the engine has already applied is skipped (a resumed run on the same database):
-   a market update whose feed position is already past it (per-feed sequence numbers, or
-   source times for an unnumbered feed — :class:`~crossmargin.live.sequence.FeedSequencer`),
-   an account update whose ``id`` was already applied, a new account that already exists;
-3. otherwise the engine applies it (journaled before it is acknowledged) and returns its
-   events; a refused update (state unchanged) is reported with its reason.
+A resumed run (the engine reopened from its database) reads the file from the top again and
+skips what the engine has already applied, judged on the engine's state when the run starts:
 
-Account updates without an ``id`` get ``<file name>#<line>`` as their id (:func:`with_ids`)
-so that a resumed replay never applies them twice.
+* a market update whose feed is already at or past it (per-feed sequence numbers, or source
+  times for an unnumbered feed — :class:`~crossmargin.live.sequence.FeedSequencer`);
+* a new account that already exists;
+* a trade, deposit or withdrawal whose ``id`` was applied before (the engine acknowledges the
+  first input again). Account updates without an ``id`` get ``<file name>#<line>``
+  (:func:`with_ids`) so that a resumed replay never applies them twice.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
+from crossmargin.live.engine import LiveEngine
 from crossmargin.live.records import Deposit, MarketUpdate, NewAccount, Trade, Update, Withdrawal
 from crossmargin.live.sequence import FeedSequencer
 
-__all__ = ["EngineLike", "Step", "StepKind", "replay", "with_ids"]
+__all__ = ["Resume", "Step", "StepKind", "replay", "with_ids"]
 
 StepKind = Literal["applied", "skipped", "refused"]
-
-
-class EventLike(Protocol):
-    """What the monitor reads of an engine event."""
-
-    @property
-    def type(self) -> str: ...
-
-    def to_obj(self) -> dict[str, object]: ...
-
-
-class AckLike(Protocol):
-    """What the monitor reads of an engine acknowledgement."""
-
-    @property
-    def accepted(self) -> bool: ...
-
-    @property
-    def reason(self) -> str | None: ...
-
-    @property
-    def events(self) -> Sequence[EventLike]: ...
-
-
-class EngineLike(Protocol):
-    """The part of :class:`crossmargin.live.engine.LiveEngine` a replay uses."""
-
-    def apply(self, update: Update) -> AckLike: ...  # noqa: D102
-
-    def advance_clock(self, now: datetime) -> Sequence[EventLike]: ...  # noqa: D102
-
-    def has_account(self, account: str) -> bool: ...  # noqa: D102
-
-    def has_applied(self, id: str) -> bool: ...  # noqa: D102
-
-    @property
-    def sequencer(self) -> FeedSequencer: ...  # noqa: D102
-
-    @property
-    def clock(self) -> datetime: ...  # noqa: D102
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +47,7 @@ class Step:
     kind
         ``applied``, ``skipped`` (already applied before: a resumed run) or ``refused``.
     events
-        Events of the clock advance and of the update, in engine order (as JSON objects).
+        Events the update caused, in engine order (as JSON objects).
     reason
         Why it was skipped or refused.
     latency_ns
@@ -114,26 +74,37 @@ def with_ids(updates: Iterable[tuple[Update, str]], prefix: str) -> Iterator[Upd
             yield u
 
 
-def _already(engine: EngineLike, u: Update) -> str | None:
-    """Why ``u`` was applied before (``None``: it was not)."""
-    if isinstance(u, MarketUpdate):
-        verdict = engine.sequencer.check(u, commit=False)
-        if verdict.status in ("duplicate", "reordered"):
-            return verdict.reason
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """What the engine had applied when a replay started (see the module docstring)."""
+
+    feeds: FeedSequencer
+    accounts: frozenset[str]
+    seq: int
+
+    @classmethod
+    def of(cls, engine: LiveEngine) -> Resume:
+        """The engine's position now."""
+        feeds = FeedSequencer.restore(engine.sequencer.state())  # a copy: the state at the start
+        return cls(feeds, frozenset(v.account for v in engine.accounts()), engine.seq)
+
+    def already(self, u: Update) -> str | None:
+        """Why ``u`` was applied before (``None``: it was not, as far as this state tells)."""
+        if isinstance(u, MarketUpdate):
+            verdict = self.feeds.check(u, commit=False)
+            return verdict.reason if verdict.status in ("duplicate", "reordered") else None
+        if isinstance(u, NewAccount):
+            name = u.portfolio.account
+            return f"account {name} exists" if name in self.accounts else None
         return None
-    if isinstance(u, NewAccount):
-        return "account exists" if engine.has_account(u.portfolio.account) else None
-    if u.id is not None and engine.has_applied(u.id):
-        return f"id {u.id} already applied"
-    return None
 
 
 def replay(
-    engine: EngineLike,
+    engine: LiveEngine,
     updates: Iterable[Update],
     *,
     limit: int | None = None,
-    resume: bool = True,
+    resume: Resume | None = None,
 ) -> Iterator[Step]:
     """Apply ``updates`` to ``engine`` one by one (module docstring).
 
@@ -146,24 +117,24 @@ def replay(
     limit
         Stop after this many updates were applied or refused (skipped ones do not count).
     resume
-        Skip updates the engine has already applied (a resumed run).
+        The engine's position at the start (:meth:`Resume.of`); ``None``: skip nothing.
     """
     done = 0
     for index, u in enumerate(updates):
         if limit is not None and done >= limit:
             return
-        if resume:
-            why = _already(engine, u)
-            if why is not None:
-                yield Step(index, u, "skipped", reason=why)
-                continue
+        why = resume.already(u) if resume is not None else None
+        if why is not None:
+            yield Step(index, u, "skipped", reason=why)
+            continue
         t0 = time.perf_counter_ns()
-        pre: list[dict[str, object]] = []
-        if u.time > engine.clock:
-            pre = [e.to_obj() for e in engine.advance_clock(u.time)]
         ack = engine.apply(u)
-        events = tuple(pre + [e.to_obj() for e in ack.events])
         latency = time.perf_counter_ns() - t0
+        if resume is not None and ack.seq is not None and ack.seq <= resume.seq:
+            # the engine acknowledged an input of an earlier run again (a client id seen before)
+            yield Step(index, u, "skipped", reason=ack.reason)
+            continue
         done += 1
         kind: StepKind = "applied" if ack.accepted else "refused"
+        events = tuple(e.to_obj() for e in ack.events)
         yield Step(index, u, kind, events, None if ack.accepted else ack.reason, latency)

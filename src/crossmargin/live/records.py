@@ -30,10 +30,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from crossmargin._time import format_instant
+from crossmargin._time import MAX_INSTANT, MIN_INSTANT, aware_instant, format_instant
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
@@ -53,16 +54,15 @@ __all__ = [
     "MarketUpdate",
     "NewAccount",
     "Trade",
+    "Transfer",
     "Update",
     "VolSurfaceIn",
     "Withdrawal",
     "check_surface",
+    "contract_named",
+    "iso",
 ]
 
-#: Earliest accepted instant (inclusive), UTC.
-MIN_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
-#: Latest accepted instant (exclusive), UTC.
-MAX_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
 #: Largest accepted magnitude of a price, amount or quantity: no real one is larger, and the
 #: product of two stays far from overflow.
 MAX_MAGNITUDE = 1e15
@@ -122,21 +122,31 @@ def _unit(v: Any, path: str) -> float:
 
 
 def _instant(v: Any, path: str) -> datetime:
-    if not isinstance(v, datetime):
-        raise InputError(f"must be a datetime, got {type(v).__name__}", path=path)
-    if v.tzinfo is None or v.utcoffset() is None:
-        raise InputError("must be time-zone aware (UTC)", path=path)
-    try:
-        t = v.astimezone(UTC)
-    except (OverflowError, ValueError):
-        t = MIN_INSTANT - (MAX_INSTANT - MIN_INSTANT)  # out of range, reported below
-    if not MIN_INSTANT <= t < MAX_INSTANT:
-        raise InputError(
-            f"{v.isoformat()} is outside {format_instant(MIN_INSTANT)} … "
-            f"{format_instant(MAX_INSTANT)}",
-            path=path,
-        )
-    return t
+    """An aware instant in range, in UTC (the project's one time rule, ``_time``)."""
+    if isinstance(v, datetime) and v.tzinfo is UTC and MIN_INSTANT <= v < MAX_INSTANT:
+        return v  # already normalised (a record read back, a decoded time): the fast path
+    return aware_instant(v, path=path)
+
+
+@lru_cache(maxsize=4096)
+def contract_named(name: str) -> Contract:
+    """The contract of an instrument name (cached: a venue trades few names many times).
+
+    Raises
+    ------
+    InputError
+        The name does not parse (never cached).
+    """
+    return parse_instrument(name, path="instrument")
+
+
+def iso(t: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` of a UTC instant (``format_instant``, fast path).
+
+    Record times are normalised to UTC at construction, so their ISO form ends in ``+00:00``.
+    """
+    s = t.isoformat()
+    return s[:-6] + "Z" if s.endswith("+00:00") else format_instant(t)
 
 
 def _text(v: Any, path: str) -> str:
@@ -247,6 +257,42 @@ def _oracle(o: Any, path: str) -> OracleRecord:
     )
 
 
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+def _forwards(m: object) -> Mapping[datetime, float]:
+    if not isinstance(m, Mapping):
+        raise InputError("must be a mapping of expiry to forward", path="forwards")
+    if not m:
+        return _EMPTY
+    fwd: dict[datetime, float] = {}
+    for t, f in m.items():
+        where = f"forwards.{_label(t)}"
+        key = _instant(t, where)
+        if key in fwd:
+            raise InputError("expiry given twice", path=where)
+        fwd[key] = _real(f, where, positive=True)
+    return MappingProxyType(dict(sorted(fwd.items())))
+
+
+def _vols(m: object) -> Mapping[datetime | None, VolSurfaceIn]:
+    if not isinstance(m, Mapping):
+        raise InputError("must be a mapping of expiry to vol surface", path="vols")
+    if not m:
+        return _EMPTY
+    vols: dict[datetime | None, VolSurfaceIn] = {}
+    for exp, surf in m.items():
+        where = "vol" if exp is None else f"vols.{_label(exp)}"
+        vkey = None if exp is None else _instant(exp, where)
+        if vkey in vols:
+            raise InputError("expiry given twice", path=where)
+        vols[vkey] = check_surface(surf, where)
+        if vkey is None and not isinstance(surf, FlatVol):
+            raise InputError("the asset-level vol is one number (a flat vol)", path=where)
+    ordered = sorted(vols.items(), key=lambda kv: (kv[0] is not None, kv[0] or MIN_INSTANT))
+    return MappingProxyType(dict(ordered))
+
+
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
@@ -306,29 +352,8 @@ class MarketUpdate:
                     "is the confidence of a price: give it with price", path="confidence"
                 )
         _set(self, "perp_mark", _opt_real(self.perp_mark, "perp_mark", positive=True))
-        if not isinstance(self.forwards, Mapping):
-            raise InputError("must be a mapping of expiry to forward", path="forwards")
-        fwd: dict[datetime, float] = {}
-        for t, f in self.forwards.items():
-            where = f"forwards.{_label(t)}"
-            key = _instant(t, where)
-            if key in fwd:
-                raise InputError("expiry given twice", path=where)
-            fwd[key] = _real(f, where, positive=True)
-        _set(self, "forwards", MappingProxyType(dict(sorted(fwd.items()))))
-        if not isinstance(self.vols, Mapping):
-            raise InputError("must be a mapping of expiry to vol surface", path="vols")
-        vols: dict[datetime | None, VolSurfaceIn] = {}
-        for exp, surf in self.vols.items():
-            where = "vol" if exp is None else f"vols.{_label(exp)}"
-            vkey = None if exp is None else _instant(exp, where)
-            if vkey in vols:
-                raise InputError("expiry given twice", path=where)
-            vols[vkey] = check_surface(surf, where)
-            if vkey is None and not isinstance(surf, FlatVol):
-                raise InputError("the asset-level vol is one number (a flat vol)", path=where)
-        ordered = sorted(vols.items(), key=lambda kv: (kv[0] is not None, kv[0] or MIN_INSTANT))
-        _set(self, "vols", MappingProxyType(dict(ordered)))
+        _set(self, "forwards", _forwards(self.forwards))
+        _set(self, "vols", _vols(self.vols))
         if self.oracle is not None:
             _set(self, "oracle", _oracle(self.oracle, "oracle"))
         if (
@@ -373,7 +398,7 @@ class Trade:
 
     def __post_init__(self) -> None:
         _set(self, "account", _text(self.account, "account"))
-        parse_instrument(_text(self.instrument, "instrument"), path="instrument")
+        contract_named(_text(self.instrument, "instrument"))
         _set(self, "quantity", _real(self.quantity, "quantity", nonzero=True))
         _set(self, "price", _real(self.price, "price", positive=True))
         _set(self, "time", _instant(self.time, "time"))
@@ -382,20 +407,26 @@ class Trade:
     @property
     def contract(self) -> Contract:
         """The traded contract (parsed from :attr:`instrument`)."""
-        return parse_instrument(self.instrument)
-
-
-def _transfer_init(u: Deposit | Withdrawal) -> None:
-    _set(u, "account", _text(u.account, "account"))
-    _set(u, "asset", _symbol(u.asset, "asset"))
-    _set(u, "amount", _real(u.amount, "amount", positive=True))
-    _set(u, "time", _instant(u.time, "time"))
-    _set(u, "id", _opt_text(u.id, "id"))
+        return contract_named(self.instrument)
 
 
 @dataclass(frozen=True, slots=True)
-class Deposit:
-    """Collateral paid into an account (``amount > 0`` of ``asset``)."""
+class Transfer:
+    """Collateral moved into or out of an account: ``amount > 0`` of ``asset``.
+
+    Attributes
+    ----------
+    account
+        Account id.
+    asset
+        Collateral symbol (stored upper-case).
+    amount
+        Amount moved, positive.
+    time
+        When, aware UTC.
+    id
+        Client id; the idempotency key when given.
+    """
 
     account: str
     asset: str
@@ -404,21 +435,21 @@ class Deposit:
     id: str | None = None
 
     def __post_init__(self) -> None:
-        _transfer_init(self)
+        _set(self, "account", _text(self.account, "account"))
+        _set(self, "asset", _symbol(self.asset, "asset"))
+        _set(self, "amount", _real(self.amount, "amount", positive=True))
+        _set(self, "time", _instant(self.time, "time"))
+        _set(self, "id", _opt_text(self.id, "id"))
 
 
 @dataclass(frozen=True, slots=True)
-class Withdrawal:
-    """Collateral taken out of an account (``amount > 0`` of ``asset``)."""
+class Deposit(Transfer):
+    """Collateral paid into an account (:class:`Transfer`)."""
 
-    account: str
-    asset: str
-    amount: float
-    time: datetime
-    id: str | None = None
 
-    def __post_init__(self) -> None:
-        _transfer_init(self)
+@dataclass(frozen=True, slots=True)
+class Withdrawal(Transfer):
+    """Collateral taken out of an account (:class:`Transfer`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,7 @@ EXAMPLES: Mapping[str, ReplayExample] = {
             "closes_daily.csv",
             "coingecko",
             {"BTC": 0.55, "ETH": 0.70},
-            ("25NOV22", "30DEC22", "31MAR23"),
+            ("30DEC22", "31MAR23", "30JUN23"),
             (
                 "2022-11-04T00:00:00Z",
                 "2022-11-09T00:00:00Z",

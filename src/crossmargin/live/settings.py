@@ -52,6 +52,10 @@ class LiveSettings:
     insurance_fund
         Opening insurance fund (snapshot currency); ``None``: the configuration's
         ``liquidation.insurance_fund`` (else its share of the accounts' collateral).
+    settlement_asset
+        Where option premiums and the realised P&L of closed positions settle (default: the
+        snapshot currency; e.g. ``USDC`` for a venue whose cash asset it is). Liquidations
+        settle in the snapshot currency (:mod:`crossmargin.liquidation`).
     snapshot_every
         Journal records between state snapshots in the store (``0``: only on close).
     max_events
@@ -67,6 +71,7 @@ class LiveSettings:
     recovery_buffer: float = 0.02
     recovery_hold: float = 0.0
     insurance_fund: float | None = None
+    settlement_asset: str | None = None
     snapshot_every: int = 100_000
     max_events: int = 100_000
 
@@ -137,6 +142,7 @@ class LiveSettings:
             "recovery_buffer": self.recovery_buffer,
             "recovery_hold": self.recovery_hold,
             "insurance_fund": self.insurance_fund,
+            "settlement_asset": self.settlement_asset,
             "snapshot_every": self.snapshot_every,
             "max_events": self.max_events,
         }

@@ -1,22 +1,12 @@
 """Streaming readers of tick files: JSON Lines, Pyth records, a CSV of closes.
 
 Every reader is a generator over the file: memory stays bounded by one line whatever the file's
-size. Limits (the one place they are set; the project's bounded readers apply the same
-rules to whole documents):
-
-=======================  ===========================  =========================================
-limit                    value                        beyond it
-=======================  ===========================  =========================================
-file size                :data:`MAX_TICK_FILE_BYTES`  refused before reading
-                         (2 GiB, the batch-table
-                         limit)
-line length              :data:`MAX_LINE_BYTES`       the line is refused, naming it
-                         (1 MiB)
-number literal           :data:`MAX_NUMBER_CHARS`     refused (a 400-digit integer)
-                         (64 characters)
-nesting depth            :data:`MAX_DEPTH` (64)       refused
-duplicate keys           none allowed                 refused (JSON keeps the last silently)
-=======================  ===========================  =========================================
+size, and ``-`` reads standard input (a live stream: a Pyth SSE stream piped in). Limits: the
+project's (:mod:`crossmargin.limits`, docs/formats.md "Limits") applied to
+each line — a key given twice, a number literal over ``MAX_NUMBER_CHARS``, a string over
+``MAX_STRING_CHARS``, nesting over ``MAX_DEPTH`` are refused — plus a file of at most
+:data:`MAX_TICK_FILE_BYTES` (the batch-table limit, 2 GiB) and lines of at most
+:data:`MAX_LINE_BYTES` (1 MiB).
 
 Formats (docs/formats.md, "Tick formats"):
 
@@ -42,7 +32,9 @@ import csv
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -50,15 +42,24 @@ from typing import IO, Any, Literal
 from crossmargin._time import parse_instant
 from crossmargin.errors import InputError
 from crossmargin.io.feeds import FeedRules
+from crossmargin.limits import (
+    MAX_DEPTH,
+    MAX_STRING_CHARS,
+    MAX_TABLE_BYTES,
+    _parse_float,
+    _parse_int,
+    _unique_keys,
+    check_structure,
+    parse_json,
+)
 from crossmargin.live.codec import update_from_obj
 from crossmargin.live.records import MarketUpdate, Update
 from crossmargin.live.volproxy import VolRule
 
 __all__ = [
-    "MAX_DEPTH",
     "MAX_LINE_BYTES",
-    "MAX_NUMBER_CHARS",
     "MAX_TICK_FILE_BYTES",
+    "STDIN",
     "TICK_FORMATS",
     "TickFormat",
     "detect_format",
@@ -68,14 +69,12 @@ __all__ = [
     "read_updates",
 ]
 
-#: Largest tick file, in bytes (the batch-table limit: 2 GiB).
-MAX_TICK_FILE_BYTES = 2 * 1024 * 1024 * 1024
+#: Largest tick file, in bytes (the batch-table limit).
+MAX_TICK_FILE_BYTES = MAX_TABLE_BYTES
 #: Longest line of a tick file, in bytes (a new account of ~5 000 positions fits).
 MAX_LINE_BYTES = 1024 * 1024
-#: Longest number literal, in characters.
-MAX_NUMBER_CHARS = 64
-#: Deepest nesting of arrays/objects in one line.
-MAX_DEPTH = 64
+#: The tick "file" that is standard input: a live stream (no size limit, lines still bounded).
+STDIN = "-"
 
 TickFormat = Literal["jsonl", "pyth", "csv-closes"]
 Located = Iterator[tuple[Update, str]]
@@ -99,6 +98,11 @@ def detect_format(path: str | Path) -> TickFormat:
     InputError
         The suffix names no tick format.
     """
+    if str(path) == STDIN:
+        raise InputError(
+            f"standard input has no file name: give the tick format ({', '.join(TICK_FORMATS)})",
+            path="<stdin>",
+        )
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
         raise InputError(
@@ -109,7 +113,14 @@ def detect_format(path: str | Path) -> TickFormat:
 
 
 # -- bounded line reading ---------------------------------------------------------------------------
-def _open(path: Path, limit: int) -> IO[bytes]:
+def _name(path: Path) -> str:
+    """How errors name the source (``<stdin>`` for :data:`STDIN`)."""
+    return "<stdin>" if str(path) == STDIN else str(path)
+
+
+def _open(path: Path, limit: int) -> AbstractContextManager[IO[bytes]]:
+    if str(path) == STDIN:
+        return nullcontext(sys.stdin.buffer)  # a live stream: not ours to close
     try:
         f = path.open("rb")
     except FileNotFoundError:
@@ -142,6 +153,9 @@ def iter_lines(
         Missing or unreadable file, a file or line over its limit, a line that is not UTF-8.
     """
     p = Path(path)
+    name = _name(p)
+    if str(p) == STDIN:
+        max_bytes = sys.maxsize  # a live stream has no size; each line still has one
     total = 0
     with _open(p, max_bytes) as f:
         n = 0
@@ -150,96 +164,52 @@ def iter_lines(
                 raw = f.readline(max_line + 1)
             except OSError as exc:
                 raise InputError(
-                    f"cannot read tick file: {exc.strerror or exc}", path=str(p)
+                    f"cannot read tick file: {exc.strerror or exc}", path=name
                 ) from None
             if not raw:
                 return
             n += 1
             total += len(raw)
             if total > max_bytes:
-                raise InputError(f"larger than the limit of {max_bytes} bytes", path=f"{p}:{n}")
+                raise InputError(f"larger than the limit of {max_bytes} bytes", path=f"{name}:{n}")
             if len(raw.rstrip(b"\r\n")) > max_line:
-                raise InputError(f"line longer than {max_line} bytes", path=f"{p}:{n}")
+                raise InputError(f"line longer than {max_line} bytes", path=f"{name}:{n}")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 text (byte {exc.start})", path=f"{p}:{n}") from None
+                raise InputError(f"not UTF-8 text (byte {exc.start})", path=f"{name}:{n}") from None
             if n == 1:
                 text = text.removeprefix("\ufeff")
             yield n, text.rstrip("\r\n")
 
 
 # -- JSON lines -------------------------------------------------------------------------------------
-class _DuplicateKeyError(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-class _LongNumberError(Exception):
-    pass
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for k, _ in pairs:
-            if k in seen:
-                raise _DuplicateKeyError(k)
-            seen.add(k)
-    return out
-
-
-def _int(s: str) -> int:
-    if len(s) > MAX_NUMBER_CHARS:
-        raise _LongNumberError(s)
-    return int(s)
-
-
-def _float(s: str) -> float:
-    if len(s) > MAX_NUMBER_CHARS:
-        raise _LongNumberError(s)
-    return float(s)
-
-
-def _depth(obj: Any) -> int:
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, d = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, d)
-            if d > MAX_DEPTH:
-                return d
-            stack.extend((v, d + 1) for v in (node.values() if isinstance(node, dict) else node))
-    return deepest
+#: One decoder for every line, with the project's rules (crossmargin.limits): a key given twice
+#: and an over-long number literal are refused by the same hooks ``limits.parse_json`` uses.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys, parse_int=_parse_int, parse_float=_parse_float
+)
 
 
 def parse_json_line(text: str, *, path: str) -> Any:
-    """Parse one JSON document under the limits of this module.
+    """Parse one line under the project's JSON limits (:func:`crossmargin.limits.parse_json`).
 
-    ``NaN``/``Infinity`` tokens parse (the record then refuses the field by name).
+    The fast path decodes with a reused decoder and walks the structure only when the line is
+    long enough or has brackets enough to break a limit; any failure is re-parsed by
+    ``limits.parse_json`` for its exact message. ``NaN``/``Infinity`` tokens parse (the record
+    then refuses the field by name).
 
     Raises
     ------
     InputError
-        Not JSON, a duplicate key, a number literal or nesting over its limit.
+        Not JSON, a duplicate key, a number literal, string or nesting over its limit.
     """
     try:
-        obj = json.loads(text, object_pairs_hook=_unique, parse_int=_int, parse_float=_float)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg} at column {exc.colno}", path=path) from None
-    except _DuplicateKeyError as exc:
-        raise InputError(f"duplicate key {exc.key[:40]!r} in a JSON object", path=path) from None
-    except _LongNumberError:
-        raise InputError(
-            f"a number literal is longer than {MAX_NUMBER_CHARS} characters", path=path
-        ) from None
-    except RecursionError:
-        raise InputError(f"nested deeper than {MAX_DEPTH} levels", path=path) from None
-    if _depth(obj) > MAX_DEPTH:
-        raise InputError(f"nested deeper than {MAX_DEPTH} levels", path=path)
+        obj = _DECODER.decode(text)
+    except Exception:
+        return parse_json(text, source=path)  # the reference parser names the error
+    if len(text) > MAX_STRING_CHARS or text.count("{") + text.count("[") > MAX_DEPTH:
+        check_structure(obj, source=path)
     return obj
 
 
@@ -247,7 +217,7 @@ def _jsonl(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located
     for n, text in iter_lines(path):
         if not text.strip():
             continue
-        where = f"{path}:{n}"
+        where = f"{_name(path)}:{n}"
         obj = parse_json_line(text, path=where)
         yield update_from_obj(obj, path=where, pyth_ids=pyth_ids, pyth_rules=rules), str(n)
 
@@ -275,7 +245,7 @@ def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located:
             continue
         if body.startswith("data:"):
             body = body[5:].strip()
-        where = f"{path}:{n}"
+        where = f"{_name(path)}:{n}"
         for rec, at in _pyth_records(parse_json_line(body, path=where), where):
             if not isinstance(rec, dict):
                 raise InputError("a Pyth price update must be a JSON object", path=at)
@@ -283,7 +253,7 @@ def _pyth(path: Path, pyth_ids: Mapping[str, str], rules: FeedRules) -> Located:
                 raise InputError("unknown field in a Pyth price update", path=f"{at}.type")
             obj = {"type": "pyth", **rec}
             u = update_from_obj(obj, path=at, pyth_ids=pyth_ids, pyth_rules=rules)
-            yield u, at.removeprefix(f"{path}:")
+            yield u, at.removeprefix(f"{_name(path)}:")
 
 
 # -- CSV of closes ----------------------------------------------------------------------------------
@@ -345,7 +315,7 @@ def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Located:
         for row in reader:
             n = numbers[-1]
             numbers.clear()
-            where = f"{path}:{n}"
+            where = f"{_name(path)}:{n}"
             if assets is None:
                 assets = _header(row, where)
                 continue
@@ -376,10 +346,10 @@ def _csv(path: Path, feed: str, vol_rule: VolRule | None) -> Located:
                 yield u, f"{n}.{sym}"
     except csv.Error as exc:
         raise InputError(
-            f"not a valid CSV row: {exc}", path=f"{path}:{numbers[-1] if numbers else '?'}"
+            f"not a valid CSV row: {exc}", path=f"{_name(path)}:{numbers[-1] if numbers else '?'}"
         ) from None
     if assets is None:
-        raise InputError("empty file: no header", path=str(path))
+        raise InputError("empty file: no header", path=_name(path))
 
 
 def iter_updates(

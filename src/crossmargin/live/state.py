@@ -132,6 +132,7 @@ class LiveBook:
         self.accounts: list[str] = []
         self.base_currency: list[str] = []
         self._based: dict[str, list[int]] = {}
+        self._tuples: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
         self.index: dict[str, int] = {}
         self.pos = Columns(
             {
@@ -198,6 +199,17 @@ class LiveBook:
         self.balances = grow_rows(self.balances, i + 1)
         self.holders = grow_rows(self.holders, i + 1)
         return i
+
+    def account_tuples(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """Names, base currencies and input-path prefixes of every account (cached)."""
+        if self._tuples is None or len(self._tuples[0]) != self.n_accounts:
+            names = tuple(self.accounts)
+            self._tuples = (
+                names,
+                tuple(self.base_currency),
+                tuple(f"accounts.{n}.positions" for n in names),
+            )
+        return self._tuples
 
     def based_in(self, currency: str) -> IntArray:
         """Accounts whose base currency is ``currency``."""
@@ -355,11 +367,12 @@ class LiveBook:
         np.add.at(self.holders, (acc, p["und"][rows]), 1)
 
     # -- bulk ----------------------------------------------------------------------------------
-    def positions_of(self, rows: IntArray, local: IntArray) -> Holdings:
-        """The positions ``rows`` as holdings, accounts renumbered by ``local[global account]``."""
+    def positions_of(self, rows: IntArray, local: IntArray | None) -> Holdings:
+        """The positions ``rows``, accounts renumbered by ``local[account]`` (``None``: kept)."""
         p = self.pos
+        acc = p["account"][rows]
         return Holdings(
-            account=local[p["account"][rows]],
+            account=acc if local is None else local[acc],
             instrument=p["instrument"][rows],
             quantity=p["quantity"][rows],
             cost_known=p["cost_known"][rows],

@@ -97,24 +97,28 @@ class GroupMatrix:
 
     @classmethod
     def build(cls, groups: Groups, column: IntArray, n_cols: int) -> GroupMatrix:
-        """The layout of positions in groups ``groups.of_position`` and columns ``column``."""
+        """The layout of positions in groups ``groups.of_position`` and columns ``column``.
+
+        Entries are sorted by group, then column — the order a COO → CSR conversion leaves
+        them in (net positions have one entry per group and column).
+        """
         n = int(column.shape[0])
-        m = sparse.csr_matrix(
-            (np.arange(1, n + 1, dtype=np.float64), (groups.of_position, column)),
-            shape=(groups.n, n_cols),
-        )
-        m.sum_duplicates()
-        order = (m.data - 1).astype(np.int64)
-        indptr = m.indptr.astype(np.int64)
+        G = groups.n
+        order = np.argsort(groups.of_position * max(n_cols, 1) + column, kind="stable")
+        counts = np.bincount(groups.of_position, minlength=G) if n else np.zeros(G, np.int64)
+        indptr = np.zeros(G + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.asarray(column[order], np.int64)
+        template = sparse.csr_matrix((np.zeros(n), indices, indptr), shape=(G, n_cols), copy=False)
         return cls(
             groups=groups,
             column=column,
-            order=order,
+            order=order.astype(np.int64),
             indptr=indptr,
-            indices=m.indices.astype(np.int64),
-            entry_group=np.repeat(np.arange(groups.n, dtype=np.int64), np.diff(indptr)),
+            indices=indices,
+            entry_group=np.repeat(np.arange(G, dtype=np.int64), counts),
             n_cols=n_cols,
-            template=m,
+            template=template,
         )
 
     def matrix(self, values: FloatArray) -> sparse.csr_matrix:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from crossmargin._arrays import sum_by
-from crossmargin._typing import FloatArray
+from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
@@ -23,7 +23,7 @@ from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings
 from crossmargin.risk.aggregate import Groups
 
-__all__ = ["BASIS_DESCRIPTION", "basis_addon", "basis_amounts"]
+__all__ = ["BASIS_DESCRIPTION", "basis_addon", "basis_amounts", "basis_cells", "basis_of_cells"]
 
 BASIS_DESCRIPTION = "net delta per expiry moved alone by max(min_move, annual_move x T)"
 
@@ -37,19 +37,34 @@ def basis_amounts(
     expiry of a bucket is taken as its own positions see it, so accounts priced at different
     instants (the backtest's one-account-per-day books) are each charged correctly.
     """
+    b_dn, t_gk = basis_cells(inst, pos, groups)
+    return basis_of_cells(b_dn, t_gk, groups.und, inst, cfg)
+
+
+def basis_cells(
+    inst: InstrumentTable, pos: Holdings, groups: Groups
+) -> tuple[FloatArray, FloatArray]:
+    """Each group's net delta notional and time to expiry per expiry bucket, ``(G, buckets)``."""
     G = groups.n
+    nk = int(inst.expiry_key.max()) + 1 if inst.n else 1
     if pos.n == 0:
-        return np.zeros(G)
+        return np.zeros((G, nk)), np.zeros((G, nk))
     ii = pos.instrument
     d_not = pos.quantity * inst.delta[ii] * inst.spot[ii]
-    nk = int(inst.expiry_key.max()) + 1
     cell = groups.of_position * nk + inst.expiry_key[ii]
     b_dn = sum_by(cell, d_not, G * nk).reshape(G, nk)
     t_gk = np.zeros((G, nk))
     t_gk[groups.of_position, inst.expiry_key[ii]] = inst.t[ii]
+    return b_dn, t_gk
+
+
+def basis_of_cells(
+    b_dn: FloatArray, t_gk: FloatArray, g_und: IntArray, inst: InstrumentTable, cfg: RiskConfig
+) -> FloatArray:
+    """``Σ_e max(min_move, annual_move × T_e) · |D_e|`` per group from its bucket cells."""
     und_cls = np.zeros(max(len(inst.underlyings), 1), np.int64)
     und_cls[inst.und] = inst.cls
-    g_cls = und_cls[groups.und]
+    g_cls = und_cls[g_und]
     rcs = [cfg.risk_classes[c].basis for c in inst.classes]
     annual = np.asarray([r.annual_move for r in rcs], dtype=np.float64)[g_cls]
     floor = np.asarray([r.min_move for r in rcs], dtype=np.float64)[g_cls]

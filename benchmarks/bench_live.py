@@ -1,0 +1,283 @@
+"""Benchmark: the live engine on the venue benchmark book (issue 11 targets).
+
+On the seeded synthetic venue of ``benchmarks/venue.py`` (100 000 accounts, 1 000 000
+positions, 65 % options on BTC/ETH/SPX), portfolio model, in one process:
+
+1. **tick → events**: ticks of one underlying at a time (BTC ≈ half the positions), each
+   re-marking that underlying, re-margining every account holding it and emitting events; wall
+   and CPU time per tick, p50 / p99, and how many accounts each re-margined;
+2. **full sweep** (every contract re-marked, every account re-margined from scratch and
+   compared) — the in-run baseline: the speed-up of a tick over a full re-margin is printed;
+3. **pre-trade check** (``whatif``) on a 50-position account, p50 / p99, against the batch
+   library path (``crossmargin.whatif.whatif``: the account resolved and margined from its
+   portfolio) in the same run;
+4. **journaled ingest** of trades into SQLite (WAL, ``synchronous=full``), group-committed in
+   batches of 1 000 (``apply_many``), against the same trades in memory (no journal) and
+   one at a time (``apply``, one commit each);
+5. **recovery**: reopening the database (newest snapshot + journal replay) of 100 000 accounts,
+   after a clean close and after an unclean stop (no closing snapshot, a journal tail to replay).
+
+Targets (reference 2-core machine, quiet): tick p99 ≤ 50 ms, sweep ≤ 250 ms, pre-trade p99
+≤ 1 ms, ingest ≥ 20 000 trades/s, recovery ≤ 5 s. The machine is shared: the load average is
+printed at the start and the end, and CPU times (process time per operation) next to wall times.
+
+Usage: ``python benchmarks/bench_live.py [--accounts 100000] [--positions 1000000]
+[--ticks 60] [--trades 20000] [--skip ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from crossmargin.instruments.book import Book
+from crossmargin.instruments.naming import parse_instrument
+from crossmargin.instruments.position import Portfolio, Position
+from crossmargin.io.market import market_from_obj
+from crossmargin.io.tables import book_from_frames
+from crossmargin.live.engine import LiveEngine
+from crossmargin.live.records import MarketUpdate, Trade
+from crossmargin.live.settings import LiveSettings
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.whatif import Trade as BatchTrade
+from crossmargin.whatif import whatif
+from venue import market, positions
+
+
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"load average {a:.1f} {b:.1f} {c:.1f} on {os.cpu_count()} CPUs"
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+def timed(fn, *a, **kw):  # type: ignore[no-untyped-def]
+    t, c = time.perf_counter(), time.process_time()
+    out = fn(*a, **kw)
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def ticks(engine: LiveEngine, snap: MarketSnapshot, n: int, holders: dict[str, int]) -> float:
+    print(f"\n1. tick -> re-margin -> events ({n} ticks, round-robin BTC/ETH/SPX)")
+    rng = np.random.default_rng(1)
+    px = {a: snap.assets[a].price for a in ("BTC", "ETH", "SPX")}
+    wall: dict[str, list[float]] = {a: [] for a in px}
+    cpu: dict[str, list[float]] = {a: [] for a in px}
+    events = 0
+    for k in range(n):
+        asset = ("BTC", "ETH", "SPX")[k % 3]
+        px[asset] *= float(np.exp(rng.normal(0.0, 0.003)))
+        u = MarketUpdate(
+            feed="bench",
+            seq=k + 1,
+            time=snap.as_of + timedelta(milliseconds=10 * (k + 1)),
+            asset=asset,
+            price=round(px[asset], 2),
+        )
+        ack, w, c = timed(engine.apply, u)
+        events += len(ack.events)
+        if k >= 3:  # the first tick of each underlying builds its layout
+            wall[asset].append(w)
+            cpu[asset].append(c)
+    print("   underlying  accounts re-margined  wall p50 / p99 ms   CPU p50 ms")
+    for a in px:
+        print(
+            f"   {a:10s}  {holders[a]:>20,d}  {pct(wall[a], 50) * 1e3:7.1f} / "
+            f"{pct(wall[a], 99) * 1e3:6.1f}   {pct(cpu[a], 50) * 1e3:9.1f}"
+        )
+    allw = [x for v in wall.values() for x in v]
+    print(
+        f"   all ticks: wall p50 {pct(allw, 50) * 1e3:.1f} ms, p99 {pct(allw, 99) * 1e3:.1f} "
+        f"ms; {events} events  [target p99 <= 50 ms]"
+    )
+    return pct(wall["BTC"], 50)
+
+
+def sweep(engine: LiveEngine, btc_tick: float) -> None:
+    print("\n2. full sweep (baseline: every contract re-marked, every account re-margined)")
+    walls, cpus = [], []
+    for _ in range(3):
+        rep, w, c = timed(engine.sweep)
+        assert rep.ok, rep.mismatches[:5]
+        walls.append(w)
+        cpus.append(c)
+    best = min(walls)
+    print(
+        f"   {rep.accounts:,d} accounts: wall {' / '.join(f'{w * 1e3:.0f}' for w in walls)} ms "
+        f"(CPU {' / '.join(f'{c * 1e3:.0f}' for c in cpus)} ms), mismatches 0, "
+        f"max |diff| {rep.max_abs_diff:.2g}  [target <= 250 ms]"
+    )
+    print(
+        f"   speed-up of a BTC tick (p50 {btc_tick * 1e3:.1f} ms) over a full re-margin "
+        f"({statistics.median(walls) * 1e3:.0f} ms): {statistics.median(walls) / btc_tick:.1f}x "
+        f"(best sweep {best * 1e3:.0f} ms)"
+    )
+
+
+def pretrade(engine: LiveEngine, book: Book, snap: MarketSnapshot, calls: int) -> None:
+    print(f"\n3. pre-trade check on a 50-position account ({calls} calls)")
+    counts = np.bincount(book.pos_account, minlength=book.n_accounts)
+    a = int(np.argmin(np.abs(counts - 50)))
+    name = book.accounts[a]
+    rows = np.flatnonzero(book.pos_account == a)
+    trade = Trade(name, "BTC-PERP", 0.1, snap.assets["BTC"].price, snap.as_of)
+    for _ in range(50):
+        engine.whatif(name, [trade])
+    lat, cpu = [], []
+    for _ in range(calls):
+        _, w, c = timed(engine.whatif, name, [trade])
+        lat.append(w)
+        cpu.append(c)
+    pf = Portfolio(
+        name,
+        "USD",
+        {book.assets[int(s)]: float(x) for s, x in zip(
+            book.col_asset[book.col_account == a], book.col_amount[book.col_account == a],
+            strict=True)},
+        tuple(
+            Position(book.contracts[int(book.pos_instrument[r])], float(book.pos_quantity[r]),
+                     None if np.isnan(book.pos_entry[r]) else float(book.pos_entry[r]))
+            for r in rows
+        ),
+    )  # fmt: skip
+    t0 = BatchTrade(parse_instrument("BTC-PERP"), 0.1, snap.assets["BTC"].price)
+    base = []
+    for _ in range(max(20, calls // 20)):
+        _, w, _ = timed(whatif, pf, snap, [t0], model="portfolio")
+        base.append(w)
+    print(
+        f"   {name}: {rows.size} positions; live engine: p50 {pct(lat, 50) * 1e3:.2f} ms, "
+        f"p99 {pct(lat, 99) * 1e3:.2f} ms (CPU p50 {pct(cpu, 50) * 1e3:.2f} ms)  "
+        f"[target p99 <= 1 ms]"
+    )
+    print(
+        f"   batch whatif (resolve + margin the portfolio, before and after): p50 "
+        f"{pct(base, 50) * 1e3:.1f} ms, p99 {pct(base, 99) * 1e3:.1f} ms -> live "
+        f"{pct(base, 50) / pct(lat, 50):.0f}x faster at p50"
+    )
+
+
+def make_trades(book: Book, snap: MarketSnapshot, n: int, seed: int, tag: str) -> list[Trade]:
+    rng = np.random.default_rng(seed)
+    perps = {"BTC-PERP": "BTC", "ETH-PERP": "ETH", "SPX-PERP": "SPX"}
+    names = list(perps)
+    acc = rng.integers(0, book.n_accounts, n)
+    k = rng.integers(0, 3, n)
+    size = {"BTC": 0.01, "ETH": 0.2, "SPX": 0.5}
+    out = []
+    for i in range(n):
+        name = names[int(k[i])]
+        und = perps[name]
+        q = float(np.round(rng.normal(0.0, size[und]), 3)) or size[und]
+        out.append(
+            Trade(
+                book.accounts[int(acc[i])],
+                name,
+                q,
+                round(snap.assets[und].price * float(np.exp(rng.normal(0, 1e-3))), 2),
+                snap.as_of,
+                id=f"{tag}{i}",
+            )
+        )
+    return out
+
+
+def ingest(book: Book, snap: MarketSnapshot, n: int, tmp: Path) -> Path:
+    print(f"\n4. journaled ingest of {n:,d} trades (batches of 1 000, apply_many)")
+    db = tmp / "live.db"
+    engine, w_open, _ = timed(LiveEngine.open, market=snap, accounts=book, store_url=str(db))
+    print(f"   open {book.n_accounts:,d} accounts on SQLite (+ snapshot 0): {w_open:.1f} s")
+    trades = make_trades(book, snap, n, 7, "j")
+    acc = 0
+    t, c = time.perf_counter(), time.process_time()
+    for k in range(0, n, 1000):
+        acc += sum(a.accepted for a in engine.apply_many(trades[k : k + 1000]))
+    w, cp = time.perf_counter() - t, time.process_time() - c
+    print(
+        f"   SQLite, group commit: {n / w:,.0f} trades/s ({acc:,d} accepted; CPU "
+        f"{cp / n * 1e6:.0f} us/trade)  [target >= 20 000/s]"
+    )
+    one = make_trades(book, snap, 300, 8, "o")
+    t = time.perf_counter()
+    for tr in one:
+        engine.apply(tr)
+    w1 = time.perf_counter() - t
+    print(f"   baseline, one commit per trade (apply): {len(one) / w1:,.0f} trades/s")
+    mem = LiveEngine.open(market=snap, accounts=book)
+    t = time.perf_counter()
+    for k in range(0, n, 1000):
+        mem.apply_many(trades[k : k + 1000])
+    wm = time.perf_counter() - t
+    print(f"   in memory (no journal), same batches: {n / wm:,.0f} trades/s")
+    # an unclean stop: inputs after the last snapshot are replayed on recovery
+    tail = make_trades(book, snap, 5000, 9, "t")
+    for k in range(0, len(tail), 1000):
+        engine.apply_many(tail[k : k + 1000])
+    engine._store.close()
+    engine._closed = True
+    return db
+
+
+def recovery(db: Path, snap: MarketSnapshot) -> None:
+    print("\n5. recovery")
+    engine, w, c = timed(LiveEngine.open, market=snap, store_url=str(db))
+    print(
+        f"   unclean stop: snapshot + replay of {engine.seq:,d} journaled inputs' tail: "
+        f"{w:.1f} s (CPU {c:.1f} s)  [target <= 5 s]"
+    )
+    _, wc, _ = timed(engine.close)
+    print(f"   closing snapshot: {wc:.1f} s")
+    engine, w, c = timed(LiveEngine.open, market=snap, store_url=str(db))
+    print(f"   after a clean close: {w:.1f} s (CPU {c:.1f} s)  [target <= 5 s]")
+    engine.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--accounts", type=int, default=100_000)
+    ap.add_argument("--positions", type=int, default=1_000_000)
+    ap.add_argument("--ticks", type=int, default=60)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--trades", type=int, default=20_000)
+    ap.add_argument("--skip", nargs="*", default=[], help="ticks sweep pretrade ingest")
+    args = ap.parse_args()
+    print(load())
+    snap = market_from_obj(market())
+    pos, col = positions(args.accounts, args.positions)
+    book = book_from_frames(pos, col)
+    engine, w, c = timed(
+        LiveEngine.open, market=snap, accounts=book, settings=LiveSettings(revalue_every=3600.0)
+    )
+    print(
+        f"venue: {book.n_accounts:,d} accounts, {book.n_positions:,d} positions, "
+        f"{len(book.contracts):,d} contracts; engine open {w:.1f} s (CPU {c:.1f} s)"
+    )
+    core = engine._core
+    holders = {a: int(core.affected_by(a).size) for a in ("BTC", "ETH", "SPX")}
+    btc = 1.0
+    if "ticks" not in args.skip:
+        btc = ticks(engine, snap, args.ticks, holders)
+    if "sweep" not in args.skip:
+        sweep(engine, btc)
+    if "pretrade" not in args.skip:
+        pretrade(engine, book, snap, args.calls)
+    if "ingest" not in args.skip:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = ingest(book, snap, args.trades, Path(tmp))
+            recovery(db, snap)
+    print("\n" + load())
+
+
+if __name__ == "__main__":
+    main()
