@@ -14,6 +14,13 @@ from crossmargin.cli.errors import fail, handle_errors
 from crossmargin.errors import InputError
 
 _DEMO = ("live", "crash_2020_03")
+#: The demo's history is 2-hourly: a feed may stay silent 3 hours (as in its monitor replay).
+_DEMO_HEARTBEAT = 10800.0
+#: The banner's crash: BTC 8 753 -> 4 800 with vol up, an hour after the demo market's as_of.
+_DEMO_CRASH = (
+    '{"type":"market","feed":"demo","time":"2020-03-05T01:00:00Z","asset":"BTC",'
+    '"price":4800,"vol":1.5}'
+)
 
 
 @app.command()
@@ -120,6 +127,8 @@ def serve(
         accounts = accounts or ex / "accounts.json"
         if db is None:
             db = str(Path(tempfile.mkdtemp(prefix="crossmargin-demo-")) / "demo.db")
+        if heartbeat is None:
+            heartbeat = _DEMO_HEARTBEAT
         if key is None:
             demo_key = demo_admin_key()
             key = load_admin_key(environ={"CROSSMARGIN_ADMIN_KEY": demo_key})
@@ -185,9 +194,7 @@ def _banner(db: str, host: str, port: int, demo_key: str | None) -> None:
     lines += [
         "  a crash:   curl -X POST -H 'Authorization: Bearer KEY' "
         "-H 'Content-Type: application/json' \\",
-        '               -d \'{"type":"market","feed":"demo","time":'
-        '"2020-03-12T12:00:00Z","asset":"BTC","price":4800}\' '
-        f"{url}/v1/market",
+        f"               -d '{_DEMO_CRASH}' {url}/v1/market",
         "",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)

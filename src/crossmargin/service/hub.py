@@ -188,7 +188,15 @@ class EventHub:
         if got is not None:
             return got, (got[-1].seq if len(got) >= limit else self.last_seq)
         stored, cursor = await asyncio.to_thread(self._read_store, after, account, limit)
-        return list(stored), max(after, cursor)
+        out, cursor = list(stored), max(after, cursor)
+        if len(out) < limit:
+            # the store's writes may lag behind the ring: where the ring takes over, the newest
+            # events come from it, so that one page holds everything up to now
+            more = self._from_ring(cursor, account, limit - len(out))
+            if more is not None:
+                out += more
+                cursor = more[-1].seq if len(out) >= limit else max(cursor, self.last_seq)
+        return out, cursor
 
     async def wait(self, after: int, timeout: float) -> bool:
         """Wait until an event after ``after`` exists (``False`` on timeout or close)."""
