@@ -98,7 +98,7 @@ def naive(store: Store, seconds: float) -> Result:
     end = time.perf_counter() + seconds
     t0 = time.perf_counter()
     while time.perf_counter() < end:
-        rec = store.record("trade", trade(i))
+        rec = store.record("trade", trade(i), account=f"acct-{i % 100_000:06d}")
         a = time.perf_counter()
         seq += 1
         with db.begin_write() as conn:
@@ -150,8 +150,12 @@ def threaded(store: Store, seconds: float, n_threads: int, name: str) -> Result:
     return Result(name, sum(counts), el, lat, store.stats()["batches"] - b0)
 
 
-def pipelined(store: Store, seconds: float, window: int) -> Result:
-    """One thread keeps ``window`` appends in flight (submit, then collect)."""
+def pipelined(store: Store, seconds: float, window: int, batch: int = 1) -> Result:
+    """One thread keeps ``window`` calls of ``batch`` records in flight (submit, then collect).
+
+    With batches this is how an engine journals a stream: it builds the next batch while the
+    previous ones commit, so building and writing overlap on the two cores.
+    """
     lat: list[float] = []
     b0 = store.stats()["batches"]
     inflight: list[tuple[float, object]] = []
@@ -161,15 +165,19 @@ def pipelined(store: Store, seconds: float, window: int) -> Result:
     i = 0
     while time.perf_counter() < end or inflight:
         while len(inflight) < window and time.perf_counter() < end:
-            rec = store.record("trade", trade(i), account=f"acct-{i % 100_000:06d}")
-            inflight.append((time.perf_counter(), store.submit([rec])))
-            i += 1
+            recs = [
+                store.record("trade", trade(j), account=f"acct-{j % 100_000:06d}")
+                for j in range(i, i + batch)
+            ]
+            inflight.append((time.perf_counter(), store.submit(recs)))
+            i += batch
         a, fut = inflight.pop(0)
         fut.result()  # type: ignore[attr-defined]
         lat.append(time.perf_counter() - a)
-        n += 1
+        n += batch
+    what = f"{window} in flight" if batch == 1 else f"{window} x {batch} in flight"
     return Result(
-        f"submit pipelined ({window} in flight), 1 thr",
+        f"submit pipelined ({what}), 1 thr",
         n,
         time.perf_counter() - t0,
         lat,
@@ -177,19 +185,39 @@ def pipelined(store: Store, seconds: float, window: int) -> Result:
     )
 
 
-def batched(store: Store, seconds: float, size: int) -> Result:
+def tick(i: int) -> dict[str, object]:
+    """A market update (no account: it skips the account index)."""
+    return {
+        "type": "market",
+        "asset": ("BTC", "ETH", "SPX")[i % 3],
+        "spot": 65000.5 + (i % 1000) * 0.5,
+        "conf": 1.25,
+        "expo": -8,
+        "publish_time": 1795000000 + i // 10,
+        "feed_seq": i,
+        "source_ts": "2026-11-24T10:15:02.123456Z",
+    }
+
+
+def batched(store: Store, seconds: float, size: int, ticks: bool = False) -> Result:
     lat: list[float] = []
     b0 = store.stats()["batches"]
     n = 0
     t0 = time.perf_counter()
     while time.perf_counter() < t0 + seconds:
-        recs = [store.record("trade", trade(n + k)) for k in range(size)]
+        if ticks:
+            recs = [store.record("market", tick(n + k), source="pyth") for k in range(size)]
+        else:
+            recs = [
+                store.record("trade", trade(n + k), account=f"acct-{(n + k) % 100_000:06d}")
+                for k in range(size)
+            ]
         a = time.perf_counter()
         store.append_many(recs)
         lat.append(time.perf_counter() - a)
         n += size
     return Result(
-        f"append_many({size}), 1 thread",
+        f"append_many({size}){' market ticks' if ticks else ''}, 1 thread",
         n,
         time.perf_counter() - t0,
         lat,
@@ -239,6 +267,8 @@ def ingest(
             lambda s: pipelined(s, seconds, 1000),
             lambda s: batched(s, seconds, 100),
             lambda s: batched(s, seconds, 1000),
+            lambda s: batched(s, seconds, 1000, ticks=True),
+            lambda s: pipelined(s, seconds, 4, 500),
         ]
     runs += [
         lambda s: threaded(s, seconds, 8, "store.append, 8 threads"),

@@ -31,6 +31,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_time",
             "_format",
             "_validation",
+            "_checks",
+            "_tabular",
+            "limits",
+            "ranges",
             "config",
             "history",
             "data",
@@ -49,7 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine", ("engine", "pricing", "comparison", "explain", "whatif", "plot", "executor")),
     ("liquidation / backtest", ("liquidation", "backtest")),
     ("io", ("io",)),
-    ("venues", ("venues",)),
+    ("venues", ("venues", "crossvenue")),
     # the live engine stands on the edge: its inputs are decoded by io's one decoder of each
     # format (portfolio JSON, Pyth records)
     ("live", ("live",)),

@@ -148,7 +148,9 @@ def read_bounded_bytes(
     except OSError as exc:
         raise error(f"cannot read {what} file: {exc.strerror or exc}", path=str(p)) from None
     except MemoryError:
-        raise error(f"{what} file does not fit in memory", path=str(p)) from None
+        # the machine is out of memory, the file is within the limit: not an input error (the
+        # command line reports "out of memory", exit code 1)
+        raise MemoryError(f"reading the {what} file {p}") from None
 
 
 def _decode(data: bytes, source: str, error: ErrorType) -> str:

@@ -115,27 +115,31 @@ def test_empty_market_update_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    ("make", "path", "message"),
+    [
+        # the surfaces check themselves at construction (crossmargin.market.vol)
+        (lambda: FlatVol(math.nan), "FlatVol.vol", "finite"),
+        (lambda: FlatVol(-0.5), "FlatVol.vol", "positive"),
+        (lambda: FlatVol(55.0), "FlatVol.vol", "<= 10"),
+        (lambda: SmileVol((), ()), "SmileVol.strikes", "empty"),
+        (lambda: SmileVol((1.0, 2.0), (0.5,)), "SmileVol", "same length"),
+        (lambda: SmileVol((2.0, 1.0), (0.5, 0.5)), "SmileVol.strikes[1]", "increasing"),
+        (lambda: SmileVol((1.0, 2.0), (0.5, math.inf)), "SmileVol.vols[1]", "finite"),
+        (lambda: SVIVol(0.04, 0.1, 1.0, 0.0, 0.2), "SVIVol.rho", "-1, 1"),
+        (lambda: SVIVol(0.04, -0.1, 0.0, 0.0, 0.2), "SVIVol.b", "non-neg"),
+        (lambda: SVIVol(-1.0, 0.1, 0.0, 0.0, 0.2), "SVIVol", "negative"),
+        (lambda: SVIVol(0.04, 0.1, 0.0, 0.0, 0.0), "SVIVol.sigma", "pos"),
+    ],
+)
+def test_vol_surfaces_check_themselves(make: Any, path: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as e:
+        market(vols={EXP: make()})
+    assert e.value.path == path
+
+
+@pytest.mark.parametrize(
     ("vols", "path", "message"),
     [
-        ({EXP: FlatVol(math.nan)}, "vols.2020-03-27T08:00:00Z.vol", "NaN"),
-        ({EXP: FlatVol(-0.5)}, "vols.2020-03-27T08:00:00Z.vol", "positive"),
-        ({EXP: FlatVol(55.0)}, "vols.2020-03-27T08:00:00Z.vol", "at most 10"),
-        ({EXP: SmileVol((), ())}, "vols.2020-03-27T08:00:00Z.smile.strikes", "at least one"),
-        ({EXP: SmileVol((1.0, 2.0), (0.5,))}, "vols.2020-03-27T08:00:00Z.smile", "same length"),
-        (
-            {EXP: SmileVol((2.0, 1.0), (0.5, 0.5))},
-            "vols.2020-03-27T08:00:00Z.smile.strikes[1]",
-            "increasing",
-        ),
-        (
-            {EXP: SmileVol((1.0, 2.0), (0.5, math.inf))},
-            "vols.2020-03-27T08:00:00Z.smile.vols[1]",
-            "finite",
-        ),
-        ({EXP: SVIVol(0.04, 0.1, 1.0, 0.0, 0.2)}, "vols.2020-03-27T08:00:00Z.svi.rho", "-1, 1"),
-        ({EXP: SVIVol(0.04, -0.1, 0.0, 0.0, 0.2)}, "vols.2020-03-27T08:00:00Z.svi.b", "non-neg"),
-        ({EXP: SVIVol(-1.0, 0.1, 0.0, 0.0, 0.2)}, "vols.2020-03-27T08:00:00Z.svi", "negative"),
-        ({EXP: SVIVol(0.04, 0.1, 0.0, 0.0, 0.0)}, "vols.2020-03-27T08:00:00Z.svi.sigma", "pos"),
         ({EXP: MarkedVol((1.0,), (0.5,))}, "vols.2020-03-27T08:00:00Z", "flat vol, a smile"),
         ({None: SmileVol((1.0,), (0.5,))}, "vol", "one number"),
         ({datetime(2020, 3, 27): FlatVol(0.5)}, "vols.2020-03-27T00:00:00", "aware"),
@@ -158,21 +162,22 @@ def test_forwards_validated() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("value", math.nan, "NaN"),
+        ("value", math.nan, "finite"),
         ("value", 0.0, "positive"),
-        ("confidence", math.nan, "NaN"),
-        ("confidence", 2.0, "between 0 and 1"),
-        ("source", "", "empty"),
+        ("confidence", math.nan, "finite"),
+        ("confidence", 2.0, "<= 1"),
+        ("source", "", "non-empty"),
         ("reference", -1.0, "positive"),
-        ("timestamp", datetime(2020, 1, 1), "aware"),
+        ("timestamp", datetime(2020, 1, 1), "zone"),
     ],
 )
-def test_oracle_record_validated(field: str, value: Any, message: str) -> None:
+def test_oracle_record_checks_itself(field: str, value: Any, message: str) -> None:
+    """The record validates itself at construction (crossmargin.market.snapshot)."""
     rec = {"value": 1.02, "timestamp": T0, "confidence": 1.0, "source": "lido", "reference": None}
     rec[field] = value
     with pytest.raises(InputError, match=message) as e:
         market(price=None, oracle=OracleRecord(**rec))
-    assert e.value.path == f"oracle.{field}"
+    assert e.value.path == f"OracleRecord.{field}"
 
 
 def trade(**kw: Any) -> Trade:
@@ -263,9 +268,9 @@ def test_new_account() -> None:
     assert obj["type"] == "account" and obj["account"] == "a1"
     assert isinstance(obj["positions"][1]["instrument"], dict)  # type: ignore[index]
     assert roundtrip(u) == u
-    with pytest.raises(InputError, match="NaN") as e:
+    with pytest.raises(InputError, match="finite") as e:  # the portfolio checks itself
         NewAccount(Portfolio("a1", "USD", {"USDC": math.nan}), T0)
-    assert e.value.path == "collateral.USDC"
+    assert e.value.path == "Portfolio.collateral.USDC"
     with pytest.raises(InputError, match="must be a Portfolio"):
         NewAccount({"account": "a1"}, T0)  # type: ignore[arg-type]
 

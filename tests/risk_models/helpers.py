@@ -77,7 +77,11 @@ def crypto_market(
         "ETH": AssetMarket(price=eth, vol=0.70, perp_mark=eth),
     }
     return MarketSnapshot(
-        as_of=AS_OF, base_currency="USD", assets=assets, history=history or bundled_history()
+        as_of=AS_OF,
+        base_currency="USD",
+        assets=assets,
+        history=history or bundled_history(),
+        timestamp=AS_OF,
     )
 
 

@@ -41,7 +41,7 @@ def test_reader_roundtrip(tmp_path: Path, suffix: str) -> None:
         (
             "date,BTC\n2020-01-01,1\n2020-01-02,abc\n",
             "h.csv:BTC[2020-01-02]",
-            "'abc' is not a number",
+            "must be a number, got 'abc'",
         ),
         ("date,BTC\n2020-01-01,1\n2020-01-02,-3\n", "h.csv:BTC[2020-01-02]", "must be positive"),
         ("day,BTC\n2020-01-01,1\n2020-01-02,2\n", "h.csv", "needs a date column"),

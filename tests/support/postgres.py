@@ -81,13 +81,20 @@ class PostgresCluster:
 
     def __init__(self, base: Path | None = None) -> None:
         self.bin = find_pg_bin()
-        self.base = Path(base) if base else Path(tempfile.mkdtemp(prefix="cm-pg-"))
+        self._as_postgres = os.geteuid() == 0
+        self.base = Path(base) if base else Path(tempfile.mkdtemp(prefix="cm-pg-", dir=self._tmp()))
         self.data = self.base / "data"
         self.log = self.base / "server.log"
         self.port = 0
-        self._as_postgres = os.geteuid() == 0
         self._counter = itertools.count(1)
         self._running = False
+
+    def _tmp(self) -> str:
+        """A temp root the ``postgres`` user can traverse (a root-only TMPDIR would not do)."""
+        tmp = Path(tempfile.gettempdir()).resolve()
+        if self._as_postgres and not all(p.stat().st_mode & 0o001 for p in [tmp, *tmp.parents]):
+            return "/tmp"
+        return str(tmp)
 
     # -- commands -------------------------------------------------------------------------
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

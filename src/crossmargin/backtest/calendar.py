@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossmargin._arrays import Rows
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.backtest.cleaning import DroppedPoint
 from crossmargin.errors import InputError
@@ -83,7 +84,7 @@ class SeriesCoverage:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class BookCalendar:
+class BookCalendar(Rows):
     """The aligned calendar of one book.
 
     Attributes
@@ -116,11 +117,6 @@ class BookCalendar:
     coverage: tuple[SeriesCoverage, ...]
     partial_dates: dict[str, int]
     dropped: tuple[DroppedPoint, ...]
-
-    @property
-    def n(self) -> int:
-        """Number of calendar dates."""
-        return int(self.dates.shape[0])
 
     def column(self, name: str) -> FloatArray:
         """Closes of one needed series on the calendar."""

@@ -125,6 +125,12 @@ def _bad_prints(values: np.ndarray, rules: CleaningRules) -> tuple[np.ndarray, n
     return (idx + 1).astype(np.int64), thr[idx]
 
 
+def _drop(
+    dropped: list[DroppedPoint], point: tuple[str, str, float], reason: Reason, detail: str
+) -> None:
+    dropped.append(DroppedPoint(*point, reason, detail))
+
+
 def clean_history(
     hist: PriceHistory, rules: CleaningRules, *, columns: Sequence[str] | None = None
 ) -> tuple[PriceHistory, tuple[DroppedPoint, ...]]:
@@ -146,16 +152,14 @@ def clean_history(
         obs = np.flatnonzero(~np.isnan(values[:, k]))
         v = values[obs, k]
         st = _stale(v, rules.stale_run)
+
         for i in st:
-            dropped.append(
-                DroppedPoint(
-                    asset,
-                    str(hist.dates[obs[i]]),
-                    float(v[i]),
-                    "stale_repeat",
-                    f"repeats the close of {hist.dates[obs[i - 1]]} "
-                    f"(run of >= {rules.stale_run} identical closes)",
-                )
+            _drop(
+                dropped,
+                (asset, str(hist.dates[obs[i]]), float(v[i])),
+                "stale_repeat",
+                f"repeats the close of {hist.dates[obs[i - 1]]} "
+                f"(run of >= {rules.stale_run} identical closes)",
             )
         values[obs[st], k] = np.nan
         if not rules.bad_prints:
@@ -164,16 +168,13 @@ def clean_history(
         v = values[obs, k]
         bad, thr = _bad_prints(v, rules)
         for i, t in zip(bad, thr, strict=True):
-            dropped.append(
-                DroppedPoint(
-                    asset,
-                    str(hist.dates[obs[i]]),
-                    float(v[i]),
-                    "bad_print",
-                    f"{v[i - 1]:g} -> {v[i]:g} -> {v[i + 1]:g}: log moves "
-                    f"{np.log(v[i] / v[i - 1]):+.3f}, {np.log(v[i + 1] / v[i]):+.3f} "
-                    f"beyond +-{t:.3f} and reverting",
-                )
+            _drop(
+                dropped,
+                (asset, str(hist.dates[obs[i]]), float(v[i])),
+                "bad_print",
+                f"{v[i - 1]:g} -> {v[i]:g} -> {v[i + 1]:g}: log moves "
+                f"{np.log(v[i] / v[i - 1]):+.3f}, {np.log(v[i + 1] / v[i]):+.3f} "
+                f"beyond +-{t:.3f} and reverting",
             )
         values[obs[bad], k] = np.nan
     dropped.sort(key=lambda d: (d.date, d.asset))

@@ -23,13 +23,13 @@ underlying only): their margins measure how much the model nets *across* underly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from crossmargin._time import SECONDS_PER_DAY, SECONDS_PER_YEAR
-from crossmargin._typing import FloatArray, IntArray
+from crossmargin._time import SECONDS_PER_YEAR
+from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.backtest.schedule import DailyLegs, epoch_seconds
 from crossmargin.collateral.valuation import value_collateral
 from crossmargin.config import RiskConfig
@@ -39,7 +39,7 @@ from crossmargin.market.history import PriceHistory
 from crossmargin.market.snapshot import AssetMarket, MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import InstrumentTable
-from crossmargin.resolve.marks import Marks, unit_values
+from crossmargin.resolve.marks import Marks
 from crossmargin.resolve.positions import book_holdings, mark_positions
 from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, contract_terms
 
@@ -104,6 +104,7 @@ def day_snapshot(market: MarketPath, j: int, *, base_currency: str = "USD") -> M
         as_of=market.as_of(j),
         base_currency=base_currency,
         assets=assets,
+        timestamp=market.as_of(j),  # the day's closes are observed at its as_of
         history=None
         if market.history is None
         else market.history.until(
@@ -128,9 +129,12 @@ def instrument_rows(
         daily.contract_id.ravel()
     )
     kind, und = terms.kind, terms.und
+    dated = (kind == KIND_FUTURE) | (kind == KIND_OPTION)
+    # expiry buckets numbered as within one day's snapshot (small, so that the dense
+    # (group x bucket) add-ons stay small over years of rolled contracts)
+    terms = replace(terms, expiry_key=_day_expiry_keys(D, L, und, daily.expiry.ravel(), dated))
     day_of_row = np.repeat(at, L)
     spot = market.spot[day_of_row, und]
-    dated = (kind == KIND_FUTURE) | (kind == KIND_OPTION)
     asof = np.repeat(epoch_seconds(market.dates[at]), L)
     t = np.where(dated, (daily.expiry.ravel() - asof) / SECONDS_PER_YEAR, 0.0)
     if np.any(dated & (t <= 0)):
@@ -143,23 +147,26 @@ def instrument_rows(
     if np.any(opt & ~(np.isfinite(sigma) & (sigma > 0))):
         raise AssertionError("an option row has no vol estimate (evaluation days must have one)")
     settled = np.zeros(D * L, dtype=np.bool_)
-    value, quote, delta = unit_values(
-        kind, terms.inverse, terms.mult, spot, fwd, t, terms.strike, terms.is_call, disc, sigma,
-        settled,
-    )  # fmt: skip
-    marks = Marks(
-        spot=spot,
-        fwd=fwd,
-        t=t,
-        discount=disc,
-        sigma=sigma,
-        dte=t * (SECONDS_PER_YEAR / SECONDS_PER_DAY),
-        settled=settled,
-        value=value,
-        quote_price=quote,
-        delta=delta,
-    )
-    return InstrumentTable.join(terms, marks)
+    return InstrumentTable.join(terms, Marks.valued(terms, (spot, fwd, t, disc, sigma, settled)))
+
+
+def _day_expiry_keys(D: int, L: int, und: IntArray, expiry: IntArray, dated: BoolArray) -> IntArray:
+    """Expiry bucket of each (day, leg) row, numbered as within one day's snapshot.
+
+    Per (day, underlying) the distinct expiries are 1, 2, … in order; perpetuals and spot
+    share bucket 0.
+    """
+    key = np.zeros(D * L, dtype=np.int64)
+    if dated.any():
+        day = np.repeat(np.arange(D, dtype=np.int64), L)[dated]
+        uniq, inv = np.unique(
+            np.stack([day, und[dated], expiry[dated]]), axis=1, return_inverse=True
+        )
+        new_group = np.ones(uniq.shape[1], dtype=np.bool_)
+        new_group[1:] = np.any(uniq[:2, 1:] != uniq[:2, :-1], axis=0)
+        start = np.maximum.accumulate(np.where(new_group, np.arange(uniq.shape[1]), 0))
+        key[dated] = (np.arange(uniq.shape[1]) - start + 1)[inv.ravel()]
+    return key
 
 
 def solve_hedges(daily: DailyLegs, inst: InstrumentTable, spot: FloatArray) -> DailyLegs:

@@ -14,6 +14,7 @@ __all__ = [
     "print_comparison",
     "print_explain",
     "print_prices",
+    "print_warnings",
     "print_whatif",
     "status_markup",
 ]
@@ -32,6 +33,12 @@ def status_markup(s: str) -> str:
 
 
 _status = status_markup
+
+
+def print_warnings(con: Console, warnings: list[dict[str, Any]]) -> None:
+    """Market-data fallbacks used (``warning <code> <path>: <message>``), one per line."""
+    for w in warnings:
+        con.print(f"[yellow]warning[/] {w['code']} {w['path']}: {w['message']}", soft_wrap=True)
 
 
 def print_account(con: Console, d: dict[str, Any]) -> None:
@@ -82,6 +89,7 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
             label = row["underlying"] + (f" ({row['pair']})" if row.get("pair") else "")
             a.add_row(row["name"], label, fmt_money(row["amount"]), row["description"])
         con.print(a)
+    print_warnings(con, d.get("warnings", []))
 
 
 def print_comparison(con: Console, d: dict[str, Any]) -> None:
@@ -107,6 +115,7 @@ def print_comparison(con: Console, d: dict[str, Any]) -> None:
     con.print(t)
     for name, why in d.get("unavailable", {}).items():
         con.print(f"[dim]{name}: not available for this book — {why}[/]")
+    print_warnings(con, d.get("warnings", []))
 
 
 def print_explain(con: Console, d: dict[str, Any]) -> None:
@@ -219,6 +228,11 @@ def print_prices(con: Console, rows: list[dict[str, Any]]) -> None:
             fmt_money(r["forward"]),
         )
     con.print(t)
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        fresh = [w for w in r.get("warnings", []) if (w["code"], w["path"]) not in seen]
+        seen.update((w["code"], w["path"]) for w in fresh)
+        print_warnings(con, fresh)
 
 
 def print_whatif(con: Console, d: dict[str, Any]) -> None:
@@ -239,3 +253,4 @@ def print_whatif(con: Console, d: dict[str, Any]) -> None:
     con.print(t)
     verdict = "[green]allowed[/]" if d["allowed"] else "[red]not allowed[/]"
     con.print(f"{verdict}: {d['reason']}")
+    print_warnings(con, d.get("warnings", []))

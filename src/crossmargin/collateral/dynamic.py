@@ -29,6 +29,7 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
+from crossmargin.collateral.table import CollateralTable
 from crossmargin.config import RiskConfig
 from crossmargin.liquidity.impact import close_out_cost, impact_params
 from crossmargin.market.snapshot import MarketSnapshot
@@ -78,33 +79,25 @@ class DynamicHaircuts:
 
 
 def dynamic_haircuts(
-    *,
-    config: RiskConfig,
-    snapshot: MarketSnapshot,
-    assets: Sequence[str],
+    table: CollateralTable,
     vol_asset: Sequence[str],
-    account: IntArray,
-    asset: IntArray,
-    amount: FloatArray,
-    price: FloatArray,
-    static_im: FloatArray,
-    static_mm: FloatArray,
     n_accounts: int,
+    snapshot: MarketSnapshot,
+    config: RiskConfig,
 ) -> DynamicHaircuts:
-    """Dynamic IM/MM haircut per collateral row (module docstring).
+    """Dynamic IM/MM haircut per row of ``table`` (module docstring).
 
     Parameters
     ----------
-    assets
-        Collateral symbols (``asset`` indexes them).
+    table
+        The collateral priced with its static haircuts (the floor).
     vol_asset
         Per asset, whose volatility and liquidity to use (itself, or an oracle kind's underlying).
-    account, asset, amount, price
-        One entry per collateral row.
-    static_im, static_mm
-        Static haircut per row (the floor).
     """
     dh = config.dynamic_haircuts
+    assets, account, asset = table.assets, table.account, table.asset
+    amount, price = table.amount, table.price
+    static_im, static_mm = table.haircut_im, table.haircut_mm
     base = snapshot.base_currency
     n_assets = len(assets)
     used = np.zeros(n_assets, np.bool_)

@@ -30,9 +30,10 @@ import numpy as np
 from scipy.special import ndtr
 
 from crossmargin._typing import BoolArray, FloatArray
-from crossmargin.kernels.blocks import BLOCK, for_blocks
+from crossmargin.errors import InputError
+from crossmargin.kernels.blocks import for_blocks
 
-__all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block", "price_matrix"]
+__all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block"]
 
 #: Below this total vol σ√T the option is valued at (discounted) intrinsic value.
 MIN_TOTAL_VOL = 1e-12
@@ -47,10 +48,15 @@ def black76_price_block(
     D: FloatArray,
     is_call: BoolArray,
     out: FloatArray,
+    *,
+    saturation: float | None = None,
 ) -> None:
     """Price one block in place (all arguments broadcast to ``out``'s shape).
 
-    This is the hot kernel: a few temporaries the size of the block, no Python loop.
+    This is the hot kernel: a few temporaries the size of the block, no Python loop. With
+    ``saturation`` (a venue's convention, e.g. Derive's ``Black76.sol``) values are capped at
+    their no-arbitrage bounds ``F·D`` (call) and ``K·D`` (put), and a total vol ``σ√T`` at or
+    above ``saturation`` gives the bound itself.
     """
     v = sigma * np.sqrt(np.maximum(T, 0.0))
     ok = v > MIN_TOTAL_VOL
@@ -71,6 +77,70 @@ def black76_price_block(
         intrinsic = np.maximum(sgn * (F - K), 0.0)
         price = np.where(ok, price, intrinsic)
     np.multiply(price, D, out=out)
+    if saturation is not None:
+        cap = np.where(is_call, F * D, K * D)
+        np.minimum(out, cap, out=out)
+        sat = v >= saturation
+        if sat.any():
+            out[sat] = cap[sat]
+
+
+# argument rules of the public functions: True strictly positive, False non-negative, None any
+# finite value (a year fraction <= 0 means expired: discounted intrinsic value)
+_RULES: dict[str, bool | None] = {
+    "S": True,
+    "F": True,
+    "K": False,
+    "T": None,
+    "sigma": False,
+    "D": True,
+}
+
+
+def _checked(fn: str, **args: object) -> dict[str, np.ndarray]:
+    """The arguments as float64 arrays, refusing non-numbers, NaN/inf and out-of-range values.
+
+    Forwards, spots and discount factors must be positive, strikes and vols non-negative, year
+    fractions finite (zero vol or ``T <= 0`` gives the intrinsic value); ``is_call`` booleans
+    (or 0/1).
+
+    Raises
+    ------
+    InputError
+        Naming ``<fn>.<argument>[<flat index>]``.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, v in args.items():
+        try:
+            raw = np.asarray(v)
+        except (ValueError, TypeError):
+            raise InputError(
+                "must be a number or an array of numbers", path=f"{fn}.{name}"
+            ) from None
+        if name == "is_call":
+            if raw.dtype.kind not in "biu" or (
+                raw.dtype.kind != "b" and not np.isin(raw, (0, 1)).all()
+            ):
+                raise InputError("must be booleans (True = call)", path=f"{fn}.is_call")
+            out[name] = raw.astype(np.bool_)
+            continue
+        if raw.dtype.kind not in "iuf":
+            raise InputError(
+                f"must be numbers, got {(raw.dtype.kind == 'b' and 'booleans') or raw.dtype}",
+                path=f"{fn}.{name}",
+            )
+        a = raw.astype(np.float64)
+        positive = _RULES[name]
+        bad = ~np.isfinite(a)
+        if positive is not None:
+            bad |= (a <= 0) if positive else (a < 0)
+        if bad.any():
+            k = int(np.argmax(bad.ravel()))
+            x = float(a.ravel()[k])
+            why = "finite" if not np.isfinite(x) else ("positive" if positive else "non-negative")
+            raise InputError(f"must be {why}, got {x!r}", path=f"{fn}.{name}[{k}]")
+        out[name] = a
+    return out
 
 
 def black76_price(
@@ -92,21 +162,25 @@ def black76_price(
     -------
     numpy.ndarray
         Prices, in the forward's currency, of the broadcast shape.
+
+    Raises
+    ------
+    InputError
+        A NaN/inf or non-number argument, ``F`` or ``D`` not positive, ``K``, ``T`` or ``sigma``
+        negative, shapes that do not broadcast.
     """
-    arrs = np.broadcast_arrays(
-        np.asarray(F, np.float64),
-        np.asarray(K, np.float64),
-        np.asarray(T, np.float64),
-        np.asarray(sigma, np.float64),
-        np.asarray(D, np.float64),
-        np.asarray(is_call, np.bool_),
-    )
+    a = _checked("black76_price", F=F, K=K, T=T, sigma=sigma, D=D, is_call=is_call)
+    try:
+        arrs = np.broadcast_arrays(a["F"], a["K"], a["T"], a["sigma"], a["D"], a["is_call"])
+    except ValueError as exc:
+        raise InputError(f"shapes do not broadcast: {exc}", path="black76_price") from None
     shape = arrs[0].shape
     flat = [np.ravel(a) for a in arrs]
     out = np.empty(flat[0].shape[0], dtype=np.float64)
 
     def run(a: int, b: int) -> None:
-        black76_price_block(*(x[a:b] for x in flat), out[a:b])  # type: ignore[call-arg]
+        f, k, t, s, d, c = (x[a:b] for x in flat)
+        black76_price_block(f, k, t, s, d, c, out[a:b])
 
     for_blocks(out.shape[0], run)
     return out.reshape(shape)
@@ -145,11 +219,19 @@ def black76_greeks(
     -------
     Greeks
         Price, delta (∂V/∂S), gamma (∂²V/∂S²), vega (per vol point), theta (per calendar day).
+
+    Raises
+    ------
+    InputError
+        As :func:`black76_price`; ``S`` must be positive too.
     """
-    S_, F_, K_, T_, s_, D_, c_ = (
-        np.asarray(x, np.float64) for x in (S, F, K, T, sigma, D, np.asarray(is_call, np.float64))
-    )
-    S_, F_, K_, T_, s_, D_, c_ = np.broadcast_arrays(S_, F_, K_, T_, s_, D_, c_)
+    a = _checked("black76_greeks", S=S, F=F, K=K, T=T, sigma=sigma, D=D, is_call=is_call)
+    try:
+        S_, F_, K_, T_, s_, D_, c_ = np.broadcast_arrays(
+            a["S"], a["F"], a["K"], a["T"], a["sigma"], a["D"], a["is_call"].astype(np.float64)
+        )
+    except ValueError as exc:
+        raise InputError(f"shapes do not broadcast: {exc}", path="black76_greeks") from None
     call = c_ > 0.5
     price = black76_price(F_, K_, T_, s_, D_, call)
     Tp = np.maximum(T_, 0.0)
@@ -183,42 +265,3 @@ def black76_greeks(
         )
     theta = np.where(Tp > 0, -dV_dT / 365.0, 0.0)
     return Greeks(price=price, delta=delta, gamma=gamma, vega=vega, theta=theta)
-
-
-def price_matrix(
-    F: FloatArray,
-    K: FloatArray,
-    T: FloatArray,
-    sigma: FloatArray,
-    D: FloatArray,
-    is_call: BoolArray,
-) -> FloatArray:
-    """Black-76 values of ``n`` options under ``S`` columns of shocked inputs (blocked by rows).
-
-    Parameters
-    ----------
-    F, sigma
-        ``(n, S)`` shocked forwards and vols.
-    K, T, D, is_call
-        ``(n,)`` strike, year fraction, discount factor, call flag.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, S)`` prices per unit of underlying.
-    """
-    n = F.shape[0]
-    S = F.shape[1] if F.ndim == 2 else 1
-    out = np.empty((n, S), dtype=np.float64)
-    if n == 0 or S == 0:
-        return out
-    per_block = max(1, BLOCK // S)
-
-    def run(a: int, b: int) -> None:
-        sl = slice(a, b)
-        black76_price_block(
-            F[sl], K[sl, None], T[sl, None], sigma[sl], D[sl, None], is_call[sl, None], out[sl]
-        )
-
-    for_blocks(n, run, block=per_block)
-    return out

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.instruments.book import Book
+from crossmargin.config import RiskConfig
+from crossmargin.instruments.book import Book, BookShape
 from crossmargin.instruments.contracts import Contract
-from crossmargin.resolve.book import ResolvedBook
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.book import BookTerms, ResolvedBook
 from crossmargin.resolve.positions import Holdings, mark_positions
 from crossmargin.resolve.terms import KIND_OPTION, ContractTerms
 
@@ -26,7 +28,7 @@ __all__ = ["VenueState"]
 
 
 @dataclass(eq=False)
-class VenueState:
+class VenueState(BookShape):
     """Net positions and collateral balances of every account (mutable, array-backed).
 
     Attributes
@@ -61,16 +63,6 @@ class VenueState:
     balances: FloatArray
     prefixes: tuple[str, ...] | None = None
     pos_margin: FloatArray | None = None
-
-    @property
-    def n_accounts(self) -> int:
-        """Number of accounts."""
-        return len(self.accounts)
-
-    @property
-    def n_positions(self) -> int:
-        """Number of net positions."""
-        return int(self.pos_quantity.shape[0])
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -155,6 +147,16 @@ class VenueState:
             pos_prefix=self.prefixes,
         )
 
+    def bind(
+        self, terms: ContractTerms, snapshot: MarketSnapshot, config: RiskConfig
+    ) -> ResolvedBook:
+        """The state resolved at ``snapshot``: the contracts' ``terms`` (fixed) marked again.
+
+        Equal to resolving :meth:`to_book` from scratch, without netting or resolving the
+        contracts again (a cascade round, a liquidation pass).
+        """
+        return BookTerms(self.to_book(), config, terms, self.holdings(terms)).bind(snapshot)
+
     def value(self, rb: ResolvedBook) -> float:
         """Σ over accounts of collateral market value + MtM, at ``rb``'s prices and contracts."""
         snap = rb.snapshot
@@ -169,14 +171,14 @@ class VenueState:
         )
 
     def holdings(self, terms: ContractTerms) -> Holdings:
-        """The net positions as holdings (rows already unique and sorted by account, contract)."""
-        q, e = self.pos_quantity, self.pos_entry
+        """The net positions as holdings (copies; rows already unique, sorted by account, contract)."""
+        q, e = self.pos_quantity.copy(), self.pos_entry
         known = np.isfinite(e)
         inverse = terms.inverse[self.pos_instrument]
         ek = np.where(known, e, 1.0)
         return Holdings(
-            account=self.pos_account,
-            instrument=self.pos_instrument,
+            account=self.pos_account.copy(),
+            instrument=self.pos_instrument.copy(),
             quantity=q,
             cost_known=np.where(known, np.where(inverse, q / ek, q * ek), 0.0),
             qty_unknown=np.where(known, 0.0, q),

@@ -33,9 +33,9 @@ it back with the other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from crossmargin._time import aware_instant, format_instant, parse_instant
 from crossmargin.errors import CrossMarginError, InputError
@@ -280,7 +280,42 @@ def _number_list(v: Any, path: str) -> tuple[float, ...]:
     return tuple(float(x) for x in v)
 
 
+_T = TypeVar("_T")
+
+#: Where a self-checking constructor's error path lands under the JSON field being decoded:
+#: ``None`` — the field is the value itself (a flat vol is a number); otherwise the sub-field
+#: the constructor's own path continues under (``SmileVol.strikes[1]`` → ``….smile.strikes[1]``).
+_CONSTRUCTED: Mapping[str, str | None] = {
+    "FlatVol": None,
+    "SmileVol": "smile",
+    "SVIVol": "svi",
+    "OracleRecord": "",
+}
+
+
+def _constructed(make: Callable[[], _T], path: str) -> _T:
+    """``make()``, its constructor's own checks reported at the JSON field ``path``."""
+    try:
+        return make()
+    except InputError as exc:
+        head, dot, rest = exc.path.partition(".")
+        name = head.split("[")[0]
+        if name not in _CONSTRUCTED:
+            raise
+        sub = _CONSTRUCTED[name]
+        if sub is None:
+            raise InputError(exc.reason, path=path) from None
+        inner = head[len(name) :] + (dot + rest if dot else "")
+        at = _at(path, sub) if sub else path
+        raise InputError(exc.reason, path=at + inner) from None
+
+
 def _surface(v: Any, path: str) -> VolSurfaceIn:
+    """One vol surface; the constructors' own checks are reported at the JSON field."""
+    return _constructed(lambda: _make_surface(v, path), path)
+
+
+def _make_surface(v: Any, path: str) -> VolSurfaceIn:
     if isinstance(v, int | float) and not isinstance(v, bool):
         return FlatVol(float(v))
     if not isinstance(v, Mapping):
@@ -332,12 +367,16 @@ def _known(
 def _oracle(v: Any, path: str) -> OracleRecord:
     o = _obj(v, path)
     _known(o, frozenset({"value", "timestamp", "source"}), _ORACLE_FIELDS, path)
-    return OracleRecord(
-        value=o["value"],
-        timestamp=_instant(o["timestamp"], _at(path, "timestamp")),
-        confidence=o.get("confidence", 1.0),
-        source=o["source"],
-        reference=o.get("reference"),
+    timestamp = _instant(o["timestamp"], _at(path, "timestamp"))
+    return _constructed(
+        lambda: OracleRecord(
+            value=o["value"],
+            timestamp=timestamp,
+            confidence=o.get("confidence", 1.0),
+            source=o["source"],
+            reference=o.get("reference"),
+        ),
+        path,
     )
 
 

@@ -112,7 +112,9 @@ def encode_state(core: LiveCore) -> dict[str, bytes]:
     arrays["balances"] = book.balance_view().copy()
     arrays.update({f"res.{k}": v for k, v in core.R.arrays().items()})
     marks = core.inst.marks()
-    arrays.update({f"marks.{f.name}": getattr(marks, f.name) for f in fields(Marks)})
+    arrays.update(
+        {f"marks.{f.name}": getattr(marks, f.name) for f in fields(Marks) if f.name != "warnings"}
+    )
     state = {
         "format": FORMAT,
         "model": core.model,
@@ -135,7 +137,11 @@ def encode_state(core: LiveCore) -> dict[str, bytes]:
         "ids": {k: list(v) for k, v in core.ids.items()},
         "group_names": core.R.names,
     }
-    objects = {"snapshot": core.snapshot, "contracts": book.terms.contracts}
+    objects = {
+        "snapshot": core.snapshot,
+        "contracts": book.terms.contracts,
+        "mark_warnings": marks.warnings,
+    }
     return {
         "state.json": json.dumps(state, separators=(",", ":")).encode(),
         "arrays.npz": _npz(arrays),
@@ -189,7 +195,10 @@ def decode_state(parts: Mapping[str, bytes]) -> LiveCore:
     core.fund.balance = float(state["fund"])
     core.pots = {k: float(v) for k, v in state["pots"].items()}
     core.ids = {k: (int(v[0]), bool(v[1])) for k, v in state["ids"].items()}
-    marks = Marks(**{f.name: arrays[f"marks.{f.name}"] for f in fields(Marks)})
+    marks = Marks(
+        **{f.name: arrays[f"marks.{f.name}"] for f in fields(Marks) if f.name != "warnings"},
+        warnings=tuple(objects.get("mark_warnings", ())),
+    )
     core.rebuild(InstrumentTable.join(terms, marks))
     return core
 

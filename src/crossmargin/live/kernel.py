@@ -35,12 +35,8 @@ import numpy as np
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.account.health import AccountResults, assess, health_codes
-from crossmargin.collateral.valuation import (
-    CollateralTable,
-    asset_prices,
-    haircut_value,
-    value_collateral,
-)
+from crossmargin.collateral.table import CollateralTable, haircut_value
+from crossmargin.collateral.valuation import asset_prices, value_collateral
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ModelError
 from crossmargin.instruments.book import Book
@@ -49,7 +45,7 @@ from crossmargin.live.state import LiveBook
 from crossmargin.margin.base import get_model
 from crossmargin.margin.portfolio import GroupAggregates, GroupRisk, PortfolioMargin
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.resolve.book import ResolvedBook, account_fx, fx_rates
+from crossmargin.resolve.book import ResolvedBook, fx_rates
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings, mark_positions
 from crossmargin.resolve.terms import KIND_OPTION, take_rows
@@ -161,15 +157,7 @@ def resolve_sub(
     cfg = book.config
     bk = sub_book_shell(book, sub)
     pos = mark_positions(sub.hold, inst, inst)
-    return ResolvedBook(
-        bk,
-        snapshot,
-        cfg,
-        inst,
-        pos,
-        value_collateral(bk, snapshot, cfg),
-        account_fx(bk, snapshot, cfg),
-    )
+    return ResolvedBook.bound(bk, snapshot, cfg, inst, pos)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -120,10 +120,16 @@ def mark_all(
         rows = previous.rows_of(failed)
         kept = {}
         for f in fields(Marks):
+            if f.name == "warnings":
+                continue
             a = getattr(inst, f.name).copy()
             a[rows] = getattr(previous, f.name)[rows]
             kept[f.name] = a
-        inst = InstrumentTable.join(terms, Marks(**kept))
+        warnings = (
+            *(w for w in inst.warnings if w.asset not in failed),
+            *(w for w in previous.warnings if w.asset in failed),
+        )
+        inst = InstrumentTable.join(terms, Marks(**kept, warnings=warnings))
     return inst, failed
 
 
@@ -157,12 +163,24 @@ def extend_marks(
     if k == 0:
         return inst
     old = inst.marks()
-    pad: dict[str, np.ndarray] = {}
-    for name in ("spot", "fwd", "t", "sigma", "dte", "value", "quote_price", "delta"):
-        pad[name] = np.concatenate([getattr(old, name), np.zeros(k)])
-    pad["discount"] = np.concatenate([old.discount, np.ones(k)])
-    pad["settled"] = np.concatenate([old.settled, np.zeros(k, np.bool_)])
-    table = InstrumentTable.join(terms, Marks(**pad))
+
+    def zeros(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.zeros(k, a.dtype)])
+
+    padded = Marks(
+        spot=zeros(old.spot),
+        fwd=zeros(old.fwd),
+        t=zeros(old.t),
+        discount=np.concatenate([old.discount, np.ones(k)]),
+        sigma=zeros(old.sigma),
+        dte=zeros(old.dte),
+        settled=zeros(old.settled),
+        value=zeros(old.value),
+        quote_price=zeros(old.quote_price),
+        delta=zeros(old.delta),
+        warnings=old.warnings,
+    )
+    table = InstrumentTable.join(terms, padded)
     new_unds = sorted({terms.underlyings[int(u)] for u in terms.und[inst.n :]})
     m = mark(table, snapshot, config, underlyings=new_unds, previous=table)
     return InstrumentTable.join(terms, m)

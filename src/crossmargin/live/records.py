@@ -193,52 +193,22 @@ def _label(t: object) -> str:
 
 
 def check_surface(s: Any, path: str) -> VolSurfaceIn:
-    """Validate one vol surface of a market update (see the module docstring).
+    """Check that ``s`` is a vol surface a market update may carry.
+
+    The surfaces validate their own parameters at construction
+    (:mod:`crossmargin.market.vol`: positive vols of at most ``MAX_VOL``, strictly increasing
+    strikes, SVI without negative variance); here only the kind, and an SVI fit's own ``t``
+    (at most 1 000 years).
 
     Raises
     ------
     InputError
         Naming the offending parameter under ``path``.
     """
-    if isinstance(s, FlatVol):
-        _real(s.vol, f"{path}.vol", positive=True, hi=MAX_VOL)
-        return s
-    if isinstance(s, SmileVol):
-        ks, vs = tuple(s.strikes), tuple(s.vols_at_strikes)
-        if not ks:
-            raise InputError("a smile needs at least one strike", path=f"{path}.smile.strikes")
-        if len(ks) != len(vs):
-            raise InputError(
-                f"strikes and vols must have the same length ({len(ks)} vs {len(vs)})",
-                path=f"{path}.smile",
-            )
-        for i, k in enumerate(ks):
-            _real(k, f"{path}.smile.strikes[{i}]", positive=True)
-            if i and k <= ks[i - 1]:
-                raise InputError(
-                    "strikes must be strictly increasing", path=f"{path}.smile.strikes[{i}]"
-                )
-        for i, x in enumerate(vs):
-            _real(x, f"{path}.smile.vols[{i}]", positive=True, hi=MAX_VOL)
+    if isinstance(s, FlatVol | SmileVol):
         return s
     if isinstance(s, SVIVol):
-        p = f"{path}.svi"
-        _real(s.a, f"{p}.a")
-        _real(s.b, f"{p}.b")
-        _real(s.rho, f"{p}.rho")
-        _real(s.m, f"{p}.m")
-        _real(s.sigma, f"{p}.sigma", positive=True)
-        _opt_real(s.forward, f"{p}.forward", positive=True)
-        _opt_real(s.t, f"{p}.t", positive=True, hi=1000.0)
-        if s.b < 0:
-            raise InputError(f"must be non-negative, got {s.b!r}", path=f"{p}.b")
-        if not -1.0 < s.rho < 1.0:
-            raise InputError(f"must be in (-1, 1), got {s.rho!r}", path=f"{p}.rho")
-        minw = s.min_total_variance()
-        if minw < 0:
-            raise InputError(
-                f"total variance a + b sigma sqrt(1 - rho^2) = {minw:g} is negative", path=p
-            )
+        _opt_real(s.t, f"{path}.svi.t", positive=True, hi=1000.0)
         return s
     raise InputError(
         f"must be a flat vol, a smile or an SVI surface, got {type(s).__name__}", path=path

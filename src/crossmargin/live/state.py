@@ -7,16 +7,17 @@ at a time:
   to when a new contract is traded (:func:`~crossmargin.resolve.terms.extend_terms`): existing
   rows and indices never move;
 * **net positions** — one row per (account, contract) with its quantity and cost accumulators
-  (:class:`~crossmargin.resolve.positions.Holdings`' fields), in growable columns. A position
-  traded back to exactly zero is settled: its realised P&L goes to the account's cash (the
-  snapshot currency, as the liquidation engine settles) and the row is left dead (zero) until
+  (:class:`~crossmargin.resolve.positions.Holdings`' fields), in growable columns. A trade that
+  reduces a position realises the closed part's P&L into the account's cash (the snapshot
+  currency, as the liquidation engine settles) and keeps the average entry of the rest; a
+  position traded back to exactly zero is settled whole and its row is left dead (zero) until
   compaction; row numbers are otherwise stable, so per-underlying caches can refer to them;
 * **balances** — a dense ``(accounts × assets)`` matrix (negative: a liability);
 * **indexes** — (account, contract) → row, each account's rows, and the live position count per
   (account, underlying), so that the holders of an underlying are found without a scan of the
   positions.
 
-Trades net into the accumulators exactly as lots net in
+Trades that add to a position net into the accumulators exactly as lots net in
 :func:`~crossmargin.resolve.positions.net_holdings` (linear ``Σ q·p``, inverse ``Σ q/p``); an
 option's premium moves cash at the trade (its mark-to-market is ``q × premium``). Everything
 here is bookkeeping: no market data is read except where a settlement needs the marks.
@@ -57,7 +58,7 @@ class TradeEffect:
         The positions' new quantity and cost accumulator (flat positions: 0 and 0).
     cash
         Snapshot-currency cash of each trade: minus the option premium paid, plus the realised
-        P&L of a position closed flat.
+        P&L of the part of the position the trade closed.
     flat
         Positions closed to zero by the trade (settled into cash).
     """
@@ -81,33 +82,43 @@ def trade_effects(
 ) -> TradeEffect:
     """Add trades ``dq`` at ``price`` (the instrument's quote) to net positions (module docstring).
 
-    An inverse option's premium is quoted in coin and paid in the snapshot currency at spot.
+    A trade that reduces a position closes that fraction of it at ``price``: the closed part's
+    cost leaves the accumulators pro rata and its realised P&L goes to cash (as venues settle
+    it, and as the liquidation engine does), so the remaining position keeps its average entry
+    price; a trade through zero closes the position and opens the rest at ``price``. An inverse
+    option's premium is quoted in coin and paid in the snapshot currency at spot.
     """
     inverse = inst.inverse[instrument]
     is_opt = inst.kind[instrument] == KIND_OPTION
     mult = inst.mult[instrument]
-    cost1 = cost_known + np.where(inverse, dq / price, dq * price)
+    unit = np.where(inverse, 1.0 / price, price)  # cost accumulated per unit traded
     q1 = quantity + dq
     flat = np.abs(q1) <= FLAT_TOLERANCE * np.maximum(np.abs(quantity), np.abs(dq))
     q1 = np.where(flat, 0.0, q1)
+    reduces = (quantity != 0) & (np.sign(dq) == -np.sign(quantity))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(reduces, np.minimum(np.abs(dq) / np.abs(quantity), 1.0), 0.0)
+    frac = np.where(flat, 1.0, frac)  # fraction of the old position closed
+    closing = -frac * quantity  # the part of the trade that closes
+    opening = np.where(flat, 0.0, dq - closing)  # the part that opens or adds
     spot = inst.spot[instrument]
     cash = np.where(is_opt, -mult * dq * price * np.where(inverse, spot, 1.0), 0.0)
-    if flat.any():
-        f = np.flatnonzero(flat)
+    done = np.flatnonzero(frac > 0)
+    if done.size:
         closed = Holdings(
-            account=np.zeros(f.size, np.int64),
-            instrument=instrument[f],
-            quantity=np.zeros(f.size),
-            cost_known=cost1[f],
-            qty_unknown=qty_unknown[f],
-            unknown=unknown[f],
-            first_row=np.zeros(f.size, np.int64),
+            account=np.zeros(done.size, np.int64),
+            instrument=instrument[done],
+            quantity=np.zeros(done.size),
+            cost_known=(frac * cost_known + closing * unit)[done],
+            qty_unknown=(frac * qty_unknown)[done],
+            unknown=unknown[done],
+            first_row=np.zeros(done.size, np.int64),
         )
-        cash[f] += mark_positions(closed, inst, inst).mtm
+        cash[done] += mark_positions(closed, inst, inst).mtm
     return TradeEffect(
         quantity=q1,
-        cost_known=np.where(flat, 0.0, cost1),
-        qty_unknown=np.where(flat, 0.0, qty_unknown),
+        cost_known=np.where(flat, 0.0, (1.0 - frac) * cost_known + opening * unit),
+        qty_unknown=np.where(flat, 0.0, (1.0 - frac) * qty_unknown),
         cash=cash,
         flat=flat,
     )

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ModelError
+from crossmargin.errors import ConfigError, ModelError
 from crossmargin.margin.result import MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 
@@ -62,25 +62,25 @@ class ModelInfo:
     factory: Callable[[RiskConfig], MarginModel]
 
 
-#: The built-in models, in listing order: name → ``"module:Factory"``. Nothing is imported (and
+#: The built-in models, in listing order: name → ``"module:attribute"``. Nothing is imported (and
 #: nothing registers itself) until a model is used: :func:`model_info` imports its module then.
-#: A factory is a class with ``description`` and ``source`` class attributes, built with
-#: ``Factory.from_config(config)`` when it has that classmethod, else ``Factory(config)``; a
-#: venue preset carries its catalog entry as ``Factory.info`` (:mod:`crossmargin.margin.presets`).
+#: The attribute is a :class:`ModelInfo`, a model class with ``description`` and ``source``
+#: class attributes (built with ``Class(config)``), or an object with a ``model_info()`` method
+#: (a venue preset's catalog entry, :class:`crossmargin.margin.presets.PresetInfo`).
 BUILTIN_MODELS: Mapping[str, str] = MappingProxyType(
     {
-        "isolated": "crossmargin.margin.standard:IsolatedMargin",
-        "cross": "crossmargin.margin.standard:CrossMargin",
+        "isolated": "crossmargin.margin.standard:ISOLATED",
+        "cross": "crossmargin.margin.standard:CROSS",
         "portfolio": "crossmargin.margin.portfolio:PortfolioMargin",
-        "deribit-pm": "crossmargin.margin.presets.deribit:DeribitPM",
-        "derive-pmrm2": "crossmargin.margin.presets.derive.model:DerivePMRM2",
-        "drift-v2": "crossmargin.margin.presets.drift:DriftV2",
-        "dydx-v4": "crossmargin.margin.presets.dydx:DydxV4",
-        "okx-pm": "crossmargin.margin.presets.okx:OkxPM",
-        "paradex-pm": "crossmargin.margin.presets.paradex:ParadexPM",
-        "span": "crossmargin.margin.presets.span.model:SpanModel",
-        "var": "crossmargin.margin.var:VaRMargin",
-        "es": "crossmargin.margin.var:ESMargin",
+        "deribit-pm": "crossmargin.margin.presets.deribit:INFO",
+        "derive-pmrm2": "crossmargin.margin.presets.derive.model:INFO",
+        "drift-v2": "crossmargin.margin.presets.drift:INFO",
+        "dydx-v4": "crossmargin.margin.presets.dydx:INFO",
+        "okx-pm": "crossmargin.margin.presets.okx:INFO",
+        "paradex-pm": "crossmargin.margin.presets.paradex:INFO",
+        "span": "crossmargin.margin.presets.span.model:INFO",
+        "var": "crossmargin.margin.var:VAR",
+        "es": "crossmargin.margin.var:ES",
     }
 )
 #: The built-in venue presets (a subset of :data:`BUILTIN_MODELS`).
@@ -99,7 +99,17 @@ _USER: dict[str, ModelInfo] = {}
 
 
 def register_model(info: ModelInfo) -> None:
-    """Register (or replace) a model under ``info.name`` (user models; built-ins are static)."""
+    """Register (or replace) a model under ``info.name`` (user models; built-ins are static).
+
+    Raises
+    ------
+    ModelError
+        ``info`` is not a :class:`ModelInfo` with a name and a callable factory.
+    """
+    if not isinstance(info, ModelInfo):
+        raise ModelError(f"must be a ModelInfo, got {type(info).__name__}", path="model")
+    if not isinstance(info.name, str) or not info.name.strip() or not callable(info.factory):
+        raise ModelError("a model needs a non-empty name and a callable factory", path="model")
     _USER[info.name] = info
 
 
@@ -109,7 +119,7 @@ def available_models() -> tuple[str, ...]:
 
 
 def load_factory(name: str) -> Any:
-    """The factory class of built-in model ``name`` (imports its module)."""
+    """The registry attribute of built-in model ``name`` (imports its module)."""
     module, _, attr = BUILTIN_MODELS[name].partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -120,20 +130,23 @@ def model_info(name: str) -> ModelInfo:
     Raises
     ------
     ModelError
-        If no model has that name.
+        If no model has that name (or ``name`` is not a string).
     """
+    if not isinstance(name, str):
+        raise ModelError(f"model name must be a string, got {type(name).__name__}", path="model")
     if name in _USER:
         return _USER[name]
     if name not in BUILTIN_MODELS:
         raise ModelError(
             f"unknown model {name!r}; available: {', '.join(available_models())}", path="model"
         ) from None
-    cls = load_factory(name)
-    factory = getattr(cls, "from_config", cls)
-    info = getattr(cls, "info", None)
-    if info is not None:  # a venue preset: its catalog entry names it
-        return ModelInfo(name, info.title, info.sources[0], factory)
-    return ModelInfo(name, cls.description, cls.source, factory)
+    entry = load_factory(name)
+    if isinstance(entry, ModelInfo):
+        return entry
+    if hasattr(entry, "model_info"):  # a venue preset's catalog entry
+        info: ModelInfo = entry.model_info()
+        return info
+    return ModelInfo(name, entry.description, entry.source, entry)
 
 
 def get_model(name: str, config: RiskConfig) -> MarginModel:
@@ -143,5 +156,13 @@ def get_model(name: str, config: RiskConfig) -> MarginModel:
     ------
     ModelError
         If no model has that name.
+    ConfigError
+        If ``config`` is not a :class:`~crossmargin.config.RiskConfig`.
     """
-    return model_info(name).factory(config)
+    info = model_info(name)
+    if not isinstance(config, RiskConfig):
+        raise ConfigError(
+            f"must be a RiskConfig (see load_config, default_config), got {type(config).__name__}",
+            path="config",
+        )
+    return info.factory(config)

@@ -18,6 +18,7 @@ import numpy as np
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.grid import ScenarioSet
 
@@ -56,6 +57,7 @@ def assemble_batch(
     position_im: FloatArray | None = None,
     position_mm: FloatArray | None = None,
     explain_extra: Callable[[int, float], dict[str, Any]] | None = None,
+    warnings: tuple[MarketWarning, ...] = (),
 ) -> MarginBatch:
     """The batch of ``book`` under ``model`` from its per-group results.
 
@@ -83,6 +85,8 @@ def assemble_batch(
     scenarios, scenario_pnl, scenario_class
         The scenario set, each group's scenario P&L (``None`` unless detail was asked) and each
         group's row of the set.
+    warnings
+        Fallbacks the model itself used (e.g. the bundled price history), beyond the book's.
     """
     n_acc = book.n_accounts
     G = int(account.shape[0])
@@ -116,4 +120,5 @@ def assemble_batch(
         scenario_pnl=scenario_pnl,
         scenario_class=scenario_class,
         explain_extra=explain_extra,
+        warnings=warnings,
     )

@@ -20,6 +20,7 @@ Per (account, underlying) group — SPAN's combined commodity:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -40,14 +41,8 @@ from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings
 from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import GroupMatrix, Groups, group_positions, group_sum
-from crossmargin.risk.pnl import grid_unit_pnl
-from crossmargin.scenarios.grid import (
-    VOL_DOWN,
-    VOL_UNCHANGED,
-    VOL_UP,
-    ScenarioSet,
-    build_grid,
-)
+from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_of
+from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
 
 __all__ = [
     "GroupAggregates",
@@ -58,10 +53,13 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=64)
 def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """Per class: base cell, (0, vol up), (0, vol down) and each scenario's vol-paired cell.
 
     The paired cell has the same spot move and the opposite vol state (itself if none).
+    Computed once per scenario set (:func:`~crossmargin.risk.pnl.scenario_set_of` shares them);
+    the arrays are read-only.
     """
     n_cls, S = scen.spot_move.shape
     base = np.zeros(n_cls, np.int64)
@@ -86,6 +84,8 @@ def scenario_indices(scen: ScenarioSet) -> tuple[IntArray, IntArray, IntArray, I
                 ):
                     pair[c, j] = k
                     break
+    for a in (base, up0, dn0, pair):
+        a.flags.writeable = False
     return base, up0, dn0, pair
 
 
@@ -301,8 +301,7 @@ class PortfolioMargin:
     ) -> tuple[ScenarioSet, tuple[IntArray, IntArray, IntArray, IntArray]]:
         ctx = self._cache.get(classes)
         if ctx is None:
-            grids = [build_grid(self.config.risk_classes[c].grid) for c in classes]
-            scen = ScenarioSet.stack(classes, grids)
+            scen = scenario_set_of(classes, self.config)
             ctx = self._cache[classes] = (scen, scenario_indices(scen))
         return ctx
 

@@ -13,14 +13,16 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossmargin._arrays import Rows
 from crossmargin._typing import FloatArray, IntArray
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = ["AddOnRows", "GroupTable", "MarginBatch"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class GroupTable:
+class GroupTable(Rows):
     """Per (account, underlying) breakdown.
 
     Attributes
@@ -50,11 +52,6 @@ class GroupTable:
     worst: IntArray
     delta: FloatArray
     delta_notional: FloatArray
-
-    @property
-    def n(self) -> int:
-        """Number of groups."""
-        return int(self.account.shape[0])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,6 +95,9 @@ class MarginBatch:
     explain_extra
         Model-specific explain sections of account ``i`` with amounts times ``fx``
         (``explain_extra(i, fx)``; models over joint scenarios, kept when ``detail=True``).
+    warnings
+        Fallbacks the model used (e.g. a stale or bundled price history), reported to the
+        accounts trading each warning's asset.
     """
 
     model: str
@@ -114,6 +114,7 @@ class MarginBatch:
     scenario_pnl: FloatArray | None = None
     scenario_class: IntArray | None = None
     explain_extra: Callable[[int, float], dict[str, Any]] | None = None
+    warnings: tuple[MarketWarning, ...] = ()
 
     def addons_of(self, account: int) -> list[tuple[AddOnRows, int]]:
         """``(rows, i)`` of every non-zero add-on row of one account."""

@@ -13,19 +13,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import partial
+from typing import Literal
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin.config import RiskConfig
+from crossmargin.margin.base import ModelInfo
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.rules import position_requirements
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import group_positions, group_sum
 
-__all__ = ["CrossMargin", "IsolatedMargin"]
+__all__ = ["CROSS", "ISOLATED", "PerPositionMargin"]
 
 
 def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> MarginBatch:
@@ -68,29 +70,35 @@ def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> Mar
     )
 
 
+#: Description and source of each per-position model (registry entries below).
+_ABOUT = {
+    "isolated": (
+        "each position margined alone; collateral and P&L not shared",
+        "Deribit standard margin (options); progressive notional tiers (linear)",
+    ),
+    "cross": (
+        "per-position requirements summed; collateral and P&L pooled",
+        "Deribit/Binance standard cross margin",
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
-class IsolatedMargin:
-    """Every position margined alone with its own rule; collateral not shared."""
+class PerPositionMargin:
+    """Per-position requirements, ``isolated`` or ``cross`` (see module docstring)."""
 
     config: RiskConfig
-    name: ClassVar[str] = "isolated"
-    description: ClassVar[str] = "each position margined alone; collateral and P&L not shared"
-    source: ClassVar[str] = "Deribit standard margin (options); progressive notional tiers (linear)"
+    name: Literal["isolated", "cross"]
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return _ABOUT[self.name][0]
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
-        return _per_position_batch(self.name, book, isolated=True)
+        return _per_position_batch(self.name, book, isolated=self.name == "isolated")
 
 
-@dataclass(frozen=True, slots=True)
-class CrossMargin:
-    """Standard cross margin: per-position requirements summed, collateral and P&L pooled."""
-
-    config: RiskConfig
-    name: ClassVar[str] = "cross"
-    description: ClassVar[str] = "per-position requirements summed; collateral and P&L pooled"
-    source: ClassVar[str] = "Deribit/Binance standard cross margin"
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """See module docstring."""
-        return _per_position_batch(self.name, book, isolated=False)
+ISOLATED = ModelInfo("isolated", *_ABOUT["isolated"], partial(PerPositionMargin, name="isolated"))
+CROSS = ModelInfo("cross", *_ABOUT["cross"], partial(PerPositionMargin, name="cross"))

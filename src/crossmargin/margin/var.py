@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 from scipy import sparse
@@ -41,16 +42,19 @@ from crossmargin.margin.addons.basis import basis_addon
 from crossmargin.margin.addons.correlation import PreparedStress, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
+from crossmargin.margin.base import ModelInfo
 from crossmargin.margin.batch import assemble_batch
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
+from crossmargin.market.fallbacks import MarketWarning
+from crossmargin.market.history import bundled_history, history_warnings
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 from crossmargin.risk.pnl import joint_unit_pnl
 from crossmargin.scenarios.for_book import book_scenarios
 from crossmargin.scenarios.joint import JointScenarioSet
 
-__all__ = ["ESMargin", "VaRMargin", "var_batch"]
+__all__ = ["ES", "VAR", "JointScenarioMargin", "var_batch"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -265,7 +269,17 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
         addons=addons,
         totals=(im, cfg.mm_factor * im),
         explain_extra=explain,
+        warnings=_history_warnings(book, combos),
     )
+
+
+def _history_warnings(book: ResolvedBook, combos: list[_Combo]) -> tuple[MarketWarning, ...]:
+    """``bundled_history`` / ``history_stale`` warnings of the history the scenarios came from."""
+    core = sorted({u for cb in combos for u in cb.core})
+    if not core:
+        return ()
+    hist = book.snapshot.require_history(needed_by=f"{', '.join(core)} scenarios")
+    return history_warnings(hist, core, book.snapshot.as_of, bundled=hist is bundled_history())
 
 
 #: Add-ons attached to (account, underlying) groups (already in the group requirements).
@@ -383,40 +397,38 @@ def _apc_rows(
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class VaRMargin:
-    """Portfolio Value at Risk over joint scenarios, plus add-ons (module docstring)."""
-
-    config: RiskConfig
-    name: ClassVar[str] = "var"
-    description: ClassVar[str] = (
+#: Description and source of each joint-scenario model (registry entries below).
+_ABOUT = {
+    "var": (
         "portfolio VaR (99 %, 2-day MPOR) over filtered historical joint scenarios with stress "
-        "weighting; liquidity, correlation-breakdown and wrong-way add-ons"
-    )
-    source: ClassVar[str] = (
+        "weighting; liquidity, correlation-breakdown and wrong-way add-ons",
         "filtered HS (Barone-Adesi et al. 1999); CME SPAN 2 / Eurex Prisma structure; "
-        "EMIR RTS 153/2013"
-    )
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """See module docstring."""
-        return var_batch(self.name, "var", book, detail=detail)
+        "EMIR RTS 153/2013",
+    ),
+    "es": (
+        "portfolio expected shortfall (97.5 %, 2-day MPOR) over filtered historical joint "
+        "scenarios with stress weighting; liquidity, correlation-breakdown and wrong-way add-ons",
+        "expected shortfall (Acerbi & Tasche 2002); CME SPAN 2 / Eurex Prisma; EMIR RTS 153/2013",
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
-class ESMargin:
-    """Portfolio expected shortfall over joint scenarios, plus add-ons (module docstring)."""
+class JointScenarioMargin:
+    """Portfolio VaR (``var``) or expected shortfall (``es``) with add-ons (module docstring)."""
 
     config: RiskConfig
-    name: ClassVar[str] = "es"
-    description: ClassVar[str] = (
-        "portfolio expected shortfall (97.5 %, 2-day MPOR) over filtered historical joint "
-        "scenarios with stress weighting; liquidity, correlation-breakdown and wrong-way add-ons"
-    )
-    source: ClassVar[str] = (
-        "expected shortfall (Acerbi & Tasche 2002); CME SPAN 2 / Eurex Prisma; EMIR RTS 153/2013"
-    )
+    name: Literal["var", "es"]
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return _ABOUT[self.name][0]
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
-        return var_batch(self.name, "es", book, detail=detail)
+        return var_batch(self.name, self.name, book, detail=detail)
+
+
+VAR = ModelInfo("var", *_ABOUT["var"], partial(JointScenarioMargin, name="var"))
+ES = ModelInfo("es", *_ABOUT["es"], partial(JointScenarioMargin, name="es"))

@@ -19,6 +19,7 @@ loaders attach by default and report as the history's ``source``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -27,17 +28,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crossmargin._tabular import check_date_column, number_column, read_csv_or_parquet
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
 from crossmargin.history import load_daily_closes
+from crossmargin.market.fallbacks import MarketWarning
 
 __all__ = [
+    "HISTORY_STALE_DAYS",
     "PriceHistory",
     "as_datetime64",
     "bundled_history",
     "history_from_frame",
+    "history_warnings",
     "load_price_history",
 ]
+
+#: A core asset's price history ending more than this many days before ``as_of`` is reported
+#: with a ``history_stale`` warning (``var.max_history_age_days`` turns it into an error).
+HISTORY_STALE_DAYS = 7.0
 
 _DATE_COLUMNS = ("date", "timestamp", "time", "datetime")
 
@@ -140,7 +149,11 @@ def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) ->
         Naming ``<source>:<column>[<date>]`` (a price) or ``<source>:<date column>`` (a date).
     """
     raw, date_col = _date_column(df, source)
-    times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    check_date_column(raw, f"{source}:{date_col}")
+    try:
+        times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    except (ValueError, OverflowError) as exc:
+        raise InputError(f"cannot parse the dates: {exc}", path=f"{source}:{date_col}") from None
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -151,13 +164,16 @@ def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) ->
     if daily:
         t = t.astype("datetime64[D]").astype("datetime64[ns]")
     order = np.argsort(t, kind="stable")
-    t = t[order]
+    t_raw, t = t, t[order]
     dup = np.flatnonzero(t[1:] == t[:-1])
     if dup.size:
         raise InputError(
             f"duplicate date {pd.Timestamp(t[dup[0]]).isoformat()}", path=f"{source}:{date_col}"
         )
-    day = np.datetime_as_string(t, unit="D")
+
+    def day(i: int) -> str:
+        return str(np.datetime_as_string(t[i], unit="D"))
+
     assets: list[str] = []
     values: list[FloatArray] = []
     for c in df.columns:
@@ -171,17 +187,20 @@ def history_from_frame(df: pd.DataFrame, *, source: str, daily: bool = False) ->
         if not sym or sym in assets:
             raise InputError(f"column {str(c)!r} is empty or repeated", path=source)
         col = df[c]
-        num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)[order]
-        was = col.to_numpy()[order]
-        given = ~pd.isna(was)
-        if (given & np.isnan(num)).any():
-            i = int(np.flatnonzero(given & np.isnan(num))[0])
-            raise InputError(f"{was[i]!r} is not a number", path=f"{source}:{sym}[{day[i]}]")
+        # strict: booleans, dates and text such as 'nan' or 'NA' are errors, an empty cell is
+        # a missing close
+        where = f"{source}:{sym}"
+        num = number_column(
+            col,
+            lambda r: f"{where}[{np.datetime_as_string(t_raw[r], unit='D')}]",  # noqa: B023
+            text=True,
+        )[order]
+        given = ~np.isnan(num)
         badv = given & ~(np.isfinite(num) & (num > 0))
         if badv.any():
             i = int(np.flatnonzero(badv)[0])
             raise InputError(
-                f"price {num[i]!r} must be positive and finite", path=f"{source}:{sym}[{day[i]}]"
+                f"price {num[i]!r} must be positive and finite", path=f"{source}:{sym}[{day(i)}]"
             )
         assets.append(sym)
         values.append(num)
@@ -207,13 +226,9 @@ def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError("unknown history format; use .csv or .parquet", path=str(p))
-    if not p.is_file():
+    if not p.exists():
         raise InputError("history file not found", path=str(p))
-    try:
-        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
-    except Exception as exc:  # pandas/pyarrow raise many types; translate at the edge
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read history: {msg}", path=str(p)) from None
+    df = read_csv_or_parquet(p, what="history")
     return history_from_frame(df, source=str(p), daily=daily)
 
 
@@ -223,3 +238,46 @@ def bundled_history() -> PriceHistory:
     return history_from_frame(
         load_daily_closes(), source="bundled daily closes (crossmargin/data/daily_closes.csv)"
     )
+
+
+def history_warnings(
+    history: PriceHistory, assets: Sequence[str], as_of: datetime, *, bundled: bool
+) -> tuple[MarketWarning, ...]:
+    """The bundled-history and stale-history warnings of a scenario set built for ``assets``.
+
+    Each asset's last observation at or before ``as_of`` is compared with ``as_of``; more than
+    :data:`HISTORY_STALE_DAYS` apart is ``history_stale``. Using the bundled sample because the
+    snapshot carries no history is ``bundled_history``.
+    """
+    out: list[MarketWarning] = []
+    until = np.datetime64(as_of.astimezone(UTC).replace(tzinfo=None), "ns")
+    upto = history.times <= until
+    for a in assets:
+        if not history.has(a):
+            continue
+        seen = upto & np.isfinite(history.column(a))
+        if not seen.any():
+            continue
+        last = history.times[np.flatnonzero(seen)[-1]]
+        age = float((until - last) / np.timedelta64(1, "D"))
+        if bundled:
+            out.append(
+                MarketWarning(
+                    "bundled_history",
+                    f"history.{a}",
+                    f"no price history given (--history FILE): scenarios of {a} come from the "
+                    f"{history.source}",
+                    a,
+                )
+            )
+        if age > HISTORY_STALE_DAYS:
+            out.append(
+                MarketWarning(
+                    "history_stale",
+                    f"history.{a}",
+                    f"price history of {a} ends {np.datetime_as_string(last, unit='D')}, "
+                    f"{age:.0f} days before as_of (set var.max_history_age_days to refuse it)",
+                    a,
+                )
+            )
+    return tuple(out)

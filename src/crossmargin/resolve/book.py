@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossmargin._checks import instance
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.collateral.valuation import CollateralTable, value_collateral
+from crossmargin.collateral.table import CollateralTable
+from crossmargin.collateral.valuation import value_collateral
 from crossmargin.config import RiskConfig
-from crossmargin.errors import MarketDataError
+from crossmargin.errors import InputError, MarketDataError
 from crossmargin.instruments.book import Book
-from crossmargin.market.checks import check_asset
+from crossmargin.market.checks import check_asset, timestamp_warning
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.marks import mark
@@ -49,15 +52,8 @@ class BookTerms:
         """Mark the contracts, the holdings and the collateral against ``snapshot``."""
         marks = mark(self.contracts, snapshot, self.config, where=self.where)
         inst = InstrumentTable.join(self.contracts, marks)
-        pos = mark_positions(self.holdings, inst, inst)
-        return ResolvedBook(
-            self.book,
-            snapshot,
-            self.config,
-            inst,
-            pos,
-            value_collateral(self.book, snapshot, self.config),
-            account_fx(self.book, snapshot, self.config),
+        return ResolvedBook.bound(
+            self.book, snapshot, self.config, inst, mark_positions(self.holdings, inst, inst)
         )
 
 
@@ -78,6 +74,9 @@ class ResolvedBook:
     fx
         Per account: multiply a snapshot-currency amount by this to express it in the account's
         base currency.
+    warnings
+        Every documented fallback used for this book (market data derived, checks relaxed by the
+        configuration); :func:`crossmargin.account.report.account_warnings` maps them to accounts.
     """
 
     book: Book
@@ -87,6 +86,21 @@ class ResolvedBook:
     positions: NetPositions
     collateral: CollateralTable
     fx: FloatArray
+    warnings: tuple[MarketWarning, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Type checks only (built by :func:`resolve`; a hand-made one must still be sane)."""
+        p = "ResolvedBook"
+        instance(self.book, Book, f"{p}.book", "a Book")
+        instance(self.snapshot, MarketSnapshot, f"{p}.snapshot", "a MarketSnapshot")
+        instance(self.config, RiskConfig, f"{p}.config", "a RiskConfig")
+        instance(self.instruments, InstrumentTable, f"{p}.instruments", "an InstrumentTable")
+        instance(self.positions, NetPositions, f"{p}.positions", "NetPositions")
+        instance(self.collateral, CollateralTable, f"{p}.collateral", "a CollateralTable")
+        if np.shape(self.fx) != (self.book.n_accounts,):
+            raise InputError(
+                f"must hold one rate per account ({self.book.n_accounts})", path=f"{p}.fx"
+            )
 
     @property
     def n_accounts(self) -> int:
@@ -106,15 +120,27 @@ class ResolvedBook:
         )
         rows = None if underlyings is None else inst.rows_of(underlyings)
         pos = mark_positions(self.positions, inst, inst, previous=self.positions, instruments=rows)
-        return ResolvedBook(
-            self.book,
-            snapshot,
-            self.config,
-            inst,
-            pos,
-            value_collateral(self.book, snapshot, self.config),
-            account_fx(self.book, snapshot, self.config),
+        return ResolvedBook.bound(self.book, snapshot, self.config, inst, pos)
+
+    @classmethod
+    def bound(
+        cls,
+        book: Book,
+        snapshot: MarketSnapshot,
+        config: RiskConfig,
+        inst: InstrumentTable,
+        pos: NetPositions,
+    ) -> ResolvedBook:
+        """The book with its marked contracts and positions; collateral, FX and warnings here."""
+        col = value_collateral(book, snapshot, config)
+        fx = account_fx(book, snapshot, config)
+        oracle_und = (
+            config.oracles.assets[a].underlying for a in book.assets if a in config.oracles.assets
         )
+        used = dict.fromkeys((*inst.underlyings, *book.assets, *oracle_und, *book.base_currency))
+        dated = (timestamp_warning(snapshot, s, config.market) for s in used)
+        warnings = (*inst.warnings, *(w for w in dated if w is not None))
+        return cls(book, snapshot, config, inst, pos, col, fx, warnings)
 
     def _where(self, i: int) -> str:
         return self.book.position_path(int(_first_holder(self.book)[i]))
@@ -144,6 +170,9 @@ def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> Resolve
         See :func:`~crossmargin.resolve.marks.mark`, :func:`~crossmargin.resolve.terms.contract_terms`
         and :func:`~crossmargin.collateral.value_collateral`.
     """
+    instance(book, Book, "book", "a Book (see Book.from_portfolios)")
+    instance(snapshot, MarketSnapshot, "market", "a MarketSnapshot (see load_market)")
+    instance(config, RiskConfig, "config", "a RiskConfig (see load_config, default_config)")
     return book_terms(book, config).bind(snapshot)
 
 

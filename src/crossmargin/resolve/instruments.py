@@ -11,11 +11,12 @@ discount, value and delta. Joining copies no array.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
 
+from crossmargin._arrays import field_names
 from crossmargin.config import RiskConfig
 from crossmargin.instruments.contracts import Contract
 from crossmargin.market.snapshot import MarketSnapshot
@@ -32,13 +33,13 @@ class InstrumentTable(ContractTerms, Marks):
     @classmethod
     def join(cls, terms: ContractTerms, marks: Marks) -> Self:
         """The table of ``terms`` marked by ``marks`` (arrays shared, not copied)."""
-        kw = {f.name: getattr(terms, f.name) for f in fields(ContractTerms)}
-        kw.update({f.name: getattr(marks, f.name) for f in fields(Marks)})
+        kw = {k: getattr(terms, k) for k in field_names(ContractTerms)}
+        kw.update({k: getattr(marks, k) for k in field_names(Marks)})
         return cls(**kw)
 
     def marks(self) -> Marks:
         """The marks alone."""
-        return Marks(**{f.name: getattr(self, f.name) for f in fields(Marks)})
+        return Marks(**{k: getattr(self, k) for k in field_names(Marks)})
 
     def remarked(
         self,
@@ -73,12 +74,8 @@ def resolve_instruments(
 
     Raises
     ------
-    MarketDataError
-        A needed price, forward, discount or vol is missing, stale, low-confidence or invalid.
-    InputError
-        An instrument has expired and the snapshot has no settlement price for it.
-    ConfigError
-        An underlying has no risk class.
+    ConfigError, MarketDataError, InputError
+        As :func:`contract_terms` and :func:`mark`.
     """
     terms = contract_terms(contracts, config, where=where)
     return InstrumentTable.join(terms, mark(terms, snapshot, config, where=where))

@@ -10,7 +10,10 @@ underlying's contracts only. Marks of many snapshots stack (one row per (day, co
 backtest) because :func:`unit_values` is a pure array function of the inputs.
 
 Missing data raises here, naming the asset, the field and the instrument that needed it; checks
-run in contract order, so the first offending contract is the one named.
+run in contract order, so the first offending contract is the one named. Values the snapshot
+derives instead of listing (an interpolated expiry, the perpetual marked at spot,
+:mod:`crossmargin.market.term`) are kept as :attr:`Marks.warnings` — or refused when the
+configuration says ``market.fallbacks: error``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,7 +30,8 @@ from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import InputError, MarketDataError
 from crossmargin.kernels.black76 import black76_greeks
-from crossmargin.market.checks import check_asset
+from crossmargin.market.checks import check_asset, fallback
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.terms import KIND_OPTION, KIND_PERP, KIND_SPOT, ContractTerms
 
@@ -54,6 +58,9 @@ class Marks:
         Price in the instrument's own quote: inverse options in coin, everything else as ``value``.
     delta
         ∂(P&L of one unit of quantity)/∂spot, multiplier included (underlying units).
+    warnings
+        Market data derived because the snapshot did not list it (interpolated expiries,
+        asset-level vol, perp mark = spot; :mod:`crossmargin.market.term`), one per field.
     """
 
     spot: FloatArray
@@ -66,6 +73,26 @@ class Marks:
     value: FloatArray
     quote_price: FloatArray
     delta: FloatArray
+    warnings: tuple[MarketWarning, ...] = field(default=(), kw_only=True)
+
+    @classmethod
+    def valued(
+        cls,
+        terms: ContractTerms,
+        market: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray],
+        *,
+        rows: IntArray | None = None,
+        previous: Marks | None = None,
+        warnings: tuple[MarketWarning, ...] = (),
+    ) -> Marks:
+        """Marks from each row's ``(spot, forward, T, discount, vol, settled)`` (:func:`unit_values`)."""
+        spot, fwd, t, disc, sigma, settled = market
+        value, quote, delta = unit_values(
+            terms.kind, terms.inverse, terms.mult, spot, fwd, t, terms.strike, terms.is_call,
+            disc, sigma, settled, rows=rows, previous=previous,
+        )  # fmt: skip
+        dte = t * (SECONDS_PER_YEAR / SECONDS_PER_DAY)
+        return cls(spot, fwd, t, disc, sigma, dte, settled, value, quote, delta, warnings=warnings)
 
 
 def _finite_pos(x: float, path: str, what: str, needed_by: str) -> float:
@@ -114,7 +141,8 @@ def mark(
     Raises
     ------
     MarketDataError
-        A needed price, forward, discount or vol is missing, stale, low-confidence or invalid.
+        A needed price, forward, discount or vol is missing, stale, low-confidence or invalid,
+        or derived while the configuration refuses fallbacks.
     InputError
         An instrument has expired and the snapshot has no settlement price for it.
     """
@@ -131,17 +159,29 @@ def mark(
         disc, sigma = previous.discount.copy(), previous.sigma.copy()
         settled = previous.settled.copy()
     names, und, kind = terms.names, terms.und, terms.kind
+    rules = config.market
+    notes: dict[tuple[str, str], MarketWarning] = {}
+
+    def note(w: MarketWarning | None, name: str) -> None:
+        if w is not None:
+            fallback(w, rules, needed_by=name)
+            notes.setdefault((w.code, w.path), w)
+
     u_first = _first_rows(und, rows)
     perp_first = _first_rows(np.where(kind == KIND_PERP, und, -1), rows)
     g_first = _first_rows(terms.group, rows)
+    # the discount of an expiry matters to its options only: its warning names the first option
+    o_first = _first_rows(np.where(kind == KIND_OPTION, terms.group, -1), rows)
     n_und, n_grp = len(terms.underlyings), len(terms.group_expiry)
     u_spot, u_perp = np.zeros(max(n_und, 1)), np.zeros(max(n_und, 1))
     g_fwd, g_t = np.zeros(max(n_grp, 1)), np.zeros(max(n_grp, 1))
     g_disc, g_settled = np.ones(max(n_grp, 1)), np.zeros(max(n_grp, 1), np.bool_)
+    g_disc_note: dict[int, MarketWarning | None] = {}
     events = sorted(
         [(r, 0, u) for u, r in u_first.items()]
         + [(r, 1, u) for u, r in perp_first.items()]
         + [(r, 2, g) for g, r in g_first.items()]
+        + [(r, 3, g) for g, r in o_first.items()]
     )
     for r, what, k in events:
         name = names[r]
@@ -151,9 +191,12 @@ def mark(
             a = snapshot.asset(sym, needed_by=name)
             u_spot[k] = _finite_pos(a.price, f"assets.{sym}.price", "price", name)
         elif what == 1:
-            u_perp[k] = _finite_pos(
-                snapshot.perp_mark(sym), f"assets.{sym}.perp.mark", "perp mark", name
-            )
+            perp, w = snapshot.perp_term(sym)
+            note(w, name)
+            u_perp[k] = _finite_pos(perp, f"assets.{sym}.perp.mark", "perp mark", name)
+        elif what == 3:  # the first option of an expiry (after its forward, read at what == 2)
+            if not g_settled[k]:
+                note(g_disc_note.get(k), name)
         else:
             expiry = terms.group_expiry[k]
             tau = snapshot.time_to(expiry)
@@ -170,12 +213,11 @@ def mark(
                 continue
             path_e = f"assets.{sym}.expiries.{format_instant(expiry)}"
             g_t[k] = tau
-            g_fwd[k] = _finite_pos(
-                snapshot.forward(sym, expiry), f"{path_e}.forward", "forward", name
-            )
-            g_disc[k] = _finite_pos(
-                snapshot.discount(sym, expiry), f"{path_e}.discount", "discount", name
-            )
+            f_val, f_w = snapshot.forward_term(sym, expiry)
+            d_val, g_disc_note[k] = snapshot.discount_term(sym, expiry)
+            note(f_w, name)
+            g_fwd[k] = _finite_pos(f_val, f"{path_e}.forward", "forward", name)
+            g_disc[k] = _finite_pos(d_val, f"{path_e}.discount", "discount", name)
     ur, kr, gr = und[rows], kind[rows], terms.group[rows]
     dated = gr >= 0
     spot[rows] = u_spot[ur]
@@ -184,22 +226,17 @@ def mark(
     dr = rows[dated]
     g = gr[dated]
     fwd[dr], t[dr], disc[dr], settled[dr] = g_fwd[g], g_t[g], g_disc[g], g_settled[g]
-    _implied_vols(terms, snapshot, rows, fwd, t, sigma, settled)
-    value, quote, delta = unit_values(
-        terms.kind, terms.inverse, terms.mult, spot, fwd, t, terms.strike, terms.is_call,
-        disc, sigma, settled, rows=None if underlyings is None else rows, previous=previous,
-    )  # fmt: skip
-    return Marks(
-        spot=spot,
-        fwd=fwd,
-        t=t,
-        discount=disc,
-        sigma=sigma,
-        dte=t * (SECONDS_PER_YEAR / SECONDS_PER_DAY),
-        settled=settled,
-        value=value,
-        quote_price=quote,
-        delta=delta,
+    _implied_vols(terms, snapshot, rows, fwd, t, sigma, settled, note)
+    warnings = tuple(notes.values())
+    if underlyings is not None and previous is not None:  # the others' warnings still hold
+        moved = set(underlyings)
+        warnings = (*(w for w in previous.warnings if w.asset not in moved), *warnings)
+    return Marks.valued(
+        terms,
+        (spot, fwd, t, disc, sigma, settled),
+        rows=None if underlyings is None else rows,
+        previous=previous,
+        warnings=warnings,
     )
 
 
@@ -211,6 +248,7 @@ def _implied_vols(
     t: FloatArray,
     sigma: FloatArray,
     settled: BoolArray,
+    note: Callable[[MarketWarning | None, str], None],
 ) -> None:
     """Implied vol at each live option's strike, one surface lookup per expiry (in place)."""
     sigma[rows] = 0.0
@@ -224,7 +262,9 @@ def _implied_vols(
     for ix in sorted(chunks, key=lambda c: int(c[0])):  # expiries in contract order
         sym = terms.underlyings[int(terms.und[ix[0]])]
         expiry = terms.group_expiry[int(terms.group[ix[0]])]
-        surf = snapshot.surface(sym, expiry, needed_by=terms.names[int(ix[0])])
+        first = terms.names[int(ix[0])]
+        surf, w = snapshot.surface_term(sym, expiry, strikes=terms.strike[ix], needed_by=first)
+        note(w, first)
         vols = surf.vols(terms.strike[ix], float(fwd[ix[0]]), float(t[ix[0]]))
         bad = ~(np.isfinite(vols) & (vols > 0))
         if bad.any():

@@ -14,12 +14,12 @@ mark-to-market of each net position under a snapshot (:func:`mark_positions`) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
 
-from crossmargin._arrays import sum_by
+from crossmargin._arrays import Rows, field_names, sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.instruments.book import Book
 from crossmargin.resolve.marks import Marks
@@ -29,7 +29,7 @@ __all__ = ["Holdings", "NetPositions", "mark_positions", "net_holdings"]
 
 
 @dataclass(frozen=True, eq=False)
-class Holdings:
+class Holdings(Rows):
     """One row per (account, contract) with a non-empty history, sorted by (account, contract).
 
     Attributes
@@ -58,11 +58,6 @@ class Holdings:
     qty_unknown: FloatArray
     unknown: BoolArray
     first_row: IntArray
-
-    @property
-    def n(self) -> int:
-        """Number of net positions."""
-        return int(self.account.shape[0])
 
     def take(self, idx: IntArray) -> Self:
         """The positions ``idx``."""
@@ -135,7 +130,7 @@ def mark_positions(
         mtm[sel], notional[sel] = _mark(hold.take(sel), terms, marks)
     else:
         mtm, notional = _mark(hold, terms, marks)
-    kw = {f.name: getattr(hold, f.name) for f in fields(Holdings)}
+    kw = {k: getattr(hold, k) for k in field_names(Holdings)}
     return NetPositions(**kw, mtm=mtm, notional=notional)
 
 

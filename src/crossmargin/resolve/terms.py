@@ -12,12 +12,13 @@ or only those of the underlyings a market update touched.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
 import numpy as np
 
+from crossmargin._arrays import Rows, field_names
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError
@@ -47,21 +48,19 @@ def take_rows(table: Any, idx: IntArray) -> Any:
     """
     n = table.n
     out: dict[str, Any] = {}
-    for f in fields(table):
-        if not f.init:
-            continue
-        v = getattr(table, f.name)
+    for k in field_names(type(table)):
+        v = getattr(table, k)
         if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n:
-            out[f.name] = v[idx]
-        elif isinstance(v, tuple) and f.name in table.ROW_TUPLES:
-            out[f.name] = tuple(v[int(i)] for i in idx)
+            out[k] = v[idx]
+        elif isinstance(v, tuple) and k in table.ROW_TUPLES:
+            out[k] = tuple(v[int(i)] for i in idx)
         else:
-            out[f.name] = v
+            out[k] = v
     return type(table)(**out)
 
 
 @dataclass(frozen=True, eq=False)
-class ContractTerms:
+class ContractTerms(Rows):
     """The terms of each unique contract, one row per contract (no market data).
 
     Attributes
@@ -100,11 +99,6 @@ class ContractTerms:
     group: IntArray
     group_expiry: tuple[datetime, ...]
 
-    @property
-    def n(self) -> int:
-        """Number of unique contracts."""
-        return len(self.contracts)
-
     def rows_of(self, underlyings: Collection[str]) -> IntArray:
         """Rows of the contracts on any of ``underlyings`` (ascending)."""
         want = np.asarray([u in underlyings for u in self.underlyings], dtype=np.bool_)
@@ -117,7 +111,7 @@ class ContractTerms:
 
     def terms(self) -> ContractTerms:
         """The terms alone (for a table that joins terms with marks)."""
-        return ContractTerms(**{f.name: getattr(self, f.name) for f in fields(ContractTerms)})
+        return ContractTerms(**{k: getattr(self, k) for k in field_names(ContractTerms)})
 
 
 def contract_terms(

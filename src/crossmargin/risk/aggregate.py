@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from crossmargin._arrays import sum_by
+from crossmargin._arrays import Rows, sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings, NetPositions
@@ -22,18 +22,13 @@ __all__ = ["GroupMatrix", "Groups", "group_pnl", "group_positions", "group_sum"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Groups:
+class Groups(Rows):
     """(account, underlying) groups and the group of every net position."""
 
     account: IntArray
     und: IntArray
     of_position: IntArray
     n_und: int
-
-    @property
-    def n(self) -> int:
-        """Number of groups."""
-        return int(self.account.shape[0])
 
     def lookup(self, n_accounts: int) -> IntArray:
         """``(n_accounts, n_und)`` table of group indices, −1 where the account has none."""

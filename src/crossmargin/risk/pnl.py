@@ -16,6 +16,7 @@ Grid vol shocks (sticky strike — each option keeps its own implied vol):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,13 +30,35 @@ from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet, build_grid
 from crossmargin.scenarios.joint import JointScenarioSet
 
-__all__ = ["grid_unit_pnl", "joint_unit_pnl", "scenario_set_for", "shocked_vols"]
+__all__ = [
+    "grid_unit_pnl",
+    "joint_unit_pnl",
+    "scenario_set_for",
+    "scenario_set_of",
+    "shocked_vols",
+]
 
 
 def scenario_set_for(inst: InstrumentTable, config: RiskConfig) -> ScenarioSet:
-    """Grids of the risk classes present in ``inst`` (in ``inst.classes`` order), stacked."""
-    grids = [build_grid(config.risk_classes[c].grid) for c in inst.classes]
-    return ScenarioSet.stack(inst.classes, grids)
+    """Grids of the risk classes present in ``inst`` (in ``inst.classes`` order), stacked.
+
+    Built once per (classes, grid configurations) and shared (its arrays are read-only): a
+    per-call cost the live engine's small re-margins would otherwise pay every time.
+    """
+    return scenario_set_of(inst.classes, config)
+
+
+def scenario_set_of(classes: Sequence[str], config: RiskConfig) -> ScenarioSet:
+    """Grids of risk ``classes`` stacked in that order (shared and read-only)."""
+    return _stacked_grids(tuple((c, config.risk_classes[c].grid) for c in classes))
+
+
+@functools.lru_cache(maxsize=256)
+def _stacked_grids(grids: tuple[tuple[str, GridConfig], ...]) -> ScenarioSet:
+    out = ScenarioSet.stack([c for c, _ in grids], [build_grid(g) for _, g in grids])
+    for a in (out.spot_move, out.vol_state, out.weight):
+        a.flags.writeable = False
+    return out
 
 
 def shocked_vols(

@@ -12,6 +12,7 @@ a snapshot without one is refused.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -52,32 +53,17 @@ def book_scenarios(
         held |= {o.underlying for k, o in enumerate(col.oracle) if o is not None and k in held_idx}
     aux = sorted(held) if with_collateral else []
     coins = {c: snap.price(c) for c in vc.depeg if (c in core or c in held) and snap.has_price(c)}
+    if vc.method == "mc" and not floor:
+        return montecarlo_scenarios(
+            hist, core, as_of=snap.as_of, cfg=vc, risk_class_of=cfg.risk_class_of,
+            stable_prices=coins,
+        )  # fmt: skip
+    hs = partial(historical_scenarios, hist, core, as_of=snap.as_of, cfg=vc)
     if floor:
-        return historical_scenarios(
-            hist,
-            core,
-            as_of=snap.as_of,
-            cfg=vc,
+        return hs(
             risk_class_of=cfg.risk_class_of,
             method="hs",
             lookback_days=vc.apc_floor_years * 365.25,
             with_stress=False,
         )
-    if vc.method == "mc":
-        return montecarlo_scenarios(
-            hist,
-            core,
-            as_of=snap.as_of,
-            cfg=vc,
-            risk_class_of=cfg.risk_class_of,
-            stable_prices=coins,
-        )
-    return historical_scenarios(
-        hist,
-        core,
-        as_of=snap.as_of,
-        cfg=vc,
-        risk_class_of=cfg.risk_class_of,
-        aux=aux,
-        stable_prices=coins,
-    )
+    return hs(risk_class_of=cfg.risk_class_of, aux=aux, stable_prices=coins)

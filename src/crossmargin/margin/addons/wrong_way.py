@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from crossmargin._typing import FloatArray
-from crossmargin.collateral.valuation import CollateralTable
+from crossmargin.collateral.table import CollateralTable
 from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
 

@@ -4,7 +4,7 @@ A preset is a margin model (``crossmargin.margin`` registry) plus a catalog entr
 (:class:`PresetInfo`) saying which venue method it reproduces, from which sources, what it
 covers and — explicitly — what the venue has not published. Parameters are data: every preset
 has a frozen pydantic parameter model whose defaults are the values in the venue specification
-(``../shared/methodologies/<venue>.md``); a risk configuration may override any of them under
+(the venue's methodology, e.g. ``drift-v2.md``); a risk configuration may override any of them under
 ``presets.<name>`` (merged over the defaults, then validated by the preset).
 """
 
@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin._validation import format_loc
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ConfigError, ModelError
-from crossmargin.margin.base import BUILTIN_PRESETS, load_factory
-from crossmargin.margin.result import AddOnRows
+from crossmargin.errors import ConfigError, MarketDataError, ModelError
+from crossmargin.margin.base import BUILTIN_PRESETS, ModelInfo, load_factory
+from crossmargin.margin.result import AddOnRows, MarginBatch
+from crossmargin.market.checks import check_asset
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
 
@@ -52,9 +53,27 @@ KIND_NAMES = {
 
 
 class PresetParams(BaseModel):
-    """Base of every preset's parameter model: unknown fields are errors, values are frozen."""
+    """Base of every preset's parameter model: strict, finite, closed and frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A venue parameter is a number, never a string (``'0.8'``) or a boolean (``true`` is not 1),
+    and never NaN or infinite; an unknown field is an error. Lists from YAML/JSON are read as
+    the tuples the models hold.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: _tuples(v) for k, v in data.items()}
+        return data
+
+
+def _tuples(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_tuples(x) for x in v)
+    return v
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -80,6 +99,8 @@ class PresetInfo:
         What it does not: unpublished rules and how the preset treats them.
     defaults
         Factory of the default (published) parameters.
+    margin
+        The venue's method: ``margin(book, params, detail=...) -> MarginBatch``.
     """
 
     name: str
@@ -90,6 +111,15 @@ class PresetInfo:
     covers: tuple[str, ...]
     gaps: tuple[str, ...]
     defaults: Callable[[], BaseModel]
+    margin: Callable[..., MarginBatch]
+
+    def model(self, config: RiskConfig) -> VenuePreset:
+        """The preset bound to ``config``: published defaults overridden by ``presets.<name>``."""
+        return VenuePreset(self, config, preset_params(self.name, config, self.defaults()))
+
+    def model_info(self) -> ModelInfo:
+        """The margin-model registry's entry of this preset."""
+        return ModelInfo(self.name, self.title, self.sources[0], self.model)
 
     def as_dict(self, *, params: bool = False) -> dict[str, Any]:
         """Plain-data form (for ``crossmargin presets --format json``)."""
@@ -109,20 +139,25 @@ class PresetInfo:
 
 @dataclass(frozen=True, slots=True)
 class VenuePreset:
-    """Base of the venue presets: the risk configuration and the venue's parameters.
+    """A venue preset as a margin model: its catalog entry, the configuration, its parameters."""
 
-    A preset class sets ``info`` (its catalog entry, whose ``defaults`` are the published
-    parameters) and is built by :meth:`from_config`.
-    """
-
+    info: PresetInfo
     config: RiskConfig
     params: Any
-    info: ClassVar[PresetInfo]
 
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self:
-        """Build with the published defaults overridden by ``config.presets[<name>]``."""
-        return cls(config, preset_params(cls.info.name, config, cls.info.defaults()))
+    @property
+    def name(self) -> str:
+        """Registry name."""
+        return self.info.name
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return self.info.title
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """Margin every account of ``book`` by the venue's method."""
+        return self.info.margin(book, self.params, detail=detail)
 
 
 def available_presets() -> tuple[str, ...]:
@@ -142,7 +177,7 @@ def preset_info(name: str) -> PresetInfo:
         raise ModelError(
             f"unknown preset {name!r}; available: {', '.join(BUILTIN_PRESETS)}", path="preset"
         )
-    info: PresetInfo = load_factory(name).info
+    info: PresetInfo = load_factory(name)
     return info
 
 
@@ -303,3 +338,30 @@ def pnl_at_oracle(rb: ResolvedBook) -> FloatArray:
     return np.asarray(
         pos.mtm + pos.quantity * inst.mult[ii] * (inst.spot[ii] - inst.fwd[ii]), dtype=np.float64
     )
+
+
+def quote_price(rb: ResolvedBook, symbol: str, preset: str) -> float:
+    """Price of a venue's quote asset (e.g. USDC) in the snapshot currency.
+
+    Venues that settle in a stable coin compute notionals, requirements and P&L from oracle
+    prices as amounts *of that coin* (Drift multiplies by the quote oracle explicitly, dYdX counts
+    quote quantums); a preset converts them to the snapshot currency at this price. The quote
+    asset's market data goes through the same fail-closed checks as every priced asset.
+
+    Raises
+    ------
+    MarketDataError
+        The snapshot has no price for ``symbol`` (unless it is the snapshot currency), or the
+        price is low-confidence or stale.
+    """
+    snap = rb.snapshot
+    if symbol == snap.base_currency and symbol not in snap.assets:
+        return 1.0
+    if symbol not in snap.assets:
+        raise MarketDataError(
+            f"{preset} computes in its quote asset {symbol}: the snapshot has no {symbol} price "
+            f"to convert to {snap.base_currency}",
+            path=f"assets.{symbol}",
+        )
+    check_asset(snap, symbol, rb.config.market, needed_by=f"{preset} (quote asset)")
+    return float(snap.price(symbol))

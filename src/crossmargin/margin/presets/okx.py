@@ -27,7 +27,7 @@ the snapshot currency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field
@@ -35,13 +35,11 @@ from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.config import RiskConfig
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
-    VenuePreset,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.result import AddOnRows, MarginBatch
@@ -53,7 +51,7 @@ from crossmargin.risk.arrays import VolStates, unit_pnl
 from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
-__all__ = ["OkxPM", "OkxParams", "OkxTier", "OkxUnit", "okx_params", "okx_units"]
+__all__ = ["OkxParams", "OkxTier", "OkxUnit", "okx_params", "okx_pm", "okx_units"]
 
 
 class OkxTier(PresetParams):
@@ -78,9 +76,17 @@ class OkxParams(PresetParams):
     vol_shock_down: float = Field(default=0.25, ge=0.0, le=1.0, description="unpublished")
     short_term_vega_power: float = Field(default=0.3, ge=0.0)
     long_term_vega_power: float = Field(default=0.13, ge=0.0)
-    mr7_base_rate: dict[str, float]
+    mr7_base_rate: dict[str, Annotated[float, Field(ge=0.0)]]
     mr7_default_rate: float = Field(default=0.01, ge=0.0, description="unpublished (crossmargin)")
-    mr7_multipliers: tuple[float, ...] = (1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
+    mr7_multipliers: tuple[Annotated[float, Field(ge=0.0)], ...] = (
+        1.0,
+        2.0,
+        4.0,
+        6.0,
+        8.0,
+        10.0,
+        12.0,
+    )
     mr7_band_edges: tuple[float, ...] = Field(
         default=(10_000.0, 50_000.0, 100_000.0, 200_000.0, 400_000.0, 700_000.0),
         description="USD notional band upper edges; only [0, 10k] and > 700k are published",
@@ -268,6 +274,88 @@ def okx_units(rb: ResolvedBook, p: OkxParams) -> OkxUnit:
     )
 
 
+def okx_pm(book: ResolvedBook, p: OkxParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    u = okx_units(book, p)
+    A = book.n_accounts
+    inst = book.instruments
+    col = book.collateral
+    liab = np.maximum(-col.market_value, 0.0)
+    mr8 = col.per_account(liab * p.borrow_mmr_rate, A)
+    b_imr = col.per_account(liab * p.borrow_imr_rate, A)
+    labels = group_labels(inst.underlyings, u.und)
+    acc = np.arange(A, dtype=np.int64)
+    top = np.maximum(np.maximum(u.mr1, u.mr2), u.mr6)
+    inner = top + u.mr3 + u.mr4 + u.mr5 + u.mr9
+
+    def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
+        return AddOnRows(name, u.account, labels, amount, what)
+
+    # rows add up: MR1 (scan) + rows = unit IMR; MR2/MR6/MR7 raw values are in the scenario
+    # P&L (MR6 cells) and in okx_units()
+    addons = (
+        row(
+            "mr2_mr6_excess",
+            top - u.mr1,
+            "max(MR1, MR2 time value, MR6 = 0.5 x extreme-move loss) - MR1",
+        ),
+        row("mr3_vol_term_structure", u.mr3, "non-parallel vega across expiries (approximation)"),
+        row("mr4_basis", u.mr4, "|net delta| per expiry x max(perp move, annual move x T)"),
+        row("mr5_interest_rate", u.mr5, "rate shock on option rho (approximation)"),
+        row(
+            "mr7_minimum",
+            u.mmr - inner,
+            "raise to MR7 = |net delta| x base rate x size multiplier",
+        ),
+        row(
+            "imr_factor",
+            (p.imr_factor - 1.0) * u.mmr,
+            f"unit IMR = {p.imr_factor:g} x unit MMR",
+        ),
+        AddOnRows(
+            "mr8_borrowing",
+            acc,
+            ("borrow",) * A,
+            b_imr,
+            f"liabilities x {p.borrow_imr_rate:g} (MMR: x {p.borrow_mmr_rate:g})",
+        ),
+    )
+    grids = []
+    for k in range(len(inst.underlyings)):
+        mv = u.grid_moves[k]
+        S = mv.size
+        vn = ["down", "unchanged", "up"] * ((S - 2) // 3) + ["unchanged", "unchanged"]
+        kinds = ["standard"] * (S - 2) + ["tail", "tail"]
+        labs = [f"MR1 spot {m:+.0%} vol {v}" for m, v in zip(mv[: S - 2], vn, strict=False)]
+        labs += [f"MR6 extreme {m:+.0%}" for m in mv[S - 2 :]]
+        grids.append(preset_grid(mv, vn, [1.0] * S, kinds, labs))
+    G = u.account.size
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=u.account,
+        und=u.und,
+        im=u.imr,
+        mm=u.mmr,
+        delta=_delta_units(book, u),
+        delta_notional=u.delta_usd,
+        scan=u.mr1,
+        worst=u.mr1_cell,
+        addons=addons,
+        account_im=b_imr,
+        account_mm=mr8,
+        scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
+        scenario_pnl=u.pnl if detail else None,
+        scenario_class=u.und if G else np.zeros(0, np.int64),
+    )
+
+
+def _delta_units(book: ResolvedBook, u: OkxUnit) -> FloatArray:
+    spot = np.ones(max(len(book.instruments.underlyings), 1))
+    spot[book.instruments.und] = book.instruments.spot
+    return np.asarray(u.delta_usd / spot[u.und], dtype=np.float64)
+
+
 INFO = PresetInfo(
     name="okx-pm",
     venue="OKX",
@@ -290,102 +378,13 @@ INFO = PresetInfo(
         "non-parallel vega x mr3_fraction, rho x mr5_rate_shock)",
         "MR4 perp move per tier (0.2% / 0.8%) and MR7 base rates (0.45% BTC, 0.7% LTC) are "
         "observed ratios; MR7 band edges and other rates are crossmargin guesses",
-        "MR9 (USDT/USDC/USD hedge legs) is 0; adjusted-equity discount rates are not modelled",
+        "MR9 (USDT/USDC/USD hedge legs) is 0: USDT-, USDC- and coin-margined linear products "
+        "are all valued in the snapshot currency (the stables at par)",
+        "adjusted equity: OKX's tiered collateral discount rates are not published; collateral "
+        "counts at the risk configuration's haircuts",
+        "spot-derivatives offset mode: spot positions in the book join their risk unit, "
+        "collateral balances do not; spot orders are not modelled",
     ),
+    margin=okx_pm,
     defaults=okx_params,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OkxPM(VenuePreset):
-    """OKX portfolio margin (see module docstring)."""
-
-    config: RiskConfig
-    params: OkxParams
-    name: ClassVar[str] = "okx-pm"
-    description: ClassVar[str] = "OKX portfolio margin (MR1-MR9)"
-    info: ClassVar[PresetInfo] = INFO
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        u = okx_units(book, p)
-        A = book.n_accounts
-        inst = book.instruments
-        col = book.collateral
-        liab = np.maximum(-col.market_value, 0.0)
-        mr8 = col.per_account(liab * p.borrow_mmr_rate, A)
-        b_imr = col.per_account(liab * p.borrow_imr_rate, A)
-        labels = group_labels(inst.underlyings, u.und)
-        acc = np.arange(A, dtype=np.int64)
-        top = np.maximum(np.maximum(u.mr1, u.mr2), u.mr6)
-        inner = top + u.mr3 + u.mr4 + u.mr5 + u.mr9
-
-        def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
-            return AddOnRows(name, u.account, labels, amount, what)
-
-        # rows add up: MR1 (scan) + rows = unit IMR; MR2/MR6/MR7 raw values are in the scenario
-        # P&L (MR6 cells) and in okx_units()
-        addons = (
-            row(
-                "mr2_mr6_excess",
-                top - u.mr1,
-                "max(MR1, MR2 time value, MR6 = 0.5 x extreme-move loss) - MR1",
-            ),
-            row(
-                "mr3_vol_term_structure", u.mr3, "non-parallel vega across expiries (approximation)"
-            ),
-            row("mr4_basis", u.mr4, "|net delta| per expiry x max(perp move, annual move x T)"),
-            row("mr5_interest_rate", u.mr5, "rate shock on option rho (approximation)"),
-            row(
-                "mr7_minimum",
-                u.mmr - inner,
-                "raise to MR7 = |net delta| x base rate x size multiplier",
-            ),
-            row(
-                "imr_factor",
-                (p.imr_factor - 1.0) * u.mmr,
-                f"unit IMR = {p.imr_factor:g} x unit MMR",
-            ),
-            AddOnRows(
-                "mr8_borrowing",
-                acc,
-                ("borrow",) * A,
-                b_imr,
-                f"liabilities x {p.borrow_imr_rate:g} (MMR: x {p.borrow_mmr_rate:g})",
-            ),
-        )
-        grids = []
-        for k in range(len(inst.underlyings)):
-            mv = u.grid_moves[k]
-            S = mv.size
-            vn = ["down", "unchanged", "up"] * ((S - 2) // 3) + ["unchanged", "unchanged"]
-            kinds = ["standard"] * (S - 2) + ["tail", "tail"]
-            labs = [f"MR1 spot {m:+.0%} vol {v}" for m, v in zip(mv[: S - 2], vn, strict=False)]
-            labs += [f"MR6 extreme {m:+.0%}" for m in mv[S - 2 :]]
-            grids.append(preset_grid(mv, vn, [1.0] * S, kinds, labs))
-        G = u.account.size
-        return assemble_batch(
-            self.name,
-            book,
-            account=u.account,
-            und=u.und,
-            im=u.imr,
-            mm=u.mmr,
-            delta=_delta_units(book, u),
-            delta_notional=u.delta_usd,
-            scan=u.mr1,
-            worst=u.mr1_cell,
-            addons=addons,
-            account_im=b_imr,
-            account_mm=mr8,
-            scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
-            scenario_pnl=u.pnl if detail else None,
-            scenario_class=u.und if G else np.zeros(0, np.int64),
-        )
-
-
-def _delta_units(book: ResolvedBook, u: OkxUnit) -> FloatArray:
-    spot = np.ones(max(len(book.instruments.underlyings), 1))
-    spot[book.instruments.und] = book.instruments.spot
-    return np.asarray(u.delta_usd / spot[u.und], dtype=np.float64)

@@ -18,21 +18,16 @@ default). Collateral: USDC only (other assets counted at 0 in equity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 from pydantic import Field
 from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.config import RiskConfig
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
-    VenuePreset,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
@@ -48,7 +43,7 @@ from crossmargin.risk.arrays import VolMatrix, unit_pnl
 from crossmargin.risk.volshock import vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
-__all__ = ["ParadexPM", "ParadexParams", "ParadexTail", "paradex_params", "paradex_scan"]
+__all__ = ["ParadexParams", "ParadexTail", "paradex_params", "paradex_pm", "paradex_scan"]
 
 
 class ParadexTail(PresetParams):
@@ -128,6 +123,86 @@ def paradex_scan(rb: ResolvedBook, p: ParadexParams) -> tuple[FloatArray, FloatA
     return unit, w
 
 
+def paradex_pm(book: ResolvedBook, p: ParadexParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    require_supported(book, INFO.name, kinds=(KIND_PERP, KIND_OPTION), inverse=False)
+    inst, pos = book.instruments, book.positions
+    A = book.n_accounts
+    unit, _ = paradex_scan(book, p)
+    groups = group_positions(pos, inst)
+    G = groups.n
+    Q = sparse.csr_matrix((pos.quantity, (groups.of_position, pos.instrument)), shape=(G, inst.n))
+    pnl = np.asarray(Q @ unit, dtype=np.float64) if G else np.zeros((0, unit.shape[1]))
+    worst_loss = np.max(-pnl, axis=1) if G else np.zeros(0)
+    scan = np.maximum(worst_loss, 0.0)
+    worst = np.argmax(-pnl, axis=1).astype(np.int64) if G else np.zeros(0, np.int64)
+    ii = pos.instrument
+    d_pos = pos.quantity * inst.delta[ii]
+    net = group_sum(groups, d_pos)
+    gross = group_sum(groups, np.abs(d_pos))
+    spot = underlying_spot(book)[groups.und]
+    hedged = np.maximum(gross - np.abs(net), 0.0)
+    mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot
+    net_req = np.maximum(scan, mdr)
+    # funding provision: 8-hour funding when it is a cost; fee provision on gross notional
+    rate_und = np.asarray(
+        [book.snapshot.asset(u).perp_funding_rate or 0.0 for u in inst.underlyings]
+    )
+    is_perp = inst.kind[ii] == KIND_PERP
+    cost = np.where(
+        is_perp,
+        pos.quantity
+        * inst.mult[ii]
+        * inst.fwd[ii]
+        * rate_und[inst.und[ii]]
+        * (p.funding_provision_hours / 8.0),
+        0.0,
+    )
+    fund = group_sum(groups, np.maximum(cost, 0.0))
+    fee = group_sum(groups, p.fee_provision_rate * pos.notional)
+    g_im = net_req + fund + fee
+    g_mm = p.mm_fraction * net_req + fund + fee
+    ok, excluded = accepted_collateral(book, p.accepted_collateral)
+    labels = group_labels(inst.underlyings, groups.und)
+    addons = (
+        AddOnRows(
+            "minimum_delta",
+            groups.account,
+            labels,
+            net_req - scan,
+            f"raise to ({p.min_delta_net_rate:g} |net delta| + {p.min_delta_hedged_rate:g} "
+            "hedged delta) x spot",
+        ),
+        AddOnRows("funding_provision", groups.account, labels, fund, "8-hour funding cost"),
+        AddOnRows("fee_provision", groups.account, labels, fee, "fee rate x gross notional"),
+        excluded_rows(book, excluded, "Paradex"),
+    )
+    mv, vs, w, kinds = _scenarios(p)
+    labs = [
+        f"spot {m:+.0%} vol {v:+.0%}" + (f" (tail, weight {wt:g})" if k == "tail" else "")
+        for m, v, wt, k in zip(mv, vs, w, kinds, strict=True)
+    ]
+    vnames = ["up" if v > 0 else "down" for v in vs]
+    grid = preset_grid(mv, vnames, w, kinds, labs)
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=g_im,
+        mm=g_mm,
+        delta=net,
+        delta_notional=net * spot,
+        scan=scan,
+        worst=worst,
+        addons=addons,
+        upnl=equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A)),
+        scenarios=ScenarioSet.stack(("paradex-pm",), (grid,)),
+        scenario_pnl=pnl if detail else None,
+        scenario_class=np.zeros(G, dtype=np.int64),
+    )
+
+
 INFO = PresetInfo(
     name="paradex-pm",
     venue="Paradex",
@@ -149,99 +224,11 @@ INFO = PresetInfo(
         "fee provision unpublished: fee_provision_rate x gross notional, 0 by default",
         "whether a 0% move is in the grid is unresolved (include_zero_move, off by default)",
         "forward vs spot shocking and the perpetual-option model are unpublished",
+        "the USDC balance's valuation is unpublished: instruments are valued in USD as published "
+        "and the USDC balance at its snapshot price (not at par)",
+        "perpetual options, RFQ bounds and the margin-config endpoint's per-asset parameters are "
+        "not loaded (load them as configuration)",
     ),
+    margin=paradex_pm,
     defaults=paradex_params,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ParadexPM(VenuePreset):
-    """Paradex portfolio margin (see module docstring)."""
-
-    config: RiskConfig
-    params: ParadexParams
-    name: ClassVar[str] = "paradex-pm"
-    description: ClassVar[str] = "Paradex portfolio margin (beta)"
-    info: ClassVar[PresetInfo] = INFO
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        require_supported(book, self.name, kinds=(KIND_PERP, KIND_OPTION), inverse=False)
-        inst, pos = book.instruments, book.positions
-        A = book.n_accounts
-        unit, _ = paradex_scan(book, p)
-        groups = group_positions(pos, inst)
-        G = groups.n
-        Q = sparse.csr_matrix(
-            (pos.quantity, (groups.of_position, pos.instrument)), shape=(G, inst.n)
-        )
-        pnl = np.asarray(Q @ unit, dtype=np.float64) if G else np.zeros((0, unit.shape[1]))
-        worst_loss = np.max(-pnl, axis=1) if G else np.zeros(0)
-        scan = np.maximum(worst_loss, 0.0)
-        worst = np.argmax(-pnl, axis=1).astype(np.int64) if G else np.zeros(0, np.int64)
-        ii = pos.instrument
-        d_pos = pos.quantity * inst.delta[ii]
-        net = group_sum(groups, d_pos)
-        gross = group_sum(groups, np.abs(d_pos))
-        spot = underlying_spot(book)[groups.und]
-        hedged = np.maximum(gross - np.abs(net), 0.0)
-        mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot
-        net_req = np.maximum(scan, mdr)
-        # funding provision: 8-hour funding when it is a cost; fee provision on gross notional
-        rate_und = np.asarray(
-            [book.snapshot.asset(u).perp_funding_rate or 0.0 for u in inst.underlyings]
-        )
-        is_perp = inst.kind[ii] == KIND_PERP
-        cost = np.where(
-            is_perp,
-            pos.quantity
-            * inst.mult[ii]
-            * inst.fwd[ii]
-            * rate_und[inst.und[ii]]
-            * (p.funding_provision_hours / 8.0),
-            0.0,
-        )
-        fund = group_sum(groups, np.maximum(cost, 0.0))
-        fee = group_sum(groups, p.fee_provision_rate * pos.notional)
-        g_im = net_req + fund + fee
-        g_mm = p.mm_fraction * net_req + fund + fee
-        ok, excluded = accepted_collateral(book, p.accepted_collateral)
-        labels = group_labels(inst.underlyings, groups.und)
-        addons = (
-            AddOnRows(
-                "minimum_delta",
-                groups.account,
-                labels,
-                net_req - scan,
-                f"raise to ({p.min_delta_net_rate:g} |net delta| + {p.min_delta_hedged_rate:g} "
-                "hedged delta) x spot",
-            ),
-            AddOnRows("funding_provision", groups.account, labels, fund, "8-hour funding cost"),
-            AddOnRows("fee_provision", groups.account, labels, fee, "fee rate x gross notional"),
-            excluded_rows(book, excluded, "Paradex"),
-        )
-        mv, vs, w, kinds = _scenarios(p)
-        labs = [
-            f"spot {m:+.0%} vol {v:+.0%}" + (f" (tail, weight {wt:g})" if k == "tail" else "")
-            for m, v, wt, k in zip(mv, vs, w, kinds, strict=True)
-        ]
-        vnames = ["up" if v > 0 else "down" for v in vs]
-        grid = preset_grid(mv, vnames, w, kinds, labs)
-        return assemble_batch(
-            self.name,
-            book,
-            account=groups.account,
-            und=groups.und,
-            im=g_im,
-            mm=g_mm,
-            delta=net,
-            delta_notional=net * spot,
-            scan=scan,
-            worst=worst,
-            addons=addons,
-            upnl=equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A)),
-            scenarios=ScenarioSet.stack(("paradex-pm",), (grid,)),
-            scenario_pnl=pnl if detail else None,
-            scenario_class=np.zeros(G, dtype=np.int64),
-        )

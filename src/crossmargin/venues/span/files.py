@@ -30,9 +30,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from crossmargin._validation import Finite, NonNegative, Positive, Unit, read_json, translate
+from crossmargin._validation import (
+    Finite,
+    NonNegative,
+    Positive,
+    Unit,
+    read_json,
+    validate_document,
+)
 from crossmargin.errors import InputError
 from crossmargin.margin.presets.span.core import (
     N_SCENARIOS,
@@ -53,20 +60,23 @@ class _M(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TierLegIn(_M):
+class _LegIn(_M):
+    """A spread leg: delta ratio and side."""
+
+    ratio: Positive = 1.0
+    side: Literal["A", "B"]
+
+
+class TierLegIn(_LegIn):
     """An intra-commodity spread leg."""
 
     tier: str
-    ratio: Positive = 1.0
-    side: Literal["A", "B"]
 
 
-class CCLegIn(_M):
+class CCLegIn(_LegIn):
     """An inter-commodity spread leg."""
 
     cc: str
-    ratio: Positive = 1.0
-    side: Literal["A", "B"]
 
 
 class IntraIn(_M):
@@ -184,12 +194,17 @@ class SpanFile(_M):
 
 def span_file_from_obj(obj: Any) -> SpanFile:
     """Validate a parsed risk-parameter document."""
-    if not isinstance(obj, dict):
-        raise InputError("a SPAN file must be a JSON object", path="span")
-    try:
-        return SpanFile.model_validate(obj)
-    except ValidationError as exc:
-        raise translate(exc) from None
+    return validate_document(SpanFile, obj, what="SPAN", path="span")
+
+
+def _spread(sp: IntraIn | InterIn, rate: float, targets: list[int]) -> SpanSpread:
+    """A spread definition of the file with its legs' targets (tier or CC indices)."""
+    legs: list[_LegIn] = list(sp.legs)
+    return SpanSpread(
+        tuple(SpanLeg(t, lg.ratio, lg.side) for t, lg in zip(targets, legs, strict=True)),
+        rate,
+        sp.name,
+    )
 
 
 def load_span_file(path: str | Path) -> SpanFile:
@@ -209,11 +224,7 @@ def span_book(f: SpanFile) -> SpanBook:
                 name=name,
                 n_tiers=len(c.tiers),
                 intra_spreads=tuple(
-                    SpanSpread(
-                        tuple(SpanLeg(t_ix[leg.tier], leg.ratio, leg.side) for leg in sp.legs),
-                        sp.rate,
-                        sp.name,
-                    )
+                    _spread(sp, sp.rate, [t_ix[leg.tier] for leg in sp.legs])
                     for sp in c.intra_spreads
                 ),
                 spot_tiers=tuple(t_ix[t] for t in c.spot_tiers),
@@ -226,12 +237,7 @@ def span_book(f: SpanFile) -> SpanBook:
             )
         )
     inter = tuple(
-        SpanSpread(
-            tuple(SpanLeg(cc_ix[leg.cc], leg.ratio, leg.side) for leg in sp.legs),
-            sp.credit,
-            sp.name,
-        )
-        for sp in f.inter_spreads
+        _spread(sp, sp.credit, [cc_ix[leg.cc] for leg in sp.legs]) for sp in f.inter_spreads
     )
     names = list(f.contracts)
     k_ix = {k: i for i, k in enumerate(names)}

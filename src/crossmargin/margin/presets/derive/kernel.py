@@ -16,6 +16,8 @@ applies the few rules by which Derive's ``Black76.sol`` / ``SVI.sol`` (``derive-
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from crossmargin._typing import BoolArray, FloatArray
@@ -37,22 +39,8 @@ SATURATION_TOTAL_VOL = 24.0
 SVI_MAX_TOTAL_VARIANCE = 144.0
 
 
-def derive_black76_block(
-    F: FloatArray,
-    K: FloatArray,
-    T: FloatArray,
-    sigma: FloatArray,
-    D: FloatArray,
-    is_call: BoolArray,
-    out: FloatArray,
-) -> None:
-    """Derive's Black-76 of one block, in place (the engine's block kernel, capped, saturated)."""
-    black76_price_block(F, K, T, sigma, D, is_call, out)
-    cap = np.where(is_call, F * D, K * D)
-    np.minimum(out, cap, out=out)
-    sat = sigma * np.sqrt(np.maximum(T, 0.0)) >= SATURATION_TOTAL_VOL
-    if sat.any():
-        out[sat] = cap[sat]
+#: Derive's Black-76 of one block: the engine's block kernel with Derive's caps and saturation.
+derive_black76_block = partial(black76_price_block, saturation=SATURATION_TOTAL_VOL)
 
 
 def derive_prices(

@@ -16,19 +16,17 @@ same code that margins a risk-parameter file, :mod:`.files`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.config import RiskConfig
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
-    VenuePreset,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets.span.core import (
@@ -49,9 +47,9 @@ from crossmargin.scenarios.grid import ScenarioSet
 __all__ = [
     "SCAN_POINTS",
     "SpanInterSpread",
-    "SpanModel",
     "SpanParams",
     "span_params",
+    "span_preset",
     "span_risk_arrays",
 ]
 
@@ -182,6 +180,149 @@ def _cls_of(inst: InstrumentTable, k_und: int) -> int:
     return int(inst.cls[np.argmax(inst.und == k_und)])
 
 
+def span_book(rb: ResolvedBook, p: SpanParams) -> tuple[SpanBook, _Arrays]:
+    """The resolved book as a :class:`SpanBook` with generated arrays and spreads."""
+    cfg = rb.config
+    inst, pos = rb.instruments, rb.positions
+    arr = span_risk_arrays(rb, p)
+    unds = inst.underlyings
+    ccs = []
+    for k, u in enumerate(unds):
+        rc = cfg.risk_classes[inst.classes[_cls_of(inst, k)]]
+        spot = float(inst.spot[np.argmax(inst.und == k)])
+        T = arr.tier_times[k]
+        mn = p.intra_min_move.get(u, rc.basis.min_move)
+        an = p.intra_annual_move.get(u, rc.basis.annual_move)
+        pairs = sorted(
+            ((i, j) for i in range(T.size) for j in range(i + 1, T.size)),
+            key=lambda ij: (ij[1] - ij[0], ij[0]),
+        )
+        intra = tuple(
+            SpanSpread(
+                (SpanLeg(i, 1.0, "A"), SpanLeg(j, 1.0, "B")),
+                spot * max(mn, an * float(T[j] - T[i])),
+                f"tier {i}/{j}",
+            )
+            for i, j in pairs
+        )
+        psr = float(arr.psr[np.argmax(inst.und == k)])
+        ccs.append(
+            SpanCC(
+                name=u,
+                n_tiers=max(T.size, 1),
+                intra_spreads=intra,
+                spot_tiers=(0,) if p.spot_rate_outright > 0 else (),
+                spot_rate_outright=p.spot_rate_outright * spot,
+                wfpr_method=p.wfpr_method,
+                scan_range_per_delta=psr * spot,
+                initial_ratio=p.initial_ratio,
+            )
+        )
+    index = {u: i for i, u in enumerate(unds)}
+    pairs_cfg = (
+        p.inter_spreads
+        if p.inter_spreads is not None
+        else tuple(
+            SpanInterSpread(legs=ic.legs, ratio=ic.ratio, credit=ic.credit)
+            for ic in cfg.inter_commodity
+        )
+    )
+    inter = tuple(
+        SpanSpread(
+            (
+                SpanLeg(index[s.legs[0]], s.ratio[0], "A"),
+                SpanLeg(index[s.legs[1]], s.ratio[1], "B"),
+            ),
+            s.credit,
+            f"{s.legs[0]}/{s.legs[1]}",
+        )
+        for s in pairs_cfg
+        if s.legs[0] in index and s.legs[1] in index
+    )
+    som_rate = np.asarray(
+        [
+            p.som_rate.get(u, cfg.risk_classes[inst.classes[_cls_of(inst, k)]].short_option_minimum)
+            for k, u in enumerate(unds)
+        ]
+    )
+    is_opt = inst.kind == KIND_OPTION
+    book = SpanBook(
+        n_accounts=rb.n_accounts,
+        ccs=tuple(ccs),
+        inter_spreads=inter,
+        k_cc=inst.und.astype(np.int64),
+        k_tier=arr.tier,
+        k_array=arr.losses,
+        k_delta=arr.delta,
+        k_option=is_opt & ~inst.settled,
+        k_call=inst.is_call,
+        k_som=(som_rate[inst.und] if inst.n else np.zeros(0)) * inst.fwd * inst.mult,
+        k_value=inst.value * inst.mult,
+        k_premium=is_opt,
+        p_account=pos.account,
+        p_contract=pos.instrument,
+        p_quantity=pos.quantity,
+    )
+    return book, arr
+
+
+def span_preset(book: ResolvedBook, p: SpanParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    inst = book.instruments
+    sb, arr = span_book(book, p)
+    r: SpanResult = span_margin(sb)
+    labels = group_labels(inst.underlyings, r.g_cc)
+    scan = np.maximum(r.scan, 0.0)
+    core = scan + r.intra + r.spot - r.credit
+
+    def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
+        return AddOnRows(name, r.g_account, labels, amount, what)
+
+    # rows add up: scan + rows = initial requirement of the CC
+    addons = (
+        row("intra_commodity", r.intra, "calendar spreads between expiry tiers, adjacent first"),
+        row("spot_month", r.spot, "delta held in the spot tier"),
+        row("inter_commodity_credit", -r.credit, "SPAN inter-commodity credit (WFPR x rate)"),
+        row(
+            "short_option_minimum",
+            r.risk - core,
+            "raise to max(short calls, short puts) x SOM (risk floored at 0)",
+        ),
+        row("initial_ratio", r.initial - r.risk, f"initial = maintenance x {p.initial_ratio:g}"),
+    )
+    grids = []
+    mv = [m for m, _ in SCAN_POINTS] + [p.extreme_multiple, -p.extreme_multiple]
+    vn = ["up" if v > 0 else "down" for _, v in SCAN_POINTS] + ["unchanged", "unchanged"]
+    kinds = ["standard"] * 14 + ["tail", "tail"]
+    wts = [1.0] * 14 + [p.extreme_cover] * 2
+    for k in range(len(inst.underlyings)):
+        psr = float(arr.psr[np.argmax(inst.und == k)])
+        labs = [
+            f"SPAN {i + 1}: price {m * psr:+.1%}, vol {v}"
+            for i, (m, v) in enumerate(zip(mv, vn, strict=True))
+        ]
+        grids.append(preset_grid([m * psr for m in mv], vn, wts, kinds, labs))
+    und_spot = np.ones(max(len(inst.underlyings), 1))
+    und_spot[inst.und] = inst.spot
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=r.g_account,
+        und=r.g_cc,
+        im=r.initial,
+        mm=r.risk,
+        delta=r.net_delta,
+        delta_notional=r.net_delta * und_spot[r.g_cc],
+        scan=scan,
+        worst=r.active,
+        addons=addons,
+        totals=(r.initial_total, r.maintenance_total),
+        scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
+        scenario_pnl=-r.losses if detail else None,
+        scenario_class=r.g_cc,
+    )
+
+
 INFO = PresetInfo(
     name="span",
     venue="CME Group",
@@ -205,165 +346,12 @@ INFO = PresetInfo(
         "generated arrays use crossmargin defaults (PSR from the risk class grid, VSR 25% of vol, "
         "m 2 / c 0.35, 1-day look-ahead, calendar rates from the basis parameters)",
         "spread tie-breaking beyond file priority, somMeth variants and capAnov are not modelled",
+        "generated short option minimum: som_rate x the underlying's forward notional per short "
+        "contract (CME sets it as a share of one futures contract's outright margin)",
+        "one performance-bond currency (the snapshot's): PA2 currency-conversion records are not "
+        "applied; initial = maintenance x initial_ratio (1.1 speculator; 1.0 for members/hedgers "
+        "by override)",
     ),
+    margin=span_preset,
     defaults=span_params,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SpanModel(VenuePreset):
-    """CME SPAN with generated risk arrays (see module docstring)."""
-
-    config: RiskConfig
-    params: SpanParams
-    name: ClassVar[str] = "span"
-    description: ClassVar[str] = "CME SPAN over generated risk arrays"
-    info: ClassVar[PresetInfo] = INFO
-
-    def span_book(self, rb: ResolvedBook) -> tuple[SpanBook, _Arrays]:
-        """The resolved book as a :class:`SpanBook` with generated arrays and spreads."""
-        p, cfg = self.params, self.config
-        inst, pos = rb.instruments, rb.positions
-        arr = span_risk_arrays(rb, p)
-        unds = inst.underlyings
-        ccs = []
-        for k, u in enumerate(unds):
-            rc = cfg.risk_classes[inst.classes[_cls_of(inst, k)]]
-            spot = float(inst.spot[np.argmax(inst.und == k)])
-            T = arr.tier_times[k]
-            mn = p.intra_min_move.get(u, rc.basis.min_move)
-            an = p.intra_annual_move.get(u, rc.basis.annual_move)
-            pairs = sorted(
-                ((i, j) for i in range(T.size) for j in range(i + 1, T.size)),
-                key=lambda ij: (ij[1] - ij[0], ij[0]),
-            )
-            intra = tuple(
-                SpanSpread(
-                    (SpanLeg(i, 1.0, "A"), SpanLeg(j, 1.0, "B")),
-                    spot * max(mn, an * float(T[j] - T[i])),
-                    f"tier {i}/{j}",
-                )
-                for i, j in pairs
-            )
-            psr = float(arr.psr[np.argmax(inst.und == k)])
-            ccs.append(
-                SpanCC(
-                    name=u,
-                    n_tiers=max(T.size, 1),
-                    intra_spreads=intra,
-                    spot_tiers=(0,) if p.spot_rate_outright > 0 else (),
-                    spot_rate_outright=p.spot_rate_outright * spot,
-                    wfpr_method=p.wfpr_method,
-                    scan_range_per_delta=psr * spot,
-                    initial_ratio=p.initial_ratio,
-                )
-            )
-        index = {u: i for i, u in enumerate(unds)}
-        pairs_cfg = (
-            p.inter_spreads
-            if p.inter_spreads is not None
-            else tuple(
-                SpanInterSpread(legs=ic.legs, ratio=ic.ratio, credit=ic.credit)
-                for ic in cfg.inter_commodity
-            )
-        )
-        inter = tuple(
-            SpanSpread(
-                (
-                    SpanLeg(index[s.legs[0]], s.ratio[0], "A"),
-                    SpanLeg(index[s.legs[1]], s.ratio[1], "B"),
-                ),
-                s.credit,
-                f"{s.legs[0]}/{s.legs[1]}",
-            )
-            for s in pairs_cfg
-            if s.legs[0] in index and s.legs[1] in index
-        )
-        som_rate = np.asarray(
-            [
-                p.som_rate.get(
-                    u, cfg.risk_classes[inst.classes[_cls_of(inst, k)]].short_option_minimum
-                )
-                for k, u in enumerate(unds)
-            ]
-        )
-        is_opt = inst.kind == KIND_OPTION
-        book = SpanBook(
-            n_accounts=rb.n_accounts,
-            ccs=tuple(ccs),
-            inter_spreads=inter,
-            k_cc=inst.und.astype(np.int64),
-            k_tier=arr.tier,
-            k_array=arr.losses,
-            k_delta=arr.delta,
-            k_option=is_opt & ~inst.settled,
-            k_call=inst.is_call,
-            k_som=(som_rate[inst.und] if inst.n else np.zeros(0)) * inst.fwd * inst.mult,
-            k_value=inst.value * inst.mult,
-            k_premium=is_opt,
-            p_account=pos.account,
-            p_contract=pos.instrument,
-            p_quantity=pos.quantity,
-        )
-        return book, arr
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        inst = book.instruments
-        sb, arr = self.span_book(book)
-        r: SpanResult = span_margin(sb)
-        labels = group_labels(inst.underlyings, r.g_cc)
-        scan = np.maximum(r.scan, 0.0)
-        core = scan + r.intra + r.spot - r.credit
-
-        def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
-            return AddOnRows(name, r.g_account, labels, amount, what)
-
-        # rows add up: scan + rows = initial requirement of the CC
-        addons = (
-            row(
-                "intra_commodity", r.intra, "calendar spreads between expiry tiers, adjacent first"
-            ),
-            row("spot_month", r.spot, "delta held in the spot tier"),
-            row("inter_commodity_credit", -r.credit, "SPAN inter-commodity credit (WFPR x rate)"),
-            row(
-                "short_option_minimum",
-                r.risk - core,
-                "raise to max(short calls, short puts) x SOM (risk floored at 0)",
-            ),
-            row(
-                "initial_ratio", r.initial - r.risk, f"initial = maintenance x {p.initial_ratio:g}"
-            ),
-        )
-        grids = []
-        mv = [m for m, _ in SCAN_POINTS] + [p.extreme_multiple, -p.extreme_multiple]
-        vn = ["up" if v > 0 else "down" for _, v in SCAN_POINTS] + ["unchanged", "unchanged"]
-        kinds = ["standard"] * 14 + ["tail", "tail"]
-        wts = [1.0] * 14 + [p.extreme_cover] * 2
-        for k in range(len(inst.underlyings)):
-            psr = float(arr.psr[np.argmax(inst.und == k)])
-            labs = [
-                f"SPAN {i + 1}: price {m * psr:+.1%}, vol {v}"
-                for i, (m, v) in enumerate(zip(mv, vn, strict=True))
-            ]
-            grids.append(preset_grid([m * psr for m in mv], vn, wts, kinds, labs))
-        und_spot = np.ones(max(len(inst.underlyings), 1))
-        und_spot[inst.und] = inst.spot
-        return assemble_batch(
-            self.name,
-            book,
-            account=r.g_account,
-            und=r.g_cc,
-            im=r.initial,
-            mm=r.risk,
-            delta=r.net_delta,
-            delta_notional=r.net_delta * und_spot[r.g_cc],
-            scan=scan,
-            worst=r.active,
-            addons=addons,
-            totals=(r.initial_total, r.maintenance_total),
-            scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
-            scenario_pnl=-r.losses if detail else None,
-            scenario_class=r.g_cc,
-        )
