@@ -30,7 +30,7 @@ test: $(DEV_STAMP)
 	$(BIN)/python -m ruff format --check src tests benchmarks
 	$(BIN)/python -m mypy
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
@@ -40,7 +40,7 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/python -m mypy
 
 unit: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 ## Benchmarks (not part of the test suite): prints throughput and memory.
 bench: $(DEV_STAMP)

@@ -64,11 +64,16 @@ def market() -> dict[str, object]:
 
 
 def positions(
-    n_accounts: int, n_positions: int, seed: int = 7
+    n_accounts: int, n_positions: int, seed: int = 7, *, first_account: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Positions and collateral tables of a synthetic venue."""
+    """Positions and collateral tables of a synthetic venue.
+
+    Accounts are numbered from ``first_account`` (a large venue is generated in chunks).
+    """
     rng = np.random.default_rng(seed)
-    acc_ids = np.array([f"acct-{i:06d}" for i in range(n_accounts)], dtype=object)
+    acc_ids = np.array(
+        [f"acct-{i:06d}" for i in range(first_account, first_account + n_accounts)], dtype=object
+    )
     # every account gets at least one position; the rest are spread with a skew
     extra = rng.choice(n_accounts, size=n_positions - n_accounts, p=_skew(n_accounts, rng))
     acc = np.concatenate([np.arange(n_accounts), extra])

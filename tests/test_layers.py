@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "crossmargin"
 
 #: Lowest first. A unit is a top-level module or package of ``crossmargin``. Units not created
 #: yet are listed where they will live (``live``: the live engine, ``service``: the HTTP
-#: service, ``executor``: distributed execution).
+#: service).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundation",
@@ -50,9 +50,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("risk", ("risk",)),
     ("margin", ("margin",)),
     ("account", ("account",)),
-    ("engine", ("engine", "pricing", "comparison", "explain", "whatif", "plot", "executor")),
+    ("engine", ("engine", "pricing", "comparison", "explain", "whatif", "plot")),
     ("liquidation / backtest", ("liquidation", "backtest")),
     ("io", ("io",)),
+    ("scale", ("scale",)),
     ("venues", ("venues", "crossvenue")),
     # the live engine stands on the edge: its inputs are decoded by io's one decoder of each
     # format (portfolio JSON, Pyth records)

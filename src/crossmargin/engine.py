@@ -6,6 +6,7 @@ The CLI and any service call these same functions; no margin logic lives in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from crossmargin._checks import instance, sequence_of
 from crossmargin.account.health import AccountResults, assess
@@ -14,12 +15,14 @@ from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import get_model, model_info
+from crossmargin.margin.result import MarginBatch
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, resolve
 
 __all__ = [
     "COMPARE_MODELS",
     "OPTIONAL_COMPARE_MODELS",
+    "AccountsExecutor",
     "compare",
     "compute_margin",
     "margin_book",
@@ -31,6 +34,14 @@ COMPARE_MODELS = ("isolated", "cross", "portfolio", "var", "es")
 #: Default columns that need more than the snapshot (price history): when they cannot be computed
 #: for a book they are reported as unavailable instead of failing the whole comparison.
 OPTIONAL_COMPARE_MODELS = ("var", "es")
+
+
+class AccountsExecutor(Protocol):
+    """Margins a resolved book's accounts elsewhere (the executors of :mod:`crossmargin.scale`)."""
+
+    def margin(self, book: ResolvedBook, model: str) -> MarginBatch:
+        """The model's batch for every account of ``book``."""
+        ...
 
 
 def _book(
@@ -71,6 +82,7 @@ def margin_book(
     model: str = "portfolio",
     config: RiskConfig | None = None,
     detail: bool = False,
+    executor: AccountsExecutor | None = None,
 ) -> AccountResults:
     """Margin every account of ``book``.
 
@@ -85,7 +97,11 @@ def margin_book(
     config
         Risk configuration; the shipped default if ``None``.
     detail
-        Keep each group's scenario P&L (for ``explain`` and plots).
+        Keep each group's scenario P&L (for ``explain`` and plots); computed in process.
+    executor
+        Run the model over slices of the accounts on this executor (a local process pool or
+        a Dask cluster, :mod:`crossmargin.scale.executors`); the book is resolved once here and
+        the numbers are those of the in-process run.
 
     Returns
     -------
@@ -96,6 +112,8 @@ def margin_book(
     cfg = _inputs(market, config, model)
     model_info(model)  # an unknown name fails before any work
     rb = resolve(book, market, cfg)
+    if executor is not None and not detail:
+        return assess(rb, executor.margin(rb, model))
     return margin_resolved(rb, model=model, detail=detail)
 
 

@@ -9,11 +9,15 @@ fix it without reading a traceback::
     │   └── ConfigError       the risk configuration is malformed
     ├── MarketDataError       market data is missing, stale, NaN or low-confidence (fail closed)
     ├── ModelError            a margin model cannot produce a number for a valid input
-    └── LiquidationError      the liquidation engine cannot produce a plan
+    ├── LiquidationError      the liquidation engine cannot produce a plan
+    ├── ExecutionError        a distributed run cannot complete (a partition still failing after
+    │                         its retries for a reason other than its data, a lost cluster)
+    └── StoreError            the durable store cannot read or write
 
 The CLI maps :class:`InputError`, :class:`ConfigError` and :class:`MarketDataError` to exit code 2
 and prints ``error: <path>: <reason>`` on one line. Exceptions of dependencies (pydantic, yaml,
-pyarrow) are translated at the boundary in :mod:`crossmargin.io`.
+pyarrow) are translated at the boundary in :mod:`crossmargin.io`. Errors pickle with their path
+and type, so an error raised on a worker of a cluster reaches the caller unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "CrossMarginError",
+    "ExecutionError",
     "InputError",
     "LiquidationError",
     "MarketDataError",
@@ -45,6 +50,14 @@ class CrossMarginError(Exception):
         self.path = path
         super().__init__(f"{path}: {reason}" if path else reason)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # keyword-only ``path``: rebuild from (reason, path), not from the formatted message
+        return (_rebuild, (type(self), self.reason, self.path))
+
+
+def _rebuild(cls: type[CrossMarginError], reason: str, path: str) -> CrossMarginError:
+    return cls(reason, path=path)
+
 
 class InputError(CrossMarginError):
     """A portfolio, trade, table or command-line value is invalid."""
@@ -64,6 +77,10 @@ class ModelError(CrossMarginError):
 
 class LiquidationError(CrossMarginError):
     """The liquidation engine cannot build a plan."""
+
+
+class ExecutionError(CrossMarginError):
+    """A distributed run could not complete (retries exhausted, cluster unreachable)."""
 
 
 class StoreError(CrossMarginError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -149,6 +150,73 @@ def test_shift_snapshot_scales_prices_forwards_and_vols(venue_market: MarketSnap
     v1 = a1.expiries[t].surface.vols(k, f, 0.1)  # type: ignore[union-attr]
     np.testing.assert_allclose(v1, 1.5 * v0)
     assert s.assets["ETH"] is venue_market.assets["ETH"]
+
+
+def test_shifted_copy_passes_the_full_validation(venue_market: MarketSnapshot) -> None:
+    # shifted() derives its copy without validating it again; rebuilding every level through
+    # the validating constructors must give the same snapshot
+    s = venue_market.shifted(spot={"BTC": 0.7, "ETH": 1.2}, vol={"BTC": 1.8})
+
+    def rebuilt_asset(a: AssetMarket) -> AssetMarket:
+        exps = {
+            t: replace(e, marks=tuple(replace(m) for m in e.marks)) for t, e in a.expiries.items()
+        }
+        return replace(a, expiries=exps)
+
+    again = replace(s, assets={k: rebuilt_asset(a) for k, a in s.assets.items()})
+    assert again == s
+    assert s.oracles is venue_market.oracles and s.history is venue_market.history
+
+
+def test_shift_factors_are_checked(venue_market: MarketSnapshot) -> None:
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError) as e:
+            venue_market.shifted(spot={"BTC": bad})
+        assert e.value.path == "spot.BTC"
+        with pytest.raises(InputError) as e:
+            venue_market.shifted(vol={"ETH": bad})
+        assert e.value.path == "vol.ETH"
+    with pytest.raises(InputError, match="cannot move"):
+        venue_market.shifted(spot={venue_market.base_currency: 0.5})
+
+
+def _with_mark_vol(snap: MarketSnapshot, vol: float) -> MarketSnapshot:
+    """``snap`` with an option mark of vol ``vol`` on BTC's first expiry."""
+    from crossmargin.market.snapshot import OptionMark
+
+    a = snap.assets["BTC"]
+    t = next(iter(a.expiries))
+    e = a.expiries[t]
+    marked = replace(e, marks=(*e.marks, OptionMark(strike=60_000.0, right="call", vol=vol)))
+    return snap.shifted(assets={"BTC": replace(a, expiries={**a.expiries, t: marked})})
+
+
+def test_vol_shock_beyond_range_is_refused_before_the_cascade_runs(
+    venue_market: MarketSnapshot, config: RiskConfig
+) -> None:
+    from crossmargin.ranges import MAX_VOL
+
+    snap = _with_mark_vol(venue_market, 4.0)
+    # a vol shock that keeps every vol in range runs; the mark vol is scaled with it
+    ok = snap.shifted(vol={"BTC": MAX_VOL / 4.0})
+    t = next(iter(ok.assets["BTC"].expiries))
+    assert max(m.vol or 0.0 for m in ok.assets["BTC"].expiries[t].marks) == pytest.approx(MAX_VOL)
+    # one that takes the 400 % mark vol beyond the limit is refused, naming the asset ...
+    with pytest.raises(InputError, match=r"vol factor of 3 takes the BTC vol 4 to 12") as e:
+        snap.shifted(vol={"BTC": 3.0})
+    assert e.value.path == "vol.BTC"
+    # ... and a cascade refuses the shock up front, naming it and its step (no round runs)
+    venue = synthetic_venue(snap, config, 40, seed=3)
+    shock = ShockPath(
+        "vol spike",
+        "",
+        ("t+1", "t+2"),
+        {"*": np.asarray([0.95, 0.9])},
+        {"BTC": np.asarray([1.5, 3.0])},
+    )
+    with pytest.raises(InputError, match=r"shock 'vol spike' at t\+2: a vol factor of 3") as e:
+        run_regime(venue, snap, config, shock, "portfolio", settings=CascadeSettings(max_rounds=2))
+    assert e.value.path == "vol.BTC"
 
 
 def test_history_paths(venue_market: MarketSnapshot, config: RiskConfig) -> None:

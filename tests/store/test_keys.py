@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from crossmargin.errors import InputError
 from crossmargin.store import Store
+from crossmargin.store.keys import TOKEN_PREFIX
 from crossmargin.store.schema import api_keys
 
 
@@ -59,7 +60,10 @@ def test_wrong_and_malformed_tokens_are_refused(store: Store) -> None:
 
 def test_secrets_are_never_stored_or_shown(store: Store) -> None:
     issued = store.issue_api_key("account", account="a")
-    secret = issued.token.rsplit("_", 1)[1]
+    # cmk_<key id: hex>_<secret: URL-safe base64, which may itself hold "_" or "-">
+    prefix, key_id, secret = issued.token.split("_", 2)
+    assert prefix + "_" == TOKEN_PREFIX and key_id == issued.key.key_id
+    assert len(secret) == 43  # token_urlsafe(32)
     assert secret not in repr(issued) and issued.token not in repr(issued)
     assert secret not in str(issued.key)
     with store._db.read_engine.connect() as conn:

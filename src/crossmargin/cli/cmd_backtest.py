@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +19,7 @@ from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_r
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_bytes
 from crossmargin.cli.output import dumps, fmt_num
+from crossmargin.cli.scale import ClusterOpt, RetriesOpt, WorkerMemoryOpt
 from crossmargin.errors import InputError
 
 if TYPE_CHECKING:  # the backtest package is imported lazily, when the command runs
@@ -47,6 +50,16 @@ class EngineOpt(StrEnum):
 
 
 _ZONE = {"green": "green", "yellow": "yellow", "red": "red"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Cluster:
+    """Where the (book, model) tasks run: in this process (``cluster`` None) or on a cluster."""
+
+    cluster: str | None
+    worker_memory: str | None
+    retries: int
+    progress: bool
 
 
 def _p(x: float | None) -> str:
@@ -188,6 +201,9 @@ def backtest(
         list[str] | None,
         typer.Option("--drop-print", help="Also drop ASSET:YYYY-MM-DD (repeatable)"),
     ] = None,
+    cluster: ClusterOpt = None,
+    worker_memory: WorkerMemoryOpt = None,
+    retries: RetriesOpt = 1,
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
     from crossmargin.backtest.spec import bundled_books
@@ -199,10 +215,14 @@ def backtest(
         )
     if stale_run < 0:
         raise InputError(f"must be >= 0, got {stale_run}", path="--stale-run")
+    if retries < 0:
+        raise InputError(f"must be >= 0, got {retries}", path="--retries")
     with OutputFiles() as files:
         files.declare_dir("--out", out)  # checked (and locked) before any work
+        on = _Cluster(cluster, worker_memory, retries, sys.stderr.isatty() and fmt is Format.table)
         results = _run(books, models, mpor, start, end, history, confidence, config, gaps,
-                       engine, max_gap, corr_window, bad_prints, stale_run, drop_print)  # fmt: skip
+                       engine, max_gap, corr_window, bad_prints, stale_run, drop_print,
+                       on)  # fmt: skip
         if out is not None:
             written = _render(results, report)
             for name, data in written.items():
@@ -236,6 +256,7 @@ def _run(
     bad_prints: bool,
     stale_run: int,
     drop_print: list[str] | None,
+    on: _Cluster,
 ) -> list[BacktestResult]:
     from crossmargin.backtest.cleaning import CleaningRules, parse_drop
     from crossmargin.backtest.replay import ReplayOptions
@@ -263,13 +284,27 @@ def _run(
         engine=engine.value,
         max_gap_days=max_gap,
     )
-    return [
-        run_backtest(
-            b, hist, models=models, config=cfg, options=opts, confidence=confidence,
-            gaps=gaps.value, corr_window=corr_window,
-        )
-        for b in specs
-    ]  # fmt: skip
+    if on.cluster is None:
+        return [
+            run_backtest(
+                b, hist, models=models, config=cfg, options=opts, confidence=confidence,
+                gaps=gaps.value, corr_window=corr_window,
+            )
+            for b in specs
+        ]  # fmt: skip
+    # one task per (book, model) on the cluster
+    from crossmargin.cli.scale import cluster_executor, task_progress
+    from crossmargin.scale.backtest import run_backtests
+
+    with (
+        cluster_executor(on.cluster, worker_memory=on.worker_memory) as ex,
+        task_progress(on.progress) as tick,
+    ):
+        return run_backtests(
+            specs, hist, models=models, config=cfg, options=opts, confidence=confidence,
+            gaps=gaps.value, corr_window=corr_window, executor=ex, retries=on.retries,
+            progress=tick,
+        )  # fmt: skip
 
 
 def _render(results: Sequence[BacktestResult], report: ReportKind) -> dict[str, bytes]:

@@ -20,6 +20,11 @@ from crossmargin.instruments.position import Portfolio
 
 __all__ = ["Book", "BookShape"]
 
+#: The last contracts tuple a book checked: books that share it (the live engine's sub-books of
+#: one terms table, thousands a second) skip the per-contract check — a tuple of frozen contracts
+#: that passed once stays valid.
+_CHECKED_CONTRACTS: list[tuple[object, ...] | None] = [None]
+
 
 class BookShape:
     """Mixin of the books of many accounts: counts of accounts and position rows."""
@@ -81,12 +86,14 @@ class Book(BookShape):
         set_(self, "accounts", accounts)
         set_(self, "base_currency", _strings(self.base_currency, "Book.base_currency", n_acc))
         contracts = _seq(self.contracts, "Book.contracts")
-        for i, c in enumerate(contracts):
-            if not isinstance(c, Spot | Perpetual | Future | Option):
-                raise InputError(
-                    f"must be a Spot, Perpetual, Future or Option, got {type(c).__name__}",
-                    path=f"Book.contracts[{i}]",
-                )
+        if contracts is not _CHECKED_CONTRACTS[0]:
+            for i, c in enumerate(contracts):
+                if not isinstance(c, Spot | Perpetual | Future | Option):
+                    raise InputError(
+                        f"must be a Spot, Perpetual, Future or Option, got {type(c).__name__}",
+                        path=f"Book.contracts[{i}]",
+                    )
+            _CHECKED_CONTRACTS[0] = contracts
         set_(self, "contracts", contracts)
         assets = _strings(self.assets, "Book.assets")
         set_(self, "assets", assets)
@@ -201,9 +208,11 @@ def _seq(v: Any, path: str) -> tuple[Any, ...]:
 
 def _strings(v: Any, path: str, n: int | None = None) -> tuple[str, ...]:
     out = _seq(v, path)
-    for i, x in enumerate(out):
-        if not isinstance(x, str):
-            raise InputError(f"must be a string, got {type(x).__name__}", path=f"{path}[{i}]")
+    # the distinct element types, collected in C: a cascade round rebuilds a book of every
+    # account, and a Python-level isinstance per account would cost more than the re-margining
+    if not all(issubclass(t, str) for t in set(map(type, out))):
+        i, x = next((i, x) for i, x in enumerate(out) if not isinstance(x, str))
+        raise InputError(f"must be a string, got {type(x).__name__}", path=f"{path}[{i}]")
     if n is not None and len(out) != n:
         raise InputError(f"has {len(out)} entries, expected {n} (one per account)", path=path)
     return out

@@ -242,6 +242,7 @@ class _Prices:
         self.symbols = tuple(sorted(s for s in snapshot.assets if s != base))
         self.held = tuple(s for s in self.symbols if s in rb0.instruments.underlyings)
         self.star = risky_assets(snapshot, self.held)
+        shock.check_vols(snapshot, self.symbols, star=self.star)
         self.p0 = np.asarray([snapshot.price(s) for s in self.symbols])
         # σ_d of every symbol by the one volatility policy (as the close-out prices)
         _, self.k, self.adv, sd = liquidity_arrays(config, snapshot, rb0.instruments, self.symbols)

@@ -122,6 +122,28 @@ class ShockPath:
             vol[sym] = float(vp[s]) if vp is not None else 1.0
         return spot, vol
 
+    def check_vols(
+        self, snap: MarketSnapshot, symbols: Sequence[str], *, star: set[str] | None = None
+    ) -> None:
+        """Refuse the shock before it runs if a step takes a vol of ``snap`` beyond range.
+
+        See :meth:`~crossmargin.market.snapshot.MarketSnapshot.check_vol_shock`: a cascade stops
+        up front, naming the shock, its step and the asset, never in the middle of its rounds.
+
+        Raises
+        ------
+        InputError
+            Naming the shock, the step and the asset (``path``: ``vol.<SYMBOL>``).
+        """
+        for step in range(self.steps):
+            _, vol = self.factors(step, symbols, star=star)
+            try:
+                snap.check_vol_shock(vol)
+            except InputError as e:
+                raise InputError(
+                    f"shock {self.name!r} at {self.labels[step]}: {e.reason}", path=e.path
+                ) from None
+
     def describe(self) -> dict[str, Any]:
         """JSON-friendly summary."""
         return {

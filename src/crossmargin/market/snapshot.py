@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from crossmargin._checks import choice, instance, real, real_or_none, symbol
 from crossmargin._time import aware_instant, format_instant, year_fraction
@@ -41,6 +41,8 @@ from crossmargin.ranges import (
 )
 
 __all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot", "OptionMark", "OracleRecord"]
+
+_T = TypeVar("_T")
 
 
 def _unit(v: Any, path: str) -> float:
@@ -128,9 +130,12 @@ class ExpiryMarket:
         object.__setattr__(self, "marks", marks)
 
     def moved(self, spot: float, vol: float) -> ExpiryMarket:
-        """The expiry with its unfixed forward × ``spot`` and its vols × ``vol`` (all else kept)."""
+        """The expiry with its unfixed forward × ``spot`` and its vols × ``vol`` (all else kept).
+
+        A derived copy (see :meth:`MarketSnapshot.shifted`, which checks the factors first).
+        """
         fixed = self.forward_fixed or 0.0
-        return replace(
+        return _derived(
             self,
             forward=None if self.forward is None else fixed + (self.forward - fixed) * spot,
             surface=self.surface
@@ -138,8 +143,12 @@ class ExpiryMarket:
             else ScaledVol(self.surface, vol),
             marks=self.marks
             if vol == 1.0
-            else tuple(m if m.vol is None else replace(m, vol=m.vol * vol) for m in self.marks),
+            else tuple(m if m.vol is None else _derived(m, vol=m.vol * vol) for m in self.marks),
         )
+
+    def highest_vol(self) -> float:
+        """The highest vol held as a number (option mark vols); 0 without any."""
+        return max((m.vol for m in self.marks if m.vol is not None), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,13 +230,17 @@ class AssetMarket:
 
     def moved(self, spot: float, vol: float) -> AssetMarket:
         """The asset with prices × ``spot`` and vols × ``vol`` (see :meth:`MarketSnapshot.shifted`)."""
-        return replace(
+        return _derived(
             self,
             price=self.price * spot,
             perp_mark=None if self.perp_mark is None else self.perp_mark * spot,
             vol=None if self.vol is None else self.vol * vol,
-            expiries={t: e.moved(spot, vol) for t, e in self.expiries.items()},
+            expiries=MappingProxyType({t: e.moved(spot, vol) for t, e in self.expiries.items()}),
         )
+
+    def highest_vol(self) -> float:
+        """The highest vol the asset holds as a number (its vol, option mark vols); 0 without."""
+        return max([self.vol or 0.0, *(e.highest_vol() for e in self.expiries.values())])
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,12 +368,27 @@ class MarketSnapshot:
         history
             A price history replacing the current one.
         """
+        spot = _factors(spot or {}, "spot")
+        vol = _factors(vol or {}, "vol")
+        if self.base_currency in spot and spot[self.base_currency] != 1.0:
+            raise InputError(
+                f"the snapshot currency {self.base_currency} cannot move (its price is 1)",
+                path=f"spot.{self.base_currency}",
+            )
+        self.check_vol_shock(vol)
         moved = dict(self.assets)
         for sym, a in self.assets.items():
-            f = 1.0 if spot is None else spot.get(sym, 1.0)
-            v = 1.0 if vol is None else vol.get(sym, 1.0)
+            f, v = spot.get(sym, 1.0), vol.get(sym, 1.0)
             if f != 1.0 or v != 1.0:
                 moved[sym] = a.moved(f, v)
+        if assets is None and oracles is None:
+            # moves of validated data by checked factors keep every field in its range: the
+            # copy is not validated again (a cascade round or a live tick derives one each time)
+            return _derived(
+                self,
+                assets=MappingProxyType(moved),
+                history=self.history if history is None else history,
+            )
         moved.update(assets or {})
         return replace(
             self,
@@ -368,6 +396,33 @@ class MarketSnapshot:
             oracles={**self.oracles, **(oracles or {})},
             history=self.history if history is None else history,
         )
+
+    def check_vol_shock(self, vol: Mapping[str, float]) -> None:
+        """Refuse vol factors that would take a vol the snapshot holds above ``MAX_VOL``.
+
+        A stress (a cascade's or a scenario's vol shock) is not user input, but the vols it
+        produces are priced and reported like input: rather than clamping them silently (a
+        smaller stress than asked) or failing in the middle of a cascade, the shock is refused
+        before anything is computed, naming the asset, its highest vol and the factor. Vol
+        surfaces are scaled without a cap (:class:`~crossmargin.market.vol.ScaledVol`); the vols
+        checked are the ones held as numbers (the asset vol and option mark vols).
+
+        Raises
+        ------
+        InputError
+            A factor that would produce a vol above the limit (``path``: ``vol.<SYMBOL>``).
+        """
+        for sym, v in vol.items():
+            a = self.assets.get(sym)
+            if a is None or v <= 1.0:
+                continue
+            top = a.highest_vol()
+            if top * v > MAX_VOL:
+                raise InputError(
+                    f"a vol factor of {v:g} takes the {sym} vol {top:g} to {top * v:g}, above the "
+                    f"{MAX_VOL:g} ({MAX_VOL:.0%}) limit: the vol shock is refused",
+                    path=f"vol.{sym}",
+                )
 
     # -- lookups -------------------------------------------------------------------------------
     def require_history(self, *, needed_by: str) -> PriceHistory:
@@ -540,3 +595,34 @@ def _check_asset_terms(sym: str, a: AssetMarket, as_of: datetime, base: str) -> 
                 f"settlement price for an expiry after as_of {format_instant(as_of)}",
                 path=f"{path}.settlements.{format_instant(t)}",
             )
+
+
+def _derived(obj: _T, **changes: Any) -> _T:
+    """A copy of a validated frozen dataclass with ``changes`` that keep it valid.
+
+    Skips ``__post_init__``: only for copies derived from validated data by checked operations
+    (:meth:`MarketSnapshot.shifted`). Everything not changed is the same object.
+    """
+    new = object.__new__(type(obj))
+    for f in fields(obj):  # type: ignore[arg-type]
+        object.__setattr__(new, f.name, changes.get(f.name, getattr(obj, f.name)))
+    return new
+
+
+def _factors(factors: Mapping[str, float], what: str) -> dict[str, float]:
+    """Move factors by symbol, each finite and positive.
+
+    Raises
+    ------
+    InputError
+        Naming the symbol (``path``: ``<what>.<SYMBOL>``).
+    """
+    out: dict[str, float] = {}
+    for sym, f in factors.items():
+        x = float(f)
+        if not (math.isfinite(x) and x > 0.0):
+            raise InputError(
+                f"a {what} factor must be finite and positive, got {f!r}", path=f"{what}.{sym}"
+            )
+        out[sym] = x
+    return out

@@ -9,44 +9,20 @@ A venue importer reads a venue's API responses and returns a :class:`VenueImport
 * :class:`Reported` — the venue's own IM / MM / equity (what ``--check`` compares against);
 * :class:`MarketFacts` — the marks, index prices, forwards and mark vols the export carries.
 
-Nothing here knows a venue; the venue modules know nothing of each other.
+Nothing here knows a venue; the venue modules know nothing of each other. How the rows of an
+export are read is :mod:`crossmargin.io.venues._reader`; instrument-name conventions are
+:mod:`crossmargin.io.venues._names`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
 
-from crossmargin._time import EXPIRY_HOUR_UTC, parse_expiry_code
-from crossmargin.errors import InputError
-from crossmargin.instruments.contracts import Contract, Right, Settlement
+from crossmargin.instruments.contracts import Contract, Future, Perpetual
 
-__all__ = [
-    "Holding",
-    "MarketFacts",
-    "Reported",
-    "VenueImport",
-    "check_units",
-    "expiry_code",
-    "gather",
-    "right_of",
-    "settlement_of",
-    "strike_of",
-]
-
-
-def settlement_of(inverse: bool) -> Settlement:
-    """``"inverse"`` or ``"linear"``."""
-    return "inverse" if inverse else "linear"
-
-
-def right_of(call: bool) -> Right:
-    """``"call"`` or ``"put"``."""
-    return "call" if call else "put"
+__all__ = ["Holding", "MarketFacts", "Quote", "Reported", "VenueImport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +147,17 @@ class MarketFacts:
                 f"the first is used"
             )
 
+    def mark(self, contract: Contract, mark: float, path: str) -> None:
+        """Record a mark as the market fact its contract quotes.
+
+        A perpetual's mark is the perpetual price of its underlying, a future's mark the forward
+        of its expiry; an option's mark is a premium, not a market fact (nothing is recorded).
+        """
+        if isinstance(contract, Perpetual):
+            self.put("perp", contract.underlying, mark, path)
+        elif isinstance(contract, Future):
+            self.put("forward", (contract.underlying, contract.expiry), mark, path)
+
 
 def _label(table: str, key: object) -> str:
     if isinstance(key, tuple):
@@ -212,102 +199,3 @@ class VenueImport:
     reported: tuple[Reported, ...]
     facts: MarketFacts
     account_id: str | None = None
-
-
-R = TypeVar("R")
-
-
-def gather(
-    rows: Iterable[R],
-    read: Callable[[R], Holding | None],
-    key: Callable[[R, Holding], object],
-    what: str,
-) -> tuple[Holding, ...]:
-    """Read every position row of an export (``None``: an empty row, dropped).
-
-    A position listed twice (same ``key``) is refused: the second would silently double it.
-
-    Raises
-    ------
-    InputError
-        Naming the second row.
-    """
-    out: list[Holding] = []
-    seen: dict[object, str] = {}
-    for row in rows:
-        h = read(row)
-        if h is None:
-            continue
-        k = key(row, h)
-        if k in seen:
-            raise InputError(f"duplicate position: {what} {k} is already at {seen[k]}", path=h.path)
-        seen[k] = h.path
-        out.append(h)
-    return tuple(out)
-
-
-def check_units(
-    given: Decimal | None, expected: list[float], path: str, *, what: str, tol: float = 0.01
-) -> None:
-    """Refuse a reported size/value inconsistent with our conversion (wrong units).
-
-    ``given`` (e.g. OKX ``notionalUsd``, Deribit ``size_currency``) must agree within ``tol``
-    (relative) with one of ``expected`` (entry- or mark-based readings of the same quantity).
-
-    Raises
-    ------
-    InputError
-        Naming the field, both values and the convention assumed.
-    """
-    if given is None:
-        return
-    g = abs(float(given))
-    for e in expected:
-        if abs(g - abs(e)) <= tol * max(g, abs(e), 1e-300):
-            return
-    shown = " or ".join(f"{abs(e):.10g}" for e in expected)
-    raise InputError(f"{g:.10g} does not match {shown} implied by {what} (wrong units?)", path=path)
-
-
-_YYMMDD = re.compile(r"^(\d{2})(\d{2})(\d{2})$")
-
-
-def expiry_code(code: str, path: str, *, venue: str) -> datetime:
-    """Expiry of a venue instrument name's date part at 08:00 UTC.
-
-    ``D[D]MMMYY`` (Deribit, Bybit: ``27MAR26``) or ``YYMMDD`` (OKX, Binance: ``260327``). All four
-    venues deliver at 08:00 UTC; an instruments response with the exact expiry overrides this.
-
-    Raises
-    ------
-    InputError
-        Not a date.
-    """
-    m = _YYMMDD.match(code)
-    try:
-        if m is not None:
-            yy, mm, dd = (int(x) for x in m.groups())
-            return datetime(2000 + yy, mm, dd, EXPIRY_HOUR_UTC, tzinfo=UTC)
-        return parse_expiry_code(code)
-    except ValueError:
-        raise InputError(f"{code!r} is not a {venue} expiry date", path=path) from None
-
-
-def strike_of(text: str, path: str) -> float:
-    """A strike from an instrument name (Deribit writes ``1d5`` for 1.5).
-
-    Raises
-    ------
-    InputError
-        Not a positive number.
-    """
-    t = text.lower().replace("d", ".")
-    try:
-        k = float(t) if re.match(r"^\d+(\.\d+)?$", t) else -1.0
-    except ValueError:  # pragma: no cover - the pattern admits only numbers
-        k = -1.0
-    if k <= 0:
-        raise InputError(
-            f"strike {text!r} in the instrument name is not a positive number", path=path
-        )
-    return k

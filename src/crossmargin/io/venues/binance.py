@@ -30,17 +30,10 @@ from typing import Any
 
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Perpetual
-from crossmargin.io.venues._common import (
-    Holding,
-    MarketFacts,
-    Reported,
-    VenueImport,
-    check_units,
-    expiry_code,
-    gather,
-    settlement_of,
-)
+from crossmargin.io.venues._common import Holding, MarketFacts, Reported, VenueImport
 from crossmargin.io.venues._fields import Fields
+from crossmargin.io.venues._names import expiry_code, settlement_of
+from crossmargin.io.venues._reader import VenueReader, check_units
 
 __all__ = ["read_binance"]
 
@@ -50,8 +43,12 @@ _CM_BUILTIN = {"BTC": Decimal(100)}
 _UM_QUOTES = ("USDT", "USDC")
 
 
-class _Reader:
+class _Reader(VenueReader):
+    venue = VENUE
+    symbol_field, mark_field, entry_field = "symbol", "markPrice", "entryPrice"
+
     def __init__(self) -> None:
+        super().__init__()
         self.um: list[Fields] = []
         self.cm: list[Fields] = []
         self.accounts: list[Fields] = []
@@ -104,25 +101,23 @@ def read_binance(docs: list[tuple[Any, str]]) -> VenueImport:
     Raises
     ------
     InputError
-        Naming the file and field of anything malformed or inconsistent.
+        A Binance error response, a document that is no PAPI account, positionRisk, balance or
+        exchangeInfo response, two account responses, an unknown symbol or contract size, a
+        direction contradicting ``positionSide``, a notional inconsistent with the size or a
+        position listed twice — named by file and field.
     """
-    r = _Reader()
-    for doc, where in docs:
-        r.add(doc, f"{where}:")
-    facts = MarketFacts()
-    if len(r.accounts) > 1:
-        raise InputError("two account responses in one export", path=r.accounts[1].path)
-    reported = [_account(a, facts) for a in r.accounts]
+    r = _Reader().read(docs)
+    reported = [_account(a, r.facts) for a in r.single(r.accounts, "account")]
     equity: dict[str, Decimal] = {}
     for b in r.balances:
-        _balance(b, equity, facts)
-    holdings = gather(
+        _balance(b, equity, r.facts)
+    holdings = r.gather(
         [(x, False) for x in r.um] + [(x, True) for x in r.cm],
-        lambda row: _position(row[0], row[1], r, facts),
+        lambda row: _position(row[0], row[1], r),
         lambda row, h: (h.symbol, row[0].obj.get("positionSide", "BOTH")),
         "(symbol, positionSide)",
     )
-    return VenueImport(VENUE, holdings, equity, tuple(reported), facts)
+    return r.result(holdings, equity, reported)
 
 
 def _symbol(sym: str, cm: bool, r: _Reader, path: str) -> tuple[Contract, str, str]:
@@ -156,7 +151,7 @@ def _symbol(sym: str, cm: bool, r: _Reader, path: str) -> tuple[Contract, str, s
     return Future(und, expiry, settlement), settle, und
 
 
-def _position(p: Fields, cm: bool, r: _Reader, facts: MarketFacts) -> Holding | None:
+def _position(p: Fields, cm: bool, r: _Reader) -> Holding | None:
     sym = p.name("symbol")
     amt = p.need("positionAmt")
     side = p.text("positionSide", required=False, choices=("BOTH", "LONG", "SHORT")) or "BOTH"
@@ -196,25 +191,10 @@ def _position(p: Fields, cm: bool, r: _Reader, facts: MarketFacts) -> Holding | 
             what=f"positionAmt {amt} {und} × markPrice",
         )
         venue_size = f"{amt} {und}"
-    if isinstance(contract, Perpetual):
-        facts.put("perp", und, float(mark), p.at("markPrice"))
-    else:
-        facts.put("forward", (und, contract.expiry), float(mark), p.at("markPrice"))
     t = p.ms("updateTime", required=False)
     if t is not None:
-        facts.times.append((t, p.at("updateTime")))
-    entry = p.positive("entryPrice", required=False)
-    return Holding(
-        venue=VENUE,
-        symbol=sym,
-        contract=contract,
-        quantity=qty,
-        entry_price=None if entry is None else float(entry),
-        mark=float(mark),
-        settle=settle,
-        venue_size=venue_size,
-        path=p.path,
-    )
+        r.facts.times.append((t, p.at("updateTime")))
+    return r.holding(p, contract, qty, settle=settle, venue_size=venue_size)
 
 
 def _account(a: Fields, facts: MarketFacts) -> Reported:

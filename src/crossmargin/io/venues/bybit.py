@@ -39,19 +39,10 @@ from typing import Any
 
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual
-from crossmargin.io.venues._common import (
-    Holding,
-    MarketFacts,
-    Reported,
-    VenueImport,
-    check_units,
-    expiry_code,
-    gather,
-    right_of,
-    settlement_of,
-    strike_of,
-)
+from crossmargin.io.venues._common import Holding, MarketFacts, Reported, VenueImport
 from crossmargin.io.venues._fields import Fields
+from crossmargin.io.venues._names import expiry_code, right_of, settlement_of, strike_of
+from crossmargin.io.venues._reader import VenueReader, check_units
 
 __all__ = ["read_bybit"]
 
@@ -123,12 +114,15 @@ def _contract(y: _Sym) -> Contract:
     return Option(y.underlying, y.expiry, y.strike, right_of(y.right == "C"), settlement)
 
 
-class _Reader:
+class _Reader(VenueReader):
+    venue = VENUE
+    symbol_field, mark_field, entry_field = "symbol", "markPrice", "avgPrice"
+
     def __init__(self) -> None:
+        super().__init__()
         self.positions: list[tuple[Fields, str]] = []
         self.wallets: list[Fields] = []
         self.delivery: dict[str, datetime] = {}
-        self.facts = MarketFacts()
 
     def add(self, doc: Any, where: str) -> None:
         docs = doc if isinstance(doc, list) else [doc]
@@ -169,32 +163,28 @@ class _Reader:
 
 
 def read_bybit(docs: list[tuple[Any, str]]) -> VenueImport:
-    """Import Bybit responses (parsed JSON documents with their file names).
+    """Import Bybit v5 responses (parsed JSON documents with their file names).
 
     Raises
     ------
     InputError
-        Naming the file and field of anything malformed or inconsistent.
+        A Bybit error response, a result that is no position list, wallet balance or
+        instruments-info, two wallet balances, an unknown symbol, a size inconsistent with
+        ``positionValue`` or a position listed twice — named by file and field.
     """
-    r = _Reader()
-    for doc, where in docs:
-        r.add(doc, f"{where}:")
+    r = _Reader().read(docs)
     equity: dict[str, Decimal] = {}
-    if len(r.wallets) > 1:
-        raise InputError("two wallet balance responses in one export", path=r.wallets[1].path)
-    reported = [_wallet(w, equity, r.facts) for w in r.wallets]
-    holdings = gather(
+    reported = [_wallet(w, equity, r.facts) for w in r.single(r.wallets, "wallet balance")]
+    holdings = r.gather(
         r.positions,
-        lambda row: _position(row[0], row[1], r.delivery, r.facts),
+        lambda row: _position(row[0], row[1], r),
         lambda row, h: (h.symbol, row[0].obj.get("positionIdx", 0)),
         "(symbol, positionIdx)",
     )
-    return VenueImport(VENUE, holdings, equity, tuple(reported), r.facts)
+    return r.result(holdings, equity, reported)
 
 
-def _position(
-    p: Fields, category: str, delivery: dict[str, datetime], facts: MarketFacts
-) -> Holding | None:
+def _position(p: Fields, category: str, r: _Reader) -> Holding | None:
     sym = p.name("symbol")
     size = p.need("size")
     side = p.text("side", required=False, choices=("Buy", "Sell", "None"))
@@ -216,7 +206,7 @@ def _position(
             f"contradicts side {side!r}",
             path=p.at("side"),
         )
-    y = parse_symbol(sym, category, p.at("symbol"), delivery)
+    y = parse_symbol(sym, category, p.at("symbol"), r.delivery)
     qty = size if side == "Buy" else -size
     mark = p.positive("markPrice")
     entry = p.positive("avgPrice", required=False)
@@ -230,23 +220,8 @@ def _position(
             p.at("positionValue"),
             what=f"size {size} {'USD / price' if y.inverse else y.underlying + ' × price'}",
         )
-        if y.kind == "perpetual":
-            facts.put("perp", y.underlying, float(mark), p.at("markPrice"))
-        else:
-            assert y.expiry is not None
-            facts.put("forward", (y.underlying, y.expiry), float(mark), p.at("markPrice"))
     unit = "USD" if y.inverse else y.underlying
-    return Holding(
-        venue=VENUE,
-        symbol=sym,
-        contract=_contract(y),
-        quantity=qty,
-        entry_price=None if entry is None else float(entry),
-        mark=float(mark),
-        settle=y.settle,
-        venue_size=f"{side} {size} {unit}",
-        path=p.path,
-    )
+    return r.holding(p, _contract(y), qty, settle=y.settle, venue_size=f"{side} {size} {unit}")
 
 
 def _wallet(w: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> Reported:

@@ -44,19 +44,10 @@ from typing import Any
 
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual
-from crossmargin.io.venues._common import (
-    Holding,
-    MarketFacts,
-    Reported,
-    VenueImport,
-    check_units,
-    expiry_code,
-    gather,
-    right_of,
-    settlement_of,
-    strike_of,
-)
+from crossmargin.io.venues._common import Holding, MarketFacts, Reported, VenueImport
 from crossmargin.io.venues._fields import Fields, decimal_of, ms_to_instant
+from crossmargin.io.venues._names import expiry_code, right_of, settlement_of, strike_of
+from crossmargin.io.venues._reader import VenueReader, check_units
 
 __all__ = ["read_deribit"]
 
@@ -155,13 +146,16 @@ def _results(doc: Any, where: str) -> Iterator[tuple[Any, str]]:
     yield doc, where
 
 
-class _Reader:
+class _Reader(VenueReader):
+    venue = VENUE
+    symbol_field, mark_field, entry_field = "instrument_name", "mark_price", "average_price"
+
     def __init__(self) -> None:
+        super().__init__()
         self.positions: list[Fields] = []
         self.summaries: list[Fields] = []
         self.instruments: dict[str, Fields] = {}
         self.tickers: list[Fields] = []
-        self.facts = MarketFacts()
 
     def add(self, doc: Any, where: str) -> None:
         envelopes = doc if isinstance(doc, list) else [doc]
@@ -202,27 +196,28 @@ class _Reader:
 
 
 def read_deribit(docs: list[tuple[Any, str]]) -> VenueImport:
-    """Import Deribit responses (parsed JSON documents with their file names).
+    """Import Deribit JSON-RPC responses (parsed JSON documents with their file names).
 
     Raises
     ------
     InputError
-        Naming the file and field of anything malformed or inconsistent.
+        An error response, a result that is no get_positions, get_account_summary(ies),
+        get_instruments or ticker response, an instrument name inconsistent with its kind or
+        instrument, a size inconsistent with ``size_currency``, a combo position or a position
+        listed twice — named by file and field.
     """
-    r = _Reader()
-    for doc, where in docs:
-        r.add(doc, f"{where}:")
+    r = _Reader().read(docs)
     for t in r.tickers:
         _ticker(t, r.facts)
     equity: dict[str, Decimal] = {}
     reported = _summaries(r.summaries, equity, r.facts)
-    holdings = gather(
+    holdings = r.gather(
         r.positions,
-        lambda p: _position(p, r.instruments, r.facts, equity, bool(r.summaries)),
+        lambda p: _position(p, r, equity),
         lambda p, h: h.symbol,
         "instrument",
     )
-    return VenueImport(VENUE, holdings, equity, tuple(reported), r.facts)
+    return r.result(holdings, equity, reported)
 
 
 def _spec(n: _Name, name: str, instruments: dict[str, Fields], path: str) -> _Name:
@@ -245,13 +240,7 @@ def _spec(n: _Name, name: str, instruments: dict[str, Fields], path: str) -> _Na
     return n
 
 
-def _position(
-    p: Fields,
-    instruments: dict[str, Fields],
-    facts: MarketFacts,
-    equity: dict[str, Decimal],
-    have_summaries: bool,
-) -> Holding | None:
+def _position(p: Fields, r: _Reader, equity: dict[str, Decimal]) -> Holding | None:
     name = p.name("instrument_name")
     kind = p.text("kind", required=False, choices=_KINDS)
     n = parse_name(name, p.at("instrument_name"))
@@ -277,24 +266,24 @@ def _position(
             path=p.at("direction"),
         )
     if kind == "spot":
-        if n.underlying in equity and have_summaries:
-            facts.notes.append(
+        if n.underlying in equity and r.summaries:
+            r.facts.notes.append(
                 f"deribit spot position {name} ({p.path}) skipped: the {n.underlying} account "
                 f"summary already counts spot balances"
             )
         else:
             equity[n.underlying] = equity.get(n.underlying, Decimal(0)) + size
-            facts.notes.append(
+            r.facts.notes.append(
                 f"deribit spot position {name} ({p.path}) counted as a {n.underlying} balance "
                 f"of {size} (no {n.underlying} account summary in the export)"
             )
         return None
-    n = _spec(n, name, instruments, p.path)
+    n = _spec(n, name, r.instruments, p.path)
     mark = p.positive("mark_price")
     index = p.positive("index_price", required=n.inverse or kind == "option")
     assert mark is not None
     if index is not None:
-        facts.put("index", n.underlying, float(index), p.at("index_price"))
+        r.facts.put("index", n.underlying, float(index), p.at("index_price"))
     if n.kind != "option":
         per_coin = [float(size / mark)] if n.inverse else [float(size)]
         check_units(
@@ -303,24 +292,8 @@ def _position(
             p.at("size_currency"),
             what=f"size {size} {'USD / mark_price' if n.inverse else n.underlying}",
         )
-        if n.kind == "perpetual":
-            facts.put("perp", n.underlying, float(mark), p.at("mark_price"))
-        else:
-            assert n.expiry is not None
-            facts.put("forward", (n.underlying, n.expiry), float(mark), p.at("mark_price"))
-    entry = p.positive("average_price", required=False)
     unit = "USD" if n.inverse and n.kind != "option" else n.underlying
-    return Holding(
-        venue=VENUE,
-        symbol=name,
-        contract=_contract(n),
-        quantity=size,
-        entry_price=None if entry is None else float(entry),
-        mark=float(mark),
-        settle=n.settle,
-        venue_size=f"{size} {unit}",
-        path=p.path,
-    )
+    return r.holding(p, _contract(n), size, settle=n.settle, venue_size=f"{size} {unit}")
 
 
 def _ticker(t: Fields, facts: MarketFacts) -> None:

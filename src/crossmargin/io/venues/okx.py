@@ -31,19 +31,10 @@ from typing import Any
 
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual
-from crossmargin.io.venues._common import (
-    Holding,
-    MarketFacts,
-    Reported,
-    VenueImport,
-    check_units,
-    expiry_code,
-    gather,
-    right_of,
-    settlement_of,
-    strike_of,
-)
+from crossmargin.io.venues._common import Holding, MarketFacts, Reported, VenueImport
 from crossmargin.io.venues._fields import Fields
+from crossmargin.io.venues._names import expiry_code, right_of, settlement_of, strike_of
+from crossmargin.io.venues._reader import VenueReader, check_units
 
 __all__ = ["read_okx"]
 
@@ -86,8 +77,12 @@ def _family(inst_id: str, inst_type: str, path: str) -> tuple[str, str, list[str
     return parts[0], parts[1], parts[2:]
 
 
-class _Reader:
+class _Reader(VenueReader):
+    venue = VENUE
+    symbol_field, mark_field, entry_field = "instId", "markPx", "avgPx"
+
     def __init__(self) -> None:
+        super().__init__()
         self.positions: list[Fields] = []
         self.balances: list[Fields] = []
         self.instruments: dict[str, Fields] = {}
@@ -120,28 +115,27 @@ class _Reader:
 
 
 def read_okx(docs: list[tuple[Any, str]]) -> VenueImport:
-    """Import OKX responses (parsed JSON documents with their file names).
+    """Import OKX API v5 responses (parsed JSON documents with their file names).
 
     Raises
     ------
     InputError
-        Naming the file and field of anything malformed or inconsistent.
+        An OKX error response, a row that is no position, balance or instrument, two balance
+        responses, an instrument of unknown contract value, a margin position without the
+        balance, a notional inconsistent with the size or a position listed twice — named by
+        file and field.
     """
-    r = _Reader()
-    for doc, where in docs:
-        r.add(doc, f"{where}:")
-    facts = MarketFacts()
+    r = _Reader().read(docs)
     equity: dict[str, Decimal] = {}
-    reported = [_balance(b, equity, facts) for b in r.balances]
-    if len(r.balances) > 1:
-        raise InputError("two account balance responses in one export", path=r.balances[1].path)
-    holdings = gather(
+    reported = [_balance(b, equity, r.facts) for b in r.balances]
+    r.single(r.balances, "account balance")
+    holdings = r.gather(
         r.positions,
-        lambda p: _position(p, r.instruments, facts, bool(r.balances)),
+        lambda p: _position(p, r),
         lambda p, h: (h.symbol, p.obj.get("posSide"), p.obj.get("mgnMode")),
         "(instId, posSide, mgnMode)",
     )
-    return VenueImport(VENUE, holdings, equity, tuple(x for x in reported if x), facts)
+    return r.result(holdings, equity, reported)
 
 
 def _spec(
@@ -192,12 +186,7 @@ def _spec(
     )
 
 
-def _position(
-    p: Fields,
-    instruments: dict[str, Fields],
-    facts: MarketFacts,
-    have_balance: bool,
-) -> Holding | None:
+def _position(p: Fields, r: _Reader) -> Holding | None:
     inst_type = p.text("instType", choices=_TYPES)
     assert inst_type is not None
     inst_id = p.name("instId")
@@ -207,13 +196,13 @@ def _position(
     if pos == 0:
         return None
     if inst_type == "MARGIN":
-        if not have_balance:
+        if not r.balances:
             raise InputError(
                 f"margin position {inst_id} is a balance: add the GET /api/v5/account/balance "
                 f"response to the export",
                 path=p.at("instType"),
             )
-        facts.notes.append(
+        r.facts.notes.append(
             f"okx margin position {inst_id} ({p.path}) skipped: the balance counts it"
         )
         return None
@@ -223,25 +212,23 @@ def _position(
             path=p.at("pos"),
         )
     signed = -pos if side == "short" else pos
-    s = _spec(inst_id, inst_type, base, quote, rest, instruments, p.path)
+    s = _spec(inst_id, inst_type, base, quote, rest, r.instruments, p.path)
     qty = signed * s.ct_val * s.ct_mult
     mark = p.positive("markPx")
     index = p.positive("idxPx", required=False)
     assert mark is not None
     if index is not None:
         if quote == "USD" or (inst_type == "OPTION" and quote.startswith("USD_")):
-            facts.put("index", base, float(index), p.at("idxPx"))
+            r.facts.put("index", base, float(index), p.at("idxPx"))
         else:
-            facts.put("index_stable", base, float(index), p.at("idxPx"))
+            r.facts.put("index_stable", base, float(index), p.at("idxPx"))
     contract: Contract
     if inst_type == "SWAP":
         contract = Perpetual(base, settlement_of(s.inverse))
-        facts.put("perp", base, float(mark), p.at("markPx"))
         notional = [float(qty)] if s.inverse else [float(qty * mark)]
     elif inst_type == "FUTURES":
         assert s.expiry is not None
         contract = Future(base, s.expiry, settlement_of(s.inverse))
-        facts.put("forward", (base, s.expiry), float(mark), p.at("markPx"))
         notional = [float(qty)] if s.inverse else [float(qty * mark)]
     else:
         assert s.expiry is not None
@@ -263,27 +250,22 @@ def _position(
             tol=0.02,
         )
     if p.text("mgnMode", required=False) == "isolated":
-        facts.notes.append(
+        r.facts.notes.append(
             f"okx: {inst_id} is margined in isolated mode at the venue; imported into the "
             f"account's pool"
         )
     for key in ("uTime", "cTime"):
         t = p.ms(key, required=False)
         if t is not None:
-            facts.times.append((t, p.at(key)))
+            r.facts.times.append((t, p.at(key)))
             break
-    entry = p.positive("avgPx", required=False)
     mult = f" × ctMult {s.ct_mult}" if s.ct_mult != 1 else ""
-    return Holding(
-        venue=VENUE,
-        symbol=inst_id,
-        contract=contract,
-        quantity=qty,
-        entry_price=None if entry is None else float(entry),
-        mark=float(mark),
+    return r.holding(
+        p,
+        contract,
+        qty,
         settle=s.settle,
         venue_size=f"{signed} contracts × ctVal {s.ct_val}{mult} {s.unit}",
-        path=p.path,
     )
 
 

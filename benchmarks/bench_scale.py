@@ -1,0 +1,389 @@
+"""Benchmark: scale-out on Dask (issue 15 targets), ratios against baselines of the same run.
+
+1. **Grid model, whole venue.** A seeded venue of ``--accounts`` (1 000 000) accounts and
+   ``--positions`` (10 000 000) positions (``benchmarks/venue.py``, generated in chunks of
+   100 000 accounts) is written once as a partitioned dataset into a cache directory outside the
+   repository (``--cache``, default ``~/.cache/crossmargin-bench``) and reused by later runs.
+   The ``portfolio`` model then margins it end to end (dataset → one result file per partition)
+
+   * in **one process**, one partition at a time, with one kernel thread (``CROSSMARGIN_THREADS=1``,
+     a fresh subprocess: its own peak RSS is measured) — the single-worker baseline;
+   * on ``--cluster local:2``: a Dask ``LocalCluster`` of 2 worker processes × 1 thread, memory
+     limit 1.5 GiB each; peak RSS per worker is each worker process's ``ru_maxrss``.
+
+   Scaling efficiency = throughput(2 workers) / (2 × throughput(1 process)). The two result
+   datasets are compared bitwise. ``--whole`` also margins the whole venue as one book in one
+   process (the path without partitions) to show its peak memory.
+2. **var / es.** ``--var-accounts`` (100 000) accounts of the same generator as a dataset of
+   ``--var-partitions`` partitions, 500 joint scenarios (the last 502 common BTC/ETH/SPX closes
+   of the bundled history, stress segment off — as ``bench_var.py``), all add-ons on, on
+   ``local:1`` and ``local:2``; speed-up = time(1 worker) / time(2 workers); results compared.
+
+Times exclude starting the cluster and importing the package (reported separately). The machine
+is shared: the load average is printed before and after each measurement; run it again when
+the machine is quieter if the load was high.
+
+Usage: ``python benchmarks/bench_scale.py [--accounts N] [--positions N] [--partitions N]
+[--repeat 2] [--skip-grid] [--skip-var] [--var-models var,es] [--whole]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+GIB = 2**30
+MIB = 2**20
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from crossmargin.config import default_config
+from crossmargin.io.market import load_market
+from crossmargin.scale import margin_dataset, open_dataset
+from crossmargin.margin import available_models
+from crossmargin.scale.batch import peak_rss
+available_models()
+ds, market, out, model = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+t, c = time.perf_counter(), time.process_time()
+res = margin_dataset(open_dataset(ds), load_market(market), out=out, model=model)
+dt, cpu = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"seconds": dt, "cpu": cpu, "accounts": res.accounts, "positions": res.positions,
+                  "stages": dict(res.stages), "maxrss": peak_rss()}))
+"""
+
+WHOLE = r"""
+import json, sys, time
+from pathlib import Path
+from crossmargin.account.report import summary_table
+from crossmargin.config import default_config
+from crossmargin.engine import margin_resolved
+from crossmargin.io.market import load_market
+from crossmargin.io.tables import book_from_frames, read_table, write_table
+from crossmargin.resolve import resolve
+from crossmargin.margin import available_models
+from crossmargin.scale.batch import peak_rss
+available_models()
+d = Path(sys.argv[1])
+t = time.perf_counter()
+book = book_from_frames(read_table(d / "positions.parquet", what="p"),
+                        read_table(d / "collateral.parquet", what="c"))
+rb = resolve(book, load_market(Path(sys.argv[3])), default_config())
+res = margin_resolved(rb, model="portfolio")
+write_table(summary_table(res), Path(sys.argv[2]))
+print(json.dumps({"seconds": time.perf_counter() - t, "accounts": res.n, "maxrss": peak_rss()}))
+"""
+
+
+def load() -> str:
+    return "load {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
+
+
+def generate(raw: Path, n_accounts: int, n_positions: int, seed: int = 7) -> None:
+    """Raw venue tables written chunk by chunk (bounded memory)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from venue import positions
+
+    raw.mkdir(parents=True, exist_ok=True)
+    chunk = 100_000
+    per = n_positions / n_accounts
+    pw = cw = None
+    try:
+        for k, a0 in enumerate(range(0, n_accounts, chunk)):
+            na = min(chunk, n_accounts - a0)
+            pos, col = positions(na, round(na * per), seed + k, first_account=a0)
+            tp = pa.Table.from_pandas(pos, preserve_index=False)
+            tc = pa.Table.from_pandas(col, preserve_index=False)
+            if pw is None:
+                pw = pq.ParquetWriter(raw / "positions.parquet", tp.schema)
+                cw = pq.ParquetWriter(raw / "collateral.parquet", tc.schema)
+            pw.write_table(tp)
+            assert cw is not None
+            cw.write_table(tc)
+            print(f"  generated accounts {a0:,}..{a0 + na - 1:,}", flush=True)
+    finally:
+        if pw is not None:
+            pw.close()
+        if cw is not None:
+            cw.close()
+
+
+def dataset(cache: Path, n_accounts: int, n_positions: int, partitions: int) -> Path:
+    """The cached dataset (generated and partitioned on first use)."""
+    from crossmargin.scale import write_dataset
+    from crossmargin.scale.dataset import MANIFEST
+
+    base = cache / f"venue-{n_accounts}-{n_positions}"
+    ds = base / f"dataset-{partitions}"
+    if (ds / MANIFEST).exists():
+        return ds
+    raw = base / "raw"
+    if not (raw / "collateral.parquet").exists():
+        print(f"generating {n_accounts:,} accounts / {n_positions:,} positions into {raw}")
+        t = time.perf_counter()
+        generate(raw, n_accounts, n_positions)
+        print(f"  {time.perf_counter() - t:.0f} s")
+    print(f"partitioning into {partitions} partitions: {ds}")
+    t = time.perf_counter()
+    write_dataset(raw / "positions.parquet", raw / "collateral.parquet", ds, partitions=partitions)
+    print(f"  {time.perf_counter() - t:.0f} s")
+    return ds
+
+
+def write_market(work: Path) -> Path:
+    """The benchmark venue's snapshot, written fresh each run (the cache holds only tables)."""
+    from venue import market
+
+    path = work / "market.json"
+    path.write_text(json.dumps(market()))
+    return path
+
+
+def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
+    """One process, one kernel thread, partitions streamed (fresh subprocess)."""
+    env = {**os.environ, "CROSSMARGIN_THREADS": "1"}
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ds), str(market), str(out), model],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
+
+
+def warm(ex: Any) -> None:
+    """Import the package and its models in this process and on every worker (as the
+    single-process child does before its clock starts)."""
+    from crossmargin.margin import available_models
+
+    available_models()
+    ex.client.run(available_models)
+
+
+def on_cluster(ex: Any, ds: Path, snap: Any, out: Path, model: str, cfg: Any) -> dict[str, Any]:
+    from crossmargin.scale import margin_dataset, open_dataset
+
+    t = time.perf_counter()
+    res = margin_dataset(open_dataset(ds), snap, out=out, model=model, config=cfg, executor=ex)
+    dt = time.perf_counter() - t
+    return {
+        "seconds": dt,
+        "accounts": res.accounts,
+        "positions": res.positions,
+        "stages": dict(res.stages),
+        "peak": res.peak_rss,
+        "retried": dict(res.retried),
+        "cpu": sum(p.cpu_seconds for p in res.partitions),
+    }
+
+
+def same(a: Path, b: Path) -> bool:
+    """Two result datasets are equal, bitwise (compared one partition at a time)."""
+    import pandas as pd
+
+    fa = sorted(a.glob("*.parquet"))
+    fb = sorted(b.glob("*.parquet"))
+    if [f.name for f in fa] != [f.name for f in fb]:
+        return False
+    return all(pd.read_parquet(x).equals(pd.read_parquet(y)) for x, y in zip(fa, fb, strict=True))
+
+
+def grid(args: argparse.Namespace, work: Path) -> None:
+    from crossmargin.io.market import load_market
+    from crossmargin.scale import DaskExecutor
+
+    ds = dataset(args.cache, args.accounts, args.positions, args.partitions)
+    market = write_market(work)
+    snap = load_market(market)
+    print(
+        f"\n== grid (portfolio) model: {args.accounts:,} accounts, {args.positions:,} positions, "
+        f"{args.partitions} partitions =="
+    )
+    t = time.perf_counter()
+    ex = DaskExecutor.local(2, threads_per_worker=1, memory_limit=args.worker_memory)
+    ex.client.wait_for_workers(2)
+    warm(ex)
+    print(f"LocalCluster of 2 workers x 1 thread, {args.worker_memory} each: started in "
+          f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+    singles, clusters = [], []
+    try:
+        order = ["single", "cluster"] + (["cluster", "single"] if args.repeat > 1 else [])
+        for k, what in enumerate(order):
+            out = work / f"grid-{what}-{k}"
+            before = load()
+            if what == "single":
+                r = single(ds, market, out)
+                singles.append(r)
+                print(
+                    f"one process (1 thread): {r['seconds']:7.2f} s  "
+                    f"{r['accounts'] / r['seconds']:10,.0f} accounts/s  "
+                    f"{r['positions'] / r['seconds'] / 1e6:5.2f} M positions/s  "
+                    f"peak RSS {r['maxrss'] / MIB:6,.0f} MiB  CPU {r['cpu']:6.1f} s"
+                    f"   [{before} -> {load()}]"
+                )
+            else:
+                from crossmargin.config import default_config
+
+                r = on_cluster(ex, ds, snap, out, "portfolio", default_config())
+                clusters.append(r)
+                peaks = ", ".join(f"{v / MIB:,.0f}" for v in sorted(r["peak"].values()))
+                print(
+                    f"local:2 (2 x 1 thread): {r['seconds']:7.2f} s  "
+                    f"{r['accounts'] / r['seconds']:10,.0f} accounts/s  "
+                    f"{r['positions'] / r['seconds'] / 1e6:5.2f} M positions/s  "
+                    f"peak RSS per worker {peaks} MiB  CPU in tasks {r['cpu']:6.1f} s"
+                    f"  retried {r['retried'] or 'none'}"
+                    f"   [{before} -> {load()}]"
+                )
+        s_best = min(r["seconds"] for r in singles)
+        c_best = min(r["seconds"] for r in clusters)
+        eff = s_best / (2 * c_best)
+        print(f"scaling efficiency (best of each): {eff:.2f}  (target >= 0.8)")
+        effs = [s["seconds"] / (2 * c["seconds"]) for s, c in zip(singles, clusters, strict=False)]
+        print("  per pair: " + ", ".join(f"{e:.2f}" for e in effs))
+        cpu1 = min(r["cpu"] for r in singles)
+        cpu2 = min(r["cpu"] for r in clusters)
+        print(
+            f"CPU seconds: one process {cpu1:.1f} (whole run), local:2 tasks {cpu2:.1f} "
+            f"(sum over partitions): the cluster's own overhead in CPU is {cpu2 / cpu1 - 1:+.0%}"
+        )
+        worst = max(max(r["peak"].values()) for r in clusters)
+        print(f"peak memory per worker: {worst / GIB:.2f} GiB (target <= 1.5 GiB)")
+        print(
+            f"results equal bitwise (one process vs local:2): {same(work / 'grid-single-0', work / 'grid-cluster-1')}"
+        )
+        st = clusters[0]["stages"]
+        print("stages on local:2: " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
+        st = singles[0]["stages"]
+        print("stages in one process: " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
+    finally:
+        ex.close()
+    if args.whole:
+        raw = ds.parent / "raw"
+        before = load()
+        p = subprocess.run(
+            [sys.executable, "-c", WHOLE, str(raw), str(work / "whole.parquet"), str(market)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if p.returncode:
+            print(f"whole venue in one process failed: {p.stderr.strip().splitlines()[-1:]}")
+        else:
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            print(
+                f"whole venue as one book, one process (no partitions): {r['seconds']:.1f} s, "
+                f"peak RSS {r['maxrss'] / GIB:.2f} GiB   [{before} -> {load()}]"
+            )
+
+
+def var_es(args: argparse.Namespace, work: Path) -> None:
+    from dataclasses import replace
+
+    from crossmargin.config import default_config
+    from crossmargin.history import load_daily_closes
+    from crossmargin.io.market import load_market
+    from crossmargin.market.history import load_price_history
+    from crossmargin.scale import DaskExecutor
+
+    n = args.var_accounts
+    ds = dataset(args.cache, n, n * 10, args.var_partitions)
+    hist = work / "history.csv"
+    load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().tail(502).reset_index().to_csv(
+        hist, index=False
+    )
+    snap = replace(load_market(write_market(work)), history=load_price_history(hist))
+    base = default_config()
+    cfg = base.model_copy(
+        update={
+            "var": base.var.model_copy(
+                update={"stress_weight": 0.0, "depeg": {}, "anti_procyclicality": "none"}
+            )
+        }
+    )
+    print(
+        f"\n== var / es: {n:,} accounts, {n * 10:,} positions, {args.var_partitions} partitions, "
+        "500 joint scenarios, add-ons on =="
+    )
+    t = time.perf_counter()
+    one = DaskExecutor.local(1, threads_per_worker=1, memory_limit=args.worker_memory)
+    two = DaskExecutor.local(2, threads_per_worker=1, memory_limit=args.worker_memory)
+    two.client.wait_for_workers(2)
+    warm(one)
+    warm(two)
+    print(f"LocalClusters local:1 and local:2 started in {time.perf_counter() - t:.1f} s")
+    try:
+        for model in args.var_models.split(","):
+            times: dict[str, list[float]] = {"local:1": [], "local:2": []}
+            order = [("local:1", one), ("local:2", two)]
+            if args.repeat > 1:
+                order += [("local:2", two), ("local:1", one)]
+            outs = {}
+            for k, (name, ex) in enumerate(order):
+                before = load()
+                out = work / f"{model}-{name.replace(':', '')}-{k}"
+                r = on_cluster(ex, ds, snap, out, model, cfg)
+                outs.setdefault(name, out)
+                times[name].append(r["seconds"])
+                peaks = ", ".join(f"{v / MIB:,.0f}" for v in sorted(r["peak"].values()))
+                print(
+                    f"{model:3s} on {name}: {r['seconds']:7.2f} s  "
+                    f"{r['accounts'] / r['seconds']:8,.0f} accounts/s  peak RSS per worker "
+                    f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s   [{before} -> {load()}]"
+                )
+            s = min(times["local:1"]) / min(times["local:2"])
+            pairs = [a / b for a, b in zip(times["local:1"], times["local:2"], strict=False)]
+            print(
+                f"{model} speed-up 2 workers vs 1 (best of each): {s:.2f}x (target >= 1.6x); "
+                "per pair: " + ", ".join(f"{p:.2f}" for p in pairs)
+            )
+            print(f"{model} results equal bitwise: {same(outs['local:1'], outs['local:2'])}")
+    finally:
+        one.close()
+        two.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument("--positions", type=int, default=10_000_000)
+    ap.add_argument("--partitions", type=int, default=40)
+    ap.add_argument("--var-accounts", type=int, default=100_000)
+    ap.add_argument("--var-partitions", type=int, default=8)
+    ap.add_argument("--var-models", default="var,es", help="comma-separated: var, es")
+    ap.add_argument("--worker-memory", default="1.5GiB")
+    ap.add_argument("--repeat", type=int, default=2, help="1: one run each; 2: A B B A")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "crossmargin-bench")
+    ap.add_argument("--skip-grid", action="store_true")
+    ap.add_argument("--skip-var", action="store_true")
+    ap.add_argument("--whole", action="store_true", help="also the whole venue as one book")
+    args = ap.parse_args()
+    import psutil
+
+    print(
+        f"crossmargin scale-out benchmark — {os.cpu_count()} CPUs, "
+        f"{psutil.virtual_memory().total / GIB:.0f} GiB, numpy {np.__version__}; {load()}"
+    )
+    work = Path(tempfile.mkdtemp(prefix="cm-scale-"))
+    try:
+        if not args.skip_grid:
+            grid(args, work)
+        if not args.skip_var:
+            var_es(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"done; {load()}")
+
+
+if __name__ == "__main__":
+    main()

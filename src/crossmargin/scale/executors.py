@@ -1,0 +1,484 @@
+"""The executor seam: run one function over many partitions, in process, on a pool or on Dask.
+
+Every executor runs ``fn(shared, item)`` for each ``item`` of a run, where ``shared`` (the
+venue's resolved contracts, the snapshot and the configuration) is shipped to each worker
+**once per run**, not once per task:
+
+* :class:`InProcessExecutor` — in the calling process, one item after the other (streaming:
+  one partition in memory at a time); ``shared`` is not copied at all;
+* :class:`LocalPoolExecutor` — a local pool of worker processes (``concurrent.futures``, spawn
+  start method); ``shared`` is pickled once and unpickled once by each process, in the pool's
+  initializer;
+* :class:`DaskExecutor` — a Dask ``distributed.Client`` (a ``LocalCluster`` it starts, or an
+  existing scheduler); ``shared`` is scattered to every worker with ``broadcast=True`` and tasks
+  refer to it by key. A worker that joins later (a restarted one) copies it from a peer.
+
+Failures are handled the same way by all three: a task that raises is resubmitted up to
+``retries`` times; a task that still fails is reported with its key, its error and its number
+of attempts (:class:`RunResult`), and the other tasks carry on, so the caller knows exactly which
+items completed. A worker process that dies mid-task is a failure of the tasks it held (Dask
+reschedules them on its own first, up to ``distributed.scheduler.allowed-failures``); a broken
+local pool is rebuilt.
+
+Progress is reported as tasks complete on the cluster (``progress(key, ok)``): on Dask this is
+the scheduler's stream of finished tasks, not an estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from crossmargin.errors import ExecutionError, InputError
+from crossmargin.scale.runs import RunResult, TaskFailure, raise_first_failure
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from crossmargin.margin.result import MarginBatch
+    from crossmargin.resolve.book import ResolvedBook
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "InProcessExecutor",
+    "LocalPoolExecutor",
+    "RunResult",
+    "TaskFailure",
+    "executor_from_spec",
+    "raise_first_failure",
+]
+
+R = TypeVar("R")
+TaskFn = Callable[[Any, Any], Any]
+ProgressFn = Callable[[str, bool], None]
+
+#: Environment variable read by the blocked kernels (``kernels/blocks.py``) for their threads.
+THREADS_ENV = "CROSSMARGIN_THREADS"
+
+
+class Executor(ABC):
+    """Runs ``fn(shared, item)`` over items with ``shared`` shipped once (module docstring)."""
+
+    #: Short name shown in reports (``in-process``, ``local-pool:2``, ``dask:tcp://...``).
+    name: str = "executor"
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """Number of worker processes (1 in process)."""
+
+    def run(
+        self,
+        fn: TaskFn,
+        shared: Any,
+        items: Mapping[str, Any],
+        *,
+        retries: int = 2,
+        progress: ProgressFn | None = None,
+    ) -> RunResult[Any]:
+        """Run ``fn(shared, item)`` for every ``key → item``; retry failures; report the rest.
+
+        Parameters
+        ----------
+        fn
+            A module-level function (workers import it by name).
+        shared
+            Shipped to each worker once for this run.
+        items
+            Task key (e.g. a partition name) → its small, picklable description.
+        retries
+            Further attempts of a failed task.
+        progress
+            Called with ``(key, ok)`` as each task completes or finally fails.
+        """
+        if retries < 0:
+            raise InputError(f"must be >= 0, got {retries}", path="retries")
+        out: RunResult[Any] = RunResult()
+        if not items:
+            return out
+        handle = self._share(shared)
+        try:
+            pending: dict[Any, tuple[str, int]] = {}
+            for key, item in items.items():
+                pending[self._submit(fn, handle, item, key)] = (key, 1)
+            while pending:
+                for fut in self._wait_any(list(pending)):
+                    key, attempt = pending.pop(fut)
+                    try:
+                        value = self._outcome(fut)
+                    except Exception as exc:
+                        if attempt <= retries:
+                            out.retried[key] = attempt
+                            handle = self._reshare_if_lost(handle, shared)
+                            pending[self._submit(fn, handle, items[key], key)] = (key, attempt + 1)
+                            continue
+                        out.failures[key] = TaskFailure(key, exc, attempt)
+                        if progress is not None:
+                            progress(key, False)
+                        continue
+                    out.values[key] = value
+                    if progress is not None:
+                        progress(key, True)
+        finally:
+            self._unshare(handle)
+        return out
+
+    def margin(self, book: ResolvedBook, model: str) -> MarginBatch:
+        """Margin a resolved book under ``model``, its accounts split over the workers.
+
+        The seam of :func:`crossmargin.engine.margin_book` (``executor=``); see
+        :mod:`crossmargin.scale.accounts`.
+        """
+        from crossmargin.scale.accounts import margin_accounts
+
+        return margin_accounts(self, book, model)
+
+    # -- primitives of an executor --------------------------------------------------------------
+    @abstractmethod
+    def _share(self, value: Any) -> Any:
+        """Ship ``value`` to the workers once; return what tasks receive instead of it."""
+
+    def _unshare(self, handle: Any) -> None:  # noqa: B027 - optional hook
+        """Release what :meth:`_share` shipped."""
+
+    def _reshare_if_lost(self, handle: Any, value: Any) -> Any:
+        """Before a retry: ship ``value`` again if every worker holding it was lost."""
+        return handle
+
+    @abstractmethod
+    def _submit(self, fn: TaskFn, handle: Any, item: Any, key: str) -> Any:
+        """Start ``fn(shared, item)``; return a future."""
+
+    @abstractmethod
+    def _wait_any(self, futures: list[Any]) -> list[Any]:
+        """Block until at least one of ``futures`` is done; return the done ones."""
+
+    @abstractmethod
+    def _outcome(self, future: Any) -> Any:
+        """The value of a done future (raises the task's exception)."""
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the workers this executor started (nothing for a borrowed client)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# -- in process ---------------------------------------------------------------------------------
+class _Lazy:
+    """A task of the in-process executor: run when waited for (one partition at a time)."""
+
+    __slots__ = ("args", "done", "error", "fn", "value")
+
+    def __init__(self, fn: TaskFn, args: tuple[Any, Any]) -> None:
+        self.fn, self.args = fn, args
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.fn(*self.args)
+        except Exception as exc:
+            self.error = exc
+        self.done = True
+        self.args = (None, None)  # release the partition
+
+
+class InProcessExecutor(Executor):
+    """Runs the tasks in the calling process, one after the other."""
+
+    name = "in-process"
+
+    @property
+    def workers(self) -> int:
+        """One: the calling process."""
+        return 1
+
+    def _share(self, value: Any) -> Any:
+        return value
+
+    def _submit(self, fn: TaskFn, handle: Any, item: Any, key: str) -> Any:
+        return _Lazy(fn, (handle, item))
+
+    def _wait_any(self, futures: list[Any]) -> list[Any]:
+        task: _Lazy = futures[0]
+        task.run()
+        return [task]
+
+    def _outcome(self, future: Any) -> Any:
+        if future.error is not None:
+            raise future.error
+        return future.value
+
+
+# -- local process pool -------------------------------------------------------------------------
+_POOL_SHARED: dict[str, Any] = {}
+
+
+def _pool_init(token: str, payload: bytes, threads: int) -> None:
+    """Pool initializer: unpickle the shared value once in this worker process."""
+    os.environ.setdefault(THREADS_ENV, str(threads))
+    _POOL_SHARED.clear()
+    _POOL_SHARED[token] = pickle.loads(payload)
+
+
+def _pool_call(fn: TaskFn, token: str, item: Any) -> Any:
+    return fn(_POOL_SHARED[token], item)
+
+
+class LocalPoolExecutor(Executor):
+    """A pool of local worker processes (``concurrent.futures``, spawn start method).
+
+    Parameters
+    ----------
+    processes
+        Number of worker processes.
+    threads
+        Kernel threads per process (``CROSSMARGIN_THREADS``; default 1).
+    """
+
+    def __init__(self, processes: int, *, threads: int = 1) -> None:
+        if processes < 1:
+            raise InputError(f"must be at least 1, got {processes}", path="processes")
+        self.processes = processes
+        self.threads = threads
+        self.name = f"local-pool:{processes}"
+        self._pool: ProcessPoolExecutor | None = None
+        self._init: tuple[str, bytes, int] | None = None
+
+    @property
+    def workers(self) -> int:
+        """Number of worker processes."""
+        return self.processes
+
+    def _start(self) -> ProcessPoolExecutor:
+        assert self._init is not None
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_pool_init,
+            initargs=self._init,
+        )
+        return self._pool
+
+    def _share(self, value: Any) -> Any:
+        import cloudpickle  # type: ignore[import-untyped]  # as Dask: snapshots hold mappingproxies
+
+        token = uuid.uuid4().hex
+        payload = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._init = (token, payload, self.threads)
+        self._start()
+        return token
+
+    def _unshare(self, handle: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        self._init = None
+
+    def _submit(self, fn: TaskFn, handle: Any, item: Any, key: str) -> Any:
+        pool = self._pool or self._start()
+        try:
+            return pool.submit(_pool_call, fn, handle, item)
+        except BrokenProcessPool:  # a worker died: rebuild the pool (shared shipped again)
+            pool.shutdown(wait=False, cancel_futures=True)
+            return self._start().submit(_pool_call, fn, handle, item)
+
+    def _wait_any(self, futures: list[Any]) -> list[Any]:
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def _outcome(self, future: Any) -> Any:
+        fut: Future[Any] = future
+        return fut.result()
+
+    def close(self) -> None:
+        """Shut the pool down (if a run left it open)."""
+        self._unshare(None)
+
+
+# -- Dask distributed ---------------------------------------------------------------------------
+class DaskExecutor(Executor):
+    """Tasks on a Dask cluster through a ``distributed.Client``.
+
+    Use :meth:`local` to start a ``LocalCluster`` (closed with the executor) or :meth:`connect`
+    to use a running scheduler; or pass any client you already have (left open on close).
+    """
+
+    def __init__(self, client: Client, *, owns: Any = None) -> None:
+        self.client = client
+        self._owns = owns  # the LocalCluster this executor started, closed with it
+        self.name = f"dask:{client.scheduler.address}" if client.scheduler else "dask"
+
+    @classmethod
+    def local(
+        cls,
+        n_workers: int,
+        *,
+        threads_per_worker: int = 1,
+        memory_limit: str | float | None = "auto",
+        quiet: bool = True,
+    ) -> DaskExecutor:
+        """Start a ``LocalCluster`` of ``n_workers`` worker processes (loopback only).
+
+        Parameters
+        ----------
+        n_workers
+            Worker processes.
+        threads_per_worker
+            Task threads per worker; also the kernels' threads (``CROSSMARGIN_THREADS``).
+        memory_limit
+            Per worker (``"1.5GiB"``, bytes, or ``"auto"``: the machine's memory / workers).
+            Dask spills, pauses and finally restarts a worker that exceeds it.
+        quiet
+            Keep the cluster's logs below ERROR off the terminal.
+        """
+        if n_workers < 1:
+            raise InputError(f"must be at least 1 worker, got {n_workers}", path="--cluster")
+        distributed = _distributed()
+        level = logging.ERROR if quiet else logging.WARNING
+        logging.getLogger("distributed").setLevel(level)
+        import dask.config
+
+        # no statistical profiler in the workers (it serves a dashboard nobody opens here and
+        # costs a few per cent of a core per worker)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                host="127.0.0.1",
+                memory_limit=memory_limit,
+                dashboard_address="127.0.0.1:0",
+                silence_logs=level,
+                env={THREADS_ENV: str(threads_per_worker)},
+            )
+        try:
+            client = distributed.Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+        ex = cls(client, owns=cluster)
+        ex.name = f"local:{n_workers}"
+        return ex
+
+    @classmethod
+    def connect(cls, address: str, *, timeout: float = 30.0) -> DaskExecutor:
+        """Connect to a running scheduler (``tcp://HOST:PORT``).
+
+        Raises
+        ------
+        ExecutionError
+            The scheduler cannot be reached within ``timeout`` seconds.
+        """
+        try:
+            client = _distributed().Client(address, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ExecutionError(
+                f"cannot reach the Dask scheduler: {exc}", path="--cluster"
+            ) from None
+        return cls(client)
+
+    @property
+    def workers(self) -> int:
+        """Workers currently connected to the scheduler."""
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def _share(self, value: Any) -> Any:
+        client: Any = self.client
+        [handle] = client.scatter([value], broadcast=True, hash=False)
+        return handle
+
+    def _unshare(self, handle: Any) -> None:
+        handle.release()
+
+    def _reshare_if_lost(self, handle: Any, value: Any) -> Any:
+        if handle.status == "finished":
+            return handle
+        handle.release()
+        return self._share(value)
+
+    def _submit(self, fn: TaskFn, handle: Any, item: Any, key: str) -> Any:
+        return self.client.submit(
+            fn, handle, item, key=f"crossmargin-{key}-{uuid.uuid4().hex[:12]}", pure=False
+        )
+
+    def _wait_any(self, futures: list[Any]) -> list[Any]:
+        done, _ = _distributed().wait(futures, return_when="FIRST_COMPLETED")
+        return list(done)
+
+    def _outcome(self, future: Any) -> Any:
+        return future.result()
+
+    def close(self) -> None:
+        """Close the client; and the cluster, if this executor started it."""
+        client: Any = self.client
+        client.close()
+        if self._owns is not None:
+            self._owns.close()
+            self._owns = None
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module (imported on first use: it takes a second to import)."""
+    import distributed
+
+    return distributed
+
+
+def executor_from_spec(
+    spec: str | None, *, memory_limit: str | None = None, quiet: bool = True
+) -> Executor:
+    """The executor named by a ``--cluster`` value.
+
+    ``None`` or ``in-process``: the calling process; ``local:N``: a Dask ``LocalCluster`` of N
+    worker processes; ``processes:N``: a local process pool without Dask; ``tcp://HOST:PORT``
+    (or ``tls://``): an existing Dask scheduler.
+
+    Raises
+    ------
+    InputError
+        A malformed value.
+    ExecutionError
+        The scheduler cannot be reached.
+    """
+    if spec is None or spec == "in-process":
+        return InProcessExecutor()
+    kind, _, arg = spec.partition(":")
+    if kind in ("local", "processes"):
+        try:
+            n = int(arg)
+        except ValueError:
+            raise InputError(
+                f"expected {kind}:N with N the number of workers, got {spec!r}", path="--cluster"
+            ) from None
+        if n < 1:
+            raise InputError(f"must be at least 1 worker, got {n}", path="--cluster")
+        if kind == "processes":
+            return LocalPoolExecutor(n)
+        return DaskExecutor.local(n, memory_limit=memory_limit or "auto", quiet=quiet)
+    if kind in ("tcp", "tls") and arg.startswith("//"):
+        return DaskExecutor.connect(spec)
+    raise InputError(
+        f"expected local:N, processes:N or tcp://HOST:PORT, got {spec!r}", path="--cluster"
+    )
