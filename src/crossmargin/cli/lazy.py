@@ -49,6 +49,7 @@ COMMANDS: dict[str, Entry] = {
     "cascade": Entry("cmd_liquidation", "Liquidation cascade of a venue under a shock, isolated vs cross vs portfolio side by side."),
     "backtest": Entry("cmd_backtest", "Backtest margin models on real history: coverage, traffic light, procyclicality, netting."),
     "monitor": Entry("cmd_monitor", "Replay a tick file through the live engine: events as they happen, then a summary."),
+    "serve": Entry("cmd_serve", "Serve the live engine over HTTP: JSON API, event stream and the dashboard at /."),
     "oracles": Entry("cmd_oracles", "Fetch oracle records of oracle-valued collateral (lending deposits, vault shares, LSTs)."),
     "config": Entry("cmd_config", "The risk configuration: the shipped defaults overlaid by your file, with each value's source."),
     "schema": Entry("cmd_info", "Print the JSON Schema of a portfolio, market snapshot or risk configuration file."),

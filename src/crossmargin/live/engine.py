@@ -34,7 +34,15 @@ import numpy as np
 from crossmargin._time import format_instant, parse_instant
 from crossmargin.account.report import account_dict
 from crossmargin.config import RiskConfig, default_config
-from crossmargin.errors import ConfigError, CrossMarginError, InputError, StoreError
+from crossmargin.engine import margin_resolved
+from crossmargin.errors import (
+    ConfigError,
+    CrossMarginError,
+    InputError,
+    MarketDataError,
+    StoreError,
+)
+from crossmargin.explain import explain_dict
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio
 from crossmargin.live.accounts import account_run, kind_of, whatif_sub
@@ -53,7 +61,14 @@ from crossmargin.live.records import (
     Update,
     Withdrawal,
 )
-from crossmargin.live.results import AccountView, Ack, PreTradeResult, SweepReport, health_obj
+from crossmargin.live.results import (
+    AccountTable,
+    AccountView,
+    Ack,
+    PreTradeResult,
+    SweepReport,
+    health_obj,
+)
 from crossmargin.live.sequence import FeedSequencer
 from crossmargin.live.settings import AutoLiquidate, LiveSettings
 from crossmargin.market.snapshot import MarketSnapshot
@@ -87,9 +102,9 @@ class LiveEngine:
     def open(
         cls,
         *,
-        market: MarketSnapshot,
+        market: MarketSnapshot | None = None,
         config: RiskConfig | None = None,
-        model: str = "portfolio",
+        model: str | None = "portfolio",
         store_url: str | None = None,
         auto_liquidate: AutoLiquidate = "off",
         heartbeat: Any = None,
@@ -102,11 +117,13 @@ class LiveEngine:
         Parameters
         ----------
         market
-            Opening snapshot (its ``as_of`` is the engine's start time).
+            Opening snapshot (its ``as_of`` is the engine's start time); may be left out when
+            ``store_url`` holds an engine to resume.
         config
             Risk configuration (default: the shipped one).
         model
-            Margin model.
+            Margin model (``None``: the one of the engine in ``store_url``, else
+            ``portfolio``).
         store_url
             Database (SQLite path or URL, PostgreSQL URL). If it holds an engine, that engine is
             resumed (``market`` and ``accounts`` are then ignored; ``model`` must match).
@@ -134,7 +151,7 @@ class LiveEngine:
                 snap = store.latest_snapshot()
                 if snap is not None:
                     core = decode_state(snap.parts)
-                    if core.model != model:
+                    if model is not None and core.model != model:
                         raise ConfigError(
                             f"the database holds a {core.model!r} engine, not {model!r}",
                             path="model",
@@ -144,7 +161,12 @@ class LiveEngine:
                     return engine
                 if store.last_seq() > 0:
                     raise StoreError("the journal has records but no engine snapshot", path="store")
-            core = LiveCore(market, config, model, settings)
+            if market is None:
+                raise InputError(
+                    "a market snapshot is needed to start an engine (the database holds none)",
+                    path="market",
+                )
+            core = LiveCore(market, config, model or "portfolio", settings)
             engine = cls(core, store)
             engine._open_accounts(accounts)
             if store is not None:
@@ -336,6 +358,61 @@ class LiveEngine:
             ratio = R["ratio"]
             order = np.lexsort((np.arange(ratio.size), np.where(np.isnan(ratio), np.inf, ratio)))
             return [self._view(int(a), {}) for a in order.tolist()]
+
+    # -- read side of the HTTP service (issue 12) ------------------------------------------------
+    def explain(self, account: str) -> dict[str, Any]:
+        """The ``explain --format json`` object of the account on the live state.
+
+        Computed from scratch on the account's live positions and balances and the current
+        snapshot (the same numbers as the incremental state: the invariant the sweep checks),
+        with the scenario grid.
+
+        Raises
+        ------
+        InputError
+            Unknown account.
+        MarketDataError
+            The account's market data is stale (it is frozen at its last margin).
+        """
+        with self._lock:
+            core = self._core
+            a = core.book.index.get(account)
+            if a is None:
+                raise InputError(f"unknown account {account!r}", path="account")
+            if core.R["frozen"][a]:
+                raise MarketDataError(
+                    f"account {account!r} is frozen: its market data is stale ("
+                    + "; ".join(sorted(core.stale))
+                    + ")",
+                    path="account",
+                )
+            sub = gather(core.book, np.asarray([a], np.int64))
+            rb = resolve_sub(core.book, sub, core.inst, core.snapshot)
+            return explain_dict(margin_resolved(rb, model=core.model, detail=True), 0)
+
+    def account_table(self) -> AccountTable:
+        """Every account's last numbers as columns (copies; vectorised, no per-account objects)."""
+        with self._lock:
+            core = self._core
+            R = core.R
+            return AccountTable(
+                seq=core.seq,
+                event_seq=core.event_seq,
+                accounts=tuple(core.book.accounts),
+                status=R["status"].copy(),
+                reported=R["reported"].copy(),
+                equity=R["equity"].copy(),
+                maintenance_equity=R["m_equity"].copy(),
+                initial_margin=R["im"].copy(),
+                maintenance_margin=R["mm"].copy(),
+                margin_ratio=R["ratio"].copy(),
+                frozen=R["frozen"].copy(),
+            )
+
+    @property
+    def event_seq(self) -> int:
+        """Sequence number of the last event emitted (0: none yet)."""
+        return self._core.event_seq
 
     def _view(self, a: int, result: dict[str, object]) -> AccountView:
         from crossmargin.live.events import status_name

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.account.health import STATUSES
@@ -22,7 +23,7 @@ from crossmargin.live.columns import Columns
 from crossmargin.live.events import Event
 from crossmargin.live.kernel import AccountBatch
 
-__all__ = ["AccountView", "Ack", "PreTradeResult", "ResultTable", "SweepReport"]
+__all__ = ["AccountTable", "AccountView", "Ack", "PreTradeResult", "ResultTable", "SweepReport"]
 
 _FLOATS = ("equity", "m_equity", "im", "mm", "ratio", "collateral", "upnl", "worst_loss")
 _INTS = ("status", "reported", "pending", "worst_und", "worst_cls", "worst_index")
@@ -223,3 +224,31 @@ class AccountView:
             "frozen": self.frozen,
             "result": dict(self.result),
         }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AccountTable:
+    """Every account's last numbers as columns, one row per account in opening order.
+
+    Copies taken under the engine's lock at journal seq :attr:`seq`: a consistent picture that
+    readers sort, filter and page without holding the engine (the HTTP service's account list).
+    Status codes index :data:`crossmargin.account.health.STATUSES` (``-1``: none yet);
+    ``margin_ratio`` is NaN where MM = 0.
+    """
+
+    seq: int
+    event_seq: int
+    accounts: tuple[str, ...]
+    status: IntArray
+    reported: IntArray
+    equity: FloatArray
+    maintenance_equity: FloatArray
+    initial_margin: FloatArray
+    maintenance_margin: FloatArray
+    margin_ratio: FloatArray
+    frozen: npt.NDArray[np.bool_]
+
+    @property
+    def n(self) -> int:
+        """Number of accounts."""
+        return len(self.accounts)
