@@ -60,7 +60,7 @@ def market() -> dict[str, object]:
             "perp": {"mark": s * 1.0003},
             "expiries": exps,
         }
-    return {"as_of": AS_OF, "base_currency": "USD", "assets": assets}
+    return {"as_of": AS_OF, "timestamp": AS_OF, "base_currency": "USD", "assets": assets}
 
 
 def positions(

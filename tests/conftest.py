@@ -12,6 +12,7 @@ from crossmargin.cli.cmd_info import examples_dir
 from crossmargin.config import RiskConfig, default_config
 from crossmargin.io.market import load_market
 from crossmargin.market.snapshot import MarketSnapshot
+from support.postgres import postgres_cluster  # noqa: F401  (session fixture, shared)
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

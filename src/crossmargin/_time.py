@@ -10,10 +10,19 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from crossmargin.errors import InputError
+
 SECONDS_PER_YEAR = 365.0 * 86_400.0
 SECONDS_PER_DAY = 86_400.0
 #: Named expiries (``26DEC26``) settle at this hour, UTC (Deribit, Derive, OKX convention).
 EXPIRY_HOUR_UTC = 8
+
+#: Instants crossmargin accepts: 1900-01-01 (inclusive) to 2200-01-01 (exclusive), UTC. Outside
+#: this range date arithmetic (time zones, numpy ``datetime64[ns]``) overflows, and no market
+#: snapshot, expiry or price is meaningful there.
+MIN_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+_RANGE = "1900-01-01T00:00:00Z to 2199-12-31T23:59:59Z"
 
 _MONTHS = {
     m: i + 1
@@ -74,14 +83,20 @@ def parse_instant(text: str) -> datetime:
     """Parse an ISO-8601 instant or an expiry code into an aware UTC datetime.
 
     A naive timestamp is rejected: margin depends on the time to expiry, and a guessed time zone
-    could silently change it.
+    could silently change it. Instants outside :data:`MIN_INSTANT` … :data:`MAX_INSTANT` are
+    rejected too.
 
     Raises
     ------
     ValueError
-        If the text is neither an ISO-8601 instant with a zone nor an expiry code.
+        If the text is neither an ISO-8601 instant with a zone nor an expiry code, or is out of
+        range.
     """
+    if not isinstance(text, str):
+        raise ValueError(f"must be an ISO-8601 instant string, got {type(text).__name__}")
     text = text.strip()
+    if len(text) > 64:
+        raise ValueError(f"{text[:24]!r}… is not an ISO-8601 instant (too long)")
     if _CODE_RE.match(text.upper()):
         return parse_expiry_code(text)
     try:
@@ -92,14 +107,40 @@ def parse_instant(text: str) -> datetime:
         ) from exc
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"{text!r} has no time zone; write it in UTC, e.g. 2026-11-22T08:00:00Z")
-    return dt.astimezone(UTC)
+    return _in_range(dt, text)
+
+
+def _in_range(dt: datetime, shown: str) -> datetime:
+    try:
+        out = dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{shown!r} is outside the supported range {_RANGE}") from None
+    if not MIN_INSTANT <= out < MAX_INSTANT:
+        raise ValueError(f"{shown!r} is outside the supported range {_RANGE}")
+    return out
 
 
 def ensure_utc(dt: datetime) -> datetime:
-    """Return ``dt`` as an aware UTC datetime; naive datetimes are rejected."""
+    """Return ``dt`` as an aware UTC datetime; naive or out-of-range datetimes are rejected.
+
+    Raises
+    ------
+    ValueError
+        Naive, out of range, or not a datetime.
+    """
+    if not isinstance(dt, datetime):
+        raise ValueError(f"must be a datetime, got {type(dt).__name__}")
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError("datetime must be time-zone aware")
-    return dt.astimezone(UTC)
+        raise ValueError("datetime must be time-zone aware (e.g. datetime(..., tzinfo=UTC))")
+    return _in_range(dt, dt.isoformat())
+
+
+def aware_instant(dt: object, *, path: str) -> datetime:
+    """:func:`ensure_utc` for public constructors: an :class:`InputError` naming ``path``."""
+    try:
+        return ensure_utc(dt)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise InputError(str(exc), path=path) from None
 
 
 def format_instant(dt: datetime) -> str:

@@ -15,8 +15,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from crossmargin._checks import account_index, instance
 from crossmargin._time import format_instant
 from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.account.report import account_warnings
+from crossmargin.errors import InputError
 
 __all__ = ["comparison_dict"]
 
@@ -32,7 +35,14 @@ def comparison_dict(
 
     ``unavailable`` lists default models that could not be computed for the book, with why.
     """
+    if not isinstance(results, Mapping) or not results:
+        raise InputError(
+            "results must be a non-empty mapping of model name -> AccountResults", path="results"
+        )
+    for name, r in results.items():
+        instance(r, AccountResults, f"results.{name}", "an AccountResults (see compare)")
     first = next(iter(results.values()))
+    i = account_index(i, first.n)
     rb = first.book
     iso = results.get("isolated")
     base_req = float(iso.collateral_required[i]) if iso is not None else math.nan
@@ -58,4 +68,9 @@ def comparison_dict(
         "unrealized_pnl": float(first.unrealized_pnl[i]),
         "models": models,
         "unavailable": dict(unavailable or {}),
+        "warnings": list(
+            {
+                (w["code"], w["path"]): w for r in results.values() for w in account_warnings(r, i)
+            }.values()
+        ),
     }

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from crossmargin._checks import instance, sequence_of
 from crossmargin.account.health import AccountResults, assess
 from crossmargin.config import RiskConfig, default_config
-from crossmargin.errors import CrossMarginError
+from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio
-from crossmargin.margin.base import get_model
+from crossmargin.margin.base import get_model, model_info
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, resolve
 
@@ -39,13 +40,27 @@ def _book(
         return portfolios
     if isinstance(portfolios, Portfolio):
         return Book.from_portfolios([portfolios], prefixes=prefixes)
-    return Book.from_portfolios(list(portfolios), prefixes=prefixes)
+    pfs = sequence_of(portfolios, Portfolio, "portfolio", "a Portfolio (or a Book)")
+    return Book.from_portfolios(pfs, prefixes=prefixes)
+
+
+def _inputs(market: object, config: object, model: object = "portfolio") -> RiskConfig:
+    """Check the common arguments; the configuration to use."""
+    instance(market, MarketSnapshot, "market", "a MarketSnapshot (see load_market)")
+    if not isinstance(model, str):
+        raise InputError(f"model must be a model name, got {type(model).__name__}", path="model")
+    if config is None:
+        return default_config()
+    return instance(config, RiskConfig, "config", "a RiskConfig (see load_config)")  # type: ignore[no-any-return]
 
 
 def margin_resolved(
     rb: ResolvedBook, *, model: str = "portfolio", detail: bool = False
 ) -> AccountResults:
     """Margin an already-resolved book (reuse one resolution for several models)."""
+    instance(rb, ResolvedBook, "book", "a ResolvedBook (see resolve)")
+    if not isinstance(model, str):
+        raise InputError(f"model must be a model name, got {type(model).__name__}", path="model")
     return assess(rb, get_model(model, rb.config).compute(rb, detail=detail))
 
 
@@ -77,7 +92,10 @@ def margin_book(
     AccountResults
         Equity, IM, MM, status and breakdown per account.
     """
-    rb = resolve(book, market, config or default_config())
+    instance(book, Book, "book", "a Book (see Book.from_portfolios)")
+    cfg = _inputs(market, config, model)
+    model_info(model)  # an unknown name fails before any work
+    rb = resolve(book, market, cfg)
     return margin_resolved(rb, model=model, detail=detail)
 
 
@@ -91,6 +109,7 @@ def compute_margin(
     prefixes: Sequence[str] | None = None,
 ) -> AccountResults:
     """Margin one portfolio (or a few) — :func:`margin_book` for portfolio objects."""
+    _inputs(market, config, model)
     return margin_book(
         _book(portfolio, prefixes), market, model=model, config=config, detail=detail
     )
@@ -112,9 +131,15 @@ def compare(
     underlying without price history) are left out; the reason is stored in ``unavailable``
     (if given). Any other model's error propagates.
     """
-    rb = resolve(_book(portfolio, prefixes), market, config or default_config())
+    cfg = _inputs(market, config)
+    names = sequence_of(models, str, "models", "a model name")
+    if not names:
+        raise InputError("give at least one model", path="models")
+    for m in names:
+        model_info(m)  # an unknown name fails before any work
+    rb = resolve(_book(portfolio, prefixes), market, cfg)
     out: dict[str, AccountResults] = {}
-    for m in models:
+    for m in names:
         try:
             out[m] = margin_resolved(rb, model=m)
         except CrossMarginError as exc:

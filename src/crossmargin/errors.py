@@ -25,6 +25,7 @@ __all__ = [
     "LiquidationError",
     "MarketDataError",
     "ModelError",
+    "StoreError",
 ]
 
 
@@ -63,3 +64,11 @@ class ModelError(CrossMarginError):
 
 class LiquidationError(CrossMarginError):
     """The liquidation engine cannot build a plan."""
+
+
+class StoreError(CrossMarginError):
+    """The durable store (journal, snapshots, events, keys) cannot read or write.
+
+    Raised for an unreachable or locked database, a schema newer than this version of
+    crossmargin, or a stored record that fails its integrity check. Nothing was acknowledged.
+    """

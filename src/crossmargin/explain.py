@@ -74,7 +74,7 @@ def _derivation(d: dict[str, Any], model_lines: list[str] | None = None) -> list
 
 def explain_dict(res: AccountResults, i: int) -> dict[str, Any]:
     """The full breakdown of account ``i``: margin fields plus positions, scenarios, derivation."""
-    d = account_dict(res, i, positions=True)
+    d = account_dict(res, i, positions=True)  # validates res and i
     d["scenarios"] = _scenarios(res, i)
     extra = res.batch.explain_extra
     if extra is None:

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from crossmargin._checks import instance, sequence_of
 from crossmargin.config import RiskConfig, default_config
-from crossmargin.instruments.contracts import Contract
+from crossmargin.errors import InputError
+from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.instruments import KIND_OPTION, KIND_SPOT, resolve_instruments
@@ -30,7 +32,16 @@ def price_contracts(
     paths: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Price and Greeks of each contract, as dictionaries (``price --format json`` rows)."""
-    cfg = config or default_config()
+    instance(market, MarketSnapshot, "market", "a MarketSnapshot (see load_market)")
+    cs = sequence_of(contracts, (Spot, Perpetual, Future, Option), "instruments", "a contract")
+    if paths is not None and len(paths) != len(cs):
+        raise InputError(f"give one path per contract ({len(paths)} for {len(cs)})", path="paths")
+    cfg = (
+        default_config()
+        if config is None
+        else instance(config, RiskConfig, "config", "a RiskConfig")
+    )
+    contracts = cs
     inst = resolve_instruments(
         contracts, market, cfg, where=lambda i: paths[i] if paths else f"instruments[{i}]"
     )
@@ -69,6 +80,13 @@ def price_contracts(
     delta[settled] = gamma[settled] = vega[settled] = theta[settled] = 0.0
     rows = []
     for i, c in enumerate(inst.contracts):
+        notes = [
+            w.as_dict()
+            for w in inst.warnings
+            if w.asset == c.underlying
+            and (not w.kinds or c.kind in w.kinds)
+            and (w.expiry is None or w.expiry == c.expiry)
+        ]
         rows.append(
             {
                 "instrument": inst.names[i],
@@ -88,6 +106,7 @@ def price_contracts(
                 else None,
                 "time_to_expiry": float(T[i]),
                 "settled": bool(settled[i]),
+                "warnings": notes,
             }
         )
     return rows

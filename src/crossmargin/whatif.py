@@ -17,11 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crossmargin._checks import instance, real, real_or_none, sequence_of
 from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.account.report import account_warnings
 from crossmargin.config import RiskConfig, default_config
 from crossmargin.engine import compute_margin
 from crossmargin.errors import InputError
-from crossmargin.instruments.contracts import Contract, Option
+from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 from crossmargin.instruments.naming import parse_instrument
 from crossmargin.instruments.position import Portfolio, Position
 from crossmargin.market.snapshot import MarketSnapshot
@@ -32,15 +34,27 @@ __all__ = ["Trade", "apply_trades", "parse_trade", "whatif"]
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A hypothetical trade."""
+    """A hypothetical trade (validated: a contract, a non-zero quantity, a positive price)."""
 
     contract: Contract
     quantity: float
     price: float | None = None
 
+    def __post_init__(self) -> None:
+        instance(self.contract, (Spot, Perpetual, Future, Option), "Trade.contract", "a contract")
+        q = real(self.quantity, "Trade.quantity")
+        if q == 0:
+            raise InputError("must be non-zero", path="Trade.quantity")
+        object.__setattr__(self, "quantity", q)
+        object.__setattr__(self, "price", real_or_none(self.price, "Trade.price", positive=True))
+
 
 def parse_trade(text: str, *, path: str = "trade") -> Trade:
     """Parse ``INSTRUMENT:QTY[@PRICE]`` (e.g. ``BTC-26DEC26-70000-C:-5@2600``)."""
+    if not isinstance(text, str):
+        raise InputError(
+            f"must be a string INSTRUMENT:QTY[@PRICE], got {type(text).__name__}", path=path
+        )
     if ":" not in text:
         raise InputError(f"{text!r} must be INSTRUMENT:QTY[@PRICE]", path=path)
     name, rest = text.split(":", 1)
@@ -110,6 +124,8 @@ def whatif(
     config: RiskConfig | None = None,
 ) -> dict[str, Any]:
     """Before/after margin of ``trades`` on ``portfolio`` and whether they are allowed."""
+    instance(portfolio, Portfolio, "portfolio", "a Portfolio")
+    trades = sequence_of(trades, Trade, "trades", "a Trade (see parse_trade)")
     cfg = config or default_config()
     before = compute_margin(portfolio, market, model=model, config=cfg, detail=False)
     after_pf = apply_trades(portfolio, trades, market, cfg)
@@ -132,6 +148,7 @@ def whatif(
             "maintenance_margin": a["maintenance_margin"] - b["maintenance_margin"],
             "equity": a["equity"] - b["equity"],
         },
+        "warnings": account_warnings(after, 0),
         "allowed": bool(covers or reduces),
         "reason": (
             "post-trade equity covers post-trade IM"

@@ -90,7 +90,7 @@ def test_history_file_round_trip(tmp_path: Path, bundled) -> None:  # type: igno
         (
             {"date": ["2020-01-01", "2020-01-02"], "BTC": [1.0, "x"]},
             "history.BTC[2020-01-02]",
-            "not a number",
+            "must be a number",
         ),
         (
             {"date": ["2020-01-01", "2020-01-02"], "BTC": [1.0, np.inf]},

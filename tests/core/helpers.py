@@ -66,7 +66,7 @@ def market(as_of: datetime = AS_OF, **assets: AssetMarket) -> MarketSnapshot:
     """A USD snapshot of the given assets (USD and USDC included)."""
     a: dict[str, AssetMarket] = {"USD": asset(1.0, vol=None), "USDC": asset(0.9998, vol=None)}
     a.update(assets)
-    return MarketSnapshot(as_of=as_of, base_currency="USD", assets=a)
+    return MarketSnapshot(as_of=as_of, base_currency="USD", assets=a, timestamp=as_of)
 
 
 def simple_market(as_of: datetime = AS_OF) -> MarketSnapshot:

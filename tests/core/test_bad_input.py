@@ -296,13 +296,12 @@ def test_bad_market_in_price(
 def test_absurd_rate_fails_closed(
     good: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path
 ) -> None:
-    """An overflowing ``exp(rate·T)`` is refused naming the forward it produced, not a crash."""
+    """An absurd rate (issue 9: ``rate: -50`` cut margin to 0.45x) is refused at the edge."""
     mk = copy.deepcopy(good[1])
-    mk["assets"]["ETH"]["rate"] = 1e4
-    r = invoke("price", "ETH-25JUN27", "--market", write_json(tmp_path / "m.json", mk))
-    assert_one_line_error(
-        r, "assets.ETH.expiries.2027-06-25T08:00:00Z.forward: forward must be positive and finite"
-    )
+    for rate in (1e4, -50.0, 1.5):
+        mk["assets"]["ETH"]["rate"] = rate
+        r = invoke("price", "ETH-25JUN27", "--market", write_json(tmp_path / "m.json", mk))
+        assert_one_line_error(r, "assets.ETH.rate: must be between -1 and 1")
 
 
 @pytest.mark.parametrize(

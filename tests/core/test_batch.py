@@ -106,7 +106,14 @@ def test_batch_cli_equals_per_account_margin(
     assert r.exit_code == 0, r.stderr
     assert f"{7} accounts" in r.stdout
     got = read(out)
-    assert list(got.columns) == ["account", "model", "base_currency", *SUMMARY_FIELDS, "status"]
+    assert list(got.columns) == [
+        "account",
+        "model",
+        "base_currency",
+        *SUMMARY_FIELDS,
+        "status",
+        "warnings",
+    ]
     assert list(got["account"]) == [
         "mm-01",
         "basis-02",

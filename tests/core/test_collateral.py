@@ -47,7 +47,8 @@ def test_negative_balance_is_a_liability_charged_more() -> None:
 
 
 def test_snapshot_currency_needs_no_market_entry_and_has_no_haircut() -> None:
-    mkt = MarketSnapshot(datetime(2026, 11, 22, 8, tzinfo=UTC), "USD", {"BTC": asset(65_000.0)})
+    t0 = datetime(2026, 11, 22, 8, tzinfo=UTC)
+    mkt = MarketSnapshot(t0, "USD", {"BTC": asset(65_000.0)}, timestamp=t0)
     res = margin(portfolio(collateral={"USD": 1234.56}), mkt, "cross")
     assert res.equity[0] == 1234.56 and res.collateral_value[0] == 1234.56
 

@@ -148,7 +148,7 @@ def test_bad_svi_parameters(svi: dict[str, float], why: str) -> None:
 def test_expiry_keys_accept_codes_and_reject_duplicates() -> None:
     obj = copy.deepcopy(GOOD)
     exps = obj["assets"]["BTC"]["expiries"]
-    exps["26DEC26"] = {"forward": 1.0}  # the same instant as the ISO key
+    exps["26DEC26"] = {"forward": 65_300.0}  # the same instant as the ISO key
     with pytest.raises(InputError) as e:
         market_from_obj(obj)
     assert "duplicate expiry" in e.value.reason

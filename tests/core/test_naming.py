@@ -19,7 +19,6 @@ DEC26 = datetime(2026, 12, 26, 8, tzinfo=UTC)
     ("name", "contract"),
     [
         ("BTC-PERP", Perpetual("BTC")),
-        ("btc-perpetual", Perpetual("BTC")),
         ("ETH-SPOT", Spot("ETH")),
         ("BTC-26DEC26", Future("BTC", DEC26)),
         ("BTC-26DEC26-70000-C", Option("BTC", DEC26, 70_000.0, "call")),
@@ -192,7 +191,7 @@ def test_explicit_object_with_another_hour_keeps_it() -> None:
                 "right": "call",
             },
             "strike",
-            "positive",
+            "must be a number",
         ),
         (
             {
@@ -210,7 +209,7 @@ def test_explicit_object_with_another_hour_keeps_it() -> None:
         (
             {"kind": "perp", "underlying": "BTC", "multiplier": float("nan")},
             "multiplier",
-            "positive",
+            "finite",
         ),
     ],
 )

@@ -101,7 +101,7 @@ def test_equivalent_spellings_net_into_one_position() -> None:
         {"USD": 1e6},
         (
             Position(parse_instrument("BTC-PERP"), 1.0),
-            Position(parse_instrument("btc-perpetual"), 2.0),
+            Position(parse_instrument("btc-perp"), 2.0),
             Position(perp, -0.5),
         ),
     )

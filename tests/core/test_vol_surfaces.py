@@ -20,7 +20,7 @@ from crossmargin import (
     parse_instrument,
     price_contracts,
 )
-from crossmargin.errors import MarketDataError
+from crossmargin.errors import InputError, MarketDataError
 
 from .helpers import DEC26, MAR26, years
 
@@ -84,6 +84,7 @@ def test_raw_svi_matches_gatheral_formula() -> None:
 def base_market() -> dict[str, Any]:
     return {
         "as_of": "2026-11-22T08:00:00Z",
+        "timestamp": "2026-11-22T08:00:00Z",
         "base_currency": "USD",
         "assets": {
             "BTC": {
@@ -94,16 +95,15 @@ def base_market() -> dict[str, Any]:
                     "26DEC26": {
                         "forward": 65_300.0,
                         "discount": 0.9965,
-                        "vol": 0.6,
                         "smile": {"strikes": list(STRIKES), "vols": list(VOLS)},
                     },
                     "2027-03-26T08:00:00Z": {
-                        "vol": 0.7,
                         "svi": {"a": 0.04, "b": 0.1, "rho": -0.2, "m": 0.0, "sigma": 0.3},
                     },
                     "25JUN27": {"rate": 0.10, "vol": 0.8},
                 },
-            }
+            },
+            "ETH": {"price": 3_200.0, "vol": 0.7, "rate": 0.03},
         },
     }
 
@@ -114,36 +114,73 @@ def vol_of(obj: dict[str, Any], name: str) -> float:
     return v
 
 
-def test_surface_precedence_smile_over_flat() -> None:
+def codes_of(obj: dict[str, Any], name: str) -> list[str]:
+    return [
+        w["code"]
+        for w in price_contracts([parse_instrument(name)], market_from_obj(obj))[0]["warnings"]
+    ]
+
+
+def test_smile_is_used_at_its_expiry() -> None:
     assert vol_of(base_market(), "BTC-26DEC26-60000-C") == pytest.approx(0.57, rel=1e-14)
+    assert codes_of(base_market(), "BTC-26DEC26-60000-C") == []
 
 
-def test_surface_precedence_svi_over_flat() -> None:
-    T = years(MAR26)
-    k = math.log(60_000.0 / (65_000.0 * math.exp(0.04 * T)))
-    w = 0.04 + 0.1 * (-0.2 * k + math.sqrt(k * k + 0.09))
-    assert vol_of(base_market(), "BTC-26MAR27-60000-C") == pytest.approx(
-        math.sqrt(w / T), rel=1e-12
+@pytest.mark.parametrize("other", ["vol", "svi"])
+def test_one_surface_per_expiry(other: str) -> None:
+    """Issue 9: a smile next to a flat vol was silently preferred; now the file is ambiguous."""
+    obj = base_market()
+    exp = obj["assets"]["BTC"]["expiries"]["26DEC26"]
+    exp[other] = (
+        0.6 if other == "vol" else {"a": 0.04, "b": 0.1, "rho": 0.0, "m": 0.0, "sigma": 0.3}
     )
+    with pytest.raises(InputError, match="give one of smile, svi or vol") as e:
+        market_from_obj(obj)
+    assert e.value.path == "assets.BTC.expiries.26DEC26"
 
 
-def test_expiry_flat_vol_then_asset_vol_fallback() -> None:
+def test_svi_uses_the_forward_derived_from_the_listed_ones() -> None:
+    """26MAR27 lists no forward: ln F interpolated between 26DEC26 (65 300) and 25JUN27 (own rate)."""
+    obj = base_market()
+    T, Td, Tj = years(MAR26), years(DEC26), years(parse_instrument("BTC-25JUN27").expiry)  # type: ignore[arg-type]
+    lnf = math.log(65_300.0 / 65_000.0) + (0.10 * Tj - math.log(65_300.0 / 65_000.0)) * (T - Td) / (
+        Tj - Td
+    )
+    k = math.log(60_000.0 / (65_000.0 * math.exp(lnf)))
+    w = 0.04 + 0.1 * (-0.2 * k + math.sqrt(k * k + 0.09))
+    assert vol_of(obj, "BTC-26MAR27-60000-C") == pytest.approx(math.sqrt(w / T), rel=1e-12)
+    assert codes_of(obj, "BTC-26MAR27-60000-C") == ["forward_interpolated", "discount_interpolated"]
+
+
+def test_unlisted_expiry_after_the_last_surface_extrapolates_its_vol_flat() -> None:
     obj = base_market()
     assert vol_of(obj, "BTC-25JUN27-60000-C") == 0.8
-    assert vol_of(obj, "BTC-24SEP27-60000-C") == 0.55  # expiry not listed: asset vol
+    assert vol_of(obj, "BTC-24SEP27-60000-C") == 0.8  # after 25JUN27: its vol, not the asset's 0.55
+    assert "vol_extrapolated" in codes_of(obj, "BTC-24SEP27-60000-C")
+
+
+def test_asset_vol_only_without_any_listed_surface() -> None:
+    obj = base_market()
+    assert vol_of(obj, "ETH-26DEC26-3000-C") == 0.7
+    assert codes_of(obj, "ETH-26DEC26-3000-C") == [
+        "forward_from_rate",
+        "discount_from_rate",
+        "asset_vol",
+    ]
 
 
 def test_no_vol_anywhere_is_a_market_data_error_naming_asset_and_field() -> None:
     obj = base_market()
-    del obj["assets"]["BTC"]["vol"]
+    del obj["assets"]["ETH"]["vol"]
     with pytest.raises(MarketDataError) as e:
-        vol_of(obj, "BTC-24SEP27-60000-C")
-    assert e.value.path == "assets.BTC.vol"
-    assert "BTC-24SEP27-60000-C" in e.value.reason
+        vol_of(obj, "ETH-24SEP27-3000-C")
+    assert e.value.path == "assets.ETH.vol"
+    assert "ETH-24SEP27-3000-C" in e.value.reason
 
 
-def test_forward_and_discount_fallbacks() -> None:
-    """forward = spot·exp(rate·T), discount = exp(−rate·T); the expiry's rate beats the asset's."""
+def test_forward_and_discount_derivation() -> None:
+    """Listed data wins; the expiry's own rate is its data; after the last listed forward the
+    asset rate carries it on; with none listed spot·exp(rate·T) (issue 9 §6)."""
     snap = market_from_obj(base_market())
     jun = parse_instrument("BTC-25JUN27").expiry
     sep = parse_instrument("BTC-24SEP27").expiry
@@ -151,18 +188,26 @@ def test_forward_and_discount_fallbacks() -> None:
     Tj, Ts = years(jun), years(sep)
     assert snap.forward("BTC", jun) == pytest.approx(65_000.0 * math.exp(0.10 * Tj), rel=1e-15)
     assert snap.discount("BTC", jun) == pytest.approx(math.exp(-0.10 * Tj), rel=1e-15)
-    assert snap.forward("BTC", sep) == pytest.approx(65_000.0 * math.exp(0.04 * Ts), rel=1e-15)
-    assert snap.discount("BTC", sep) == pytest.approx(math.exp(-0.04 * Ts), rel=1e-15)
+    f_sep, w = snap.forward_term("BTC", sep)
+    assert f_sep == pytest.approx(65_000.0 * math.exp(0.10 * Tj + 0.04 * (Ts - Tj)), rel=1e-14)
+    assert w is not None and w.code == "forward_extrapolated"
+    d_sep, w = snap.discount_term("BTC", sep)
+    assert d_sep == pytest.approx(math.exp(-0.10 * Tj - 0.04 * (Ts - Tj)), rel=1e-14)
+    assert w is not None and w.code == "discount_extrapolated"
     # explicit values win
     assert snap.forward("BTC", DEC26) == 65_300.0 and snap.discount("BTC", DEC26) == 0.9965
+    assert snap.forward_term("BTC", DEC26)[1] is None
+    f_eth, w = snap.forward_term("ETH", DEC26)
+    assert f_eth == pytest.approx(3_200.0 * math.exp(0.03 * years(DEC26)), rel=1e-15)
+    assert w is not None and w.code == "forward_from_rate"
 
 
-def test_absurd_rate_fails_closed_with_a_path_not_a_crash() -> None:
+def test_absurd_rate_is_refused_at_the_edge() -> None:
     obj = copy.deepcopy(base_market())
-    obj["assets"]["BTC"]["rate"] = 1e4  # exp(rate·T) overflows a float
-    with pytest.raises(MarketDataError) as e:
-        price_contracts([parse_instrument("BTC-24SEP27")], market_from_obj(obj))
-    assert e.value.path.startswith("assets.BTC.expiries.") and e.value.path.endswith(".forward")
+    obj["assets"]["BTC"]["rate"] = 1e4  # exp(rate·T) would overflow a float
+    with pytest.raises(InputError) as e:
+        market_from_obj(obj)
+    assert e.value.path == "assets.BTC.rate"
 
 
 def test_year_fraction_is_seconds_over_365_days() -> None:

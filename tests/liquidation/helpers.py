@@ -50,7 +50,10 @@ def config_with(
 def perp_market(prices: dict[str, float], vol: float | None = 0.6) -> MarketSnapshot:
     """A snapshot with spot = perp mark for each symbol."""
     return MarketSnapshot(
-        AS_OF, "USD", {s: AssetMarket(price=p, vol=vol) for s, p in prices.items()}
+        AS_OF,
+        "USD",
+        {s: AssetMarket(price=p, vol=vol) for s, p in prices.items()},
+        timestamp=AS_OF,
     )
 
 

@@ -30,6 +30,34 @@ def test_presets_list_and_detail() -> None:
     assert bad.exit_code == 2 and bad.stderr.startswith("error: preset: unknown preset 'nope'")
 
 
+#: What each preset must say it covers or leaves out (issue 9: no silent omission of a venue rule).
+LISTED = {
+    "drift-v2": (
+        "quote_asset (USDC) price",
+        "scale_initial_asset_weight_start",
+        "TWAP",
+        "unrealized_pnl_max_imbalance",
+        "user_custom_margin_ratio",
+    ),
+    "dydx-v4": ("quote_asset price", "funding is assumed settled", "TMMR > 0"),
+    "paradex-pm": ("USDC balance's valuation", "fee provision", "funding provision"),
+    "deribit-pm": ("IM haircut", "max_offsetable_pnl", "equity_side_impact", "usd currency"),
+    "okx-pm": ("MR9", "discount rates", "offset mode"),
+    "derive-pmrm2": ("maxExpiries", "heartbeats", "static discounts", "fixed point"),
+    "span": ("som_rate", "performance-bond currency", "capAnov"),
+}
+
+
+def test_presets_list_every_rule_left_out() -> None:
+    items = json.loads(runner.invoke(app, ["presets", "--format", "json"]).stdout)
+    for d in items:
+        text = " ".join(d["covers"] + d["gaps"])
+        for phrase in LISTED[d["name"]]:
+            assert phrase in text, (d["name"], phrase)
+    table = runner.invoke(app, ["presets", "drift-v2"])
+    assert "scale_initial_asset_weight_start" in table.stdout
+
+
 def test_compare_presets_side_by_side(data: Path, examples: Path) -> None:
     names = "derive-pmrm2,deribit-pm,paradex-pm,okx-pm,span"
     res = runner.invoke(

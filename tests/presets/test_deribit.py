@@ -55,13 +55,14 @@ def _setup() -> tuple[MarketSnapshot, Portfolio]:
                 INDEX, perp_mark=PERP_MARK, expiries={exp: ExpiryMarket(forward=FUT_MARK)}
             )
         },
+        timestamp=asof,
     )
     pf = Portfolio(
         "deribit-example",
         "BTC",
         {},
         (
-            Position(parse_instrument("BTC-PERPETUAL-INV"), PERP_Q * PERP_MARK),
+            Position(parse_instrument("BTC-PERP-INV"), PERP_Q * PERP_MARK),
             Position(parse_instrument("BTC-28JUN24-INV"), FUT_Q * FUT_MARK),
         ),
     )
@@ -179,6 +180,7 @@ def test_pnl_offset_lets_gains_of_one_underlying_offset_another() -> None:
             "BTC": AssetMarket(60_000.0, perp_mark=60_000.0),
             "ETH": AssetMarket(3_000.0, perp_mark=3_000.0),
         },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
     long_btc = Position(parse_instrument("BTC-PERP"), 1.0)
     short_eth = Position(parse_instrument("ETH-PERP"), -20.0)
@@ -191,3 +193,29 @@ def test_pnl_offset_lets_gains_of_one_underlying_offset_another() -> None:
     assert pair.initial_margin[0] < alone.initial_margin[0] + eth.initial_margin[0]
     credit = next(a for a in pair.batch.addons if a.name == "currency_aggregation")
     assert float(credit.amount[0]) < 0
+
+
+def test_currency_haircut_is_an_im_haircut() -> None:
+    """deribit-pm.md §2: `haircut` is the IM haircut of a currency as X:PM collateral; the
+    maintenance equity counts it in full (10 ETH at 3 000 with a 10 % haircut: 27 000 / 30 000)."""
+    snap = MarketSnapshot(
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "USD",
+        {"ETH": AssetMarket(3_000.0, perp_mark=3_000.0)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    eth = {
+        "pnl_offset": 0.6,
+        "max_offsetable_pnl": 20e6,
+        "annualised_move_risk": 0.05,
+        "min_annualised_move": 0.005,
+        "extended_dampener": 200_000.0,
+        "haircut": 0.1,
+    }
+    cfg = default_config().model_copy(
+        update={"presets": {"deribit-pm": {"currencies": {"ETH": eth}}}}
+    )
+    pf = Portfolio("a", "USD", {"ETH": 10.0}, (Position(parse_instrument("ETH-PERP"), 1.0),))
+    res = compute_margin(pf, snap, model="deribit-pm", config=cfg)
+    assert float(res.equity[0]) == pytest.approx(27_000.0, rel=1e-15)
+    assert float(res.maintenance_equity[0]) == pytest.approx(30_000.0, rel=1e-15)

@@ -173,6 +173,7 @@ def test_explain_shows_every_scenario_including_skews_and_basis(data: Path) -> N
 def _market() -> dict[str, object]:
     return {
         "as_of": "2026-11-22T08:00:00Z",
+        "timestamp": "2026-11-22T08:00:00Z",
         "assets": {
             "USDC": {"price": 1.0},
             "ETH": {
@@ -254,8 +255,11 @@ def test_expired_option_and_strike_zero_cases(data: Path) -> None:
         {
             "FeedExpiry": 0,
             "Forward": 95000.0,
+            "ForwardConfidence": 1,
             "Rate": 0.1,
+            "RateConfidence": 1,
             "SVIparam": [0.01, 0.1, 0.0, 0.0, 0.1, 95000.0, 0.0],
+            "OptionVolConfidences": 1,
         }
     )
     obj["Result"] = {}

@@ -104,6 +104,7 @@ def _snap(oi: float | None) -> MarketSnapshot:
             "SOL": AssetMarket(100.0, perp_mark=100.0, perp_open_interest=oi),
             "USDC": AssetMarket(1.0),
         },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
 
@@ -163,3 +164,49 @@ def test_parameters_equal_the_sample_pregenesis() -> None:
         100_000.0,
         1_000_000.0,
     )
+
+
+def test_amounts_are_usdc_converted_at_the_quote_price() -> None:
+    """dydx-v4.md §1-§2: quote quantums of USDC, oracle read as USDC per base. With USDC at
+    1.01, 0.1 BTC at 50 000: IMR 100 USDC = 101 USD, MMR 60 USDC = 60.6 USD, and the account
+    kept in USDC sees the chain's 100 / 60 and TNC = 1 000 + 0.1 x (50 000 - 49 000) = 1 100."""
+    snap = MarketSnapshot(
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "USD",
+        {"BTC": AssetMarket(50_000.0, perp_mark=50_000.0), "USDC": AssetMarket(1.01)},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    pos = (Position(parse_instrument("BTC-PERP"), 0.1, 49_000.0),)
+    usd = compute_margin(Portfolio("a", "USD", {"USDC": 1000.0}, pos), snap, model="dydx-v4")
+    assert float(usd.initial_margin[0]) == pytest.approx(101.0, rel=1e-14)
+    assert float(usd.maintenance_margin[0]) == pytest.approx(60.6, rel=1e-14)
+    assert float(usd.equity[0]) == pytest.approx(1.01 * 1100.0, rel=1e-14)
+    own = compute_margin(Portfolio("a", "USDC", {"USDC": 1000.0}, pos), snap, model="dydx-v4")
+    assert float(own.initial_margin[0]) == pytest.approx(100.0, rel=1e-14)
+    assert float(own.maintenance_margin[0]) == pytest.approx(60.0, rel=1e-14)
+    assert float(own.equity[0]) == pytest.approx(1100.0, rel=1e-14)
+    no_usdc = MarketSnapshot(snap.as_of, "USD", {"BTC": snap.assets["BTC"]}, timestamp=snap.as_of)
+    with pytest.raises(MarketDataError) as e:
+        compute_margin(Portfolio("a", "USD", {}, pos), no_usdc, model="dydx-v4")
+    assert e.value.path == "assets.USDC"
+
+
+def test_notional_beyond_int64_quantums_is_an_error_and_huge_oi_caps_the_imf() -> None:
+    snap = MarketSnapshot(
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "USD",
+        {
+            "BTC": AssetMarket(50_000.0, perp_mark=50_000.0),
+            "SOL": AssetMarket(100.0, perp_mark=100.0, perp_open_interest=1e306),
+            "USDC": AssetMarket(1.0),
+        },
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    huge = Portfolio("a", "USD", {}, (Position(parse_instrument("BTC-PERP"), 1e9),))
+    with pytest.raises(ModelError, match="beyond the exact integer range") as e:
+        compute_margin(huge, snap, model="dydx-v4")
+    assert e.value.path == "positions[0].quantity"
+    # §2.1: an open notional beyond every cap (here beyond float range) gives IMF = 100 %
+    sol = Portfolio("a", "USD", {"USDC": 1e4}, (Position(parse_instrument("SOL-PERP"), 10.0),))
+    res = compute_margin(sol, snap, model="dydx-v4")
+    assert float(res.initial_margin[0]) == pytest.approx(1000.0, rel=1e-15)

@@ -31,6 +31,7 @@ def _example() -> tuple[MarketSnapshot, Portfolio]:
             "LTC": AssetMarket(LTC_INDEX, perp_mark=101.95308),  # delta 1019.5308 at mark
             "USDT": AssetMarket(1.0),
         },
+        timestamp=datetime(2025, 1, 10, tzinfo=UTC),
     )
     pf = Portfolio(
         "okx",

@@ -76,7 +76,9 @@ def crypto_market(
         "BTC": AssetMarket(price=btc, vol=0.55, perp_mark=btc),
         "ETH": AssetMarket(price=eth, vol=0.70, perp_mark=eth),
     }
-    return MarketSnapshot(as_of=AS_OF, base_currency="USD", assets=assets, history=history)
+    return MarketSnapshot(
+        as_of=AS_OF, base_currency="USD", assets=assets, history=history, timestamp=AS_OF
+    )
 
 
 def with_history(snap: MarketSnapshot, history: PriceHistory | None) -> MarketSnapshot:

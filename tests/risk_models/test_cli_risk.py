@@ -66,7 +66,10 @@ def test_compare_has_var_and_es_columns(examples: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("date,BTC\n2020-01-01,1\n2020-01-02,x\n", "history.csv:BTC: row 2: 'x' is not a number"),
+        (
+            "date,BTC\n2020-01-01,1\n2020-01-02,x\n",
+            "history.csv:BTC[row 2]: must be a number, got 'x'",
+        ),
         ("date,ETH\n2020-01-01,1\n2020-01-02,2\n", "history.BTC: no price history for BTC"),
     ],
 )
@@ -85,7 +88,7 @@ def test_bad_history_one_line_exit_2(
 
 def test_sol_book_needs_a_history(tmp_path: Path, examples: Path) -> None:
     mkt = json.loads((examples / "market_crypto.json").read_text())
-    mkt["assets"]["SOL"] = {"price": 150.0, "vol": 0.9}
+    mkt["assets"]["SOL"] = {"price": 150.0, "vol": 0.9, "timestamp": mkt["as_of"]}
     (tmp_path / "m.json").write_text(json.dumps(mkt))
     (tmp_path / "p.json").write_text(json.dumps({"account": "a", "collateral": {"USD": 1e5},
         "positions": [{"instrument": "SOL-PERP", "quantity": 100}]}))  # fmt: skip

@@ -38,7 +38,11 @@ def test_reader_roundtrip(tmp_path: Path, suffix: str) -> None:
     [
         ("date,BTC\n2020-01-01,1\nnot-a-date,2\n", "h.csv:date", "row 2: cannot read"),
         ("date,BTC\n2020-01-01,1\n2020-01-01,2\n", "h.csv:date", "duplicate date"),
-        ("date,BTC\n2020-01-01,1\n2020-01-02,abc\n", "h.csv:BTC", "row 2: 'abc' is not a number"),
+        (
+            "date,BTC\n2020-01-01,1\n2020-01-02,abc\n",
+            "h.csv:BTC[row 2]",
+            "must be a number, got 'abc'",
+        ),
         ("date,BTC\n2020-01-01,1\n2020-01-02,-3\n", "h.csv:BTC", "must be positive"),
         ("day,BTC\n2020-01-01,1\n2020-01-02,2\n", "h.csv", "needs a date column"),
         ("date\n2020-01-01\n2020-01-02\n", "h.csv", "at least one price column"),

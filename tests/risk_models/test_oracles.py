@@ -184,7 +184,9 @@ def test_http_json_source(server: str) -> None:
     assert row["oracle"]["status"] == "ok"  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("path", "why"), [("/missing", "HTTP 404"), ("/garbage", "invalid JSON")])
+@pytest.mark.parametrize(
+    ("path", "why"), [("/missing", "HTTP 404"), ("/garbage", "not valid JSON")]
+)
 def test_http_errors_fail_closed(server: str, path: str, why: str) -> None:
     with pytest.raises(MarketDataError, match=why):
         HttpJsonOracle(server + path).fetch(["WSTETH"])

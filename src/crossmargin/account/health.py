@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossmargin._arrays import sum_by
+from crossmargin._checks import account_index, instance
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.errors import ModelError
 from crossmargin.margin.result import MarginBatch
@@ -51,6 +52,11 @@ class AccountResults:
     margin_ratio: FloatArray
     status_code: IntArray
 
+    def __post_init__(self) -> None:
+        """Type checks only (built by :func:`assess`)."""
+        instance(self.book, ResolvedBook, "AccountResults.book", "a ResolvedBook")
+        instance(self.batch, MarginBatch, "AccountResults.batch", "a MarginBatch")
+
     @property
     def model(self) -> str:
         """Model name."""
@@ -68,7 +74,7 @@ class AccountResults:
 
     def status(self, i: int) -> str:
         """Status name of account ``i``."""
-        return STATUSES[int(self.status_code[i])]
+        return STATUSES[int(self.status_code[account_index(i, self.n)])]
 
 
 def _require_finite(book: ResolvedBook, model: str, **values: FloatArray) -> None:
@@ -93,6 +99,14 @@ def assess(book: ResolvedBook, batch: MarginBatch) -> AccountResults:
     ModelError
         If an account's IM, MM or equity is not finite (fail closed).
     """
+    instance(book, ResolvedBook, "book", "a ResolvedBook (see resolve)")
+    instance(batch, MarginBatch, "batch", "a MarginBatch (a model's compute result)")
+    if batch.im.shape != (book.n_accounts,) or batch.mm.shape != (book.n_accounts,):
+        raise ModelError(
+            f"model {batch.model!r} returned {batch.im.shape} requirements for "
+            f"{book.n_accounts} accounts",
+            path="model",
+        )
     n = book.n_accounts
     col = book.collateral
     fx = book.fx

@@ -7,11 +7,23 @@ from typing import Any
 
 import numpy as np
 
+from crossmargin._checks import account_index, instance
 from crossmargin._time import format_instant
+from crossmargin._typing import IntArray
 from crossmargin.account.health import STATUSES, AccountResults
+from crossmargin.market.fallbacks import MarketWarning
+from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import KIND_OPTION
 
-__all__ = ["SUMMARY_FIELDS", "account_dict", "collateral_rows", "position_rows", "summary_table"]
+__all__ = [
+    "SUMMARY_FIELDS",
+    "account_dict",
+    "account_warnings",
+    "book_warnings",
+    "collateral_rows",
+    "position_rows",
+    "summary_table",
+]
 
 #: Per-account scalar fields, in output order (also the columns of ``batch`` results).
 SUMMARY_FIELDS = (
@@ -52,8 +64,80 @@ def _scenario(res: AccountResults, g: int) -> dict[str, Any] | None:
     return out
 
 
+_ORACLE_CODES = {
+    "stale": "oracle_stale",
+    "deviation": "oracle_deviation",
+    "low_confidence": "oracle_low_confidence",
+    "low_confidence_zero": "oracle_low_confidence",
+}
+
+
+def book_warnings(
+    rb: ResolvedBook, extra: tuple[MarketWarning, ...] = ()
+) -> list[tuple[MarketWarning, IntArray]]:
+    """Every warning of a resolved book (and ``extra`` ones of a model) with its accounts.
+
+    A warning about an expiry concerns the holders of contracts on that expiry (of the kinds it
+    names); an asset-level one (``no_timestamp``) every account trading the asset, holding it as
+    collateral or reporting in it; an oracle's the holders of that collateral.
+    """
+    inst, pos, col, book = rb.instruments, rb.positions, rb.collateral, rb.book
+    out: list[tuple[MarketWarning, IntArray]] = []
+    if not rb.warnings and not extra and col.oracle is None:
+        return out
+    by_asset: dict[str, list[int]] = {}
+    for j, c in enumerate(inst.contracts):
+        by_asset.setdefault(c.underlying, []).append(j)
+    for w in (*rb.warnings, *extra):
+        rows = [
+            j
+            for j in by_asset.get(w.asset, [])
+            if not w.kinds
+            or (
+                inst.contracts[j].kind in w.kinds
+                and (w.expiry is None or inst.contracts[j].expiry == w.expiry)
+            )
+        ]
+        held = pos.account[np.isin(pos.instrument, np.asarray(rows, dtype=np.int64))]
+        if not w.kinds:
+            ks = [n for n, a in enumerate(col.assets) if a == w.asset]
+            held = np.concatenate([held, col.account[np.isin(col.asset, ks)]])
+            base = np.flatnonzero(np.asarray(book.base_currency, dtype=object) == w.asset)
+            held = np.concatenate([held, base])
+        out.append((w, np.unique(held.astype(np.int64))))
+    for k, ov in enumerate(col.oracle or ()):
+        if ov is None or ov.status == "ok":
+            continue
+        sym = col.assets[k]
+        w = MarketWarning(
+            _ORACLE_CODES.get(ov.status, "oracle_stale"),
+            f"oracles.{sym}",
+            f"oracle of collateral {sym} ({ov.source}): {ov.reason}; IM haircut {ov.haircut_im:.2%}",
+            sym,
+        )
+        out.append((w, np.unique(col.account[col.asset == k]).astype(np.int64)))
+    return out
+
+
+def account_warnings(res: AccountResults, i: int) -> list[dict[str, Any]]:
+    """The warnings of account ``i``: ``[{code, path, message}]`` (empty when none)."""
+    return [
+        w.as_dict()
+        for w, acc in book_warnings(res.book, res.batch.warnings)
+        if bool(np.any(acc == i))
+    ]
+
+
 def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dict[str, Any]:
-    """The ``margin --format json`` object of account ``i``."""
+    """The ``margin --format json`` object of account ``i``.
+
+    Raises
+    ------
+    InputError
+        ``res`` is not an :class:`AccountResults` or ``i`` is not one of its account indices.
+    """
+    instance(res, AccountResults, "results", "an AccountResults (see compute_margin)")
+    i = account_index(i, res.n)
     rb = res.book
     fx = float(rb.fx[i])
     b = res.batch
@@ -94,6 +178,7 @@ def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dic
     out["breakdown"] = breakdown
     out["addons"] = addons
     out["collateral"] = collateral_rows(res, i)
+    out["warnings"] = account_warnings(res, i)
     if positions:
         out["positions"] = position_rows(res, i)
     return out
@@ -162,4 +247,12 @@ def summary_table(res: AccountResults) -> dict[str, Any]:
     for f in SUMMARY_FIELDS:
         cols[f] = getattr(res, f)
     cols["status"] = np.asarray(STATUSES, dtype=object)[res.status_code]
+    # warning codes per account, joined by ';' (vectorised over accounts, a loop over codes)
+    masks: dict[str, np.ndarray] = {}
+    for w, acc in book_warnings(res.book, res.batch.warnings):
+        masks.setdefault(w.code, np.zeros(res.n, np.bool_))[acc] = True
+    codes = np.full(res.n, "", dtype=object)
+    for code, m in masks.items():
+        codes[m] = np.where(codes[m] == "", code, codes[m] + ";" + code)
+    cols["warnings"] = codes
     return cols

@@ -21,6 +21,7 @@ import pandas as pd
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError
 from crossmargin.history import load_daily_closes
+from crossmargin.io.tabular import check_date_column, number_column, read_csv_or_parquet
 
 __all__ = ["PriceHistory", "history_from_frame", "load_history"]
 
@@ -79,7 +80,11 @@ def history_from_frame(df: pd.DataFrame, *, source: str) -> PriceHistory:
             raise InputError("the history has no columns", path="history")
         key = frame.columns[lower.index("date")] if "date" in lower else frame.columns[0]
         raw = frame[key]
-        parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
+        check_date_column(raw, "history.date")
+        try:  # utc: dates with different zones (or none) are put on one axis, never refused
+            parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+        except (ValueError, OverflowError) as exc:
+            raise InputError(f"cannot parse the dates: {exc}", path="history.date") from None
         bad = parsed.isna().to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
@@ -110,13 +115,13 @@ def history_from_frame(df: pd.DataFrame, *, source: str) -> PriceHistory:
             raise InputError("duplicate column", path=f"history.{name}")
         columns.append(name)
         raw_col = frame[col].iloc[order]
-        num = pd.to_numeric(raw_col, errors="coerce").to_numpy(dtype=np.float64)
-        not_num = np.isnan(num) & raw_col.notna().to_numpy()
-        if not_num.any():
-            i = int(np.argmax(not_num))
-            raise InputError(
-                f"not a number: {raw_col.iloc[i]!r}", path=f"history.{name}[{_date_str(dates[i])}]"
-            )
+        # strict: booleans, dates and text such as 'nan' or 'NA' are errors, an empty cell is
+        # a missing close
+        num = number_column(
+            raw_col,
+            lambda i: f"history.{name}[{_date_str(dates[i])}]",  # noqa: B023 (called here)
+            text=True,
+        )
         bad = ~np.isnan(num) & ~(np.isfinite(num) & (num > 0))
         if bad.any():
             i = int(np.argmax(bad))
@@ -144,19 +149,9 @@ def load_history(path: str | Path | None = None) -> PriceHistory:
     if not p.exists():
         raise InputError("history file not found", path=str(p))
     suffix = p.suffix.lower()
-    try:
-        if suffix == ".csv":
-            df = pd.read_csv(p)
-        elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
-            if isinstance(df.index, pd.DatetimeIndex):
-                df = df.reset_index(names="date")
-        else:
-            raise InputError("history must be a .csv or .parquet file", path=str(p))
-    except InputError:
-        raise
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"cannot read history: {str(exc).splitlines()[0]}", path=str(p)) from None
-    except Exception as exc:  # pyarrow raises its own error types
-        raise InputError(f"cannot read history: {str(exc).splitlines()[0]}", path=str(p)) from None
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise InputError("history must be a .csv or .parquet file", path=str(p))
+    df = read_csv_or_parquet(p, what="history")
+    if suffix != ".csv" and isinstance(df.index, pd.DatetimeIndex):
+        df = df.reset_index(names="date")
     return history_from_frame(df, source=str(p))

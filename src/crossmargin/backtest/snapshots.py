@@ -117,6 +117,7 @@ def day_snapshot(market: MarketPath, j: int, *, base_currency: str = "USD") -> M
         as_of=market.as_of(j),
         base_currency=base_currency,
         assets=assets,
+        timestamp=market.as_of(j),  # the day's closes are observed at its as_of
         **snapshot_history(market.history, market.dates[j]),
     )
 

@@ -1,7 +1,8 @@
 """The ``crossmargin`` command: a thin layer over the library.
 
-Exit codes: 0 success, 2 input error (bad file, bad market data, unknown model — one line on
-stderr, nothing written), 1 internal error.
+Exit codes: 0 success; 2 input or usage error (bad file, bad market data, unknown model, bad
+option value — one line ``error: <path>: <reason>`` on stderr, nothing written); 1 internal error
+or out of memory (one line too). See :mod:`crossmargin.cli.errors`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import sys
 
 import typer
 
+from crossmargin.cli.errors import OneLineErrors
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="crossmargin",
+    cls=OneLineErrors,
     help="Cross-margining and portfolio margin engine for derivatives.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -55,5 +59,8 @@ def main() -> None:
     try:
         app(prog_name="crossmargin")
     except KeyboardInterrupt:  # pragma: no cover - interactive only
-        print("interrupted", file=sys.stderr)
+        print("error: crossmargin: interrupted", file=sys.stderr)
         sys.exit(130)
+    except MemoryError:  # pragma: no cover - outside a command (e.g. while importing one)
+        print("error: crossmargin: out of memory (the input was not rejected)", file=sys.stderr)
+        sys.exit(1)

@@ -15,7 +15,8 @@ from rich.table import Table
 from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write, dumps, fmt_num
+from crossmargin.cli.files import OutputFiles, write_bytes
+from crossmargin.cli.output import dumps, fmt_num
 from crossmargin.errors import InputError
 
 if TYPE_CHECKING:  # the backtest package is imported lazily, when the command runs
@@ -189,11 +190,7 @@ def backtest(
     ] = None,
 ) -> None:
     """Backtest margin models on real history: coverage, traffic light, procyclicality, netting."""
-    from crossmargin.backtest.cleaning import CleaningRules, parse_drop
-    from crossmargin.backtest.history import load_history
-    from crossmargin.backtest.replay import ReplayOptions
-    from crossmargin.backtest.run import resolve_models, run_backtest
-    from crossmargin.backtest.spec import bundled_books, load_book
+    from crossmargin.backtest.spec import bundled_books
 
     if not books:
         raise InputError(
@@ -202,14 +199,56 @@ def backtest(
         )
     if stale_run < 0:
         raise InputError(f"must be >= 0, got {stale_run}", path="--stale-run")
+    with OutputFiles() as files:
+        files.declare_dir("--out", out)  # checked (and locked) before any work
+        results = _run(books, models, mpor, start, end, history, confidence, config, gaps,
+                       engine, max_gap, corr_window, bad_prints, stale_run, drop_print)  # fmt: skip
+        if out is not None:
+            written = _render(results, report)
+            for name, data in written.items():
+                files.stage("--out", write_bytes(data), name=name)
+            files.commit()
+    if fmt is Format.json:
+        from crossmargin.backtest.report import summary_dict
+
+        items = [summary_dict(r) for r in results]
+        print(dumps(items[0] if len(items) == 1 else {"books": items}))
+        return
+    for r in results:
+        _print_summary(r)
+    if out is not None:
+        console().print(f"wrote {', '.join(sorted(written))} to {out}")
+
+
+def _run(
+    books: list[str],
+    models: str,
+    mpor: int,
+    start: str | None,
+    end: str | None,
+    history: Path | None,
+    confidence: float,
+    config: Path | None,
+    gaps: GapsOpt,
+    engine: EngineOpt,
+    max_gap: int,
+    corr_window: int,
+    bad_prints: bool,
+    stale_run: int,
+    drop_print: list[str] | None,
+) -> list[BacktestResult]:
+    from crossmargin.backtest.cleaning import CleaningRules, parse_drop
+    from crossmargin.backtest.history import load_history
+    from crossmargin.backtest.replay import ReplayOptions
+    from crossmargin.backtest.run import resolve_models, run_backtest
+    from crossmargin.backtest.spec import load_book
+
     # validate every input before computing anything
     specs = [load_book(b) for b in books]
     names = [b.name for b in specs]
     if len(set(names)) != len(names):
         raise InputError("two books have the same name", path="BOOK")
     resolve_models(models)
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", path=str(out))
     cfg = load_risk_config(config)
     hist = load_history(history)
     rules = CleaningRules(
@@ -225,28 +264,13 @@ def backtest(
         engine=engine.value,
         max_gap_days=max_gap,
     )
-    results = [
+    return [
         run_backtest(
             b, hist, models=models, config=cfg, options=opts, confidence=confidence,
             gaps=gaps.value, corr_window=corr_window,
         )
         for b in specs
     ]  # fmt: skip
-    files = _render(results, report) if out is not None else {}
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            atomic_write(out / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
-    if fmt is Format.json:
-        from crossmargin.backtest.report import summary_dict
-
-        items = [summary_dict(r) for r in results]
-        print(dumps(items[0] if len(items) == 1 else {"books": items}))
-        return
-    for r in results:
-        _print_summary(r)
-    if out is not None:
-        console().print(f"wrote {', '.join(sorted(files))} to {out}")
 
 
 def _render(results: Sequence[BacktestResult], report: ReportKind) -> dict[str, bytes]:

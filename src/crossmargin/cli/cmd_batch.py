@@ -17,10 +17,16 @@ from crossmargin.account.report import summary_table
 from crossmargin.cli.app import app
 from crossmargin.cli.common import ConfigOpt, MarketOpt, ModelOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write
+from crossmargin.cli.files import OutputFiles
 from crossmargin.engine import margin_resolved
 from crossmargin.io.market import load_market
-from crossmargin.io.tables import book_from_frames, read_table, table_format, write_table
+from crossmargin.io.tables import (
+    TABLE_SUFFIXES,
+    book_from_frames,
+    read_table,
+    table_format,
+    write_table,
+)
 from crossmargin.margin.base import model_info
 from crossmargin.resolve.book import resolve
 
@@ -60,7 +66,24 @@ def batch(
 ) -> None:
     """Margin every account of a venue from Parquet/CSV/JSON tables, one result row per account."""
     model_info(model)
-    table_format(out)  # refuse an unknown output format before doing any work
+    files = OutputFiles()
+    with files:
+        table_format(out)  # an unknown format is refused before any work
+        files.declare("--out", out, suffixes=TABLE_SUFFIXES)
+        _batch(positions, collateral, market, out, files, model, config, base_currency, progress)
+
+
+def _batch(
+    positions: Path,
+    collateral: Path,
+    market: Path,
+    out: Path,
+    files: OutputFiles,
+    model: str,
+    config: Path | None,
+    base_currency: str | None,
+    progress: bool | None,
+) -> None:
     cfg = load_risk_config(config)
     snap = load_market(market)
     show = sys.stderr.isatty() if progress is None else progress
@@ -84,7 +107,8 @@ def batch(
         res = margin_resolved(rb, model=model)
         bar.update(task, advance=1, description=f"writing {out}")
         cols = summary_table(res)
-        atomic_write(out, lambda p: write_table(cols, p))
+        files.stage("--out", lambda p: write_table(cols, p))
+        files.commit()
         bar.update(task, advance=1)
     dt = time.perf_counter() - t0
     counts = np.bincount(res.status_code, minlength=len(STATUSES))

@@ -22,15 +22,23 @@ from crossmargin.cli.common import (
     ModelOpt,
     console,
     load_risk_config,
+    number_check,
 )
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write, dumps, fmt_money, fmt_num, fmt_pct
+from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.instruments.book import Book
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
-from crossmargin.io.tables import book_from_frames, read_table, table_format, write_table
+from crossmargin.io.tables import (
+    TABLE_SUFFIXES,
+    book_from_frames,
+    read_table,
+    table_format,
+    write_table,
+)
 from crossmargin.liquidation.cascade import REGIMES, CascadeResult, CascadeSettings, run_cascade
 from crossmargin.liquidation.report import (
     cascade_dict,
@@ -39,7 +47,7 @@ from crossmargin.liquidation.report import (
     venue_dict,
 )
 from crossmargin.liquidation.run import liquidate_book
-from crossmargin.liquidation.shocks import parse_shock, shocked_snapshot
+from crossmargin.liquidation.shocks import ShockPath, parse_shock, shocked_snapshot
 from crossmargin.liquidation.synthetic import Venue, synthetic_venue
 from crossmargin.margin.base import available_models, model_info
 from crossmargin.market.snapshot import MarketSnapshot
@@ -77,7 +85,7 @@ FundOpt = Annotated[
     typer.Option(
         "--insurance-fund",
         help="Opening insurance-fund balance (default: config, else 1 % of collateral value)",
-        min=0.0,
+        callback=number_check(ge=0.0),
     ),
 ]
 LastResortOpt = Annotated[
@@ -320,9 +328,11 @@ def load_venue(
             seed = int(parts[2]) if len(parts) > 2 else 0
         except (ValueError, IndexError):
             raise InputError(f"{spec!r} must be synthetic:N[:SEED]", path="venue") from None
-        if len(parts) > 3 or n < 1 or n > 10_000_000:
+        if len(parts) > 3 or not 1 <= n <= 10_000_000 or not 0 <= seed < 2**63:
             raise InputError(
-                f"{spec!r} must be synthetic:N[:SEED] with 1 <= N <= 10,000,000", path="venue"
+                f"{spec!r} must be synthetic:N[:SEED] with 1 <= N <= 10,000,000 and "
+                "0 <= SEED < 2**63",
+                path="venue",
             )
         return synthetic_venue(snap, cfg, n, seed=seed, regimes=regimes)
     path = Path(spec)
@@ -340,11 +350,6 @@ def load_venue(
         base_currency=snap.base_currency,
     )
     return Venue(book, path.name)
-
-
-def _check_out(path: Path | None, suffixes: tuple[str, ...], opt: str) -> None:
-    if path is not None and path.suffix.lower() not in suffixes:
-        raise InputError(f"must end in {' or '.join(suffixes)}", path=opt)
 
 
 @app.command()
@@ -375,7 +380,11 @@ def cascade(
     policy: PolicyOpt = None,
     rounds: Annotated[
         int | None,
-        typer.Option("--rounds", min=1, help="Round limit (default: config, at least the path)"),
+        typer.Option(
+            "--rounds",
+            help="Round limit (default: config, at least the path)",
+            callback=number_check(ge=1, le=10_000),  # as liquidation.cascade.max_rounds
+        ),
     ] = None,
     insurance_fund: FundOpt = None,
     last_resort: LastResortOpt = None,
@@ -404,28 +413,66 @@ def cascade(
     names = tuple(r.strip() for r in regimes.split(",") if r.strip())
     if not names:
         raise InputError("no regimes given", path="--regimes")
+    if len(set(names)) != len(names):
+        twice = next(r for r in names if names.count(r) > 1)
+        raise InputError(f"{twice!r} is given twice", path="--regimes")
     known = available_models()
     for r in names:
         if r not in known:
             raise InputError(
                 f"unknown regime {r!r}; available: {', '.join(known)}", path="--regimes"
             )
-    _check_out(out, (".json",), "--out")
-    _check_out(plot, (".png",), "--plot")
-    if ledger is not None:
-        table_format(ledger)
-    cfg = _with_last_resort(load_risk_config(config), last_resort)
-    snap = load_market(market)
-    v = load_venue(venue, snap, cfg, collateral=collateral, regimes=names)
-    symbols = sorted(s for s in snap.assets if s != snap.base_currency)
-    sh = parse_shock(shock, symbols=symbols, config=cfg)
-    settings = CascadeSettings(
-        regimes=names,
-        policy=policy.value if policy else None,
-        max_rounds=rounds,
-        insurance_fund=insurance_fund,
-        collateral_mode="fixed" if collateral_mode is CollateralMode.fixed else "per-regime",
-    )
+    with OutputFiles() as files:
+        # every output is checked (and locked) before any work; written together at the end
+        files.declare("--out", out, suffixes=(".json",))
+        files.declare("--plot", plot, suffixes=(".png",))
+        if ledger is not None:
+            table_format(ledger)
+        files.declare("--ledger", ledger, suffixes=TABLE_SUFFIXES)
+        cfg = _with_last_resort(load_risk_config(config), last_resort)
+        snap = load_market(market)
+        v = load_venue(venue, snap, cfg, collateral=collateral, regimes=names)
+        symbols = sorted(s for s in snap.assets if s != snap.base_currency)
+        sh = parse_shock(shock, symbols=symbols, config=cfg)
+        settings = CascadeSettings(
+            regimes=names,
+            policy=policy.value if policy else None,
+            max_rounds=rounds,
+            insurance_fund=insurance_fund,
+            collateral_mode="fixed" if collateral_mode is CollateralMode.fixed else "per-regime",
+        )
+        res = _run(v, snap, cfg, sh, settings, names, rounds, progress)
+        doc = cascade_dict(res)
+        if out is not None:
+            files.stage("--out", write_text(dumps(doc)))
+        if plot is not None:
+            from crossmargin.liquidation.plot import plot_cascade
+
+            files.stage("--plot", lambda p: plot_cascade(res, p))
+        if ledger is not None:
+            table = pd.concat([_ledger_frame(res, r) for r in res.runs], ignore_index=True)
+            cols = {c: table[c].to_numpy() for c in table.columns}
+            files.stage("--ledger", lambda p: write_table(cols, p))
+        files.commit()
+    if fmt is Format.json:
+        print(dumps(doc))
+        return
+    _print_cascade(console(), res, doc)
+    for what, path in (("JSON report", out), ("PNG report", plot), ("ledger", ledger)):
+        if path is not None:
+            console().print(f"{what} written to {path}")
+
+
+def _run(
+    v: Venue,
+    snap: MarketSnapshot,
+    cfg: RiskConfig,
+    sh: ShockPath,
+    settings: CascadeSettings,
+    names: tuple[str, ...],
+    rounds: int | None,
+    progress: bool | None,
+) -> CascadeResult:
     show = sys.stderr.isatty() if progress is None else progress
     with Progress(
         TextColumn("{task.description}"),
@@ -451,31 +498,7 @@ def cascade(
                 description=f"{regime:>10}: {n_liq:,} liquidated",
             )
 
-        res = run_cascade(v, snap, cfg, sh, settings=settings, progress=tick)
-    doc = cascade_dict(res)
-    if out is not None:
-        text = dumps(doc)
-
-        def write_json(p: Path) -> None:
-            p.write_text(text, encoding="utf-8")
-
-        atomic_write(out, write_json)
-    if plot is not None:
-        from crossmargin.liquidation.plot import plot_cascade
-
-        atomic_write(plot, lambda p: plot_cascade(res, p))
-    if ledger is not None:
-        frames = [_ledger_frame(res, r) for r in res.runs]
-        table = pd.concat(frames, ignore_index=True)
-        cols = {c: table[c].to_numpy() for c in table.columns}
-        atomic_write(ledger, lambda p: write_table(cols, p))
-    if fmt is Format.json:
-        print(dumps(doc))
-        return
-    _print_cascade(console(), res, doc)
-    for what, path in (("JSON report", out), ("PNG report", plot), ("ledger", ledger)):
-        if path is not None:
-            console().print(f"{what} written to {path}")
+        return run_cascade(v, snap, cfg, sh, settings=settings, progress=tick)
 
 
 def _ledger_frame(res: CascadeResult, regime: str) -> pd.DataFrame:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from crossmargin.account.health import AccountResults
 from crossmargin.account.report import account_dict
 from crossmargin.cli.app import app
 from crossmargin.cli.common import (
@@ -14,23 +15,38 @@ from crossmargin.cli.common import (
     Format,
     FormatOpt,
     HistoryOpt,
-    MarketOpt,
     ModelOpt,
-    PortfolioArg,
     console,
-    load_inputs,
 )
-from crossmargin.cli.errors import fail, handle_errors
-from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.files import OutputFiles
+from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_account, print_comparison, print_explain
+from crossmargin.cli.sources import (
+    AsOfOpt,
+    CheckOpt,
+    FromOpt,
+    Inputs,
+    MapOpt,
+    OptMarketOpt,
+    PortfolioFiles,
+    load_command_inputs,
+    print_check,
+    print_netting,
+    print_notes,
+    print_offsets,
+)
 from crossmargin.comparison import comparison_dict
+from crossmargin.crossvenue import check_dict, netting_dict, offsets_dict
 from crossmargin.engine import (
     COMPARE_MODELS,
     OPTIONAL_COMPARE_MODELS,
     compare,
     compute_margin,
 )
+from crossmargin.errors import InputError, ModelError
 from crossmargin.explain import explain_dict
+from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import model_info
 
 
@@ -38,11 +54,34 @@ def _one_or_many(items: list[dict[str, object]]) -> object:
     return items[0] if len(items) == 1 else {"accounts": items}
 
 
+def _accounts(inp: Inputs, check: bool) -> tuple[list[Portfolio], int]:
+    """The accounts to margin and how many of them are reported (venue parts come after)."""
+    vb = inp.venue_book
+    if vb is None:
+        return inp.portfolios, len(inp.portfolios)
+    return (vb.portfolios if check else vb.portfolios[:1]), 1
+
+
+def _venue_extras(inp: Inputs, res: AccountResults, check: bool) -> dict[str, Any]:
+    """``check`` rows and import notes added to the first account's output."""
+    out: dict[str, Any] = {}
+    if check and inp.imported is not None and inp.venue_book is not None:
+        out["check"] = check_dict(inp.imported.reported, res, inp.venue_book, inp.snapshot)
+        if not out["check"]:
+            inp.notes.append(
+                "--check: the export has no account figures (add the venue's account or "
+                "balance response)"
+            )
+    if inp.imported is not None:
+        out["import_notes"] = list(inp.notes)
+    return out
+
+
 @app.command()
 @handle_errors
 def margin(
-    portfolio: PortfolioArg,
-    market: MarketOpt,
+    portfolio: PortfolioFiles = None,
+    market: OptMarketOpt = None,
     model: ModelOpt = "portfolio",
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
@@ -50,26 +89,55 @@ def margin(
         Path | None, typer.Option("--plot", help="Write scenario P&L heat maps to this PNG file")
     ] = None,
     history: HistoryOpt = None,
+    from_: FromOpt = None,
+    check: CheckOpt = False,
+    as_of: AsOfOpt = None,
+    feed_map: MapOpt = None,
 ) -> None:
     """Initial and maintenance margin, equity and status of each account."""
     model_info(model)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
-    res = compute_margin(
-        pfs, snap, model=model, config=cfg, detail=plot is not None, prefixes=prefixes
-    )
-    if plot is not None:
-        if res.batch.scenario_pnl is None:
-            raise fail(f"--plot needs a scenario-based model; {model!r} has no scenario grid")
-        from crossmargin.plot import plot_scenarios
+    with OutputFiles() as files:
+        files.declare("--plot", plot, suffixes=(".png",))
+        inp = load_command_inputs(
+            portfolio,
+            market,
+            config,
+            history,
+            from_=from_,
+            as_of=as_of,
+            feed_map=feed_map,
+            check=check,
+        )
+        pfs, n_out = _accounts(inp, check)
+        res = compute_margin(
+            pfs,
+            inp.snapshot,
+            model=model,
+            config=inp.config,
+            detail=plot is not None,
+            prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
+        )
+        if plot is not None:
+            if res.batch.scenario_pnl is None:
+                raise InputError(
+                    f"needs a scenario-based model; {model!r} has no scenario grid", path="--plot"
+                )
+            from crossmargin.plot import plot_scenarios
 
-        atomic_write(plot, lambda p: plot_scenarios(res, p))
-    items = [account_dict(res, i) for i in range(res.n)]
+            files.stage("--plot", lambda p: plot_scenarios(res, p))
+            files.commit()
+    items = [account_dict(res, i) for i in range(n_out)]
+    extra = _venue_extras(inp, res, check)
     if fmt is Format.json:
+        items[0].update(extra)
         print(dumps(_one_or_many(items)))
         return
     con = console()
     for d in items:
         print_account(con, d)
+    if "check" in extra:
+        print_check(con, extra["check"])
+    print_notes(con, inp.notes)
     if plot is not None:
         con.print(f"scenario heat maps written to {plot}")
 
@@ -77,19 +145,44 @@ def margin(
 @app.command()
 @handle_errors
 def explain(
-    portfolio: PortfolioArg,
-    market: MarketOpt,
+    portfolio: PortfolioFiles = None,
+    market: OptMarketOpt = None,
     model: ModelOpt = "portfolio",
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     history: HistoryOpt = None,
+    from_: FromOpt = None,
+    check: CheckOpt = False,
+    as_of: AsOfOpt = None,
+    feed_map: MapOpt = None,
 ) -> None:
-    """Break a margin down: collateral haircuts, positions, scenarios, add-ons, totals."""
+    """Break a margin down: collateral haircuts, positions, scenarios, add-ons, totals.
+
+    For an account spread over venues, also where cross-venue netting comes from: per
+    underlying, each venue's net delta and IM alone beside the whole account's.
+    """
     model_info(model)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
-    res = compute_margin(pfs, snap, model=model, config=cfg, detail=True, prefixes=prefixes)
-    items = [explain_dict(res, i) for i in range(res.n)]
+    inp = load_command_inputs(
+        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
+    )
+    vb = inp.venue_book
+    pfs = vb.portfolios if vb is not None else inp.portfolios
+    n_out = 1 if vb is not None else len(pfs)
+    res = compute_margin(
+        pfs,
+        inp.snapshot,
+        model=model,
+        config=inp.config,
+        detail=True,
+        prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
+    )
+    items = [explain_dict(res, i) for i in range(n_out)]
+    extra = _venue_extras(inp, res, check)
+    if vb is not None and len(vb.portfolios) > 1:
+        extra["cross_venue_offsets"] = offsets_dict(res, vb)
+        extra["cross_venue"] = netting_dict({model: res}, vb)
     if fmt is Format.json:
+        items[0].update(extra)
         print(dumps(_one_or_many(items)))
         return
     con = console()
@@ -103,13 +196,19 @@ def explain(
         for line in d["derivation"]:
             con.print(f"  {line}")
         con.print()
+    if "cross_venue_offsets" in extra:
+        print_netting(con, extra["cross_venue"], items[0]["account"])
+        print_offsets(con, extra["cross_venue_offsets"], model)
+    if "check" in extra:
+        print_check(con, extra["check"])
+    print_notes(con, inp.notes)
 
 
 @app.command("compare")
 @handle_errors
 def compare_cmd(
-    portfolio: PortfolioArg,
-    market: MarketOpt,
+    portfolio: PortfolioFiles = None,
+    market: OptMarketOpt = None,
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     models: Annotated[
@@ -122,31 +221,61 @@ def compare_cmd(
         ),
     ] = None,
     history: HistoryOpt = None,
+    from_: FromOpt = None,
+    check: CheckOpt = False,
+    as_of: AsOfOpt = None,
+    feed_map: MapOpt = None,
 ) -> None:
-    """Isolated vs cross vs portfolio (and VaR/ES) side by side: requirements, capital freed."""
+    """Isolated vs cross vs portfolio (and VaR/ES) side by side: requirements, capital freed.
+
+    For an account spread over venues (several --from exports, or venue labels in the file),
+    also each venue margining its part alone against one cross-venue account.
+    """
     names = (
         list(COMPARE_MODELS)
         if models is None
         else [m.strip() for m in models.split(",") if m.strip()]
     )
+    if not names:
+        raise InputError("no models given", path="--models")
+    if len(set(names)) != len(names):
+        twice = next(m for m in names if names.count(m) > 1)
+        raise InputError(f"{twice!r} is given twice", path="--models")
     for m in names:
-        model_info(m)
-    pfs, prefixes, snap, cfg = load_inputs(portfolio, market, config, history)
+        try:
+            model_info(m)
+        except ModelError as exc:
+            raise InputError(exc.reason, path="--models") from None
+    inp = load_command_inputs(
+        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
+    )
+    vb = inp.venue_book
+    pfs = vb.portfolios if vb is not None else inp.portfolios
     unavailable: dict[str, str] = {}
     results = compare(
         pfs,
-        snap,
+        inp.snapshot,
         models=names,
-        config=cfg,
-        prefixes=prefixes,
+        config=inp.config,
+        prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
         optional=OPTIONAL_COMPARE_MODELS if models is None else (),
         unavailable=unavailable,
     )
-    n = next(iter(results.values())).n
+    n = 1 if vb is not None else next(iter(results.values())).n
     items = [comparison_dict(results, i, unavailable=unavailable) for i in range(n)]
+    # the venue's own figures are compared with the portfolio model (else the first column)
+    extra = _venue_extras(inp, results.get("portfolio", next(iter(results.values()))), check)
+    if vb is not None and len(vb.portfolios) > 1:
+        extra["cross_venue"] = netting_dict(results, vb)
     if fmt is Format.json:
+        items[0].update(extra)
         print(dumps(_one_or_many(items)))
         return
     con = console()
     for d in items:
         print_comparison(con, d)
+    if "cross_venue" in extra:
+        print_netting(con, extra["cross_venue"], items[0]["account"])
+    if "check" in extra:
+        print_check(con, extra["check"])
+    print_notes(con, inp.notes)

@@ -11,9 +11,17 @@ from rich.table import Table
 
 from crossmargin._time import format_instant
 from crossmargin.cli.app import app
-from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
+from crossmargin.cli.common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    console,
+    load_risk_config,
+    number_check,
+)
 from crossmargin.cli.errors import handle_errors
-from crossmargin.cli.output import atomic_write, dumps
+from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.output import dumps
 from crossmargin.collateral.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.errors import InputError
 from crossmargin.io.market import market_from_obj
@@ -61,36 +69,41 @@ def oracles_cmd(
         Path | None, typer.Option("--out", "-o", help="Write the merged snapshot JSON here")
     ] = None,
     config: ConfigOpt = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout, seconds")] = 5.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", help="HTTP timeout, seconds", callback=number_check(gt=0.0, le=600.0)
+        ),
+    ] = 5.0,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Fetch oracle records of oracle-valued collateral (lending deposits, vault shares, LSTs)."""
     cfg = load_risk_config(config)
     wanted = (
-        [s.strip().upper() for s in symbols.split(",") if s.strip()]
-        if symbols
+        list(dict.fromkeys(s.strip().upper() for s in symbols.split(",") if s.strip()))
+        if symbols is not None
         else sorted(cfg.oracles.assets)
     )
+    if not wanted:
+        raise InputError("no symbols given", path="--symbols")
     if (market is None) != (out is None):
         raise InputError("give both --market and --out to write a merged snapshot", path="--out")
-    doc = read_json(market, what="market") if market is not None else None
-    recs = oracle_source(source, timeout=timeout).fetch(wanted)
-    missing = [s for s in wanted if s not in recs]
-    if missing:
-        raise InputError(f"no record for {', '.join(missing)}", path=source)
-    items = {s: record_dict(r) for s, r in recs.items()}
-    if doc is not None and out is not None:
-        if not isinstance(doc, dict):
-            raise InputError("a market file must be a JSON object", path=str(market))
-        merged = dict(doc)
-        merged["oracles"] = {**dict(doc.get("oracles") or {}), **items}
-        market_from_obj(merged)  # validate before anything is written
-        text = json.dumps(merged, indent=2)
-
-        def write(p: Path) -> None:
-            p.write_text(text, encoding="utf-8")
-
-        atomic_write(out, write)
+    with OutputFiles() as files:
+        files.declare("--out", out)  # checked (and locked) before anything is fetched
+        doc = read_json(market, what="market") if market is not None else None
+        recs = oracle_source(source, timeout=timeout).fetch(wanted)
+        missing = [s for s in wanted if s not in recs]
+        if missing:
+            raise InputError(f"no record for {', '.join(missing)}", path=source)
+        items = {s: record_dict(r) for s, r in recs.items()}
+        if doc is not None and out is not None:
+            if not isinstance(doc, dict):
+                raise InputError("a market file must be a JSON object", path=str(market))
+            merged = dict(doc)
+            merged["oracles"] = {**dict(doc.get("oracles") or {}), **items}
+            market_from_obj(merged)  # validate before anything is written
+            files.stage("--out", write_text(json.dumps(merged, indent=2)))
+            files.commit()
     if fmt is Format.json:
         print(dumps(items))
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,8 @@ from rich.table import Table
 from crossmargin.cli.app import app
 from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import EXIT_INTERNAL, handle_errors
-from crossmargin.cli.output import atomic_write, dumps, fmt_num
+from crossmargin.cli.files import OutputFiles, write_text
+from crossmargin.cli.output import dumps, fmt_num
 from crossmargin.errors import InputError
 from crossmargin.margin.presets import available_presets, preset_info
 
@@ -125,14 +125,18 @@ def venue_case(
     ] = False,
 ) -> None:
     """Run a venue's own test case; print our numbers beside the file's expected values."""
+    emits = {"--emit-portfolio": emit_portfolio, "--emit-market": emit_market,
+             "--emit-config": emit_config}  # fmt: skip
     if venue is Venue.span:
-        if any(x is not None for x in (emit_portfolio, emit_market, emit_config)):
-            raise InputError("--emit-* options apply to derive-pmrm2 cases", path="venue")
+        given = [opt for opt, path in emits.items() if path is not None]
+        if given:
+            raise InputError("applies to derive-pmrm2 cases only", path=given[0])
         d = _span_case(case)
     else:
-        d = _derive_case(
-            case, vols.value, via_engine, underlying, emit_portfolio, emit_market, emit_config
-        )
+        with OutputFiles() as files:
+            for opt, path in emits.items():
+                files.declare(opt, path)
+            d = _derive_case(case, vols.value, via_engine, underlying, files)
     if fmt is Format.json:
         print(dumps(d))
     elif venue is Venue.span:
@@ -144,13 +148,7 @@ def venue_case(
 
 
 def _derive_case(
-    path: Path,
-    vols: str,
-    via_engine: bool,
-    underlying: str,
-    emit_portfolio: Path | None,
-    emit_market: Path | None,
-    emit_config: Path | None,
+    path: Path, vols: str, via_engine: bool, underlying: str, files: OutputFiles
 ) -> dict[str, Any]:
     from crossmargin.margin.presets.derive.case import VolSource, load_case
     from crossmargin.margin.presets.derive.compare import compare_case
@@ -160,30 +158,22 @@ def _derive_case(
     c = load_case(path)
     v: VolSource = "mark" if vols == "mark" else "svi"
     report = compare_case(c, vols=v)
-    files = None
-    if any(x is not None for x in (emit_portfolio, emit_market, emit_config)):
-        files = case_to_files(c, underlying=underlying, vols=v)
     eng = engine_check(c, vols=v, underlying=underlying) if via_engine else None
     d = case_report_dict(report, engine=eng, case=str(path))
-    if files is not None:  # written only once everything computed
-        pf, mk, cfg = files
-        for target, obj, as_yaml in (
-            (emit_portfolio, pf, False),
-            (emit_market, mk, False),
-            (emit_config, cfg, True),
+    if files.declared:  # written only once everything computed
+        pf, mk, cfg = case_to_files(c, underlying=underlying, vols=v)
+        for opt, obj, as_yaml in (
+            ("--emit-portfolio", pf, False),
+            ("--emit-market", mk, False),
+            ("--emit-config", cfg, True),
         ):
-            if target is None:
-                continue
-            text = yaml.safe_dump(obj, sort_keys=False) if as_yaml else json.dumps(obj, indent=2)
-            atomic_write(target, _writer(text + "\n"))
+            if opt in files.declared:
+                text = (
+                    yaml.safe_dump(obj, sort_keys=False) if as_yaml else json.dumps(obj, indent=2)
+                )
+                files.stage(opt, write_text(text + "\n"))
+        files.commit()
     return d
-
-
-def _writer(text: str) -> Callable[[Path], None]:
-    def write(p: Path) -> None:
-        p.write_text(text, encoding="utf-8")
-
-    return write
 
 
 def _span_case(path: Path) -> dict[str, Any]:

@@ -19,9 +19,10 @@ from crossmargin.cli.common import (
     load_inputs,
     load_risk_config,
 )
-from crossmargin.cli.errors import fail, handle_errors
+from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.output import dumps
 from crossmargin.cli.render import print_prices, print_whatif
+from crossmargin.errors import InputError
 from crossmargin.instruments.naming import parse_instrument
 from crossmargin.io.market import load_market
 from crossmargin.margin.base import model_info
@@ -74,12 +75,15 @@ def whatif_cmd(
     pfs, _, snap, cfg = load_inputs(portfolio, market, config)
     if account is None:
         if len(pfs) > 1:
-            raise fail("the portfolio file has several accounts; choose one with --account")
+            raise InputError(
+                f"{Path(portfolio)} has {len(pfs)} accounts; choose one with --account",
+                path="--account",
+            )
         pf = pfs[0]
     else:
         match = [p for p in pfs if p.account == account]
         if not match:
-            raise fail(f"--account: no account {account!r} in {Path(portfolio)}")
+            raise InputError(f"no account {account!r} in {Path(portfolio)}", path="--account")
         pf = match[0]
     d = whatif(pf, snap, trades, model=model, config=cfg)
     if fmt is Format.json:

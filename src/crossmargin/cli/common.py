@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import shutil
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +29,7 @@ __all__ = [
     "console",
     "load_inputs",
     "load_risk_config",
+    "number_check",
 ]
 
 
@@ -87,3 +90,33 @@ def load_inputs(
 
         snap = replace(snap, history=load_price_history(history))
     return pfs, prefixes, snap, cfg
+
+
+def number_check(
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Callable[[Any], Any]:
+    """An option callback: the value must be finite and within the bounds (``None`` passes).
+
+    Click's own ranges accept ``inf`` and ``nan`` (``nan >= 0`` is false, so it is never out of
+    range); this refuses both, with a one-line ``must be ...`` reason.
+    """
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        x = float(value)
+        if not math.isfinite(x):
+            raise typer.BadParameter(f"must be a finite number, got {value}")
+        for bound, op in ((ge, ">="), (gt, ">"), (le, "<="), (lt, "<")):
+            if bound is None:
+                continue
+            ok = {">=": x >= bound, ">": x > bound, "<=": x <= bound, "<": x < bound}[op]
+            if not ok:
+                raise typer.BadParameter(f"must be {op} {bound:g}, got {value}")
+        return value
+
+    return check

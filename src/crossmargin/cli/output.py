@@ -1,19 +1,14 @@
-"""Output helpers: JSON (strict, NaN → null), atomic file writes, number formatting."""
+"""Output helpers: JSON (strict, NaN → null) and number formatting (files: :mod:`.files`)."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from crossmargin._format import fmt_money, fmt_num, fmt_pct
-from crossmargin.errors import InputError
 
-__all__ = ["atomic_write", "dumps", "fmt_money", "fmt_num", "fmt_pct"]
+__all__ = ["dumps", "fmt_money", "fmt_num", "fmt_pct"]
 
 
 def _clean(obj: Any) -> Any:
@@ -29,25 +24,3 @@ def _clean(obj: Any) -> Any:
 def dumps(obj: Any) -> str:
     """Strict JSON (no NaN/Infinity tokens), indented."""
     return json.dumps(_clean(obj), indent=2, allow_nan=False)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename (all or nothing)."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=directory)
-    except OSError as exc:  # missing directory, no permission: a one-line input error
-        raise InputError(f"cannot write file: {exc.strerror}", path=str(path)) from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        # mkstemp creates 0600; give the result the permissions a normal file would get
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)
-        tmp_path.replace(path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise

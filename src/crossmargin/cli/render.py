@@ -9,7 +9,14 @@ from rich.table import Table
 
 from crossmargin.cli.output import fmt_money, fmt_num, fmt_pct
 
-__all__ = ["print_account", "print_comparison", "print_explain", "print_prices", "print_whatif"]
+__all__ = [
+    "print_account",
+    "print_comparison",
+    "print_explain",
+    "print_prices",
+    "print_warnings",
+    "print_whatif",
+]
 
 _STATUS_STYLE = {
     "healthy": "green",
@@ -21,6 +28,12 @@ _STATUS_STYLE = {
 
 def _status(s: str) -> str:
     return f"[{_STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def print_warnings(con: Console, warnings: list[dict[str, Any]]) -> None:
+    """Market-data fallbacks used (``warning <code> <path>: <message>``), one per line."""
+    for w in warnings:
+        con.print(f"[yellow]warning[/] {w['code']} {w['path']}: {w['message']}", soft_wrap=True)
 
 
 def print_account(con: Console, d: dict[str, Any]) -> None:
@@ -71,6 +84,7 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
             label = row["underlying"] + (f" ({row['pair']})" if row.get("pair") else "")
             a.add_row(row["name"], label, fmt_money(row["amount"]), row["description"])
         con.print(a)
+    print_warnings(con, d.get("warnings", []))
 
 
 def print_comparison(con: Console, d: dict[str, Any]) -> None:
@@ -96,6 +110,7 @@ def print_comparison(con: Console, d: dict[str, Any]) -> None:
     con.print(t)
     for name, why in d.get("unavailable", {}).items():
         con.print(f"[dim]{name}: not available for this book — {why}[/]")
+    print_warnings(con, d.get("warnings", []))
 
 
 def print_explain(con: Console, d: dict[str, Any]) -> None:
@@ -208,6 +223,11 @@ def print_prices(con: Console, rows: list[dict[str, Any]]) -> None:
             fmt_money(r["forward"]),
         )
     con.print(t)
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        fresh = [w for w in r.get("warnings", []) if (w["code"], w["path"]) not in seen]
+        seen.update((w["code"], w["path"]) for w in fresh)
+        print_warnings(con, fresh)
 
 
 def print_whatif(con: Console, d: dict[str, Any]) -> None:
@@ -228,3 +248,4 @@ def print_whatif(con: Console, d: dict[str, Any]) -> None:
     con.print(t)
     verdict = "[green]allowed[/]" if d["allowed"] else "[red]not allowed[/]"
     con.print(f"{verdict}: {d['reason']}")
+    print_warnings(con, d.get("warnings", []))

@@ -29,7 +29,6 @@ JSON file, :class:`HttpJsonOracle` GETs a JSON document over HTTP(S); both retur
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from crossmargin._time import format_instant
 from crossmargin.config import RiskConfig
 from crossmargin.config.model import OracleAssetConfig
 from crossmargin.errors import InputError, MarketDataError
+from crossmargin.limits import load_json_bounded, parse_json, read_bounded_stream
 from crossmargin.market.checks import check_asset
 from crossmargin.market.snapshot import MarketSnapshot, OracleRecord
 
@@ -101,9 +101,7 @@ class StaticFileOracle:
 
     def fetch(self, symbols: Sequence[str]) -> dict[str, OracleRecord]:
         """Read the file and return the records of ``symbols``."""
-        from crossmargin.io.validation import read_json
-
-        recs = records_from_obj(read_json(self.path, what="oracle"), where=str(self.path))
+        recs = records_from_obj(load_json_bounded(self.path, what="oracle"), where=str(self.path))
         return {s: recs[s] for s in symbols if s in recs}
 
 
@@ -112,12 +110,15 @@ class HttpJsonOracle:
     """Oracle records from an HTTP(S) endpoint returning JSON (reference implementation).
 
     ``url`` may contain ``{symbols}`` (replaced by the comma-separated symbols requested).
-    Network errors, non-200 answers and invalid JSON are :class:`MarketDataError` — never a
-    silently missing record.
+    Network errors, non-200 answers, a response larger than ``max_bytes`` (1 MiB) and invalid JSON
+    (or JSON over the input limits of :mod:`crossmargin.limits`) are :class:`MarketDataError` —
+    never a silently missing record.
     """
 
     url: str
     timeout: float = 5.0
+    #: Largest response accepted (bytes); a longer body is a :class:`MarketDataError`.
+    max_bytes: int = 1024 * 1024
 
     @property
     def name(self) -> str:
@@ -131,18 +132,15 @@ class HttpJsonOracle:
             raise InputError("oracle URL must start with http:// or https://", path=self.url)
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as resp:
-                body = resp.read()
+                body = read_bounded_stream(
+                    resp, source=url, limit=self.max_bytes, error=MarketDataError
+                )
         except urllib.error.HTTPError as exc:
             raise MarketDataError(f"oracle endpoint answered HTTP {exc.code}", path=url) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise MarketDataError(f"oracle endpoint unreachable: {reason}", path=url) from None
-        try:
-            obj = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise MarketDataError(
-                f"oracle endpoint returned invalid JSON: {exc}", path=url
-            ) from None
+        obj = parse_json(body, source=url, error=MarketDataError)
         recs = records_from_obj(obj, where=url)
         return {s: recs[s] for s in symbols if s in recs}
 

@@ -8,17 +8,21 @@ the JSON Schema.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic._internal._model_construction import ModelMetaclass
 
+from crossmargin._time import MAX_INSTANT, MIN_INSTANT
 from crossmargin.errors import ConfigError
+from crossmargin.limits import load_yaml_bounded, parse_yaml
 
 __all__ = [
     "AddOnsConfig",
@@ -56,8 +60,39 @@ __all__ = [
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _StrictMeta(ModelMetaclass):
+    """``RiskConfig(...)`` validates like a file: JSON types, strictly; errors are ConfigError."""
+
+    def __call__(cls, *args: Any, **data: Any) -> Any:  # noqa: N805 (a metaclass)
+        if args:
+            raise ConfigError("configuration models take keyword arguments only", path=cls.__name__)
+        text = json.dumps(_json_ready(data, cls.__name__), allow_nan=True)
+        try:
+            return cls.model_validate_json(text, strict=True)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            raise _format_validation(exc, cls.__name__) from None
+
+
+class _Strict(BaseModel, metaclass=_StrictMeta):
+    """Frozen, no unknown fields, no NaN/inf, strict JSON types.
+
+    ``'0.8'`` and ``true`` are not numbers; building one by hand or with :meth:`model_copy`
+    validates like a file and raises :class:`ConfigError`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied — validated like a file (pydantic's copy is not)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        data = self.model_dump(mode="json")
+        for k, v in update.items():  # the raw values: pydantic's serializer would coerce '0.8'
+            data[k] = _json_ready(v, k)
+        try:
+            return type(self).model_validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            raise _format_validation(exc, type(self).__name__) from None
 
 
 Fraction = Field(ge=0.0, le=1.0, allow_inf_nan=False)
@@ -228,6 +263,12 @@ class StressPeriod(_Strict):
 
     @model_validator(mode="after")
     def _order(self) -> StressPeriod:
+        lo, hi = MIN_INSTANT.date(), MAX_INSTANT.date()
+        for d in (self.start, self.end):
+            if not lo <= d < hi:
+                raise ValueError(
+                    f"date {d.isoformat()} is outside the supported range {lo} to {hi}"
+                )
         if self.end <= self.start:
             raise ValueError("a stress period must end after it starts")
         return self
@@ -453,10 +494,20 @@ class LiquidationConfig(_Strict):
 
 
 class MarketRules(_Strict):
-    """Fail-closed rules for market data."""
+    """Fail-closed rules for market data (docs/formats.md, "Time rules" and "Fallbacks")."""
 
     min_confidence: float = Fraction
     max_age_seconds: float = Field(gt=0.0, allow_inf_nan=False)
+    require_timestamps: bool = Field(
+        default=True,
+        description="a price needs an observation time (its own timestamp or the snapshot's); "
+        "false: accepted without one, with a no_timestamp warning",
+    )
+    fallbacks: Literal["warn", "error"] = Field(
+        default="warn",
+        description="derived market data (interpolated expiries, asset-level vol, rate-based "
+        "forwards, perp mark = spot): used with a warning, or refused",
+    )
 
 
 class RiskConfig(_Strict):
@@ -506,19 +557,74 @@ class RiskConfig(_Strict):
         return self.risk_classes[rc].collateral_haircut if rc is not None else None
 
 
+_TYPE_ERRORS = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+}
+
+
 def _format_validation(exc: ValidationError, root: str) -> ConfigError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
     path = f"{root}.{loc}" if loc else root
-    return ConfigError(err["msg"].removeprefix("Value error, "), path=path)
+    want = _TYPE_ERRORS.get(err["type"])
+    if want is not None:
+        got = err.get("input")
+        shown = str(got).lower() if isinstance(got, bool) else f"{type(got).__name__} {got!r}"[:80]
+        return ConfigError(f"must be {want}, got {shown}", path=path)
+    if err["type"] == "finite_number":
+        return ConfigError("must be finite", path=path)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return ConfigError(msg, path=path)
+
+
+def _json_ready(obj: Any, path: str) -> Any:
+    """A parsed YAML/Python mapping as JSON types (keys must be strings; dates as ISO text)."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"key {k!r} must be a string", path=f"{path}.{k}")
+            out[k] = _json_ready(v, f"{path}.{k}")
+        return out
+    if isinstance(obj, list | tuple):
+        return [_json_ready(v, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, date):  # also datetime
+        return obj.isoformat()
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    raise ConfigError(f"unsupported value of type {type(obj).__name__}", path=path)
 
 
 def config_from_dict(data: Any, *, source: str = "config") -> RiskConfig:
-    """Validate a parsed YAML/JSON mapping into a :class:`RiskConfig`."""
+    """Validate a parsed YAML/JSON mapping into a :class:`RiskConfig`.
+
+    Values are validated with JSON's types, strictly: a number must be written as a number
+    (``'0.8'`` and ``true`` are refused where a number is expected), an integer field refuses
+    ``2.5``, NaN and infinities are refused everywhere; keys must be strings.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key path (``config.risk_classes.crypto.grid.vol_up``).
+    """
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", path=source)
+    text = json.dumps(_json_ready(data, source), allow_nan=True)
     try:
-        return RiskConfig.model_validate(data)
+        return RiskConfig.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise _format_validation(exc, source) from None
 
@@ -526,22 +632,15 @@ def config_from_dict(data: Any, *, source: str = "config") -> RiskConfig:
 def load_config(path: str | Path) -> RiskConfig:
     """Load and validate a risk configuration YAML file.
 
+    The file is read under the input limits (:func:`crossmargin.limits.load_yaml_bounded`):
+    duplicate keys, over-long numbers or strings and deep nesting are refused.
+
     Raises
     ------
     ConfigError
-        If the file is missing, not YAML, or violates the schema.
+        If the file is missing, not YAML, over a limit, or violates the schema.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", path=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path=str(p)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], path=str(p)) from None
+    data = load_yaml_bounded(path, what="config", error=ConfigError)
     return config_from_dict(data, source="config")
 
 
@@ -549,4 +648,6 @@ def load_config(path: str | Path) -> RiskConfig:
 def default_config() -> RiskConfig:
     """The shipped default configuration (``crossmargin/config/default_risk.yaml``)."""
     text = resources.files("crossmargin.config").joinpath("default_risk.yaml").read_text("utf-8")
-    return config_from_dict(yaml.safe_load(text), source="default_risk.yaml")
+    return config_from_dict(
+        parse_yaml(text, source="default_risk.yaml"), source="default_risk.yaml"
+    )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.instruments.contracts import Contract
+from crossmargin.errors import InputError
+from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 from crossmargin.instruments.position import Portfolio
 
 __all__ = ["Book"]
@@ -53,6 +55,49 @@ class Book:
     pos_row: IntArray | None = None
     pos_prefix: tuple[str, ...] | None = None
 
+    def __post_init__(self) -> None:
+        """Validate shapes, index ranges and numbers (vectorised; :class:`InputError`)."""
+        set_ = object.__setattr__
+        accounts = _strings(self.accounts, "Book.accounts")
+        n_acc = len(accounts)
+        set_(self, "accounts", accounts)
+        set_(self, "base_currency", _strings(self.base_currency, "Book.base_currency", n_acc))
+        contracts = _seq(self.contracts, "Book.contracts")
+        for i, c in enumerate(contracts):
+            if not isinstance(c, Spot | Perpetual | Future | Option):
+                raise InputError(
+                    f"must be a Spot, Perpetual, Future or Option, got {type(c).__name__}",
+                    path=f"Book.contracts[{i}]",
+                )
+        set_(self, "contracts", contracts)
+        assets = _strings(self.assets, "Book.assets")
+        set_(self, "assets", assets)
+        pa = _index(self.pos_account, "Book.pos_account", n_acc)
+        n = pa.shape[0]
+        set_(self, "pos_account", pa)
+        set_(
+            self,
+            "pos_instrument",
+            _index(self.pos_instrument, "Book.pos_instrument", len(contracts), n),
+        )
+        set_(self, "pos_quantity", _numbers(self.pos_quantity, "Book.pos_quantity", n))
+        entry = _numbers(self.pos_entry, "Book.pos_entry", n, nan_ok=True)
+        bad = ~np.isnan(entry) & (entry <= 0)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise InputError(
+                f"must be positive (or NaN: unknown), got {entry[k]!r}", path=f"Book.pos_entry[{k}]"
+            )
+        set_(self, "pos_entry", entry)
+        ca = _index(self.col_account, "Book.col_account", n_acc)
+        set_(self, "col_account", ca)
+        set_(self, "col_asset", _index(self.col_asset, "Book.col_asset", len(assets), ca.shape[0]))
+        set_(self, "col_amount", _numbers(self.col_amount, "Book.col_amount", ca.shape[0]))
+        if self.pos_row is not None:
+            set_(self, "pos_row", _index(self.pos_row, "Book.pos_row", None, n))
+        if self.pos_prefix is not None:
+            set_(self, "pos_prefix", _strings(self.pos_prefix, "Book.pos_prefix", n_acc))
+
     def position_path(self, row: int) -> str:
         """Input path of position row ``row`` (e.g. ``accounts[1].positions[3]``)."""
         if row < 0:
@@ -81,6 +126,17 @@ class Book:
         ``prefixes`` gives each account's input path for error messages (default
         ``positions`` for one account, ``accounts[i].positions`` for several).
         """
+        portfolios = _seq(portfolios, "portfolios")
+        for i, pf in enumerate(portfolios):
+            if not isinstance(pf, Portfolio):
+                raise InputError(
+                    f"must be a Portfolio, got {type(pf).__name__}", path=f"portfolios[{i}]"
+                )
+        if prefixes is not None and len(_strings(prefixes, "prefixes")) != len(portfolios):
+            raise InputError(
+                f"give one prefix per portfolio ({len(prefixes)} for {len(portfolios)})",
+                path="prefixes",
+            )
         contract_ix: dict[Contract, int] = {}
         asset_ix: dict[str, int] = {}
         pa: list[int] = []
@@ -123,3 +179,56 @@ class Book:
                 else tuple(f"accounts[{i}].positions" for i in range(len(portfolios)))
             ),
         )
+
+
+def _seq(v: Any, path: str) -> tuple[Any, ...]:
+    if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray):
+        raise InputError(f"must be a sequence, got {type(v).__name__}", path=path)
+    return tuple(v)
+
+
+def _strings(v: Any, path: str, n: int | None = None) -> tuple[str, ...]:
+    out = _seq(v, path)
+    for i, x in enumerate(out):
+        if not isinstance(x, str):
+            raise InputError(f"must be a string, got {type(x).__name__}", path=f"{path}[{i}]")
+    if n is not None and len(out) != n:
+        raise InputError(f"has {len(out)} entries, expected {n} (one per account)", path=path)
+    return out
+
+
+def _array(v: Any, path: str, n: int | None) -> np.ndarray:
+    if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray):
+        raise InputError(f"must be an array, got {type(v).__name__}", path=path)
+    a = np.asarray(v)
+    if a.ndim != 1:
+        raise InputError(f"must be one-dimensional, got shape {a.shape}", path=path)
+    if n is not None and a.shape[0] != n:
+        raise InputError(
+            f"has {a.shape[0]} entries, expected {n} (one per position/balance row)", path=path
+        )
+    if a.size and a.dtype.kind not in "iuf":
+        raise InputError(f"must hold numbers, got dtype {a.dtype}", path=path)
+    return a
+
+
+def _index(v: Any, path: str, bound: int | None, n: int | None = None) -> IntArray:
+    a = _array(v, path, n)
+    if a.size and a.dtype.kind == "f" and not (np.isfinite(a).all() and (a == np.round(a)).all()):
+        raise InputError("must hold integer indices", path=path)
+    out = a.astype(np.int64, copy=False)
+    bad = out < 0 if bound is None else (out < 0) | (out >= bound)
+    if bad.any():
+        k = int(np.argmax(bad))
+        limit = "non-negative" if bound is None else f"in [0, {bound})"
+        raise InputError(f"index {int(out[k])} is not {limit}", path=f"{path}[{k}]")
+    return out
+
+
+def _numbers(v: Any, path: str, n: int, *, nan_ok: bool = False) -> FloatArray:
+    out = _array(v, path, n).astype(np.float64, copy=False)
+    bad = ~np.isfinite(out) & ~(nan_ok & np.isnan(out))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InputError(f"must be finite, got {out[k]!r}", path=f"{path}[{k}]")
+    return out

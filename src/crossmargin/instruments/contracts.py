@@ -12,15 +12,23 @@ Settlement is ``"linear"`` (quote-currency settled, quantity in underlying units
 USD face value; for inverse options it is in coins of the underlying (one Deribit BTC option = 1
 BTC), their price is quoted in coin. ``multiplier`` scales one unit of quantity (e.g. 100 for an
 SPX index option held in contracts).
+
+Constructors validate (:class:`~crossmargin.errors.InputError` naming ``Option.strike`` etc.):
+the underlying follows the symbol rule (:mod:`crossmargin._checks`; stored upper-case),
+``settlement`` is ``linear``/``inverse``, ``multiplier`` and ``strike`` are positive finite
+numbers (not ``bool`` or ``str``), ``right`` is ``call``/``put`` and ``expiry`` is an aware
+datetime in range (stored in UTC).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
-from crossmargin._time import format_expiry_code, format_instant, is_named_expiry
+from crossmargin._checks import choice, real, symbol
+from crossmargin._time import aware_instant, format_expiry_code, format_instant, is_named_expiry
 
 __all__ = [
     "Contract",
@@ -37,6 +45,19 @@ Settlement = Literal["linear", "inverse"]
 Right = Literal["call", "put"]
 Kind = Literal["spot", "future", "perpetual", "option"]
 
+_SETTLEMENTS = ("linear", "inverse")
+
+
+def _validate(c: Any, kind: str) -> None:
+    """Check and normalise the fields every contract has (constructors raise InputError)."""
+    name = type(c).__name__
+    object.__setattr__(c, "underlying", symbol(c.underlying, f"{name}.underlying"))
+    choice(c.settlement, _SETTLEMENTS, f"{name}.settlement")
+    object.__setattr__(c, "multiplier", real(c.multiplier, f"{name}.multiplier", positive=True))
+    choice(c.kind, (kind,), f"{name}.kind")
+    if isinstance(c, Future | Option):
+        object.__setattr__(c, "expiry", aware_instant(c.expiry, path=f"{name}.expiry"))
+
 
 def _suffix(settlement: Settlement, multiplier: float) -> str:
     out = "-INV" if settlement == "inverse" else ""
@@ -46,7 +67,10 @@ def _suffix(settlement: Settlement, multiplier: float) -> str:
 
 
 def _fmt_number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    """Shortest round-trip decimal, never in exponent notation (names must parse back)."""
+    if float(x).is_integer():
+        return str(int(x))
+    return format(Decimal(repr(float(x))), "f")
 
 
 def _fmt_expiry(expiry: datetime) -> str:
@@ -61,6 +85,9 @@ class Spot:
     settlement: Settlement = "linear"
     multiplier: float = 1.0
     kind: Literal["spot"] = "spot"
+
+    def __post_init__(self) -> None:
+        _validate(self, "spot")
 
     @property
     def name(self) -> str:
@@ -81,6 +108,9 @@ class Perpetual:
     settlement: Settlement = "linear"
     multiplier: float = 1.0
     kind: Literal["perpetual"] = "perpetual"
+
+    def __post_init__(self) -> None:
+        _validate(self, "perpetual")
 
     @property
     def name(self) -> str:
@@ -103,6 +133,9 @@ class Future:
     multiplier: float = 1.0
     kind: Literal["future"] = "future"
 
+    def __post_init__(self) -> None:
+        _validate(self, "future")
+
     @property
     def name(self) -> str:
         """Canonical instrument name, e.g. ``BTC-26DEC26``."""
@@ -120,6 +153,11 @@ class Option:
     settlement: Settlement = "linear"
     multiplier: float = 1.0
     kind: Literal["option"] = "option"
+
+    def __post_init__(self) -> None:
+        _validate(self, "option")
+        object.__setattr__(self, "strike", real(self.strike, "Option.strike", positive=True))
+        choice(self.right, ("call", "put"), "Option.right")
 
     @property
     def name(self) -> str:

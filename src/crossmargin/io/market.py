@@ -14,15 +14,18 @@
                "settlements": {"2026-11-20T08:00:00Z": 64100.0}}}}
 
 Expiry keys are ISO-8601 instants or codes (``26DEC26`` = 08:00 UTC). A vol is given per expiry
-as ``smile`` (strikes + vols), ``svi`` (raw SVI ``a, b, rho, m, sigma``) or a flat ``vol`` (used in
-that order); the asset-level ``vol`` is the fallback.
+as one of ``smile`` (strikes + vols), ``svi`` (raw SVI ``a, b, rho, m, sigma``) or a flat ``vol``.
+What the snapshot does not list (an expiry's forward, discount or vol) is derived from the
+listed expiries with a warning (:mod:`crossmargin.market.term`). The top-level ``timestamp`` is
+the observation time of every price without its own (:mod:`crossmargin.market.checks`).
 
 Optional venue-feed fields (read by the venue presets, e.g. Derive PMRM_2): per expiry
 ``forward_fixed`` (part of the forward fixed by the settlement average), ``forward_confidence``,
 ``rate_confidence``, ``vol_confidence``, ``svi.forward``/``svi.t`` (the fit's forward and year
 fraction) and ``marks`` (per listed option: ``strike``, optional ``right``, mark ``vol`` — applied
 over the expiry's surface — and vol-feed ``confidence``); per perpetual ``perp.confidence`` and
-``perp.open_interest`` (underlying units).
+``perp.open_interest`` (underlying units); per asset ``total_deposits`` (the venue's market-wide
+deposits of the asset, token units — Drift scales a spot market's initial asset weight by it).
 
 Oracle-valued collateral (lending deposits, vault shares, liquid-staking tokens) reads its
 exchange rate from an optional top-level ``oracles`` object::
@@ -33,16 +36,26 @@ exchange rate from an optional top-level ``oracles`` object::
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crossmargin._checks import symbol_value
 from crossmargin._time import format_instant, parse_instant
 from crossmargin.errors import InputError
-from crossmargin.io.validation import Finite, NonNegative, Positive, Unit, read_json, translate
+from crossmargin.io.validation import (
+    Finite,
+    NonNegative,
+    Positive,
+    Rate,
+    Unit,
+    Vol,
+    domain,
+    read_json,
+    translate,
+)
 from crossmargin.market.snapshot import (
     AssetMarket,
     ExpiryMarket,
@@ -63,16 +76,11 @@ class SmileIn(_Model):
     """Vols at strikes, interpolated in log-moneyness."""
 
     strikes: list[Positive] = Field(min_length=1)
-    vols: list[Positive] = Field(min_length=1)
+    vols: list[Vol] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _shape(self) -> SmileIn:
-        if len(self.strikes) != len(self.vols):
-            raise ValueError(
-                f"strikes and vols must have the same length ({len(self.strikes)} vs {len(self.vols)})"
-            )
-        if any(b <= a for a, b in zip(self.strikes, self.strikes[1:], strict=False)):
-            raise ValueError("strikes must be strictly increasing")
+        domain(lambda: SmileVol(tuple(self.strikes), tuple(self.vols)))
         return self
 
 
@@ -93,11 +101,7 @@ class SVIIn(_Model):
 
     @model_validator(mode="after")
     def _arb(self) -> SVIIn:
-        if not -1.0 < self.rho < 1.0:
-            raise ValueError(f"rho must be in (-1, 1), got {self.rho!r}")
-        minw = self.a + self.b * self.sigma * math.sqrt(1.0 - self.rho**2)
-        if minw < 0:
-            raise ValueError(f"total variance a + b sigma sqrt(1 - rho^2) = {minw:g} is negative")
+        domain(lambda: SVIVol(self.a, self.b, self.rho, self.m, self.sigma, self.forward, self.t))
         return self
 
 
@@ -108,7 +112,7 @@ class MarkIn(_Model):
     right: Literal["call", "put"] | None = Field(
         default=None, description="call or put; omitted: both"
     )
-    vol: Positive | None = Field(default=None, description="Mark implied vol")
+    vol: Vol | None = Field(default=None, description="Mark implied vol")
     confidence: Unit = Field(default=1.0, description="Vol feed confidence")
 
 
@@ -117,8 +121,8 @@ class ExpiryIn(_Model):
 
     forward: Positive | None = None
     discount: Positive | None = None
-    rate: Finite | None = None
-    vol: Positive | None = None
+    rate: Rate | None = None
+    vol: Vol | None = None
     smile: SmileIn | None = None
     svi: SVIIn | None = None
     forward_fixed: NonNegative | None = Field(
@@ -132,8 +136,12 @@ class ExpiryIn(_Model):
 
     @model_validator(mode="after")
     def _one_surface(self) -> ExpiryIn:
-        if self.smile is not None and self.svi is not None:
-            raise ValueError("give either smile or svi for an expiry, not both")
+        given = [k for k in ("smile", "svi", "vol") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one of smile, svi or vol for an expiry, not {' and '.join(given)} "
+                "(either smile or svi, or a flat vol)"
+            )
         if (
             self.forward_fixed is not None
             and self.forward is not None
@@ -155,7 +163,9 @@ class PerpIn(_Model):
     """Perpetual swap market data."""
 
     mark: Positive
-    funding_rate: Finite | None = None
+    funding_rate: Finite | None = Field(
+        default=None, description="Funding rate per funding period (|f| <= 1)", ge=-1.0, le=1.0
+    )
     confidence: Unit = Field(default=1.0, description="Perp price feed confidence")
     open_interest: NonNegative | None = Field(
         default=None, description="Market open interest, underlying units"
@@ -167,12 +177,17 @@ class AssetIn(_Model):
 
     price: Positive
     confidence: Unit = 1.0
-    timestamp: str | None = None
-    vol: Positive | None = None
-    rate: Finite | None = None
+    timestamp: str | None = Field(
+        default=None, description="Observation time of the price (else the snapshot's timestamp)"
+    )
+    vol: Vol | None = None
+    rate: Rate | None = None
     perp: PerpIn | None = None
     expiries: dict[str, ExpiryIn] = Field(default_factory=dict)
     settlements: dict[str, Positive] = Field(default_factory=dict)
+    total_deposits: NonNegative | None = Field(
+        default=None, description="Venue-wide deposits of this asset, token units (venue presets)"
+    )
 
     @field_validator("timestamp")
     @classmethod
@@ -202,18 +217,28 @@ class MarketIn(_Model):
     """A market snapshot file."""
 
     as_of: str = Field(description="Valuation instant, ISO-8601 with zone")
+    timestamp: str | None = Field(
+        default=None,
+        description="Observation time of every price without its own timestamp, ISO-8601 with zone",
+    )
     base_currency: str = Field(default="USD", description="Currency of every price")
     assets: dict[str, AssetIn] = Field(default_factory=dict)
     oracles: dict[str, OracleIn] = Field(default_factory=dict)
 
-    @field_validator("as_of")
+    @field_validator("as_of", "timestamp")
     @classmethod
-    def _asof(cls, v: str) -> str:
-        parse_instant(v)
+    def _instant(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_instant(v)
         return v
 
+    @field_validator("base_currency")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        return symbol_value(v)
 
-def _surface(e: ExpiryIn, asset_vol: float | None = None) -> VolSurface | None:
+
+def _surface(e: ExpiryIn) -> VolSurface | None:
     base: VolSurface | None = None
     if e.smile is not None:
         base = SmileVol(tuple(e.smile.strikes), tuple(e.smile.vols))
@@ -225,18 +250,18 @@ def _surface(e: ExpiryIn, asset_vol: float | None = None) -> VolSurface | None:
     marked = [(mk.strike, mk.vol) for mk in e.marks if mk.vol is not None]
     if not marked:
         return base
-    if base is None and asset_vol is not None:
-        base = FlatVol(asset_vol)
+    # marks without a base surface: the unmarked strikes get the derived surface (with a
+    # warning) when the expiry is resolved (crossmargin.market.term)
     ks = tuple(dict(marked))
     return MarkedVol(ks, tuple(dict(marked)[k] for k in ks), base)
 
 
-def _expiry(e: ExpiryIn, asset_vol: float | None) -> ExpiryMarket:
+def _expiry(e: ExpiryIn) -> ExpiryMarket:
     return ExpiryMarket(
         e.forward,
         e.discount,
         e.rate,
-        _surface(e, asset_vol),
+        _surface(e),
         forward_fixed=e.forward_fixed,
         forward_confidence=e.forward_confidence,
         rate_confidence=e.rate_confidence,
@@ -272,21 +297,45 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
         m = MarketIn.model_validate(obj)
     except ValidationError as exc:
         raise translate(exc) from None
+    try:
+        return _snapshot(m)
+    except InputError as exc:  # a relation between fields (forward vs spot, ...) or a range
+        raise InputError(exc.reason, path=_file_path(exc.path)) from None
+
+
+def _file_path(path: str) -> str:
+    """A domain constructor's path (``MarketSnapshot.assets.BTC``) as written in the file."""
+    head, _, rest = path.partition(".")
+    return rest if head in ("MarketSnapshot",) and rest else path
+
+
+def _keys(d: dict[str, Any], root: str, what: str) -> dict[str, str]:
+    """File key → symbol; a key that is not a symbol or repeats (case-insensitively) is an error."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for k in d:
+        try:
+            sym = symbol_value(k)
+        except ValueError as exc:
+            raise InputError(str(exc), path=f"{root}.{k}") from None
+        if sym in seen:  # symbols are case-insensitive: never keep one silently
+            raise InputError(
+                f"{what} is listed twice (symbols are case-insensitive)", path=f"{root}.{k}"
+            )
+        seen.add(sym)
+        out[k] = sym
+    return out
+
+
+def _snapshot(m: MarketIn) -> MarketSnapshot:
     assets: dict[str, AssetMarket] = {}
+    names = _keys(m.assets, "assets", "asset")
+    oracle_names = _keys(m.oracles, "oracles", "oracle")
     for sym, a in m.assets.items():
         path = f"assets.{sym}"
-        if sym.upper() in assets:  # symbols are case-insensitive: never keep one silently
-            raise InputError("asset is listed twice (symbols are case-insensitive)", path=path)
-        if sym.upper() == m.base_currency.upper() and a.price != 1.0:
-            raise InputError(
-                f"the snapshot currency {sym.upper()} must have price 1, got {a.price!r}",
-                path=f"{path}.price",
-            )
-        expiries = {
-            t: _expiry(e, a.vol) for t, e in _instant_keys(a.expiries, f"{path}.expiries").items()
-        }
+        expiries = {t: _expiry(e) for t, e in _instant_keys(a.expiries, f"{path}.expiries").items()}
         settlements = _instant_keys(a.settlements, f"{path}.settlements")
-        assets[sym.upper()] = AssetMarket(
+        assets[names[sym]] = AssetMarket(
             price=a.price,
             confidence=a.confidence,
             timestamp=parse_instant(a.timestamp) if a.timestamp else None,
@@ -296,23 +345,22 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
             perp_confidence=a.perp.confidence if a.perp else 1.0,
             perp_funding_rate=a.perp.funding_rate if a.perp else None,
             perp_open_interest=a.perp.open_interest if a.perp else None,
+            total_deposits=a.total_deposits,
             expiries=expiries,
             settlements=settlements,
         )
-    oracles: dict[str, OracleRecord] = {}
-    for sym, o in m.oracles.items():
-        if sym.upper() in oracles:
-            raise InputError(
-                "oracle is listed twice (symbols are case-insensitive)", path=f"oracles.{sym}"
-            )
-        oracles[sym.upper()] = OracleRecord(
+    oracles = {
+        oracle_names[sym]: OracleRecord(
             o.value, parse_instant(o.timestamp), o.confidence, o.source, o.reference
         )
+        for sym, o in m.oracles.items()
+    }
     return MarketSnapshot(
         as_of=parse_instant(m.as_of),
-        base_currency=m.base_currency.upper(),
+        base_currency=symbol_value(m.base_currency),
         assets=assets,
         oracles=oracles,
+        timestamp=parse_instant(m.timestamp) if m.timestamp else None,
     )
 
 

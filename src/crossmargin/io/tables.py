@@ -5,14 +5,18 @@
 * results: one row per account (``account, model, base_currency, equity, ..., status``)
 
 The format follows the file extension (``.parquet``/``.pq``, ``.csv``, ``.json`` — a list of
-records). Tables are validated column-wise (vectorised) and turned into a
-:class:`~crossmargin.instruments.Book` without a Python loop over rows; only *unique* instrument
-names are parsed.
+records); files are read strictly by :mod:`crossmargin.io.tabular` (row field counts, repeated
+columns, literal ``nan`` cells, limits). Every column's type is checked for its role, whatever
+the source (file or a frame passed to :func:`book_from_frames`): ``account`` is text (or
+integer ids), ``instrument`` and ``asset`` are text, ``quantity``, ``entry_price`` and ``amount``
+are numbers — a boolean column is not 0/1 and a date column is not its epoch nanoseconds. Tables
+are validated column-wise (vectorised) and turned into a :class:`~crossmargin.instruments.Book`
+without a Python loop over rows; only *unique* instrument names are parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +26,22 @@ import pandas as pd
 from crossmargin.errors import InputError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.naming import parse_instrument
+from crossmargin.io.tabular import (
+    MAX_TABLE_ROWS,
+    number_column,
+    read_csv_text,
+    read_json_records,
+    read_parquet_checked,
+    text_column,
+)
 
-__all__ = ["book_from_frames", "read_table", "write_table"]
+__all__ = ["TABLE_SUFFIXES", "book_from_frames", "read_table", "table_format", "write_table"]
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
+#: File extensions of tables (input and output).
+TABLE_SUFFIXES = tuple(_FORMATS)
+#: Number columns of the batch tables (CSV cells in them are parsed as numbers).
+NUMBER_COLUMNS = frozenset({"quantity", "entry_price", "amount"})
 
 
 def table_format(path: Path) -> str:
@@ -36,27 +52,43 @@ def table_format(path: Path) -> str:
     return fmt
 
 
-def read_table(path: str | Path, *, what: str) -> pd.DataFrame:
-    """Read a table file; a missing or unreadable file is an :class:`InputError`."""
+def read_table(
+    path: str | Path, *, what: str, numbers: Collection[str] = NUMBER_COLUMNS
+) -> pd.DataFrame:
+    """Read a table file strictly (:mod:`crossmargin.io.tabular`).
+
+    Parameters
+    ----------
+    path
+        ``.parquet``/``.pq``, ``.csv`` or ``.json`` (a list of records).
+    what
+        What the table holds (``positions``), for error paths.
+    numbers
+        Columns holding numbers: CSV text cells in them are parsed as numbers (strictly), every
+        other CSV column stays text.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or malformed file (see :mod:`crossmargin.io.tabular`).
+    MemoryError
+        The table does not fit in memory (not an input error).
+    """
     p = Path(path)
     fmt = table_format(p)
-    if not p.exists():
-        raise InputError(f"{what} file not found", path=str(p))
-    try:
-        if fmt == "parquet":
-            return pd.read_parquet(p)
-        if fmt == "csv":
-            return pd.read_csv(p, dtype={"account": str, "instrument": str, "asset": str})
-        df = pd.read_json(p, orient="records", dtype={"account": str})
-        return df
-    except (ValueError, OSError, ImportError) as exc:
-        raise InputError(
-            f"cannot read {what} table: {str(exc).splitlines()[0]}", path=str(p)
-        ) from None
-    except Exception as exc:  # pyarrow raises its own error types
-        raise InputError(
-            f"cannot read {what} table: {str(exc).splitlines()[0]}", path=str(p)
-        ) from None
+    if fmt == "parquet":
+        return read_parquet_checked(p, what=what)
+    if fmt == "json":
+        return read_json_records(p, what=what, numbers=numbers)
+    df = read_csv_text(p, what=what)
+    for col in df.columns:
+        if col in numbers:
+            df[col] = number_column(df[col], _at(what, str(col)), text=True)
+    return df
+
+
+def _at(name: str, col: str) -> Callable[[int], str]:
+    return lambda r: f"{name}[{r}].{col}"
 
 
 def write_table(columns: dict[str, Any], path: Path) -> None:
@@ -83,45 +115,44 @@ def _require(df: pd.DataFrame, name: str, required: Sequence[str], optional: Seq
 def _numeric(
     df: pd.DataFrame, name: str, col: str, *, positive: bool = False, allow_nan: bool = False
 ) -> np.ndarray:
-    raw = df[col]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    bad_type = np.isnan(values) & raw.notna().to_numpy()
-    if bad_type.any():
-        r = int(np.argmax(bad_type))
-        raise InputError(f"must be a number, got {raw.iloc[r]!r}", path=f"{name}[{r}].{col}")
-    finite = np.isfinite(values)
-    bad = ~finite & ~(allow_nan & np.isnan(values))
+    where = _at(name, col)
+    values = number_column(df[col], where)
+    missing = np.isnan(values)
+    if missing.any() and not allow_nan:
+        raise InputError(
+            "must be finite, got NaN (an empty cell)", path=where(int(np.argmax(missing)))
+        )
+    bad = np.isinf(values)
     if bad.any():
         r = int(np.argmax(bad))
-        v = values[r]
-        shown = "NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")
-        raise InputError(f"must be finite, got {shown}", path=f"{name}[{r}].{col}")
+        raise InputError(f"must be finite, got {'inf' if values[r] > 0 else '-inf'}", path=where(r))
     if positive:
-        nonpos = finite & (values <= 0)
+        nonpos = ~missing & (values <= 0)
         if nonpos.any():
             r = int(np.argmax(nonpos))
-            raise InputError(f"must be positive, got {values[r]!r}", path=f"{name}[{r}].{col}")
+            raise InputError(f"must be positive, got {values[r]!r}", path=where(r))
     return values
 
 
 def _codes(
-    df: pd.DataFrame, name: str, col: str, *, upper: bool = False
+    df: pd.DataFrame, name: str, col: str, *, upper: bool = False, integers: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Factorize a string column: integer codes and the distinct (stripped) values.
+    """Factorize a text column: integer codes and the distinct (stripped) values.
 
-    Only the distinct values are validated and normalised, vectorised — no loop over rows.
+    Only the distinct values are normalised, vectorised — no loop over rows.
     """
-    codes, uniques = pd.factorize(df[col], sort=False, use_na_sentinel=True)
+    where = _at(name, col)
+    text = text_column(df[col], where, integers=integers)
+    codes, uniques = pd.factorize(text, sort=False, use_na_sentinel=True)
     if (codes < 0).any():
-        r = int(np.argmax(codes < 0))
-        raise InputError("must not be empty", path=f"{name}[{r}].{col}")
+        raise InputError("must not be empty", path=where(int(np.argmax(codes < 0))))
     values = pd.Series(uniques, dtype="string").str.strip()
     if upper:
         values = values.str.upper()
     empty = (values == "").to_numpy(dtype=np.bool_)
     if empty.any():
         r = int(np.argmax(codes == int(np.argmax(empty))))
-        raise InputError("must not be empty", path=f"{name}[{r}].{col}")
+        raise InputError("must not be empty", path=where(r))
     # values equal after stripping share one code
     remap, canon = pd.factorize(values, sort=False)
     return np.asarray(remap, dtype=np.int64)[codes], np.asarray(canon, dtype=object)
@@ -133,7 +164,10 @@ def book_from_frames(
     """Validate the two tables and build a book (accounts in order of first appearance)."""
     _require(positions, "positions", ("account", "instrument", "quantity"), ("entry_price",))
     _require(collateral, "collateral", ("account", "asset", "amount"), ())
-    p_acc, p_acc_names = _codes(positions, "positions", "account")
+    for frame, name in ((positions, "positions"), (collateral, "collateral")):
+        if len(frame) > MAX_TABLE_ROWS:
+            raise InputError(f"more than {MAX_TABLE_ROWS:,} rows", path=name)
+    p_acc, p_acc_names = _codes(positions, "positions", "account", integers=True)
     ins_codes, names = _codes(positions, "positions", "instrument")
     qty = _numeric(positions, "positions", "quantity")
     entry = (
@@ -141,7 +175,7 @@ def book_from_frames(
         if "entry_price" in positions.columns
         else np.full(qty.shape[0], np.nan)
     )
-    c_acc, c_acc_names = _codes(collateral, "collateral", "account")
+    c_acc, c_acc_names = _codes(collateral, "collateral", "account", integers=True)
     asset_codes, assets = _codes(collateral, "collateral", "asset", upper=True)
     amount = _numeric(collateral, "collateral", "amount")
     # one account numbering over both tables, in order of first appearance

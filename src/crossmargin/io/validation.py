@@ -6,19 +6,27 @@ finite; error messages name the path the way a user writes it: ``positions[3].qu
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, ValidationError, WithJsonSchema
 
+from crossmargin._checks import number_value
 from crossmargin.errors import InputError
+from crossmargin.limits import load_json_bounded
+from crossmargin.market.ranges import MAX_RATE, MAX_VOL
+
+T = TypeVar("T")
 
 __all__ = [
     "Finite",
     "NonNegative",
     "Positive",
+    "Rate",
     "Unit",
+    "Vol",
+    "domain",
     "format_loc",
     "read_json",
     "translate",
@@ -26,41 +34,59 @@ __all__ = [
 
 
 def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError(f"must be a number, got {type(v).__name__} {v!r}"[:120])
-    x = float(v)
-    if not math.isfinite(x):
-        raise ValueError(f"must be finite, got {_show(x)}")
-    return x
-
-
-def _show(x: float) -> str:
-    return "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return number_value(v)
 
 
 def _finite(v: Any) -> float:
-    return _number(v)
+    return number_value(v)
 
 
 def _positive(v: Any) -> float:
-    x = _number(v)
-    if x <= 0:
-        raise ValueError(f"must be positive, got {x!r}")
-    return x
+    return number_value(v, positive=True)
 
 
 def _non_negative(v: Any) -> float:
-    x = _number(v)
-    if x < 0:
-        raise ValueError(f"must be non-negative, got {x!r}")
-    return x
+    return number_value(v, non_negative=True)
 
 
 def _unit(v: Any) -> float:
-    x = _number(v)
+    x = number_value(v)
     if not 0.0 <= x <= 1.0:
         raise ValueError(f"must be between 0 and 1, got {x!r}")
     return x
+
+
+def _rate(v: Any) -> float:
+    x = number_value(v)
+    if abs(x) > MAX_RATE:
+        raise ValueError(
+            f"must be between {-MAX_RATE:g} and {MAX_RATE:g} (a continuously compounded rate per "
+            f"year; {MAX_RATE:g} = {MAX_RATE:.0%}), got {x!r}"
+        )
+    return x
+
+
+def _vol(v: Any) -> float:
+    x = number_value(v, positive=True)
+    if x > MAX_VOL:
+        raise ValueError(
+            f"must be at most {MAX_VOL:g} ({MAX_VOL:.0%} a year; a vol is a fraction, 0.55 = 55%), "
+            f"got {x!r}"
+        )
+    return x
+
+
+def domain(build: Callable[[], T]) -> T:
+    """Run a domain constructor inside a pydantic validator.
+
+    Its :class:`InputError` becomes the ``ValueError`` pydantic reports at the field's path (one
+    rule, kept in the domain constructor).
+    """
+    try:
+        return build()
+    except InputError as exc:
+        field = exc.path.partition(".")[2]
+        raise ValueError(f"{field} {exc.reason}" if field else exc.reason) from None
 
 
 # The JSON Schema states the same constraints the validators enforce (finite is implied by JSON).
@@ -73,6 +99,16 @@ NonNegative = Annotated[
 ]
 Unit = Annotated[
     float, BeforeValidator(_unit), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
+Rate = Annotated[
+    float,
+    BeforeValidator(_rate),
+    WithJsonSchema({"type": "number", "minimum": -MAX_RATE, "maximum": MAX_RATE}),
+]
+Vol = Annotated[
+    float,
+    BeforeValidator(_vol),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": MAX_VOL}),
 ]
 
 
@@ -104,39 +140,9 @@ def translate(exc: ValidationError, root: str = "") -> InputError:
 
 
 def read_json(path: str | Path, *, what: str) -> Any:
-    """Read a JSON file; a missing file or a syntax error is an :class:`InputError`."""
-    import json
+    """Read a JSON file under the input limits (:func:`crossmargin.limits.load_json_bounded`).
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{what} file not found", path=str(p)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} file: {exc.strerror}", path=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=str(p)) from None
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path=str(p)
-        ) from None
-    except _DuplicateKeyError as exc:
-        # the json module would silently keep the last value (e.g. of a repeated "quantity")
-        raise InputError(f"duplicate key {exc.key!r} in a JSON object", path=str(p)) from None
-
-
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKeyError(k)
-        out[k] = v
-    return out
+    A missing file, a syntax error, a duplicate key or a limit exceeded is an
+    :class:`InputError` naming the file.
+    """
+    return load_json_bounded(path, what=what)

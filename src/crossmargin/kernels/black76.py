@@ -30,6 +30,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from crossmargin._typing import BoolArray, FloatArray
+from crossmargin.errors import InputError
 from crossmargin.kernels.blocks import BLOCK, for_blocks
 
 __all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block", "price_matrix"]
@@ -73,6 +74,64 @@ def black76_price_block(
     np.multiply(price, D, out=out)
 
 
+# argument rules of the public functions: True strictly positive, False non-negative, None any
+# finite value (a year fraction <= 0 means expired: discounted intrinsic value)
+_RULES: dict[str, bool | None] = {
+    "S": True,
+    "F": True,
+    "K": False,
+    "T": None,
+    "sigma": False,
+    "D": True,
+}
+
+
+def _checked(fn: str, **args: object) -> dict[str, np.ndarray]:
+    """The arguments as float64 arrays, refusing non-numbers, NaN/inf and out-of-range values.
+
+    Forwards, spots and discount factors must be positive, strikes and vols non-negative, year
+    fractions finite (zero vol or ``T <= 0`` gives the intrinsic value); ``is_call`` booleans
+    (or 0/1).
+
+    Raises
+    ------
+    InputError
+        Naming ``<fn>.<argument>[<flat index>]``.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, v in args.items():
+        try:
+            raw = np.asarray(v)
+        except (ValueError, TypeError):
+            raise InputError(
+                "must be a number or an array of numbers", path=f"{fn}.{name}"
+            ) from None
+        if name == "is_call":
+            if raw.dtype.kind not in "biu" or (
+                raw.dtype.kind != "b" and not np.isin(raw, (0, 1)).all()
+            ):
+                raise InputError("must be booleans (True = call)", path=f"{fn}.is_call")
+            out[name] = raw.astype(np.bool_)
+            continue
+        if raw.dtype.kind not in "iuf":
+            raise InputError(
+                f"must be numbers, got {(raw.dtype.kind == 'b' and 'booleans') or raw.dtype}",
+                path=f"{fn}.{name}",
+            )
+        a = raw.astype(np.float64)
+        positive = _RULES[name]
+        bad = ~np.isfinite(a)
+        if positive is not None:
+            bad |= (a <= 0) if positive else (a < 0)
+        if bad.any():
+            k = int(np.argmax(bad.ravel()))
+            x = float(a.ravel()[k])
+            why = "finite" if not np.isfinite(x) else ("positive" if positive else "non-negative")
+            raise InputError(f"must be {why}, got {x!r}", path=f"{fn}.{name}[{k}]")
+        out[name] = a
+    return out
+
+
 def black76_price(
     F: FloatArray | float,
     K: FloatArray | float,
@@ -92,15 +151,18 @@ def black76_price(
     -------
     numpy.ndarray
         Prices, in the forward's currency, of the broadcast shape.
+
+    Raises
+    ------
+    InputError
+        A NaN/inf or non-number argument, ``F`` or ``D`` not positive, ``K``, ``T`` or ``sigma``
+        negative, shapes that do not broadcast.
     """
-    arrs = np.broadcast_arrays(
-        np.asarray(F, np.float64),
-        np.asarray(K, np.float64),
-        np.asarray(T, np.float64),
-        np.asarray(sigma, np.float64),
-        np.asarray(D, np.float64),
-        np.asarray(is_call, np.bool_),
-    )
+    a = _checked("black76_price", F=F, K=K, T=T, sigma=sigma, D=D, is_call=is_call)
+    try:
+        arrs = np.broadcast_arrays(a["F"], a["K"], a["T"], a["sigma"], a["D"], a["is_call"])
+    except ValueError as exc:
+        raise InputError(f"shapes do not broadcast: {exc}", path="black76_price") from None
     shape = arrs[0].shape
     flat = [np.ravel(a) for a in arrs]
     out = np.empty(flat[0].shape[0], dtype=np.float64)
@@ -145,11 +207,19 @@ def black76_greeks(
     -------
     Greeks
         Price, delta (∂V/∂S), gamma (∂²V/∂S²), vega (per vol point), theta (per calendar day).
+
+    Raises
+    ------
+    InputError
+        As :func:`black76_price`; ``S`` must be positive too.
     """
-    S_, F_, K_, T_, s_, D_, c_ = (
-        np.asarray(x, np.float64) for x in (S, F, K, T, sigma, D, np.asarray(is_call, np.float64))
-    )
-    S_, F_, K_, T_, s_, D_, c_ = np.broadcast_arrays(S_, F_, K_, T_, s_, D_, c_)
+    a = _checked("black76_greeks", S=S, F=F, K=K, T=T, sigma=sigma, D=D, is_call=is_call)
+    try:
+        S_, F_, K_, T_, s_, D_, c_ = np.broadcast_arrays(
+            a["S"], a["F"], a["K"], a["T"], a["sigma"], a["D"], a["is_call"].astype(np.float64)
+        )
+    except ValueError as exc:
+        raise InputError(f"shapes do not broadcast: {exc}", path="black76_greeks") from None
     call = c_ > 0.5
     price = black76_price(F_, K_, T_, s_, D_, call)
     Tp = np.maximum(T_, 0.0)

@@ -24,7 +24,6 @@ are sticky by strike for smiles and scaled for vol shocks.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,6 +37,7 @@ from crossmargin._typing import FloatArray
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.history import load_daily_closes, load_hourly_btc
+from crossmargin.io.validation import read_json
 from crossmargin.market.snapshot import AssetMarket, ExpiryMarket, MarketSnapshot
 from crossmargin.market.vol import VolSurface
 
@@ -182,7 +182,9 @@ def shift_snapshot(
             vol=None if a.vol is None else a.vol * v,
             expiries=expiries,
         )
-    return MarketSnapshot(as_of=snap.as_of, base_currency=snap.base_currency, assets=assets)
+    return MarketSnapshot(
+        as_of=snap.as_of, base_currency=snap.base_currency, assets=assets, timestamp=snap.timestamp
+    )
 
 
 def risky_assets(snap: MarketSnapshot, held: Sequence[str]) -> set[str]:
@@ -214,10 +216,58 @@ def _move(text: str, path: str) -> float:
     return x
 
 
-def _moves(text: str) -> ShockPath:
-    spot: dict[str, FloatArray] = {}
-    vol: dict[str, FloatArray] = {}
-    for i, item in enumerate(p.strip() for p in text.split(",")):
+#: Limits of a shock given on the command line or in a file (see docs/formats.md).
+MAX_SHOCK_STEPS = 10_000
+MAX_SHOCK_SYMBOLS = 1_000
+
+
+class _Moves:
+    """Moves per step by canonical key, checked against the snapshot's symbols.
+
+    Keys: ``*`` and ``SYM`` (spot), ``vol`` and ``vol.SYM`` (implied vol), in any case.
+    """
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        self.symbols = {s.upper() for s in symbols}
+        self.spot: dict[str, list[float]] = {}
+        self.vol: dict[str, list[float]] = {}
+
+    def key(self, raw: str, path: str, seen: dict[str, str]) -> tuple[str, str]:
+        """``("spot"|"vol", SYMBOL)`` of a key; unknown or repeated (any case) keys are errors."""
+        k = raw.strip()
+        low = k.lower()
+        if low == "vol":
+            kind, sym = "vol", "*"
+        elif low.startswith("vol."):
+            kind, sym = "vol", k[4:].strip().upper()
+        else:
+            kind, sym = "spot", k.upper()
+        if not sym:
+            raise InputError(f"empty symbol in {raw!r}", path=path)
+        if sym != "*" and sym not in self.symbols:
+            known = ", ".join(sorted(self.symbols)) or "none"
+            raise InputError(
+                f"unknown symbol {sym!r}: the snapshot prices {known} (a move of an unknown "
+                "symbol would silently move nothing)",
+                path=path,
+            )
+        canon = f"{kind}:{sym}"
+        if canon in seen:
+            raise InputError(f"{raw!r} repeats {seen[canon]!r} (symbols ignore case)", path=path)
+        seen[canon] = raw
+        return kind, sym
+
+    def add(self, kind: str, sym: str, x: float) -> None:
+        (self.vol if kind == "vol" else self.spot).setdefault(sym, []).append(1.0 + x)
+
+
+def _moves(text: str, symbols: Sequence[str]) -> ShockPath:
+    moves = _Moves(symbols)
+    seen: dict[str, str] = {}
+    items = [p.strip() for p in text.split(",")]
+    if len(items) > MAX_SHOCK_SYMBOLS:
+        raise InputError(f"more than {MAX_SHOCK_SYMBOLS} moves", path="shock")
+    for i, item in enumerate(items):
         if not item:
             continue
         if "=" not in item:
@@ -225,16 +275,18 @@ def _moves(text: str) -> ShockPath:
                 f"{item!r} must be SYMBOL=MOVE, *=MOVE, vol=X or vol.SYMBOL=X", path=f"shock[{i}]"
             )
         key, val = (s.strip() for s in item.split("=", 1))
-        x = _move(val, f"shock[{i}].{key}")
-        if key.lower() == "vol":
-            vol["*"] = np.asarray([1.0 + x])
-        elif key.lower().startswith("vol."):
-            vol[key[4:].upper()] = np.asarray([1.0 + x])
-        else:
-            spot[key.upper()] = np.asarray([1.0 + x])
-    if not spot and not vol:
+        kind, sym = moves.key(key, f"shock[{i}].{key}", seen)
+        moves.add(kind, sym, _move(val, f"shock[{i}].{key}"))
+    if not moves.spot and not moves.vol:
         raise InputError("no moves given", path="shock")
-    return ShockPath("moves", text, ("t+1",), spot, vol, source="command line")
+    return ShockPath(
+        "moves",
+        text,
+        ("t+1",),
+        {k: np.asarray(v) for k, v in moves.spot.items()},
+        {k: np.asarray(v) for k, v in moves.vol.items()},
+        source="command line",
+    )
 
 
 def _class_proxies(
@@ -329,13 +381,8 @@ def _hourly(start: str, end: str, symbols: Sequence[str], config: RiskConfig) ->
     )
 
 
-def _from_file(path: Path) -> ShockPath:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read shock file: {exc.strerror}", path=str(path)) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path=str(path)) from None
+def _from_file(path: Path, symbols: Sequence[str]) -> ShockPath:
+    obj = read_json(path, what="shock")
     if not isinstance(obj, dict):
         raise InputError("a shock file must be a JSON object", path=str(path))
     unknown = set(obj) - {"name", "description", "moves", "steps"}
@@ -343,38 +390,57 @@ def _from_file(path: Path) -> ShockPath:
         raise InputError(
             f"unknown field {sorted(unknown)[0]!r}", path=f"shock.{sorted(unknown)[0]}"
         )
+    for key in ("name", "description"):
+        if key in obj and not isinstance(obj[key], str):
+            raise InputError("must be a string", path=f"shock.{key}")
+        if len(obj.get(key, "")) > 1_000:
+            raise InputError("longer than 1000 characters", path=f"shock.{key}")
     if ("moves" in obj) == ("steps" in obj):
         raise InputError("give exactly one of 'moves' or 'steps'", path="shock")
     steps = [obj["moves"]] if "moves" in obj else obj["steps"]
+    field = "shock.moves" if "moves" in obj else "shock.steps"
     if not isinstance(steps, list) or not steps:
-        raise InputError("must be a non-empty list of {symbol: move}", path="shock.steps")
-    spot: dict[str, list[float]] = {}
-    vol: dict[str, list[float]] = {}
-    keys: set[str] = set()
-    for s in steps:
-        if isinstance(s, dict):
-            keys |= set(s)
+        raise InputError("must be a non-empty list of {symbol: move}", path=field)
+    if len(steps) > MAX_SHOCK_STEPS:
+        raise InputError(f"more than {MAX_SHOCK_STEPS:,} steps", path=field)
+    moves = _Moves(symbols)
+    keys: dict[str, tuple[str, str]] = {}  # raw key -> (kind, symbol), checked once
+    seen: dict[str, str] = {}
     for i, s in enumerate(steps):
-        where = "shock.moves" if "moves" in obj else f"shock.steps[{i}]"
+        where = field if "moves" in obj else f"{field}[{i}]"
         if not isinstance(s, dict):
             raise InputError("must be an object {symbol: move}", path=where)
-        for k in keys:
-            raw = s.get(k, 0.0)
+        step_seen: dict[str, str] = {}
+        for k in s:
+            kind, sym = moves.key(k, f"{where}.{k}", step_seen)
+            if k not in keys:
+                if f"{kind}:{sym}" in seen and seen[f"{kind}:{sym}"] != k:
+                    raise InputError(
+                        f"{k!r} and {seen[f'{kind}:{sym}']!r} name the same symbol in "
+                        "different steps (symbols ignore case): write it one way",
+                        path=f"{where}.{k}",
+                    )
+                seen[f"{kind}:{sym}"] = k
+                keys[k] = (kind, sym)
+        if len(keys) > MAX_SHOCK_SYMBOLS:
+            raise InputError(f"more than {MAX_SHOCK_SYMBOLS} symbols", path=where)
+    for i, s in enumerate(steps):
+        where = field if "moves" in obj else f"{field}[{i}]"
+        for k, (kind, sym) in keys.items():
+            raw = s.get(k, 0.0)  # a symbol absent from a step has not moved (yet)
             if not isinstance(raw, int | float) or isinstance(raw, bool):
-                raise InputError(f"must be a number, got {raw!r}", path=f"{where}.{k}")
-            x = _move(str(raw), f"{where}.{k}")
-            if k.lower() == "vol":
-                vol.setdefault("*", []).append(1.0 + x)
-            elif k.lower().startswith("vol."):
-                vol.setdefault(k[4:].upper(), []).append(1.0 + x)
-            else:
-                spot.setdefault(k.upper(), []).append(1.0 + x)
+                raise InputError(f"must be a number, got {raw!r}"[:120], path=f"{where}.{k}")
+            try:
+                x = float(raw)
+            except OverflowError:
+                raise InputError("number out of range", path=f"{where}.{k}") from None
+            moves.add(kind, sym, _move(repr(x), f"{where}.{k}"))
     return ShockPath(
         str(obj.get("name", path.stem)),
         str(obj.get("description", "")),
         tuple(f"t+{i + 1}" for i in range(len(steps))),
-        {k: np.asarray(v) for k, v in spot.items()},
-        {k: np.asarray(v) for k, v in vol.items()},
+        {k: np.asarray(v) for k, v in moves.spot.items()},
+        {k: np.asarray(v) for k, v in moves.vol.items()},
         source=str(path),
     )
 
@@ -398,7 +464,7 @@ def parse_shock(text: str, *, symbols: Sequence[str], config: RiskConfig) -> Sho
     """
     t = text.strip()
     if t.lower().endswith(".json"):
-        return _from_file(Path(t))
+        return _from_file(Path(t), symbols)
     if t.startswith("history:"):
         rest = t[len("history:") :]
         if rest in NAMED_PATHS:
@@ -426,4 +492,4 @@ def parse_shock(text: str, *, symbols: Sequence[str], config: RiskConfig) -> Sho
                 "use hourly:START/END with ISO instants (or hourly:DATE:DATE)", path="shock"
             )
         return _hourly(parts[0], parts[1], symbols, config)
-    return _moves(t)
+    return _moves(t, symbols)

@@ -193,6 +193,8 @@ def synthetic_venue(
     """
     if n_accounts < 1:
         raise InputError(f"need at least one account, got {n_accounts}", path="venue")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}", path="venue")
     rng = np.random.default_rng(seed)
     N = n_accounts
     und = _underlyings(snapshot, config, underlyings)
@@ -270,7 +272,7 @@ def synthetic_venue(
     p_st = snapshot.price(stable)
     ca = [np.arange(N, dtype=np.int64)]
     cs = [np.zeros(N, np.int64)]
-    cq = [(1.0 - (btc_share if has_btc else 0.0)) / p_st]
+    cq = [(1.0 - (btc_share if has_btc else np.zeros(N))) / p_st]  # one amount per account
     if has_btc:
         b = np.flatnonzero(btc_share > 0)
         ca.append(b.astype(np.int64))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ModelError
+from crossmargin.errors import ConfigError, ModelError
 from crossmargin.margin.result import MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 
@@ -62,7 +62,17 @@ _REGISTRY: dict[str, ModelInfo] = {}
 
 
 def register_model(info: ModelInfo) -> None:
-    """Register (or replace) a model under ``info.name``."""
+    """Register (or replace) a model under ``info.name``.
+
+    Raises
+    ------
+    ModelError
+        ``info`` is not a :class:`ModelInfo` with a name and a callable factory.
+    """
+    if not isinstance(info, ModelInfo):
+        raise ModelError(f"must be a ModelInfo, got {type(info).__name__}", path="model")
+    if not isinstance(info.name, str) or not info.name.strip() or not callable(info.factory):
+        raise ModelError("a model needs a non-empty name and a callable factory", path="model")
     _REGISTRY[info.name] = info
 
 
@@ -75,6 +85,8 @@ def available_models() -> tuple[str, ...]:
 def model_info(name: str) -> ModelInfo:
     """Registry entry of ``name``."""
     _ensure_builtin()
+    if not isinstance(name, str):
+        raise ModelError(f"model name must be a string, got {type(name).__name__}", path="model")
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -90,8 +102,16 @@ def get_model(name: str, config: RiskConfig) -> MarginModel:
     ------
     ModelError
         If no model has that name.
+    ConfigError
+        If ``config`` is not a :class:`~crossmargin.config.RiskConfig`.
     """
-    return model_info(name).factory(config)
+    info = model_info(name)
+    if not isinstance(config, RiskConfig):
+        raise ConfigError(
+            f"must be a RiskConfig (see load_config, default_config), got {type(config).__name__}",
+            path="config",
+        )
+    return info.factory(config)
 
 
 _LOADED = False

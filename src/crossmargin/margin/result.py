@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = ["AddOnRows", "GroupTable", "MarginBatch"]
@@ -98,6 +99,9 @@ class MarginBatch:
     explain_extra
         Model-specific explain sections of account ``i`` with amounts times ``fx``
         (``explain_extra(i, fx)``; models over joint scenarios, kept when ``detail=True``).
+    warnings
+        Fallbacks the model used (e.g. a stale or bundled price history), reported to the
+        accounts trading each warning's asset.
     """
 
     model: str
@@ -114,6 +118,7 @@ class MarginBatch:
     scenario_pnl: FloatArray | None = None
     scenario_class: IntArray | None = None
     explain_extra: Callable[[int, float], dict[str, Any]] | None = None
+    warnings: tuple[MarketWarning, ...] = ()
 
     def addons_of(self, account: int) -> list[tuple[AddOnRows, int]]:
         """``(rows, i)`` of every non-zero add-on row of one account."""

@@ -47,6 +47,7 @@ from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 from crossmargin.scenarios.for_book import book_scenarios
+from crossmargin.scenarios.history import history_of, history_warnings
 from crossmargin.scenarios.joint import JointScenarioSet, joint_unit_pnl
 
 __all__ = ["ESMargin", "VaRMargin", "var_batch"]
@@ -232,6 +233,12 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
         ),
         addons=tuple(addons),
         explain_extra=explain,
+        warnings=history_warnings(
+            history_of(book.snapshot),
+            sorted({u for cb in combos for u in cb.core}),
+            book.snapshot.as_of,
+            bundled=book.snapshot.history is None,
+        ),
     )
 
 

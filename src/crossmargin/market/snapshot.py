@@ -5,14 +5,14 @@ Prices are in the snapshot's ``base_currency`` (normally USD). Lookups that a he
 and the snapshot lacks raise :class:`~crossmargin.errors.MarketDataError` naming the asset and
 field — the engine never falls back to a smaller margin.
 
-Fallbacks (documented in docs/methodology.md):
+Every constructor validates its arguments (types, finiteness and the physical ranges of
+:mod:`crossmargin.market.ranges`) and raises :class:`~crossmargin.errors.InputError` naming the
+field, so a snapshot that exists is a sane one.
 
-* expiry forward: given ``forward``, else ``spot × exp(rate × T)``;
-* expiry discount: given ``discount``, else ``exp(−rate × T)``;
-* rate: the expiry's ``rate``, else the asset's ``rate``, else 0;
-* vol surface: the expiry's ``smile``, ``svi`` or ``vol`` (in that order), else the asset's
-  ``vol``; if none — error;
-* perpetual mark: ``perp.mark``, else the spot (index) price.
+Values the snapshot does not list are derived by :mod:`crossmargin.market.term` (forwards,
+discounts and vols of unlisted expiries interpolated from the listed ones) and each derivation is
+reported as a :class:`~crossmargin.market.fallbacks.MarketWarning` (docs/formats.md, "Fallbacks
+and warnings"); the perpetual mark falls back to the spot price, also with a warning.
 """
 
 from __future__ import annotations
@@ -22,11 +22,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from crossmargin._time import format_instant, year_fraction
-from crossmargin.errors import MarketDataError
-from crossmargin.market.vol import FlatVol, VolSurface
+from crossmargin._checks import choice, instance, real, real_or_none, symbol
+from crossmargin._time import aware_instant, format_instant, year_fraction
+from crossmargin._typing import FloatArray
+from crossmargin.errors import InputError, MarketDataError
+from crossmargin.market.fallbacks import MarketWarning
+from crossmargin.market.ranges import (
+    MAX_BASIS,
+    MAX_DISCOUNT_SLACK,
+    MAX_FUNDING,
+    MAX_RATE,
+    MAX_VOL,
+)
+from crossmargin.market.term import discount_at, forward_at, surface_at
+from crossmargin.market.vol import VolSurface, check_surface
 
 if TYPE_CHECKING:
     from crossmargin.scenarios.history import PriceHistory
@@ -34,12 +45,24 @@ if TYPE_CHECKING:
 __all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot", "OptionMark", "OracleRecord"]
 
 
-def _exp(x: float) -> float:
-    """``exp(x)``, ``inf`` on overflow (an absurd rate then fails the finite-forward check)."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
+def _unit(v: Any, path: str) -> float:
+    return real(v, path, lo=0.0, hi=1.0)
+
+
+def _rate(v: Any, path: str) -> float | None:
+    return real_or_none(v, path, lo=-MAX_RATE, hi=MAX_RATE)
+
+
+def _instant_map(m: Any, path: str, value: Any) -> dict[datetime, Any]:
+    if not isinstance(m, Mapping):
+        raise InputError(f"must be a mapping of instants, got {type(m).__name__}", path=path)
+    out: dict[datetime, Any] = {}
+    for k, v in m.items():
+        t = aware_instant(k, path=f"{path}[{k!r}]")
+        if t in out:
+            raise InputError(f"instant {format_instant(t)} is given twice", path=path)
+        out[t] = value(v, f"{path}.{format_instant(t)}")
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +77,15 @@ class OptionMark:
     right: str | None = None
     vol: float | None = None
     confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strike", real(self.strike, "OptionMark.strike", positive=True))
+        if self.right is not None:
+            choice(self.right, ("call", "put"), "OptionMark.right")
+        object.__setattr__(
+            self, "vol", real_or_none(self.vol, "OptionMark.vol", positive=True, hi=MAX_VOL)
+        )
+        object.__setattr__(self, "confidence", _unit(self.confidence, "OptionMark.confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +107,27 @@ class ExpiryMarket:
     rate_confidence: float = 1.0
     vol_confidence: float = 1.0
     marks: tuple[OptionMark, ...] = ()
+
+    def __post_init__(self) -> None:
+        p = "ExpiryMarket"
+        fwd = real_or_none(self.forward, f"{p}.forward", positive=True)
+        object.__setattr__(self, "forward", fwd)
+        object.__setattr__(
+            self, "discount", real_or_none(self.discount, f"{p}.discount", positive=True)
+        )
+        object.__setattr__(self, "rate", _rate(self.rate, f"{p}.rate"))
+        if self.surface is not None:
+            check_surface(self.surface, f"{p}.surface")
+        fixed = real_or_none(self.forward_fixed, f"{p}.forward_fixed", non_negative=True)
+        if fixed is not None and fwd is not None and fixed > fwd:
+            raise InputError("forward_fixed must not exceed forward", path=f"{p}.forward_fixed")
+        object.__setattr__(self, "forward_fixed", fixed)
+        for name in ("forward_confidence", "rate_confidence", "vol_confidence"):
+            object.__setattr__(self, name, _unit(getattr(self, name), f"{p}.{name}"))
+        marks = tuple(self.marks)
+        for i, mk in enumerate(marks):
+            instance(mk, OptionMark, f"{p}.marks[{i}]", "an OptionMark")
+        object.__setattr__(self, "marks", marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +151,9 @@ class AssetMarket:
     perp_confidence, perp_funding_rate, perp_open_interest
         Perp feed confidence, funding rate (fraction of notional per 8 hours, positive = longs
         pay) and market open interest (underlying units); read by venue presets.
+    total_deposits
+        The venue's market-wide deposits of the asset (token units); read by venue presets
+        (Drift scales a spot market's initial asset weight down above a deposit value).
     expiries
         Per-expiry forward, discount, rate and vol surface.
     settlements
@@ -115,10 +171,41 @@ class AssetMarket:
     perp_confidence: float = 1.0
     perp_funding_rate: float | None = None
     perp_open_interest: float | None = None
+    total_deposits: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "expiries", MappingProxyType(dict(self.expiries)))
-        object.__setattr__(self, "settlements", MappingProxyType(dict(self.settlements)))
+        p = "AssetMarket"
+        set_ = object.__setattr__
+        set_(self, "price", real(self.price, f"{p}.price", positive=True))
+        set_(self, "confidence", _unit(self.confidence, f"{p}.confidence"))
+        if self.timestamp is not None:
+            set_(self, "timestamp", aware_instant(self.timestamp, path=f"{p}.timestamp"))
+        set_(self, "vol", real_or_none(self.vol, f"{p}.vol", positive=True, hi=MAX_VOL))
+        set_(self, "rate", _rate(self.rate, f"{p}.rate"))
+        set_(self, "perp_mark", real_or_none(self.perp_mark, f"{p}.perp_mark", positive=True))
+        set_(self, "perp_confidence", _unit(self.perp_confidence, f"{p}.perp_confidence"))
+        set_(
+            self,
+            "perp_funding_rate",
+            real_or_none(
+                self.perp_funding_rate, f"{p}.perp_funding_rate", lo=-MAX_FUNDING, hi=MAX_FUNDING
+            ),
+        )
+        set_(
+            self,
+            "perp_open_interest",
+            real_or_none(self.perp_open_interest, f"{p}.perp_open_interest", non_negative=True),
+        )
+        expiries = _instant_map(
+            self.expiries,
+            f"{p}.expiries",
+            lambda v, path: instance(v, ExpiryMarket, path, "an ExpiryMarket"),
+        )
+        settlements = _instant_map(
+            self.settlements, f"{p}.settlements", lambda v, path: real(v, path, positive=True)
+        )
+        set_(self, "expiries", MappingProxyType(expiries))
+        set_(self, "settlements", MappingProxyType(settlements))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +232,17 @@ class OracleRecord:
     source: str
     reference: float | None = None
 
+    def __post_init__(self) -> None:
+        p = "OracleRecord"
+        object.__setattr__(self, "value", real(self.value, f"{p}.value", positive=True))
+        object.__setattr__(self, "timestamp", aware_instant(self.timestamp, path=f"{p}.timestamp"))
+        object.__setattr__(self, "confidence", _unit(self.confidence, f"{p}.confidence"))
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise InputError("must be a non-empty string", path=f"{p}.source")
+        object.__setattr__(
+            self, "reference", real_or_none(self.reference, f"{p}.reference", positive=True)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
@@ -163,6 +261,18 @@ class MarketSnapshot:
     history
         Price history for historical scenario sets and EWMA volatilities; ``None`` uses the
         bundled history (:func:`crossmargin.scenarios.history.history_of`).
+    timestamp
+        When the prices without their own ``timestamp`` were observed (the file's top-level
+        ``timestamp``). A price with neither is refused unless the configuration sets
+        ``market.require_timestamps: false`` (:mod:`crossmargin.market.checks`).
+
+    Raises
+    ------
+    InputError
+        A field of the wrong type or outside its range (:mod:`crossmargin.market.ranges`), a
+        naive datetime, an asset key that is not a symbol (or given twice, case-insensitively),
+        a forward or discount inconsistent with spot and the time to expiry, a settlement price
+        for an expiry after ``as_of``, or a snapshot currency priced other than 1.
     """
 
     as_of: datetime
@@ -170,10 +280,24 @@ class MarketSnapshot:
     assets: Mapping[str, AssetMarket] = field(default_factory=dict)
     oracles: Mapping[str, OracleRecord] = field(default_factory=dict)
     history: PriceHistory | None = None
+    timestamp: datetime | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "assets", MappingProxyType(dict(self.assets)))
-        object.__setattr__(self, "oracles", MappingProxyType(dict(self.oracles)))
+        p = "MarketSnapshot"
+        as_of = aware_instant(self.as_of, path=f"{p}.as_of")
+        object.__setattr__(self, "as_of", as_of)
+        base = symbol(self.base_currency, f"{p}.base_currency")
+        object.__setattr__(self, "base_currency", base)
+        if self.timestamp is not None:
+            object.__setattr__(
+                self, "timestamp", aware_instant(self.timestamp, path=f"{p}.timestamp")
+            )
+        assets = _symbol_map(self.assets, "assets", AssetMarket, "an AssetMarket")
+        oracles = _symbol_map(self.oracles, "oracles", OracleRecord, "an OracleRecord")
+        for sym, a in assets.items():
+            _check_asset_terms(sym, a, as_of, base)
+        object.__setattr__(self, "assets", MappingProxyType(assets))
+        object.__setattr__(self, "oracles", MappingProxyType(oracles))
 
     # -- lookups -------------------------------------------------------------------------------
     def asset(self, symbol: str, *, needed_by: str = "") -> AssetMarket:
@@ -212,39 +336,121 @@ class MarketSnapshot:
             return e.rate
         return a.rate if a.rate is not None else 0.0
 
-    def forward(self, symbol: str, expiry: datetime) -> float:
-        """Forward price of ``symbol`` for ``expiry``."""
+    def forward_term(self, symbol: str, expiry: datetime) -> tuple[float, MarketWarning | None]:
+        """Forward for ``expiry`` and the warning if it was derived (:mod:`~.term`)."""
         a = self.asset(symbol)
-        e = a.expiries.get(expiry)
-        if e is not None and e.forward is not None:
-            return e.forward
-        return a.price * _exp(self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
+        t = forward_at(a, symbol, self.as_of, expiry, a.rate if a.rate is not None else 0.0)
+        return t.value, t.warning
+
+    def discount_term(self, symbol: str, expiry: datetime) -> tuple[float, MarketWarning | None]:
+        """Discount factor for ``expiry`` and the warning if it was derived (:mod:`~.term`)."""
+        a = self.asset(symbol)
+        t = discount_at(a, symbol, self.as_of, expiry, a.rate if a.rate is not None else 0.0)
+        return t.value, t.warning
+
+    def surface_term(
+        self,
+        symbol: str,
+        expiry: datetime,
+        *,
+        strikes: FloatArray | None = None,
+        needed_by: str = "",
+    ) -> tuple[VolSurface, MarketWarning | None]:
+        """Vol surface for ``expiry`` and the warning if it was derived (:mod:`~.term`).
+
+        Raises
+        ------
+        MarketDataError
+            No surface for any expiry of the asset and no asset-level ``vol``.
+        """
+        a = self.asset(symbol, needed_by=needed_by)
+        forwards = {t: self.forward_term(symbol, t)[0] for t in a.expiries}
+        return surface_at(
+            a, symbol, self.as_of, expiry, forwards, strikes=strikes, needed_by=needed_by
+        )
+
+    def perp_term(self, symbol: str) -> tuple[float, MarketWarning | None]:
+        """Perpetual mark and the warning when it falls back to the spot price."""
+        a = self.asset(symbol)
+        if a.perp_mark is not None:
+            return a.perp_mark, None
+        return a.price, MarketWarning(
+            "perp_mark_from_spot",
+            f"assets.{symbol}.perp.mark",
+            f"no perp mark for {symbol}: the perpetual is marked at the spot price {a.price:g}",
+            symbol,
+            None,
+            ("perpetual",),
+        )
+
+    def forward(self, symbol: str, expiry: datetime) -> float:
+        """Forward price of ``symbol`` for ``expiry`` (derived ones: :meth:`forward_term`)."""
+        return self.forward_term(symbol, expiry)[0]
 
     def discount(self, symbol: str, expiry: datetime) -> float:
         """Discount factor from ``expiry`` back to ``as_of``."""
-        e = self.asset(symbol).expiries.get(expiry)
-        if e is not None and e.discount is not None:
-            return e.discount
-        return _exp(-self.rate(symbol, expiry) * max(self.time_to(expiry), 0.0))
+        return self.discount_term(symbol, expiry)[0]
 
     def surface(self, symbol: str, expiry: datetime, *, needed_by: str = "") -> VolSurface:
-        """Vol surface for ``expiry``: the expiry's own, else the asset's flat ``vol``."""
-        a = self.asset(symbol, needed_by=needed_by)
-        e = a.expiries.get(expiry)
-        if e is not None and e.surface is not None:
-            return e.surface
-        if a.vol is not None:
-            return FlatVol(a.vol)
-        why = f"no implied vol for expiry {format_instant(expiry)} and no asset-level vol" + (
-            f" (needed by {needed_by})" if needed_by else ""
-        )
-        raise MarketDataError(why, path=f"assets.{symbol}.vol")
+        """Vol surface for ``expiry`` (derived ones: :meth:`surface_term`)."""
+        return self.surface_term(symbol, expiry, needed_by=needed_by)[0]
 
     def perp_mark(self, symbol: str) -> float:
-        """Perpetual mark price (falls back to the spot/index price)."""
-        a = self.asset(symbol)
-        return a.perp_mark if a.perp_mark is not None else a.price
+        """Perpetual mark price (falls back to the spot/index price, see :meth:`perp_term`)."""
+        return self.perp_term(symbol)[0]
 
     def settlement(self, symbol: str, expiry: datetime) -> float | None:
         """Settlement price of an expired expiry, if the snapshot carries one."""
         return self.asset(symbol).settlements.get(expiry)
+
+
+def _symbol_map(m: Any, name: str, kind: type, what: str) -> dict[str, Any]:
+    path = f"MarketSnapshot.{name}"
+    if not isinstance(m, Mapping):
+        raise InputError(f"must be a mapping of symbols, got {type(m).__name__}", path=path)
+    out: dict[str, Any] = {}
+    for k, v in m.items():
+        sym = symbol(k, f"{path}.{k}")
+        if sym in out:
+            raise InputError(
+                f"{sym} is listed twice (symbols are case-insensitive)", path=f"{path}.{k}"
+            )
+        out[sym] = instance(v, kind, f"{path}.{k}", what)
+    return out
+
+
+def _check_asset_terms(sym: str, a: AssetMarket, as_of: datetime, base: str) -> None:
+    """Relations between an asset's fields and ``as_of`` (:mod:`crossmargin.market.ranges`)."""
+    path = f"assets.{sym}"
+    if sym == base and a.price != 1.0:
+        raise InputError(
+            f"the snapshot currency {sym} must have price 1, got {a.price!r}", path=f"{path}.price"
+        )
+    for t, e in a.expiries.items():
+        tau = year_fraction(as_of, t)
+        if tau <= 0.0:
+            continue
+        ep = f"{path}.expiries.{format_instant(t)}"
+        if e.forward is not None:
+            basis = math.log(e.forward / a.price)
+            bound = MAX_BASIS + MAX_RATE * tau
+            if abs(basis) > bound:
+                raise InputError(
+                    f"forward {e.forward:g} is {math.exp(basis):.3g}x the spot {a.price:g}: beyond "
+                    f"exp(±{bound:.3g}) for an expiry {tau:.3g} years away",
+                    path=f"{ep}.forward",
+                )
+        if e.discount is not None:
+            bound = MAX_RATE * tau + MAX_DISCOUNT_SLACK
+            if abs(math.log(e.discount)) > bound:
+                raise InputError(
+                    f"discount {e.discount:g} implies a rate of {-math.log(e.discount) / tau:.3g} "
+                    f"a year over {tau:.3g} years (limit ±{MAX_RATE:g})",
+                    path=f"{ep}.discount",
+                )
+    for t in a.settlements:
+        if t > as_of:
+            raise InputError(
+                f"settlement price for an expiry after as_of {format_instant(as_of)}",
+                path=f"{path}.settlements.{format_instant(t)}",
+            )

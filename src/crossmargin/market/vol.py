@@ -10,14 +10,58 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from crossmargin._checks import real, real_or_none
 from crossmargin._typing import FloatArray
+from crossmargin.errors import InputError
+from crossmargin.market.ranges import MAX_VOL
 
-__all__ = ["FlatVol", "MarkedVol", "SVIVol", "SmileVol", "VolSurface"]
+__all__ = ["FlatVol", "MarkedVol", "SVIVol", "SmileVol", "VolSurface", "check_surface"]
+
+
+def _vol(v: Any, path: str) -> float:
+    return real(v, path, positive=True, hi=MAX_VOL)
+
+
+def _floats(values: Sequence[Any], path: str, *, vols: bool) -> tuple[float, ...]:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise InputError(f"must be a sequence of numbers, got {type(values).__name__}", path=path)
+    if len(values) == 0:
+        raise InputError("must not be empty", path=path)
+    return tuple(
+        _vol(v, f"{path}[{i}]") if vols else real(v, f"{path}[{i}]", positive=True)
+        for i, v in enumerate(values)
+    )
+
+
+def _nodes(
+    strikes: Sequence[Any], vols: Sequence[Any], name: str
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Strikes and vols of a surface: positive numbers, vols in range, one vol per strike."""
+    ks = _floats(strikes, f"{name}.strikes", vols=False)
+    vs = _floats(vols, f"{name}.vols", vols=True)
+    if len(ks) != len(vs):
+        raise InputError(
+            f"strikes and vols must have the same length ({len(ks)} vs {len(vs)})", path=name
+        )
+    return ks, vs
+
+
+def check_surface(surface: Any, path: str) -> None:
+    """Refuse anything that is not a :class:`VolSurface` (``vols`` and ``describe``)."""
+    if not (
+        callable(getattr(surface, "vols", None)) and callable(getattr(surface, "describe", None))
+    ):
+        raise InputError(
+            f"must be a vol surface (FlatVol, SmileVol, SVIVol, ...), got {type(surface).__name__}",
+            path=path,
+        )
 
 
 class VolSurface(Protocol):
@@ -38,6 +82,9 @@ class FlatVol:
 
     vol: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vol", _vol(self.vol, "FlatVol.vol"))
+
     def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
         """Return ``vol`` for every strike."""
         return np.full(np.shape(strikes), self.vol, dtype=np.float64)
@@ -51,11 +98,23 @@ class FlatVol:
 class SmileVol:
     """Vols at listed strikes, linear in log-moneyness, flat extrapolation.
 
-    ``strikes`` must be strictly increasing and positive, ``vols`` positive (checked at the edge).
+    ``strikes`` must be strictly increasing and positive, ``vols`` positive (at most
+    :data:`~crossmargin.market.ranges.MAX_VOL`), one vol per strike.
     """
 
     strikes: tuple[float, ...]
     vols_at_strikes: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        ks, vs = _nodes(self.strikes, self.vols_at_strikes, "SmileVol")
+        for i in range(1, len(ks)):
+            if ks[i] <= ks[i - 1]:
+                raise InputError(
+                    f"must be strictly increasing ({ks[i - 1]:g} then {ks[i]:g})",
+                    path=f"SmileVol.strikes[{i}]",
+                )
+        object.__setattr__(self, "strikes", ks)
+        object.__setattr__(self, "vols_at_strikes", vs)
 
     def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
         """Interpolate in ``ln(K/F)``; beyond the end strikes the end vols apply."""
@@ -82,6 +141,27 @@ class SVIVol:
     #: expiry forward and year fraction (Derive's feed stores both with the SVI parameters).
     forward: float | None = None
     t: float | None = None
+
+    def __post_init__(self) -> None:
+        a = real(self.a, "SVIVol.a")
+        b = real(self.b, "SVIVol.b", non_negative=True)
+        rho = real(self.rho, "SVIVol.rho")
+        if not -1.0 < rho < 1.0:
+            raise InputError(f"must be in (-1, 1), got {rho!r}", path="SVIVol.rho")
+        m = real(self.m, "SVIVol.m")
+        sigma = real(self.sigma, "SVIVol.sigma", positive=True)
+        minw = a + b * sigma * math.sqrt(1.0 - rho * rho)
+        if minw < 0:
+            raise InputError(
+                f"total variance a + b sigma sqrt(1 - rho^2) = {minw:g} is negative",
+                path="SVIVol",
+            )
+        for name, v in (("a", a), ("b", b), ("rho", rho), ("m", m), ("sigma", sigma)):
+            object.__setattr__(self, name, v)
+        object.__setattr__(
+            self, "forward", real_or_none(self.forward, "SVIVol.forward", positive=True)
+        )
+        object.__setattr__(self, "t", real_or_none(self.t, "SVIVol.t", positive=True))
 
     def total_variance(self, k: FloatArray) -> FloatArray:
         """Total implied variance ``w(k)`` at log-moneyness ``k``."""
@@ -118,6 +198,15 @@ class MarkedVol:
     strikes: tuple[float, ...]
     vols_at_strikes: tuple[float, ...]
     base: VolSurface | None = None
+
+    def __post_init__(self) -> None:
+        ks, vs = _nodes(self.strikes, self.vols_at_strikes, "MarkedVol")
+        if len(set(ks)) != len(ks):
+            raise InputError("a strike is marked twice", path="MarkedVol.strikes")
+        if self.base is not None:
+            check_surface(self.base, "MarkedVol.base")
+        object.__setattr__(self, "strikes", ks)
+        object.__setattr__(self, "vols_at_strikes", vs)
 
     def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
         """The mark vol where the strike is listed, else the base surface's vol."""

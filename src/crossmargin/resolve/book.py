@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossmargin._checks import instance
 from crossmargin._typing import FloatArray
 from crossmargin.collateral.valuation import CollateralTable, value_collateral
 from crossmargin.config import RiskConfig
-from crossmargin.errors import MarketDataError
+from crossmargin.errors import InputError, MarketDataError
 from crossmargin.instruments.book import Book
-from crossmargin.market.checks import check_asset
+from crossmargin.market.checks import check_asset, timestamp_warning
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.instruments import InstrumentTable, resolve_instruments
 from crossmargin.resolve.positions import NetPositions, net_positions
@@ -40,6 +42,9 @@ class ResolvedBook:
     fx
         Per account: multiply a snapshot-currency amount by this to express it in the account's
         base currency.
+    warnings
+        Every documented fallback used for this book (market data derived, checks relaxed by the
+        configuration); :func:`crossmargin.account.report.account_warnings` maps them to accounts.
     """
 
     book: Book
@@ -49,6 +54,21 @@ class ResolvedBook:
     positions: NetPositions
     collateral: CollateralTable
     fx: FloatArray
+    warnings: tuple[MarketWarning, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Type checks only (built by :func:`resolve`; a hand-made one must still be sane)."""
+        p = "ResolvedBook"
+        instance(self.book, Book, f"{p}.book", "a Book")
+        instance(self.snapshot, MarketSnapshot, f"{p}.snapshot", "a MarketSnapshot")
+        instance(self.config, RiskConfig, f"{p}.config", "a RiskConfig")
+        instance(self.instruments, InstrumentTable, f"{p}.instruments", "an InstrumentTable")
+        instance(self.positions, NetPositions, f"{p}.positions", "NetPositions")
+        instance(self.collateral, CollateralTable, f"{p}.collateral", "a CollateralTable")
+        if np.shape(self.fx) != (self.book.n_accounts,):
+            raise InputError(
+                f"must hold one rate per account ({self.book.n_accounts})", path=f"{p}.fx"
+            )
 
     @property
     def n_accounts(self) -> int:
@@ -65,6 +85,9 @@ def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> Resolve
         See :func:`~crossmargin.resolve.instruments.resolve_instruments` and
         :func:`~crossmargin.collateral.value_collateral`.
     """
+    instance(book, Book, "book", "a Book (see Book.from_portfolios)")
+    instance(snapshot, MarketSnapshot, "market", "a MarketSnapshot (see load_market)")
+    instance(config, RiskConfig, "config", "a RiskConfig (see load_config, default_config)")
     first_holder = _first_holder(book)
 
     def where(i: int) -> str:
@@ -74,7 +97,13 @@ def resolve(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> Resolve
     pos = net_positions(book, inst)
     col = value_collateral(book, snapshot, config)
     fx = _fx(book, snapshot, config)
-    return ResolvedBook(book, snapshot, config, inst, pos, col, fx)
+    oracle_und = (
+        config.oracles.assets[a].underlying for a in book.assets if a in config.oracles.assets
+    )
+    used = dict.fromkeys((*inst.underlyings, *book.assets, *oracle_und, *book.base_currency))
+    dated = (timestamp_warning(snapshot, s, config.market) for s in used)
+    warnings = (*inst.warnings, *(w for w in dated if w is not None))
+    return ResolvedBook(book, snapshot, config, inst, pos, col, fx, warnings)
 
 
 def _first_holder(book: Book) -> np.ndarray:

@@ -21,7 +21,8 @@ from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, InputError, MarketDataError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 from crossmargin.kernels.black76 import black76_greeks
-from crossmargin.market.checks import check_asset
+from crossmargin.market.checks import check_asset, fallback
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 
 __all__ = [
@@ -67,6 +68,9 @@ class InstrumentTable:
         ∂(P&L of one unit of quantity)/∂spot, multiplier included (underlying units).
     expiry_key
         Integer id of the expiry bucket within its underlying (perps/spot share bucket 0 = T 0).
+    warnings
+        Market data derived because the snapshot did not list it (interpolated expiries,
+        asset-level vol, perp mark = spot; :mod:`crossmargin.market.term`).
     """
 
     contracts: tuple[Contract, ...]
@@ -91,6 +95,7 @@ class InstrumentTable:
     quote_price: FloatArray
     delta: FloatArray
     expiry_key: IntArray
+    warnings: tuple[MarketWarning, ...] = ()
 
     @property
     def n(self) -> int:
@@ -156,6 +161,17 @@ def resolve_instruments(
     expiry_key = np.zeros(n, np.int64)
     opt_groups: dict[tuple[str, object], list[int]] = {}
     checked: set[str] = set()
+    rules = config.market
+    notes: dict[tuple[str, str], MarketWarning] = {}
+
+    def note(w: MarketWarning | None, name: str) -> None:
+        if w is not None:
+            fallback(w, rules, needed_by=name)
+            notes.setdefault((w.code, w.path), w)
+
+    terms: dict[
+        tuple[str, object], tuple[float, float, MarketWarning | None, MarketWarning | None]
+    ] = {}
     for i, c in enumerate(contracts):
         name = c.name
         sym = c.underlying
@@ -180,9 +196,9 @@ def resolve_instruments(
             continue
         if isinstance(c, Perpetual):
             kind[i] = KIND_PERP
-            fwd[i] = _finite_pos(
-                snapshot.perp_mark(sym), f"assets.{sym}.perp.mark", "perp mark", name
-            )
+            mark, w = snapshot.perp_term(sym)
+            note(w, name)
+            fwd[i] = _finite_pos(mark, f"assets.{sym}.perp.mark", "perp mark", name)
             continue
         assert isinstance(c, Future | Option)
         kind[i] = KIND_OPTION if isinstance(c, Option) else KIND_FUTURE
@@ -208,16 +224,23 @@ def resolve_instruments(
             continue
         t[i] = tau
         path_e = f"assets.{sym}.expiries.{format_instant(c.expiry)}"
-        fwd[i] = _finite_pos(snapshot.forward(sym, c.expiry), f"{path_e}.forward", "forward", name)
-        disc[i] = _finite_pos(
-            snapshot.discount(sym, c.expiry), f"{path_e}.discount", "discount", name
-        )
+        key = (sym, c.expiry)
+        if key not in terms:
+            f_val, f_w = snapshot.forward_term(sym, c.expiry)
+            d_val, d_w = snapshot.discount_term(sym, c.expiry)
+            terms[key] = (f_val, d_val, f_w, d_w)
+        f_val, d_val, f_w, d_w = terms[key]
+        note(f_w, name)
+        fwd[i] = _finite_pos(f_val, f"{path_e}.forward", "forward", name)
+        disc[i] = _finite_pos(d_val, f"{path_e}.discount", "discount", name)
         if isinstance(c, Option):
+            note(d_w, name)  # the discount matters to options only
             opt_groups.setdefault((sym, c.expiry), []).append(i)
     for (sym, expiry), rows in opt_groups.items():
         ix = np.asarray(rows, dtype=np.int64)
         first = contracts[rows[0]].name
-        surf = snapshot.surface(sym, expiry, needed_by=first)  # type: ignore[arg-type]
+        surf, w = snapshot.surface_term(sym, expiry, strikes=strike[ix], needed_by=first)  # type: ignore[arg-type]
+        note(w, first)
         vols = surf.vols(strike[ix], float(fwd[ix[0]]), float(t[ix[0]]))
         bad = ~(np.isfinite(vols) & (vols > 0))
         if bad.any():
@@ -255,6 +278,7 @@ def resolve_instruments(
         quote_price=quote,
         delta=delta,
         expiry_key=expiry_key,
+        warnings=tuple(notes.values()),
     )
 
 

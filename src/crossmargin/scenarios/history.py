@@ -14,7 +14,9 @@ Without a user file the bundled daily closes are used (BTC, ETH, SPX, NDX, VIX; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,8 +25,21 @@ import pandas as pd
 
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
+from crossmargin.io.tabular import check_date_column, number_column, read_csv_or_parquet
+from crossmargin.market.fallbacks import MarketWarning
 
-__all__ = ["PriceHistory", "bundled_history", "history_of", "load_price_history"]
+__all__ = [
+    "HISTORY_STALE_DAYS",
+    "PriceHistory",
+    "bundled_history",
+    "history_of",
+    "history_warnings",
+    "load_price_history",
+]
+
+#: A core asset's price history ending more than this many days before ``as_of`` is reported
+#: with a ``history_stale`` warning (``var.max_history_age_days`` turns it into an error).
+HISTORY_STALE_DAYS = 7.0
 
 _DATE_COLUMNS = ("date", "timestamp", "time", "datetime")
 
@@ -89,7 +104,11 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
             "needs a date column named one of " + ", ".join(_DATE_COLUMNS), path=source
         )
     raw = df[date_col]
-    times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    check_date_column(raw, f"{source}:{date_col}")
+    try:
+        times = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    except (ValueError, OverflowError) as exc:
+        raise InputError(f"cannot parse the dates: {exc}", path=f"{source}:{date_col}") from None
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -113,14 +132,11 @@ def _frame_to_history(df: pd.DataFrame, source: str) -> PriceHistory:
         if not sym or sym in assets:
             raise InputError(f"column {c!r} is empty or repeated", path=source)
         col = df[c]
-        num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)[order]
-        was = col.to_numpy()[order]
-        given = ~pd.isna(was)
-        if (given & np.isnan(num)).any():
-            i = int(np.flatnonzero(given & np.isnan(num))[0])
-            raise InputError(
-                f"row {order[i] + 1}: {was[i]!r} is not a number", path=f"{source}:{c}"
-            )
+        # strict: booleans, dates and text such as 'nan' or 'NA' are errors, an empty cell is
+        # a missing close
+        where = f"{source}:{c}"
+        num = number_column(col, lambda r: f"{where}[row {r + 1}]", text=True)[order]  # noqa: B023
+        given = ~np.isnan(num)
         badv = given & ~(np.isfinite(num) & (num > 0))
         if badv.any():
             i = int(np.flatnonzero(badv)[0])
@@ -152,14 +168,9 @@ def load_price_history(path: str | Path) -> PriceHistory:
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError("unknown history format; use .csv or .parquet", path=str(p))
-    if not p.is_file():
+    if not p.exists():
         raise InputError("history file not found", path=str(p))
-    try:
-        df = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
-    except Exception as exc:  # pandas/pyarrow raise many types; translate at the edge
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot read history: {msg}", path=str(p)) from None
-    return _frame_to_history(df, str(p))
+    return _frame_to_history(read_csv_or_parquet(p, what="history"), str(p))
 
 
 @lru_cache(maxsize=1)
@@ -169,6 +180,49 @@ def bundled_history() -> PriceHistory:
 
     df = load_daily_closes().reset_index()
     return _frame_to_history(df, "bundled daily closes (crossmargin/data/daily_closes.csv)")
+
+
+def history_warnings(
+    history: PriceHistory, assets: Sequence[str], as_of: datetime, *, bundled: bool
+) -> tuple[MarketWarning, ...]:
+    """The bundled-history and stale-history warnings of a scenario set built for ``assets``.
+
+    Each asset's last observation at or before ``as_of`` is compared with ``as_of``; more than
+    :data:`HISTORY_STALE_DAYS` apart is ``history_stale``. Using the bundled sample because the
+    snapshot carries no history is ``bundled_history``.
+    """
+    out: list[MarketWarning] = []
+    until = np.datetime64(as_of.astimezone(UTC).replace(tzinfo=None), "ns")
+    upto = history.times <= until
+    for a in assets:
+        if not history.has(a):
+            continue
+        seen = upto & np.isfinite(history.column(a))
+        if not seen.any():
+            continue
+        last = history.times[np.flatnonzero(seen)[-1]]
+        age = float((until - last) / np.timedelta64(1, "D"))
+        if bundled:
+            out.append(
+                MarketWarning(
+                    "bundled_history",
+                    f"history.{a}",
+                    f"no price history given (--history FILE): scenarios of {a} come from the "
+                    f"{history.source}",
+                    a,
+                )
+            )
+        if age > HISTORY_STALE_DAYS:
+            out.append(
+                MarketWarning(
+                    "history_stale",
+                    f"history.{a}",
+                    f"price history of {a} ends {np.datetime_as_string(last, unit='D')}, "
+                    f"{age:.0f} days before as_of (set var.max_history_age_days to refuse it)",
+                    a,
+                )
+            )
+    return tuple(out)
 
 
 def history_of(snapshot: object) -> PriceHistory:

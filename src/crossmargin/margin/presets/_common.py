@@ -4,7 +4,7 @@ A preset is a margin model (``crossmargin.margin`` registry) plus a catalog entr
 (:class:`PresetInfo`) saying which venue method it reproduces, from which sources, what it
 covers and — explicitly — what the venue has not published. Parameters are data: every preset
 has a frozen pydantic parameter model whose defaults are the values in the venue specification
-(``../shared/methodologies/<venue>.md``); a risk configuration may override any of them under
+(the venue's methodology, e.g. ``drift-v2.md``); a risk configuration may override any of them under
 ``presets.<name>`` (merged over the defaults, then validated by the preset).
 """
 
@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ConfigError, ModelError
+from crossmargin.errors import ConfigError, MarketDataError, ModelError
 from crossmargin.io.validation import format_loc
 from crossmargin.margin.base import MarginModel, ModelInfo, available_models, register_model
 from crossmargin.margin.result import AddOnRows
+from crossmargin.market.checks import check_asset
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
 
@@ -39,6 +40,7 @@ __all__ = [
     "pnl_at_oracle",
     "preset_info",
     "preset_params",
+    "quote_price",
     "register_preset",
     "require_supported",
     "underlying_spot",
@@ -53,9 +55,27 @@ KIND_NAMES = {
 
 
 class PresetParams(BaseModel):
-    """Base of every preset's parameter model: unknown fields are errors, values are frozen."""
+    """Base of every preset's parameter model: strict, finite, closed and frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A venue parameter is a number, never a string (``'0.8'``) or a boolean (``true`` is not 1),
+    and never NaN or infinite; an unknown field is an error. Lists from YAML/JSON are read as
+    the tuples the models hold.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: _tuples(v) for k, v in data.items()}
+        return data
+
+
+def _tuples(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_tuples(x) for x in v)
+    return v
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -304,3 +324,30 @@ def pnl_at_oracle(rb: ResolvedBook) -> FloatArray:
     return np.asarray(
         pos.mtm + pos.quantity * inst.mult[ii] * (inst.spot[ii] - inst.fwd[ii]), dtype=np.float64
     )
+
+
+def quote_price(rb: ResolvedBook, symbol: str, preset: str) -> float:
+    """Price of a venue's quote asset (e.g. USDC) in the snapshot currency.
+
+    Venues that settle in a stable coin compute notionals, requirements and P&L from oracle
+    prices as amounts *of that coin* (Drift multiplies by the quote oracle explicitly, dYdX counts
+    quote quantums); a preset converts them to the snapshot currency at this price. The quote
+    asset's market data goes through the same fail-closed checks as every priced asset.
+
+    Raises
+    ------
+    MarketDataError
+        The snapshot has no price for ``symbol`` (unless it is the snapshot currency), or the
+        price is low-confidence or stale.
+    """
+    snap = rb.snapshot
+    if symbol == snap.base_currency and symbol not in snap.assets:
+        return 1.0
+    if symbol not in snap.assets:
+        raise MarketDataError(
+            f"{preset} computes in its quote asset {symbol}: the snapshot has no {symbol} price "
+            f"to convert to {snap.base_currency}",
+            path=f"assets.{symbol}",
+        )
+    check_asset(snap, symbol, rb.config.market, needed_by=f"{preset} (quote asset)")
+    return float(snap.price(symbol))

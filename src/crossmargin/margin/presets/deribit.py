@@ -23,9 +23,9 @@ Reproduces ``deribit-pm.md`` (Deribit API ``private/pme/simulate``; support arti
    ``MM = mm_factor · risk_matrix_margin``.
 
 Requirements are converted to the snapshot currency at the settlement currency's price (coin:
-the index; linear: 1). Equity counts collateral after the currency's Deribit haircut (0 for
-BTC, ETH, USD; other assets: the risk configuration's haircuts) plus every position's
-mark-to-market.
+the index; linear: 1). Equity counts collateral after the currency's Deribit haircut — an IM
+haircut: the maintenance equity counts the currency in full — (0 for BTC, ETH, USD; other
+assets: the risk configuration's haircuts) plus every position's mark-to-market.
 """
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ class DeribitPM:
         c_sum = sum_by(v.g_ccy_group, g_core, v.ccy_account.size)
         im = sum_by(v.ccy_account, v.ccy_im * v.ccy_price, A)
         mm = sum_by(v.ccy_account, v.ccy_mm * v.ccy_price, A)
-        # equity: collateral after Deribit's currency haircut (else the configuration's) + MtM
+        # equity: collateral after Deribit's currency haircut (else the configuration's) + MtM.
+        # Deribit's `haircut` is an IM haircut (deribit-pm.md §2): the MM equity counts the
+        # listed currencies at full value
         col = book.collateral
         h_asset = np.asarray(
             [p.currencies[a].haircut if a in p.currencies else np.nan for a in col.assets],
@@ -114,7 +116,7 @@ class DeribitPM:
             col.value_im,
             np.where(mv >= 0, mv * (1 - h_row), mv * (1 + np.nan_to_num(h_row))),
         )
-        val_mm = np.where(np.isnan(h_row), col.value_mm, val_im)
+        val_mm = np.where(np.isnan(h_row), col.value_mm, mv)
         upnl = sum_by(book.positions.account, book.positions.mtm, A)
         u_im, _ = equity_upnl(book, col.per_account(val_im, A) + upnl)
         _, u_mm = equity_upnl(book, col.per_account(val_mm, A) + upnl)
@@ -220,16 +222,22 @@ INFO = PresetInfo(
         "coin (inverse) settlement of risk vectors; linear products in USD",
         "gains x pnl_offset (capped by max_offsetable_pnl); worst case; round9",
         "roll shock per future/perp; delta shock above the threshold; MM = mm_factor x RMM",
+        "currency haircut as an IM haircut on collateral (MM equity counts the currency in full)",
     ),
     gaps=(
         "option revaluation (forward vs index shock, vol order in a bucket, DTE floor 1 day) is "
         "the multiplicative Derive/Paradex form: unverified against a Deribit option example",
         "extended_dampener: read as a USD amount below which extended losses are ignored "
         "(consistent with both published responses; unverified)",
+        "max_offsetable_pnl: read as a cap on each group's offsetting gain, in USD (unverified)",
         "delta shock: m_inc per USD 1M above the threshold (unit unpublished)",
         "open orders, MMP and spot margin are account state (0 here; assemble_margins takes "
-        "them); X:PM correlation contingency and offset currencies are not published",
+        "them); X:PM correlation contingency, correlation sets, offset currencies and "
+        "equity_side_impact are not published",
         "S:PM segregation per currency is not enforced: collateral is pooled (X:PM-like)",
+        "linear (USDC/USDT-settled) products are margined in the snapshot currency with the usd "
+        "currency parameters (the stable at par); delta decay during the settlement window is "
+        "not modelled",
     ),
     defaults=deribit_params,
 )

@@ -4,6 +4,9 @@
   liability weights and margin ratios, ``max(w, 0.8·w + f·√S)``, and the discount on asset
   weights, ``min(w, 1.1 / (1 + f·√S))`` — in Drift's integer precisions (weights 1e4, IMF 1e6,
   sizes 1e9, ``√S`` as ``isqrt(size·10 + 1)`` = 1e5) with truncation at every step, vectorised;
+* :func:`scaled_initial_asset_weight` — a spot market's initial asset weight scaled down once the
+  market's total deposit value passes ``scale_initial_asset_weight_start``
+  (``w·start/deposit_value``, ``spot_market.rs``; then the size discount applies on top);
 * :func:`liquidate_perp` — ``liquidate_perp`` covering a margin shortage with the 2 % buffer,
   liquidator fee and insurance-fund fee (:func:`if_fee_rate`; ``controller/liquidation.rs``).
   Every quote amount moved is accounted for: user + liquidator + insurance fund sum to zero
@@ -17,6 +20,7 @@ Apache-2.0 source; formulas restated in our own words.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,7 @@ __all__ = [
     "if_fee_rate",
     "isqrt_size",
     "liquidate_perp",
+    "scaled_initial_asset_weight",
     "size_discount_weight",
     "size_premium_weight",
 ]
@@ -35,12 +40,14 @@ __all__ = [
 WEIGHT_PRECISION = 10_000
 IMF_PRECISION = 1_000_000
 BASE_PRECISION = 1_000_000_000
+QUOTE_PRECISION = 1_000_000
 
 
-def isqrt_size(size: FloatArray) -> IntArray:
+def isqrt_size(size: FloatArray) -> FloatArray:
     """``isqrt(size_1e9 · 10 + 1)`` (= ``√S × 1e5``, truncated) for token sizes ``S`` ≥ 0.
 
-    Exact in unsigned 64-bit integers up to ~1.8·10⁹ tokens; beyond, a float square root.
+    Exact in unsigned 64-bit integers up to ~1.8·10⁹ tokens; beyond, a float square root
+    (returned as float64 so that no size overflows an integer type).
     """
     s = np.asarray(size, dtype=np.float64)
     big = s >= 1.8e9
@@ -50,20 +57,32 @@ def isqrt_size(size: FloatArray) -> IntArray:
     # correct the float estimate in exact integer arithmetic
     r = np.where(r * r > x, r - np.uint64(1), r)
     r = np.where((r + np.uint64(1)) * (r + np.uint64(1)) <= x, r + np.uint64(1), r)
-    out = np.where(big, np.floor(np.sqrt(s * 1e10)), r.astype(np.float64))
-    return out.astype(np.int64)
+    return np.asarray(np.where(big, np.floor(np.sqrt(s * 1e10)), r.astype(np.float64)))
+
+
+#: Below this, ``isqrt × imf`` is computed exactly in int64; above, in float64 (relative 1e-16).
+_EXACT_PRODUCT = 4e18
+
+
+def _imf_term(size: FloatArray, f: IntArray, divisor: int) -> FloatArray:
+    """``floor(isqrt_size(S) · f / divisor)``: exact integers where int64 holds the product."""
+    sq = isqrt_size(size)
+    prod = sq * f.astype(np.float64)
+    exact = prod < _EXACT_PRODUCT
+    sq_i = np.where(exact, sq, 0.0).astype(np.int64)
+    return np.where(exact, (sq_i * f) // divisor, np.floor(prod / divisor))
 
 
 def size_premium_weight(size: FloatArray, imf: FloatArray, weight: FloatArray) -> FloatArray:
     """Liability weight or margin ratio with the size premium: ``max(w, 0.8·w + f·√S)``.
 
     ``size`` in tokens/base units, ``imf`` and ``weight`` as fractions (converted to Drift's
-    integer precisions and truncated as the program does).
+    integer precisions and truncated as the program does; sizes whose product overflows 64-bit
+    integers are computed in float64, never wrapped).
     """
     w = np.rint(np.asarray(weight) * WEIGHT_PRECISION).astype(np.int64)
     f = np.rint(np.asarray(imf) * IMF_PRECISION).astype(np.int64)
-    sq = isqrt_size(size)
-    prem = (w - w // 5) + (sq * f) // (100_000 * IMF_PRECISION // WEIGHT_PRECISION)
+    prem = (w - w // 5) + _imf_term(size, f, 100_000 * IMF_PRECISION // WEIGHT_PRECISION)
     out = np.where(f == 0, w, np.maximum(w, prem))
     return np.asarray(out / WEIGHT_PRECISION, dtype=np.float64)
 
@@ -72,11 +91,34 @@ def size_discount_weight(size: FloatArray, imf: FloatArray, weight: FloatArray) 
     """Asset weight with the size discount: ``min(w, 1.1 / (1 + f·√S))`` (integer, truncated)."""
     w = np.rint(np.asarray(weight) * WEIGHT_PRECISION).astype(np.int64)
     f = np.rint(np.asarray(imf) * IMF_PRECISION).astype(np.int64)
-    sq = isqrt_size(size)
     num = (IMF_PRECISION + IMF_PRECISION // 10) * WEIGHT_PRECISION
-    disc = num // (IMF_PRECISION + (sq * f) // 100_000)
+    disc = np.floor(num / (IMF_PRECISION + _imf_term(size, f, 100_000)))
     out = np.where(f == 0, w, np.minimum(w, disc))
     return np.asarray(out / WEIGHT_PRECISION, dtype=np.float64)
+
+
+def scaled_initial_asset_weight(weight: float, start: float, deposit_value: float) -> float:
+    """Initial asset weight of a spot market scaled by its total deposits (``drift-v2.md`` §3).
+
+    ``w`` while the market's deposit value is below ``start`` (or ``start`` is 0, the feature
+    off), else ``w·start/deposit_value`` — in Drift's integers: weight 1e4, quote amounts 1e6,
+    truncated (``SpotMarket::get_scaled_initial_asset_weight``).
+
+    Parameters
+    ----------
+    weight
+        The market's ``initial_asset_weight`` (fraction).
+    start
+        ``scale_initial_asset_weight_start`` (quote amount; 0 = no scaling).
+    deposit_value
+        The market's total deposits × oracle price (quote amount).
+    """
+    w = round(weight * WEIGHT_PRECISION)
+    s = round(start * QUOTE_PRECISION)
+    dv = math.floor(deposit_value * QUOTE_PRECISION)
+    if s == 0 or dv < s:
+        return w / WEIGHT_PRECISION
+    return (w * s // dv) / WEIGHT_PRECISION
 
 
 def if_fee_rate(

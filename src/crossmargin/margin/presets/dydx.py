@@ -11,12 +11,20 @@ The market's open interest (underlying units) comes from the snapshot's ``perp.o
 a tier with OI caps and no open interest in the snapshot is an error (fail closed: a missing OI
 could only understate the IMF). Only linear perpetuals are listed; only USDC is collateral
 (other assets count 0). Liquidation arithmetic: :mod:`.dydx_rules`.
+
+Quote asset: the chain computes in quote quantums of USDC with the oracle price read as USDC per
+base (it has no USDC oracle): ``TNC = USDC balance + Σ size × oracle``. The preset keeps those
+numbers in USDC and converts IMR, MMR and the P&L to the snapshot currency at the snapshot's
+``quote_asset`` price (the USDC balance is valued at that price by the collateral layer), so an
+account kept in USDC sees the chain's numbers and its ``TNC/TMMR`` unchanged whatever USDC
+trades at.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -24,7 +32,7 @@ from pydantic import Field
 from crossmargin._arrays import sum_by
 from crossmargin._typing import IntArray
 from crossmargin.config import RiskConfig
-from crossmargin.errors import MarketDataError
+from crossmargin.errors import MarketDataError, ModelError
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
@@ -34,6 +42,7 @@ from crossmargin.margin.presets._common import (
     labels_of,
     pnl_at_oracle,
     preset_params,
+    quote_price,
     register_preset,
     require_supported,
     underlying_spot,
@@ -60,21 +69,21 @@ class DydxTier(PresetParams):
     id: int = Field(ge=0)
     initial_margin_ppm: int = Field(ge=0, le=PPM)
     maintenance_fraction_ppm: int = Field(ge=0, le=PPM)
-    open_interest_lower_cap: float = Field(ge=0.0)
-    open_interest_upper_cap: float = Field(ge=0.0)
-    impact_notional: float = Field(ge=0.0)
+    open_interest_lower_cap: float = Field(ge=0.0, allow_inf_nan=False)
+    open_interest_upper_cap: float = Field(ge=0.0, allow_inf_nan=False)
+    impact_notional: float = Field(ge=0.0, allow_inf_nan=False)
 
 
 class DydxLiquidationConfig(PresetParams):
     """Liquidation configuration (sample pre-genesis)."""
 
-    max_liquidation_fee_ppm: int = 15_000
-    bankruptcy_adjustment_ppm: int = 1_000_000
-    spread_to_maintenance_margin_ratio_ppm: int = 1_500_000
-    min_position_notional_liquidated: float = 1_000.0
-    max_position_portion_liquidated_ppm: int = 100_000
-    max_notional_liquidated: float = 100_000.0
-    max_quantums_insurance_lost: float = 1_000_000.0
+    max_liquidation_fee_ppm: int = Field(default=15_000, ge=0, le=PPM)
+    bankruptcy_adjustment_ppm: int = Field(default=1_000_000, ge=0)
+    spread_to_maintenance_margin_ratio_ppm: int = Field(default=1_500_000, ge=0)
+    min_position_notional_liquidated: float = Field(default=1_000.0, ge=0.0)
+    max_position_portion_liquidated_ppm: int = Field(default=100_000, ge=0, le=PPM)
+    max_notional_liquidated: float = Field(default=100_000.0, ge=0.0)
+    max_quantums_insurance_lost: float = Field(default=1_000_000.0, ge=0.0)
 
 
 class DydxParams(PresetParams):
@@ -87,9 +96,10 @@ class DydxParams(PresetParams):
     tiers: dict[str, DydxTier]
     market_tiers: dict[str, str]
     default_tier: str = "Long-Tail"
-    custom_imf_ppm: dict[str, int] = Field(default_factory=dict)
+    custom_imf_ppm: dict[str, Annotated[int, Field(ge=0, le=PPM)]] = Field(default_factory=dict)
     liquidation: DydxLiquidationConfig = Field(default_factory=DydxLiquidationConfig)
     accepted_collateral: tuple[str, ...] = ("USDC",)
+    quote_asset: str = Field(default="USDC", min_length=1)
 
 
 def dydx_params() -> DydxParams:
@@ -117,6 +127,10 @@ def dydx_params() -> DydxParams:
         },
         market_tiers={"BTC": "Large-Cap", "ETH": "Large-Cap", "SOL": "Mid-Cap"},
     )
+
+
+#: Notionals up to this many quote quantums (~4.6·10¹² USDC) are margined exactly in int64.
+MAX_QUANTUMS = float(2**62)
 
 
 def ceil_mul_ppm(n: IntArray, ppm: IntArray) -> IntArray:
@@ -155,7 +169,9 @@ class DydxV4:
                         f"dydx-v4 needs the {u} market's open interest (tier with OI caps)",
                         path=f"assets.{u}.perp.open_interest",
                     )
-                oi = round(a.perp_open_interest * a.price * QUANTUMS_PER_USDC)
+                oi_f = a.perp_open_interest * a.price * QUANTUMS_PER_USDC
+                # an open notional beyond float range is beyond every cap (IMF 100 %)
+                oi = round(oi_f) if math.isfinite(oi_f) else 10**40
                 e = adjusted_imf_ppm(
                     b,
                     round(tier.open_interest_lower_cap * QUANTUMS_PER_USDC),
@@ -182,17 +198,30 @@ class DydxV4:
         base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
         oracle = underlying_spot(book)[groups.und]
         notional = base_qty * oracle
-        n_q = np.rint(np.abs(notional) * QUANTUMS_PER_USDC).astype(np.int64)
+        n_f = np.rint(np.abs(notional) * QUANTUMS_PER_USDC)
+        if groups.n and not np.all(n_f < MAX_QUANTUMS):
+            g = int(np.argmax(~(n_f < MAX_QUANTUMS)))
+            raise ModelError(
+                f"{inst.underlyings[int(groups.und[g])]} notional {float(notional[g]):.6g} USDC is "
+                f"beyond the exact integer range of quote quantums ({MAX_QUANTUMS / 1e6:.3g} USDC)",
+                path=book.book.position_path(
+                    int(pos.first_row[np.argmax(groups.of_position == g)])
+                ).removesuffix(".instrument")
+                + ".quantity",
+            )
+        n_q = n_f.astype(np.int64)
         eff, base, mf = self.market_imf(book) if inst.n else (np.zeros(0, np.int64),) * 3
         g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
         imr_q = ceil_mul_ppm(n_q, g_eff)
         mmr_q = ceil_mul_ppm(ceil_mul_ppm(n_q, g_base), g_mf)
-        g_im = imr_q / QUANTUMS_PER_USDC
-        g_mm = mmr_q / QUANTUMS_PER_USDC
+        # USDC amounts (quantums, rounded as the chain) -> snapshot currency at the quote price
+        q = quote_price(book, self.params.quote_asset, self.name) if groups.n else 1.0
+        g_im = imr_q / QUANTUMS_PER_USDC * q
+        g_mm = mmr_q / QUANTUMS_PER_USDC * q
         ok, excluded = accepted_collateral(book, self.params.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A))
+        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A) * q)
         labels = labels_of(inst.underlyings, groups.und)
-        scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6
+        scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6 * q
         addons = (
             AddOnRows(
                 "oi_scaled_imf",
@@ -237,14 +266,19 @@ INFO = PresetInfo(
     ),
     covers=(
         "IMR = ceil(|notional| x IMF_eff), MMR = ceil(ceil(|notional| x IMF) x maintenance fraction)",
-        "open-interest-scaled IMF per liquidity tier (floor in ppm); custom IMF",
+        "open-interest-scaled IMF per liquidity tier (floor in ppm); custom IMF (IMR only)",
+        "amounts in USDC quantums as the chain computes them, converted at the quote_asset price",
         "liquidation arithmetic: bankruptcy price, fillable price, insurance-fund fee, sizing",
     ),
     gaps=(
         "tier parameters are the sample pre-genesis values; live values are set by governance",
         "market -> tier map is a crossmargin default (BTC, ETH Large-Cap; SOL Mid-Cap; others "
         "Long-Tail)",
-        "funding is assumed settled; isolated markets' separate collateral pools are not modelled",
+        "funding is assumed settled into the USDC balance; isolated markets' separate collateral "
+        "pools and insurance funds are not modelled",
+        "liquidatable needs TMMR > 0 on the chain; the account layer flags any maintenance "
+        "shortfall (an account without positions has TMMR 0 and no shortfall unless its equity "
+        "is negative)",
     ),
     defaults=dydx_params,
 )

@@ -27,7 +27,7 @@ the snapshot currency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -78,9 +78,17 @@ class OkxParams(PresetParams):
     vol_shock_down: float = Field(default=0.25, ge=0.0, le=1.0, description="unpublished")
     short_term_vega_power: float = Field(default=0.3, ge=0.0)
     long_term_vega_power: float = Field(default=0.13, ge=0.0)
-    mr7_base_rate: dict[str, float]
+    mr7_base_rate: dict[str, Annotated[float, Field(ge=0.0)]]
     mr7_default_rate: float = Field(default=0.01, ge=0.0, description="unpublished (crossmargin)")
-    mr7_multipliers: tuple[float, ...] = (1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
+    mr7_multipliers: tuple[Annotated[float, Field(ge=0.0)], ...] = (
+        1.0,
+        2.0,
+        4.0,
+        6.0,
+        8.0,
+        10.0,
+        12.0,
+    )
     mr7_band_edges: tuple[float, ...] = Field(
         default=(10_000.0, 50_000.0, 100_000.0, 200_000.0, 400_000.0, 700_000.0),
         description="USD notional band upper edges; only [0, 10k] and > 700k are published",
@@ -413,7 +421,12 @@ INFO = PresetInfo(
         "non-parallel vega x mr3_fraction, rho x mr5_rate_shock)",
         "MR4 perp move per tier (0.2% / 0.8%) and MR7 base rates (0.45% BTC, 0.7% LTC) are "
         "observed ratios; MR7 band edges and other rates are crossmargin guesses",
-        "MR9 (USDT/USDC/USD hedge legs) is 0; adjusted-equity discount rates are not modelled",
+        "MR9 (USDT/USDC/USD hedge legs) is 0: USDT-, USDC- and coin-margined linear products "
+        "are all valued in the snapshot currency (the stables at par)",
+        "adjusted equity: OKX's tiered collateral discount rates are not published; collateral "
+        "counts at the risk configuration's haircuts",
+        "spot-derivatives offset mode: spot positions in the book join their risk unit, "
+        "collateral balances do not; spot orders are not modelled",
     ),
     defaults=okx_params,
 )

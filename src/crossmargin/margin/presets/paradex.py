@@ -258,6 +258,10 @@ INFO = PresetInfo(
         "fee provision unpublished: fee_provision_rate x gross notional, 0 by default",
         "whether a 0% move is in the grid is unresolved (include_zero_move, off by default)",
         "forward vs spot shocking and the perpetual-option model are unpublished",
+        "the USDC balance's valuation is unpublished: instruments are valued in USD as published "
+        "and the USDC balance at its snapshot price (not at par)",
+        "perpetual options, RFQ bounds and the margin-config endpoint's per-asset parameters are "
+        "not loaded (load them as configuration)",
     ),
     defaults=paradex_params,
 )

@@ -1,10 +1,11 @@
-"""Derive's portfolio-case JSON layout: load a case and arrange it for the PMRM_2 core.
+"""Derive's portfolio-case JSON files: load a case and arrange it for the PMRM_2 core.
 
 The venue's harness (``TestPMRM_2_PortfolioCasesNEW.t.sol``) reads 139 JSON files
-(``derive-pmrm2.md`` §10): ``Scenario`` (inputs), ``Parameters`` and ``Result`` (expected
-values). Numbers may be JSON numbers or decimal strings; both are read as 18-decimal fixed
-point (truncated), like the harness. :func:`run_case` computes a case with the same PMRM_2 core
-as the ``derive-pmrm2`` margin model; :mod:`.compare` applies the harness's comparison rule.
+(``derive-pmrm2.md`` §10); their layout and field validation are :mod:`.case_format`.
+:func:`run_case` computes a case with the same PMRM_2 core as the ``derive-pmrm2`` margin model;
+:mod:`.compare` applies the harness's comparison rule. :func:`case_notes` lists what a case
+contains that the contract itself would refuse (the venue's ``test_67`` has a skew scenario with a
+spot move) and how the adapter reads it, so that no such reading is silent.
 
 The case files are BUSL-1.1 and are never vendored; this module only reads the layout.
 """
@@ -13,15 +14,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from crossmargin.errors import InputError
 from crossmargin.io.validation import read_json, translate
+from crossmargin.margin.presets.derive.case_format import (
+    PARAMETER_KEYS,
+    DeriveCase,
+    fixed18,
+)
 from crossmargin.margin.presets.derive.core import DeriveInputs, DeriveResult, derive_margin
 from crossmargin.margin.presets.derive.kernel import derive_svi_vols
 from crossmargin.margin.presets.derive.params import DeriveParams
@@ -33,7 +38,9 @@ __all__ = [
     "VolSource",
     "case_from_obj",
     "case_inputs",
+    "case_notes",
     "case_params",
+    "checked_result",
     "fixed18",
     "load_case",
     "run_case",
@@ -41,184 +48,6 @@ __all__ = [
 
 #: The harness's reference time (Unix seconds); option expiries are offsets from it.
 REFERENCE_TIME = 1_630_000_000
-_Q18 = Decimal("1e-18")
-
-
-def fixed18(v: Any) -> float:
-    """A number or decimal string read as 18-decimal fixed point (truncated), as the harness."""
-    if isinstance(v, bool):
-        raise ValueError("must be a number, got a boolean")
-    if isinstance(v, int | float | str):
-        try:
-            d = Decimal(str(v).strip())
-        except InvalidOperation:
-            raise ValueError(f"must be a number or a decimal string, got {v!r}") from None
-        if not d.is_finite():
-            raise ValueError(f"must be finite, got {v!r}")
-        return (
-            float(d.quantize(_Q18, rounding=ROUND_DOWN)) if abs(d) < Decimal("1e30") else float(d)
-        )
-    raise ValueError(f"must be a number or a decimal string, got {type(v).__name__}")
-
-
-def _flag(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int | float | str):
-        x = fixed18(v)
-        if x in (0.0, 1.0):
-            return x == 1.0
-    raise ValueError(f"must be 0/1 or true/false, got {v!r}")
-
-
-Num = Annotated[float, BeforeValidator(fixed18)]
-Flag = Annotated[bool, BeforeValidator(_flag)]
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class CaseCollateral(_Lenient):
-    """``Scenario.Collaterals[]``."""
-
-    Name: str = ""
-    Amount: Num
-    Price: Num
-    Confidence: Num = 1.0
-    MMHaircut: Num = 0.0
-    IMHaircut: Num = 0.0
-    IsRiskCancelling: Flag = False
-
-
-class CaseOption(_Lenient):
-    """``Scenario.Options[]``."""
-
-    Expiry: Num
-    Strike: Num
-    IsCall: Flag
-    Amount: Num
-    MarkVol: Num | None = None
-
-
-class CaseFeed(_Lenient):
-    """``Scenario.OptionFeeds[]`` (one per expiry)."""
-
-    FeedExpiry: Num
-    Forward: Num
-    ForwardConfidence: Num = 1.0
-    Rate: Num = 0.0
-    RateConfidence: Num = 1.0
-    SVIparam: list[Num] | None = None
-    OptionVolConfidences: list[Num] = Field(default_factory=list)
-
-
-class CaseInputs(_Lenient):
-    """``Scenario``: the arranged portfolio."""
-
-    Cash: Num = 0.0
-    SpotPrice: Num
-    SpotConfidence: Num = 1.0
-    NumPerps: Num = 0.0
-    PerpPrice: Num = 0.0
-    PerpConfidence: Num = 1.0
-    UnrealisedPerpPNL: Num = 0.0
-    UnrealisedFunding: Num = 0.0
-    StablePrice: Num = 1.0
-    Collaterals: list[CaseCollateral] = Field(default_factory=list)
-    Options: list[CaseOption] = Field(default_factory=list)
-    OptionFeeds: list[CaseFeed] = Field(default_factory=list)
-
-
-class CaseScenario(_Lenient):
-    """``Parameters.Scenarios[]``."""
-
-    SpotShock: Num
-    VolShockDirection: str
-    DampeningFactor: Num = 1.0
-
-
-class CaseParameters(_Lenient):
-    """``Parameters``."""
-
-    Scenarios: list[CaseScenario] = Field(min_length=1)
-    VolShock: dict[str, Num]
-    Margin: dict[str, Num]
-    BasisContingency: dict[str, Num]
-    OtherContingency: dict[str, Num]
-    SkewShock: dict[str, Num]
-
-
-class DeriveCase(_Lenient):
-    """One portfolio-case file."""
-
-    Scenario: CaseInputs
-    Parameters: CaseParameters
-    Result: dict[str, Any] = Field(default_factory=dict)
-
-
-# JSON key → our parameter field, per section (derive-pmrm2.md §8)
-PARAMETER_KEYS: dict[str, tuple[str, dict[str, str]]] = {
-    "VolShock": (
-        "vol_shock",
-        {
-            "VOLRANGEUP": "vol_range_up",
-            "VOLRANGEDOWN": "vol_range_down",
-            "SHORTTERMPOWER": "short_term_power",
-            "LONGTERMPOWER": "long_term_power",
-            "DTE_FLOOR": "dte_floor_days",
-            "MIN_VOL_EVAL_SHOCKED": "min_vol_up_shock",
-        },
-    ),
-    "Margin": (
-        "margin",
-        {
-            "IM_LOSS_FACTOR": "im_factor",
-            "MM_LOSS_FACTOR": "mm_factor",
-            "SHORT_RATE_MULTSCALE": "short_rate_mult_scale",
-            "LONG_RATE_MULTSCALE": "long_rate_mult_scale",
-            "SHORT_RATE_ADDSCALE": "short_rate_add_scale",
-            "LONG_RATE_ADDSCALE": "long_rate_add_scale",
-            "BASE_STATIC_DISCOUNT_NEG": "short_base_static_discount",
-            "BASE_STATIC_DISCOUNT": "long_base_static_discount",
-        },
-    ),
-    "BasisContingency": (
-        "basis",
-        {
-            "SCENARIO_SPOT_UP": "scenario_spot_up",
-            "SCENARIO_SPOT_DOWN": "scenario_spot_down",
-            "BASIS_CONT_ADD_FACTOR": "add_factor",
-            "BASIS_CONT_MULT_FACTOR": "mult_factor",
-        },
-    ),
-    "OtherContingency": (
-        "other",
-        {
-            "PEG_LOSS_THRESHOLD": "peg_loss_threshold",
-            "PEG_LOSS_FACTOR": "peg_loss_factor",
-            "CONF_THRESHOLD": "conf_threshold",
-            "CONF_MARGIN": "conf_margin",
-            "MM_PERP_PERCENT": "mm_perp_percent",
-            "IM_PERP_PERCENT": "im_perp_percent",
-            "MM_OPTION_PERCENT": "mm_option_percent",
-            "IM_OPTION_PERCENT": "im_option_percent",
-        },
-    ),
-    "SkewShock": (
-        "skew",
-        {
-            "LINEAR_SCALE_CAP": "linear_base_cap",
-            "ABS_SCALE_CAP": "abs_base_cap",
-            "LINEAR_CBASE": "linear_c_base",
-            "ABS_CBASE": "abs_c_base",
-            "MIN_K_STAR": "min_k_star",
-            "MIN_WIDTH_SCALE": "width_scale",
-            "VOL_PARAM_STATIC": "vol_param_static",
-            "VOL_PARAM_SCALE": "vol_param_scale",
-        },
-    ),
-}
 
 
 def load_case(path: str | Path) -> DeriveCase:
@@ -234,41 +63,141 @@ def load_case(path: str | Path) -> DeriveCase:
 
 
 def case_from_obj(obj: Any) -> DeriveCase:
-    """Validate a parsed portfolio-case document."""
+    """Validate a parsed portfolio-case document (see :mod:`.case_format`).
+
+    Raises
+    ------
+    InputError
+        Naming the offending key, e.g. ``Scenario.OptionFeeds[0].ForwardConfidence``.
+    """
     if not isinstance(obj, dict):
         raise InputError("a venue case file must be a JSON object", path="case")
     try:
-        return DeriveCase.model_validate(obj)
+        case = DeriveCase.model_validate(obj)
     except ValidationError as exc:
         raise translate(exc) from None
+    sc = case.Scenario
+    if sc.NumPerps != 0.0:
+        if sc.PerpPrice is None or sc.PerpPrice <= 0.0:
+            raise InputError(
+                "a positive perp price is required when NumPerps is not 0",
+                path="Scenario.PerpPrice",
+            )
+        if sc.PerpConfidence is None:
+            raise InputError(
+                "required when NumPerps is not 0 (it enters the portfolio confidence)",
+                path="Scenario.PerpConfidence",
+            )
+    seen: dict[float, int] = {}
+    for i, f in enumerate(sc.OptionFeeds):
+        if f.FeedExpiry in seen:
+            raise InputError(
+                f"duplicate FeedExpiry {f.FeedExpiry:g} (also OptionFeeds[{seen[f.FeedExpiry]}])",
+                path=f"Scenario.OptionFeeds[{i}].FeedExpiry",
+            )
+        seen[f.FeedExpiry] = i
+    return case
+
+
+def _parameter_data(case: DeriveCase) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """Our parameter mapping from the case's sections, and the JSON path of each field."""
+    P = case.Parameters
+    data: dict[str, Any] = {}
+    where: dict[tuple[str, str], str] = {}
+    for section, (ours, keys) in PARAMETER_KEYS.items():
+        given: dict[str, Any] = getattr(P, section)
+        out: dict[str, float] = {}
+        for key, name in keys.items():
+            path = f"Parameters.{section}.{key}"
+            if key not in given:
+                raise InputError("required parameter is missing", path=path)
+            try:
+                out[name] = fixed18(given[key])
+            except ValueError as exc:
+                raise InputError(str(exc), path=path) from None
+            where[(ours, name)] = path
+        data[ours] = out
+    data["scenarios"] = [
+        {"spot_shock": s.SpotShock, "vol": s.VolShockDirection, "dampening": s.DampeningFactor}
+        for s in P.Scenarios
+    ]
+    return data, where
+
+
+def _param_path(exc: ValidationError, where: dict[tuple[str, str], str]) -> InputError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if len(loc) >= 2 and loc[0] == "scenarios":
+        return InputError(msg, path=f"Parameters.Scenarios[{loc[1]}]")
+    if len(loc) >= 2 and (str(loc[0]), str(loc[1])) in where:
+        return InputError(msg, path=where[(str(loc[0]), str(loc[1]))])
+    section = {ours: sec for sec, (ours, _) in PARAMETER_KEYS.items()}.get(
+        str(loc[0]) if loc else ""
+    )
+    return InputError(msg, path=f"Parameters.{section}" if section else "Parameters")
 
 
 def case_params(case: DeriveCase) -> DeriveParams:
-    """The case's ``Parameters`` as :class:`DeriveParams` (contract bounds not re-checked)."""
-    P = case.Parameters
-    data: dict[str, Any] = {}
-    for section, (ours, keys) in PARAMETER_KEYS.items():
-        given: dict[str, float] = getattr(P, section)
-        out: dict[str, float] = {}
-        for key, name in keys.items():
-            if key not in given:
-                raise InputError(
-                    "required parameter is missing", path=f"Parameters.{section}.{key}"
-                )
-            out[name] = given[key]
-        data[ours] = out
-    data["scenarios"] = [
-        {
-            "spot_shock": s.SpotShock,
-            "vol": s.VolShockDirection.lower(),
-            "dampening": s.DampeningFactor,
-        }
-        for s in P.Scenarios
-    ]
+    """The case's ``Parameters`` as :class:`DeriveParams`.
+
+    Read as written: the contract's admin bounds and its scenario-list rules (a skew scenario
+    must have spot shock 1, at most one of each skew) are not enforced here — every published
+    case loads — but :func:`case_notes` reports each departure.
+
+    Raises
+    ------
+    InputError
+        A parameter is missing, not a number, or outside its domain (named by its JSON key).
+    """
+    data, where = _parameter_data(case)
     try:
         return DeriveParams.model_validate(data, context={"lenient": True})
     except ValidationError as exc:
-        raise translate(exc, "Parameters") from None
+        raise _param_path(exc, where) from None
+
+
+def case_notes(case: DeriveCase, *, vols: VolSource = "svi") -> tuple[str, ...]:
+    """How the adapter reads what the contract would refuse or what the case leaves out."""
+    notes: list[str] = []
+    scen = case.Parameters.Scenarios
+    for j, s in enumerate(scen):
+        if s.VolShockDirection in ("linear", "abs") and s.SpotShock != 1.0:
+            notes.append(
+                f"scenario[{j}] is a skew scenario with spot shock {s.SpotShock:g}; the contract "
+                "rejects such a list and never shocks spot in a skew scenario (computed at spot "
+                f"shock 1 with dampening {s.DampeningFactor:g}; only MM/IM are comparable)"
+            )
+    for d in ("linear", "abs"):
+        n = sum(s.VolShockDirection == d for s in scen)
+        if n > 1:
+            notes.append(
+                f"{n} {d.upper()} scenarios: the contract accepts at most one (each is computed)"
+            )
+    data, where = _parameter_data(case)
+    for sc in data["scenarios"]:
+        if sc["vol"] in ("linear", "abs"):
+            sc["spot_shock"] = 1.0
+    if sum(sc["vol"] == "linear" for sc in data["scenarios"]) <= 1 and (
+        sum(sc["vol"] == "abs" for sc in data["scenarios"]) <= 1
+    ):
+        try:
+            DeriveParams.model_validate(data)
+        except ValidationError as exc:
+            e = _param_path(exc, where)
+            notes.append(
+                f"{e.path}: {e.reason} — the contract would refuse this parameter set; "
+                "computed as written"
+            )
+    if vols == "svi":
+        held = {o.Expiry for o in case.Scenario.Options}
+        for i, f in enumerate(case.Scenario.OptionFeeds):
+            if f.SVIparam is None and f.FeedExpiry in held and f.FeedExpiry > 0:
+                notes.append(
+                    f"OptionFeeds[{i}] has no SVIparam: its options use their MarkVol "
+                    "(the contract evaluates the SVI fit)"
+                )
+    return tuple(notes)
 
 
 VolSource = Literal["svi", "mark"]
@@ -321,8 +250,6 @@ def case_inputs(case: DeriveCase, *, vols: VolSource = "svi") -> tuple[DeriveInp
     """
     sc = case.Scenario
     s = sc.StablePrice
-    if s <= 0:
-        raise InputError("must be positive", path="Scenario.StablePrice")
     rows, option_row = _feed_rows(case)
     feeds = [sc.OptionFeeds[i] for i in rows]
     T = np.asarray([max(f.FeedExpiry, 0.0) for f in feeds], dtype=np.float64)
@@ -338,13 +265,12 @@ def case_inputs(case: DeriveCase, *, vols: VolSource = "svi") -> tuple[DeriveInp
         if max(f.FeedExpiry, 0.0) <= 0.0:
             v = 0.0  # expired: valued at intrinsic, the vol is never used
         elif vols == "svi" and f.SVIparam is not None:
-            prm = f.SVIparam
-            if len(prm) != 7:
+            if not f.SVIparam[5] > 0.0:
                 raise InputError(
-                    "SVIparam must be [a, b, rho, m, sigma, forward, tau]",
+                    "the fit's forward (SVIparam[5]) must be positive",
                     path=f"Scenario.OptionFeeds[{fi}].SVIparam",
                 )
-            a, b, rho, m, sig, fs, ts = (np.asarray([x]) for x in prm)
+            a, b, rho, m, sig, fs, ts = (np.asarray([x]) for x in f.SVIparam)
             v = float(
                 derive_svi_vols(
                     np.asarray([o.Strike]),
@@ -366,7 +292,13 @@ def case_inputs(case: DeriveCase, *, vols: VolSource = "svi") -> tuple[DeriveInp
             )
         vol_list.append(v)
         confs = f.OptionVolConfidences
-        conf_list.append(min(confs) if confs else 1.0)
+        if not confs:
+            raise InputError(
+                "no vol confidence for the options of this expiry",
+                path=f"Scenario.OptionFeeds[{fi}].OptionVolConfidences",
+            )
+        # one number per feed (as published) or one per option: the expiry takes the lowest
+        conf_list.append(min(confs))
     n_opt = len(sc.Options)
     coll = sc.Collaterals
     c_value = np.asarray([c.Amount * c.Price / s for c in coll], dtype=np.float64)
@@ -377,8 +309,8 @@ def case_inputs(case: DeriveCase, *, vols: VolSource = "svi") -> tuple[DeriveInp
         g_spot=np.asarray([sc.SpotPrice]),
         g_spot_conf=np.asarray([sc.SpotConfidence]),
         g_perp_qty=np.asarray([sc.NumPerps]),
-        g_perp_price=np.asarray([sc.PerpPrice]),
-        g_perp_conf=np.asarray([sc.PerpConfidence]),
+        g_perp_price=np.asarray([sc.perp_price]),
+        g_perp_conf=np.asarray([sc.perp_confidence]),
         g_perp_value=np.asarray([sc.UnrealisedPerpPNL + sc.UnrealisedFunding]),
         e_seconds=T,
         e_forward=F,
@@ -407,6 +339,22 @@ def case_inputs(case: DeriveCase, *, vols: VolSource = "svi") -> tuple[DeriveInp
 
 
 def run_case(case: DeriveCase, *, vols: VolSource = "svi") -> DeriveResult:
-    """Compute the case with the PMRM_2 core."""
+    """Compute the case with the PMRM_2 core.
+
+    Raises
+    ------
+    InputError
+        The case's values are so large that MM or IM overflow float64 (never a silent NaN).
+    """
     inputs, _ = case_inputs(case, vols=vols)
-    return derive_margin(inputs, case_params(case))
+    return checked_result(derive_margin(inputs, case_params(case)))
+
+
+def checked_result(r: DeriveResult) -> DeriveResult:
+    """``r`` if its MM and IM are finite, else an :class:`InputError` (fail closed)."""
+    for name, v in (("MM", r.mm), ("IM", r.im)):
+        if not np.all(np.isfinite(v)):
+            raise InputError(
+                f"{name} is not finite: the case's amounts overflow float64", path="Scenario"
+            )
+    return r

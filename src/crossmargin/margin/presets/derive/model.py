@@ -253,6 +253,11 @@ INFO = PresetInfo(
         "are not modelled; dated futures, spot and inverse products are refused",
         "several underlyings in one account are margined as separate PMRM_2 subaccounts and "
         "summed (the venue margins one base market per instance)",
+        "account limits (maxExpiries 10, MAX_ACCOUNT_SIZE 128) and feed heartbeats (spot 3 min, "
+        "perp 15 min, forward 60 min) are not enforced: the snapshot's staleness rule applies",
+        "the docs' parameter page (static rate 0.05, max account size 100) differs from the "
+        "deploy script; the script's values are used (re-check before relying on them)",
+        "float64 instead of the contract's 18-decimal fixed point (agrees to ~1e-14 relative)",
     ),
     defaults=mainnet_params,
 )

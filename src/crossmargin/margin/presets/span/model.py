@@ -391,6 +391,11 @@ INFO = PresetInfo(
         "generated arrays use crossmargin defaults (PSR from the risk class grid, VSR 25% of vol, "
         "m 2 / c 0.35, 1-day look-ahead, calendar rates from the basis parameters)",
         "spread tie-breaking beyond file priority, somMeth variants and capAnov are not modelled",
+        "generated short option minimum: som_rate x the underlying's forward notional per short "
+        "contract (CME sets it as a share of one futures contract's outright margin)",
+        "one performance-bond currency (the snapshot's): PA2 currency-conversion records are not "
+        "applied; initial = maintenance x initial_ratio (1.1 speculator; 1.0 for members/hedgers "
+        "by override)",
     ),
     defaults=span_params,
 )

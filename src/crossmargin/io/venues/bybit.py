@@ -1,0 +1,272 @@
+"""Bybit exports (API v5, Unified Trading Account): positions, wallet balance, instruments.
+
+Responses read (``{"retCode": 0, "retMsg": "OK", "result": {...}, "time": ms}``; Bybit API v5
+reference, "Get Position Info", "Get Wallet Balance", "Get Instruments Info"):
+
+* ``GET /v5/position/list`` (one per ``category``: ``linear``, ``inverse``, ``option``);
+* ``GET /v5/account/wallet-balance?accountType=UNIFIED`` — ``totalEquity``,
+  ``totalInitialMargin``, ``totalMaintenanceMargin`` (USD) and ``coin[]`` (``equity`` in the
+  coin, ``usdValue``);
+* ``GET /v5/market/instruments-info`` — ``deliveryTime`` (ms), the exact expiry.
+
+Symbols (Bybit v5 enums) and units — ``size`` is **unsigned**, ``side`` (``Buy``/``Sell``) gives
+the sign, ``positionIdx`` 1/2 (hedge mode) must agree with it:
+
+===============================  ========  ==========================  ====================
+symbol                           category  ``size`` unit                our contract
+===============================  ========  ==========================  ====================
+``BTCUSDT`` / ``BTCPERP``         linear    BTC (USDT / USDC settled)   ``BTC-PERP``
+``BTCUSDT-21FEB25``/``BTC-24MAR23``  linear    BTC                      ``BTC-21FEB25``
+``BTCUSD``                        inverse   USD (1-USD contracts)       ``BTC-PERP-INV``
+``BTCUSDH23``                     inverse   USD                         a future; expiry from
+                                                                        instruments-info only
+``BTC-13FEB25-89000-P-USDT``      option    BTC (USDT settled)          ``BTC-13FEB25-89000-P``
+``ETH-28FEB25-2800-C``            option    ETH (USDC settled)          ``ETH-28FEB25-2800-C``
+===============================  ========  ==========================  ====================
+
+``positionValue`` must agree with ``size`` at the entry or the mark price within 1 % (inverse:
+``size / price`` coins; linear: ``size × price``), else the row is refused as wrong units. Under
+portfolio margin Bybit blanks per-position IM/MM (``""``); only the account totals are compared.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from crossmargin.errors import InputError
+from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual
+from crossmargin.io.venues._common import (
+    Holding,
+    MarketFacts,
+    Reported,
+    VenueImport,
+    check_units,
+    expiry_code,
+    gather,
+    right_of,
+    settlement_of,
+    strike_of,
+)
+from crossmargin.io.venues._fields import Fields
+
+__all__ = ["read_bybit"]
+
+VENUE = "bybit"
+_CATEGORIES = ("linear", "inverse", "option")
+_INV_FUTURE = re.compile(r"^([A-Z0-9]+)USD([FGHJKMNQUVXZ])(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Sym:
+    underlying: str
+    settle: str
+    inverse: bool
+    kind: str  # perpetual | future | option
+    expiry: datetime | None = None
+    strike: float = 0.0
+    right: str = ""
+
+
+def parse_symbol(sym: str, category: str, path: str, delivery: dict[str, datetime]) -> _Sym:
+    """Read a Bybit symbol of ``category`` (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        Not a symbol of that category, or an inverse future without its delivery time.
+    """
+    s = sym.upper()
+    parts = s.split("-")
+    if category == "option":
+        if len(parts) in (4, 5) and parts[3] in ("C", "P"):
+            settle = parts[4] if len(parts) == 5 else "USDC"
+            if settle not in ("USDT", "USDC"):
+                raise InputError(f"option {sym!r}: unknown settle coin {settle!r}", path=path)
+            exp = delivery.get(s) or expiry_code(parts[1], path, venue=VENUE)
+            return _Sym(parts[0], settle, False, "option", exp, strike_of(parts[2], path), parts[3])
+    elif category == "inverse":
+        m = _INV_FUTURE.match(s)
+        if m is not None:
+            if s not in delivery:
+                raise InputError(
+                    f"the expiry of inverse future {sym} is not in its name: add the "
+                    f"/v5/market/instruments-info response (deliveryTime) to the export",
+                    path=path,
+                )
+            return _Sym(m.group(1), m.group(1), True, "future", delivery[s])
+        if len(parts) == 1 and s.endswith("USD") and len(s) > 3:
+            return _Sym(s[:-3], s[:-3], True, "perpetual")
+    elif len(parts) == 1:
+        for quote, settle in (("USDT", "USDT"), ("USDC", "USDC"), ("PERP", "USDC")):
+            if s.endswith(quote) and len(s) > len(quote):
+                return _Sym(s[: -len(quote)], settle, False, "perpetual")
+    elif len(parts) == 2:
+        head = parts[0]
+        settle = "USDT" if head.endswith("USDT") else "USDC"
+        und = head[:-4] if head.endswith("USDT") else head
+        exp = delivery.get(s) or expiry_code(parts[1], path, venue=VENUE)
+        return _Sym(und, settle, False, "future", exp)
+    raise InputError(f"{sym!r} is not a Bybit {category} symbol", path=path)
+
+
+def _contract(y: _Sym) -> Contract:
+    settlement = settlement_of(y.inverse)
+    if y.kind == "perpetual":
+        return Perpetual(y.underlying, settlement)
+    assert y.expiry is not None
+    if y.kind == "future":
+        return Future(y.underlying, y.expiry, settlement)
+    return Option(y.underlying, y.expiry, y.strike, right_of(y.right == "C"), settlement)
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.positions: list[tuple[Fields, str]] = []
+        self.wallets: list[Fields] = []
+        self.delivery: dict[str, datetime] = {}
+        self.facts = MarketFacts()
+
+    def add(self, doc: Any, where: str) -> None:
+        docs = doc if isinstance(doc, list) else [doc]
+        for i, d in enumerate(docs):
+            self._one(Fields(d, f"{where}[{i}]" if isinstance(doc, list) else where))
+
+    def _one(self, env: Fields) -> None:
+        if "retCode" not in env.obj:
+            raise InputError("not a Bybit v5 response ({retCode, result, time})", path=env.path)
+        code = env.obj["retCode"]
+        if code != 0 and code != "0":
+            raise InputError(
+                f"the response is a Bybit error (retCode {code}): {env.obj.get('retMsg', '')!r}",
+                path=env.at("retCode"),
+            )
+        t = env.ms("time", required=False)
+        if t is not None:
+            self.facts.times.append((t, env.at("time")))
+        res = env.sub("result")
+        rows = list(res.rows("list"))
+        if all("accountType" in r.obj for r in rows) and rows:
+            self.wallets.extend(rows)
+        elif "category" in res.obj and all("size" in r.obj for r in rows):
+            cat = res.text("category", choices=_CATEGORIES)
+            assert cat is not None
+            self.positions.extend((r, cat) for r in rows)
+        elif rows and all("deliveryTime" in r.obj for r in rows):
+            for r in rows:
+                when = r.dec("deliveryTime", required=False)
+                if when:  # 0 for perpetuals
+                    self.delivery[r.name("symbol").upper()] = r.ms("deliveryTime")  # type: ignore[assignment]
+        elif not rows:
+            return
+        else:
+            raise InputError(
+                "not a position list, wallet balance or instruments-info result", path=res.path
+            )
+
+
+def read_bybit(docs: list[tuple[Any, str]]) -> VenueImport:
+    """Import Bybit responses (parsed JSON documents with their file names).
+
+    Raises
+    ------
+    InputError
+        Naming the file and field of anything malformed or inconsistent.
+    """
+    r = _Reader()
+    for doc, where in docs:
+        r.add(doc, f"{where}:")
+    equity: dict[str, Decimal] = {}
+    if len(r.wallets) > 1:
+        raise InputError("two wallet balance responses in one export", path=r.wallets[1].path)
+    reported = [_wallet(w, equity, r.facts) for w in r.wallets]
+    holdings = gather(
+        r.positions,
+        lambda row: _position(row[0], row[1], r.delivery, r.facts),
+        lambda row, h: (h.symbol, row[0].obj.get("positionIdx", 0)),
+        "(symbol, positionIdx)",
+    )
+    return VenueImport(VENUE, holdings, equity, tuple(reported), r.facts)
+
+
+def _position(
+    p: Fields, category: str, delivery: dict[str, datetime], facts: MarketFacts
+) -> Holding | None:
+    sym = p.name("symbol")
+    size = p.need("size")
+    side = p.text("side", required=False, choices=("Buy", "Sell", "None"))
+    if size < 0:
+        raise InputError(
+            f"size {size} is negative: Bybit sizes are unsigned, the side gives the direction",
+            path=p.at("size"),
+        )
+    if size == 0:
+        return None
+    if side not in ("Buy", "Sell"):
+        raise InputError(f"a position of size {size} needs side Buy or Sell", path=p.at("side"))
+    idx = p.obj.get("positionIdx", 0)
+    if idx not in (0, 1, 2, "0", "1", "2"):
+        raise InputError(f"unknown positionIdx {idx!r} (0, 1 or 2)", path=p.at("positionIdx"))
+    if int(idx) and (int(idx) == 1) != (side == "Buy"):
+        raise InputError(
+            f"positionIdx {idx} (hedge mode {'buy' if int(idx) == 1 else 'sell'} side) "
+            f"contradicts side {side!r}",
+            path=p.at("side"),
+        )
+    y = parse_symbol(sym, category, p.at("symbol"), delivery)
+    qty = size if side == "Buy" else -size
+    mark = p.positive("markPrice")
+    entry = p.positive("avgPrice", required=False)
+    assert mark is not None
+    if y.kind != "option":
+        prices = [entry, mark] if entry is not None else [mark]
+        expected = [float(size / x) if y.inverse else float(size * x) for x in prices]
+        check_units(
+            p.dec("positionValue", required=False),
+            expected,
+            p.at("positionValue"),
+            what=f"size {size} {'USD / price' if y.inverse else y.underlying + ' × price'}",
+        )
+        if y.kind == "perpetual":
+            facts.put("perp", y.underlying, float(mark), p.at("markPrice"))
+        else:
+            assert y.expiry is not None
+            facts.put("forward", (y.underlying, y.expiry), float(mark), p.at("markPrice"))
+    unit = "USD" if y.inverse else y.underlying
+    return Holding(
+        venue=VENUE,
+        symbol=sym,
+        contract=_contract(y),
+        quantity=qty,
+        entry_price=None if entry is None else float(entry),
+        mark=float(mark),
+        settle=y.settle,
+        venue_size=f"{side} {size} {unit}",
+        path=p.path,
+    )
+
+
+def _wallet(w: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> Reported:
+    kind = w.name("accountType")
+    for c in w.rows("coin"):
+        coin = c.name("coin").upper()
+        if coin in equity:
+            raise InputError(f"duplicate balance of {coin}", path=c.at("coin"))
+        eq = c.need("equity")
+        equity[coin] = eq
+        usd = c.dec("usdValue", required=False)
+        if usd is not None and eq != 0 and usd / eq > 0:
+            facts.put("usd", coin, float(usd / eq), c.at("usdValue"))
+    return Reported(
+        VENUE,
+        "account",
+        f"bybit {kind.lower()}",
+        "USD",
+        float(w.need("totalInitialMargin")),
+        float(w.need("totalMaintenanceMargin")),
+        w.num("totalEquity", required=False),
+        w.at("totalInitialMargin"),
+    )
