@@ -16,6 +16,7 @@ from crossmargin.cli.common import (
     FormatOpt,
     HistoryOpt,
     ModelOpt,
+    StaleOpt,
     console,
 )
 from crossmargin.cli.errors import handle_errors
@@ -89,6 +90,7 @@ def margin(
         Path | None, typer.Option("--plot", help="Write scenario P&L heat maps to this PNG file")
     ] = None,
     history: HistoryOpt = None,
+    allow_stale: StaleOpt = False,
     from_: FromOpt = None,
     check: CheckOpt = False,
     as_of: AsOfOpt = None,
@@ -107,6 +109,7 @@ def margin(
             as_of=as_of,
             feed_map=feed_map,
             check=check,
+            allow_stale_history=allow_stale,
         )
         pfs, n_out = _accounts(inp, check)
         res = compute_margin(
@@ -151,6 +154,7 @@ def explain(
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     history: HistoryOpt = None,
+    allow_stale: StaleOpt = False,
     from_: FromOpt = None,
     check: CheckOpt = False,
     as_of: AsOfOpt = None,
@@ -163,7 +167,15 @@ def explain(
     """
     model_info(model)
     inp = load_command_inputs(
-        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
+        portfolio,
+        market,
+        config,
+        history,
+        from_=from_,
+        as_of=as_of,
+        feed_map=feed_map,
+        check=check,
+        allow_stale_history=allow_stale,
     )
     vb = inp.venue_book
     pfs = vb.portfolios if vb is not None else inp.portfolios
@@ -221,6 +233,7 @@ def compare_cmd(
         ),
     ] = None,
     history: HistoryOpt = None,
+    allow_stale: StaleOpt = False,
     from_: FromOpt = None,
     check: CheckOpt = False,
     as_of: AsOfOpt = None,
@@ -247,7 +260,15 @@ def compare_cmd(
         except ModelError as exc:
             raise InputError(exc.reason, path="--models") from None
     inp = load_command_inputs(
-        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
+        portfolio,
+        market,
+        config,
+        history,
+        from_=from_,
+        as_of=as_of,
+        feed_map=feed_map,
+        check=check,
+        allow_stale_history=allow_stale,
     )
     vb = inp.venue_book
     pfs = vb.portfolios if vb is not None else inp.portfolios

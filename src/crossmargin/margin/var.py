@@ -48,9 +48,11 @@ from crossmargin.margin.base import ModelInfo, register_model
 from crossmargin.margin.netting import cap_netting
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
+from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 from crossmargin.scenarios.for_book import book_scenarios
+from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.history import history_of, history_warnings
 from crossmargin.scenarios.joint import JointScenarioSet, joint_unit_pnl
 
@@ -247,16 +249,18 @@ def var_batch(
         ),
         addons=tuple(addons),
         explain_extra=explain,
-        warnings=history_warnings(
-            history_of(book.snapshot),
-            sorted({u for cb in combos for u in cb.core}),
-            book.snapshot.as_of,
-            bundled=book.snapshot.history is None,
-        ),
+        warnings=_history_warnings(book, sorted({u for cb in combos for u in cb.core})),
     )
     if not cap:
         return batch
     return cap_netting(batch, book, lambda rb: var_batch(name, kind, rb, cap=False))
+
+
+def _history_warnings(book: ResolvedBook, assets: list[str]) -> tuple[MarketWarning, ...]:
+    """Bundled-history and (opted-in) stale-history warnings of the assets margined."""
+    hist, as_of = history_of(book.snapshot), book.snapshot.as_of
+    bundled = history_warnings(hist, assets, as_of, bundled=book.snapshot.history is None)
+    return (*bundled, *history_freshness(hist, assets, as_of, book.config.var))
 
 
 #: Add-ons attached to (account, underlying) groups (already in the group requirements).

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from crossmargin.resolve.book import ResolvedBook
+from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.historical import historical_scenarios
 from crossmargin.scenarios.history import history_of
 from crossmargin.scenarios.joint import JointScenarioSet
@@ -39,6 +40,7 @@ def book_scenarios(
     vc = cfg.var
     snap = book.snapshot
     hist = history_of(snap)
+    history_freshness(hist, core, snap.as_of, vc)  # refuses a stale history unless opted in
     col = book.collateral
     held = {col.assets[int(a)] for a in np.unique(col.asset)}
     if col.oracle is not None:  # oracle-valued tokens move with their underlying

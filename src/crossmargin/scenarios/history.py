@@ -29,17 +29,12 @@ from crossmargin.io.tabular import check_date_column, number_column, read_csv_or
 from crossmargin.market.fallbacks import MarketWarning
 
 __all__ = [
-    "HISTORY_STALE_DAYS",
     "PriceHistory",
     "bundled_history",
     "history_of",
     "history_warnings",
     "load_price_history",
 ]
-
-#: A core asset's price history ending more than this many days before ``as_of`` is reported
-#: with a ``history_stale`` warning (``var.max_history_age_days`` turns it into an error).
-HISTORY_STALE_DAYS = 7.0
 
 _DATE_COLUMNS = ("date", "timestamp", "time", "datetime")
 
@@ -179,50 +174,35 @@ def bundled_history() -> PriceHistory:
     from crossmargin.history import load_daily_closes
 
     df = load_daily_closes().reset_index()
-    return _frame_to_history(df, "bundled daily closes (crossmargin/data/daily_closes.csv)")
+    return _frame_to_history(
+        df, "bundled daily closes (crossmargin/data/daily_closes_1990_2026.csv)"
+    )
 
 
 def history_warnings(
     history: PriceHistory, assets: Sequence[str], as_of: datetime, *, bundled: bool
 ) -> tuple[MarketWarning, ...]:
-    """The bundled-history and stale-history warnings of a scenario set built for ``assets``.
+    """The ``bundled_history`` warnings of a scenario set built for ``assets``.
 
-    Each asset's last observation at or before ``as_of`` is compared with ``as_of``; more than
-    :data:`HISTORY_STALE_DAYS` apart is ``history_stale``. Using the bundled sample because the
-    snapshot carries no history is ``bundled_history``.
+    Using the bundled history because the snapshot carries none is reported per asset the
+    history covers up to ``as_of``. (A stale history is the freshness policy's:
+    :mod:`crossmargin.scenarios.freshness`.)
     """
-    out: list[MarketWarning] = []
+    if not bundled:
+        return ()
     until = np.datetime64(as_of.astimezone(UTC).replace(tzinfo=None), "ns")
     upto = history.times <= until
-    for a in assets:
-        if not history.has(a):
-            continue
-        seen = upto & np.isfinite(history.column(a))
-        if not seen.any():
-            continue
-        last = history.times[np.flatnonzero(seen)[-1]]
-        age = float((until - last) / np.timedelta64(1, "D"))
-        if bundled:
-            out.append(
-                MarketWarning(
-                    "bundled_history",
-                    f"history.{a}",
-                    f"no price history given (--history FILE): scenarios of {a} come from the "
-                    f"{history.source}",
-                    a,
-                )
-            )
-        if age > HISTORY_STALE_DAYS:
-            out.append(
-                MarketWarning(
-                    "history_stale",
-                    f"history.{a}",
-                    f"price history of {a} ends {np.datetime_as_string(last, unit='D')}, "
-                    f"{age:.0f} days before as_of (set var.max_history_age_days to refuse it)",
-                    a,
-                )
-            )
-    return tuple(out)
+    return tuple(
+        MarketWarning(
+            "bundled_history",
+            f"history.{a}",
+            f"no price history given (--history FILE): scenarios of {a} come from the "
+            f"{history.source}",
+            a,
+        )
+        for a in assets
+        if history.has(a) and (upto & np.isfinite(history.column(a))).any()
+    )
 
 
 def history_of(snapshot: object) -> PriceHistory:
