@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crossmargin import compare, comparison_dict, load_market, load_portfolios
+from crossmargin import RiskConfig, compare, comparison_dict, load_market, load_portfolios
+from crossmargin.config import default_config
 
 from .helpers import portfolio, simple_market
 
@@ -93,3 +94,49 @@ def test_compare_resolves_once_and_matches_each_model_alone() -> None:
         assert r.initial_margin[0] == alone.initial_margin[0]
         assert r.equity[0] == alone.equity[0]
         assert r.book is results["isolated"].book
+
+
+def _stale_ok() -> RiskConfig:
+    cfg = default_config()
+    return cfg.model_copy(update={"var": cfg.var.model_copy(update={"allow_stale_history": True})})
+
+
+def test_capital_freed_by_netting_is_like_for_like_and_never_negative(examples: Path) -> None:
+    """Issue 13: each model against itself with every position alone; the flat rule explained."""
+    pfs, prefixes = load_portfolios(examples / "venue_accounts.json")
+    results = compare(
+        pfs, load_market(examples / "market_venue.json"), prefixes=prefixes, config=_stale_ok()
+    )
+    assert set(results) == {"isolated", "cross", "portfolio", "var", "es"}
+    negative_vs_isolated = 0
+    for i in range(len(pfs)):
+        d = comparison_dict(results, i)
+        m = d["models"]
+        for name, row in m.items():
+            assert row["capital_freed_by_netting"] >= 0.0, (d["account"], name)
+            alone = row["positions_alone"]
+            assert alone["collateral_required"] >= 0.0
+            if name == "isolated":  # isolated is its own positions-alone baseline
+                assert row["capital_freed_by_netting"] == pytest.approx(0.0, abs=CENT)
+                assert alone["collateral_required"] == pytest.approx(
+                    row["collateral_required"], abs=CENT
+                )
+            if row["capital_freed_vs_isolated"] < -CENT:
+                negative_vs_isolated += 1
+                assert any(name in n and "flat" in n for n in d["notes"])
+    # the pairs and linear books are cheaper under a flat 5 % isolated rule, and say so
+    assert negative_vs_isolated >= 3
+
+
+def test_pair_frees_capital_under_every_risk_model() -> None:
+    """1 BTC-PERP against 20 ETH-PERP short: netting frees capital under portfolio, var, es."""
+    pf = portfolio(("BTC-PERP", 1.0), ("ETH-PERP", -20.0))
+    results = compare(pf, simple_market(), config=_stale_ok())
+    d = comparison_dict(results, 0)
+    for name in ("portfolio", "var", "es"):
+        row = d["models"][name]
+        assert row["capital_freed_by_netting"] > 0.0
+        assert (
+            row["collateral_required"]
+            <= row["positions_alone"]["collateral_required"] + (row["size_and_collateral_addons"])
+        )

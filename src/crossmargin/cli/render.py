@@ -99,17 +99,32 @@ def print_comparison(con: Console, d: dict[str, Any]) -> None:
         ("maintenance margin", "maintenance_margin", fmt_money),
         ("collateral required", "collateral_required", fmt_money),
         ("capital freed vs isolated", "capital_freed_vs_isolated", fmt_money),
+        ("same model, positions alone*", "alone_required", fmt_money),
+        ("capital freed by netting", "capital_freed_by_netting", fmt_money),
+        ("size/collateral add-ons*", "size_and_collateral_addons", fmt_money),
         ("equity", "equity", fmt_money),
         ("free collateral", "free_collateral", fmt_money),
         ("margin ratio", "margin_ratio", lambda x: fmt_num(x, 3)),
     ]
     for label, key, f in rows:
+        if key == "alone_required":
+            t.add_row(
+                label,
+                *(f(d["models"][n]["positions_alone"]["collateral_required"]) for n in names),
+            )
+            continue
         t.add_row(label, *(f(d["models"][n][key]) for n in names))
     t.add_row("status", *(_status(d["models"][n]["status"]) for n in names))
     t.add_row("liquidation scope", *(d["models"][n]["liquidation_scope"] for n in names))
     con.print(t)
     for name, why in d.get("unavailable", {}).items():
         con.print(f"[dim]{name}: not available for this book — {why}[/]")
+    con.print(
+        "[dim]* like for like: every position margined alone by the same model; both sides net "
+        "of the size-driven and collateral add-ons, which are shown apart[/]"
+    )
+    for note in d.get("notes", []):
+        con.print(f"note: {note}")
     print_warnings(con, d.get("warnings", []))
 
 
