@@ -40,6 +40,8 @@ def book_scenarios(
     vc = cfg.var
     snap = book.snapshot
     hist = history_of(snap)
+    for a in core:  # a missing history is named before a stale one
+        hist.column(a, needed_by="var/es scenarios")
     history_freshness(hist, core, snap.as_of, vc)  # refuses a stale history unless opted in
     col = book.collateral
     held = {col.assets[int(a)] for a in np.unique(col.asset)}
