@@ -84,6 +84,40 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
             label = row["underlying"] + (f" ({row['pair']})" if row.get("pair") else "")
             a.add_row(row["name"], label, fmt_money(row["amount"]), row["description"])
         con.print(a)
+    greeks = d.get("greeks")
+    if greeks and greeks["per_underlying"]:
+        g = Table(title=f"Greeks ({d['base_currency']}; vega per vol point, theta per day)")
+        for col in (
+            "underlying",
+            "delta",
+            "delta cash",
+            "gamma",
+            "gamma cash (1 %)",
+            "vega",
+            "theta",
+        ):
+            g.add_column(col, justify="left" if col == "underlying" else "right")
+        for row in greeks["per_underlying"]:
+            g.add_row(
+                row["underlying"],
+                fmt_num(row["delta"], 4),
+                fmt_money(row["delta_cash"]),
+                fmt_num(row["gamma"], 6),
+                fmt_money(row["gamma_cash"]),
+                fmt_money(row["vega"]),
+                fmt_money(row["theta"]),
+            )
+        tot = greeks["account"]
+        g.add_row(
+            "account",
+            "",
+            fmt_money(tot["delta_cash"]),
+            "",
+            fmt_money(tot["gamma_cash"]),
+            fmt_money(tot["vega"]),
+            fmt_money(tot["theta"]),
+        )
+        con.print(g)
     print_warnings(con, d.get("warnings", []))
 
 
