@@ -129,11 +129,11 @@ def target_count(data: Mapping[str, Any], models: Sequence[str], key: str | None
     return table(("model", "books", "no red 250", "Kupiec ok", "too many exc.", "IM ≤ 1.3 c"), rows)
 
 
-def crises_table(models: Sequence[str]) -> str:
-    rec = _load("recommended")
+def crises_table(models: Sequence[str], name: str = "recommended") -> str:
+    rec = _load(name)
     rows = []
     for b, blk in rec["books"].items():
-        ms = blk["mpor2"]["models"]
+        ms = blk["mpor2"]["models"] if "mpor2" in blk else blk["models"]
         labels: dict[str, list[str]] = {}
         for m in models:
             s = ms.get(m)
@@ -157,6 +157,8 @@ def main() -> None:
     print(target_count(base, ("portfolio", "var", "es"), None, tun))
     print("\n## baseline target counts, held-out books\n")
     print(target_count(base, ("portfolio", "var", "es"), None, hold))
+    print("\n## crises (baseline)\n")
+    print(crises_table(("portfolio", "var", "es"), "baseline"))
     rec = _load("recommended")
     if rec:
         models = ("isolated", "portfolio", "var", "es", "var+capped", "es+capped")

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crossmargin import Book, default_config
+from crossmargin import Book, RiskConfig, default_config
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
 from crossmargin.margin.base import get_model
@@ -28,6 +28,13 @@ from .helpers import portfolio, simple_market
 from .test_properties import NAMES, size
 
 MODELS = ("isolated", "cross", "portfolio", "var", "es")
+
+
+def _config() -> RiskConfig:
+    """Defaults, opting in to the bundled history (it ends before these snapshots' as_of)."""
+    cfg = default_config()
+    return cfg.model_copy(update={"var": cfg.var.model_copy(update={"allow_stale_history": True})})
+
 
 books = st.lists(
     st.tuples(st.sampled_from(NAMES), st.floats(-30.0, 30.0).filter(lambda x: abs(x) > 1e-2)),
@@ -55,7 +62,7 @@ def _check(rb: ResolvedBook, model: str) -> tuple[np.ndarray, np.ndarray]:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books)
 def test_netting_never_costs_on_random_books(model: str, book: list[tuple[str, float]]) -> None:
-    rb = resolve(Book.from_portfolios([portfolio(*book)]), simple_market(), default_config())
+    rb = resolve(Book.from_portfolios([portfolio(*book)]), simple_market(), _config())
     _check(rb, model)
 
 
@@ -65,7 +72,7 @@ def test_correlation_addon_capped_at_the_benefit_it_claws_back(
     book: list[tuple[str, float]], kind: str
 ) -> None:
     """Without the netting cap: correlation add-on ≤ Σ_u standalone_u − account measure."""
-    rb = resolve(Book.from_portfolios([portfolio(*book)]), simple_market(), default_config())
+    rb = resolve(Book.from_portfolios([portfolio(*book)]), simple_market(), _config())
     b = var_batch(kind, kind, rb, cap=False)
     corr = sum(
         float(r.amount[r.account == 0].sum()) for r in b.addons if r.name == "correlation_breakdown"
@@ -77,7 +84,7 @@ def test_correlation_addon_capped_at_the_benefit_it_claws_back(
 
 def test_audit_pair_es_is_at_most_its_legs() -> None:
     """The audit's account (1 BTC-PERP + 20 ETH-PERP): es ≤ es(BTC alone) + es(ETH alone)."""
-    mkt, cfg = simple_market(), default_config()
+    mkt, cfg = simple_market(), _config()
 
     def es(*legs: tuple[str, float]) -> float:
         rb = resolve(Book.from_portfolios([portfolio(*legs)]), mkt, cfg)
@@ -95,7 +102,7 @@ def test_netting_never_costs_on_the_venue_book(model: str, examples: Any) -> Non
     """Seven accounts: pairs, basis, vol sellers, index options, inverse, crypto + equity."""
     pfs, prefixes = load_portfolios(examples / "venue_accounts.json")
     snap = load_market(examples / "market_venue.json")
-    rb = resolve(Book.from_portfolios(pfs, prefixes=prefixes), snap, default_config())
+    rb = resolve(Book.from_portfolios(pfs, prefixes=prefixes), snap, _config())
     netted, bound = _check(rb, model)
     if model in ("portfolio", "var", "es"):  # and netting pays somewhere
         assert np.any(netted < 0.9 * bound)
