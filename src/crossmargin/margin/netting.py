@@ -127,16 +127,23 @@ def standalone_sum(
 
 
 def cap_netting(
-    batch: MarginBatch, rb: ResolvedBook, compute: Callable[[ResolvedBook], MarginBatch]
+    batch: MarginBatch,
+    rb: ResolvedBook,
+    compute: Callable[[ResolvedBook], MarginBatch],
+    *,
+    check: np.ndarray | None = None,
 ) -> MarginBatch:
     """Bound every account's netted requirement by its positions margined alone (module doc).
 
     ``IM' = IM − max(0, (IM − apart) − Σ_p (IM_p − apart_p))`` for accounts with two or more
     positions; ``MM`` scales with ``IM``; the reduction is a ``netting_cap`` credit row.
+    ``check`` (per account, optional) limits the work to accounts the bound can bind on (a
+    model that knows an account is sub-additive by construction leaves it out).
     """
     n = rb.n_accounts
     _, owner, _ = net_position_of_rows(rb.book)
-    multi = np.flatnonzero(np.bincount(owner, minlength=n) > 1)
+    many = np.bincount(owner, minlength=n) > 1
+    multi = np.flatnonzero(many if check is None else many & check)
     if multi.size == 0:
         return batch
     total, apart_alone = standalone_sum(rb, compute, multi)

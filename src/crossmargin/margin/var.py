@@ -253,6 +253,9 @@ def var_batch(
     )
     if not cap:
         return batch
+    # every multi-position account is checked, under es too: ES is sub-additive on one scenario
+    # set (Acerbi & Tasche 2002), but an account's set can differ from its positions' (the
+    # common calendar of its underlyings, depeg scenarios of the collateral it holds)
     return cap_netting(batch, book, lambda rb: var_batch(name, kind, rb, cap=False))
 
 
