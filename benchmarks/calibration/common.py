@@ -63,9 +63,7 @@ BOOK_DIR = HERE / "books"
 DATA_FILE = "daily_closes_1990_2026.csv"
 
 #: ETH listing days dropped by name (2015-08-08 has no print).
-ETH_LISTING_DROPS = tuple(
-    f"ETH:2015-08-{d:02d}" for d in (6, 7, 9, 10, 11, 12, 13, 14, 15, 16)
-)
+ETH_LISTING_DROPS = tuple(f"ETH:2015-08-{d:02d}" for d in (6, 7, 9, 10, 11, 12, 13, 14, 15, 16))
 
 #: The study's cleaning rules (module docstring).
 CLEANING = CleaningRules(
@@ -517,7 +515,6 @@ def expand(row: Sequence[Any]) -> dict[str, Any]:
     s = dict(zip(COMPACT, row, strict=True))
     s["targets"] = target_checks(s)
     return s
-
 
 
 def _clean(x: Any) -> Any:

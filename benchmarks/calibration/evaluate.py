@@ -7,16 +7,17 @@ resolution, else per day). ``var`` and ``es`` run through the vectorised replica
 every book (``check``). Runs are cached under ``.cache/calibration`` (outside git) by book,
 model, MPOR and overlay hash, so re-running a script only computes what changed.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 import common as C
 import fastvar as F
+import numpy as np
+
 from crossmargin.backtest.replay import BookReplay, ModelRun, margin_model
 from crossmargin.config import RiskConfig
 from crossmargin.errors import CrossMarginError

@@ -42,7 +42,7 @@ from crossmargin.config.model import VarConfig, VolResponse
 from crossmargin.kernels.black76 import black76_greeks, black76_price_block
 from crossmargin.margin.addons.basis import basis_amounts
 from crossmargin.resolve.instruments import KIND_OPTION
-from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.aggregate import group_positions
 from crossmargin.risk.volshock import vega_scale
 
 NS_DAY = np.timedelta64(1, "D")
@@ -101,7 +101,9 @@ class CoreReturns:
         return var_t, after
 
 
-def core_returns(values: np.ndarray, dates: np.ndarray, cfg: VarConfig, assets: tuple[str, ...]) -> CoreReturns:
+def core_returns(
+    values: np.ndarray, dates: np.ndarray, cfg: VarConfig, assets: tuple[str, ...]
+) -> CoreReturns:
     """Joint returns of ``values`` (``(n_dates, k)`` closes, NaN = none) on their common dates."""
     keep = np.all(np.isfinite(values), axis=1)
     rows = np.flatnonzero(keep).astype(np.int64)
@@ -335,7 +337,9 @@ def leg_table(rep: BookReplay, cfg: RiskConfig) -> LegTable:
     )
 
 
-def legs_pnl(lt: LegTable, days: np.ndarray, legs: np.ndarray, m: np.ndarray, v: np.ndarray) -> np.ndarray:
+def legs_pnl(
+    lt: LegTable, days: np.ndarray, legs: np.ndarray, m: np.ndarray, v: np.ndarray
+) -> np.ndarray:
     """Position P&L ``Σ_legs q × unit P&L`` of ``legs`` on ``days`` under moves ``m``/``v``.
 
     ``m``/``v`` are ``(B, S, n_legs)`` spot and log-vol moves of each leg's underlying.
@@ -374,7 +378,9 @@ def legs_pnl(lt: LegTable, days: np.ndarray, legs: np.ndarray, m: np.ndarray, v:
 # ----------------------------------------------------------------------------- tail measures
 
 
-def tails(loss: np.ndarray, w: np.ndarray, alphas: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def tails(
+    loss: np.ndarray, w: np.ndarray, alphas: dict[str, float]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Row-wise weighted VaR and ES at several confidences (``crossmargin.scenarios.tail``
     semantics with per-row weights; zero-weight entries are padding and never in the tail).
 
@@ -445,7 +451,9 @@ def wcorr(xu: np.ndarray, xv: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.asarray(np.clip(np.sum(w * (xu - mu) * (xv - mv), axis=1) / (su * sv)[:, 0], -1, 1))
 
 
-def worst_window_corr(values: np.ndarray, dates: np.ndarray, day_dates: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+def worst_window_corr(
+    values: np.ndarray, dates: np.ndarray, day_dates: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Lowest / highest rolling-``window`` correlation of daily returns of two series up to each day.
 
     ``window_correlations`` of the library evaluated on every prefix (NaN where none).
@@ -512,10 +520,21 @@ class VarParts:
         x = self.im if im is None else im
         x = np.where(self.ok, x, np.nan)
         by = np.where(self.ok[:, None], self.alone, np.nan)
-        return ModelRun(self.model, "replica", "benchmarks/calibration/fastvar.py", x, mm_factor * x, by, {}, 0.0)
+        return ModelRun(
+            self.model,
+            "replica",
+            "benchmarks/calibration/fastvar.py",
+            x,
+            mm_factor * x,
+            by,
+            {},
+            0.0,
+        )
 
 
-def _single_vol_ewma(hist_vals: np.ndarray, dates: np.ndarray, day_dates: np.ndarray, lam: float) -> np.ndarray:
+def _single_vol_ewma(
+    hist_vals: np.ndarray, dates: np.ndarray, day_dates: np.ndarray, lam: float
+) -> np.ndarray:
     """Daily EWMA vol of one asset's own history up to each day (liquidity add-on fallback)."""
     from scipy.signal import lfilter
 
@@ -591,7 +610,14 @@ class Replica:
         beta = np.asarray([r.beta for r in responses])
         gamma = np.asarray([r.gamma for r in responses])
         if floor:
-            ds = day_sets(cr, win, self.day_dates, vc, lookback_days=vc.apc_floor_years * 365.25, with_stress=False)
+            ds = day_sets(
+                cr,
+                win,
+                self.day_dates,
+                vc,
+                lookback_days=vc.apc_floor_years * 365.25,
+                with_stress=False,
+            )
         else:
             ds = day_sets(cr, win, self.day_dates, vc)
         depeg = [] if floor else [c for c in vc.depeg if c in assets]
@@ -687,7 +713,11 @@ class Replica:
             M = np.expm1(X)
             P_u = [
                 legs_pnl(
-                    lt, days, legs_of[u], M[:, :, [u] * legs_of[u].size], Vm[:, :, [u] * legs_of[u].size]
+                    lt,
+                    days,
+                    legs_of[u],
+                    M[:, :, [u] * legs_of[u].size],
+                    Vm[:, :, [u] * legs_of[u].size],
                 )
                 for u in range(U)
             ]
@@ -721,7 +751,11 @@ class Replica:
                         xv2 = rotate(xu, xv, W, tgt)
                         lv = legs_of[j]
                         Pv2 = legs_pnl(
-                            lt, days, lv, np.expm1(xv2)[:, :, None].repeat(lv.size, 2), Vm[:, :, [j] * lv.size]
+                            lt,
+                            days,
+                            lv,
+                            np.expm1(xv2)[:, :, None].repeat(lv.size, 2),
+                            Vm[:, :, [j] * lv.size],
                         )
                         l2 = L + P_u[j] - Pv2
                         m2 = measures(l2, W, {k: alphas[k] for k in kinds if want_corr[k]})
@@ -768,8 +802,12 @@ class Replica:
                 alone_apc = vc.apc_buffer * alone_core[k]
                 leg_apc = vc.apc_buffer * leg_core[k]
             elif vc.anti_procyclicality == "floor":
-                apc, alone_apc, leg_apc = self._floor(k, alphas[k], core[k], alone_core[k], leg_core[k], legs_of)
-            basis_f, basis_a, liq, conc_f, conc_a = self._group_addons(k, stand_full[k], alone_core[k])
+                apc, alone_apc, leg_apc = self._floor(
+                    k, alphas[k], core[k], alone_core[k], leg_core[k], legs_of
+                )
+            basis_f, basis_a, liq, conc_f, conc_a = self._group_addons(
+                k, stand_full[k], alone_core[k]
+            )
             im = core[k] + corr[k] + apc + basis_f.sum(1) + liq.sum(1) + conc_f.sum(1)
             alone = alone_core[k] + alone_apc + basis_a + liq + conc_a
             if U == 1:
@@ -845,7 +883,9 @@ class Replica:
             extra_a[:, 0] = extra
         return extra, extra_a, extra_l
 
-    def _group_addons(self, name: str, stand_full: np.ndarray, alone_core: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _group_addons(
+        self, name: str, stand_full: np.ndarray, alone_core: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         """Basis (library function), liquidity and concentration per (day, underlying)."""
         rep, cfg, lt = self.rep, self.cfg, self.lt
         add = cfg.margin_addons
@@ -875,7 +915,15 @@ class Replica:
             vega = np.zeros_like(lt.q)
             opt = lt.kind == KIND_OPTION
             if opt.any():
-                g = black76_greeks(lt.spot[:, opt], lt.fwd[:, opt], lt.strike[:, opt], lt.t[:, opt], lt.sigma[:, opt], lt.disc[:, opt], lt.call[:, opt])
+                g = black76_greeks(
+                    lt.spot[:, opt],
+                    lt.fwd[:, opt],
+                    lt.strike[:, opt],
+                    lt.t[:, opt],
+                    lt.sigma[:, opt],
+                    lt.disc[:, opt],
+                    lt.call[:, opt],
+                )
                 vega[:, opt] = np.abs(lt.q[:, opt]) * np.abs(g.vega) * lt.mult[:, opt]
             from crossmargin.liquidity.impact import close_out_cost, impact_params
 
@@ -887,7 +935,9 @@ class Replica:
                 if np.all(np.isfinite(sv)):
                     sd = sv / np.sqrt(365.0)
                 else:
-                    ew = _single_vol_ewma(self.hist.column(sym), self.hist.dates, self.day_dates, cfg.var.ewma_lambda)
+                    ew = _single_vol_ewma(
+                        self.hist.column(sym), self.hist.dates, self.day_dates, cfg.var.ewma_lambda
+                    )
                     sd = np.where(np.isfinite(sv), sv / np.sqrt(365.0), ew)
                 cost = close_out_cost(D_u, spread=p.spread, sigma_daily=sd, adv=p.adv, k=p.impact_k)
                 cost = cost + vega[:, sel].sum(1) * (p.option_vol_impact / 0.01)
@@ -895,7 +945,9 @@ class Replica:
                 if add.liquidity.concentration:
                     absd = np.abs(D_u)
                     oi = p.open_interest or np.inf
-                    r = np.maximum(absd / (p.concentration_share * p.adv), absd / (p.concentration_share * oi))
+                    r = np.maximum(
+                        absd / (p.concentration_share * p.adv), absd / (p.concentration_share * oi)
+                    )
                     f = np.sqrt(np.maximum(r, 1.0)) - 1.0
                     conc_f[:, u] = np.maximum(stand_full[:, u], 0.0) * f
                     conc_a[:, u] = np.maximum(alone_core[:, u], 0.0) * f
@@ -938,7 +990,9 @@ def netting_never_costs(parts: VarParts, level: str = "position") -> dict[str, n
 # ----------------------------------------------------------------------------- check
 
 
-def check_against_library(rep: BookReplay, cfg: RiskConfig, kind: str, parts: VarParts, n_probe: int = 8) -> dict[str, Any]:
+def check_against_library(
+    rep: BookReplay, cfg: RiskConfig, kind: str, parts: VarParts, n_probe: int = 8
+) -> dict[str, Any]:
     """Margins of ``n_probe`` evenly spaced available days by the library's per-day resolution
     against the replica's: maximum relative difference of the account IM, of each underlying's
     stand-alone IM and of each leg's stand-alone risk requirement (IM without the size
@@ -963,7 +1017,14 @@ def check_against_library(rep: BookReplay, cfg: RiskConfig, kind: str, parts: Va
     daily = rep.daily
     for d in probe:
         pfs = [
-            Portfolio(f"leg{li}", positions=(Position(daily.contracts[int(daily.contract_id[d, li])], float(daily.quantity[d, li])),))
+            Portfolio(
+                f"leg{li}",
+                positions=(
+                    Position(
+                        daily.contracts[int(daily.contract_id[d, li])], float(daily.quantity[d, li])
+                    ),
+                ),
+            )
             for li in range(daily.n_legs)
         ]
         snap = day_snapshot(rep.market, int(daily.days[d]))

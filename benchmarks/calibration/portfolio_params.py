@@ -12,6 +12,7 @@ book's margins (so that identical runs are computed once).
 * ``e_down`` / ``e_up`` / ``e_volup``: equity-index scan range and vol-up shock;
 * ``sn_credit``: SPX/NDX credit rate.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ through the library's replay engine; ``var``/``es`` through the replica (``fastv
 ``derive-pmrm2`` is also run as a sensitivity with its cash asset at par
 (``presets: {derive-pmrm2: {cash_asset: USD}}``), as docs/validation.md does.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def main() -> None:
         old_checks = json.loads((C.RESULTS / "replica_check.json").read_text())["books"]
         out["books"] = {**old["books"], **out["books"]}  # type: ignore[dict-item]
         out["books"] = {b: out["books"][b] for b in C.all_books() if b in out["books"]}  # type: ignore[index, attr-defined]
-        checks = {b: ({**old_checks, **checks})[b] for b in C.all_books() if b in {**old_checks, **checks}}
+        checks = {
+            b: ({**old_checks, **checks})[b] for b in C.all_books() if b in {**old_checks, **checks}
+        }
     C.write_json("baseline", out)
     C.write_json("replica_check", {"books": checks})
 

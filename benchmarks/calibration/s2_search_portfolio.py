@@ -18,6 +18,7 @@ worst-250 window and no Kupiec rejection for too many exceedances on a tuning bo
 the most target checks met (Kupiec, efficiency), (3) then the lowest mean IM / hindsight. Writes
 ``results/portfolio_search.json`` (every point × book) and ``results/portfolio_choice.json``.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -32,9 +33,7 @@ import common as C
 import evaluate as E
 import portfolio_params as PP
 
-CRYPTO_BOOKS = [
-    b for b in C.all_books() if set(C.book(b).underlyings) <= {"BTC", "ETH", "USDC"}
-]
+CRYPTO_BOOKS = [b for b in C.all_books() if set(C.book(b).underlyings) <= {"BTC", "ETH", "USDC"}]
 EQUITY_BOOKS = [b for b in C.all_books() if set(C.book(b).underlyings) <= {"SPX", "NDX"}]
 MIXED_BOOKS = [b for b in C.all_books() if b not in CRYPTO_BOOKS and b not in EQUITY_BOOKS]
 
@@ -149,6 +148,7 @@ def main() -> None:
         "params": dict(PP.DEFAULT),
         "books": {b: summary(b, PP.DEFAULT) for b in C.all_books()},
     }
+
     def pack(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             {"params": r["params"], "books": {b: C.compact(s) for b, s in r["books"].items()}}

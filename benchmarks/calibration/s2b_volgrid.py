@@ -21,6 +21,7 @@ each group's requirement is then read at its own day's range (rounded *up* to th
 credit (rounded *down*). The result is what the grid model would give with those per-day
 parameters. Writes ``results/volgrid.json``.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import common as C
 import numpy as np
 
-import common as C
 from crossmargin.backtest.replay import BookReplay, ModelRun
 from crossmargin.backtest.vol import ewma_vol
 from crossmargin.margin.portfolio import PortfolioMargin
@@ -39,7 +40,13 @@ from crossmargin.margin.portfolio import PortfolioMargin
 R_CRYPTO = np.round(np.arange(0.04, 0.505, 0.01), 3)  # crypto range (down = up)
 R_EQUITY = np.round(np.arange(0.02, 0.2505, 0.005), 4)  # equity down range (up = 0.75 x)
 CREDITS = np.round(np.arange(0.0, 0.801, 0.1), 2)
-CLASS = {"BTC": "crypto", "ETH": "crypto", "USDC": "stablecoin", "SPX": "equity_index", "NDX": "equity_index"}
+CLASS = {
+    "BTC": "crypto",
+    "ETH": "crypto",
+    "USDC": "stablecoin",
+    "SPX": "equity_index",
+    "NDX": "equity_index",
+}
 PAIRS = {("BTC", "ETH"), ("SPX", "NDX")}
 
 
@@ -48,7 +55,9 @@ def _overlay(i: int, credit: float) -> dict[str, Any]:
     return {
         "risk_classes": {
             "crypto": {"grid": {"price_range_down": rc, "price_range_up": rc}},
-            "equity_index": {"grid": {"price_range_down": re_, "price_range_up": round(0.75 * re_, 5)}},
+            "equity_index": {
+                "grid": {"price_range_down": re_, "price_range_up": round(0.75 * re_, 5)}
+            },
         },
         "inter_commodity": [
             {"legs": ["BTC", "ETH"], "ratio": [1.0, 1.0], "credit": credit},
@@ -99,7 +108,9 @@ def point_in_time_vol(rep: BookReplay, lam: float = 0.97) -> np.ndarray:
     return np.column_stack(out)
 
 
-def trailing_min_corr(rep: BookReplay, a: str, b: str, window: int = 30, year: int = 365) -> np.ndarray:
+def trailing_min_corr(
+    rep: BookReplay, a: str, b: str, window: int = 30, year: int = 365
+) -> np.ndarray:
     """Lowest ``window``-return correlation of ``a``/``b`` daily returns over the trailing year."""
     hist = rep.market.history
     assert hist is not None
@@ -159,7 +170,9 @@ def run(
         cr = np.zeros(rep.n_days, np.int64)
     else:
         rho = trailing_min_corr(rep, *pair)
-        c = np.where(np.isfinite(rho), np.maximum(0.0, 1.0 - np.sqrt((1.0 - rho) / 2.0)) * shrink, 0.0)
+        c = np.where(
+            np.isfinite(rho), np.maximum(0.0, 1.0 - np.sqrt((1.0 - rho) / 2.0)) * shrink, 0.0
+        )
         credit_values = list(CREDITS)
         cr = np.clip(np.floor(c / 0.1 + 1e-9).astype(np.int64), 0, CREDITS.size - 1)
     im = np.zeros(rep.n_days)
@@ -167,13 +180,25 @@ def run(
     need = {(int(i), int(c)) for i, c in zip(idx.ravel(), np.repeat(cr, U), strict=True)}
     cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for i, c in sorted(need):
-        cache[(i, c)] = _groups(rep, _overlay(i, float(credit_values[c]) if len(credit_values) > 1 else credit_values[0]))
+        cache[(i, c)] = _groups(
+            rep,
+            _overlay(i, float(credit_values[c]) if len(credit_values) > 1 else credit_values[0]),
+        )
     for (i, c), (full, sub) in cache.items():
         for u in range(U):
             sel = (idx[:, u] == i) & (cr == c)
             im[sel] += full[sel, u]
             by[sel, u] = sub[sel, u]
-    return ModelRun("portfolio-volgrid", "stacked", f"z={z} floors {floor_c}/{floor_e}", im, 0.8 * im, by, {}, 0.0)
+    return ModelRun(
+        "portfolio-volgrid",
+        "stacked",
+        f"z={z} floors {floor_c}/{floor_e}",
+        im,
+        0.8 * im,
+        by,
+        {},
+        0.0,
+    )
 
 
 def main() -> None:
@@ -192,7 +217,16 @@ def main() -> None:
             s = C.model_summary(rep, run_, isolated=iso, config=cfg)
             s.pop("crises")
             rows[b] = s
-        out["grid"].append({"z": z, "floor_crypto": fc, "floor_equity": fe, "credit": cm, "shrink": shrink, "books": rows})
+        out["grid"].append(
+            {
+                "z": z,
+                "floor_crypto": fc,
+                "floor_equity": fe,
+                "credit": cm,
+                "shrink": shrink,
+                "books": rows,
+            }
+        )
         print(z, fc, cm, shrink, f"{time.perf_counter() - t0:6.0f} s", flush=True)
     tuning = [b for b, t in C.BOOKS.items() if t]
     out["grid"].sort(key=lambda r: C.choice_key([r["books"][b] for b in tuning]))

@@ -21,6 +21,7 @@ rejection for too many exceedances), then the most target checks met, then the l
 IM / hindsight — for ``es+capped`` and ``var+capped`` together (with the netting rule).
 Writes ``results/var_search.json`` and ``results/var_choice.json``.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 

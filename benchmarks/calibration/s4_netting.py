@@ -27,18 +27,18 @@ days before the snapshots' as_of — opted in here, see the freshness policy) an
 reproduction of the issue's numbers, the library's bundled 2014-2020 history.
 Writes ``results/netting.json``.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+import common as C
 import numpy as np
 
-import common as C
 from crossmargin.backtest.cleaning import clean_history
 from crossmargin.config import RiskConfig
 from crossmargin.instruments.book import Book
@@ -76,7 +76,9 @@ def accounts_of(pf: Portfolio) -> list[Portfolio]:
     from crossmargin.instruments.position import Position
 
     pos = net(pf)
-    whole = Portfolio(pf.account, pf.base_currency, dict(pf.collateral), tuple(Position(c, x) for c, x in pos))
+    whole = Portfolio(
+        pf.account, pf.base_currency, dict(pf.collateral), tuple(Position(c, x) for c, x in pos)
+    )
     alone = [
         Portfolio(f"{pf.account}#{i}", pf.base_currency, {}, (Position(c, x),))
         for i, (c, x) in enumerate(pos)
@@ -92,7 +94,9 @@ def _by_account(rows: Any, n: int, names: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def margin_parts(book: Book, snap: MarketSnapshot, cfg: RiskConfig, model: str) -> dict[str, np.ndarray]:
+def margin_parts(
+    book: Book, snap: MarketSnapshot, cfg: RiskConfig, model: str
+) -> dict[str, np.ndarray]:
     rb = resolve(book, snap, cfg)
     b = get_model(model, cfg).compute(rb)
     n = rb.n_accounts
@@ -152,7 +156,9 @@ def study(
                 "freed_by_netting_today": float(alone_risk - risk_today),
                 "freed_by_netting_rule": float(alone_risk - risk_rule),
                 "freed_vs_isolated_today": float(iso - r["im"][i0]),
-                "freed_vs_isolated_rule": float(iso - (risk_rule + r["size"][i0] + r["collateral"][i0])),
+                "freed_vs_isolated_rule": float(
+                    iso - (risk_rule + r["size"][i0] + r["collateral"][i0])
+                ),
             }
         rows.append(row)
     return rows
@@ -189,7 +195,15 @@ def pool(snap: MarketSnapshot) -> dict[str, list[tuple[str, float, float]]]:
 def random_books(snap: MarketSnapshot, n: int, seed: int = 20260413) -> list[Portfolio]:
     rng = np.random.default_rng(seed)
     pl = pool(snap)
-    mixes = [("BTC", "ETH"), ("BTC",), ("ETH",), ("SPX", "NDX"), ("BTC", "SPX"), ("ETH", "NDX"), ("BTC", "ETH", "SPX", "NDX")]
+    mixes = [
+        ("BTC", "ETH"),
+        ("BTC",),
+        ("ETH",),
+        ("SPX", "NDX"),
+        ("BTC", "SPX"),
+        ("ETH", "NDX"),
+        ("BTC", "ETH", "SPX", "NDX"),
+    ]
     probs = np.asarray([0.35, 0.1, 0.1, 0.15, 0.1, 0.1, 0.1])
     accts = []
     for i in range(n):
@@ -232,11 +246,15 @@ def summarise(rows: list[dict[str, Any]], models: tuple[str, ...] = MODELS) -> d
                 > x["positions_alone_risk"] + 1e-6
             ),
             "mean_rule_saving_rel": float(
-                np.mean([(x["im_today"] - x["im_rule"]) / x["im_today"] for x in v if x["im_today"] > 0])
+                np.mean(
+                    [(x["im_today"] - x["im_rule"]) / x["im_today"] for x in v if x["im_today"] > 0]
+                )
             ),
             "negative_freed_vs_isolated_today": len(neg_iso),
             "negative_freed_vs_isolated_rule": sum(1 for x in v if x["freed_vs_isolated_rule"] < 0),
-            "negative_freed_by_netting_rule": sum(1 for x in v if x["freed_by_netting_rule"] < -1e-6),
+            "negative_freed_by_netting_rule": sum(
+                1 for x in v if x["freed_by_netting_rule"] < -1e-6
+            ),
         }
     return out
 

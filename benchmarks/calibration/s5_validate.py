@@ -15,6 +15,7 @@
 Writes ``results/recommended.json`` and ``results/evidence.json`` (the docs' tables: one row
 per book × model with the target checks, tuning and held-out books apart).
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -23,10 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import common as C
 import evaluate as E
+import numpy as np
 import varparts as VP
 
 OVERLAY = C.ROOT / "docs" / "calibration_overlay.yaml"
@@ -49,7 +49,16 @@ def book_block(book: str, ov: dict[str, Any], mpor: int) -> dict[str, Any]:
 
 def apc_block(book: str, ov: dict[str, Any]) -> dict[str, Any]:
     off = C.merge(ov, {"var": {"anti_procyclicality": "none", "stress_weight": 0.0}})
-    keep = ("peak_to_trough_rate", "max_5day_rise", "rate_p05", "rate_p95", "avg_im_over_gross", "exceedances", "worst_250", "worst_250_zone")
+    keep = (
+        "peak_to_trough_rate",
+        "max_5day_rise",
+        "rate_p05",
+        "rate_p95",
+        "avg_im_over_gross",
+        "exceedances",
+        "worst_250",
+        "worst_250_zone",
+    )
     on = VP.summaries(book, ov, variants=("capped",), keep=keep)
     no = VP.summaries(book, off, variants=("capped",), keep=keep)
     return {"apc_in_force": on, "apc_none": no}
@@ -59,7 +68,11 @@ def main() -> None:
     t0 = time.perf_counter()
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else OVERLAY
     ov = C.load_overlay(path)
-    out: dict[str, Any] = {"overlay_file": str(path.relative_to(C.ROOT)), "overlay": ov, "books": {}}
+    out: dict[str, Any] = {
+        "overlay_file": str(path.relative_to(C.ROOT)),
+        "overlay": ov,
+        "books": {},
+    }
     for b in C.all_books():
         t = time.perf_counter()
         blk: dict[str, Any] = {"mpor2": book_block(b, ov, 2)}

@@ -13,6 +13,7 @@ reaches 1.3 × it (the efficiency target); the horizontal line is 99 %. Hollow m
 defaults; filled: the recommendation; lines: the grid's and var/es's trade-off curves over the
 parameter varied (points of the searches, other parameters at the recommendation).
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -22,9 +23,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 import common as C
+import matplotlib.pyplot as plt
 
 COLORS = {
     "isolated": "#7f7f7f",
@@ -56,13 +56,21 @@ def _xy(s: dict[str, Any]) -> tuple[float, float] | None:
     return s["avg_im_over_gross"], 1.0 - s["exceedances"] / s["windows"]
 
 
-def curves(book: str, search: dict[str, Any] | None, choice: dict[str, Any] | None) -> list[tuple[str, list[tuple[float, float]]]]:
+def curves(
+    book: str, search: dict[str, Any] | None, choice: dict[str, Any] | None
+) -> list[tuple[str, list[tuple[float, float]]]]:
     """Portfolio trade-off curves for ``book``: one parameter varied, the others at the choice."""
     if not search or not choice:
         return []
     out = []
     chosen = choice["params"]
-    for stage, key in (("crypto", "c_range"), ("crypto", "be_credit"), ("crypto", "eth_range"), ("equity", "e_down"), ("equity", "sn_credit")):
+    for stage, key in (
+        ("crypto", "c_range"),
+        ("crypto", "be_credit"),
+        ("crypto", "eth_range"),
+        ("equity", "e_down"),
+        ("equity", "sn_credit"),
+    ):
         pts = []
         for r in search.get(stage, []):
             p = r["params"]
@@ -80,7 +88,9 @@ def curves(book: str, search: dict[str, Any] | None, choice: dict[str, Any] | No
     return out
 
 
-def volgrid_curve(book: str, vg: dict[str, Any] | None) -> list[tuple[str, list[tuple[float, float]]]]:
+def volgrid_curve(
+    book: str, vg: dict[str, Any] | None
+) -> list[tuple[str, list[tuple[float, float]]]]:
     """The vol-scaled grid prototype over z (floors and credit at the chosen point)."""
     if not vg:
         return []
@@ -108,7 +118,15 @@ def var_curve(book: str, vs: dict[str, Any] | None) -> list[tuple[str, list[tupl
     return [("es+capped, stage-1 points", pts)] if len(pts) > 2 else []
 
 
-def figure(book: str, base: dict[str, Any] | None, rec: dict[str, Any] | None, search: Any, choice: Any, vs: Any, vg: Any = None) -> None:
+def figure(
+    book: str,
+    base: dict[str, Any] | None,
+    rec: dict[str, Any] | None,
+    search: Any,
+    choice: Any,
+    vs: Any,
+    vg: Any = None,
+) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
     info = None
     if rec and book in rec["books"]:
@@ -128,7 +146,14 @@ def figure(book: str, base: dict[str, Any] | None, rec: dict[str, Any] | None, s
             xy = _xy(s)
             if xy:
                 ax.plot(*xy, "o", mfc="none", mec=COLORS.get(m, "k"), ms=7)
-                ax.annotate(m, xy, fontsize=6, color=COLORS.get(m, "k"), xytext=(3, -8), textcoords="offset points")
+                ax.annotate(
+                    m,
+                    xy,
+                    fontsize=6,
+                    color=COLORS.get(m, "k"),
+                    xytext=(3, -8),
+                    textcoords="offset points",
+                )
     if rec and book in rec["books"]:
         for m, s in rec["books"][book]["mpor2"]["models"].items():
             xy = _xy(s)
@@ -152,10 +177,12 @@ def figure(book: str, base: dict[str, Any] | None, rec: dict[str, Any] | None, s
 def summary(base: dict[str, Any] | None, rec: dict[str, Any] | None) -> None:
     """Every book: IM / hindsight constant against exceedances / expected, today vs proposal."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
-    for ax, (title, data, key) in zip(axes, (("today's defaults", base, None), ("recommended", rec, "mpor2")), strict=True):
+    for ax, (title, data, key) in zip(
+        axes, (("today's defaults", base, None), ("recommended", rec, "mpor2")), strict=True
+    ):
         if not data:
             continue
-        for b, blk in data["books"].items():
+        for blk in data["books"].values():
             models = blk[key]["models"] if key else blk["models"]
             for m in ("portfolio", "var", "es", "var+capped", "es+capped"):
                 s = models.get(m)

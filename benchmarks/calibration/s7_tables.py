@@ -5,6 +5,7 @@
 Every table in docs/calibration.md is printed here from ``results/*.json`` (nothing is
 recomputed), so the document can be checked against the results at any time.
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -59,7 +60,13 @@ HEAD = (
 
 def row(book: str, m: str, s: Mapping[str, Any]) -> list[str]:
     if "error" in s:
-        return [book, m, "–", "cannot margin: " + s["error"][:90].replace("|", "/"), *["" for _ in HEAD[4:]]]
+        return [
+            book,
+            m,
+            "–",
+            "cannot margin: " + s["error"][:90].replace("|", "/"),
+            *["" for _ in HEAD[4:]],
+        ]
     t = s.get("targets") or {}
     kup = num(s.get("kupiec_p_nonoverlap"), 3)
     if C.too_many(s):
@@ -110,7 +117,9 @@ def recommended_table(models: Sequence[str], *, tuning: bool | None, mpor: int =
     return table(HEAD, rows)
 
 
-def target_count(data: Mapping[str, Any], models: Sequence[str], key: str | None, books: Sequence[str]) -> str:
+def target_count(
+    data: Mapping[str, Any], models: Sequence[str], key: str | None, books: Sequence[str]
+) -> str:
     rows = []
     for m in models:
         met = {"no_red_250": 0, "kupiec_nonoverlap": 0, "efficiency": 0}
@@ -125,7 +134,16 @@ def target_count(data: Mapping[str, Any], models: Sequence[str], key: str | None
             many += int(C.too_many(s))
             for k in met:
                 met[k] += int(bool((s.get("targets") or {}).get(k)))
-        rows.append([m, str(n), str(met["no_red_250"]), str(met["kupiec_nonoverlap"]), str(many), str(met["efficiency"])])
+        rows.append(
+            [
+                m,
+                str(n),
+                str(met["no_red_250"]),
+                str(met["kupiec_nonoverlap"]),
+                str(many),
+                str(met["efficiency"]),
+            ]
+        )
     return table(("model", "books", "no red 250", "Kupiec ok", "too many exc.", "IM ≤ 1.3 c"), rows)
 
 
@@ -149,7 +167,24 @@ def crises_table(models: Sequence[str], name: str = "recommended") -> str:
 
 def main() -> None:
     print("## baseline (today's defaults)\n")
-    print(baseline_table(("isolated", "cross", "portfolio", "var", "es", "span", "okx-pm", "deribit-pm", "paradex-pm", "derive-pmrm2 (USDC at par)", "drift-v2", "dydx-v4")))
+    print(
+        baseline_table(
+            (
+                "isolated",
+                "cross",
+                "portfolio",
+                "var",
+                "es",
+                "span",
+                "okx-pm",
+                "deribit-pm",
+                "paradex-pm",
+                "derive-pmrm2 (USDC at par)",
+                "drift-v2",
+                "dydx-v4",
+            )
+        )
+    )
     base = _load("baseline")
     tun = [b for b, t in C.BOOKS.items() if t]
     hold = [b for b, t in C.BOOKS.items() if not t]
@@ -167,12 +202,18 @@ def main() -> None:
         print("\n## recommended, held-out books (out of sample)\n")
         print(recommended_table(models, tuning=False))
         print("\n## recommended target counts, tuning\n")
-        print(target_count(rec, ("portfolio", "var", "es", "var+capped", "es+capped"), "mpor2", tun))
+        print(
+            target_count(rec, ("portfolio", "var", "es", "var+capped", "es+capped"), "mpor2", tun)
+        )
         print("\n## recommended target counts, held out\n")
-        print(target_count(rec, ("portfolio", "var", "es", "var+capped", "es+capped"), "mpor2", hold))
+        print(
+            target_count(rec, ("portfolio", "var", "es", "var+capped", "es+capped"), "mpor2", hold)
+        )
         for h in (1, 5):
             print(f"\n## MPOR {h} check: target counts, all books\n")
-            print(target_count(rec, ("portfolio", "var+capped", "es+capped"), f"mpor{h}", tun + hold))
+            print(
+                target_count(rec, ("portfolio", "var+capped", "es+capped"), f"mpor{h}", tun + hold)
+            )
         print("\n## crises (recommended)\n")
         print(crises_table(("portfolio", "es+capped", "var+capped")))
 

@@ -5,6 +5,7 @@ overlay (both models from one pass), cached as ``.npz`` under ``.cache/calibrati
 ``variant_run`` turns them into a library :class:`ModelRun` as computed today (``plain``) or
 with the netting-never-costs rule (``capped``, :func:`fastvar.netting_never_costs`).
 """
+# ruff: noqa: N812  (study modules imported under one-letter names)
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 import common as C
 import evaluate as E
 import fastvar as F
+import numpy as np
+
 from crossmargin.backtest.replay import ModelRun
 
 _FIELDS = (

@@ -1,7 +1,6 @@
-"""Bundled real market history (daily closes 1990-2026 of BTC, ETH, USDC, USDT, SPX, NDX, VIX;
-hourly BTC).
+"""Bundled real market history: daily closes 1990-2026 and hourly BTC.
 
-Providers: CoinGecko (BTC, ETH, USDC, USDT), the skfolio dataset and S&P Dow Jones Indices via
+Daily: BTC, ETH, USDC, USDT, SPX, NDX, VIX. Providers: CoinGecko (BTC, ETH, USDC, USDT), the skfolio dataset and S&P Dow Jones Indices via
 FRED (S&P 500), Nasdaq via FRED (NASDAQ-100), Cboe (VIX); hourly BTC: Coinbase via
 CryptoDataDownload — see ``crossmargin/data/README.md``. Missing values mean no print that day.
 """
