@@ -24,15 +24,17 @@ $(DEV_STAMP): $(RUNTIME_STAMP) requirements/dev.txt
 demo: $(RUNTIME_STAMP)
 	$(BIN)/crossmargin demo
 
-## The whole test suite: lint, type check, tests. `.ci/run` calls this.
+## The whole test suite: lint, type check, layer contract, tests. `.ci/run` calls this.
 test: $(DEV_STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m ruff format --check src tests benchmarks
 	$(BIN)/python -m mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/python -m mypy

@@ -23,7 +23,7 @@ from crossmargin.config import default_config
 from crossmargin.engine import margin_resolved
 from crossmargin.io.market import load_market
 from crossmargin.liquidation.cascade import CascadeSettings, run_regime
-from crossmargin.liquidation.shocks import ShockPath, shift_snapshot
+from crossmargin.liquidation.shocks import ShockPath
 from crossmargin.liquidation.state import VenueState
 from crossmargin.liquidation.synthetic import synthetic_venue
 from crossmargin.resolve import resolve
@@ -89,7 +89,7 @@ def main() -> None:
         t = time.perf_counter()
         for r in range(steps):
             f = float(path[r])
-            s_r = shift_snapshot(snap, {"BTC": f, "ETH": f}, {})
+            s_r = snap.shifted(spot={"BTC": f, "ETH": f})
             margin_resolved(resolve(state.to_book(), s_r, cfg), model=reg)
         dt = time.perf_counter() - t
         print(

@@ -67,8 +67,8 @@ def main() -> None:
     from crossmargin.io.market import load_market
     from crossmargin.io.tables import book_from_frames, read_table
     from crossmargin.margin.base import get_model
+    from crossmargin.market.history import load_price_history
     from crossmargin.resolve import resolve
-    from crossmargin.scenarios.history import load_price_history
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)

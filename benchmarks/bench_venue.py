@@ -39,8 +39,8 @@ from crossmargin.engine import margin_resolved
 from crossmargin.io.market import load_market
 from crossmargin.io.tables import book_from_frames, read_table, write_table
 from crossmargin.resolve import resolve
-from crossmargin.margin import available_models
-available_models()  # one-time import of every registered model module (counted as import)
+from crossmargin.margin import model_info
+model_info("portfolio")  # one-time import of the model's module (counted as import)
 d = Path(sys.argv[1])
 stages = {}
 t = time.perf_counter(); stages["import"] = t - t0
@@ -70,7 +70,7 @@ def bare_numpy(d: Path) -> tuple[float, int]:
     from crossmargin.io.market import load_market
     from crossmargin.io.tables import book_from_frames, read_table
     from crossmargin.resolve import resolve
-    from crossmargin.resolve.instruments import KIND_OPTION
+    from crossmargin.resolve.terms import KIND_OPTION
     from crossmargin.risk.pnl import scenario_set_for, shocked_vols
 
     cfg = default_config()
@@ -113,7 +113,7 @@ def quantlib_loop(d: Path, sample: int = 1500) -> tuple[float, int]:
     from crossmargin.io.market import load_market
     from crossmargin.io.tables import book_from_frames, read_table
     from crossmargin.resolve import resolve
-    from crossmargin.resolve.instruments import KIND_OPTION
+    from crossmargin.resolve.terms import KIND_OPTION
     from crossmargin.risk.pnl import scenario_set_for, shocked_vols
 
     cfg = default_config()
@@ -156,7 +156,7 @@ def quantlib_engine_loop(d: Path, sample: int = 300) -> tuple[float, int]:
     from crossmargin.io.market import load_market
     from crossmargin.io.tables import book_from_frames, read_table
     from crossmargin.resolve import resolve
-    from crossmargin.resolve.instruments import KIND_OPTION
+    from crossmargin.resolve.terms import KIND_OPTION
     from crossmargin.risk.pnl import scenario_set_for, shocked_vols
 
     cfg = default_config()

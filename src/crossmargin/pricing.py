@@ -19,7 +19,8 @@ from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_SPOT, resolve_instruments
+from crossmargin.resolve.instruments import resolve_instruments
+from crossmargin.resolve.terms import KIND_OPTION, KIND_SPOT
 
 __all__ = ["price_contracts"]
 

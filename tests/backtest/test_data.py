@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.signal import lfilter
 
+from crossmargin.backtest import history_from_frame, load_history
 from crossmargin.backtest.calendar import align
 from crossmargin.backtest.cleaning import CleaningRules, clean_history, parse_drop
-from crossmargin.backtest.history import history_from_frame, load_history
 from crossmargin.backtest.vol import VolSpec, ewma_vol, realised_vol, vol_on_calendar
 from crossmargin.errors import InputError
 
@@ -31,7 +31,7 @@ def bundled():  # type: ignore[no-untyped-def]
 
 def test_shipped_history_is_the_1990_2026_file() -> None:
     h = load_history()
-    assert h.columns == ("BTC", "ETH", "USDC", "USDT", "SPX", "NDX", "VIX")
+    assert h.assets == ("BTC", "ETH", "USDC", "USDT", "SPX", "NDX", "VIX")
     assert h.source == "bundled"
     assert str(h.dates[0]) == "1990-01-02" and str(h.dates[-1]) == "2026-07-23"
     # the ETH listing prints are dropped by name when the file is read (DROPPED_PRINTS)
@@ -41,7 +41,7 @@ def test_shipped_history_is_the_1990_2026_file() -> None:
 
 
 def test_bundled_history_is_raw(bundled) -> None:  # type: ignore[no-untyped-def]
-    assert bundled.columns == ("BTC", "ETH", "SPX", "NDX", "VIX")
+    assert bundled.assets == ("BTC", "ETH", "SPX", "NDX", "VIX")
     # raw: SPX has no close on a Saturday, BTC does
     sat = np.flatnonzero(bundled.dates == D("2017-01-07"))[0]
     assert np.isnan(bundled.column("SPX")[sat]) and np.isfinite(bundled.column("BTC")[sat])
@@ -62,7 +62,7 @@ def test_bitfinex_print_and_stale_runs_are_dropped_and_reported(bundled) -> None
     # the real fall around it is kept: 260 on 01-13, 211.91 on 01-15
     assert cleaned.column("BTC")[i - 1] == 260.0 and cleaned.column("BTC")[i + 1] == 211.91
     # nothing else changed
-    changed = np.isnan(cleaned.values) != np.isnan(bundled.values)
+    changed = np.isnan(cleaned.prices) != np.isnan(bundled.prices)
     assert int(changed.sum()) == len(dropped)
 
 
@@ -83,32 +83,32 @@ def test_history_file_round_trip(tmp_path: Path, bundled) -> None:  # type: igno
     p = tmp_path / "h.csv"
     df.to_csv(p, index=False)
     h = load_history(p)
-    assert h.columns == ("BTC",)
+    assert h.assets == ("BTC",)
     assert list(h.dates.astype(str)) == ["2020-01-01", "2020-01-02", "2020-01-03"]  # sorted
-    assert np.isnan(h.values[2, 0])
+    assert np.isnan(h.prices[2, 0])
     q = tmp_path / "h.parquet"
     df.assign(date=pd.to_datetime(df["date"])).to_parquet(q)
-    assert np.array_equal(load_history(q).values, h.values, equal_nan=True)
+    assert np.array_equal(load_history(q).prices, h.prices, equal_nan=True)
 
 
 @pytest.mark.parametrize(
     ("frame", "path", "why"),
     [
-        ({"date": ["2020-01-01", "nope"], "BTC": [1.0, 2.0]}, "history.date[1]", "cannot parse"),
-        ({"date": ["2020-01-01", "2020-01-01"], "BTC": [1.0, 2.0]}, "history.date", "duplicate"),
+        ({"date": ["2020-01-01", "nope"], "BTC": [1.0, 2.0]}, "t:date", "row 2: cannot read"),
+        ({"date": ["2020-01-01", "2020-01-01"], "BTC": [1.0, 2.0]}, "t:date", "duplicate"),
         (
             {"date": ["2020-01-01", "2020-01-02"], "BTC": [1.0, -2.0]},
-            "history.BTC[2020-01-02]",
+            "t:BTC[2020-01-02]",
             "positive",
         ),
         (
             {"date": ["2020-01-01", "2020-01-02"], "BTC": [1.0, "x"]},
-            "history.BTC[2020-01-02]",
+            "t:BTC[2020-01-02]",
             "must be a number",
         ),
         (
             {"date": ["2020-01-01", "2020-01-02"], "BTC": [1.0, np.inf]},
-            "history.BTC[2020-01-02]",
+            "t:BTC[2020-01-02]",
             "positive",
         ),
     ],
@@ -132,7 +132,7 @@ def test_mixed_calendar_never_forward_fills(bundled) -> None:  # type: ignore[no
     cal = align(cleaned, ["BTC", "SPX"], dropped=dropped)
     # every calendar date has a real close of both series, and each step's return is the ratio of
     # two real closes (a Friday -> Monday step carries the weekend's crypto move)
-    raw = bundled.values[np.searchsorted(bundled.dates, cal.dates)][:, [0, 2]]
+    raw = bundled.prices[np.searchsorted(bundled.dates, cal.dates)][:, [0, 2]]
     assert np.array_equal(cal.values, raw)
     assert not np.any(np.isnan(cal.values))
     weekday = (cal.dates.astype(np.int64) + 3) % 7

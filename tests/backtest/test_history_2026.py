@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crossmargin.backtest import load_history
 from crossmargin.backtest.cleaning import CleaningRules, clean_history
-from crossmargin.backtest.history import PriceHistory, load_history
+from crossmargin.market.history import PriceHistory
 
 DATA = Path(str(resources.files("crossmargin").joinpath("data")))
 D = np.datetime64
@@ -37,7 +38,7 @@ def _range(h: PriceHistory, col: str) -> tuple[str, str]:
 
 
 def test_columns_and_ranges_match_the_provenance_table(hist: PriceHistory) -> None:
-    assert hist.columns == ("BTC", "ETH", "USDC", "USDT", "SPX", "NDX", "VIX")
+    assert hist.assets == ("BTC", "ETH", "USDC", "USDT", "SPX", "NDX", "VIX")
     assert _range(hist, "BTC") == ("2013-04-27", "2026-03-27")
     assert _range(hist, "ETH") == ("2015-08-06", "2026-03-27")
     assert _range(hist, "USDC") == ("2018-10-04", "2026-03-27")

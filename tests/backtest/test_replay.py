@@ -173,9 +173,9 @@ def test_no_look_ahead(cfg: RiskConfig, hist) -> None:  # type: ignore[no-untype
     t = np.datetime64("2018-05-08")
     rng = np.random.default_rng(1)
     later = hist.dates > t
-    vals = hist.values.copy()
+    vals = hist.prices.copy()
     vals[later] *= np.exp(rng.uniform(-0.05, 0.05, size=vals[later].shape))
-    perturbed = hist.with_values(vals)
+    perturbed = hist.with_prices(vals)
     models = [m for m in available_models() if m in (*BUILTIN, "var", "es")]
     base = run_backtest(b, hist, models=models, config=cfg, options=opts, strict=False)
     pert = run_backtest(b, perturbed, models=models, config=cfg, options=opts, strict=False)

@@ -26,7 +26,7 @@ from crossmargin import (
     resolve,
 )
 from crossmargin.kernels.reference import black76_price_scalar
-from crossmargin.risk import scenario_set_for, shocked_vols, unit_pnl
+from crossmargin.risk import grid_unit_pnl, scenario_set_for, shocked_vols
 from crossmargin.scenarios import VOL_DOWN, VOL_UNCHANGED, VOL_UP, build_grid
 
 from .helpers import (
@@ -133,7 +133,7 @@ def test_risk_array_equals_scalar_revaluation(name: str) -> None:
     rb = resolve(Book.from_portfolios([portfolio((name, 1.0))]), simple_market(), cfg)
     inst = rb.instruments
     scen = scenario_set_for(inst, cfg)
-    fast = unit_pnl(inst, scen, cfg)[0]
+    fast = grid_unit_pnl(inst, scen, cfg)[0]
     c = inst.contracts[0]
     S, F, mult = float(inst.spot[0]), float(inst.fwd[0]), float(inst.mult[0])
     inverse = c.settlement == "inverse"

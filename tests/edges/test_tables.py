@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crossmargin.backtest.history import load_history
+from crossmargin import _tabular as tabular
+from crossmargin.backtest.run import load_history
 from crossmargin.errors import InputError
-from crossmargin.io import tabular
 from crossmargin.io.tables import book_from_frames, read_table
-from crossmargin.scenarios.history import load_price_history
+from crossmargin.market.history import load_price_history
 
 from .helpers import files_in, one_line_error, run
 

@@ -377,13 +377,13 @@ def _load_collateral(p: Path) -> Any:
 
 
 def _load_price_history(p: Path) -> Any:
-    from crossmargin.scenarios.history import load_price_history
+    from crossmargin.market.history import load_price_history
 
     return load_price_history(p)
 
 
 def _load_backtest_history(p: Path) -> Any:
-    from crossmargin.backtest.history import load_history
+    from crossmargin.backtest.run import load_history
 
     return load_history(p)
 
@@ -402,19 +402,19 @@ def _load_book(p: Path) -> Any:
 
 
 def _load_case(p: Path) -> Any:
-    from crossmargin.margin.presets.derive.case import load_case
+    from crossmargin.venues.derive.case import load_case
 
     return load_case(p)
 
 
 def _load_span(p: Path) -> Any:
-    from crossmargin.margin.presets.span.files import load_span_file
+    from crossmargin.venues.span.files import load_span_file
 
     return load_span_file(p)
 
 
 def _load_oracles(p: Path) -> Any:
-    from crossmargin.collateral.oracles import StaticFileOracle
+    from crossmargin.io.oracles import StaticFileOracle
 
     return StaticFileOracle(p).fetch(["WSTETH", "AUSDC"])
 

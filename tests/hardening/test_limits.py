@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from crossmargin.collateral.oracles import HttpJsonOracle
 from crossmargin.config import load_config
 from crossmargin.errors import ConfigError, InputError, MarketDataError
 from crossmargin.io.market import load_market
+from crossmargin.io.oracles import HttpJsonOracle
 from crossmargin.io.portfolio import load_portfolios
 from crossmargin.limits import (
     MAX_DEPTH,

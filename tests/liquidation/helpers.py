@@ -66,11 +66,11 @@ def one_perp(
 
 def account_values(rb: ResolvedBook, state: VenueState) -> np.ndarray:
     """Per account: collateral market value + MtM of ``state`` at ``rb``'s prices."""
-    from crossmargin.resolve.positions import net_positions
+    from crossmargin.resolve.positions import mark_positions
 
     snap = rb.snapshot
     px = np.asarray([snap.price(a) if snap.has_price(a) else 0.0 for a in state.assets])
-    pos = net_positions(state.to_book(), rb.instruments)
+    pos = mark_positions(state.holdings(rb.instruments), rb.instruments, rb.instruments)
     out = (state.balances * px[None, :]).sum(axis=1)
     np.add.at(out, pos.account, pos.mtm)
     return np.asarray(out)

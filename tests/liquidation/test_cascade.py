@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from crossmargin.config import RiskConfig
-from crossmargin.engine import margin_resolved
+from crossmargin.config import RiskConfig, default_config
+from crossmargin.engine import margin_book, margin_resolved
 from crossmargin.errors import InputError
-from crossmargin.liquidation.cascade import CascadeSettings, run_cascade
+from crossmargin.instruments import Book, Portfolio, Position, parse_instrument
+from crossmargin.liquidation.cascade import CascadeSettings, run_cascade, run_regime
 from crossmargin.liquidation.report import cascade_dict
-from crossmargin.liquidation.shocks import NAMED_PATHS, parse_shock, shift_snapshot
+from crossmargin.liquidation.shocks import NAMED_PATHS, ShockPath, parse_shock
 from crossmargin.liquidation.synthetic import Venue, synthetic_venue
-from crossmargin.market import MarketSnapshot
+from crossmargin.market import AssetMarket, MarketSnapshot
+from crossmargin.market.history import bundled_history, load_price_history
+from crossmargin.market.snapshot import OracleRecord
 from crossmargin.resolve import resolve
 
 N = 400
@@ -145,7 +150,7 @@ def test_liquidation_flow_moves_prices_and_depth_recovers(
 
 
 def test_shift_snapshot_scales_prices_forwards_and_vols(venue_market: MarketSnapshot) -> None:
-    s = shift_snapshot(venue_market, {"BTC": 0.8}, {"BTC": 1.5})
+    s = venue_market.shifted(spot={"BTC": 0.8}, vol={"BTC": 1.5})
     a0, a1 = venue_market.assets["BTC"], s.assets["BTC"]
     assert a1.price == pytest.approx(0.8 * a0.price)
     assert a1.perp_mark == pytest.approx(0.8 * a0.perp_mark)  # type: ignore[operator]
@@ -204,3 +209,58 @@ def test_moves_and_errors(config: RiskConfig, tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         parse_shock(str(f), symbols=["BTC"], config=config)
     assert e.value.path == "shock.moves.BTC"
+
+
+def test_cascade_keeps_oracle_collateral_and_the_user_history(tmp_path: Path) -> None:
+    """Every round margins with the snapshot's oracles and its (user) price history.
+
+    The defect this pins: rounds used to rebuild their snapshot from prices alone, so an
+    oracle-valued token (here wstETH through a Lido record) was worth nothing inside a cascade
+    and the var/es regimes silently fell back to the bundled history.
+    """
+    as_of = datetime(2026, 11, 22, 8, tzinfo=UTC)
+    rng = np.random.default_rng(3)
+    days = pd.date_range(end=as_of.date(), periods=700, freq="D")
+    steps = rng.standard_normal((700, 2)) * np.asarray([0.03, 0.04])
+    frame = pd.DataFrame(
+        {"date": days, "BTC": 65_000 * np.exp(np.cumsum(steps[:, 0]) - steps[:, 0].sum()),
+         "ETH": 3_200 * np.exp(np.cumsum(steps[:, 1]) - steps[:, 1].sum())}
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "h.csv", index=False)
+    history = load_price_history(tmp_path / "h.csv")
+    snap = MarketSnapshot(
+        as_of=as_of,
+        assets={
+            "USD": AssetMarket(price=1.0),
+            "USDC": AssetMarket(price=1.0),
+            "BTC": AssetMarket(price=65_000.0, vol=0.55, perp_mark=65_000.0),
+            "ETH": AssetMarket(price=3_200.0, vol=0.7, perp_mark=3_200.0),
+        },
+        oracles={"WSTETH": OracleRecord(1.2, as_of - timedelta(minutes=10), 0.99, "lido")},
+        history=history,
+        timestamp=as_of,
+    )
+    pfs = [
+        Portfolio(f"a{i}", "USD", {"WSTETH": 40.0 + i, "USDC": 1_000.0},
+                  (Position(parse_instrument("ETH-PERP"), 20.0 + i, 3_150.0),
+                   Position(parse_instrument("BTC-PERP"), -0.5, 66_000.0)))
+        for i in range(4)
+    ]  # fmt: skip
+    venue = Venue(Book.from_portfolios(pfs), "oracle venue")
+    cfg = default_config()
+    shock = ShockPath("drift", "", ("t+1", "t+2", "t+3"), {"*": np.asarray([1.0, 0.995, 0.99])})
+    bundled = snap.shifted(history=bundled_history())
+    for regime in ("portfolio", "var"):
+        run = run_regime(venue, snap, cfg, shock, regime, settings=CascadeSettings(max_rounds=3))
+        assert len(run.rounds) == 3 and not run.liquidated.any()
+        for st, f in zip(run.rounds, (1.0, 0.995, 0.99), strict=True):
+            moved = snap.shifted(spot={"BTC": f, "ETH": f})
+            want = margin_book(venue.book, moved, model=regime, config=cfg)
+            wst = want.collateral_value.sum() - 4 * 1_000.0
+            assert wst > 0.5 * 4 * 40 * 1.2 * 3_200 * f  # the oracle-valued wstETH counts
+            assert st.collateral_value == pytest.approx(want.collateral_value.sum(), rel=1e-12)
+            assert st.initial_margin == pytest.approx(want.initial_margin.sum(), rel=1e-12)
+            if regime == "var":  # the user's history, not the bundled one
+                other = margin_book(venue.book, bundled.shifted(spot={"BTC": f, "ETH": f}),
+                                    model=regime, config=cfg)  # fmt: skip
+                assert abs(other.initial_margin.sum() / st.initial_margin - 1.0) > 1e-3

@@ -21,14 +21,14 @@ from typer.testing import CliRunner
 
 from crossmargin.cli.app import app
 from crossmargin.errors import CrossMarginError, InputError
-from crossmargin.margin.presets.derive.case import (
+from crossmargin.venues.derive.case import (
     case_from_obj,
     case_notes,
     checked_result,
     load_case,
 )
-from crossmargin.margin.presets.derive.compare import compare_case
-from crossmargin.margin.presets.derive.report import engine_check
+from crossmargin.venues.derive.compare import compare_case
+from crossmargin.venues.derive.report import engine_check
 
 DATA = Path(__file__).parent / "data"
 CASE_FILES = sorted(p.name for p in DATA.glob("derive_test_*.json"))

@@ -19,10 +19,10 @@ from crossmargin.explain import explain_dict
 from crossmargin.instruments import Portfolio, Position, parse_instrument
 from crossmargin.io.market import market_from_obj
 from crossmargin.io.portfolio import portfolios_from_obj
-from crossmargin.margin.presets.derive.case import load_case
-from crossmargin.margin.presets.derive.compare import compare_case
-from crossmargin.margin.presets.derive.report import engine_check
-from crossmargin.margin.presets.derive.translate import case_to_files
+from crossmargin.venues.derive.case import load_case
+from crossmargin.venues.derive.compare import compare_case
+from crossmargin.venues.derive.report import engine_check
+from crossmargin.venues.derive.translate import case_to_files
 
 CASES = (
     "derive_test_29_perps_basic_perp.json",
@@ -237,7 +237,7 @@ def test_lenient_case_reads_a_skew_scenario_with_a_spot_move(data: Path) -> None
         "VolShockDirection": "LINEAR",
         "DampeningFactor": 0.5,
     }
-    from crossmargin.margin.presets.derive.case import case_from_obj
+    from crossmargin.venues.derive.case import case_from_obj
 
     report = compare_case(case_from_obj(obj))
     assert report.notes and "only MM/IM are comparable" in report.notes[0]
@@ -263,8 +263,8 @@ def test_expired_option_and_strike_zero_cases(data: Path) -> None:
         }
     )
     obj["Result"] = {}
-    from crossmargin.margin.presets.derive.case import case_from_obj
-    from crossmargin.margin.presets.derive.report import case_report_dict
+    from crossmargin.venues.derive.case import case_from_obj
+    from crossmargin.venues.derive.report import case_report_dict
 
     c = case_from_obj(obj)
     report = compare_case(c)

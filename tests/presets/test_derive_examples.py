@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crossmargin.margin.presets.derive.case import case_inputs, case_params, load_case
-from crossmargin.margin.presets.derive.compare import RELATIVE_TOLERANCE, compare_case
 from crossmargin.margin.presets.derive.core import (
     SECONDS_PER_YEAR,
     derive_margin,
@@ -23,6 +21,8 @@ from crossmargin.margin.presets.derive.core import (
     vol_shock_multipliers,
 )
 from crossmargin.margin.presets.derive.kernel import derive_svi_vols
+from crossmargin.venues.derive.case import case_inputs, case_params, load_case
+from crossmargin.venues.derive.compare import RELATIVE_TOLERANCE, compare_case
 
 #: The venue harness's tolerance on MM / IM / scenario P&L (derive-pmrm2.md §10.4).
 VENUE_REL = RELATIVE_TOLERANCE

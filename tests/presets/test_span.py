@@ -17,9 +17,9 @@ from crossmargin.engine import compute_margin
 from crossmargin.instruments import Book, Portfolio, Position, parse_instrument
 from crossmargin.io.market import load_market
 from crossmargin.kernels.reference import black76_price_scalar
-from crossmargin.margin.presets.span.files import load_span_file, run_span_file, span_file_from_obj
 from crossmargin.margin.presets.span.model import SCAN_POINTS, span_params, span_risk_arrays
 from crossmargin.resolve import resolve
+from crossmargin.venues.span.files import load_span_file, run_span_file, span_file_from_obj
 
 #: CME publishes whole dollars; ours are exact sums of the arrays.
 DOLLAR = 1e-9

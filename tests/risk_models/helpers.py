@@ -24,7 +24,7 @@ from crossmargin import (
 )
 from crossmargin.cli.app import app
 from crossmargin.config import config_from_dict, default_config
-from crossmargin.scenarios.history import PriceHistory, load_price_history
+from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
 
 AS_OF = datetime(2026, 11, 22, 8, tzinfo=UTC)
 ADDONS = ("correlation_breakdown", "liquidity", "wrong_way", "basis")
@@ -69,7 +69,7 @@ def history_of_frame(df: pd.DataFrame, tmp: Path, name: str = "history.csv") -> 
 def crypto_market(
     *, history: PriceHistory | None = None, btc: float = 65_000.0, eth: float = 3_200.0
 ) -> MarketSnapshot:
-    """BTC, ETH (flat vols), USD and USDC, optionally with a price history."""
+    """BTC, ETH (flat vols), USD and USDC, with a price history (the bundled closes by default)."""
     assets = {
         "USD": AssetMarket(price=1.0),
         "USDC": AssetMarket(price=0.9998),
@@ -77,7 +77,11 @@ def crypto_market(
         "ETH": AssetMarket(price=eth, vol=0.70, perp_mark=eth),
     }
     return MarketSnapshot(
-        as_of=AS_OF, base_currency="USD", assets=assets, history=history, timestamp=AS_OF
+        as_of=AS_OF,
+        base_currency="USD",
+        assets=assets,
+        history=history or bundled_history(),
+        timestamp=AS_OF,
     )
 
 

@@ -79,7 +79,7 @@ def test_compare_has_var_and_es_columns(examples: Path) -> None:
     [
         (
             "date,BTC\n2020-01-01,1\n2020-01-02,x\n",
-            "history.csv:BTC[row 2]: must be a number, got 'x'",
+            "history.csv:BTC[2020-01-02]: must be a number, got 'x'",
         ),
         ("date,ETH\n2020-01-01,1\n2020-01-02,2\n", "history.BTC: no price history for BTC"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from crossmargin import account_dict
 from crossmargin.config import config_from_dict, default_config
-from crossmargin.errors import ConfigError
+from crossmargin.errors import MarketDataError
 from crossmargin.market.snapshot import AssetMarket
 
 from .helpers import crypto_market, gbm_frame, history_of_frame, margin
@@ -31,8 +32,10 @@ def collateral(res: object, asset: str) -> dict[str, object]:
 
 
 def snap_with_vol(tmp: Path, vol: float, name: str) -> object:
+    """ETH without an implied vol, so its EWMA history volatility drives the haircut."""
     df = gbm_frame(["BTC", "ETH"], n=400, vols=[vol, vol], start="2025-10-01", seed=2)
-    return crypto_market(history=history_of_frame(df, tmp, name))
+    snap = crypto_market(history=history_of_frame(df, tmp, name))
+    return snap.shifted(assets={"ETH": replace(snap.assets["ETH"], vol=None)})
 
 
 def test_haircut_rises_with_volatility(tmp_path: Path) -> None:
@@ -45,6 +48,19 @@ def test_haircut_rises_with_volatility(tmp_path: Path) -> None:
     assert hs[0] < hs[1] < hs[2]
     # at 3.2 annual vol, z sigma sqrt(2) is far above the 18 % static haircut
     assert hs[2] > 0.3
+
+
+def test_implied_vol_comes_first(tmp_path: Path) -> None:
+    # the one volatility policy: the snapshot's implied vol, then the history's EWMA
+    book = pf(("BTC-PERP", 1.0), collateral={"ETH": 100.0, "USD": 1e5})
+    cfg = dyn(concentration={"default_max_share": None, "max_share": {}, "excess_haircut": 1.0})
+    wild = snap_with_vol(tmp_path, 3.2, "wild.csv")
+    implied = wild.shifted(assets={"ETH": replace(wild.assets["ETH"], vol=0.7)})
+    h = collateral(margin(book, implied, "portfolio", cfg), "ETH")["haircut_detail"]
+    dh = cfg.dynamic_haircuts
+    assert h["volatility_im"] == pytest.approx(
+        dh.z_im * 0.7 / np.sqrt(365.0) * np.sqrt(dh.horizon_days)
+    )
 
 
 def test_floored_by_static_haircut_and_off_by_default(tmp_path: Path) -> None:
@@ -77,8 +93,6 @@ def test_size_premium_matches_drift_examples(f: float, tokens: float, asset_weig
     snap = crypto_market()
     assets = dict(snap.assets)
     assets["SOL"] = AssetMarket(price=1.0)
-    from dataclasses import replace
-
     snap = replace(snap, assets=assets)
     r = margin(pf(collateral={"SOL": tokens}), snap, "portfolio", config_from_dict(d))
     assert 1.0 - collateral(r, "SOL")["haircut_im"] == pytest.approx(asset_weight, abs=DRIFT_TOL)
@@ -101,23 +115,22 @@ def test_concentration_limit_haircuts_the_excess(tmp_path: Path) -> None:
     assert collateral(small, "ETH")["haircut_detail"]["concentration"] == 0.0  # type: ignore[index]
 
 
-def test_missing_volatility_is_a_config_error() -> None:
+def test_missing_volatility_is_an_error_naming_the_field() -> None:
     d = default_config().model_dump(mode="json")
     d["collateral"]["XYZ"] = {"im": 0.3, "mm": 0.2}
     d["dynamic_haircuts"].update({"enabled": True, "vols": {}})
     snap = crypto_market()
     assets = dict(snap.assets)
     assets["XYZ"] = AssetMarket(price=2.0)
-    from dataclasses import replace
-
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(MarketDataError) as e:
         margin(
             pf(collateral={"XYZ": 10.0}),
             replace(snap, assets=assets),
             "portfolio",
             config_from_dict(d),
         )
-    assert e.value.path == "config.dynamic_haircuts.vols.XYZ"
+    assert e.value.path == "assets.XYZ.vol"
+    assert "dynamic_haircuts.vols.XYZ" in e.value.reason
 
 
 def test_liability_is_charged_more(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ import pytest
 
 from crossmargin.config import default_config
 from crossmargin.errors import InputError, MarketDataError, ModelError
+from crossmargin.market.history import bundled_history, load_price_history
+from crossmargin.market.returns import ewma_variance, joint_returns, overlapping_windows
 from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.historical import historical_scenarios, mpor_observations
-from crossmargin.scenarios.history import bundled_history, load_price_history
 from crossmargin.scenarios.joint import SEGMENT_DEPEG, SEGMENT_LOOKBACK, SEGMENT_STRESS
-from crossmargin.scenarios.returns import ewma_variance, joint_returns, overlapping_windows
 
 from .helpers import config, gbm_frame, history_of_frame
 
@@ -41,10 +41,10 @@ def test_reader_roundtrip(tmp_path: Path, suffix: str) -> None:
         ("date,BTC\n2020-01-01,1\n2020-01-01,2\n", "h.csv:date", "duplicate date"),
         (
             "date,BTC\n2020-01-01,1\n2020-01-02,abc\n",
-            "h.csv:BTC[row 2]",
+            "h.csv:BTC[2020-01-02]",
             "must be a number, got 'abc'",
         ),
-        ("date,BTC\n2020-01-01,1\n2020-01-02,-3\n", "h.csv:BTC", "must be positive"),
+        ("date,BTC\n2020-01-01,1\n2020-01-02,-3\n", "h.csv:BTC[2020-01-02]", "must be positive"),
         ("day,BTC\n2020-01-01,1\n2020-01-02,2\n", "h.csv", "needs a date column"),
         ("date\n2020-01-01\n2020-01-02\n", "h.csv", "at least one price column"),
         ("date,BTC\n2020-01-01,1\n", "h.csv", "at least two observations"),

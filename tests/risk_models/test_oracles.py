@@ -15,14 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossmargin import account_dict
-from crossmargin.collateral.oracles import (
-    CollateralOracle,
-    HttpJsonOracle,
-    StaticFileOracle,
-    with_oracle_records,
-)
+from crossmargin.collateral.oracles import with_oracle_records
 from crossmargin.errors import InputError, MarketDataError
 from crossmargin.io.market import market_from_obj
+from crossmargin.io.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.market.snapshot import MarketSnapshot, OracleRecord
 
 from .helpers import AS_OF, config, crypto_market, invoke, margin

@@ -11,7 +11,8 @@ from crossmargin import Book, Future, Option, Perpetual, compute_margin, explain
 from crossmargin.errors import MarketDataError
 from crossmargin.kernels.reference import black76_price_scalar
 from crossmargin.market.snapshot import AssetMarket
-from crossmargin.scenarios.joint import JointScenarioSet, joint_unit_pnl
+from crossmargin.risk.pnl import joint_unit_pnl
+from crossmargin.scenarios.joint import JointScenarioSet
 
 from .helpers import AS_OF, addon, config, crypto_market, gbm_frame, history_of_frame, margin
 from .helpers import portfolio as pf

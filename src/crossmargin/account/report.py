@@ -13,7 +13,7 @@ from crossmargin._typing import IntArray
 from crossmargin.account.health import STATUSES, AccountResults
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.greeks import account_greeks
 
 __all__ = [

@@ -2,7 +2,6 @@
 
 The path of one backtest (each step its own module)::
 
-    history.py      price history (bundled closes, CSV or Parquet), validated, raw
     cleaning.py     stale repeats and bad prints dropped — and listed
     calendar.py     the book's calendar: dates where every needed series closed; gaps flagged
     vol.py          point-in-time vol estimates (realised, EWMA, VIX)
@@ -12,7 +11,7 @@ The path of one backtest (each step its own module)::
     replay.py       margins per model, realised P&L over the margin period of risk
     stats.py        Kupiec, Christoffersen, Basel traffic light (overlap-aware), ES (Z2)
     procyclicality.py, netting.py, analysis.py    the measures of one model
-    run.py          run_backtest(): the front door
+    run.py          run_backtest(): the front door; load_history() (the bundled closes or a file)
     report.py, charts.py, html.py                 JSON / CSV / PNG / HTML
 
 ``crossmargin backtest BOOK`` is the command-line edge (``cli/cmd_backtest.py``).
@@ -20,11 +19,10 @@ The path of one backtest (each step its own module)::
 
 from crossmargin.backtest.analysis import ModelResult
 from crossmargin.backtest.cleaning import CleaningRules, DroppedPoint
-from crossmargin.backtest.history import PriceHistory, history_from_frame, load_history
 from crossmargin.backtest.html import html_report
 from crossmargin.backtest.replay import BookReplay, ModelRun, ReplayOptions
 from crossmargin.backtest.report import daily_frame, summary_dict, summary_row
-from crossmargin.backtest.run import BacktestResult, run_backtest
+from crossmargin.backtest.run import BacktestResult, load_history, run_backtest
 from crossmargin.backtest.spec import BacktestBook, Leg, book_from_obj, bundled_books, load_book
 from crossmargin.backtest.stats import (
     christoffersen,
@@ -33,6 +31,7 @@ from crossmargin.backtest.stats import (
     overlap_inflation,
     traffic_light,
 )
+from crossmargin.market.history import PriceHistory, history_from_frame
 
 __all__ = [
     "BacktestBook",

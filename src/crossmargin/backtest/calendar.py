@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossmargin._arrays import Rows
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.backtest.cleaning import DroppedPoint
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.errors import InputError
+from crossmargin.market.history import PriceHistory
 
 __all__ = ["BookCalendar", "SeriesCoverage", "align"]
 
@@ -83,7 +84,7 @@ class SeriesCoverage:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class BookCalendar:
+class BookCalendar(Rows):
     """The aligned calendar of one book.
 
     Attributes
@@ -116,11 +117,6 @@ class BookCalendar:
     coverage: tuple[SeriesCoverage, ...]
     partial_dates: dict[str, int]
     dropped: tuple[DroppedPoint, ...]
-
-    @property
-    def n(self) -> int:
-        """Number of calendar dates."""
-        return int(self.dates.shape[0])
 
     def column(self, name: str) -> FloatArray:
         """Closes of one needed series on the calendar."""
@@ -191,11 +187,11 @@ def align(
     for c in cols:
         if not hist.has(c):
             raise InputError(
-                f"the price history has no column {c} (columns: {', '.join(hist.columns)})",
+                f"the price history has no column {c} (columns: {', '.join(hist.assets)})",
                 path=f"{path}.{c}",
             )
-    idx = [hist.columns.index(c) for c in cols]
-    vals = hist.values[:, idx]
+    idx = [hist.assets.index(c) for c in cols]
+    vals = hist.prices[:, idx]
     obs = ~np.isnan(vals)
     coverage: list[SeriesCoverage] = []
     gap_days: list[np.ndarray] = []

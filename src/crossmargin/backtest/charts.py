@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from crossmargin.backtest.analysis import ModelResult
 from crossmargin.backtest.run import BacktestResult
 
 __all__ = [
@@ -49,14 +50,17 @@ def _dates(res: BacktestResult) -> np.ndarray:
     return res.replay.dates.astype("datetime64[D]").astype(object)
 
 
+def _ran(res: BacktestResult) -> list[ModelResult]:
+    """The models that produced margins."""
+    return [m for m in res.models if m.run is not None]
+
+
 def margin_chart(res: BacktestResult) -> bytes | None:
     """Margin vs realised loss, one panel per model that ran."""
-    ok = [m for m in res.models if m.run is not None]
+    ok = _ran(res)
     if not ok:
         return None
-    plt = _plt()
-    rep = res.replay
-    x = _dates(res)
+    plt, rep, x = _plt(), res.replay, _dates(res)
     fig, axes = plt.subplots(
         len(ok), 1, figsize=(12, 2.6 * len(ok) + 0.4), sharex=True, squeeze=False
     )
@@ -155,12 +159,10 @@ def correlation_chart(res: BacktestResult) -> bytes | None:
 
 def procyclicality_chart(res: BacktestResult) -> bytes | None:
     """Margin rate per model against the book's realised vol."""
-    ok = [m for m in res.models if m.run is not None]
+    ok = _ran(res)
     if not ok:
         return None
-    plt = _plt()
-    rep = res.replay
-    x = _dates(res)
+    plt, rep, x = _plt(), res.replay, _dates(res)
     fig, ax = plt.subplots(figsize=(12, 3.6))
     with np.errstate(divide="ignore", invalid="ignore"):
         for k, m in enumerate(ok):

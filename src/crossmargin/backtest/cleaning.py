@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.errors import InputError
+from crossmargin.market.history import PriceHistory
 
 __all__ = ["CleaningRules", "DroppedPoint", "clean_history", "parse_drop"]
 
@@ -125,37 +125,41 @@ def _bad_prints(values: np.ndarray, rules: CleaningRules) -> tuple[np.ndarray, n
     return (idx + 1).astype(np.int64), thr[idx]
 
 
+def _drop(
+    dropped: list[DroppedPoint], point: tuple[str, str, float], reason: Reason, detail: str
+) -> None:
+    dropped.append(DroppedPoint(*point, reason, detail))
+
+
 def clean_history(
     hist: PriceHistory, rules: CleaningRules, *, columns: Sequence[str] | None = None
 ) -> tuple[PriceHistory, tuple[DroppedPoint, ...]]:
     """Apply the cleaning rules to ``columns`` (all by default); return the result and the drops."""
-    values = hist.values.copy()
+    values = hist.prices.copy()
     dropped: list[DroppedPoint] = []
-    names = list(columns) if columns is not None else list(hist.columns)
+    names = list(columns) if columns is not None else list(hist.assets)
     for asset, day in rules.user_drops:
-        if asset not in hist.columns:
+        if asset not in hist.assets:
             raise InputError(f"no column {asset} in the history", path="--drop-print")
         hit = np.flatnonzero(hist.dates == day)
-        k = hist.columns.index(asset)
+        k = hist.assets.index(asset)
         if hit.size == 0 or np.isnan(values[hit[0], k]):
             raise InputError(f"{asset} has no close on {day}", path="--drop-print")
         dropped.append(DroppedPoint(asset, str(day), float(values[hit[0], k]), "user", "named"))
         values[hit[0], k] = np.nan
     for asset in names:
-        k = hist.columns.index(asset)
+        k = hist.assets.index(asset)
         obs = np.flatnonzero(~np.isnan(values[:, k]))
         v = values[obs, k]
         st = _stale(v, rules.stale_run)
+
         for i in st:
-            dropped.append(
-                DroppedPoint(
-                    asset,
-                    str(hist.dates[obs[i]]),
-                    float(v[i]),
-                    "stale_repeat",
-                    f"repeats the close of {hist.dates[obs[i - 1]]} "
-                    f"(run of >= {rules.stale_run} identical closes)",
-                )
+            _drop(
+                dropped,
+                (asset, str(hist.dates[obs[i]]), float(v[i])),
+                "stale_repeat",
+                f"repeats the close of {hist.dates[obs[i - 1]]} "
+                f"(run of >= {rules.stale_run} identical closes)",
             )
         values[obs[st], k] = np.nan
         if not rules.bad_prints:
@@ -164,17 +168,14 @@ def clean_history(
         v = values[obs, k]
         bad, thr = _bad_prints(v, rules)
         for i, t in zip(bad, thr, strict=True):
-            dropped.append(
-                DroppedPoint(
-                    asset,
-                    str(hist.dates[obs[i]]),
-                    float(v[i]),
-                    "bad_print",
-                    f"{v[i - 1]:g} -> {v[i]:g} -> {v[i + 1]:g}: log moves "
-                    f"{np.log(v[i] / v[i - 1]):+.3f}, {np.log(v[i + 1] / v[i]):+.3f} "
-                    f"beyond +-{t:.3f} and reverting",
-                )
+            _drop(
+                dropped,
+                (asset, str(hist.dates[obs[i]]), float(v[i])),
+                "bad_print",
+                f"{v[i - 1]:g} -> {v[i]:g} -> {v[i + 1]:g}: log moves "
+                f"{np.log(v[i] / v[i - 1]):+.3f}, {np.log(v[i + 1] / v[i]):+.3f} "
+                f"beyond +-{t:.3f} and reverting",
             )
         values[obs[bad], k] = np.nan
     dropped.sort(key=lambda d: (d.date, d.asset))
-    return hist.with_values(values), tuple(dropped)
+    return hist.with_prices(values), tuple(dropped)

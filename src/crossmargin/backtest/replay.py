@@ -36,7 +36,6 @@ from crossmargin._arrays import sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.backtest.calendar import BookCalendar, align
 from crossmargin.backtest.cleaning import CleaningRules, clean_history
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.backtest.schedule import DailyLegs, build_daily_legs
 from crossmargin.backtest.snapshots import (
     MarketPath,
@@ -53,6 +52,7 @@ from crossmargin.config import RiskConfig
 from crossmargin.errors import CrossMarginError, InputError, ModelError
 from crossmargin.margin.base import get_model
 from crossmargin.margin.result import MarginBatch
+from crossmargin.market.history import PriceHistory
 from crossmargin.resolve.book import ResolvedBook, resolve
 
 __all__ = ["BookReplay", "ModelRun", "ReplayOptions", "margin_model", "prepare"]

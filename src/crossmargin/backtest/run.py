@@ -16,16 +16,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from crossmargin.backtest.analysis import GapPolicy, ModelResult, analyse, failed
-from crossmargin.backtest.history import PriceHistory, load_history
 from crossmargin.backtest.replay import BookReplay, Engine, ReplayOptions, margin_model, prepare
 from crossmargin.backtest.spec import BacktestBook
 from crossmargin.config import RiskConfig, default_config
 from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.margin.base import available_models, model_info
+from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
 
-__all__ = ["BacktestResult", "resolve_models", "run_backtest"]
+__all__ = ["BacktestResult", "load_history", "resolve_models", "run_backtest"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,6 +58,20 @@ class BacktestResult:
             if m.model == name:
                 return m
         raise KeyError(name)
+
+
+def load_history(path: str | Path | None = None) -> PriceHistory:
+    """Daily closes from a CSV/Parquet file, or the bundled ones when ``path`` is ``None``.
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable file, unknown extension, or invalid content.
+    """
+    if path is not None:
+        return load_price_history(path, daily=True)
+    h = bundled_history()
+    return h.with_prices(h.prices, source="bundled")
 
 
 def resolve_models(spec: str | Sequence[str]) -> tuple[list[str], bool]:

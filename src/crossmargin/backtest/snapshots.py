@@ -23,33 +23,25 @@ underlying only): their margins measure how much the model nets *across* underly
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 
-from crossmargin._time import SECONDS_PER_DAY, SECONDS_PER_YEAR
-from crossmargin._typing import FloatArray, IntArray
-from crossmargin.backtest._compat import snapshot_history
-from crossmargin.backtest.history import PriceHistory
+from crossmargin._time import SECONDS_PER_YEAR
+from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.backtest.schedule import DailyLegs, epoch_seconds
 from crossmargin.collateral.valuation import value_collateral
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ConfigError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio, Position
+from crossmargin.market.history import PriceHistory
 from crossmargin.market.snapshot import AssetMarket, MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import (
-    KIND_FUTURE,
-    KIND_OPTION,
-    KIND_PERP,
-    KIND_SPOT,
-    InstrumentTable,
-    _values,
-)
-from crossmargin.resolve.positions import net_positions
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.marks import Marks
+from crossmargin.resolve.positions import book_holdings, mark_positions
+from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, contract_terms
 
 __all__ = [
     "MarketPath",
@@ -61,12 +53,6 @@ __all__ = [
     "stacked_resolved",
 ]
 
-_KIND_CODE = {
-    "spot": KIND_SPOT,
-    "perpetual": KIND_PERP,
-    "future": KIND_FUTURE,
-    "option": KIND_OPTION,
-}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -88,7 +74,8 @@ class MarketPath:
         Continuously compounded rate for forwards and discounts.
     history
         The cleaned price history; each day's snapshot carries it truncated at that day, for
-        models that build scenarios from history (:mod:`crossmargin.backtest._compat`).
+        models that build scenarios from history (:meth:`PriceHistory.until`: the model cannot
+        see a later close).
     """
 
     dates: np.ndarray
@@ -118,23 +105,12 @@ def day_snapshot(market: MarketPath, j: int, *, base_currency: str = "USD") -> M
         base_currency=base_currency,
         assets=assets,
         timestamp=market.as_of(j),  # the day's closes are observed at its as_of
-        **snapshot_history(market.history, market.dates[j]),
+        history=None
+        if market.history is None
+        else market.history.until(
+            market.dates[j], source=f"{market.history.source} (cleaned, up to {market.dates[j]})"
+        ),
     )
-
-
-def _classes(daily: DailyLegs, config: RiskConfig) -> tuple[tuple[str, ...], IntArray]:
-    """Risk classes (in order of first use) and each underlying's class index."""
-    names: dict[str, int] = {}
-    per_und = np.zeros(len(daily.underlyings), dtype=np.int64)
-    for u, sym in enumerate(daily.underlyings):
-        rc = config.risk_class_of(sym)
-        if rc is None:
-            raise ConfigError(
-                f"no risk class for underlying {sym}; add it under 'underlyings'",
-                path="config.underlyings",
-            )
-        per_und[u] = names.setdefault(rc, len(names))
-    return tuple(names), per_und
 
 
 def instrument_rows(
@@ -143,22 +119,24 @@ def instrument_rows(
     """Instrument table with one row per (day, leg), priced on calendar dates ``at`` (per day).
 
     ``at = daily.days`` prices each day's book on its own day (for margin);
-    ``at = daily.days + mpor`` re-prices the same contracts at the end of the window.
+    ``at = daily.days + mpor`` re-prices the same contracts at the end of the window. The terms
+    are the engine's (:func:`~crossmargin.resolve.terms.contract_terms`, once per contract, then
+    one row per (day, leg)); the marks are that day's spot, forward, discount and vol valued by
+    the engine's :func:`~crossmargin.resolve.marks.unit_values` — the stacked marks of every day.
     """
     D, L = daily.n_days, daily.n_legs
-    legs = daily.legs
-    classes, und_cls = _classes(daily, config)
-    kind = np.tile(np.asarray([_KIND_CODE[leg.kind] for leg in legs], dtype=np.int64), D)
-    inverse = np.tile(np.asarray([leg.settlement == "inverse" for leg in legs]), D)
-    mult = np.tile(np.asarray([leg.multiplier for leg in legs], dtype=np.float64), D)
-    und = np.tile(daily.und, D)
-    cls = und_cls[und]
+    terms = contract_terms(daily.contracts, config, underlyings=daily.underlyings).take(
+        daily.contract_id.ravel()
+    )
+    kind, und = terms.kind, terms.und
+    dated = (kind == KIND_FUTURE) | (kind == KIND_OPTION)
+    # expiry buckets numbered as within one day's snapshot (small, so that the dense
+    # (group x bucket) add-ons stay small over years of rolled contracts)
+    terms = replace(terms, expiry_key=_day_expiry_keys(D, L, und, daily.expiry.ravel(), dated))
     day_of_row = np.repeat(at, L)
     spot = market.spot[day_of_row, und]
-    dated = (kind == KIND_FUTURE) | (kind == KIND_OPTION)
     asof = np.repeat(epoch_seconds(market.dates[at]), L)
-    expiry = daily.expiry.ravel()
-    t = np.where(dated, (expiry - asof) / SECONDS_PER_YEAR, 0.0)
+    t = np.where(dated, (daily.expiry.ravel() - asof) / SECONDS_PER_YEAR, 0.0)
     if np.any(dated & (t <= 0)):
         raise AssertionError("a backtest contract is priced at or after its expiry")
     r = market.rate
@@ -168,51 +146,27 @@ def instrument_rows(
     sigma = np.where(opt, market.vol[day_of_row, und], 0.0)
     if np.any(opt & ~(np.isfinite(sigma) & (sigma > 0))):
         raise AssertionError("an option row has no vol estimate (evaluation days must have one)")
-    strike = daily.strike.ravel().copy()
-    is_call = np.tile(np.asarray([leg.right == "call" for leg in legs]), D)
     settled = np.zeros(D * L, dtype=np.bool_)
-    value, quote, delta = _values(
-        kind, inverse, mult, spot, fwd, t, strike, is_call, disc, sigma, settled
-    )
-    # expiry buckets as resolve() numbers them within one snapshot: per (day, underlying) the
-    # distinct expiries are 1, 2, ...; perps/spot share bucket 0
+    return InstrumentTable.join(terms, Marks.valued(terms, (spot, fwd, t, disc, sigma, settled)))
+
+
+def _day_expiry_keys(D: int, L: int, und: IntArray, expiry: IntArray, dated: BoolArray) -> IntArray:
+    """Expiry bucket of each (day, leg) row, numbered as within one day's snapshot.
+
+    Per (day, underlying) the distinct expiries are 1, 2, … in order; perpetuals and spot
+    share bucket 0.
+    """
     key = np.zeros(D * L, dtype=np.int64)
     if dated.any():
         day = np.repeat(np.arange(D, dtype=np.int64), L)[dated]
-        trip = np.stack([day, und[dated], expiry[dated]])
-        uniq, inv = np.unique(trip, axis=1, return_inverse=True)
+        uniq, inv = np.unique(
+            np.stack([day, und[dated], expiry[dated]]), axis=1, return_inverse=True
+        )
         new_group = np.ones(uniq.shape[1], dtype=np.bool_)
         new_group[1:] = np.any(uniq[:2, 1:] != uniq[:2, :-1], axis=0)
         start = np.maximum.accumulate(np.where(new_group, np.arange(uniq.shape[1]), 0))
-        rank = np.arange(uniq.shape[1]) - start + 1
-        key[dated] = rank[inv.ravel()]
-    cid = daily.contract_id.ravel()
-    contracts = tuple(daily.contracts[i] for i in cid)
-    names_by_id = [c.name for c in daily.contracts]
-    return InstrumentTable(
-        contracts=contracts,
-        names=tuple(names_by_id[i] for i in cid),
-        underlyings=daily.underlyings,
-        classes=classes,
-        kind=kind,
-        inverse=inverse,
-        mult=mult,
-        und=und,
-        cls=cls,
-        spot=spot,
-        fwd=fwd,
-        t=t,
-        strike=strike,
-        is_call=is_call,
-        discount=disc,
-        sigma=sigma,
-        dte=t * (SECONDS_PER_YEAR / SECONDS_PER_DAY),
-        settled=settled,
-        value=value,
-        quote_price=quote,
-        delta=delta,
-        expiry_key=key,
-    )
+        key[dated] = (np.arange(uniq.shape[1]) - start + 1)[inv.ravel()]
+    return key
 
 
 def solve_hedges(daily: DailyLegs, inst: InstrumentTable, spot: FloatArray) -> DailyLegs:
@@ -237,20 +191,6 @@ def solve_hedges(daily: DailyLegs, inst: InstrumentTable, spot: FloatArray) -> D
     return daily.with_quantity(q)
 
 
-def _take(inst: InstrumentTable, idx: IntArray) -> InstrumentTable:
-    """The rows ``idx`` of an instrument table."""
-    out: dict[str, Any] = {}
-    for f in fields(inst):
-        v = getattr(inst, f.name)
-        if isinstance(v, np.ndarray):
-            out[f.name] = v[idx]
-        elif f.name in ("contracts", "names"):
-            out[f.name] = tuple(v[i] for i in idx)
-        else:
-            out[f.name] = v
-    return InstrumentTable(**out)
-
-
 def stacked_resolved(
     daily: DailyLegs,
     inst: InstrumentTable,
@@ -273,7 +213,7 @@ def stacked_resolved(
     day = np.repeat(np.arange(D, dtype=np.int64), L)
     key = day * n_c + daily.contract_id.ravel()
     _, first, of_row = np.unique(key, return_index=True, return_inverse=True)
-    table = _take(inst, first)
+    table = inst.take(first)
     of_row = of_row.ravel().astype(np.int64)
     acc = day
     pos_inst = of_row
@@ -307,7 +247,7 @@ def stacked_resolved(
         pos_prefix=("legs",) * n_acc,
     )
     snap = day_snapshot(market, int(daily.days[0]))
-    pos = net_positions(book, table)
+    pos = mark_positions(book_holdings(book, table), table, table)
     col = value_collateral(book, snap, config)
     return ResolvedBook(book, snap, config, table, pos, col, np.ones(n_acc))
 

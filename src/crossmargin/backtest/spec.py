@@ -38,10 +38,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crossmargin._validation import Finite, Positive, read_json, translate
 from crossmargin.backtest.vol import VolSpec
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Right, Settlement
-from crossmargin.io.validation import Finite, Positive, read_json, translate
 
 __all__ = [
     "DEFAULT_VOL",

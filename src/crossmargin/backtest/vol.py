@@ -28,7 +28,8 @@ import numpy as np
 
 from crossmargin._typing import FloatArray
 from crossmargin.backtest.calendar import BookCalendar
-from crossmargin.backtest.history import PriceHistory
+from crossmargin.market.history import PriceHistory
+from crossmargin.market.returns import ewma_filter
 
 __all__ = ["VolSpec", "ewma_vol", "realised_vol", "vol_on_calendar"]
 
@@ -105,9 +106,7 @@ def ewma_vol(hist: PriceHistory, asset: str, lam: float, window: int) -> FloatAr
     var = np.empty(r.size - window + 1)
     var[0] = seed
     if rest.size:
-        from scipy.signal import lfilter  # lazy: scipy.signal costs ~0.6 s to import
-
-        var[1:], _ = lfilter([1.0 - lam], [1.0, -lam], rest, zi=[lam * seed])
+        var[1:] = ewma_filter(rest, lam, seed)
     out[rows[window:]] = np.sqrt(var * ann)
     return out
 

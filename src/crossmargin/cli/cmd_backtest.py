@@ -238,9 +238,8 @@ def _run(
     drop_print: list[str] | None,
 ) -> list[BacktestResult]:
     from crossmargin.backtest.cleaning import CleaningRules, parse_drop
-    from crossmargin.backtest.history import load_history
     from crossmargin.backtest.replay import ReplayOptions
-    from crossmargin.backtest.run import resolve_models, run_backtest
+    from crossmargin.backtest.run import load_history, resolve_models, run_backtest
     from crossmargin.backtest.spec import load_book
 
     # validate every input before computing anything

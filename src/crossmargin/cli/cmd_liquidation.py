@@ -29,16 +29,9 @@ from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
-from crossmargin.instruments.book import Book
 from crossmargin.io.market import load_market
-from crossmargin.io.portfolio import load_portfolios
-from crossmargin.io.tables import (
-    TABLE_SUFFIXES,
-    book_from_frames,
-    read_table,
-    table_format,
-    write_table,
-)
+from crossmargin.io.tables import TABLE_SUFFIXES, table_format, write_table
+from crossmargin.io.venue_spec import load_venue
 from crossmargin.liquidation.cascade import REGIMES, CascadeResult, CascadeSettings, run_cascade
 from crossmargin.liquidation.report import (
     cascade_dict,
@@ -48,7 +41,7 @@ from crossmargin.liquidation.report import (
 )
 from crossmargin.liquidation.run import liquidate_book
 from crossmargin.liquidation.shocks import ShockPath, parse_shock, shocked_snapshot
-from crossmargin.liquidation.synthetic import Venue, synthetic_venue
+from crossmargin.liquidation.synthetic import Venue
 from crossmargin.margin.base import available_models, model_info
 from crossmargin.market.snapshot import MarketSnapshot
 
@@ -312,46 +305,6 @@ def _print_liquidation(con: Console, d: dict[str, Any]) -> None:
 
 
 # -- cascade ------------------------------------------------------------------------------------
-def load_venue(
-    spec: str,
-    snap: MarketSnapshot,
-    cfg: RiskConfig,
-    *,
-    collateral: Path | None,
-    regimes: tuple[str, ...],
-) -> Venue:
-    """A venue from ``synthetic:N[:SEED]``, a portfolio JSON or a positions table."""
-    if spec.startswith("synthetic:"):
-        parts = spec.split(":")
-        try:
-            n = int(parts[1])
-            seed = int(parts[2]) if len(parts) > 2 else 0
-        except (ValueError, IndexError):
-            raise InputError(f"{spec!r} must be synthetic:N[:SEED]", path="venue") from None
-        if len(parts) > 3 or not 1 <= n <= 10_000_000 or not 0 <= seed < 2**63:
-            raise InputError(
-                f"{spec!r} must be synthetic:N[:SEED] with 1 <= N <= 10,000,000 and "
-                "0 <= SEED < 2**63",
-                path="venue",
-            )
-        return synthetic_venue(snap, cfg, n, seed=seed, regimes=regimes)
-    path = Path(spec)
-    if path.suffix.lower() == ".json" and collateral is None:
-        pfs, prefixes = load_portfolios(path)
-        return Venue(Book.from_portfolios(pfs, prefixes=prefixes), path.name)
-    if collateral is None:
-        raise InputError(
-            "a positions table needs --collateral (or use a portfolio .json / synthetic:N)",
-            path="--collateral",
-        )
-    book = book_from_frames(
-        read_table(path, what="positions"),
-        read_table(collateral, what="collateral"),
-        base_currency=snap.base_currency,
-    )
-    return Venue(book, path.name)
-
-
 @app.command()
 @handle_errors
 def cascade(

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from crossmargin._time import format_instant
+from crossmargin._validation import read_json
 from crossmargin.cli.app import app
 from crossmargin.cli.common import (
     ConfigOpt,
@@ -22,10 +23,9 @@ from crossmargin.cli.common import (
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.cli.output import dumps
-from crossmargin.collateral.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.errors import InputError
 from crossmargin.io.market import market_from_obj
-from crossmargin.io.validation import read_json
+from crossmargin.io.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
 from crossmargin.market.snapshot import OracleRecord
 
 __all__ = ["oracle_source", "record_dict"]

@@ -150,10 +150,10 @@ def venue_case(
 def _derive_case(
     path: Path, vols: str, via_engine: bool, underlying: str, files: OutputFiles
 ) -> dict[str, Any]:
-    from crossmargin.margin.presets.derive.case import VolSource, load_case
-    from crossmargin.margin.presets.derive.compare import compare_case
-    from crossmargin.margin.presets.derive.report import case_report_dict, engine_check
-    from crossmargin.margin.presets.derive.translate import case_to_files
+    from crossmargin.venues.derive.case import VolSource, load_case
+    from crossmargin.venues.derive.compare import compare_case
+    from crossmargin.venues.derive.report import case_report_dict, engine_check
+    from crossmargin.venues.derive.translate import case_to_files
 
     c = load_case(path)
     v: VolSource = "mark" if vols == "mark" else "svi"
@@ -177,8 +177,8 @@ def _derive_case(
 
 
 def _span_case(path: Path) -> dict[str, Any]:
-    from crossmargin.margin.presets.span.files import load_span_file, run_span_file
-    from crossmargin.margin.presets.span.report import span_report_dict
+    from crossmargin.venues.span.files import load_span_file, run_span_file
+    from crossmargin.venues.span.report import span_report_dict
 
     return span_report_dict(run_span_file(load_span_file(path)), case=str(path))
 

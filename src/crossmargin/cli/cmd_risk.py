@@ -14,7 +14,7 @@ from crossmargin.cli.app import app
 from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.output import dumps, fmt_money, fmt_num
-from crossmargin.scenarios.history import PriceHistory, bundled_history, load_price_history
+from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
 
 __all__ = ["history_summary", "print_model_detail"]
 

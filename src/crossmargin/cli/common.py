@@ -91,13 +91,11 @@ def load_inputs(
     """Load and validate portfolio, market, configuration and history (before any computation)."""
     cfg = load_risk_config(config)
     pfs, prefixes = load_portfolios(portfolio)
-    snap = load_market(market)
+    snap = load_market(market, history=None if history is not None else "bundled")
     if history is not None:
-        from dataclasses import replace
+        from crossmargin.market.history import load_price_history
 
-        from crossmargin.scenarios.history import load_price_history
-
-        snap = replace(snap, history=load_price_history(history))
+        snap = snap.shifted(history=load_price_history(history))
     return pfs, prefixes, snap, cfg
 
 

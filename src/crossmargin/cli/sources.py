@@ -242,11 +242,11 @@ def _load_sources(
         market=market,
     )
     notes = list(imp.notes)
-    snap = market_from_obj(imp.market)
+    snap = market_from_obj(imp.market, history=None if history is not None else "bundled")
     if history is not None:
-        from crossmargin.scenarios.history import load_price_history
+        from crossmargin.market.history import load_price_history
 
-        snap = replace(snap, history=load_price_history(history))
+        snap = snap.shifted(history=load_price_history(history))
     pfs: list[Portfolio] = []
     if imp.portfolio:
         pfs += portfolios_from_obj(imp.portfolio)[0]

@@ -1,5 +1,6 @@
 """Collateral valuation: prices, haircuts, liabilities."""
 
-from crossmargin.collateral.valuation import CollateralTable, haircut_value, value_collateral
+from crossmargin.collateral.table import CollateralTable, haircut_value
+from crossmargin.collateral.valuation import value_collateral
 
 __all__ = ["CollateralTable", "haircut_value", "value_collateral"]

@@ -8,9 +8,10 @@ Per collateral balance of asset ``a`` with market value ``N = amount × price`` 
     h_size = 1 − min(1, 1.1 / (1 + f_a · sqrt(|amount|)))       (Drift v2 asset-weight decay)
     h      = min(1, max(h_static, h_vol + h_liq, h_size))
 
-* ``σ_d`` is the EWMA daily volatility (λ = ``ewma_lambda``) of the asset's own price history
-  up to ``as_of``; assets without history use ``vols`` (annualised, / √365), then the snapshot's
-  implied ``vol``; none of these is a :class:`~crossmargin.errors.ConfigError`.
+* ``σ_d`` is the asset's daily volatility by the one volatility policy
+  (:mod:`crossmargin.market.volatility`): the snapshot's implied ``vol``, else the EWMA
+  volatility (λ = ``ewma_lambda``) of its own price history up to ``as_of``, else ``vols``
+  (annualised, / √365); none of these is a :class:`~crossmargin.errors.MarketDataError`.
 * ``h_size``: Drift's initial asset weight ``A(S) = min(w, 1.1 / (1 + f √S))`` with ``S`` the size
   in tokens (``../shared/methodologies/drift-v2.md`` §2); its haircut is ``1 − A``.
 * **Concentration limits**: within an account, the part of one asset's haircut value above
@@ -28,44 +29,33 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
+from crossmargin.collateral.table import CollateralTable
 from crossmargin.config import RiskConfig
-from crossmargin.errors import ConfigError
-from crossmargin.liquidity.impact import close_out_cost, daily_vol, impact_params
+from crossmargin.liquidity.impact import close_out_cost, impact_params
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.scenarios.historical import as_datetime64
-from crossmargin.scenarios.history import history_of
-from crossmargin.scenarios.returns import ewma_variance, joint_returns
+from crossmargin.market.volatility import daily_vol
 
 __all__ = ["DynamicHaircuts", "asset_daily_vol", "dynamic_haircuts"]
 
 
 def asset_daily_vol(asset: str, snapshot: MarketSnapshot, config: RiskConfig) -> float:
-    """Daily volatility of a collateral asset (history EWMA, configured vol, implied vol).
+    """Daily volatility of a collateral asset (the one policy, :mod:`crossmargin.market.volatility`).
 
     Raises
     ------
-    ConfigError
-        No price history, no configured and no implied volatility.
+    MarketDataError
+        No implied vol, no price history and no configured volatility.
     """
     dh = config.dynamic_haircuts
-    hist = history_of(snapshot)
-    if hist.has(asset):
-        jr = joint_returns(
-            hist, (asset,), until=as_datetime64(snapshot.as_of), max_gap_days=5.0, needed_by=asset
-        )
-        x = np.where(jr.valid[:, None], jr.x, np.nan)
-        _, var_now = ewma_variance(x, dh.ewma_lambda)
-        return float(np.sqrt(var_now[0] / max(jr.spacing_days, 1e-9)))
-    if asset in dh.vols:
-        return float(daily_vol(dh.vols[asset]))
-    a = snapshot.assets.get(asset)
-    if a is not None and a.vol is not None:
-        return float(daily_vol(a.vol))
-    raise ConfigError(
-        f"dynamic haircut of collateral {asset} needs a volatility: add "
-        f"dynamic_haircuts.vols.{asset}, a price history or assets.{asset}.vol",
-        path=f"config.dynamic_haircuts.vols.{asset}",
+    v = daily_vol(
+        asset,
+        snapshot,
+        ewma_lambda=dh.ewma_lambda,
+        configured=dh.vols.get(asset),
+        needed_by=f"the dynamic haircut of collateral {asset} (or dynamic_haircuts.vols.{asset})",
     )
+    assert v is not None  # required
+    return v
 
 
 class DynamicHaircuts:
@@ -89,33 +79,25 @@ class DynamicHaircuts:
 
 
 def dynamic_haircuts(
-    *,
-    config: RiskConfig,
-    snapshot: MarketSnapshot,
-    assets: Sequence[str],
+    table: CollateralTable,
     vol_asset: Sequence[str],
-    account: IntArray,
-    asset: IntArray,
-    amount: FloatArray,
-    price: FloatArray,
-    static_im: FloatArray,
-    static_mm: FloatArray,
     n_accounts: int,
+    snapshot: MarketSnapshot,
+    config: RiskConfig,
 ) -> DynamicHaircuts:
-    """Dynamic IM/MM haircut per collateral row (module docstring).
+    """Dynamic IM/MM haircut per row of ``table`` (module docstring).
 
     Parameters
     ----------
-    assets
-        Collateral symbols (``asset`` indexes them).
+    table
+        The collateral priced with its static haircuts (the floor).
     vol_asset
         Per asset, whose volatility and liquidity to use (itself, or an oracle kind's underlying).
-    account, asset, amount, price
-        One entry per collateral row.
-    static_im, static_mm
-        Static haircut per row (the floor).
     """
     dh = config.dynamic_haircuts
+    assets, account, asset = table.assets, table.account, table.asset
+    amount, price = table.amount, table.price
+    static_im, static_mm = table.haircut_im, table.haircut_mm
     base = snapshot.base_currency
     n_assets = len(assets)
     used = np.zeros(n_assets, np.bool_)

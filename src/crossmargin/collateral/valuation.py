@@ -13,69 +13,19 @@ are priced through their oracle record (:mod:`crossmargin.collateral.oracles`); 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from crossmargin._arrays import sum_by
-from crossmargin._typing import FloatArray, IntArray
-from crossmargin.config import HaircutConfig, RiskConfig
-from crossmargin.errors import ConfigError, MarketDataError
+from crossmargin.collateral.dynamic import dynamic_haircuts
+from crossmargin.collateral.haircuts import static_haircut
+from crossmargin.collateral.oracles import OracleValuation, value_oracle_asset
+from crossmargin.collateral.table import CollateralTable
+from crossmargin.config import RiskConfig
+from crossmargin.errors import MarketDataError
 from crossmargin.instruments.book import Book
 from crossmargin.market.checks import check_asset
 from crossmargin.market.snapshot import MarketSnapshot
 
-if TYPE_CHECKING:
-    from crossmargin.collateral.oracles import OracleValuation
-
-__all__ = ["CollateralTable", "static_haircut", "value_collateral"]
-
-
-def static_haircut(config: RiskConfig, asset: str, snapshot: MarketSnapshot) -> HaircutConfig:
-    """Static haircut of ``asset`` (its own, else its risk class's).
-
-    Raises
-    ------
-    ConfigError
-        The asset has none.
-    """
-    h = config.haircut(asset, base_currency=snapshot.base_currency)
-    if h is None:
-        raise ConfigError(
-            f"no haircut for collateral {asset}: add it under 'collateral' or map it to a risk class",
-            path="config.collateral",
-        )
-    return h
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CollateralTable:
-    """One row per collateral balance (amounts in asset units, values in snapshot currency)."""
-
-    assets: tuple[str, ...]
-    account: IntArray
-    asset: IntArray
-    amount: FloatArray
-    price: FloatArray
-    haircut_im: FloatArray
-    haircut_mm: FloatArray
-    market_value: FloatArray
-    value_im: FloatArray
-    value_mm: FloatArray
-    detail: Mapping[str, FloatArray] | None = None
-    oracle: tuple[OracleValuation | None, ...] | None = None
-
-    def per_account(self, values: FloatArray, n_accounts: int) -> FloatArray:
-        """Sum a per-row array per account."""
-        return sum_by(self.account, values, n_accounts)
-
-
-def haircut_value(amount: FloatArray, price: FloatArray, haircut: FloatArray) -> FloatArray:
-    """Haircut value: assets marked down, liabilities marked up."""
-    mv = amount * price
-    return np.where(mv >= 0, mv * (1.0 - haircut), mv * (1.0 + haircut))
+__all__ = ["value_collateral"]
 
 
 def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -> CollateralTable:
@@ -88,10 +38,6 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
     ConfigError
         A held asset has no haircut and no risk class to take one from.
     """
-    # imported here: both reach back into resolve/scenarios, which import this module
-    from crossmargin.collateral.dynamic import dynamic_haircuts
-    from crossmargin.collateral.oracles import value_oracle_asset
-
     n_assets = len(book.assets)
     price = np.zeros(n_assets)
     him = np.zeros(n_assets)
@@ -119,55 +65,32 @@ def value_collateral(book: Book, snapshot: MarketSnapshot, config: RiskConfig) -
                 f"price must be positive and finite, got {p!r}", path=f"assets.{sym}.price"
             )
         price[k] = p
-        h = config.haircut(sym, base_currency=snapshot.base_currency)
-        if h is None:
-            raise ConfigError(
-                f"no haircut for collateral {sym}: add it under 'collateral' or map it to a risk class",
-                path="config.collateral",
-            )
+        h = static_haircut(config, sym, snapshot.base_currency)
         him[k], hmm[k] = h.im, h.mm
     a = book.col_asset
-    amount = book.col_amount
-    pr = price[a]
-    h_im, h_mm = him[a], hmm[a]
-    detail = None
-    if config.dynamic_haircuts.enabled and a.size:
-        dyn = dynamic_haircuts(
-            config=config,
-            snapshot=snapshot,
-            assets=book.assets,
-            vol_asset=[o.underlying if o else s for s, o in zip(book.assets, oracle, strict=True)],
-            account=book.col_account,
-            asset=a,
-            amount=amount,
-            price=pr,
-            static_im=h_im,
-            static_mm=h_mm,
-            n_accounts=book.n_accounts,
-        )
-        zeroed = np.asarray([o is not None and o.haircut_im >= 1.0 for o in oracle])[a]
-        h_im = np.where(zeroed, h_im, dyn.im)
-        h_mm = np.where(zeroed, h_mm, dyn.mm)
-        detail = {
-            "static_im": him[a],
-            "static_mm": hmm[a],
-            "volatility_im": dyn.vol_im,
-            "volatility_mm": dyn.vol_mm,
-            "liquidity": dyn.liquidity,
-            "size": dyn.size,
-            "concentration": dyn.concentration,
-        }
-    return CollateralTable(
-        assets=book.assets,
-        account=book.col_account,
-        asset=a,
-        amount=amount,
-        price=pr,
-        haircut_im=h_im,
-        haircut_mm=h_mm,
-        market_value=amount * pr,
-        value_im=haircut_value(amount, pr, h_im),
-        value_mm=haircut_value(amount, pr, h_mm),
-        detail=detail,
+    table = CollateralTable.priced(
+        book.assets,
+        (book.col_account, a, book.col_amount),
+        price[a],
+        (him[a], hmm[a]),
         oracle=tuple(oracle) if any(o is not None for o in oracle) else None,
+    )
+    if not (config.dynamic_haircuts.enabled and a.size):
+        return table
+    vol_asset = [o.underlying if o else s for s, o in zip(book.assets, oracle, strict=True)]
+    dyn = dynamic_haircuts(table, vol_asset, book.n_accounts, snapshot, config)
+    zeroed = np.asarray([o is not None and o.haircut_im >= 1.0 for o in oracle])[a]
+    detail = {
+        "static_im": table.haircut_im,
+        "static_mm": table.haircut_mm,
+        "volatility_im": dyn.vol_im,
+        "volatility_mm": dyn.vol_mm,
+        "liquidity": dyn.liquidity,
+        "size": dyn.size,
+        "concentration": dyn.concentration,
+    }
+    return table.with_haircuts(
+        np.where(zeroed, table.haircut_im, dyn.im),
+        np.where(zeroed, table.haircut_mm, dyn.mm),
+        detail,
     )

@@ -8,7 +8,7 @@ valuation work is done per contract (a SPAN-style *risk array*) and shared by ev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,11 +18,29 @@ from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Spot
 from crossmargin.instruments.position import Portfolio
 
-__all__ = ["Book"]
+__all__ = ["Book", "BookShape"]
+
+
+class BookShape:
+    """Mixin of the books of many accounts: counts of accounts and position rows."""
+
+    __slots__ = ()
+    accounts: tuple[str, ...]
+    pos_quantity: FloatArray
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of accounts."""
+        return len(self.accounts)
+
+    @property
+    def n_positions(self) -> int:
+        """Number of position rows."""
+        return int(self.pos_quantity.shape[0])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Book:
+class Book(BookShape):
     """Positions and collateral of one or more accounts.
 
     Attributes
@@ -107,15 +125,9 @@ class Book:
         prefix = self.pos_prefix[acc] if self.pos_prefix is not None else "positions"
         return f"{prefix}[{src}].instrument"
 
-    @property
-    def n_accounts(self) -> int:
-        """Number of accounts."""
-        return len(self.accounts)
-
-    @property
-    def n_positions(self) -> int:
-        """Number of position rows (before netting)."""
-        return int(self.pos_quantity.shape[0])
+    def scaled_collateral(self, factor: FloatArray) -> Book:
+        """The same book with every account's collateral balances times ``factor[account]``."""
+        return replace(self, col_amount=self.col_amount * factor[self.col_account])
 
     @classmethod
     def from_portfolios(

@@ -44,8 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crossmargin._checks import symbol_value
 from crossmargin._time import format_instant, parse_instant
-from crossmargin.errors import InputError
-from crossmargin.io.validation import (
+from crossmargin._validation import (
     Finite,
     NonNegative,
     Positive,
@@ -56,6 +55,8 @@ from crossmargin.io.validation import (
     read_json,
     translate,
 )
+from crossmargin.errors import InputError
+from crossmargin.market.history import PriceHistory, bundled_history
 from crossmargin.market.snapshot import (
     AssetMarket,
     ExpiryMarket,
@@ -283,8 +284,19 @@ def _instant_keys(d: dict[str, Any], path: str) -> dict[datetime, Any]:
     return out
 
 
-def market_from_obj(obj: Any) -> MarketSnapshot:
+#: The default ``history`` of the loaders: the bundled daily closes.
+BUNDLED: Literal["bundled"] = "bundled"
+
+
+def market_from_obj(
+    obj: Any, *, history: PriceHistory | Literal["bundled"] | None = BUNDLED
+) -> MarketSnapshot:
     """Validate a parsed market document into a snapshot.
+
+    ``history`` is the price history the snapshot carries (for historical scenarios and EWMA
+    volatilities): the bundled daily closes by default (:func:`bundled_history`, reported as the
+    history's source), a user's history, or ``None`` for none — the choice is made here, at the
+    edge, never by a hidden fallback further in.
 
     Raises
     ------
@@ -298,7 +310,7 @@ def market_from_obj(obj: Any) -> MarketSnapshot:
     except ValidationError as exc:
         raise translate(exc) from None
     try:
-        return _snapshot(m)
+        return _snapshot(m, history)
     except InputError as exc:  # a relation between fields (forward vs spot, ...) or a range
         raise InputError(exc.reason, path=_file_path(exc.path)) from None
 
@@ -327,7 +339,7 @@ def _keys(d: dict[str, Any], root: str, what: str) -> dict[str, str]:
     return out
 
 
-def _snapshot(m: MarketIn) -> MarketSnapshot:
+def _snapshot(m: MarketIn, history: PriceHistory | Literal["bundled"] | None) -> MarketSnapshot:
     assets: dict[str, AssetMarket] = {}
     names = _keys(m.assets, "assets", "asset")
     oracle_names = _keys(m.oracles, "oracles", "oracle")
@@ -360,10 +372,13 @@ def _snapshot(m: MarketIn) -> MarketSnapshot:
         base_currency=symbol_value(m.base_currency),
         assets=assets,
         oracles=oracles,
+        history=bundled_history() if history == BUNDLED else history,
         timestamp=parse_instant(m.timestamp) if m.timestamp else None,
     )
 
 
-def load_market(path: str | Path) -> MarketSnapshot:
-    """Read and validate a market snapshot JSON file."""
-    return market_from_obj(read_json(path, what="market"))
+def load_market(
+    path: str | Path, *, history: PriceHistory | Literal["bundled"] | None = BUNDLED
+) -> MarketSnapshot:
+    """Read and validate a market snapshot JSON file (``history``: see :func:`market_from_obj`)."""
+    return market_from_obj(read_json(path, what="market"), history=history)

@@ -34,11 +34,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crossmargin._checks import symbol_value
+from crossmargin._validation import Finite, Positive, read_json, translate
 from crossmargin.errors import InputError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import contract_from_fields, parse_instrument
 from crossmargin.instruments.position import Portfolio, Position
-from crossmargin.io.validation import Finite, Positive, read_json, translate
 
 __all__ = [
     "PortfolioFile",

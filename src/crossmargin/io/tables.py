@@ -5,7 +5,7 @@
 * results: one row per account (``account, model, base_currency, equity, ..., status``)
 
 The format follows the file extension (``.parquet``/``.pq``, ``.csv``, ``.json`` — a list of
-records); files are read strictly by :mod:`crossmargin.io.tabular` (row field counts, repeated
+records); files are read strictly by :mod:`crossmargin._tabular` (row field counts, repeated
 columns, literal ``nan`` cells, limits). Every column's type is checked for its role, whatever
 the source (file or a frame passed to :func:`book_from_frames`): ``account`` is text (or
 integer ids), ``instrument`` and ``asset`` are text, ``quantity``, ``entry_price`` and ``amount``
@@ -23,10 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crossmargin.errors import InputError
-from crossmargin.instruments.book import Book
-from crossmargin.instruments.naming import parse_instrument
-from crossmargin.io.tabular import (
+from crossmargin._tabular import (
     MAX_TABLE_ROWS,
     number_column,
     read_csv_text,
@@ -34,6 +31,9 @@ from crossmargin.io.tabular import (
     read_parquet_checked,
     text_column,
 )
+from crossmargin.errors import InputError
+from crossmargin.instruments.book import Book
+from crossmargin.instruments.naming import parse_instrument
 
 __all__ = ["TABLE_SUFFIXES", "book_from_frames", "read_table", "table_format", "write_table"]
 
@@ -55,7 +55,7 @@ def table_format(path: Path) -> str:
 def read_table(
     path: str | Path, *, what: str, numbers: Collection[str] = NUMBER_COLUMNS
 ) -> pd.DataFrame:
-    """Read a table file strictly (:mod:`crossmargin.io.tabular`).
+    """Read a table file strictly (:mod:`crossmargin._tabular`).
 
     Parameters
     ----------
@@ -70,7 +70,7 @@ def read_table(
     Raises
     ------
     InputError
-        Missing, unreadable or malformed file (see :mod:`crossmargin.io.tabular`).
+        Missing, unreadable or malformed file (see :mod:`crossmargin._tabular`).
     MemoryError
         The table does not fit in memory (not an input error).
     """

@@ -31,9 +31,9 @@ from scipy.special import ndtr
 
 from crossmargin._typing import BoolArray, FloatArray
 from crossmargin.errors import InputError
-from crossmargin.kernels.blocks import BLOCK, for_blocks
+from crossmargin.kernels.blocks import for_blocks
 
-__all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block", "price_matrix"]
+__all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block"]
 
 #: Below this total vol σ√T the option is valued at (discounted) intrinsic value.
 MIN_TOTAL_VOL = 1e-12
@@ -48,10 +48,15 @@ def black76_price_block(
     D: FloatArray,
     is_call: BoolArray,
     out: FloatArray,
+    *,
+    saturation: float | None = None,
 ) -> None:
     """Price one block in place (all arguments broadcast to ``out``'s shape).
 
-    This is the hot kernel: a few temporaries the size of the block, no Python loop.
+    This is the hot kernel: a few temporaries the size of the block, no Python loop. With
+    ``saturation`` (a venue's convention, e.g. Derive's ``Black76.sol``) values are capped at
+    their no-arbitrage bounds ``F·D`` (call) and ``K·D`` (put), and a total vol ``σ√T`` at or
+    above ``saturation`` gives the bound itself.
     """
     v = sigma * np.sqrt(np.maximum(T, 0.0))
     ok = v > MIN_TOTAL_VOL
@@ -72,6 +77,12 @@ def black76_price_block(
         intrinsic = np.maximum(sgn * (F - K), 0.0)
         price = np.where(ok, price, intrinsic)
     np.multiply(price, D, out=out)
+    if saturation is not None:
+        cap = np.where(is_call, F * D, K * D)
+        np.minimum(out, cap, out=out)
+        sat = v >= saturation
+        if sat.any():
+            out[sat] = cap[sat]
 
 
 # argument rules of the public functions: True strictly positive, False non-negative, None any
@@ -168,7 +179,8 @@ def black76_price(
     out = np.empty(flat[0].shape[0], dtype=np.float64)
 
     def run(a: int, b: int) -> None:
-        black76_price_block(*(x[a:b] for x in flat), out[a:b])  # type: ignore[call-arg]
+        f, k, t, s, d, c = (x[a:b] for x in flat)
+        black76_price_block(f, k, t, s, d, c, out[a:b])
 
     for_blocks(out.shape[0], run)
     return out.reshape(shape)
@@ -253,42 +265,3 @@ def black76_greeks(
         )
     theta = np.where(Tp > 0, -dV_dT / 365.0, 0.0)
     return Greeks(price=price, delta=delta, gamma=gamma, vega=vega, theta=theta)
-
-
-def price_matrix(
-    F: FloatArray,
-    K: FloatArray,
-    T: FloatArray,
-    sigma: FloatArray,
-    D: FloatArray,
-    is_call: BoolArray,
-) -> FloatArray:
-    """Black-76 values of ``n`` options under ``S`` columns of shocked inputs (blocked by rows).
-
-    Parameters
-    ----------
-    F, sigma
-        ``(n, S)`` shocked forwards and vols.
-    K, T, D, is_call
-        ``(n,)`` strike, year fraction, discount factor, call flag.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, S)`` prices per unit of underlying.
-    """
-    n = F.shape[0]
-    S = F.shape[1] if F.ndim == 2 else 1
-    out = np.empty((n, S), dtype=np.float64)
-    if n == 0 or S == 0:
-        return out
-    per_block = max(1, BLOCK // S)
-
-    def run(a: int, b: int) -> None:
-        sl = slice(a, b)
-        black76_price_block(
-            F[sl], K[sl, None], T[sl, None], sigma[sl], D[sl, None], is_call[sl, None], out[sl]
-        )
-
-    for_blocks(n, run, block=per_block)
-    return out

@@ -17,6 +17,7 @@ __all__ = ["BLOCK", "for_blocks", "n_threads"]
 #: Default block length (elements).
 BLOCK = 16_384
 _MIN_PARALLEL = 8 * BLOCK
+_CPUS = os.cpu_count() or 1
 
 
 def n_threads() -> int:
@@ -27,7 +28,7 @@ def n_threads() -> int:
             return max(1, int(env))
         except ValueError:
             return 1
-    return max(1, min(8, os.cpu_count() or 1))
+    return max(1, min(8, _CPUS))
 
 
 def for_blocks(n: int, fn: Callable[[int, int], None], *, block: int = BLOCK) -> None:

@@ -37,7 +37,7 @@ from crossmargin.liquidation.engine import InsuranceFund, RoundResult, liquidate
 from crossmargin.liquidation.ledger import Ledger
 from crossmargin.liquidation.report import cascade_dict, liquidation_dict
 from crossmargin.liquidation.run import LiquidationRun, liquidate_book
-from crossmargin.liquidation.shocks import NAMED_PATHS, ShockPath, parse_shock, shift_snapshot
+from crossmargin.liquidation.shocks import NAMED_PATHS, ShockPath, parse_shock
 from crossmargin.liquidation.state import VenueState
 from crossmargin.liquidation.synthetic import Venue, synthetic_venue
 
@@ -63,6 +63,5 @@ __all__ = [
     "parse_shock",
     "run_cascade",
     "run_regime",
-    "shift_snapshot",
     "synthetic_venue",
 ]

@@ -30,28 +30,37 @@ liquidation step (prices fixed) to 1e-9 relative (``conservation_error``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from crossmargin._typing import BoolArray, FloatArray
+from crossmargin.account.health import AccountResults
 from crossmargin.config.model import RiskConfig
 from crossmargin.engine import margin_resolved
 from crossmargin.errors import InputError
 from crossmargin.liquidation.closeout import liquidity_arrays
 from crossmargin.liquidation.engine import InsuranceFund, RoundResult, liquidate_round
 from crossmargin.liquidation.ledger import Ledger
-from crossmargin.liquidation.shocks import ShockPath, risky_assets, shift_snapshot
+from crossmargin.liquidation.shocks import ShockPath, risky_assets
 from crossmargin.liquidation.state import VenueState
 from crossmargin.liquidation.synthetic import CollateralMode, Venue
 from crossmargin.liquidation.units import isolated_allocation, liquidatable
-from crossmargin.margin.addons.liquidity import underlying_daily_vols
 from crossmargin.margin.base import model_info
 from crossmargin.market.snapshot import MarketSnapshot
-from crossmargin.resolve.book import resolve
+from crossmargin.resolve.book import ResolvedBook, resolve
+from crossmargin.resolve.terms import contract_terms
 
-__all__ = ["REGIMES", "CascadeResult", "CascadeSettings", "RegimeRun", "run_cascade", "run_regime"]
+__all__ = [
+    "REGIMES",
+    "CascadeResult",
+    "CascadeSettings",
+    "RegimeRun",
+    "RoundStats",
+    "run_cascade",
+    "run_regime",
+]
 
 #: Regimes compared by default: the capital-efficiency ladder of the seed.
 REGIMES = ("isolated", "cross", "portfolio")
@@ -90,12 +99,67 @@ class CascadeSettings:
     collateral_mode: CollateralMode = "fixed"
 
 
+@dataclass(frozen=True, slots=True)
+class RoundStats:
+    """What one cascade round saw and did (one row of ``per_round``).
+
+    Amounts are in the snapshot currency; ``collateral_value``, ``initial_margin`` and
+    ``maintenance_margin`` are the venue's totals at the round's prices before it liquidates.
+    """
+
+    round: int
+    step: str
+    accounts_liquidatable: int
+    accounts_bankrupt_status: int
+    prices: dict[str, float]
+    exogenous: dict[str, float]
+    insurance_fund: float
+    collateral_value: float
+    initial_margin: float
+    maintenance_margin: float
+    accounts_liquidated: int = 0
+    new_accounts_liquidated: int = 0
+    positions_closed: int = 0
+    notional_market: float = 0.0
+    notional_adl: float = 0.0
+    adl_transfer: float = 0.0
+    bad_debt: float = 0.0
+    insurance_paid: float = 0.0
+    fees_to_fund: float = 0.0
+    fees_to_venue: float = 0.0
+    socialized: float = 0.0
+    uncovered: float = 0.0
+    slippage: float = 0.0
+    flow: dict[str, float] = field(default_factory=dict)
+    impact: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return asdict(self)
+
+
+#: Per-round amounts that add up over a run (:meth:`RegimeRun.total`).
+TOTALS = (
+    "accounts_liquidated",
+    "notional_market",
+    "notional_adl",
+    "adl_transfer",
+    "bad_debt",
+    "insurance_paid",
+    "fees_to_fund",
+    "fees_to_venue",
+    "socialized",
+    "uncovered",
+    "slippage",
+)
+
+
 @dataclass(eq=False)
 class RegimeRun:
     """One regime's cascade: per-round statistics, the ledger and the final state."""
 
     regime: str
-    rounds: list[dict[str, Any]]
+    rounds: list[RoundStats]
     ledger: Ledger
     state: VenueState
     liquidated: BoolArray
@@ -111,18 +175,18 @@ class RegimeRun:
     initial: dict[str, float]
     results: list[RoundResult] = field(default_factory=list)
 
+    def total(self, name: str) -> float:
+        """Sum of a per-round amount over the run (one of :data:`TOTALS`)."""
+        return float(sum(getattr(x, name) for x in self.rounds))
+
     def summary(self) -> dict[str, Any]:
         """Headline figures (JSON-friendly)."""
-        r = self.rounds
-
-        def tot(key: str) -> float:
-            return float(sum(x[key] for x in r))
-
+        tot = self.total
         extra = self.prices / self.exogenous - 1.0 if self.prices.size else np.zeros((0, 0))
         n = int(self.liquidated.shape[0])
         return {
             "regime": self.regime,
-            "rounds": len(r),
+            "rounds": len(self.rounds),
             "converged": self.converged,
             "accounts": n,
             "accounts_liquidated": int(self.liquidated.sum()),
@@ -136,7 +200,7 @@ class RegimeRun:
             "insurance_fund": {
                 "start": self.fund_start,
                 "end": self.fund_end,
-                "min": float(min([self.fund_start, *(x["insurance_fund"] for x in r)])),
+                "min": float(min([self.fund_start, *(x.insurance_fund for x in self.rounds)])),
                 "fees_in": tot("fees_to_fund"),
                 "paid_out": tot("insurance_paid"),
             },
@@ -159,7 +223,7 @@ class RegimeRun:
         }
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class CascadeResult:
     """The same venue and shock under several regimes."""
 
@@ -167,6 +231,57 @@ class CascadeResult:
     shock: ShockPath
     settings: dict[str, Any]
     runs: dict[str, RegimeRun]
+
+
+class _Prices:
+    """The cascade's market: exogenous path × liquidation displacement, and its impact model."""
+
+    def __init__(
+        self, snapshot: MarketSnapshot, config: RiskConfig, rb0: ResolvedBook, shock: ShockPath
+    ) -> None:
+        self.snapshot, self.shock = snapshot, shock
+        base = snapshot.base_currency
+        self.symbols = tuple(sorted(s for s in snapshot.assets if s != base))
+        self.held = tuple(s for s in self.symbols if s in rb0.instruments.underlyings)
+        self.star = risky_assets(snapshot, self.held)
+        self.p0 = np.asarray([snapshot.price(s) for s in self.symbols])
+        # σ_d of every symbol by the one volatility policy (as the close-out prices)
+        _, self.k, self.adv, sd = liquidity_arrays(config, snapshot, rb0.instruments, self.symbols)
+        self.sd = np.nan_to_num(sd)
+        self.D = np.zeros(len(self.symbols))
+        self.exo: list[FloatArray] = []
+        self.actual: list[FloatArray] = []
+
+    def snapshot_at(self, r: int) -> MarketSnapshot:
+        """Round ``r``'s snapshot: the shock step times the displacement, everything else kept."""
+        xs, xv = self.shock.factors(r, self.symbols, star=self.star)
+        exo_f = np.asarray([xs[s] for s in self.symbols])
+        fac = exo_f * np.exp(self.D)
+        self.exo.append(self.p0 * exo_f)
+        self.actual.append(self.p0 * fac)
+        return self.snapshot.shifted(
+            spot={s: float(fac[j]) for j, s in enumerate(self.symbols)},
+            vol={s: xv[s] for s in self.symbols},
+        )
+
+    def held_prices(self, path: list[FloatArray]) -> dict[str, float]:
+        """The last prices of ``path`` of the held underlyings."""
+        return {s: float(path[-1][j]) for j, s in enumerate(self.symbols) if s in self.held}
+
+    def absorb(self, flow: dict[str, float], rho: float) -> dict[str, float]:
+        """Move prices by the round's market flow (square-root impact); the impact per symbol."""
+        dD = np.zeros(len(self.symbols))
+        for s, F in flow.items():
+            if s in self.symbols:
+                j = self.symbols.index(s)
+                dD[j] = np.sign(F) * self.k[j] * self.sd[j] * np.sqrt(abs(F) / self.adv[j])
+        self.D = (1.0 - rho) * self.D + dD
+        return {s: float(dD[j]) for j, s in enumerate(self.symbols) if dD[j] != 0}
+
+    def held_path(self, path: list[FloatArray]) -> FloatArray:
+        """``(rounds, held)`` prices of the held underlyings."""
+        cols = [self.symbols.index(s) for s in self.held]
+        return np.asarray([p[cols] for p in path])
 
 
 def _fund_start(
@@ -182,6 +297,31 @@ def _fund_start(
     return liq.insurance_fund_share * mv
 
 
+def _initial(rb0: ResolvedBook, res0: AccountResults) -> dict[str, float]:
+    return {
+        "collateral_value": float(res0.collateral_market_value.sum()),
+        "equity": float(res0.equity.sum()),
+        "initial_margin": float(res0.initial_margin.sum()),
+        "maintenance_margin": float(res0.maintenance_margin.sum()),
+        "gross_notional": float(rb0.positions.notional.sum()),
+        "accounts_unhealthy": int((res0.status_code >= 1).sum()),
+    }
+
+
+def _conservation_error(
+    before: float, after: float, f_before: float, fund: float, out: RoundResult, scale: float
+) -> float:
+    """Relative change of the money of accounts + fund + every pot across one round."""
+    pots = (
+        (fund - f_before)
+        + out.fees_to_venue
+        + float(out.row_slippage.sum() + out.sale_cost.sum())
+        + (float(out.unit_fund_paid.sum() + out.socialized.sum()) - out.bad_debt)
+        + (float(out.adl_pay.sum()) - out.adl_transfer_in)
+    )
+    return abs(after + pots - before) / max(1.0, scale, f_before)
+
+
 def run_regime(
     venue: Venue,
     snapshot: MarketSnapshot,
@@ -195,28 +335,19 @@ def run_regime(
 ) -> RegimeRun:
     """Run the cascade of ``venue`` under one regime (module docstring)."""
     model_info(regime)
-    liq = config.liquidation
     if settings.last_resort is not None:
-        liq = liq.model_copy(update={"last_resort": settings.last_resort})
+        liq = config.liquidation.model_copy(update={"last_resort": settings.last_resort})
         config = config.model_copy(update={"liquidation": liq})
+    liq = config.liquidation
     policy = settings.policy or liq.policy
-    rho = liq.cascade.depth_recovery
     rounds_max = max(settings.max_rounds or liq.cascade.max_rounds, shock.steps)
+    # the venue's contracts are resolved once; every round re-marks them and the state
     state = VenueState.from_resolved(
         resolve(venue.book_for(regime, settings.collateral_mode), snapshot, config)
     )
-    rb0 = resolve(state.to_book(), snapshot, config)
-    base = snapshot.base_currency
-    symbols = tuple(sorted(s for s in snapshot.assets if s != base))
-    held = tuple(s for s in symbols if s in rb0.instruments.underlyings)
-    p0 = np.asarray([snapshot.price(s) for s in symbols])
-    _, k, adv, sd = liquidity_arrays(config, snapshot, rb0.instruments, symbols)
-    if rb0.positions.n:  # held underlyings: the liquidity add-on's σ_d, as for close-outs
-        sd_und = underlying_daily_vols(rb0)
-        for u, sym in enumerate(rb0.instruments.underlyings):
-            sd[symbols.index(sym)] = sd_und[u]
-    sd = np.nan_to_num(sd)
-    D = np.zeros(len(symbols))
+    terms = contract_terms(state.contracts, config)
+    rb0 = state.bind(terms, snapshot, config)
+    market = _Prices(snapshot, config, rb0, shock)
     fund = InsuranceFund(
         _fund_start(venue, snapshot, config, None) if fund_start is None else fund_start
     )
@@ -224,105 +355,74 @@ def run_regime(
     ledger = Ledger()
     liquidated = np.zeros(state.n_accounts, np.bool_)
     bankrupt = np.zeros(state.n_accounts, np.bool_)
-    rounds: list[dict[str, Any]] = []
+    rounds: list[RoundStats] = []
     results: list[RoundResult] = []
-    prices: list[FloatArray] = []
-    exo: list[FloatArray] = []
     converged = False
     worst = 0.0
-    star = risky_assets(snapshot, held)
     res0 = margin_resolved(rb0, model=regime)
     iso = isolated_allocation(rb0, res0)
     if iso is not None:
         # isolated positions keep the margin allocated to them at the start (in the snapshot
         # currency) from round to round
         state.pos_margin = np.where(iso[0] > 0, iso[0], np.nan)
-    initial = {
-        "collateral_value": float(res0.collateral_market_value.sum()),
-        "equity": float(res0.equity.sum()),
-        "initial_margin": float(res0.initial_margin.sum()),
-        "maintenance_margin": float(res0.maintenance_margin.sum()),
-        "gross_notional": float(rb0.positions.notional.sum()),
-        "accounts_unhealthy": int((res0.status_code >= 1).sum()),
-    }
     for r in range(rounds_max):
-        xs, xv = shock.factors(r, symbols, star=star)
-        exo_f = np.asarray([xs[s] for s in symbols])
-        fac = exo_f * np.exp(D)
-        snap_r = shift_snapshot(
-            snapshot,
-            {s: float(fac[j]) for j, s in enumerate(symbols)},
-            {s: xv[s] for s in symbols},
-        )
-        rb = resolve(state.to_book(), snap_r, config)
+        rb = state.bind(terms, market.snapshot_at(r), config)
         res = margin_resolved(rb, model=regime)
         trig = liquidatable(rb, res, state.pos_margin)
-        stats: dict[str, Any] = {
-            "round": r,
-            "step": shock.labels[min(r, shock.steps - 1)],
-            "accounts_liquidatable": int(trig.sum()),
-            "accounts_bankrupt_status": int((res.status_code == 3).sum()),
-            "prices": {s: float(p0[j] * fac[j]) for j, s in enumerate(symbols) if s in held},
-            "exogenous": {s: float(p0[j] * exo_f[j]) for j, s in enumerate(symbols) if s in held},
-        }
-        prices.append(p0 * fac)
-        exo.append(p0 * exo_f)
+        seen = RoundStats(
+            round=r,
+            step=shock.labels[min(r, shock.steps - 1)],
+            accounts_liquidatable=int(trig.sum()),
+            accounts_bankrupt_status=int((res.status_code == 3).sum()),
+            prices=market.held_prices(market.actual),
+            exogenous=market.held_prices(market.exo),
+            insurance_fund=fund.balance,
+            collateral_value=float(res.collateral_value.sum()),
+            initial_margin=float(res.initial_margin.sum()),
+            maintenance_margin=float(res.maintenance_margin.sum()),
+        )
         if not trig.any() and r >= shock.steps - 1:
-            stats.update(_empty_round(fund.balance))
-            rounds.append(stats)
+            rounds.append(seen)
             converged = True
             if progress is not None:
                 progress(regime, r + 1, rounds_max, 0)
             break
-        before = state.value(rb)
-        f_before = fund.balance
+        before, f_before = state.value(rb), fund.balance
         out = liquidate_round(state, rb, res, fund=fund, ledger=ledger, round_no=r, policy=policy)
         results.append(out)
-        after = state.value(rb)
-        pots = (
-            (fund.balance - f_before)
-            + out.fees_to_venue
-            + float(out.row_slippage.sum() + out.sale_cost.sum())
-            + (float(out.unit_fund_paid.sum() + out.socialized.sum()) - out.bad_debt)
-            + (float(out.adl_pay.sum()) - out.adl_transfer_in)
+        scale = float(np.abs(res.account_value).sum())
+        worst = max(
+            worst, _conservation_error(before, state.value(rb), f_before, fund.balance, out, scale)
         )
-        scale = max(1.0, float(np.abs(res.account_value).sum()), f_before)
-        worst = max(worst, abs(after + pots - before) / scale)
         new = trig & ~liquidated
         liquidated |= trig
         bankrupt[out.units.account[out.bankrupt_units]] = True
-        # price impact of the round's market flow
-        dD = np.zeros(len(symbols))
-        for s, F in out.flow.items():
-            if s in symbols:
-                j = symbols.index(s)
-                dD[j] = np.sign(F) * k[j] * sd[j] * np.sqrt(abs(F) / adv[j])
-        D = (1.0 - rho) * D + dD
-        stats.update(
-            {
-                "accounts_liquidated": out.n_liquidated,
-                "new_accounts_liquidated": int(new.sum()),
-                "positions_closed": int(
+        rounds.append(
+            replace(
+                seen,
+                insurance_fund=fund.balance,
+                accounts_liquidated=out.n_liquidated,
+                new_accounts_liquidated=int(new.sum()),
+                positions_closed=int(
                     np.count_nonzero(out.row_market) + np.count_nonzero(out.row_adl)
                 ),
-                "notional_market": out.notional_market,
-                "notional_adl": float(out.adl_notional.sum()),
-                "adl_transfer": out.adl_transfer_in,
-                "bad_debt": out.bad_debt,
-                "insurance_paid": float(out.unit_fund_paid.sum()),
-                "fees_to_fund": out.fees_to_fund,
-                "fees_to_venue": out.fees_to_venue,
-                "socialized": float(out.socialized.sum()),
-                "uncovered": out.uncovered,
-                "slippage": float(out.row_slippage.sum() + out.sale_cost.sum()),
-                "insurance_fund": fund.balance,
-                "flow": {s: float(v) for s, v in out.flow.items()},
-                "impact": {s: float(dD[j]) for j, s in enumerate(symbols) if dD[j] != 0},
-            }
+                notional_market=out.notional_market,
+                notional_adl=float(out.adl_notional.sum()),
+                adl_transfer=out.adl_transfer_in,
+                bad_debt=out.bad_debt,
+                insurance_paid=float(out.unit_fund_paid.sum()),
+                fees_to_fund=out.fees_to_fund,
+                fees_to_venue=out.fees_to_venue,
+                socialized=float(out.socialized.sum()),
+                uncovered=out.uncovered,
+                slippage=float(out.row_slippage.sum() + out.sale_cost.sum()),
+                flow={s: float(v) for s, v in out.flow.items()},
+                impact=market.absorb(out.flow, liq.cascade.depth_recovery),
+            )
         )
-        rounds.append(stats)
         if progress is not None:
             progress(regime, r + 1, rounds_max, out.n_liquidated)
+    held = [market.symbols.index(s) for s in market.held]
     return RegimeRun(
         regime=regime,
         rounds=rounds,
@@ -330,38 +430,17 @@ def run_regime(
         state=state,
         liquidated=liquidated,
         bankrupt=bankrupt,
-        symbols=held,
-        initial_prices=p0[[symbols.index(s) for s in held]],
-        prices=np.asarray([p[[symbols.index(s) for s in held]] for p in prices]),
-        exogenous=np.asarray([p[[symbols.index(s) for s in held]] for p in exo]),
+        symbols=market.held,
+        initial_prices=market.p0[held],
+        prices=market.held_path(market.actual),
+        exogenous=market.held_path(market.exo),
         fund_start=f0,
         fund_end=fund.balance,
         converged=converged,
         conservation_error=worst,
-        initial=initial,
+        initial=_initial(rb0, res0),
         results=results,
     )
-
-
-def _empty_round(fund: float) -> dict[str, Any]:
-    return {
-        "accounts_liquidated": 0,
-        "new_accounts_liquidated": 0,
-        "positions_closed": 0,
-        "notional_market": 0.0,
-        "notional_adl": 0.0,
-        "adl_transfer": 0.0,
-        "bad_debt": 0.0,
-        "insurance_paid": 0.0,
-        "fees_to_fund": 0.0,
-        "fees_to_venue": 0.0,
-        "socialized": 0.0,
-        "uncovered": 0.0,
-        "slippage": 0.0,
-        "insurance_fund": fund,
-        "flow": {},
-        "impact": {},
-    }
 
 
 def run_cascade(

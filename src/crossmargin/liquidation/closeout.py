@@ -19,8 +19,8 @@ For closing ``Δ`` units of a position (the same liquidity model as
 
 The liquidation fee (``liquidation.fee_rate``) is a share of the closed notional
 (:attr:`CloseOutPricer.unit_notional`; options capped at the premium closed, as Deribit caps
-option fees). ``σ_d`` of an underlying is computed exactly as for the liquidity add-on
-(:func:`crossmargin.margin.addons.liquidity.underlying_daily_vols`: the asset's ``vol``, else the
+option fees). ``σ_d`` of an underlying is the one volatility policy's, as for the liquidity
+add-on (:mod:`crossmargin.market.volatility`: the asset's ``vol``, else the
 mean implied vol of its options, else the EWMA vol of its history; none of them is a
 :class:`~crossmargin.errors.MarketDataError`). A collateral asset without a vol (typically a
 stablecoin) is sold at its half-spread only.
@@ -36,27 +36,13 @@ from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config.model import LiquidationConfig, RiskConfig
 from crossmargin.kernels.black76 import black76_price
 from crossmargin.liquidity.impact import impact_params
-from crossmargin.margin.addons.liquidity import underlying_daily_vols
 from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.market.volatility import daily_vol, daily_vols
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, InstrumentTable
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.terms import KIND_OPTION
 
-__all__ = ["CloseOutPricer", "CollateralPricer", "annual_vol", "liquidity_arrays"]
-
-_DAYS = np.sqrt(365.0)
-
-
-def annual_vol(snapshot: MarketSnapshot, inst: InstrumentTable | None, symbol: str) -> float | None:
-    """Annual vol of ``symbol`` for the impact model: asset ``vol``, else mean option IV."""
-    a = snapshot.assets.get(symbol)
-    if a is not None and a.vol is not None:
-        return float(a.vol)
-    if inst is not None and symbol in inst.underlyings:
-        u = inst.underlyings.index(symbol)
-        sel = (inst.und == u) & (inst.kind == KIND_OPTION) & ~inst.settled
-        if sel.any():
-            return float(np.mean(inst.sigma[sel]))
-    return None
+__all__ = ["CloseOutPricer", "CollateralPricer", "liquidity_arrays"]
 
 
 def liquidity_arrays(
@@ -65,17 +51,25 @@ def liquidity_arrays(
     inst: InstrumentTable | None,
     symbols: tuple[str, ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per symbol: half-spread, impact coefficient ``k``, ADV and daily vol (NaN if unknown)."""
+    """Per symbol: half-spread, impact coefficient ``k``, ADV and daily vol (NaN if unknown).
+
+    The daily vol is the one volatility policy's (:mod:`crossmargin.market.volatility`), with
+    the implied vols of the options of ``inst``.
+    """
     hs = np.zeros(len(symbols))
     k = np.zeros(len(symbols))
     adv = np.ones(len(symbols))
-    sd = np.full(len(symbols), np.nan)
     for j, sym in enumerate(symbols):
         p = impact_params(config, sym)
         hs[j], k[j], adv[j] = 0.5 * p.spread, p.impact_k, p.adv
-        v = annual_vol(snapshot, inst, sym)
-        if v is not None:
-            sd[j] = v / _DAYS
+    sd = daily_vols(
+        symbols,
+        snapshot,
+        ewma_lambda=config.var.ewma_lambda,
+        implied=inst.held_implied_vols() if inst is not None else None,
+        needed_by="close-out",
+        required=False,
+    )
     return hs, k, adv, sd
 
 
@@ -114,14 +108,21 @@ class CloseOutPricer:
             among them whose underlying has no vol raises :class:`MarketDataError`.
         """
         inst, cfg = rb.instruments, rb.config
-        hs_u, k_u, adv_u, _ = liquidity_arrays(cfg, rb.snapshot, None, inst.underlyings)
+        # σ_d by the one volatility policy, as the liquidity add-on (margin and close-out agree)
+        hs_u, k_u, adv_u, sd_u = liquidity_arrays(cfg, rb.snapshot, inst, inst.underlyings)
         und = inst.und
         opt = inst.kind == KIND_OPTION
         settled = inst.settled
         need = np.zeros(inst.n, np.bool_)
         need[rb.positions.instrument if needed is None else needed] = True
-        # σ_d exactly as the liquidity add-on computes it (one model for margin and close-out)
-        sd_u = underlying_daily_vols(rb) if need.any() else np.zeros(len(inst.underlyings))
+        blind = need & ~opt & ~settled & np.isnan(sd_u[und] if inst.n else np.zeros(0))
+        if blind.any():  # raises: the policy's own error naming the missing field
+            daily_vol(
+                inst.underlyings[int(und[np.argmax(blind)])],
+                rb.snapshot,
+                ewma_lambda=cfg.var.ewma_lambda,
+                needed_by="close-out",
+            )
         unit_notional = np.where(inst.inverse & ~opt, inst.mult, inst.mult * inst.fwd)
         mark = np.where(opt, inst.value, inst.fwd)
         opt_buy = np.zeros(inst.n)

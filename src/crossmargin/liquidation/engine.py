@@ -32,7 +32,7 @@ from crossmargin._arrays import sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.account.health import AccountResults
 from crossmargin.errors import LiquidationError
-from crossmargin.liquidation.adl import adl_split
+from crossmargin.liquidation.adl import AdlSplit, adl_split
 from crossmargin.liquidation.closeout import CloseOutPricer, CollateralPricer
 from crossmargin.liquidation.ledger import (
     ADL_POOL,
@@ -43,13 +43,26 @@ from crossmargin.liquidation.ledger import (
     Ledger,
 )
 from crossmargin.liquidation.planner import plan_units
-from crossmargin.liquidation.projection import CloseOutContext, position_pnl, project
+from crossmargin.liquidation.projection import CloseOutContext, Projection, position_pnl, project
 from crossmargin.liquidation.state import VenueState
 from crossmargin.liquidation.units import Units, build_units, liquidatable, unit_value
 from crossmargin.liquidation.waterfall import allocate_fund, socialize
 from crossmargin.resolve.book import ResolvedBook
 
-__all__ = ["InsuranceFund", "RoundResult", "liquidate_round", "position_pnl"]
+__all__ = [
+    "Fills",
+    "InsuranceFund",
+    "Losses",
+    "RoundPlan",
+    "RoundResult",
+    "cover_deficits",
+    "execute_closeouts",
+    "liquidate_round",
+    "market_flow",
+    "plan_round",
+    "position_pnl",
+    "sell_collateral",
+]
 
 
 @dataclass
@@ -128,6 +141,47 @@ class RoundResult:
         return float(self.row_notional.sum())
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RoundPlan:
+    """Who is liquidated this round and how, before anything moves (step 1).
+
+    ``close`` is the fraction of each unit row to close; ``split`` how much of it goes to the
+    market and how much to ADL counterparties at the bankruptcy price.
+    """
+
+    triggered: IntArray
+    liquidating: BoolArray
+    units: Units
+    ctx: CloseOutContext
+    close: FloatArray
+    split: AdlSplit
+    pnl: FloatArray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fills:
+    """What the market and ADL executions did (steps 2–3)."""
+
+    proj: Projection
+    quantity: FloatArray
+    market: FloatArray
+    price: FloatArray
+    notional: FloatArray
+    fees_to_fund: float
+    fees_to_venue: float
+    adl_price: FloatArray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Losses:
+    """How the round's deficits were covered (step 4)."""
+
+    deficit: FloatArray
+    fund_paid: FloatArray
+    socialized: FloatArray
+    uncovered: float
+
+
 def liquidate_round(
     state: VenueState,
     rb: ResolvedBook,
@@ -146,7 +200,8 @@ def liquidate_round(
     state
         The venue; updated in place (positions closed, balances settled).
     rb, res
-        ``state.to_book()`` resolved at this round's prices, and its health under the regime.
+        The state resolved at this round's prices (:meth:`VenueState.bind`), and its health
+        under the regime.
     fund
         Insurance fund (updated in place).
     ledger
@@ -165,10 +220,70 @@ def liquidate_round(
     MarketDataError
         If a contract to close has no volatility for the impact model.
     """
+    fund_before = fund.balance
+    plan = plan_round(state, rb, res, fund, policy=policy, accounts=accounts)
+    fills = execute_closeouts(plan, state, rb, fund, ledger, round_no)
+    sell_collateral(plan, fills.proj, state, ledger, round_no)
+    losses = cover_deficits(plan, fills.proj, state, rb, fund, ledger, round_no)
+    flow = market_flow(plan, fills, rb, state)
+    state.compact()
+    units, ctx, split, proj = plan.units, plan.ctx, plan.split, fills.proj
+    coll, pricer = ctx.coll, ctx.pricer
+    adl_ins = rb.positions.instrument[split.cand_rows]
+    return RoundResult(
+        round_no=round_no,
+        triggered=plan.triggered,
+        units=units,
+        row_account=units.account[units.row_unit],
+        row_instrument=rb.positions.instrument[units.row],
+        row_quantity=fills.quantity,
+        row_market=fills.market,
+        row_adl=split.adl * fills.quantity,
+        row_price=fills.price,
+        row_slippage=proj.slip,
+        row_fee=proj.fee,
+        row_notional=fills.notional,
+        row_bankruptcy_price=split.bankruptcy_price,
+        sale_account=units.account[proj.sale_unit],
+        sale_asset=proj.sale_asset,
+        sale_amount=proj.sale_amount,
+        sale_price=coll.price[proj.sale_asset],
+        sale_cost=proj.sale_cost,
+        adl_account=rb.positions.account[split.cand_rows],
+        adl_instrument=adl_ins,
+        adl_quantity=split.fill,
+        adl_price=fills.adl_price,
+        adl_pay=split.pay,
+        adl_notional=pricer.notional(adl_ins, split.fill),
+        adl_transfer_in=float((split.adl * split.t_full).sum()) if split.adl.any() else 0.0,
+        unit_value=ctx.v0,
+        unit_value_after=proj.value_after,
+        unit_deficit=losses.deficit,
+        unit_fund_paid=losses.fund_paid,
+        unit_market_share=split.market_share,
+        socialized=losses.socialized,
+        uncovered=losses.uncovered,
+        fund_before=fund_before,
+        fund_after=fund.balance,
+        fees_to_fund=fills.fees_to_fund,
+        fees_to_venue=fills.fees_to_venue,
+        flow=flow,
+    )
+
+
+def plan_round(
+    state: VenueState,
+    rb: ResolvedBook,
+    res: AccountResults,
+    fund: InsuranceFund,
+    *,
+    policy: str | None,
+    accounts: IntArray | None,
+) -> RoundPlan:
+    """Step 1: units, close fractions, prices, and what the fund and ADL will have to carry."""
     cfg = rb.config
     liq = cfg.liquidation
-    policy = policy or liq.policy
-    pos, inst = rb.positions, rb.instruments
+    pos = rb.positions
     if pos.n != state.n_positions or not np.array_equal(pos.instrument, state.pos_instrument):
         raise LiquidationError(
             "resolved book does not match the venue state", path="liquidation.state"
@@ -181,7 +296,7 @@ def liquidate_round(
     triggered = np.flatnonzero(trig_mask).astype(np.int64)
     units = build_units(rb, res, triggered, state.pos_margin)
     pricer = CloseOutPricer.from_book(rb, needed=pos.instrument[units.row])
-    close = plan_units(rb, pricer, units, policy=policy, model=res.batch.model)
+    close = plan_units(rb, pricer, units, policy=policy or liq.policy, model=res.batch.model)
     coll = CollateralPricer.from_book(rb, state.assets)
     base = rb.snapshot.base_currency
     rank = np.asarray(
@@ -191,16 +306,9 @@ def liquidate_round(
         ]
     )
     ctx = CloseOutContext(rb, state, units, pricer, coll, rank, unit_value(rb, units))
+    # projected market close-out and the fund's allocation decide the ADL split
     U = units.n
-    all_u = np.arange(U, dtype=np.int64)
-    ru = units.row_unit
-    rows = units.row
-    q = pos.quantity[rows]
-    ins = pos.instrument[rows]
-    fund_before = fund.balance
-
-    # -- projected market close-out and the fund's allocation ---------------------------------
-    proj = project(ctx, all_u, close, close, np.zeros(U))
+    proj = project(ctx, np.arange(U, dtype=np.int64), close, close, np.zeros(U))
     deficit0 = np.maximum(-proj.value_after, 0.0)
     fees_in = float(proj.fee.sum()) * liq.fee_to_insurance
     paid0 = allocate_fund(deficit0, fund.balance + fees_in)
@@ -209,15 +317,27 @@ def liquidate_round(
     need_adl = (deficit0 - paid0 > tol) if liq.last_resort == "adl" else np.zeros(U, np.bool_)
     m_equity = res.maintenance_equity / rb.fx  # snapshot currency
     split = adl_split(ctx, close, need_adl, paid0, trig_mask, pnl_all, m_equity)
-    market, adl, transfer, t_full = split.market, split.adl, split.transfer, split.t_full
-    adl_cand_rows, adl_fill, adl_pay = split.cand_rows, split.fill, split.pay
-    adl_acc = pos.account[adl_cand_rows]
-    adl_ins = pos.instrument[adl_cand_rows]
-    adl_px = np.zeros(0)
-    row_bp, share = split.bankruptcy_price, split.market_share
+    return RoundPlan(triggered, trig_mask, units, ctx, close, split, pnl_all)
 
-    # -- execute --------------------------------------------------------------------------------
-    proj = project(ctx, all_u, close, market, transfer)
+
+def execute_closeouts(
+    plan: RoundPlan,
+    state: VenueState,
+    rb: ResolvedBook,
+    fund: InsuranceFund,
+    ledger: Ledger,
+    round_no: int,
+) -> Fills:
+    """Steps 2–3: close in the market (slippage, fees), then hand the ADL legs over."""
+    liq = rb.config.liquidation
+    pos = rb.positions
+    units, ctx, split, close = plan.units, plan.ctx, plan.split, plan.close
+    pricer = ctx.pricer
+    market, adl, t_full = split.market, split.adl, split.t_full
+    ru, rows = units.row_unit, units.row
+    q = pos.quantity[rows]
+    ins = pos.instrument[rows]
+    proj = project(ctx, np.arange(units.n, dtype=np.int64), close, market, split.transfer)
     acc_r = units.account[ru]
     dq_m = market * q
     notional_m = pricer.notional(ins, dq_m)
@@ -259,11 +379,10 @@ def liquidate_round(
     fees_to_fund = float(to_fund.sum())
     fees_to_venue = float(proj.fee.sum()) - fees_to_fund
     fund.balance += fees_to_fund
-    cash = close * pos.mtm[rows] - proj.slip - proj.fee
-    state.credit_cash(acc_r, cash)
-    # ADL legs (through the ADL clearing pot, which nets to zero)
+    state.credit_cash(acc_r, close * pos.mtm[rows] - proj.slip - proj.fee)
+    adl_px = np.zeros(0)
     a_rows = adl > 0
-    if a_rows.any():
+    if a_rows.any():  # ADL legs, through the ADL clearing pot (which nets to zero)
         t_exec = adl * t_full
         ledger.transfer(
             "adl",
@@ -274,59 +393,81 @@ def liquidate_round(
             account=acc_r[a_rows],
             instrument=ins[a_rows],
             quantity=-(adl * q)[a_rows],
-            price=row_bp[a_rows],
+            price=split.bankruptcy_price[a_rows],
         )
         state.credit_cash(acc_r[a_rows], t_exec[a_rows])
-        cq = pos.quantity[adl_cand_rows]
-        frac_c = adl_fill / np.abs(cq)
-        adl_px = pricer.price_for_value(adl_ins, np.sign(cq) * adl_fill, -adl_pay)
+        cand = split.cand_rows
+        adl_acc, adl_ins = pos.account[cand], pos.instrument[cand]
+        cq = pos.quantity[cand]
+        frac_c = split.fill / np.abs(cq)
+        adl_px = pricer.price_for_value(adl_ins, np.sign(cq) * split.fill, -split.pay)
         ledger.transfer(
             "adl",
             round_no=round_no,
             src=adl_acc,
             dst=ADL_POOL,
-            signed_amount=adl_pay,
+            signed_amount=split.pay,
             account=adl_acc,
             instrument=adl_ins,
-            quantity=-np.sign(cq) * adl_fill,
+            quantity=-np.sign(cq) * split.fill,
             price=adl_px,
-            notional=pricer.notional(adl_ins, adl_fill),
+            notional=pricer.notional(adl_ins, split.fill),
         )
-        state.credit_cash(adl_acc, frac_c * pos.mtm[adl_cand_rows] - adl_pay)
-        state.reduce_positions(adl_cand_rows, frac_c)
+        state.credit_cash(adl_acc, frac_c * pos.mtm[cand] - split.pay)
+        state.reduce_positions(cand, frac_c)
     state.reduce_positions(rows, close)
     if state.pos_margin is not None:
         # an isolated position's own margin absorbs what its partial close realised and cost
         ps = units.position_scope[ru]
         state.pos_margin[rows[ps]] += (close * pos.mtm[rows] - proj.slip - proj.fee)[ps]
         state.pos_margin[rows[~ps]] *= (1.0 - close)[~ps]
-    # collateral sales
-    s_acc = units.account[proj.sale_unit]
-    if proj.sale_amount.size:
-        px = coll.price[proj.sale_asset]
-        proceeds = proj.sale_amount * px - proj.sale_cost
-        np.add.at(state.balances, (s_acc, proj.sale_asset), -proj.sale_amount)
-        state.credit_cash(s_acc, proceeds)
-        ledger.record(
-            "collateral_sale",
-            round_no=round_no,
-            payer=s_acc,
-            payee=MARKET,
-            amount=proj.sale_cost,
-            account=s_acc,
-            asset=proj.sale_asset,
-            quantity=-proj.sale_amount,
-            price=np.where(
-                proj.sale_amount > 0, proceeds / np.maximum(proj.sale_amount, 1e-300), px
-            ),
-            notional=proj.sale_amount * px,
-        )
-    # bankruptcy: write off (exactly what is negative), fund, last resort
+    return Fills(proj, q, dq_m, price_m, notional_m, fees_to_fund, fees_to_venue, adl_px)
+
+
+def sell_collateral(
+    plan: RoundPlan, proj: Projection, state: VenueState, ledger: Ledger, round_no: int
+) -> None:
+    """Step 4: an account closed in full with a negative quote balance sells collateral."""
+    if not proj.sale_amount.size:
+        return
+    s_acc = plan.units.account[proj.sale_unit]
+    px = plan.ctx.coll.price[proj.sale_asset]
+    proceeds = proj.sale_amount * px - proj.sale_cost
+    np.add.at(state.balances, (s_acc, proj.sale_asset), -proj.sale_amount)
+    state.credit_cash(s_acc, proceeds)
+    ledger.record(
+        "collateral_sale",
+        round_no=round_no,
+        payer=s_acc,
+        payee=MARKET,
+        amount=proj.sale_cost,
+        account=s_acc,
+        asset=proj.sale_asset,
+        quantity=-proj.sale_amount,
+        price=np.where(proj.sale_amount > 0, proceeds / np.maximum(proj.sale_amount, 1e-300), px),
+        notional=proj.sale_amount * px,
+    )
+
+
+def cover_deficits(
+    plan: RoundPlan,
+    proj: Projection,
+    state: VenueState,
+    rb: ResolvedBook,
+    fund: InsuranceFund,
+    ledger: Ledger,
+    round_no: int,
+) -> Losses:
+    """Step 5: write off what is negative, then the insurance fund, then the last resort."""
+    liq = rb.config.liquidation
+    units, pos = plan.units, rb.positions
     deficit = np.maximum(-proj.value_after, 0.0)
-    closed_acct = ~units.position_scope & (sum_by(ru, (close < 1.0).astype(np.float64), U) == 0)
+    U = units.n
+    fully = sum_by(units.row_unit, (plan.close < 1.0).astype(np.float64), U) == 0
+    closed_acct = ~units.position_scope & fully
     if closed_acct.any():
         a = units.account[closed_acct]
-        px_a = np.where(np.arange(len(state.assets)) == state.cash_asset, 1.0, coll.price)
+        px_a = np.where(np.arange(len(state.assets)) == state.cash_asset, 1.0, plan.ctx.coll.price)
         left = state.balances[a] @ np.nan_to_num(px_a)
         deficit[closed_acct] = np.maximum(-left, 0.0)
     b = deficit > 0
@@ -354,10 +495,10 @@ def liquidate_round(
     charges = np.zeros(rb.n_accounts)
     if residual > 0 and liq.last_resort in ("socialize_profitable", "socialize_all"):
         if liq.last_resort == "socialize_profitable":
-            weight = sum_by(pos.account, pnl_all, rb.n_accounts)
+            weight = sum_by(pos.account, plan.pnl, rb.n_accounts)
         else:
             weight = rb.collateral.per_account(rb.collateral.market_value, rb.n_accounts)
-        weight = np.where(trig_mask, 0.0, np.maximum(weight, 0.0))
+        weight = np.where(plan.liquidating, 0.0, np.maximum(weight, 0.0))
         charges = socialize(residual, weight)
         c_ = np.flatnonzero(charges > 0)
         ledger.record(
@@ -369,54 +510,23 @@ def liquidate_round(
             account=c_,
         )
         state.credit_cash(c_, -charges[c_])
-    uncovered = residual - float(charges.sum())
-    # market flow per symbol (delta notional bought; a long closed is a sale)
+    return Losses(deficit, paid, charges, residual - float(charges.sum()))
+
+
+def market_flow(
+    plan: RoundPlan, fills: Fills, rb: ResolvedBook, state: VenueState
+) -> dict[str, float]:
+    """Delta notional the round bought per symbol (a long closed, or collateral sold, is a sale)."""
+    inst = rb.instruments
+    ins = rb.positions.instrument[plan.units.row]
     flow: dict[str, float] = {}
-    d_not = -dq_m * inst.delta[ins] * inst.spot[ins]
+    d_not = -fills.market * inst.delta[ins] * inst.spot[ins]
     per_und = sum_by(inst.und[ins], d_not, len(inst.underlyings)) if ins.size else np.zeros(0)
     for u, x in enumerate(per_und):
         if x != 0:
             flow[inst.underlyings[u]] = flow.get(inst.underlyings[u], 0.0) + float(x)
+    proj, price = fills.proj, plan.ctx.coll.price
     for k, amt in zip(proj.sale_asset, proj.sale_amount, strict=True):
         sym = state.assets[int(k)]
-        flow[sym] = flow.get(sym, 0.0) - float(amt * coll.price[int(k)])
-    state.compact()
-    return RoundResult(
-        round_no=round_no,
-        triggered=triggered,
-        units=units,
-        row_account=acc_r,
-        row_instrument=ins,
-        row_quantity=q,
-        row_market=dq_m,
-        row_adl=adl * q,
-        row_price=price_m,
-        row_slippage=proj.slip,
-        row_fee=proj.fee,
-        row_notional=notional_m,
-        row_bankruptcy_price=row_bp,
-        sale_account=s_acc,
-        sale_asset=proj.sale_asset,
-        sale_amount=proj.sale_amount,
-        sale_price=coll.price[proj.sale_asset],
-        sale_cost=proj.sale_cost,
-        adl_account=adl_acc,
-        adl_instrument=adl_ins,
-        adl_quantity=adl_fill,
-        adl_price=adl_px,
-        adl_pay=adl_pay,
-        adl_notional=pricer.notional(adl_ins, adl_fill),
-        adl_transfer_in=float((adl * t_full).sum()) if adl.any() else 0.0,
-        unit_value=ctx.v0,
-        unit_value_after=proj.value_after,
-        unit_deficit=deficit,
-        unit_fund_paid=paid,
-        unit_market_share=share,
-        socialized=charges,
-        uncovered=uncovered,
-        fund_before=fund_before,
-        fund_after=fund.balance,
-        fees_to_fund=fees_to_fund,
-        fees_to_venue=fees_to_venue,
-        flow=flow,
-    )
+        flow[sym] = flow.get(sym, 0.0) - float(amt * price[int(k)])
+    return flow

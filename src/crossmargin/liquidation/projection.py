@@ -21,7 +21,7 @@ from crossmargin.liquidation.closeout import CloseOutPricer, CollateralPricer
 from crossmargin.liquidation.state import VenueState
 from crossmargin.liquidation.units import Units
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 
 __all__ = ["CloseOutContext", "Projection", "plan_sales", "position_pnl", "project"]
 

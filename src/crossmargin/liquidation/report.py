@@ -290,10 +290,10 @@ def cascade_dict(res: CascadeResult, *, rounds: bool = True) -> dict[str, Any]:
             }
             for j, s in enumerate(run.symbols)
         }
-        d["insurance_fund_path"] = [run.fund_start, *(r["insurance_fund"] for r in run.rounds)]
-        d["liquidations_per_round"] = [r["accounts_liquidated"] for r in run.rounds]
+        d["insurance_fund_path"] = [run.fund_start, *(r.insurance_fund for r in run.rounds)]
+        d["liquidations_per_round"] = [r.accounts_liquidated for r in run.rounds]
         if rounds:
-            d["per_round"] = run.rounds
+            d["per_round"] = [r.as_dict() for r in run.rounds]
         regimes[name] = d
     v = res.venue
     return {

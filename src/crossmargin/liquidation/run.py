@@ -17,6 +17,7 @@ from crossmargin.liquidation.state import VenueState
 from crossmargin.margin.base import model_info
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import resolve
+from crossmargin.resolve.terms import contract_terms
 
 __all__ = ["LiquidationRun", "liquidate_book"]
 
@@ -109,7 +110,8 @@ def liquidate_book(
                 np.maximum(rb.collateral.market_value, 0.0).sum()
             )
     state = VenueState.from_resolved(rb)
-    rb_s = resolve(state.to_book(), snapshot, config)
+    terms = contract_terms(state.contracts, config)
+    rb_s = state.bind(terms, snapshot, config)
     res_s = margin_resolved(rb_s, model=model)
     value_before = state.value(rb_s)
     fund = InsuranceFund(float(insurance_fund))
@@ -124,7 +126,7 @@ def liquidate_book(
         accounts=None if accounts is None else np.asarray(accounts, np.int64),
     )
     value_after = state.value(rb_s)
-    rb_a = resolve(state.to_book(), snapshot, config)
+    rb_a = state.bind(terms, snapshot, config)
     after = margin_resolved(rb_a, model=model)
     return LiquidationRun(
         model=model,

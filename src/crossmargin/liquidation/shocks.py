@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +34,17 @@ import numpy as np
 import pandas as pd
 
 from crossmargin._typing import FloatArray
+from crossmargin._validation import read_json
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.history import load_daily_closes, load_hourly_btc
-from crossmargin.io.validation import read_json
-from crossmargin.market.snapshot import AssetMarket, ExpiryMarket, MarketSnapshot
-from crossmargin.market.vol import VolSurface
+from crossmargin.market.snapshot import MarketSnapshot
 
 __all__ = [
     "NAMED_PATHS",
-    "ScaledVol",
     "ShockPath",
     "parse_shock",
     "risky_assets",
-    "shift_snapshot",
     "shocked_snapshot",
 ]
 
@@ -76,22 +73,6 @@ NAMED_PATHS: dict[str, tuple[str, str, str]] = {
 }
 HOURLY_DEFAULT = ("2018-02-05T04:00:00Z", "2018-02-06T04:00:00Z")
 _CLASS_PROXY = {"crypto": "BTC", "equity_index": "SPX"}
-
-
-@dataclass(frozen=True, slots=True)
-class ScaledVol:
-    """A vol surface scaled by ``factor`` (a vol shock)."""
-
-    base: VolSurface
-    factor: float
-
-    def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
-        """The base surface's vols times ``factor``."""
-        return np.asarray(self.base.vols(strikes, forward, t) * self.factor, dtype=np.float64)
-
-    def describe(self) -> str:
-        """Describe the surface."""
-        return f"{self.base.describe()} x {self.factor:g}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -155,38 +136,6 @@ class ShockPath:
         }
 
 
-def shift_snapshot(
-    snap: MarketSnapshot, spot: Mapping[str, float], vol: Mapping[str, float]
-) -> MarketSnapshot:
-    """The snapshot with prices, forwards and perp marks × ``spot[sym]`` and vols × ``vol[sym]``."""
-    assets: dict[str, AssetMarket] = {}
-    for sym, a in snap.assets.items():
-        f = spot.get(sym, 1.0)
-        v = vol.get(sym, 1.0)
-        if f == 1.0 and v == 1.0:
-            assets[sym] = a
-            continue
-        expiries = {
-            t: ExpiryMarket(
-                forward=None if e.forward is None else e.forward * f,
-                discount=e.discount,
-                rate=e.rate,
-                surface=e.surface if (e.surface is None or v == 1.0) else ScaledVol(e.surface, v),
-            )
-            for t, e in a.expiries.items()
-        }
-        assets[sym] = replace(
-            a,
-            price=a.price * f,
-            perp_mark=None if a.perp_mark is None else a.perp_mark * f,
-            vol=None if a.vol is None else a.vol * v,
-            expiries=expiries,
-        )
-    return MarketSnapshot(
-        as_of=snap.as_of, base_currency=snap.base_currency, assets=assets, timestamp=snap.timestamp
-    )
-
-
 def risky_assets(snap: MarketSnapshot, held: Sequence[str]) -> set[str]:
     """Assets a ``*`` move applies to: held underlyings and assets with a vol, perp or expiries."""
     return {
@@ -203,7 +152,7 @@ def shocked_snapshot(
     """The snapshot moved by step ``step`` of ``shock`` (no liquidation impact)."""
     symbols = sorted(s for s in snap.assets if s != snap.base_currency)
     spot, vol = shock.factors(step, symbols, star=risky_assets(snap, held))
-    return shift_snapshot(snap, spot, vol)
+    return snap.shifted(spot=spot, vol=vol)
 
 
 def _move(text: str, path: str) -> float:

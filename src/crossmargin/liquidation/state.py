@@ -15,19 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.instruments.book import Book
+from crossmargin.config import RiskConfig
+from crossmargin.instruments.book import Book, BookShape
 from crossmargin.instruments.contracts import Contract
-from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
-from crossmargin.resolve.positions import net_positions
+from crossmargin.market.snapshot import MarketSnapshot
+from crossmargin.resolve.book import BookTerms, ResolvedBook
+from crossmargin.resolve.positions import Holdings, mark_positions
+from crossmargin.resolve.terms import KIND_OPTION, ContractTerms
 
 __all__ = ["VenueState"]
 
 
 @dataclass(eq=False)
-class VenueState:
+class VenueState(BookShape):
     """Net positions and collateral balances of every account (mutable, array-backed).
 
     Attributes
@@ -63,23 +64,14 @@ class VenueState:
     prefixes: tuple[str, ...] | None = None
     pos_margin: FloatArray | None = None
 
-    @property
-    def n_accounts(self) -> int:
-        """Number of accounts."""
-        return len(self.accounts)
-
-    @property
-    def n_positions(self) -> int:
-        """Number of net positions."""
-        return int(self.pos_quantity.shape[0])
-
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_resolved(cls, rb: ResolvedBook) -> VenueState:
         """Net the book's lots and settle fully netted lots (quantity 0) into cash.
 
-        Average entries reproduce :func:`~crossmargin.resolve.net_positions` exactly: linear
-        ``Σ q e / Σ q``, inverse ``Σ q / Σ (q / e)``; a lot without an entry counts at the mark.
+        Average entries reproduce the net positions' cost (:mod:`crossmargin.resolve.positions`):
+        linear ``Σ q e / Σ q``, inverse ``Σ q / Σ (q / e)``; a lot without an entry counts at the
+        mark.
         """
         book, inst, pos = rb.book, rb.instruments, rb.positions
         base = rb.snapshot.base_currency
@@ -88,25 +80,16 @@ class VenueState:
         n_acc = book.n_accounts
         bal = np.zeros((n_acc, len(assets)))
         np.add.at(bal, (book.col_account, book.col_asset), book.col_amount)
-        # entries, with the same keys and order as net_positions
-        n_inst = max(inst.n, 1)
-        key = book.pos_account * n_inst + book.pos_instrument
-        _, inv = np.unique(key, return_inverse=True)
-        m = pos.n
-        q_rows = book.pos_quantity
-        price_rows = inst.fwd[book.pos_instrument]
-        known = np.isfinite(book.pos_entry)
-        e_rows = np.where(known, book.pos_entry, price_rows)
-        inverse_rows = inst.inverse[book.pos_instrument]
-        acc_rows = np.where(inverse_rows, q_rows / e_rows, q_rows * e_rows)
-        cost = sum_by(inv, acc_rows, m)
+        # average entries from the net positions' cost accumulators (lots without an entry
+        # count at the mark)
         qty = pos.quantity
         is_opt = inst.kind[pos.instrument] == KIND_OPTION
         inverse = inst.inverse[pos.instrument]
-        missing = sum_by(inv, (~known).astype(np.float64), m) > 0
+        price = inst.fwd[pos.instrument]
+        cost = pos.cost_known + np.where(inverse, pos.qty_unknown / price, pos.qty_unknown * price)
         with np.errstate(divide="ignore", invalid="ignore"):
             entry = np.where(inverse & ~is_opt, qty / cost, cost / qty)
-        entry = np.where(is_opt & missing, np.nan, entry)
+        entry = np.where(is_opt & pos.unknown, np.nan, entry)
         # fully netted lots: realised P&L straight into cash
         flat = qty == 0.0
         if flat.any():
@@ -164,17 +147,43 @@ class VenueState:
             pos_prefix=self.prefixes,
         )
 
+    def bind(
+        self, terms: ContractTerms, snapshot: MarketSnapshot, config: RiskConfig
+    ) -> ResolvedBook:
+        """The state resolved at ``snapshot``: the contracts' ``terms`` (fixed) marked again.
+
+        Equal to resolving :meth:`to_book` from scratch, without netting or resolving the
+        contracts again (a cascade round, a liquidation pass).
+        """
+        return BookTerms(self.to_book(), config, terms, self.holdings(terms)).bind(snapshot)
+
     def value(self, rb: ResolvedBook) -> float:
         """Σ over accounts of collateral market value + MtM, at ``rb``'s prices and contracts."""
         snap = rb.snapshot
         px = np.asarray(
             [snap.price(a) if snap.has_price(a) else np.nan for a in self.assets], dtype=np.float64
         )
-        pos = net_positions(self.to_book(), rb.instruments)
+        pos = mark_positions(self.holdings(rb.instruments), rb.instruments, rb.instruments)
         held = self.balances != 0
         return float(
             (self.balances[held] * np.broadcast_to(px, self.balances.shape)[held]).sum()
             + pos.mtm.sum()
+        )
+
+    def holdings(self, terms: ContractTerms) -> Holdings:
+        """The net positions as holdings (copies; rows already unique, sorted by account, contract)."""
+        q, e = self.pos_quantity.copy(), self.pos_entry
+        known = np.isfinite(e)
+        inverse = terms.inverse[self.pos_instrument]
+        ek = np.where(known, e, 1.0)
+        return Holdings(
+            account=self.pos_account.copy(),
+            instrument=self.pos_instrument.copy(),
+            quantity=q,
+            cost_known=np.where(known, np.where(inverse, q / ek, q * ek), 0.0),
+            qty_unknown=np.where(known, 0.0, q),
+            unknown=~known,
+            first_row=np.arange(self.n_positions, dtype=np.int64),
         )
 
     # -- updates -----------------------------------------------------------------------------

@@ -95,23 +95,7 @@ class Venue:
         """The book to run under ``regime``: collateral rescaled in ``per-regime`` mode."""
         if mode == "fixed" or regime not in self.scale:
             return self.book
-        s = self.scale[regime]
-        b = self.book
-        return Book(
-            accounts=b.accounts,
-            base_currency=b.base_currency,
-            contracts=b.contracts,
-            pos_account=b.pos_account,
-            pos_instrument=b.pos_instrument,
-            pos_quantity=b.pos_quantity,
-            pos_entry=b.pos_entry,
-            assets=b.assets,
-            col_account=b.col_account,
-            col_asset=b.col_asset,
-            col_amount=b.col_amount * s[b.col_account],
-            pos_row=b.pos_row,
-            pos_prefix=b.pos_prefix,
-        )
+        return self.book.scaled_collateral(self.scale[regime])
 
 
 def _underlyings(
@@ -314,19 +298,7 @@ def synthetic_venue(
             np.maximum.at(need, a, lam_i)
             lam[reg] = np.maximum(lam[reg], need)
     fixed = np.max(np.vstack(list(lam.values())), axis=0)
-    book = Book(
-        accounts=accounts,
-        base_currency=(base,) * N,
-        contracts=tuple(contracts),
-        pos_account=pa,
-        pos_instrument=pi,
-        pos_quantity=qty,
-        pos_entry=entry,
-        assets=assets,
-        col_account=unit_book.col_account,
-        col_asset=unit_book.col_asset,
-        col_amount=unit_book.col_amount * fixed[unit_book.col_account],
-    )
+    book = unit_book.scaled_collateral(fixed)
     gross_acc = np.bincount(rb.positions.account, weights=rb.positions.notional, minlength=N)
     for reg in regimes:
         equity = lam[reg] * c_im

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossmargin._arrays import sum_by
+from crossmargin._arrays import Rows, sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.account.health import AccountResults
 from crossmargin.resolve.book import ResolvedBook
@@ -25,7 +25,7 @@ __all__ = ["Units", "build_units", "isolated_allocation", "liquidatable", "range
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Units:
+class Units(Rows):
     """Liquidation units and their positions (rows of the resolved book's net positions).
 
     Attributes
@@ -48,11 +48,6 @@ class Units:
     backing: FloatArray
     start: IntArray
     row: IntArray
-
-    @property
-    def n(self) -> int:
-        """Number of units."""
-        return int(self.account.shape[0])
 
     @property
     def counts(self) -> IntArray:

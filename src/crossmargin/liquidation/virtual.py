@@ -15,7 +15,7 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
-from crossmargin.collateral.valuation import CollateralTable, haircut_value
+from crossmargin.collateral.table import CollateralTable
 from crossmargin.instruments.book import Book
 from crossmargin.liquidation.closeout import CloseOutPricer
 from crossmargin.liquidation.units import Units, ranges, unit_value
@@ -84,13 +84,17 @@ def evaluate(
         - fee_v
     )
     kp = keep > 0
+    nk = int(kp.sum())
     vpos = NetPositions(
         account=vp_v[kp],
         instrument=ins[kp],
         quantity=(q * keep)[kp],
+        cost_known=np.zeros(nk),
+        qty_unknown=np.zeros(nk),
+        unknown=np.zeros(nk, np.bool_),
+        first_row=np.zeros(nk, np.int64),
         mtm=(pos.mtm[rows] * keep)[kp],
         notional=(pos.notional[rows] * keep)[kp],
-        first_row=np.zeros(int(kp.sum()), np.int64),
     )
     vcol = _virtual_collateral(rb, units.account[v_unit], ~units.position_scope[v_unit], cash_v)
     acc = units.account[v_unit]
@@ -147,21 +151,17 @@ def _virtual_collateral(
     h = rb.config.haircut(base, base_currency=base)
     him = h.im if h is not None else 0.0
     hmm = h.mm if h is not None else 0.0
-    ones = np.ones(V)
-    return CollateralTable(
-        assets=assets,
-        account=np.concatenate([rep_v, np.arange(V, dtype=np.int64)]),
-        asset=np.concatenate([col.asset[src], np.full(V, cash_ix, np.int64)]),
-        amount=np.concatenate([col.amount[src], amount_cash]),
-        price=np.concatenate([col.price[src], ones]),
-        haircut_im=np.concatenate([col.haircut_im[src], np.full(V, him)]),
-        haircut_mm=np.concatenate([col.haircut_mm[src], np.full(V, hmm)]),
-        market_value=np.concatenate([col.market_value[src], amount_cash]),
-        value_im=np.concatenate(
-            [col.value_im[src], haircut_value(amount_cash, ones, np.full(V, him))]
+    return CollateralTable.priced(
+        assets,
+        (
+            np.concatenate([rep_v, np.arange(V, dtype=np.int64)]),
+            np.concatenate([col.asset[src], np.full(V, cash_ix, np.int64)]),
+            np.concatenate([col.amount[src], amount_cash]),
         ),
-        value_mm=np.concatenate(
-            [col.value_mm[src], haircut_value(amount_cash, ones, np.full(V, hmm))]
+        np.concatenate([col.price[src], np.ones(V)]),
+        (
+            np.concatenate([col.haircut_im[src], np.full(V, him)]),
+            np.concatenate([col.haircut_mm[src], np.full(V, hmm)]),
         ),
     )
 

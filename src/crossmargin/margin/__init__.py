@@ -1,11 +1,11 @@
-"""Margin models behind one protocol, selected by name from a registry.
+"""Margin models behind one protocol, selected by name from a static registry.
 
-Importing this package registers the built-in models: ``isolated``, ``cross``, ``portfolio``.
+Importing this package imports no model: :data:`~crossmargin.margin.base.BUILTIN_MODELS` maps
+each name to the module that implements it, imported the first time the model is used.
 """
 
-from crossmargin.margin import standard as _standard  # isort: skip  (registration order)
-from crossmargin.margin import portfolio as _portfolio  # isort: skip
 from crossmargin.margin.base import (
+    BUILTIN_MODELS,
     MarginModel,
     ModelInfo,
     available_models,
@@ -15,9 +15,8 @@ from crossmargin.margin.base import (
 )
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
 
-del _portfolio, _standard
-
 __all__ = [
+    "BUILTIN_MODELS",
     "AddOnRows",
     "GroupTable",
     "MarginBatch",

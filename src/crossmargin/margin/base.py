@@ -1,18 +1,19 @@
 """The margin-model protocol and the registry of models by name.
 
 A model is anything with a ``name``, a one-line ``description`` and
-``compute(resolved_book, *, detail=False) -> MarginBatch``. Models register a factory taking the
-risk configuration; ``get_model("portfolio", config)`` builds one. Venue presets and the VaR/ES
-models plug in the same way (``register_model``).
+``compute(resolved_book, *, detail=False) -> MarginBatch``. The registry is static: a table of
+built-in names → ``"module:Factory"`` (:data:`BUILTIN_MODELS`), imported on first use, with no
+registration by import side effect; ``get_model("portfolio", config)`` builds one. A user's own
+model is added explicitly with :func:`register_model`.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
 
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, ModelError
@@ -20,10 +21,13 @@ from crossmargin.margin.result import MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 
 __all__ = [
+    "BUILTIN_MODELS",
+    "BUILTIN_PRESETS",
     "MarginModel",
     "ModelInfo",
     "available_models",
     "get_model",
+    "load_factory",
     "model_info",
     "register_model",
 ]
@@ -58,11 +62,44 @@ class ModelInfo:
     factory: Callable[[RiskConfig], MarginModel]
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+#: The built-in models, in listing order: name → ``"module:attribute"``. Nothing is imported (and
+#: nothing registers itself) until a model is used: :func:`model_info` imports its module then.
+#: The attribute is a :class:`ModelInfo`, a model class with ``description`` and ``source``
+#: class attributes (built with ``Class(config)``), or an object with a ``model_info()`` method
+#: (a venue preset's catalog entry, :class:`crossmargin.margin.presets.PresetInfo`).
+BUILTIN_MODELS: Mapping[str, str] = MappingProxyType(
+    {
+        "isolated": "crossmargin.margin.standard:ISOLATED",
+        "cross": "crossmargin.margin.standard:CROSS",
+        "portfolio": "crossmargin.margin.portfolio:PortfolioMargin",
+        "deribit-pm": "crossmargin.margin.presets.deribit:INFO",
+        "derive-pmrm2": "crossmargin.margin.presets.derive.model:INFO",
+        "drift-v2": "crossmargin.margin.presets.drift:INFO",
+        "dydx-v4": "crossmargin.margin.presets.dydx:INFO",
+        "okx-pm": "crossmargin.margin.presets.okx:INFO",
+        "paradex-pm": "crossmargin.margin.presets.paradex:INFO",
+        "span": "crossmargin.margin.presets.span.model:INFO",
+        "var": "crossmargin.margin.var:VAR",
+        "es": "crossmargin.margin.var:ES",
+    }
+)
+#: The built-in venue presets (a subset of :data:`BUILTIN_MODELS`).
+BUILTIN_PRESETS = (
+    "deribit-pm",
+    "derive-pmrm2",
+    "drift-v2",
+    "dydx-v4",
+    "okx-pm",
+    "paradex-pm",
+    "span",
+)
+
+#: Models registered by the user's code (:func:`register_model`), by name.
+_USER: dict[str, ModelInfo] = {}
 
 
 def register_model(info: ModelInfo) -> None:
-    """Register (or replace) a model under ``info.name``.
+    """Register (or replace) a model under ``info.name`` (user models; built-ins are static).
 
     Raises
     ------
@@ -73,26 +110,43 @@ def register_model(info: ModelInfo) -> None:
         raise ModelError(f"must be a ModelInfo, got {type(info).__name__}", path="model")
     if not isinstance(info.name, str) or not info.name.strip() or not callable(info.factory):
         raise ModelError("a model needs a non-empty name and a callable factory", path="model")
-    _REGISTRY[info.name] = info
+    _USER[info.name] = info
 
 
 def available_models() -> tuple[str, ...]:
-    """Names of the registered models, in registration order."""
-    _ensure_builtin()
-    return tuple(_REGISTRY)
+    """Names of the built-in models (in listing order), then those of registered user models."""
+    return (*BUILTIN_MODELS, *(n for n in _USER if n not in BUILTIN_MODELS))
+
+
+def load_factory(name: str) -> Any:
+    """The registry attribute of built-in model ``name`` (imports its module)."""
+    module, _, attr = BUILTIN_MODELS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def model_info(name: str) -> ModelInfo:
-    """Registry entry of ``name``."""
-    _ensure_builtin()
+    """Registry entry of ``name``.
+
+    Raises
+    ------
+    ModelError
+        If no model has that name (or ``name`` is not a string).
+    """
     if not isinstance(name, str):
         raise ModelError(f"model name must be a string, got {type(name).__name__}", path="model")
-    try:
-        return _REGISTRY[name]
-    except KeyError:
+    if name in _USER:
+        return _USER[name]
+    if name not in BUILTIN_MODELS:
         raise ModelError(
-            f"unknown model {name!r}; available: {', '.join(_REGISTRY)}", path="model"
+            f"unknown model {name!r}; available: {', '.join(available_models())}", path="model"
         ) from None
+    entry = load_factory(name)
+    if isinstance(entry, ModelInfo):
+        return entry
+    if hasattr(entry, "model_info"):  # a venue preset's catalog entry
+        info: ModelInfo = entry.model_info()
+        return info
+    return ModelInfo(name, entry.description, entry.source, entry)
 
 
 def get_model(name: str, config: RiskConfig) -> MarginModel:
@@ -112,18 +166,3 @@ def get_model(name: str, config: RiskConfig) -> MarginModel:
             path="config",
         )
     return info.factory(config)
-
-
-_LOADED = False
-
-
-def _ensure_builtin() -> None:
-    """Import every module under :mod:`crossmargin.margin` (models register on import)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import crossmargin.margin as pkg
-
-    for mod in pkgutil.walk_packages(pkg.__path__, prefix="crossmargin.margin."):
-        importlib.import_module(mod.name)

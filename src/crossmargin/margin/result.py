@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossmargin._arrays import Rows
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.scenarios.grid import ScenarioSet
@@ -21,7 +22,7 @@ __all__ = ["AddOnRows", "GroupTable", "MarginBatch"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class GroupTable:
+class GroupTable(Rows):
     """Per (account, underlying) breakdown.
 
     Attributes
@@ -51,11 +52,6 @@ class GroupTable:
     worst: IntArray
     delta: FloatArray
     delta_notional: FloatArray
-
-    @property
-    def n(self) -> int:
-        """Number of groups."""
-        return int(self.account.shape[0])
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -17,8 +17,9 @@ import numpy as np
 
 from crossmargin._typing import FloatArray
 from crossmargin.config import RiskConfig
-from crossmargin.resolve.instruments import KIND_OPTION, InstrumentTable
+from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import NetPositions
+from crossmargin.resolve.terms import KIND_OPTION
 
 __all__ = ["position_requirements", "tiered_rate_amount"]
 

@@ -13,19 +13,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import partial
+from typing import Literal
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin.config import RiskConfig
-from crossmargin.margin.base import ModelInfo, register_model
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.base import ModelInfo
+from crossmargin.margin.batch import assemble_batch, group_labels
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.rules import position_requirements
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import group_positions, group_sum
 
-__all__ = ["CrossMargin", "IsolatedMargin"]
+__all__ = ["CROSS", "ISOLATED", "PerPositionMargin"]
 
 
 def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> MarginBatch:
@@ -34,91 +36,69 @@ def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> Mar
     im_i, mm_i = position_requirements(pos, inst, book.config)
     groups = group_positions(pos, inst)
     delta_units = pos.quantity * inst.delta[pos.instrument]
-    delta_notional = delta_units * inst.spot[pos.instrument]
-    g_im = group_sum(groups, im_i)
-    g_mm = group_sum(groups, mm_i)
-    gt = GroupTable(
-        account=groups.account,
-        und=groups.und,
-        underlyings=inst.underlyings,
-        im=g_im,
-        mm=g_mm,
-        scan=np.full(groups.n, np.nan),
-        worst=np.full(groups.n, -1, dtype=np.int64),
-        delta=group_sum(groups, delta_units),
-        delta_notional=group_sum(groups, delta_notional),
-    )
-    im = sum_by(pos.account, im_i, n_acc)
-    mm = sum_by(pos.account, mm_i, n_acc)
+    addons: tuple[AddOnRows, ...] = ()
+    upnl = None
     if isolated:
-        u_im = sum_by(pos.account, np.minimum(pos.mtm, im_i), n_acc)
-        u_mm = sum_by(pos.account, np.minimum(pos.mtm, mm_i), n_acc)
-        excluded = np.maximum(pos.mtm - im_i, 0.0)
-        addons: tuple[AddOnRows, ...] = (
+        upnl = (
+            sum_by(pos.account, np.minimum(pos.mtm, im_i), n_acc),
+            sum_by(pos.account, np.minimum(pos.mtm, mm_i), n_acc),
+        )
+        addons = (
             AddOnRows(
                 name="isolated_pnl_not_shared",
                 account=groups.account,
-                label=tuple(inst.underlyings[u] for u in groups.und),
-                amount=group_sum(groups, excluded),
+                label=group_labels(inst.underlyings, groups.und),
+                amount=group_sum(groups, np.maximum(pos.mtm - im_i, 0.0)),
                 description="unrealised P&L above each position's own IM, not available to others",
             ),
         )
-    else:
-        u_im = u_mm = sum_by(pos.account, pos.mtm, n_acc)
-        addons = ()
-    return MarginBatch(
-        model=name,
-        liquidation_scope="position" if isolated else "account",
-        im=im,
-        mm=mm,
-        upnl_im=u_im,
-        upnl_mm=u_mm,
-        groups=gt,
+    return assemble_batch(
+        name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=group_sum(groups, im_i),
+        mm=group_sum(groups, mm_i),
+        delta=group_sum(groups, delta_units),
+        delta_notional=group_sum(groups, delta_units * inst.spot[pos.instrument]),
         addons=addons,
+        totals=(sum_by(pos.account, im_i, n_acc), sum_by(pos.account, mm_i, n_acc)),
+        upnl=upnl,
+        liquidation_scope="position" if isolated else "account",
         position_im=im_i,
         position_mm=mm_i,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class IsolatedMargin:
-    """Every position margined alone with its own rule; collateral not shared."""
-
-    config: RiskConfig
-    name: ClassVar[str] = "isolated"
-    description: ClassVar[str] = "each position margined alone; collateral and P&L not shared"
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """See module docstring."""
-        return _per_position_batch(self.name, book, isolated=True)
-
-
-@dataclass(frozen=True, slots=True)
-class CrossMargin:
-    """Standard cross margin: per-position requirements summed, collateral and P&L pooled."""
-
-    config: RiskConfig
-    name: ClassVar[str] = "cross"
-    description: ClassVar[str] = "per-position requirements summed; collateral and P&L pooled"
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """See module docstring."""
-        return _per_position_batch(self.name, book, isolated=False)
-
-
-register_model(
-    ModelInfo(
-        "isolated",
-        IsolatedMargin.description,
+#: Description and source of each per-position model (registry entries below).
+_ABOUT = {
+    "isolated": (
+        "each position margined alone; collateral and P&L not shared",
         "Deribit standard margin (options); progressive notional tiers (linear)",
-        IsolatedMargin,
-    )
-)
-register_model(
-    ModelInfo(
-        "cross",
-        CrossMargin.description,
+    ),
+    "cross": (
+        "per-position requirements summed; collateral and P&L pooled",
         "Deribit/Binance standard cross margin",
-        CrossMargin,
-    )
-)
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PerPositionMargin:
+    """Per-position requirements, ``isolated`` or ``cross`` (see module docstring)."""
+
+    config: RiskConfig
+    name: Literal["isolated", "cross"]
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return _ABOUT[self.name][0]
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """See module docstring."""
+        return _per_position_batch(self.name, book, isolated=self.name == "isolated")
+
+
+ISOLATED = ModelInfo("isolated", *_ABOUT["isolated"], partial(PerPositionMargin, name="isolated"))
+CROSS = ModelInfo("cross", *_ABOUT["cross"], partial(PerPositionMargin, name="cross"))

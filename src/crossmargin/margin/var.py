@@ -4,7 +4,7 @@ Per account, over a joint scenario set (:mod:`crossmargin.scenarios.for_book`: f
 historical simulation by default, plain HS or Monte Carlo) with probabilities ``w_s``:
 
 1. **risk arrays**: one full revaluation per unique contract and scenario
-   (:func:`~crossmargin.scenarios.joint.joint_unit_pnl`), aggregated to (account, underlying)
+   (:func:`~crossmargin.risk.pnl.joint_unit_pnl`), aggregated to (account, underlying)
    groups by one sparse product per block of accounts — the grid model's design, so cost grows
    with contracts × scenarios plus positions × scenarios, never with a Python loop;
 2. **core requirement** ``R = max(0, VaR_α(L))`` (``var``, α = 99 %) or ``max(0, ES_α(L))``
@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 from scipy import sparse
@@ -44,19 +45,21 @@ from crossmargin.margin.addons.basis import basis_addon
 from crossmargin.margin.addons.correlation import PreparedStress, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
-from crossmargin.margin.base import ModelInfo, register_model
+from crossmargin.margin.base import ModelInfo
+from crossmargin.margin.batch import assemble_batch
 from crossmargin.margin.netting import cap_netting
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
 from crossmargin.market.fallbacks import MarketWarning
+from crossmargin.market.history import bundled_history, history_warnings
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
+from crossmargin.risk.pnl import joint_unit_pnl
 from crossmargin.scenarios.for_book import book_scenarios
 from crossmargin.scenarios.freshness import history_freshness
-from crossmargin.scenarios.history import history_of, history_warnings
-from crossmargin.scenarios.joint import JointScenarioSet, joint_unit_pnl
+from crossmargin.scenarios.joint import JointScenarioSet
 
-__all__ = ["ESMargin", "VaRMargin", "var_batch"]
+__all__ = ["ES", "VAR", "JointScenarioMargin", "var_batch"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -146,7 +149,6 @@ def var_batch(
     d_units = pos.quantity * inst.delta[ii]
     g_delta = group_sum(groups, d_units)
     g_dn = group_sum(groups, d_units * inst.spot[ii])
-    upnl = sum_by(pos.account, pos.mtm, n_acc)
     # which underlyings each account holds live (settled-only groups carry no scenario risk)
     live_g = group_sum(groups, (~inst.settled[ii]).astype(np.float64)) > 0
     held = np.zeros((n_acc, max(len(inst.underlyings), 1)), np.bool_)
@@ -229,27 +231,20 @@ def var_batch(
                 combo=cb,
             )
 
-    batch = MarginBatch(
-        model=name,
-        liquidation_scope="account",
-        im=im,
-        mm=cfg.mm_factor * im,
-        upnl_im=upnl,
-        upnl_mm=upnl,
-        groups=GroupTable(
-            account=groups.account,
-            und=groups.und,
-            underlyings=inst.underlyings,
-            im=g_im,
-            mm=cfg.mm_factor * g_im,
-            scan=stand,
-            worst=np.full(G, -1, np.int64),
-            delta=g_delta,
-            delta_notional=g_dn,
-        ),
-        addons=tuple(addons),
+    batch = assemble_batch(
+        name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=g_im,
+        mm=cfg.mm_factor * g_im,
+        delta=g_delta,
+        delta_notional=g_dn,
+        scan=stand,
+        addons=addons,
+        totals=(im, cfg.mm_factor * im),
         explain_extra=explain,
-        warnings=_history_warnings(book, sorted({u for cb in combos for u in cb.core})),
+        warnings=_history_warnings(book, combos),
     )
     if not cap:
         return batch
@@ -259,11 +254,15 @@ def var_batch(
     return cap_netting(batch, book, lambda rb: var_batch(name, kind, rb, cap=False))
 
 
-def _history_warnings(book: ResolvedBook, assets: list[str]) -> tuple[MarketWarning, ...]:
-    """Bundled-history and (opted-in) stale-history warnings of the assets margined."""
-    hist, as_of = history_of(book.snapshot), book.snapshot.as_of
-    bundled = history_warnings(hist, assets, as_of, bundled=book.snapshot.history is None)
-    return (*bundled, *history_freshness(hist, assets, as_of, book.config.var))
+def _history_warnings(book: ResolvedBook, combos: list[_Combo]) -> tuple[MarketWarning, ...]:
+    """``bundled_history`` and (opted-in) ``history_stale`` warnings of the scenarios' history."""
+    core = sorted({u for cb in combos for u in cb.core})
+    if not core:
+        return ()
+    hist = book.snapshot.require_history(needed_by=f"{', '.join(core)} scenarios")
+    as_of = book.snapshot.as_of
+    bundled = history_warnings(hist, core, as_of, bundled=hist is bundled_history())
+    return (*bundled, *history_freshness(hist, core, as_of, book.config.var))
 
 
 #: Add-ons attached to (account, underlying) groups (already in the group requirements).
@@ -392,51 +391,38 @@ def _apc_rows(
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class VaRMargin:
-    """Portfolio Value at Risk over joint scenarios, plus add-ons (module docstring)."""
-
-    config: RiskConfig
-    name: ClassVar[str] = "var"
-    description: ClassVar[str] = (
+#: Description and source of each joint-scenario model (registry entries below).
+_ABOUT = {
+    "var": (
         "portfolio VaR (99 %, 2-day MPOR) over filtered historical joint scenarios with stress "
-        "weighting; liquidity, correlation-breakdown and wrong-way add-ons"
-    )
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """See module docstring."""
-        return var_batch(self.name, "var", book, detail=detail)
+        "weighting; liquidity, correlation-breakdown and wrong-way add-ons",
+        "filtered HS (Barone-Adesi et al. 1999); CME SPAN 2 / Eurex Prisma structure; "
+        "EMIR RTS 153/2013",
+    ),
+    "es": (
+        "portfolio expected shortfall (97.5 %, 2-day MPOR) over filtered historical joint "
+        "scenarios with stress weighting; liquidity, correlation-breakdown and wrong-way add-ons",
+        "expected shortfall (Acerbi & Tasche 2002); CME SPAN 2 / Eurex Prisma; EMIR RTS 153/2013",
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
-class ESMargin:
-    """Portfolio expected shortfall over joint scenarios, plus add-ons (module docstring)."""
+class JointScenarioMargin:
+    """Portfolio VaR (``var``) or expected shortfall (``es``) with add-ons (module docstring)."""
 
     config: RiskConfig
-    name: ClassVar[str] = "es"
-    description: ClassVar[str] = (
-        "portfolio expected shortfall (97.5 %, 2-day MPOR) over filtered historical joint "
-        "scenarios with stress weighting; liquidity, correlation-breakdown and wrong-way add-ons"
-    )
+    name: Literal["var", "es"]
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return _ABOUT[self.name][0]
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
-        return var_batch(self.name, "es", book, detail=detail)
+        return var_batch(self.name, self.name, book, detail=detail)
 
 
-register_model(
-    ModelInfo(
-        "var",
-        VaRMargin.description,
-        "filtered HS (Barone-Adesi et al. 1999); CME SPAN 2 / Eurex Prisma structure; EMIR RTS 153/2013",
-        VaRMargin,
-    )
-)
-register_model(
-    ModelInfo(
-        "es",
-        ESMargin.description,
-        "expected shortfall (Acerbi & Tasche 2002); CME SPAN 2 / Eurex Prisma; EMIR RTS 153/2013",
-        ESMargin,
-    )
-)
+VAR = ModelInfo("var", *_ABOUT["var"], partial(JointScenarioMargin, name="var"))
+ES = ModelInfo("es", *_ABOUT["es"], partial(JointScenarioMargin, name="es"))

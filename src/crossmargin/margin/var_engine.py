@@ -24,7 +24,8 @@ from crossmargin.kernels.blocks import n_threads
 from crossmargin.margin.addons.correlation import PreparedStress
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups
-from crossmargin.scenarios.joint import JointScenarioSet, joint_unit_pnl
+from crossmargin.risk.pnl import joint_unit_pnl
+from crossmargin.scenarios.joint import JointScenarioSet
 from crossmargin.scenarios.tail import tail_stats
 
 __all__ = ["AccountPass", "UnitCache", "aggregate", "risk_measure"]

@@ -6,7 +6,7 @@ and the snapshot lacks raise :class:`~crossmargin.errors.MarketDataError` naming
 field — the engine never falls back to a smaller margin.
 
 Every constructor validates its arguments (types, finiteness and the physical ranges of
-:mod:`crossmargin.market.ranges`) and raises :class:`~crossmargin.errors.InputError` naming the
+:mod:`crossmargin.ranges`) and raises :class:`~crossmargin.errors.InputError` naming the
 field, so a snapshot that exists is a sane one.
 
 Values the snapshot does not list are derived by :mod:`crossmargin.market.term` (forwards,
@@ -19,28 +19,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crossmargin._checks import choice, instance, real, real_or_none, symbol
 from crossmargin._time import aware_instant, format_instant, year_fraction
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError, MarketDataError
 from crossmargin.market.fallbacks import MarketWarning
-from crossmargin.market.ranges import (
+from crossmargin.market.history import PriceHistory
+from crossmargin.market.term import discount_at, forward_at, surface_at
+from crossmargin.market.vol import ScaledVol, VolSurface, check_surface
+from crossmargin.ranges import (
     MAX_BASIS,
     MAX_DISCOUNT_SLACK,
     MAX_FUNDING,
     MAX_RATE,
     MAX_VOL,
 )
-from crossmargin.market.term import discount_at, forward_at, surface_at
-from crossmargin.market.vol import VolSurface, check_surface
-
-if TYPE_CHECKING:
-    from crossmargin.scenarios.history import PriceHistory
 
 __all__ = ["AssetMarket", "ExpiryMarket", "MarketSnapshot", "OptionMark", "OracleRecord"]
 
@@ -129,6 +127,20 @@ class ExpiryMarket:
             instance(mk, OptionMark, f"{p}.marks[{i}]", "an OptionMark")
         object.__setattr__(self, "marks", marks)
 
+    def moved(self, spot: float, vol: float) -> ExpiryMarket:
+        """The expiry with its unfixed forward × ``spot`` and its vols × ``vol`` (all else kept)."""
+        fixed = self.forward_fixed or 0.0
+        return replace(
+            self,
+            forward=None if self.forward is None else fixed + (self.forward - fixed) * spot,
+            surface=self.surface
+            if self.surface is None or vol == 1.0
+            else ScaledVol(self.surface, vol),
+            marks=self.marks
+            if vol == 1.0
+            else tuple(m if m.vol is None else replace(m, vol=m.vol * vol) for m in self.marks),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AssetMarket:
@@ -207,6 +219,16 @@ class AssetMarket:
         set_(self, "expiries", MappingProxyType(expiries))
         set_(self, "settlements", MappingProxyType(settlements))
 
+    def moved(self, spot: float, vol: float) -> AssetMarket:
+        """The asset with prices × ``spot`` and vols × ``vol`` (see :meth:`MarketSnapshot.shifted`)."""
+        return replace(
+            self,
+            price=self.price * spot,
+            perp_mark=None if self.perp_mark is None else self.perp_mark * spot,
+            vol=None if self.vol is None else self.vol * vol,
+            expiries={t: e.moved(spot, vol) for t, e in self.expiries.items()},
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class OracleRecord:
@@ -259,17 +281,21 @@ class MarketSnapshot:
     oracles
         Collateral symbol → :class:`OracleRecord` (oracle-valued collateral kinds).
     history
-        Price history for historical scenario sets and EWMA volatilities; ``None`` uses the
-        bundled history (:func:`crossmargin.scenarios.history.history_of`).
+        Price history for historical scenario sets and EWMA volatilities; ``None``: the snapshot
+        has none, and a model that needs one refuses (:meth:`require_history`). The file
+        loaders attach the bundled daily closes unless told otherwise
+        (:func:`crossmargin.io.load_market`).
     timestamp
         When the prices without their own ``timestamp`` were observed (the file's top-level
         ``timestamp``). A price with neither is refused unless the configuration sets
         ``market.require_timestamps: false`` (:mod:`crossmargin.market.checks`).
 
+    Changed copies come from :meth:`shifted` (moves and replacements; everything else kept).
+
     Raises
     ------
     InputError
-        A field of the wrong type or outside its range (:mod:`crossmargin.market.ranges`), a
+        A field of the wrong type or outside its range (:mod:`crossmargin.ranges`), a
         naive datetime, an asset key that is not a symbol (or given twice, case-insensitively),
         a forward or discount inconsistent with spot and the time to expiry, a settlement price
         for an expiry after ``as_of``, or a snapshot currency priced other than 1.
@@ -299,7 +325,67 @@ class MarketSnapshot:
         object.__setattr__(self, "assets", MappingProxyType(assets))
         object.__setattr__(self, "oracles", MappingProxyType(oracles))
 
+    # -- changed copies -------------------------------------------------------------------------
+    def shifted(
+        self,
+        *,
+        spot: Mapping[str, float] | None = None,
+        vol: Mapping[str, float] | None = None,
+        assets: Mapping[str, AssetMarket] | None = None,
+        oracles: Mapping[str, OracleRecord] | None = None,
+        history: PriceHistory | None = None,
+    ) -> MarketSnapshot:
+        """A copy with some market data moved or replaced; everything else is kept.
+
+        The one way to derive a snapshot from another (a cascade round, a stress step, a live
+        update): oracles, the price history, confidences, timestamps, settlements and the venue
+        feed fields of every asset and expiry travel with the copy.
+
+        Parameters
+        ----------
+        spot
+            Symbol → factor on the spot price, the perpetual mark and the part of each expiry
+            forward not yet fixed (``F' = F_fix + (F − F_fix)·f``).
+        vol
+            Symbol → factor on the asset vol, every expiry's vol surface and its option mark vols.
+        assets
+            Symbol → asset data replacing (or adding) an asset, applied after the moves.
+        oracles
+            Symbol → oracle record replacing (or adding) a record.
+        history
+            A price history replacing the current one.
+        """
+        moved = dict(self.assets)
+        for sym, a in self.assets.items():
+            f = 1.0 if spot is None else spot.get(sym, 1.0)
+            v = 1.0 if vol is None else vol.get(sym, 1.0)
+            if f != 1.0 or v != 1.0:
+                moved[sym] = a.moved(f, v)
+        moved.update(assets or {})
+        return replace(
+            self,
+            assets=moved,
+            oracles={**self.oracles, **(oracles or {})},
+            history=self.history if history is None else history,
+        )
+
     # -- lookups -------------------------------------------------------------------------------
+    def require_history(self, *, needed_by: str) -> PriceHistory:
+        """The snapshot's price history, or an error naming who needed it.
+
+        Raises
+        ------
+        MarketDataError
+            The snapshot carries no history.
+        """
+        if self.history is None:
+            raise MarketDataError(
+                f"the market snapshot has no price history (needed by {needed_by}); supply one "
+                "with --history FILE or attach the bundled closes",
+                path="history",
+            )
+        return self.history
+
     def asset(self, symbol: str, *, needed_by: str = "") -> AssetMarket:
         """Return the asset's data or raise naming who needed it."""
         try:
@@ -420,7 +506,7 @@ def _symbol_map(m: Any, name: str, kind: type, what: str) -> dict[str, Any]:
 
 
 def _check_asset_terms(sym: str, a: AssetMarket, as_of: datetime, base: str) -> None:
-    """Relations between an asset's fields and ``as_of`` (:mod:`crossmargin.market.ranges`)."""
+    """Relations between an asset's fields and ``as_of`` (:mod:`crossmargin.ranges`)."""
     path = f"assets.{sym}"
     if sym == base and a.price != 1.0:
         raise InputError(

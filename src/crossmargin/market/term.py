@@ -28,9 +28,10 @@ absence of calendar arbitrage between the listed expiries. ``T`` is ACT/365F fro
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -40,10 +41,36 @@ from crossmargin.errors import MarketDataError
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.vol import FlatVol, MarkedVol, VolSurface
 
-if TYPE_CHECKING:
-    from crossmargin.market.snapshot import AssetMarket, ExpiryMarket
-
 __all__ = ["InterpolatedVol", "Term", "discount_at", "forward_at", "surface_at"]
+
+
+class ExpiryMarket(Protocol):
+    """What the derivations read of one listed expiry (:class:`~.snapshot.ExpiryMarket`).
+
+    A protocol, so that this module needs nothing from the snapshot module that calls it.
+    """
+
+    @property
+    def forward(self) -> float | None: ...
+    @property
+    def discount(self) -> float | None: ...
+    @property
+    def rate(self) -> float | None: ...
+    @property
+    def surface(self) -> VolSurface | None: ...
+
+
+class AssetMarket(Protocol):
+    """What the derivations read of one asset (:class:`~.snapshot.AssetMarket`)."""
+
+    @property
+    def price(self) -> float: ...
+    @property
+    def rate(self) -> float | None: ...
+    @property
+    def vol(self) -> float | None: ...
+    @property
+    def expiries(self) -> Mapping[datetime, ExpiryMarket]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 * :class:`FlatVol` — one number for every strike.
 * :class:`SmileVol` — vols at listed strikes, linearly interpolated in log-moneyness
   ``k = ln(K / F)`` and extrapolated flat beyond the first/last strike.
+* :class:`ScaledVol` — another surface times a factor (a vol shock);
 * :class:`SVIVol` — Gatheral's raw SVI total variance
   ``w(k) = a + b (ρ (k − m) + sqrt((k − m)² + σ²))`` and ``vol = sqrt(w / T)``
   (J. Gatheral, "A parsimonious arbitrage-free implied volatility parameterization", 2004).
@@ -20,9 +21,17 @@ import numpy as np
 from crossmargin._checks import real, real_or_none
 from crossmargin._typing import FloatArray
 from crossmargin.errors import InputError
-from crossmargin.market.ranges import MAX_VOL
+from crossmargin.ranges import MAX_VOL
 
-__all__ = ["FlatVol", "MarkedVol", "SVIVol", "SmileVol", "VolSurface", "check_surface"]
+__all__ = [
+    "FlatVol",
+    "MarkedVol",
+    "SVIVol",
+    "ScaledVol",
+    "SmileVol",
+    "VolSurface",
+    "check_surface",
+]
 
 
 def _vol(v: Any, path: str) -> float:
@@ -99,7 +108,7 @@ class SmileVol:
     """Vols at listed strikes, linear in log-moneyness, flat extrapolation.
 
     ``strikes`` must be strictly increasing and positive, ``vols`` positive (at most
-    :data:`~crossmargin.market.ranges.MAX_VOL`), one vol per strike.
+    :data:`~crossmargin.ranges.MAX_VOL`), one vol per strike.
     """
 
     strikes: tuple[float, ...]
@@ -228,3 +237,19 @@ class MarkedVol:
         """Describe the surface."""
         base = f" over {self.base.describe()}" if self.base is not None else ""
         return f"marks ({len(self.strikes)} strikes){base}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledVol:
+    """A vol surface scaled by ``factor`` (a vol shock, :meth:`MarketSnapshot.shifted`)."""
+
+    base: VolSurface
+    factor: float
+
+    def vols(self, strikes: FloatArray, forward: float, t: float) -> FloatArray:
+        """The base surface's vols times ``factor``."""
+        return np.asarray(self.base.vols(strikes, forward, t) * self.factor, dtype=np.float64)
+
+    def describe(self) -> str:
+        """Describe the surface."""
+        return f"{self.base.describe()} x {self.factor:g}"

@@ -1,25 +1,36 @@
-"""Resolve a book against market data and configuration (the only place they meet)."""
+"""Resolve a book against configuration (terms, once) and market data (marks, per snapshot)."""
 
-from crossmargin.resolve.book import ResolvedBook, resolve
-from crossmargin.resolve.instruments import (
+from crossmargin.resolve.book import BookTerms, ResolvedBook, book_terms, resolve
+from crossmargin.resolve.instruments import InstrumentTable, resolve_instruments
+from crossmargin.resolve.marks import Marks, mark, unit_values
+from crossmargin.resolve.positions import Holdings, NetPositions, mark_positions, net_holdings
+from crossmargin.resolve.terms import (
     KIND_FUTURE,
     KIND_OPTION,
     KIND_PERP,
     KIND_SPOT,
-    InstrumentTable,
-    resolve_instruments,
+    ContractTerms,
+    contract_terms,
 )
-from crossmargin.resolve.positions import NetPositions, net_positions
 
 __all__ = [
     "KIND_FUTURE",
     "KIND_OPTION",
     "KIND_PERP",
     "KIND_SPOT",
+    "BookTerms",
+    "ContractTerms",
+    "Holdings",
     "InstrumentTable",
+    "Marks",
     "NetPositions",
     "ResolvedBook",
-    "net_positions",
+    "book_terms",
+    "contract_terms",
+    "mark",
+    "mark_positions",
+    "net_holdings",
     "resolve",
     "resolve_instruments",
+    "unit_values",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from crossmargin._arrays import sum_by
+from crossmargin._arrays import Rows, sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import NetPositions
@@ -22,18 +22,13 @@ __all__ = ["Groups", "group_pnl", "group_positions", "group_sum"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Groups:
+class Groups(Rows):
     """(account, underlying) groups and the group of every net position."""
 
     account: IntArray
     und: IntArray
     of_position: IntArray
     n_und: int
-
-    @property
-    def n(self) -> int:
-        """Number of groups."""
-        return int(self.account.shape[0])
 
     def lookup(self, n_accounts: int) -> IntArray:
         """``(n_accounts, n_und)`` table of group indices, −1 where the account has none."""
@@ -64,9 +59,15 @@ def group_sum(groups: Groups, values: FloatArray) -> FloatArray:
     return sum_by(groups.of_position, values, groups.n)
 
 
-def group_pnl(groups: Groups, pos: NetPositions, unit: FloatArray) -> FloatArray:
-    """Scenario P&L of every group, ``(n_groups, n_scenarios)``."""
+def group_pnl(
+    groups: Groups, pos: NetPositions, unit: FloatArray, *, columns: IntArray | None = None
+) -> FloatArray:
+    """Scenario P&L of every group, ``(n_groups, n_scenarios)``.
+
+    ``unit`` has one row per contract, or per contract of ``columns`` (ascending) when given.
+    """
+    ins = pos.instrument if columns is None else np.searchsorted(columns, pos.instrument)
     q = sparse.csr_matrix(
-        (pos.quantity, (groups.of_position, pos.instrument)), shape=(groups.n, unit.shape[0])
+        (pos.quantity, (groups.of_position, ins)), shape=(groups.n, unit.shape[0])
     )
     return np.asarray(q @ unit, dtype=np.float64)

@@ -27,7 +27,7 @@ import numpy as np
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION
+from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION
 
 __all__ = ["AccountGreeks", "account_greeks", "unit_greeks"]
 

@@ -1,45 +1,53 @@
-"""Scenario P&L per unit of each contract: the risk arrays.
+"""Risk arrays of the engine's own scenario sets: the grid and joint (historical, Monte Carlo) sets.
 
-``unit_pnl(instruments, scenarios)`` returns an ``(n_contracts, n_scenarios)`` matrix: the P&L, in
-the snapshot currency and including the multiplier, of holding **one unit** of each contract when
-its underlying moves by the scenario's spot move and its vol by the scenario's vol state, times
-the scenario weight (tail dampening). A position's scenario P&L is its quantity times its row;
-an account's is the sum of its rows (:mod:`crossmargin.risk.aggregate`). Revaluation is done once
-per contract, however many accounts hold it — the SPAN "risk array" design.
+Both are the one risk-array function (:func:`crossmargin.risk.arrays.unit_pnl`, which holds the
+linear / inverse / spot / option semantics) fed with a scenario set's data:
 
-Revaluation (instantaneous, no time decay; sticky strike — each option keeps its own implied vol):
+* **grid** (:func:`grid_unit_pnl`): each risk class's spot moves × vol states, tails weighted
+  ``edge / |move|``;
+* **joint** (:func:`joint_unit_pnl`): every asset's joint spot move and log vol move.
 
-* forward under spot move ``m``: ``F' = F (1 + m)`` (forwards move proportionally with spot);
+Grid vol shocks (sticky strike — each option keeps its own implied vol):
+
 * vol up: ``σ' = max(σ (1 + vol_up · s), min_vol_up)``; vol down: ``σ' = σ · max(0, 1 − vol_down · s)``
   with ``s = (cutoff / max(DTE, dte_floor))^p``, ``p`` the short-term power below ``cutoff`` days
-  and the long-term power beyond (Deribit PM §3.2);
-* linear option: ``mult (V(F', σ') − V)``; inverse option (coin P&L valued at the scenario spot):
-  ``mult (V(F', σ') − V (1 + m))``;
-* linear delta-one: ``mult · price · m``; inverse delta-one (USD face): ``mult · m · S / F``;
-* settled contracts: 0.
+  and the long-term power beyond (Deribit PM §3.2).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import GridConfig, RiskConfig
-from crossmargin.kernels.black76 import black76_price_block
-from crossmargin.kernels.blocks import BLOCK, for_blocks
-from crossmargin.resolve.instruments import KIND_OPTION, InstrumentTable
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.terms import KIND_OPTION
+from crossmargin.risk.arrays import LogVolMoves, VolStates, unit_pnl
 from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet, build_grid
+from crossmargin.scenarios.joint import JointScenarioSet
 
-__all__ = ["scenario_set_for", "shocked_vols", "unit_pnl"]
+__all__ = ["grid_unit_pnl", "joint_unit_pnl", "scenario_set_for", "shocked_vols"]
 
 
 def scenario_set_for(inst: InstrumentTable, config: RiskConfig) -> ScenarioSet:
-    """Grids of the risk classes present in ``inst`` (in ``inst.classes`` order), stacked."""
-    grids = [build_grid(config.risk_classes[c].grid) for c in inst.classes]
-    return ScenarioSet.stack(inst.classes, grids)
+    """Grids of the risk classes present in ``inst`` (in ``inst.classes`` order), stacked.
+
+    Built once per (classes, grid configurations) and shared (its arrays are read-only): a
+    per-call cost the live engine's small re-margins would otherwise pay every time.
+    """
+    return _stacked_grids(tuple((c, config.risk_classes[c].grid) for c in inst.classes))
+
+
+@functools.lru_cache(maxsize=256)
+def _stacked_grids(grids: tuple[tuple[str, GridConfig], ...]) -> ScenarioSet:
+    out = ScenarioSet.stack([c for c, _ in grids], [build_grid(g) for _, g in grids])
+    for a in (out.spot_move, out.vol_state, out.weight):
+        a.flags.writeable = False
+    return out
 
 
 def shocked_vols(
@@ -70,53 +78,64 @@ def shocked_vols(
     return up, down, scale
 
 
-def unit_pnl(inst: InstrumentTable, scen: ScenarioSet, config: RiskConfig) -> FloatArray:
-    """Scenario P&L of one unit of each contract, ``(n_contracts, n_scenarios)``."""
-    n, S = inst.n, scen.n_scenarios
-    out = np.zeros((n, S), dtype=np.float64)
-    if n == 0:
-        return out
-    cls = inst.cls
-    move = scen.spot_move[cls]
-    weight = scen.weight[cls]
-    live = ~inst.settled
-    opt = (inst.kind == KIND_OPTION) & live
-    lin = (~(inst.kind == KIND_OPTION)) & live
-    # delta-one: closed form
-    lin_lin = lin & ~inst.inverse
-    lin_inv = lin & inst.inverse
-    out[lin_lin] = (inst.mult * inst.fwd)[lin_lin, None] * move[lin_lin] * weight[lin_lin]
-    out[lin_inv] = (
-        (inst.mult * inst.spot / inst.fwd)[lin_inv, None] * move[lin_inv] * weight[lin_inv]
+def grid_unit_pnl(
+    inst: InstrumentTable, scen: ScenarioSet, config: RiskConfig, *, only: IntArray | None = None
+) -> FloatArray:
+    """Grid scenario P&L of one unit of each contract, ``(n_contracts, n_scenarios)``.
+
+    The one risk-array function (:func:`~crossmargin.risk.arrays.unit_pnl`) with the grid's
+    data: each risk class's spot moves and tail weights, vol states with DTE-scaled up/down
+    vols (module docstring).
+    """
+    up = np.zeros(inst.n)
+    down = np.zeros(inst.n)
+    opt = np.flatnonzero((inst.kind == KIND_OPTION) & ~inst.settled)
+    if opt.size:
+        grids = [config.risk_classes[c].grid for c in inst.classes]
+        up[opt], down[opt], _ = shocked_vols(inst.sigma[opt], inst.dte[opt], inst.cls[opt], grids)
+    return unit_pnl(
+        inst,
+        scen.spot_move,
+        row=inst.cls,
+        vol=VolStates(scen.vol_state, up, down),
+        weight=scen.weight,
+        only=only,
     )
-    rows = np.flatnonzero(opt)
-    if rows.size == 0:
-        return out
-    grids = [config.risk_classes[c].grid for c in inst.classes]
-    up, down, _ = shocked_vols(inst.sigma[rows], inst.dte[rows], cls[rows], grids)
-    vstate = scen.vol_state[cls[rows]]
-    sig = inst.sigma[rows]
-    F = inst.fwd[rows]
-    K = inst.strike[rows]
-    T = inst.t[rows]
-    D = inst.discount[rows]
-    C = inst.is_call[rows]
-    V0 = inst.value[rows]
-    mult = inst.mult[rows]
-    inverse = inst.inverse[rows]
-    m = move[rows]
-    w = weight[rows]
-    per_block = max(1, BLOCK // S)
 
-    def run(a: int, b: int) -> None:
-        sl = slice(a, b)
-        Fs = F[sl, None] * (1.0 + m[sl])
-        vs = vstate[sl]
-        sg = np.where(vs > 0, up[sl, None], np.where(vs < 0, down[sl, None], sig[sl, None]))
-        V = np.empty_like(Fs)
-        black76_price_block(Fs, K[sl, None], T[sl, None], sg, D[sl, None], C[sl, None], V)
-        base = np.where(inverse[sl, None], V0[sl, None] * (1.0 + m[sl]), V0[sl, None])
-        out[rows[sl]] = mult[sl, None] * (V - base) * w[sl]
 
-    for_blocks(rows.size, run, block=per_block)
-    return out
+def joint_unit_pnl(
+    inst: InstrumentTable,
+    scen: JointScenarioSet,
+    config: RiskConfig,
+    *,
+    only: IntArray | None = None,
+) -> FloatArray:
+    """Joint-scenario P&L of one unit of each contract, ``(n_contracts, S)``.
+
+    The one risk-array function with a joint set's data: every asset's spot move and its log
+    30-day vol move, scaled per option by the risk class's term-structure factor
+    ``s_T = (cutoff / max(DTE, floor))^p`` (:func:`shocked_vols`), so a 30-day vol move is
+    amplified for short expiries and damped for long ones. With ``only`` (contract indices) just
+    those rows are revalued and returned, in that order.
+
+    Raises
+    ------
+    ModelError
+        A live contract's underlying has no moves in ``scen``.
+    """
+    sel = np.arange(inst.n, dtype=np.int64) if only is None else np.asarray(only, np.int64)
+    und_row = np.full(max(len(inst.underlyings), 1), -1, np.int64)
+    needed = np.unique(inst.und[sel][~inst.settled[sel]])
+    und_row[needed] = scen.asset_rows(tuple(inst.underlyings[int(u)] for u in needed))
+    scale = np.zeros(inst.n)
+    opt = sel[(inst.kind[sel] == KIND_OPTION) & ~inst.settled[sel]]
+    if opt.size:
+        grids = [config.risk_classes[c].grid for c in inst.classes]
+        _, _, scale[opt] = shocked_vols(inst.sigma[opt], inst.dte[opt], inst.cls[opt], grids)
+    return unit_pnl(
+        inst,
+        scen.spot_move,
+        row=und_row[inst.und],
+        vol=LogVolMoves(scen.vol_move, scale),
+        only=sel,
+    )

@@ -5,19 +5,20 @@
 * stablecoins with a configured depeg price that the book trades or holds as collateral
   (and that the snapshot prices) get a depeg scenario.
 
-The history is the snapshot's (``--history FILE``) or the bundled one.
+The history is the snapshot's (``--history FILE``, or the bundled closes the loaders attach);
+a snapshot without one is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.historical import historical_scenarios
-from crossmargin.scenarios.history import history_of
 from crossmargin.scenarios.joint import JointScenarioSet
 from crossmargin.scenarios.montecarlo import montecarlo_scenarios
 
@@ -39,8 +40,8 @@ def book_scenarios(
     cfg = book.config
     vc = cfg.var
     snap = book.snapshot
-    hist = history_of(snap)
-    for a in core:  # a missing history is named before a stale one
+    hist = snap.require_history(needed_by=f"{', '.join(core)} scenarios")
+    for a in core:  # a missing column is named before a stale history
         hist.column(a, needed_by="var/es scenarios")
     history_freshness(hist, core, snap.as_of, vc)  # refuses a stale history unless opted in
     col = book.collateral
@@ -49,32 +50,17 @@ def book_scenarios(
         held |= {o.underlying for o in col.oracle if o is not None}
     aux = sorted(held) if with_collateral else []
     coins = {c: snap.price(c) for c in vc.depeg if (c in core or c in held) and snap.has_price(c)}
+    if vc.method == "mc" and not floor:
+        return montecarlo_scenarios(
+            hist, core, as_of=snap.as_of, cfg=vc, risk_class_of=cfg.risk_class_of,
+            stable_prices=coins,
+        )  # fmt: skip
+    hs = partial(historical_scenarios, hist, core, as_of=snap.as_of, cfg=vc)
     if floor:
-        return historical_scenarios(
-            hist,
-            core,
-            as_of=snap.as_of,
-            cfg=vc,
+        return hs(
             risk_class_of=cfg.risk_class_of,
             method="hs",
             lookback_days=vc.apc_floor_years * 365.25,
             with_stress=False,
         )
-    if vc.method == "mc":
-        return montecarlo_scenarios(
-            hist,
-            core,
-            as_of=snap.as_of,
-            cfg=vc,
-            risk_class_of=cfg.risk_class_of,
-            stable_prices=coins,
-        )
-    return historical_scenarios(
-        hist,
-        core,
-        as_of=snap.as_of,
-        cfg=vc,
-        risk_class_of=cfg.risk_class_of,
-        aux=aux,
-        stable_prices=coins,
-    )
+    return hs(risk_class_of=cfg.risk_class_of, aux=aux, stable_prices=coins)

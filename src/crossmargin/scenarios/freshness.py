@@ -21,7 +21,7 @@ import numpy as np
 from crossmargin.config.model import VarConfig
 from crossmargin.errors import MarketDataError
 from crossmargin.market.fallbacks import MarketWarning
-from crossmargin.scenarios.history import PriceHistory
+from crossmargin.market.history import PriceHistory
 
 __all__ = ["history_freshness"]
 

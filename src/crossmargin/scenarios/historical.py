@@ -1,7 +1,7 @@
 """Historical and filtered historical scenario sets (VaR/ES), SPAN 2-style weighted.
 
 The set for a book is built from the joint returns of the assets it needs
-(:mod:`crossmargin.scenarios.returns`):
+(:mod:`crossmargin.market.returns`):
 
 1. **lookback** — the overlapping MPOR windows ending within ``lookback_days`` of the last
    usable observation (``≤ as_of``: never look ahead); with ``method = fhs`` their returns are
@@ -28,29 +28,29 @@ reported. Collateral assets with a history column ("auxiliary") get their own wi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config.model import VarConfig, VolResponse
 from crossmargin.errors import ModelError
-from crossmargin.scenarios.history import PriceHistory
-from crossmargin.scenarios.joint import (
-    SEGMENT_DEPEG,
-    SEGMENT_LOOKBACK,
-    SEGMENT_STRESS,
-    JointScenarioSet,
-)
-from crossmargin.scenarios.returns import (
+from crossmargin.market.history import PriceHistory, as_datetime64
+from crossmargin.market.returns import (
     JointReturns,
     Windows,
     ewma_variance,
     joint_returns,
     overlapping_windows,
 )
+from crossmargin.scenarios.joint import (
+    SEGMENT_DEPEG,
+    SEGMENT_LOOKBACK,
+    SEGMENT_STRESS,
+    JointScenarioSet,
+)
 
-__all__ = ["add_depeg", "as_datetime64", "historical_scenarios", "mpor_observations", "vol_moves"]
+__all__ = ["add_depeg", "historical_scenarios", "mpor_observations", "vol_moves"]
 
 _NS_PER_DAY = 86_400e9
 _MIN_STRESS_WINDOWS = 20
@@ -63,13 +63,6 @@ def mpor_observations(mpor_days: float, spacing_days: float) -> int:
 
 def _day(t: np.datetime64) -> str:
     return str(np.datetime_as_string(t, unit="D"))
-
-
-def as_datetime64(d: date | datetime) -> np.datetime64:
-    """A date or an aware instant as a naive-UTC ``datetime64[ns]``."""
-    if isinstance(d, datetime) and d.tzinfo is not None:
-        d = d.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(d, "ns")
 
 
 def vol_moves(X: FloatArray, response: VolResponse) -> FloatArray:

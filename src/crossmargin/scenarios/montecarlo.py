@@ -31,10 +31,10 @@ import numpy as np
 from crossmargin._typing import FloatArray
 from crossmargin.config.model import VarConfig, VolResponse
 from crossmargin.errors import ConfigError
-from crossmargin.scenarios.historical import add_depeg, as_datetime64, mpor_observations, vol_moves
-from crossmargin.scenarios.history import PriceHistory
+from crossmargin.market.history import PriceHistory, as_datetime64
+from crossmargin.market.returns import ewma_variance, joint_returns
+from crossmargin.scenarios.historical import add_depeg, mpor_observations, vol_moves
 from crossmargin.scenarios.joint import SEGMENT_MC, JointScenarioSet
-from crossmargin.scenarios.returns import ewma_variance, joint_returns
 
 __all__ = [
     "CorrelationRepairWarning",

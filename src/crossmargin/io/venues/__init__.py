@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crossmargin._validation import read_json
 from crossmargin.errors import InputError
 from crossmargin.io.feeds import FeedReading, FeedRules, read_feeds
 from crossmargin.io.market import market_from_obj
-from crossmargin.io.validation import read_json
 from crossmargin.io.venues._build import Imported, build, instrument_spec
 from crossmargin.io.venues._common import Holding, Reported, VenueImport
 from crossmargin.io.venues.binance import read_binance

@@ -15,8 +15,12 @@ import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
+from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
 from crossmargin.resolve.book import ResolvedBook
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.positions import NetPositions
 from crossmargin.risk.aggregate import Groups
 
 __all__ = ["BASIS_DESCRIPTION", "basis_addon", "basis_amounts"]
@@ -24,13 +28,15 @@ __all__ = ["BASIS_DESCRIPTION", "basis_addon", "basis_amounts"]
 BASIS_DESCRIPTION = "net delta per expiry moved alone by max(min_move, annual_move x T)"
 
 
-def basis_amounts(book: ResolvedBook, groups: Groups) -> FloatArray:
+def basis_amounts(
+    inst: InstrumentTable, pos: NetPositions, groups: Groups, cfg: RiskConfig
+) -> FloatArray:
     """Basis add-on per group (module docstring), computed densely over (group × expiry bucket).
 
-    The time to expiry of a bucket is taken as its own positions see it, so accounts priced at
-    different instants (the backtest's one-account-per-day books) are each charged correctly.
+    ``groups`` are the groups of ``pos`` (any subset of a book's net positions). The time to
+    expiry of a bucket is taken as its own positions see it, so accounts priced at different
+    instants (the backtest's one-account-per-day books) are each charged correctly.
     """
-    inst, pos, cfg = book.instruments, book.positions, book.config
     G = groups.n
     if pos.n == 0:
         return np.zeros(G)
@@ -53,11 +59,11 @@ def basis_amounts(book: ResolvedBook, groups: Groups) -> FloatArray:
 
 def basis_addon(book: ResolvedBook, groups: Groups) -> tuple[FloatArray, AddOnRows]:
     """Basis add-on per group and its add-on rows (module docstring)."""
-    amount = basis_amounts(book, groups)
+    amount = basis_amounts(book.instruments, book.positions, groups, book.config)
     rows = AddOnRows(
         "basis",
         groups.account,
-        tuple(np.asarray(book.instruments.underlyings, dtype=object)[groups.und]),
+        group_labels(book.instruments.underlyings, groups.und),
         amount,
         BASIS_DESCRIPTION,
     )

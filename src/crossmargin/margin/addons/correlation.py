@@ -39,11 +39,10 @@ import numpy as np
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config.model import CorrelationBreakdownConfig
 from crossmargin.margin.result import AddOnRows
+from crossmargin.market.history import PriceHistory, as_datetime64
+from crossmargin.market.returns import joint_returns
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.scenarios.historical import as_datetime64
-from crossmargin.scenarios.history import PriceHistory, history_of
 from crossmargin.scenarios.joint import JointScenarioSet
-from crossmargin.scenarios.returns import joint_returns
 
 __all__ = [
     "PairStress",
@@ -201,7 +200,11 @@ def prepare_stresses(
     pairs = [(core[i], core[j]) for i in range(len(core)) for j in range(i + 1, len(core))]
     until = as_datetime64(book.snapshot.as_of)
     specs = pair_stresses(
-        scen, pairs, cfg.margin_addons.correlation_breakdown, history_of(book.snapshot), until
+        scen,
+        pairs,
+        cfg.margin_addons.correlation_breakdown,
+        book.snapshot.require_history(needed_by="the correlation-breakdown add-on"),
+        until,
     )
     out = []
     for sp in specs:

@@ -27,54 +27,35 @@ from __future__ import annotations
 import numpy as np
 
 from crossmargin._typing import FloatArray
-from crossmargin.errors import MarketDataError
 from crossmargin.kernels.black76 import black76_greeks
-from crossmargin.liquidity.impact import close_out_cost, daily_vol, impact_params
+from crossmargin.liquidity.impact import close_out_cost, impact_params
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
+from crossmargin.market.volatility import daily_vols
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import Groups, group_sum
-from crossmargin.scenarios.historical import as_datetime64
-from crossmargin.scenarios.history import history_of
-from crossmargin.scenarios.returns import ewma_variance, joint_returns
 
 __all__ = ["liquidity_addons", "underlying_daily_vols"]
 
 
-def underlying_daily_vols(book: ResolvedBook, *, ewma_lambda: float = 0.97) -> FloatArray:
-    """Daily volatility of every underlying of the instrument table (see module docstring).
+def underlying_daily_vols(book: ResolvedBook, *, required: bool = True) -> FloatArray:
+    """Daily volatility of every underlying of the instrument table (:mod:`crossmargin.market.volatility`).
 
     Raises
     ------
     MarketDataError
-        An underlying has no vol in the snapshot, no options held and no price history.
+        ``required`` and an underlying has no implied vol, no options held and no price history.
     """
-    inst, snap = book.instruments, book.snapshot
-    out = np.zeros(len(inst.underlyings))
-    opt = (inst.kind == KIND_OPTION) & ~inst.settled
-    for u, sym in enumerate(inst.underlyings):
-        a = snap.assets.get(sym)
-        if a is not None and a.vol is not None:
-            out[u] = float(daily_vol(a.vol))
-            continue
-        mine = opt & (inst.und == u)
-        if mine.any():
-            out[u] = float(daily_vol(float(np.mean(inst.sigma[mine]))))
-            continue
-        hist = history_of(snap)
-        if hist.has(sym):
-            until = as_datetime64(snap.as_of)
-            jr = joint_returns(hist, (sym,), until=until, max_gap_days=5.0, needed_by=sym)
-            x = np.where(jr.valid[:, None], jr.x, np.nan)
-            _, var_now = ewma_variance(x, ewma_lambda)
-            out[u] = float(np.sqrt(var_now[0] / max(jr.spacing_days, 1e-9)))
-            continue
-        raise MarketDataError(
-            f"the liquidity add-on needs a volatility for {sym}: give assets.{sym}.vol in the "
-            "snapshot or a price history for it",
-            path=f"assets.{sym}.vol",
-        )
-    return out
+    inst = book.instruments
+    return daily_vols(
+        inst.underlyings,
+        book.snapshot,
+        ewma_lambda=book.config.var.ewma_lambda,
+        implied=inst.held_implied_vols(),
+        needed_by="the liquidity add-on",
+        required=required,
+    )
 
 
 def liquidity_addons(
@@ -113,7 +94,7 @@ def liquidity_addons(
     share = np.asarray([p.concentration_share for p in params])[und]
     oi = np.asarray([p.open_interest or np.inf for p in params])[und]
     iota = np.asarray([p.option_vol_impact for p in params])[und]
-    sd = underlying_daily_vols(book, ewma_lambda=cfg.var.ewma_lambda)[und]
+    sd = underlying_daily_vols(book)[und]
     cost = close_out_cost(delta_notional, spread=spread, sigma_daily=sd, adv=adv, k=k)
     # option vega crossing: per net option position
     ii = pos.instrument
@@ -138,7 +119,7 @@ def liquidity_addons(
         absd = np.abs(delta_notional)
         r = np.maximum(absd / (share * adv), absd / (share * oi))
         conc = np.maximum(standalone_risk, 0.0) * (np.sqrt(np.maximum(r, 1.0)) - 1.0)
-    labels = tuple(np.asarray(inst.underlyings, dtype=object)[und])
+    labels = group_labels(inst.underlyings, und)
     rows_out = (
         AddOnRows(
             "liquidity",

@@ -24,11 +24,10 @@ from crossmargin.margin.addons.correlation import portfolio_correlation_addon, w
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
 from crossmargin.margin.result import AddOnRows
+from crossmargin.market.history import as_datetime64
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups
 from crossmargin.scenarios.grid import ScenarioSet
-from crossmargin.scenarios.historical import as_datetime64
-from crossmargin.scenarios.history import history_of
 
 __all__ = ["portfolio_addons"]
 
@@ -66,7 +65,7 @@ def portfolio_addons(
         rates = {f"{p.legs[0]}/{p.legs[1]}": p.credit for p in cfg.inter_commodity}
         worst_rho: dict[str, float] = {}
         if cb.worst_window:
-            hist = history_of(book.snapshot)
+            hist = book.snapshot.require_history(needed_by="the correlation-breakdown add-on")
             until = as_datetime64(book.snapshot.as_of)
             for pair in {r.pair for r in credit_rows}:
                 a, b = pair.split("/")

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from crossmargin._typing import FloatArray
-from crossmargin.collateral.valuation import CollateralTable
+from crossmargin.collateral.table import CollateralTable
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.result import AddOnRows
 
 __all__ = ["exposure_assets", "wrong_way_addon"]
@@ -54,7 +55,7 @@ def wrong_way_addon(
     stressed = np.maximum(-move_at_worst, 0.0)
     extra = np.maximum(stressed - col.haircut_im, 0.0)
     amount = np.where(book_loses & (col.market_value > 0), extra * col.market_value, 0.0)
-    labels = tuple(np.asarray(col.assets, dtype=object)[col.asset])
+    labels = group_labels(col.assets, col.asset)
     return AddOnRows(
         "wrong_way_collateral",
         col.account,

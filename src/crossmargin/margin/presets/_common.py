@@ -19,29 +19,27 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
+from crossmargin._validation import format_loc
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, MarketDataError, ModelError
-from crossmargin.io.validation import format_loc
-from crossmargin.margin.base import MarginModel, ModelInfo, available_models, register_model
-from crossmargin.margin.result import AddOnRows
+from crossmargin.margin.base import BUILTIN_PRESETS, ModelInfo, load_factory
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.market.checks import check_asset
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
 
 __all__ = [
     "KIND_NAMES",
     "PresetInfo",
     "PresetParams",
+    "VenuePreset",
     "accepted_collateral",
     "available_presets",
     "equity_upnl",
     "excluded_rows",
-    "labels_of",
     "pnl_at_oracle",
     "preset_info",
     "preset_params",
-    "quote_price",
-    "register_preset",
     "require_supported",
     "underlying_spot",
 ]
@@ -101,6 +99,8 @@ class PresetInfo:
         What it does not: unpublished rules and how the preset treats them.
     defaults
         Factory of the default (published) parameters.
+    margin
+        The venue's method: ``margin(book, params, detail=...) -> MarginBatch``.
     """
 
     name: str
@@ -111,6 +111,15 @@ class PresetInfo:
     covers: tuple[str, ...]
     gaps: tuple[str, ...]
     defaults: Callable[[], BaseModel]
+    margin: Callable[..., MarginBatch]
+
+    def model(self, config: RiskConfig) -> VenuePreset:
+        """The preset bound to ``config``: published defaults overridden by ``presets.<name>``."""
+        return VenuePreset(self, config, preset_params(self.name, config, self.defaults()))
+
+    def model_info(self) -> ModelInfo:
+        """The margin-model registry's entry of this preset."""
+        return ModelInfo(self.name, self.title, self.sources[0], self.model)
 
     def as_dict(self, *, params: bool = False) -> dict[str, Any]:
         """Plain-data form (for ``crossmargin presets --format json``)."""
@@ -128,19 +137,32 @@ class PresetInfo:
         return out
 
 
-_PRESETS: dict[str, PresetInfo] = {}
+@dataclass(frozen=True, slots=True)
+class VenuePreset:
+    """A venue preset as a margin model: its catalog entry, the configuration, its parameters."""
 
+    info: PresetInfo
+    config: RiskConfig
+    params: Any
 
-def register_preset(info: PresetInfo, factory: Callable[[RiskConfig], MarginModel]) -> None:
-    """Add ``info`` to the preset catalog and its model to the margin-model registry."""
-    _PRESETS[info.name] = info
-    register_model(ModelInfo(info.name, info.title, info.sources[0], factory))
+    @property
+    def name(self) -> str:
+        """Registry name."""
+        return self.info.name
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return self.info.title
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """Margin every account of ``book`` by the venue's method."""
+        return self.info.margin(book, self.params, detail=detail)
 
 
 def available_presets() -> tuple[str, ...]:
-    """Names of the registered presets, in registration order."""
-    available_models()  # imports every margin module, so every preset has registered
-    return tuple(_PRESETS)
+    """Names of the venue presets, in listing order (the static registry's, nothing imported)."""
+    return BUILTIN_PRESETS
 
 
 def preset_info(name: str) -> PresetInfo:
@@ -151,13 +173,12 @@ def preset_info(name: str) -> PresetInfo:
     ModelError
         If no preset has that name.
     """
-    names = available_presets()
-    try:
-        return _PRESETS[name]
-    except KeyError:
+    if name not in BUILTIN_PRESETS:
         raise ModelError(
-            f"unknown preset {name!r}; available: {', '.join(names)}", path="preset"
-        ) from None
+            f"unknown preset {name!r}; available: {', '.join(BUILTIN_PRESETS)}", path="preset"
+        )
+    info: PresetInfo = load_factory(name)
+    return info
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -292,13 +313,6 @@ def excluded_rows(rb: ResolvedBook, excluded: FloatArray, venue: str) -> AddOnRo
         excluded,
         f"informational: collateral {venue} does not accept, counted at 0 in equity",
     )
-
-
-def labels_of(names: Sequence[str], index: Any) -> tuple[str, ...]:
-    """``tuple(names[i] for i in index)`` by array indexing (no Python loop over groups)."""
-    if len(names) == 0:
-        return ()
-    return tuple(np.asarray(names, dtype=object)[np.asarray(index, dtype=np.int64)].tolist())
 
 
 def underlying_spot(rb: ResolvedBook) -> FloatArray:

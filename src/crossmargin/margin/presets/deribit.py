@@ -30,20 +30,14 @@ assets: the risk configuration's haircuts) plus every position's mark-to-market.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     equity_upnl,
-    labels_of,
-    preset_params,
-    register_preset,
     underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
@@ -59,144 +53,121 @@ from crossmargin.margin.presets.deribit_vectors import (
     deribit_vectors,
     round9,
 )
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = [
     "DeribitCurrencyParams",
-    "DeribitPM",
     "DeribitPairParams",
     "DeribitParams",
     "DeribitVectors",
     "assemble_margins",
     "deribit_params",
+    "deribit_pm",
     "deribit_vectors",
     "round9",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class DeribitPM:
-    """Deribit portfolio margin, extended risk matrix (see module docstring)."""
-
-    config: RiskConfig
-    params: DeribitParams
-    name: ClassVar[str] = "deribit-pm"
-    description: ClassVar[str] = "Deribit portfolio margin (extended risk matrix)"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DeribitPM:
-        """Build with the published defaults overridden by ``config.presets['deribit-pm']``."""
-        return cls(config, preset_params(cls.name, config, deribit_params()))
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account (amounts converted to the snapshot currency)."""
-        p = self.params
-        v = deribit_vectors(book, p)
-        A = book.n_accounts
-        G = v.g_account.size
-        g_price = v.ccy_price[v.g_ccy_group] if G else np.zeros(0)
-        g_core = v.g_worst + v.g_roll + v.g_delta_shock
-        c_sum = sum_by(v.g_ccy_group, g_core, v.ccy_account.size)
-        im = sum_by(v.ccy_account, v.ccy_im * v.ccy_price, A)
-        mm = sum_by(v.ccy_account, v.ccy_mm * v.ccy_price, A)
-        # equity: collateral after Deribit's currency haircut (else the configuration's) + MtM.
-        # Deribit's `haircut` is an IM haircut (deribit-pm.md §2): the MM equity counts the
-        # listed currencies at full value
-        col = book.collateral
-        h_asset = np.asarray(
-            [p.currencies[a].haircut if a in p.currencies else np.nan for a in col.assets],
-            dtype=np.float64,
+def deribit_pm(book: ResolvedBook, p: DeribitParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account (amounts converted to the snapshot currency)."""
+    v = deribit_vectors(book, p)
+    A = book.n_accounts
+    G = v.g_account.size
+    g_price = v.ccy_price[v.g_ccy_group] if G else np.zeros(0)
+    g_core = v.g_worst + v.g_roll + v.g_delta_shock
+    c_sum = sum_by(v.g_ccy_group, g_core, v.ccy_account.size)
+    im = sum_by(v.ccy_account, v.ccy_im * v.ccy_price, A)
+    mm = sum_by(v.ccy_account, v.ccy_mm * v.ccy_price, A)
+    # equity: collateral after Deribit's currency haircut (else the configuration's) + MtM.
+    # Deribit's `haircut` is an IM haircut (deribit-pm.md §2): the MM equity counts the
+    # listed currencies at full value
+    col = book.collateral
+    h_asset = np.asarray(
+        [p.currencies[a].haircut if a in p.currencies else np.nan for a in col.assets],
+        dtype=np.float64,
+    )
+    h_row = h_asset[col.asset] if col.asset.size else np.zeros(0)
+    mv = col.market_value
+    val_im = np.where(
+        np.isnan(h_row),
+        col.value_im,
+        np.where(mv >= 0, mv * (1 - h_row), mv * (1 + np.nan_to_num(h_row))),
+    )
+    val_mm = np.where(np.isnan(h_row), col.value_mm, mv)
+    upnl = sum_by(book.positions.account, book.positions.mtm, A)
+    u_im, _ = equity_upnl(book, col.per_account(val_im, A) + upnl)
+    _, u_mm = equity_upnl(book, col.per_account(val_mm, A) + upnl)
+    # group label: the underlying if coin-settled in it, else "<und>_<ccy>" (e.g. BTC_USD)
+    pair_names = [u if c == u else f"{u}_{c}" for u in v.underlyings for c in v.currencies]
+    labels = group_labels(pair_names, v.g_und * len(v.currencies) + v.g_ccy)
+    c_labels = group_labels(v.currencies, v.ccy_ccy)
+    addons = (
+        AddOnRows(
+            "roll_shock",
+            v.g_account,
+            labels,
+            v.g_roll * g_price,
+            "sum |futures/perp size| x max(min_annualised_move, annualised_move_risk x T)",
+        ),
+        AddOnRows(
+            "delta_shock",
+            v.g_account,
+            labels,
+            v.g_delta_shock * g_price,
+            "net USD delta above delta_total_liq_shock_threshold moved by "
+            "min(max_delta_shock, m_inc x excess / 1M)",
+        ),
+        AddOnRows(
+            "currency_aggregation",
+            v.ccy_account,
+            c_labels,
+            (v.ccy_im - c_sum) * v.ccy_price,
+            "cell-wise sum of the currency's offset vectors (gains x pnl_offset) and "
+            "9-decimal rounding, vs the sum of per-underlying worst cases",
+        ),
+    )
+    nb = p.buckets_count
+    grids = []
+    for u in v.underlyings:
+        pr = p.pairs.get(u, p.default_pair).price_range
+        moves = [x * pr for x, _ in v.columns] + list(v.ext_moves)
+        vols = [("unchanged" if s == "same" else s) for _, s in v.columns]
+        vols += ["up"] * len(v.ext_moves)
+        kinds = ["standard"] * len(v.columns) + ["tail"] * len(v.ext_moves)
+        lab = [
+            f"bucket {i // 3 + 1} ({x * pr:+.1%}) vol {s}" for i, (x, s) in enumerate(v.columns)
+        ] + [f"extended {m:+.0%} vol up (scaled to the edge)" for m in v.ext_moves]
+        grids.append(preset_grid(moves, vols, [1.0] * len(moves), kinds, lab))
+    pnl = None
+    if detail:
+        damp_ccy = np.asarray(
+            [p.currencies.get(c, p.default_currency).extended_dampener for c in v.currencies]
         )
-        h_row = h_asset[col.asset] if col.asset.size else np.zeros(0)
-        mv = col.market_value
-        val_im = np.where(
-            np.isnan(h_row),
-            col.value_im,
-            np.where(mv >= 0, mv * (1 - h_row), mv * (1 + np.nan_to_num(h_row))),
-        )
-        val_mm = np.where(np.isnan(h_row), col.value_mm, mv)
-        upnl = sum_by(book.positions.account, book.positions.mtm, A)
-        u_im, _ = equity_upnl(book, col.per_account(val_im, A) + upnl)
-        _, u_mm = equity_upnl(book, col.per_account(val_mm, A) + upnl)
-        # group label: the underlying if coin-settled in it, else "<und>_<ccy>" (e.g. BTC_USD)
-        pair_names = [u if c == u else f"{u}_{c}" for u in v.underlyings for c in v.currencies]
-        labels = labels_of(pair_names, v.g_und * len(v.currencies) + v.g_ccy)
-        c_labels = labels_of(v.currencies, v.ccy_ccy)
-        addons = (
-            AddOnRows(
-                "roll_shock",
-                v.g_account,
-                labels,
-                v.g_roll * g_price,
-                "sum |futures/perp size| x max(min_annualised_move, annualised_move_risk x T)",
-            ),
-            AddOnRows(
-                "delta_shock",
-                v.g_account,
-                labels,
-                v.g_delta_shock * g_price,
-                "net USD delta above delta_total_liq_shock_threshold moved by "
-                "min(max_delta_shock, m_inc x excess / 1M)",
-            ),
-            AddOnRows(
-                "currency_aggregation",
-                v.ccy_account,
-                c_labels,
-                (v.ccy_im - c_sum) * v.ccy_price,
-                "cell-wise sum of the currency's offset vectors (gains x pnl_offset) and "
-                "9-decimal rounding, vs the sum of per-underlying worst cases",
-            ),
-        )
-        nb = p.buckets_count
-        grids = []
-        for u in v.underlyings:
-            pr = p.pairs.get(u, p.default_pair).price_range
-            moves = [x * pr for x, _ in v.columns] + list(v.ext_moves)
-            vols = [("unchanged" if s == "same" else s) for _, s in v.columns]
-            vols += ["up"] * len(v.ext_moves)
-            kinds = ["standard"] * len(v.columns) + ["tail"] * len(v.ext_moves)
-            lab = [
-                f"bucket {i // 3 + 1} ({x * pr:+.1%}) vol {s}" for i, (x, s) in enumerate(v.columns)
-            ] + [f"extended {m:+.0%} vol up (scaled to the edge)" for m in v.ext_moves]
-            grids.append(preset_grid(moves, vols, [1.0] * len(moves), kinds, lab))
-        pnl = None
-        if detail:
-            damp_ccy = np.asarray(
-                [p.currencies.get(c, p.default_currency).extended_dampener for c in v.currencies]
-            )
-            damp = damp_ccy[v.g_ccy] / (g_price if G else 1.0)
-            pnl = (
-                np.hstack([v.agg_std, np.minimum(0.0, v.agg_ext + damp[:, None])])
-                * g_price[:, None]
-            )
-        groups = GroupTable(
-            account=v.g_account,
-            und=np.arange(G, dtype=np.int64),
-            underlyings=labels,
-            im=g_core * g_price,
-            mm=p.mm_factor * g_core * g_price,
-            scan=v.g_worst * g_price,
-            worst=np.where(v.g_worst > 0, v.g_worst_cell, 3 * nb + 1).astype(np.int64)
-            if G
-            else np.zeros(0, np.int64),
-            delta=_group_delta(book, v),
-            delta_notional=v.g_delta_usd,
-        )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=im,
-            mm=mm,
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=groups,
-            addons=addons,
-            scenarios=ScenarioSet.stack(v.underlyings, grids),
-            scenario_pnl=pnl,
-            scenario_class=v.g_und,
-        )
+        damp = damp_ccy[v.g_ccy] / (g_price if G else 1.0)
+        pnl = np.hstack([v.agg_std, np.minimum(0.0, v.agg_ext + damp[:, None])]) * g_price[:, None]
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=v.g_account,
+        und=np.arange(G, dtype=np.int64),
+        underlyings=labels,
+        im=g_core * g_price,
+        mm=p.mm_factor * g_core * g_price,
+        delta=_group_delta(book, v),
+        delta_notional=v.g_delta_usd,
+        scan=v.g_worst * g_price,
+        worst=np.where(v.g_worst > 0, v.g_worst_cell, 3 * nb + 1).astype(np.int64)
+        if G
+        else np.zeros(0, np.int64),
+        addons=addons,
+        totals=(im, mm),
+        upnl=(u_im, u_mm),
+        scenarios=ScenarioSet.stack(v.underlyings, grids),
+        scenario_pnl=pnl,
+        scenario_class=v.g_und,
+    )
 
 
 def _group_delta(book: ResolvedBook, v: DeribitVectors) -> FloatArray:
@@ -239,7 +210,6 @@ INFO = PresetInfo(
         "currency parameters (the stable at par); delta decay during the settlement window is "
         "not modelled",
     ),
+    margin=deribit_pm,
     defaults=deribit_params,
 )
-
-register_preset(INFO, DeribitPM.from_config)

@@ -16,10 +16,10 @@ from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.kernels.black76 import price_matrix
 from crossmargin.margin.presets.deribit_params import DeribitParams
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+from crossmargin.resolve.terms import KIND_FUTURE, KIND_PERP
+from crossmargin.risk.arrays import VolMatrix, unit_pnl
 from crossmargin.risk.volshock import shock_vols, vega_scale
 
 __all__ = ["DeribitVectors", "assemble_margins", "deribit_vectors", "round9"]
@@ -248,33 +248,8 @@ def _worst(std: FloatArray, ext: FloatArray, damp: FloatArray) -> tuple[FloatArr
 def _usd_pnl(rb: ResolvedBook, u: FloatArray, sig: FloatArray) -> FloatArray:
     """USD P&L per unit of quantity (multiplier included) for relative moves ``u`` (``(n, S)``).
 
-    Inverse contracts: coin P&L valued at the shocked index, as in :mod:`crossmargin.risk.pnl`.
+    The engine's one risk-array function with a move and a shocked vol per contract and cell
+    (inverse contracts: coin P&L valued at the shocked index).
     """
     inst = rb.instruments
-    n = inst.n
-    out = np.zeros(u.shape)
-    if n == 0:
-        return out
-    live = ~inst.settled
-    opt = (inst.kind == KIND_OPTION) & live
-    dl = ~opt & live
-    lin = dl & ~inst.inverse
-    price = np.where(inst.kind == KIND_SPOT, inst.spot, inst.fwd)
-    out[lin] = (inst.mult * price)[lin, None] * u[lin]
-    inv = dl & inst.inverse
-    out[inv] = (inst.mult * inst.spot / inst.fwd)[inv, None] * u[inv]
-    rows = np.flatnonzero(opt)
-    if rows.size:
-        Fs = inst.fwd[rows, None] * (1.0 + u[rows])
-        V = price_matrix(
-            Fs,
-            inst.strike[rows],
-            inst.t[rows],
-            np.ascontiguousarray(sig[rows]),
-            inst.discount[rows],
-            inst.is_call[rows],
-        )
-        V0 = inst.value[rows, None]
-        base = np.where(inst.inverse[rows, None], V0 * (1.0 + u[rows]), V0)
-        out[rows] = inst.mult[rows, None] * (V - base)
-    return out
+    return unit_pnl(inst, u, row=np.arange(inst.n, dtype=np.int64), vol=VolMatrix(sig))

@@ -27,24 +27,18 @@ program's unit-test market (5 % / 10 % perp ratios, USDC weight 1) and a SOL-lik
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 from pydantic import Field, model_validator
 
 from crossmargin._arrays import sum_by
-from crossmargin.config import RiskConfig
 from crossmargin.errors import MarketDataError
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     equity_upnl,
-    labels_of,
     pnl_at_oracle,
-    preset_params,
     quote_price,
-    register_preset,
     require_supported,
     underlying_spot,
 )
@@ -53,12 +47,12 @@ from crossmargin.margin.presets.drift_rules import (
     size_discount_weight,
     size_premium_weight,
 )
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_PERP
+from crossmargin.resolve.terms import KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
 
-__all__ = ["DriftParams", "DriftPerpMarket", "DriftSpotMarket", "DriftV2", "drift_params"]
+__all__ = ["DriftParams", "DriftPerpMarket", "DriftSpotMarket", "drift_params", "drift_v2"]
 
 
 class DriftPerpMarket(PresetParams):
@@ -148,128 +142,108 @@ def drift_params() -> DriftParams:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class DriftV2:
-    """Drift v2 margin (see module docstring)."""
+def drift_v2(book: ResolvedBook, p: DriftParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    require_supported(book, INFO.name, kinds=(KIND_PERP,), inverse=False)
+    inst, pos, col = book.instruments, book.positions, book.collateral
+    A = book.n_accounts
+    groups = group_positions(pos, inst)
+    ii = pos.instrument
+    base = group_sum(groups, pos.quantity * inst.mult[ii])
+    P = underlying_spot(book)[groups.und]
+    mk = [p.perp_markets.get(u, p.default_perp) for u in inst.underlyings]
 
-    config: RiskConfig
-    params: DriftParams
-    name: ClassVar[str] = "drift-v2"
-    description: ClassVar[str] = "Drift v2 weighted collateral and size-premium margin ratios"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DriftV2:
-        """Build with the published defaults overridden by ``config.presets['drift-v2']``."""
-        return cls(config, preset_params(cls.name, config, drift_params()))
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        require_supported(book, self.name, kinds=(KIND_PERP,), inverse=False)
-        inst, pos, col = book.instruments, book.positions, book.collateral
-        A = book.n_accounts
-        groups = group_positions(pos, inst)
-        ii = pos.instrument
-        base = group_sum(groups, pos.quantity * inst.mult[ii])
-        P = underlying_spot(book)[groups.und]
-        mk = [p.perp_markets.get(u, p.default_perp) for u in inst.underlyings]
-
-        def perp(name: str) -> np.ndarray:
-            return (
-                np.asarray([getattr(m, name) for m in mk], dtype=np.float64)[groups.und]
-                if mk
-                else np.zeros(0)
-            )
-
-        q = quote_price(book, p.quote_asset, self.name) if groups.n else 1.0
-        size = np.abs(base)
-        liab = size * P * q  # quote amount x the quote's price (drift-v2.md §4)
-        r_i = size_premium_weight(size, perp("imf_factor"), perp("margin_ratio_initial"))
-        r_m = size_premium_weight(size, perp("imf_factor"), perp("margin_ratio_maintenance"))
-        req_i, req_m = liab * r_i, liab * r_m
-        upnl = group_sum(groups, pnl_at_oracle(book))
-        gain = np.maximum(upnl, 0.0)
-        w_ui = size_discount_weight(
-            gain, perp("unrealized_pnl_imf_factor"), perp("unrealized_pnl_initial_asset_weight")
+    def perp(name: str) -> np.ndarray:
+        return (
+            np.asarray([getattr(m, name) for m in mk], dtype=np.float64)[groups.und]
+            if mk
+            else np.zeros(0)
         )
-        u_i = np.where(upnl > 0, np.minimum(gain * w_ui * q, p.max_positive_upnl_initial), upnl * q)
-        u_m = np.where(upnl > 0, gain * perp("unrealized_pnl_maintenance_asset_weight"), upnl) * q
-        # spot balances: deposits weighted into collateral, borrows into the requirement
-        sm = [p.spot_markets.get(a, p.default_spot) for a in col.assets]
 
-        def spot(name: str) -> np.ndarray:
-            return (
-                np.asarray([getattr(m, name) for m in sm], dtype=np.float64)[col.asset]
-                if sm
-                else np.zeros(0)
-            )
+    q = quote_price(book, p.quote_asset, INFO.name) if groups.n else 1.0
+    size = np.abs(base)
+    liab = size * P * q  # quote amount x the quote's price (drift-v2.md §4)
+    r_i = size_premium_weight(size, perp("imf_factor"), perp("margin_ratio_initial"))
+    r_m = size_premium_weight(size, perp("imf_factor"), perp("margin_ratio_maintenance"))
+    req_i, req_m = liab * r_i, liab * r_m
+    upnl = group_sum(groups, pnl_at_oracle(book))
+    gain = np.maximum(upnl, 0.0)
+    w_ui = size_discount_weight(
+        gain, perp("unrealized_pnl_imf_factor"), perp("unrealized_pnl_initial_asset_weight")
+    )
+    u_i = np.where(upnl > 0, np.minimum(gain * w_ui * q, p.max_positive_upnl_initial), upnl * q)
+    u_m = np.where(upnl > 0, gain * perp("unrealized_pnl_maintenance_asset_weight"), upnl) * q
+    # spot balances: deposits weighted into collateral, borrows into the requirement
+    sm = [p.spot_markets.get(a, p.default_spot) for a in col.assets]
 
-        amt = np.abs(col.amount)
-        mv = np.abs(col.market_value)
-        dep = col.amount > 0
-        imf_s = spot("imf_factor")
-        w_init = _initial_asset_weights(book, sm)
-        a_i = size_discount_weight(amt, imf_s, w_init[col.asset] if sm else np.zeros(0))
-        a_m = size_discount_weight(amt, imf_s, spot("maintenance_asset_weight"))
-        l_i = size_premium_weight(amt, imf_s, spot("initial_liability_weight"))
-        l_m = size_premium_weight(amt, imf_s, spot("maintenance_liability_weight"))
-        dep_i = col.per_account(np.where(dep, mv * a_i, 0.0), A)
-        a_unscaled = size_discount_weight(amt, imf_s, spot("initial_asset_weight"))
-        scaled_off = col.per_account(np.where(dep, mv * (a_unscaled - a_i), 0.0), A)
-        dep_m = col.per_account(np.where(dep, mv * a_m, 0.0), A)
-        bor_i = col.per_account(np.where(dep, 0.0, mv * l_i), A)
-        bor_m = col.per_account(np.where(dep, 0.0, mv * l_m), A)
-        tc_i = dep_i + sum_by(groups.account, u_i, A)
-        tc_m = dep_m + sum_by(groups.account, u_m, A)
-        u_im, _ = equity_upnl(book, tc_i)
-        _, u_mm = equity_upnl(book, tc_m)
-        labels = labels_of(inst.underlyings, groups.und)
-        acc = np.arange(A, dtype=np.int64)
-        base_ratio = perp("margin_ratio_initial")
-        addons = (
-            AddOnRows(
-                "size_premium",
-                groups.account,
-                labels,
-                liab * (r_i - base_ratio),
-                "margin ratio raised to 0.8 r + imf_factor x sqrt(|base|) for large positions",
-            ),
-            AddOnRows(
-                "borrow_requirement",
-                acc,
-                ("spot borrows",) * A,
-                bor_i,
-                "borrowed value x liability weight (with size premium)",
-            ),
-            AddOnRows(
-                "initial_asset_weight_scaling",
-                acc,
-                ("spot deposits",) * A,
-                scaled_off,
-                "informational: initial collateral value removed by scaling the initial asset "
-                "weight to w x start / market deposit value (counted in equity, not in IM)",
-            ),
+    def spot(name: str) -> np.ndarray:
+        return (
+            np.asarray([getattr(m, name) for m in sm], dtype=np.float64)[col.asset]
+            if sm
+            else np.zeros(0)
         )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(groups.account, req_i, A) + bor_i,
-            mm=sum_by(groups.account, req_m, A) + bor_m,
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=req_i,
-                mm=req_m,
-                scan=liab * base_ratio,
-                worst=np.full(groups.n, -1, np.int64),
-                delta=base,
-                delta_notional=base * P,
-            ),
-            addons=addons,
-        )
+
+    amt = np.abs(col.amount)
+    mv = np.abs(col.market_value)
+    dep = col.amount > 0
+    imf_s = spot("imf_factor")
+    w_init = _initial_asset_weights(book, sm)
+    a_i = size_discount_weight(amt, imf_s, w_init[col.asset] if sm else np.zeros(0))
+    a_m = size_discount_weight(amt, imf_s, spot("maintenance_asset_weight"))
+    l_i = size_premium_weight(amt, imf_s, spot("initial_liability_weight"))
+    l_m = size_premium_weight(amt, imf_s, spot("maintenance_liability_weight"))
+    dep_i = col.per_account(np.where(dep, mv * a_i, 0.0), A)
+    a_unscaled = size_discount_weight(amt, imf_s, spot("initial_asset_weight"))
+    scaled_off = col.per_account(np.where(dep, mv * (a_unscaled - a_i), 0.0), A)
+    dep_m = col.per_account(np.where(dep, mv * a_m, 0.0), A)
+    bor_i = col.per_account(np.where(dep, 0.0, mv * l_i), A)
+    bor_m = col.per_account(np.where(dep, 0.0, mv * l_m), A)
+    tc_i = dep_i + sum_by(groups.account, u_i, A)
+    tc_m = dep_m + sum_by(groups.account, u_m, A)
+    u_im, _ = equity_upnl(book, tc_i)
+    _, u_mm = equity_upnl(book, tc_m)
+    labels = group_labels(inst.underlyings, groups.und)
+    acc = np.arange(A, dtype=np.int64)
+    base_ratio = perp("margin_ratio_initial")
+    addons = (
+        AddOnRows(
+            "size_premium",
+            groups.account,
+            labels,
+            liab * (r_i - base_ratio),
+            "margin ratio raised to 0.8 r + imf_factor x sqrt(|base|) for large positions",
+        ),
+        AddOnRows(
+            "borrow_requirement",
+            acc,
+            ("spot borrows",) * A,
+            bor_i,
+            "borrowed value x liability weight (with size premium)",
+        ),
+        AddOnRows(
+            "initial_asset_weight_scaling",
+            acc,
+            ("spot deposits",) * A,
+            scaled_off,
+            "informational: initial collateral value removed by scaling the initial asset "
+            "weight to w x start / market deposit value (counted in equity, not in IM)",
+        ),
+    )
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=req_i,
+        mm=req_m,
+        delta=base,
+        delta_notional=base * P,
+        scan=liab * base_ratio,
+        addons=addons,
+        account_im=bor_i,
+        account_mm=bor_m,
+        upnl=(u_im, u_mm),
+    )
 
 
 def _initial_asset_weights(book: ResolvedBook, sm: list[DriftSpotMarket]) -> np.ndarray:
@@ -338,7 +312,6 @@ INFO = PresetInfo(
         "0) are not modelled (the snapshot's fail-closed checks apply instead)",
         "spot positions must be given as collateral balances; options/futures are refused",
     ),
+    margin=drift_v2,
     defaults=drift_params,
 )
-
-register_preset(INFO, DriftV2.from_config)

@@ -23,43 +23,39 @@ trades at.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import IntArray
-from crossmargin.config import RiskConfig
 from crossmargin.errors import MarketDataError, ModelError
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
-    labels_of,
     pnl_at_oracle,
-    preset_params,
     quote_price,
-    register_preset,
     require_supported,
     underlying_spot,
 )
 from crossmargin.margin.presets.dydx_rules import PPM, QUANTUMS_PER_USDC, adjusted_imf_ppm
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_PERP
+from crossmargin.resolve.terms import KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
 
 __all__ = [
     "DydxLiquidationConfig",
     "DydxParams",
     "DydxTier",
-    "DydxV4",
     "ceil_mul_ppm",
     "dydx_params",
+    "dydx_v4",
 ]
 
 
@@ -139,119 +135,97 @@ def ceil_mul_ppm(n: IntArray, ppm: IntArray) -> IntArray:
     return np.asarray(hi * ppm + (lo * ppm + (PPM - 1)) // PPM, dtype=np.int64)
 
 
-@dataclass(frozen=True, slots=True)
-class DydxV4:
-    """dYdX v4 cross-margin requirements (see module docstring)."""
-
-    config: RiskConfig
-    params: DydxParams
-    name: ClassVar[str] = "dydx-v4"
-    description: ClassVar[str] = "dYdX v4 liquidity tiers with OI-scaled IMF"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DydxV4:
-        """Build with the published defaults overridden by ``config.presets['dydx-v4']``."""
-        return cls(config, preset_params(cls.name, config, dydx_params()))
-
-    def market_imf(self, book: ResolvedBook) -> tuple[IntArray, IntArray, IntArray]:
-        """Per underlying: effective IMF, base IMF and maintenance fraction (ppm)."""
-        p = self.params
-        snap = book.snapshot
-        eff, base, mf = [], [], []
-        for u in book.instruments.underlyings:  # markets, not positions
-            tier = p.tiers[p.market_tiers.get(u, p.default_tier)]
-            b = tier.initial_margin_ppm
-            e = b
-            if tier.open_interest_upper_cap > 0:
-                a = snap.asset(u, needed_by="dydx-v4")
-                if a.perp_open_interest is None:
-                    raise MarketDataError(
-                        f"dydx-v4 needs the {u} market's open interest (tier with OI caps)",
-                        path=f"assets.{u}.perp.open_interest",
-                    )
-                oi_f = a.perp_open_interest * a.price * QUANTUMS_PER_USDC
-                # an open notional beyond float range is beyond every cap (IMF 100 %)
-                oi = round(oi_f) if math.isfinite(oi_f) else 10**40
-                e = adjusted_imf_ppm(
-                    b,
-                    round(tier.open_interest_lower_cap * QUANTUMS_PER_USDC),
-                    round(tier.open_interest_upper_cap * QUANTUMS_PER_USDC),
-                    oi,
+def market_imf(book: ResolvedBook, p: DydxParams) -> tuple[IntArray, IntArray, IntArray]:
+    """Per underlying: effective IMF, base IMF and maintenance fraction (ppm)."""
+    snap = book.snapshot
+    eff, base, mf = [], [], []
+    for u in book.instruments.underlyings:  # markets, not positions
+        tier = p.tiers[p.market_tiers.get(u, p.default_tier)]
+        b = tier.initial_margin_ppm
+        e = b
+        if tier.open_interest_upper_cap > 0:
+            a = snap.asset(u, needed_by="dydx-v4")
+            if a.perp_open_interest is None:
+                raise MarketDataError(
+                    f"dydx-v4 needs the {u} market's open interest (tier with OI caps)",
+                    path=f"assets.{u}.perp.open_interest",
                 )
-            e = max(e, p.custom_imf_ppm.get(u, 0))
-            eff.append(e)
-            base.append(b)
-            mf.append(tier.maintenance_fraction_ppm)
-        return (
-            np.asarray(eff, dtype=np.int64),
-            np.asarray(base, dtype=np.int64),
-            np.asarray(mf, dtype=np.int64),
-        )
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every subaccount."""
-        require_supported(book, self.name, kinds=(KIND_PERP,), inverse=False)
-        inst, pos = book.instruments, book.positions
-        A = book.n_accounts
-        groups = group_positions(pos, inst)
-        ii = pos.instrument
-        base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
-        oracle = underlying_spot(book)[groups.und]
-        notional = base_qty * oracle
-        n_f = np.rint(np.abs(notional) * QUANTUMS_PER_USDC)
-        if groups.n and not np.all(n_f < MAX_QUANTUMS):
-            g = int(np.argmax(~(n_f < MAX_QUANTUMS)))
-            raise ModelError(
-                f"{inst.underlyings[int(groups.und[g])]} notional {float(notional[g]):.6g} USDC is "
-                f"beyond the exact integer range of quote quantums ({MAX_QUANTUMS / 1e6:.3g} USDC)",
-                path=book.book.position_path(
-                    int(pos.first_row[np.argmax(groups.of_position == g)])
-                ).removesuffix(".instrument")
-                + ".quantity",
+            oi_f = a.perp_open_interest * a.price * QUANTUMS_PER_USDC
+            # an open notional beyond float range is beyond every cap (IMF 100 %)
+            oi = round(oi_f) if math.isfinite(oi_f) else 10**40
+            e = adjusted_imf_ppm(
+                b,
+                round(tier.open_interest_lower_cap * QUANTUMS_PER_USDC),
+                round(tier.open_interest_upper_cap * QUANTUMS_PER_USDC),
+                oi,
             )
-        n_q = n_f.astype(np.int64)
-        eff, base, mf = self.market_imf(book) if inst.n else (np.zeros(0, np.int64),) * 3
-        g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
-        imr_q = ceil_mul_ppm(n_q, g_eff)
-        mmr_q = ceil_mul_ppm(ceil_mul_ppm(n_q, g_base), g_mf)
-        # USDC amounts (quantums, rounded as the chain) -> snapshot currency at the quote price
-        q = quote_price(book, self.params.quote_asset, self.name) if groups.n else 1.0
-        g_im = imr_q / QUANTUMS_PER_USDC * q
-        g_mm = mmr_q / QUANTUMS_PER_USDC * q
-        ok, excluded = accepted_collateral(book, self.params.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A) * q)
-        labels = labels_of(inst.underlyings, groups.und)
-        scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6 * q
-        addons = (
-            AddOnRows(
-                "oi_scaled_imf",
-                groups.account,
-                labels,
-                g_im - scaled,
-                "IMF raised by market open interest between the tier's caps (or custom IMF)",
-            ),
-            excluded_rows(book, excluded, "dYdX"),
+        e = max(e, p.custom_imf_ppm.get(u, 0))
+        eff.append(e)
+        base.append(b)
+        mf.append(tier.maintenance_fraction_ppm)
+    return (
+        np.asarray(eff, dtype=np.int64),
+        np.asarray(base, dtype=np.int64),
+        np.asarray(mf, dtype=np.int64),
+    )
+
+
+def dydx_v4(book: ResolvedBook, p: DydxParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every subaccount."""
+    require_supported(book, INFO.name, kinds=(KIND_PERP,), inverse=False)
+    inst, pos = book.instruments, book.positions
+    A = book.n_accounts
+    groups = group_positions(pos, inst)
+    ii = pos.instrument
+    base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
+    oracle = underlying_spot(book)[groups.und]
+    notional = base_qty * oracle
+    n_f = np.rint(np.abs(notional) * QUANTUMS_PER_USDC)
+    if groups.n and not np.all(n_f < MAX_QUANTUMS):
+        g = int(np.argmax(~(n_f < MAX_QUANTUMS)))
+        raise ModelError(
+            f"{inst.underlyings[int(groups.und[g])]} notional {float(notional[g]):.6g} USDC is "
+            f"beyond the exact integer range of quote quantums ({MAX_QUANTUMS / 1e6:.3g} USDC)",
+            path=book.book.position_path(
+                int(pos.first_row[np.argmax(groups.of_position == g)])
+            ).removesuffix(".instrument")
+            + ".quantity",
         )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(groups.account, g_im, A),
-            mm=sum_by(groups.account, g_mm, A),
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=g_im,
-                mm=g_mm,
-                scan=scaled,
-                worst=np.full(groups.n, -1, np.int64),
-                delta=base_qty,
-                delta_notional=notional,
-            ),
-            addons=addons,
-        )
+    n_q = n_f.astype(np.int64)
+    eff, base, mf = market_imf(book, p) if inst.n else (np.zeros(0, np.int64),) * 3
+    g_eff, g_base, g_mf = eff[groups.und], base[groups.und], mf[groups.und]
+    imr_q = ceil_mul_ppm(n_q, g_eff)
+    mmr_q = ceil_mul_ppm(ceil_mul_ppm(n_q, g_base), g_mf)
+    # USDC amounts (quantums, rounded as the chain) -> snapshot currency at the quote price
+    q = quote_price(book, p.quote_asset, INFO.name) if groups.n else 1.0
+    g_im = imr_q / QUANTUMS_PER_USDC * q
+    g_mm = mmr_q / QUANTUMS_PER_USDC * q
+    ok, excluded = accepted_collateral(book, p.accepted_collateral)
+    labels = group_labels(inst.underlyings, groups.und)
+    scaled = np.ceil(np.abs(notional) * g_base / PPM * 1e6) / 1e6 * q
+    addons = (
+        AddOnRows(
+            "oi_scaled_imf",
+            groups.account,
+            labels,
+            g_im - scaled,
+            "IMF raised by market open interest between the tier's caps (or custom IMF)",
+        ),
+        excluded_rows(book, excluded, "dYdX"),
+    )
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=g_im,
+        mm=g_mm,
+        delta=base_qty,
+        delta_notional=notional,
+        scan=scaled,
+        addons=addons,
+        upnl=equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A) * q),
+    )
 
 
 INFO = PresetInfo(
@@ -280,7 +254,6 @@ INFO = PresetInfo(
         "shortfall (an account without positions has TMMR 0 and no shortfall unless its equity "
         "is negative)",
     ),
+    margin=dydx_v4,
     defaults=dydx_params,
 )
-
-register_preset(INFO, DydxV4.from_config)

@@ -27,7 +27,7 @@ the snapshot currency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field
@@ -35,25 +35,23 @@ from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import black76_greeks, price_matrix
+from crossmargin.kernels.black76 import black76_greeks
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
-    labels_of,
-    preset_params,
-    register_preset,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.rules import tiered_rate_amount
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION
+from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.arrays import VolStates, unit_pnl
 from crossmargin.risk.volshock import shock_vols, vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
-__all__ = ["OkxPM", "OkxParams", "OkxTier", "OkxUnit", "okx_params", "okx_units"]
+__all__ = ["OkxParams", "OkxTier", "OkxUnit", "okx_params", "okx_pm", "okx_units"]
 
 
 class OkxTier(PresetParams):
@@ -190,36 +188,17 @@ def okx_units(rb: ResolvedBook, p: OkxParams) -> OkxUnit:
         moves[k, : 3 * std.size] = np.repeat(std, 3)
         vol[k, : 3 * std.size] = np.tile([-1, 0, 1], std.size)
         moves[k, width - 2 :] = g[-2:]
-    u_mv = moves[inst.und] if n else np.zeros((0, width))
-    u_vol = vol[inst.und] if n else np.zeros((0, width), np.int64)
-    live = ~inst.settled
-    unit = np.zeros((n, width))
-    dl = live & (inst.kind != KIND_OPTION)
-    lin, inv = dl & ~inst.inverse, dl & inst.inverse
-    unit[lin] = (inst.mult * inst.spot)[lin, None] * u_mv[lin]  # delta-one at the index
-    unit[inv] = (inst.mult * inst.spot / inst.fwd)[inv, None] * u_mv[inv]
-    rows = np.flatnonzero(live & (inst.kind == KIND_OPTION))
+    # the engine's one risk-array function: delta-one contracts move with the index (OKX)
+    up, dn = np.zeros(n), np.zeros(n)
+    rows = np.flatnonzero(~inst.settled & (inst.kind == KIND_OPTION))
     if rows.size:
         s = vega_scale(
             inst.dte[rows], short_power=p.short_term_vega_power, long_power=p.long_term_vega_power
         )
-        sg = inst.sigma[rows, None]
-        up, dn = shock_vols(inst.sigma[rows], s, vol_up=p.vol_shock_up, vol_down=p.vol_shock_down)
-        sig = np.where(u_vol[rows] > 0, up[:, None], np.where(u_vol[rows] < 0, dn[:, None], sg))
-        V = price_matrix(
-            inst.fwd[rows, None] * (1.0 + u_mv[rows]),
-            inst.strike[rows],
-            inst.t[rows],
-            sig,
-            inst.discount[rows],
-            inst.is_call[rows],
+        up[rows], dn[rows] = shock_vols(
+            inst.sigma[rows], s, vol_up=p.vol_shock_up, vol_down=p.vol_shock_down
         )
-        base = np.where(
-            inst.inverse[rows, None],
-            inst.value[rows, None] * (1 + u_mv[rows]),
-            inst.value[rows, None],
-        )
-        unit[rows] = inst.mult[rows, None] * (V - base)
+    unit = unit_pnl(inst, moves, row=inst.und, vol=VolStates(vol, up, dn), delta_one="index")
     groups = group_positions(pos, inst)
     G = groups.n
     Q = sparse.csr_matrix((pos.quantity, (groups.of_position, pos.instrument)), shape=(G, n))
@@ -295,102 +274,80 @@ def okx_units(rb: ResolvedBook, p: OkxParams) -> OkxUnit:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class OkxPM:
-    """OKX portfolio margin (see module docstring)."""
+def okx_pm(book: ResolvedBook, p: OkxParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    u = okx_units(book, p)
+    A = book.n_accounts
+    inst = book.instruments
+    col = book.collateral
+    liab = np.maximum(-col.market_value, 0.0)
+    mr8 = col.per_account(liab * p.borrow_mmr_rate, A)
+    b_imr = col.per_account(liab * p.borrow_imr_rate, A)
+    labels = group_labels(inst.underlyings, u.und)
+    acc = np.arange(A, dtype=np.int64)
+    top = np.maximum(np.maximum(u.mr1, u.mr2), u.mr6)
+    inner = top + u.mr3 + u.mr4 + u.mr5 + u.mr9
 
-    config: RiskConfig
-    params: OkxParams
-    name: ClassVar[str] = "okx-pm"
-    description: ClassVar[str] = "OKX portfolio margin (MR1-MR9)"
+    def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
+        return AddOnRows(name, u.account, labels, amount, what)
 
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> OkxPM:
-        """Build with the published defaults overridden by ``config.presets['okx-pm']``."""
-        return cls(config, preset_params(cls.name, config, okx_params()))
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        u = okx_units(book, p)
-        A = book.n_accounts
-        inst = book.instruments
-        col = book.collateral
-        liab = np.maximum(-col.market_value, 0.0)
-        mr8 = col.per_account(liab * p.borrow_mmr_rate, A)
-        b_imr = col.per_account(liab * p.borrow_imr_rate, A)
-        labels = labels_of(inst.underlyings, u.und)
-        acc = np.arange(A, dtype=np.int64)
-        top = np.maximum(np.maximum(u.mr1, u.mr2), u.mr6)
-        inner = top + u.mr3 + u.mr4 + u.mr5 + u.mr9
-
-        def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
-            return AddOnRows(name, u.account, labels, amount, what)
-
-        # rows add up: MR1 (scan) + rows = unit IMR; MR2/MR6/MR7 raw values are in the scenario
-        # P&L (MR6 cells) and in okx_units()
-        addons = (
-            row(
-                "mr2_mr6_excess",
-                top - u.mr1,
-                "max(MR1, MR2 time value, MR6 = 0.5 x extreme-move loss) - MR1",
-            ),
-            row(
-                "mr3_vol_term_structure", u.mr3, "non-parallel vega across expiries (approximation)"
-            ),
-            row("mr4_basis", u.mr4, "|net delta| per expiry x max(perp move, annual move x T)"),
-            row("mr5_interest_rate", u.mr5, "rate shock on option rho (approximation)"),
-            row(
-                "mr7_minimum",
-                u.mmr - inner,
-                "raise to MR7 = |net delta| x base rate x size multiplier",
-            ),
-            row(
-                "imr_factor",
-                (p.imr_factor - 1.0) * u.mmr,
-                f"unit IMR = {p.imr_factor:g} x unit MMR",
-            ),
-            AddOnRows(
-                "mr8_borrowing",
-                acc,
-                ("borrow",) * A,
-                b_imr,
-                f"liabilities x {p.borrow_imr_rate:g} (MMR: x {p.borrow_mmr_rate:g})",
-            ),
-        )
-        grids = []
-        for k in range(len(inst.underlyings)):
-            mv = u.grid_moves[k]
-            S = mv.size
-            vn = ["down", "unchanged", "up"] * ((S - 2) // 3) + ["unchanged", "unchanged"]
-            kinds = ["standard"] * (S - 2) + ["tail", "tail"]
-            labs = [f"MR1 spot {m:+.0%} vol {v}" for m, v in zip(mv[: S - 2], vn, strict=False)]
-            labs += [f"MR6 extreme {m:+.0%}" for m in mv[S - 2 :]]
-            grids.append(preset_grid(mv, vn, [1.0] * S, kinds, labs))
-        G = u.account.size
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(u.account, u.imr, A) + b_imr,
-            mm=sum_by(u.account, u.mmr, A) + mr8,
-            upnl_im=sum_by(book.positions.account, book.positions.mtm, A),
-            upnl_mm=sum_by(book.positions.account, book.positions.mtm, A),
-            groups=GroupTable(
-                account=u.account,
-                und=u.und,
-                underlyings=inst.underlyings,
-                im=u.imr,
-                mm=u.mmr,
-                scan=u.mr1,
-                worst=u.mr1_cell,
-                delta=_delta_units(book, u),
-                delta_notional=u.delta_usd,
-            ),
-            addons=addons,
-            scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
-            scenario_pnl=u.pnl if detail else None,
-            scenario_class=u.und if G else np.zeros(0, np.int64),
-        )
+    # rows add up: MR1 (scan) + rows = unit IMR; MR2/MR6/MR7 raw values are in the scenario
+    # P&L (MR6 cells) and in okx_units()
+    addons = (
+        row(
+            "mr2_mr6_excess",
+            top - u.mr1,
+            "max(MR1, MR2 time value, MR6 = 0.5 x extreme-move loss) - MR1",
+        ),
+        row("mr3_vol_term_structure", u.mr3, "non-parallel vega across expiries (approximation)"),
+        row("mr4_basis", u.mr4, "|net delta| per expiry x max(perp move, annual move x T)"),
+        row("mr5_interest_rate", u.mr5, "rate shock on option rho (approximation)"),
+        row(
+            "mr7_minimum",
+            u.mmr - inner,
+            "raise to MR7 = |net delta| x base rate x size multiplier",
+        ),
+        row(
+            "imr_factor",
+            (p.imr_factor - 1.0) * u.mmr,
+            f"unit IMR = {p.imr_factor:g} x unit MMR",
+        ),
+        AddOnRows(
+            "mr8_borrowing",
+            acc,
+            ("borrow",) * A,
+            b_imr,
+            f"liabilities x {p.borrow_imr_rate:g} (MMR: x {p.borrow_mmr_rate:g})",
+        ),
+    )
+    grids = []
+    for k in range(len(inst.underlyings)):
+        mv = u.grid_moves[k]
+        S = mv.size
+        vn = ["down", "unchanged", "up"] * ((S - 2) // 3) + ["unchanged", "unchanged"]
+        kinds = ["standard"] * (S - 2) + ["tail", "tail"]
+        labs = [f"MR1 spot {m:+.0%} vol {v}" for m, v in zip(mv[: S - 2], vn, strict=False)]
+        labs += [f"MR6 extreme {m:+.0%}" for m in mv[S - 2 :]]
+        grids.append(preset_grid(mv, vn, [1.0] * S, kinds, labs))
+    G = u.account.size
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=u.account,
+        und=u.und,
+        im=u.imr,
+        mm=u.mmr,
+        delta=_delta_units(book, u),
+        delta_notional=u.delta_usd,
+        scan=u.mr1,
+        worst=u.mr1_cell,
+        addons=addons,
+        account_im=b_imr,
+        account_mm=mr8,
+        scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
+        scenario_pnl=u.pnl if detail else None,
+        scenario_class=u.und if G else np.zeros(0, np.int64),
+    )
 
 
 def _delta_units(book: ResolvedBook, u: OkxUnit) -> FloatArray:
@@ -428,7 +385,6 @@ INFO = PresetInfo(
         "spot-derivatives offset mode: spot positions in the book join their risk unit, "
         "collateral balances do not; spot orders are not modelled",
     ),
+    margin=okx_pm,
     defaults=okx_params,
 )
-
-register_preset(INFO, OkxPM.from_config)

@@ -18,38 +18,32 @@ default). Collateral: USDC only (other assets counted at 0 in equity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 from pydantic import Field
 from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import price_matrix
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
-    labels_of,
-    preset_params,
-    register_preset,
     require_supported,
     underlying_spot,
 )
 from crossmargin.margin.presets._grid import preset_grid
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_PERP
+from crossmargin.resolve.terms import KIND_OPTION, KIND_PERP
 from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.arrays import VolMatrix, unit_pnl
 from crossmargin.risk.volshock import vega_scale
 from crossmargin.scenarios.grid import ScenarioSet
 
-__all__ = ["ParadexPM", "ParadexParams", "ParadexTail", "paradex_params", "paradex_scan"]
+__all__ = ["ParadexParams", "ParadexTail", "paradex_params", "paradex_pm", "paradex_scan"]
 
 
 class ParadexTail(PresetParams):
@@ -107,15 +101,15 @@ def _scenarios(p: ParadexParams) -> tuple[FloatArray, FloatArray, FloatArray, li
 
 
 def paradex_scan(rb: ResolvedBook, p: ParadexParams) -> tuple[FloatArray, FloatArray]:
-    """Weighted scenario P&L per unit of each contract ``(n, S)`` and the scenario weights."""
+    """Weighted scenario P&L per unit of each contract ``(n, S)`` and the scenario weights.
+
+    The engine's one risk-array function with Paradex's data: one row of spot moves for every
+    contract, relative vol shocks ``σ·max(0, 1 + shock·scale)`` per option, scenario weights.
+    """
     inst = rb.instruments
     mv, vs, w, _ = _scenarios(p)
-    n, S = inst.n, mv.size
-    out = np.zeros((n, S))
-    live = ~inst.settled
-    perp = (inst.kind == KIND_PERP) & live
-    out[perp] = (inst.mult * inst.fwd)[perp, None] * mv[None, :]
-    rows = np.flatnonzero((inst.kind == KIND_OPTION) & live)
+    sig = np.zeros((inst.n, mv.size))
+    rows = np.flatnonzero((inst.kind == KIND_OPTION) & ~inst.settled)
     if rows.size:
         scale = vega_scale(
             inst.dte[rows],
@@ -124,117 +118,89 @@ def paradex_scan(rb: ResolvedBook, p: ParadexParams) -> tuple[FloatArray, FloatA
             cutoff_days=p.vega_power_cutoff_days,
             floor_days=p.dte_floor_days,
         )
-        sig = inst.sigma[rows, None] * np.maximum(0.0, 1.0 + vs[None, :] * scale[:, None])
-        F = inst.fwd[rows, None] * (1.0 + mv[None, :])
-        V = price_matrix(
-            F, inst.strike[rows], inst.t[rows], sig, inst.discount[rows], inst.is_call[rows]
-        )
-        out[rows] = inst.mult[rows, None] * (V - inst.value[rows, None])
-    return out * w[None, :], w
+        sig[rows] = inst.sigma[rows, None] * np.maximum(0.0, 1.0 + vs[None, :] * scale[:, None])
+    unit = unit_pnl(inst, mv[None, :], row=np.zeros(inst.n, np.int64), vol=VolMatrix(sig), weight=w)
+    return unit, w
 
 
-@dataclass(frozen=True, slots=True)
-class ParadexPM:
-    """Paradex portfolio margin (see module docstring)."""
-
-    config: RiskConfig
-    params: ParadexParams
-    name: ClassVar[str] = "paradex-pm"
-    description: ClassVar[str] = "Paradex portfolio margin (beta)"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> ParadexPM:
-        """Build with the published defaults overridden by ``config.presets['paradex-pm']``."""
-        return cls(config, preset_params(cls.name, config, paradex_params()))
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        require_supported(book, self.name, kinds=(KIND_PERP, KIND_OPTION), inverse=False)
-        inst, pos = book.instruments, book.positions
-        A = book.n_accounts
-        unit, _ = paradex_scan(book, p)
-        groups = group_positions(pos, inst)
-        G = groups.n
-        Q = sparse.csr_matrix(
-            (pos.quantity, (groups.of_position, pos.instrument)), shape=(G, inst.n)
-        )
-        pnl = np.asarray(Q @ unit, dtype=np.float64) if G else np.zeros((0, unit.shape[1]))
-        worst_loss = np.max(-pnl, axis=1) if G else np.zeros(0)
-        scan = np.maximum(worst_loss, 0.0)
-        worst = np.argmax(-pnl, axis=1).astype(np.int64) if G else np.zeros(0, np.int64)
-        ii = pos.instrument
-        d_pos = pos.quantity * inst.delta[ii]
-        net = group_sum(groups, d_pos)
-        gross = group_sum(groups, np.abs(d_pos))
-        spot = underlying_spot(book)[groups.und]
-        hedged = np.maximum(gross - np.abs(net), 0.0)
-        mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot
-        net_req = np.maximum(scan, mdr)
-        # funding provision: 8-hour funding when it is a cost; fee provision on gross notional
-        rate_und = np.asarray(
-            [book.snapshot.asset(u).perp_funding_rate or 0.0 for u in inst.underlyings]
-        )
-        is_perp = inst.kind[ii] == KIND_PERP
-        cost = np.where(
-            is_perp,
-            pos.quantity
-            * inst.mult[ii]
-            * inst.fwd[ii]
-            * rate_und[inst.und[ii]]
-            * (p.funding_provision_hours / 8.0),
-            0.0,
-        )
-        fund = group_sum(groups, np.maximum(cost, 0.0))
-        fee = group_sum(groups, p.fee_provision_rate * pos.notional)
-        g_im = net_req + fund + fee
-        g_mm = p.mm_fraction * net_req + fund + fee
-        ok, excluded = accepted_collateral(book, p.accepted_collateral)
-        u_im, u_mm = equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A))
-        labels = labels_of(inst.underlyings, groups.und)
-        addons = (
-            AddOnRows(
-                "minimum_delta",
-                groups.account,
-                labels,
-                net_req - scan,
-                f"raise to ({p.min_delta_net_rate:g} |net delta| + {p.min_delta_hedged_rate:g} "
-                "hedged delta) x spot",
-            ),
-            AddOnRows("funding_provision", groups.account, labels, fund, "8-hour funding cost"),
-            AddOnRows("fee_provision", groups.account, labels, fee, "fee rate x gross notional"),
-            excluded_rows(book, excluded, "Paradex"),
-        )
-        mv, vs, w, kinds = _scenarios(p)
-        labs = [
-            f"spot {m:+.0%} vol {v:+.0%}" + (f" (tail, weight {wt:g})" if k == "tail" else "")
-            for m, v, wt, k in zip(mv, vs, w, kinds, strict=True)
-        ]
-        vnames = ["up" if v > 0 else "down" for v in vs]
-        grid = preset_grid(mv, vnames, w, kinds, labs)
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=sum_by(groups.account, g_im, A),
-            mm=sum_by(groups.account, g_mm, A),
-            upnl_im=u_im,
-            upnl_mm=u_mm,
-            groups=GroupTable(
-                account=groups.account,
-                und=groups.und,
-                underlyings=inst.underlyings,
-                im=g_im,
-                mm=g_mm,
-                scan=scan,
-                worst=worst,
-                delta=net,
-                delta_notional=net * spot,
-            ),
-            addons=addons,
-            scenarios=ScenarioSet.stack(("paradex-pm",), (grid,)),
-            scenario_pnl=pnl if detail else None,
-            scenario_class=np.zeros(G, dtype=np.int64),
-        )
+def paradex_pm(book: ResolvedBook, p: ParadexParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    require_supported(book, INFO.name, kinds=(KIND_PERP, KIND_OPTION), inverse=False)
+    inst, pos = book.instruments, book.positions
+    A = book.n_accounts
+    unit, _ = paradex_scan(book, p)
+    groups = group_positions(pos, inst)
+    G = groups.n
+    Q = sparse.csr_matrix((pos.quantity, (groups.of_position, pos.instrument)), shape=(G, inst.n))
+    pnl = np.asarray(Q @ unit, dtype=np.float64) if G else np.zeros((0, unit.shape[1]))
+    worst_loss = np.max(-pnl, axis=1) if G else np.zeros(0)
+    scan = np.maximum(worst_loss, 0.0)
+    worst = np.argmax(-pnl, axis=1).astype(np.int64) if G else np.zeros(0, np.int64)
+    ii = pos.instrument
+    d_pos = pos.quantity * inst.delta[ii]
+    net = group_sum(groups, d_pos)
+    gross = group_sum(groups, np.abs(d_pos))
+    spot = underlying_spot(book)[groups.und]
+    hedged = np.maximum(gross - np.abs(net), 0.0)
+    mdr = (p.min_delta_net_rate * np.abs(net) + p.min_delta_hedged_rate * hedged) * spot
+    net_req = np.maximum(scan, mdr)
+    # funding provision: 8-hour funding when it is a cost; fee provision on gross notional
+    rate_und = np.asarray(
+        [book.snapshot.asset(u).perp_funding_rate or 0.0 for u in inst.underlyings]
+    )
+    is_perp = inst.kind[ii] == KIND_PERP
+    cost = np.where(
+        is_perp,
+        pos.quantity
+        * inst.mult[ii]
+        * inst.fwd[ii]
+        * rate_und[inst.und[ii]]
+        * (p.funding_provision_hours / 8.0),
+        0.0,
+    )
+    fund = group_sum(groups, np.maximum(cost, 0.0))
+    fee = group_sum(groups, p.fee_provision_rate * pos.notional)
+    g_im = net_req + fund + fee
+    g_mm = p.mm_fraction * net_req + fund + fee
+    ok, excluded = accepted_collateral(book, p.accepted_collateral)
+    labels = group_labels(inst.underlyings, groups.und)
+    addons = (
+        AddOnRows(
+            "minimum_delta",
+            groups.account,
+            labels,
+            net_req - scan,
+            f"raise to ({p.min_delta_net_rate:g} |net delta| + {p.min_delta_hedged_rate:g} "
+            "hedged delta) x spot",
+        ),
+        AddOnRows("funding_provision", groups.account, labels, fund, "8-hour funding cost"),
+        AddOnRows("fee_provision", groups.account, labels, fee, "fee rate x gross notional"),
+        excluded_rows(book, excluded, "Paradex"),
+    )
+    mv, vs, w, kinds = _scenarios(p)
+    labs = [
+        f"spot {m:+.0%} vol {v:+.0%}" + (f" (tail, weight {wt:g})" if k == "tail" else "")
+        for m, v, wt, k in zip(mv, vs, w, kinds, strict=True)
+    ]
+    vnames = ["up" if v > 0 else "down" for v in vs]
+    grid = preset_grid(mv, vnames, w, kinds, labs)
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=groups.account,
+        und=groups.und,
+        im=g_im,
+        mm=g_mm,
+        delta=net,
+        delta_notional=net * spot,
+        scan=scan,
+        worst=worst,
+        addons=addons,
+        upnl=equity_upnl(book, ok + sum_by(pos.account, pos.mtm, A)),
+        scenarios=ScenarioSet.stack(("paradex-pm",), (grid,)),
+        scenario_pnl=pnl if detail else None,
+        scenario_class=np.zeros(G, dtype=np.int64),
+    )
 
 
 INFO = PresetInfo(
@@ -263,7 +229,6 @@ INFO = PresetInfo(
         "perpetual options, RFQ bounds and the margin-config endpoint's per-asset parameters are "
         "not loaded (load them as configuration)",
     ),
+    margin=paradex_pm,
     defaults=paradex_params,
 )
-
-register_preset(INFO, ParadexPM.from_config)

@@ -40,7 +40,7 @@ from crossmargin.margin.presets.derive.params import DeriveParams
 from crossmargin.market.snapshot import ExpiryMarket, OptionMark
 from crossmargin.market.vol import MarkedVol, SVIVol, VolSurface
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_PERP
+from crossmargin.resolve.terms import KIND_OPTION, KIND_PERP
 
 __all__ = ["Arranged", "arrange"]
 

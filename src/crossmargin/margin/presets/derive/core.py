@@ -28,8 +28,9 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.kernels.blocks import BLOCK
-from crossmargin.margin.presets.derive.kernel import derive_prices
+from crossmargin.margin.presets.derive.kernel import derive_black76_block
 from crossmargin.margin.presets.derive.params import DeriveParams
+from crossmargin.risk.arrays import scenario_values
 
 __all__ = [
     "SECONDS_PER_YEAR",
@@ -245,7 +246,6 @@ def derive_margin(x: DeriveInputs, p: DeriveParams) -> DeriveResult:
     # -- unit values of every option contract under every column -----------------------------
     e = x.o_expiry
     xs = np.concatenate([[1.0, p.basis.scenario_spot_up, p.basis.scenario_spot_down], shock])
-    F_cols = f_var[e, None] * xs[None, :] + f_fix[e, None]
     sig = x.o_vol
     n_opt = sig.shape[0]
     vol_cols = np.empty((n_opt, 3 + S), dtype=np.float64)
@@ -267,7 +267,18 @@ def derive_margin(x: DeriveInputs, p: DeriveParams) -> DeriveResult:
             mult = skew_multiplier(np.abs(k), sqt[e], p.skew.abs_base_cap, p.skew.abs_c_base, p)
             vol_cols[:, c] = sig * np.maximum(mult, 0.0)
     vol_cols[t[e] <= 0.0] = 0.0  # expired: intrinsic value whatever the (possibly infinite) shock
-    V = derive_prices(F_cols, x.o_strike, t[e], vol_cols, D[e], x.o_call)
+    # the engine's revaluation: forward ``F_fix + F_var · x`` per column, Derive's pricer
+    V = scenario_values(
+        f_var[e],
+        x.o_strike,
+        t[e],
+        D[e],
+        x.o_call,
+        factor=np.broadcast_to(xs, vol_cols.shape),
+        sigma=vol_cols,
+        fixed=f_fix[e],
+        price=derive_black76_block,
+    )
 
     # -- holdings → expiry groups (sparse) ------------------------------------------------------
     n_exp = max(int(T.shape[0]), 1)

@@ -1,8 +1,9 @@
-"""Derive's Black-76 and SVI conventions on top of the engine's Black-76 kernel.
+"""Derive's Black-76 and SVI conventions: a documented adapter of the engine's Black-76 kernel.
 
-The engine's blocked kernel (:mod:`crossmargin.kernels.black76`) prices every cell; the few
-rules by which Derive's ``Black76.sol`` / ``SVI.sol`` (``derive-utils`` @ ``8f6962cb``) differ
-are applied here, vectorised (``derive-pmrm2.md`` §2.2, §3):
+The engine's revaluation (:func:`crossmargin.risk.arrays.scenario_values`, blocked Black-76)
+prices every cell; :func:`derive_black76_block` is the block pricer it is given for Derive, which
+applies the few rules by which Derive's ``Black76.sol`` / ``SVI.sol`` (``derive-utils`` @
+``8f6962cb``) differ, vectorised (``derive-pmrm2.md`` §2.2, §3):
 
 * total vol ``v = σ√t ≥ 24`` saturates: call = ``F·D``, put = ``K·D``;
 * caps ``call ≤ F·D`` and ``put ≤ K·D``; ``K = 0``: call ``F·D``, put 0; ``v = 0``: discounted
@@ -15,18 +16,31 @@ are applied here, vectorised (``derive-pmrm2.md`` §2.2, §3):
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from crossmargin._typing import BoolArray, FloatArray
 from crossmargin.errors import MarketDataError
-from crossmargin.kernels.black76 import price_matrix
+from crossmargin.kernels.black76 import black76_price_block
+from crossmargin.risk.arrays import scenario_values
 
-__all__ = ["SATURATION_TOTAL_VOL", "SVI_MAX_TOTAL_VARIANCE", "derive_prices", "derive_svi_vols"]
+__all__ = [
+    "SATURATION_TOTAL_VOL",
+    "SVI_MAX_TOTAL_VARIANCE",
+    "derive_black76_block",
+    "derive_prices",
+    "derive_svi_vols",
+]
 
 #: Total vol ``σ√t`` at and above which Derive's Black-76 returns the saturated values.
 SATURATION_TOTAL_VOL = 24.0
 #: Cap on SVI total variance in Derive's ``SVI.sol``.
 SVI_MAX_TOTAL_VARIANCE = 144.0
+
+
+#: Derive's Black-76 of one block: the engine's block kernel with Derive's caps and saturation.
+derive_black76_block = partial(black76_price_block, saturation=SATURATION_TOTAL_VOL)
 
 
 def derive_prices(
@@ -41,16 +55,9 @@ def derive_prices(
 
     ``K, t, D, is_call`` are per option (``(n,)``). Returns ``(n, S)`` values per contract.
     """
-    V = price_matrix(F, K, t, sigma, D, is_call)
-    if V.size == 0:
-        return V
-    Dc = D[:, None]
-    cap = np.where(is_call[:, None], F * Dc, K[:, None] * Dc)
-    np.minimum(V, cap, out=V)
-    sat = sigma * np.sqrt(np.maximum(t, 0.0))[:, None] >= SATURATION_TOTAL_VOL
-    if sat.any():
-        V[sat] = cap[sat]
-    return V
+    return scenario_values(
+        np.ones(F.shape[0]), K, t, D, is_call, factor=F, sigma=sigma, price=derive_black76_block
+    )
 
 
 def derive_svi_vols(

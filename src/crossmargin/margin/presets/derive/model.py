@@ -20,29 +20,24 @@ cash asset sees Derive's numbers unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.config import RiskConfig
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     equity_upnl,
-    preset_params,
-    register_preset,
 )
 from crossmargin.margin.presets._grid import PresetGrid, preset_grid
 from crossmargin.margin.presets.derive.arrange import Arranged, arrange
 from crossmargin.margin.presets.derive.core import derive_margin
 from crossmargin.margin.presets.derive.params import DeriveParams, mainnet_params
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.scenarios.grid import ScenarioSet
 
-__all__ = ["DerivePMRM2", "derive_grid"]
+__all__ = ["derive_grid", "derive_pmrm2"]
 
 _VOL_NAMES = {
     "up": "up",
@@ -75,136 +70,115 @@ def derive_grid(p: DeriveParams) -> PresetGrid:
     return preset_grid(moves, vols, weights, kinds, labels)
 
 
-@dataclass(frozen=True, slots=True)
-class DerivePMRM2:
-    """Derive PMRM_2 portfolio margin (``derive-pmrm2.md``)."""
-
-    config: RiskConfig
-    params: DeriveParams
-    name: ClassVar[str] = "derive-pmrm2"
-    description: ClassVar[str] = "Derive PMRM_2 portfolio margin"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> DerivePMRM2:
-        """Build with the published defaults overridden by ``config.presets['derive-pmrm2']``."""
-        return cls(config, preset_params(cls.name, config, mainnet_params()))
-
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account (see module docstring for the sign mapping)."""
-        p = self.params
-        arr = arrange(book, p)
-        x = arr.inputs
-        r = derive_margin(x, p)
-        A, G = x.n_accounts, x.n_groups
-        s = x.stable_price  # cash units -> snapshot currency, per account
-        sg = s[x.g_account]
-        scan = -r.g_min_span
-        f_mm = r.factor_mm[x.g_account]
-        f_im = r.factor_im[x.g_account]
-        g_mm = scan * f_mm + r.g_mm_perp + r.g_mm_option
-        g_im = scan * f_im + r.g_im_perp + r.g_im_option + r.g_oracle + r.g_mm_perp + r.g_mm_option
-        c_im_total = r.c_mm + r.c_im + r.c_oracle
-        mm_req = sum_by(x.g_account, g_mm, A) + sum_by(x.c_account, r.c_mm, A)
-        im_req = sum_by(x.g_account, g_im, A) + sum_by(x.c_account, c_im_total, A)
-        upnl_im, upnl_mm = equity_upnl(book, r.mark * s)
-        labels = tuple(np.asarray(arr.underlyings, dtype=object)[arr.g_und].tolist())
-        col = book.collateral
-        c_labels = tuple(np.asarray(col.assets, dtype=object)[col.asset[arr.c_row]].tolist())
-        accounts = np.arange(A, dtype=np.int64)
-        cash = (arr.cash_asset,) * A
-        fm, fi = p.margin.mm_factor, p.margin.im_factor
-        o = p.other
-        addons = (
-            AddOnRows(
-                "loss_factor",
-                x.g_account,
-                labels,
-                scan * (f_im - 1.0) * sg,
-                f"IM counts the worst loss x {fi:g} (+ peg loss {o.peg_loss_factor:g} x "
-                f"({o.peg_loss_threshold:g} - stable price) below the threshold); MM x {fm:g}",
-            ),
-            AddOnRows(
-                "perp_contingency",
-                x.g_account,
-                labels,
-                (r.g_mm_perp + r.g_im_perp) * sg,
-                f"|perp| x spot x (MM {o.mm_perp_percent:g} + IM {o.im_perp_percent:g}); "
-                "MM counts the MM part",
-            ),
-            AddOnRows(
-                "option_contingency",
-                x.g_account,
-                labels,
-                (r.g_mm_option + r.g_im_option) * sg,
-                f"naked short contracts x spot x (MM {o.mm_option_percent:g} + IM "
-                f"{o.im_option_percent:g}); MM counts the MM part",
-            ),
-            AddOnRows(
-                "oracle_contingency",
-                x.g_account,
-                labels,
-                r.g_oracle * sg,
-                f"(1 - confidence) x {o.conf_margin:g} x notional below confidence "
-                f"{o.conf_threshold:g} (perp, each expiry); IM only",
-            ),
-            AddOnRows(
-                "collateral_haircut",
-                x.c_account,
-                c_labels,
-                (r.c_mm + r.c_im) * s[x.c_account],
-                "collateral value x (MM haircut + IM haircut); MM counts the MM haircut",
-            ),
-            AddOnRows(
-                "oracle_contingency",
-                x.c_account,
-                c_labels,
-                r.c_oracle * s[x.c_account],
-                "low-confidence collateral: (1 - confidence) x margin x value; IM only",
-            ),
-            AddOnRows(
-                "venue_mm",
-                accounts,
-                cash,
-                r.mm * s,
-                "informational: Derive's own signed MM (mark value - MM requirement; >= 0 "
-                "healthy); not part of the requirement",
-            ),
-            AddOnRows(
-                "venue_im",
-                accounts,
-                cash,
-                r.im * s,
-                "informational: Derive's own signed IM (>= 0 may add risk); not part of the "
-                "requirement",
-            ),
-        )
-        grid = derive_grid(p)
-        delta = _delta(book, arr)
-        pnl = np.hstack([r.scenario_pnl, r.g_basis[:, None]]) * sg[:, None]
-        groups = GroupTable(
-            account=x.g_account,
-            und=np.arange(G, dtype=np.int64),
-            underlyings=labels,
-            im=g_im * sg,
-            mm=g_mm * sg,
-            scan=scan * sg,
-            worst=r.g_worst,
-            delta=delta,
-            delta_notional=delta * x.g_spot * sg,
-        )
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=im_req * s,
-            mm=mm_req * s,
-            upnl_im=upnl_im,
-            upnl_mm=upnl_mm,
-            groups=groups,
-            addons=addons,
-            scenarios=ScenarioSet.stack(("derive-pmrm2",), (grid,)),
-            scenario_pnl=pnl if detail else None,
-            scenario_class=np.zeros(G, dtype=np.int64),
-        )
+def derive_pmrm2(book: ResolvedBook, p: DeriveParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account (see module docstring for the sign mapping)."""
+    arr = arrange(book, p)
+    x = arr.inputs
+    r = derive_margin(x, p)
+    A, G = x.n_accounts, x.n_groups
+    s = x.stable_price  # cash units -> snapshot currency, per account
+    sg = s[x.g_account]
+    scan = -r.g_min_span
+    f_mm = r.factor_mm[x.g_account]
+    f_im = r.factor_im[x.g_account]
+    g_mm = scan * f_mm + r.g_mm_perp + r.g_mm_option
+    g_im = scan * f_im + r.g_im_perp + r.g_im_option + r.g_oracle + r.g_mm_perp + r.g_mm_option
+    c_im_total = r.c_mm + r.c_im + r.c_oracle
+    mm_req = sum_by(x.g_account, g_mm, A) + sum_by(x.c_account, r.c_mm, A)
+    im_req = sum_by(x.g_account, g_im, A) + sum_by(x.c_account, c_im_total, A)
+    labels = group_labels(arr.underlyings, arr.g_und)
+    col = book.collateral
+    c_labels = group_labels(col.assets, col.asset[arr.c_row])
+    accounts = np.arange(A, dtype=np.int64)
+    cash = (arr.cash_asset,) * A
+    fm, fi = p.margin.mm_factor, p.margin.im_factor
+    o = p.other
+    addons = (
+        AddOnRows(
+            "loss_factor",
+            x.g_account,
+            labels,
+            scan * (f_im - 1.0) * sg,
+            f"IM counts the worst loss x {fi:g} (+ peg loss {o.peg_loss_factor:g} x "
+            f"({o.peg_loss_threshold:g} - stable price) below the threshold); MM x {fm:g}",
+        ),
+        AddOnRows(
+            "perp_contingency",
+            x.g_account,
+            labels,
+            (r.g_mm_perp + r.g_im_perp) * sg,
+            f"|perp| x spot x (MM {o.mm_perp_percent:g} + IM {o.im_perp_percent:g}); "
+            "MM counts the MM part",
+        ),
+        AddOnRows(
+            "option_contingency",
+            x.g_account,
+            labels,
+            (r.g_mm_option + r.g_im_option) * sg,
+            f"naked short contracts x spot x (MM {o.mm_option_percent:g} + IM "
+            f"{o.im_option_percent:g}); MM counts the MM part",
+        ),
+        AddOnRows(
+            "oracle_contingency",
+            x.g_account,
+            labels,
+            r.g_oracle * sg,
+            f"(1 - confidence) x {o.conf_margin:g} x notional below confidence "
+            f"{o.conf_threshold:g} (perp, each expiry); IM only",
+        ),
+        AddOnRows(
+            "collateral_haircut",
+            x.c_account,
+            c_labels,
+            (r.c_mm + r.c_im) * s[x.c_account],
+            "collateral value x (MM haircut + IM haircut); MM counts the MM haircut",
+        ),
+        AddOnRows(
+            "oracle_contingency",
+            x.c_account,
+            c_labels,
+            r.c_oracle * s[x.c_account],
+            "low-confidence collateral: (1 - confidence) x margin x value; IM only",
+        ),
+        AddOnRows(
+            "venue_mm",
+            accounts,
+            cash,
+            r.mm * s,
+            "informational: Derive's own signed MM (mark value - MM requirement; >= 0 "
+            "healthy); not part of the requirement",
+        ),
+        AddOnRows(
+            "venue_im",
+            accounts,
+            cash,
+            r.im * s,
+            "informational: Derive's own signed IM (>= 0 may add risk); not part of the "
+            "requirement",
+        ),
+    )
+    grid = derive_grid(p)
+    delta = _delta(book, arr)
+    pnl = np.hstack([r.scenario_pnl, r.g_basis[:, None]]) * sg[:, None]
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=x.g_account,
+        und=np.arange(G, dtype=np.int64),
+        underlyings=labels,
+        im=g_im * sg,
+        mm=g_mm * sg,
+        delta=delta,
+        delta_notional=delta * x.g_spot * sg,
+        scan=scan * sg,
+        worst=r.g_worst,
+        addons=addons,
+        totals=(im_req * s, mm_req * s),
+        upnl=equity_upnl(book, r.mark * s),
+        scenarios=ScenarioSet.stack(("derive-pmrm2",), (grid,)),
+        scenario_pnl=pnl if detail else None,
+        scenario_class=np.zeros(G, dtype=np.int64),
+    )
 
 
 def _delta(book: ResolvedBook, arr: Arranged) -> FloatArray:
@@ -259,7 +233,6 @@ INFO = PresetInfo(
         "deploy script; the script's values are used (re-check before relying on them)",
         "float64 instead of the contract's 18-decimal fixed point (agrees to ~1e-14 relative)",
     ),
+    margin=derive_pmrm2,
     defaults=mainnet_params,
 )
-
-register_preset(INFO, DerivePMRM2.from_config)

@@ -1,1 +1,1 @@
-"""CME SPAN: risk-array arithmetic, risk-parameter files and the ``span`` margin model."""
+"""CME SPAN: risk-array arithmetic and the ``span`` margin model (risk-parameter files: crossmargin.venues.span)."""

@@ -16,25 +16,20 @@ same code that margins a risk-parameter file, :mod:`.files`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
-from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
-from crossmargin.config import RiskConfig
-from crossmargin.kernels.black76 import black76_greeks, price_matrix
+from crossmargin.kernels.black76 import black76_greeks
+from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
-    labels_of,
-    preset_params,
-    register_preset,
 )
 from crossmargin.margin.presets._grid import preset_grid
 from crossmargin.margin.presets.span.core import (
-    N_SCENARIOS,
     SpanBook,
     SpanCC,
     SpanLeg,
@@ -42,17 +37,19 @@ from crossmargin.margin.presets.span.core import (
     SpanSpread,
     span_margin,
 )
-from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.instruments import KIND_OPTION, KIND_SPOT, InstrumentTable
+from crossmargin.resolve.instruments import InstrumentTable
+from crossmargin.resolve.terms import KIND_OPTION
+from crossmargin.risk.arrays import VolMatrix, unit_pnl
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = [
     "SCAN_POINTS",
     "SpanInterSpread",
-    "SpanModel",
     "SpanParams",
     "span_params",
+    "span_preset",
     "span_risk_arrays",
 ]
 
@@ -132,38 +129,23 @@ def span_risk_arrays(rb: ResolvedBook, p: SpanParams) -> _Arrays:
     vs = np.asarray([v for _, v in SCAN_POINTS] + [0, 0], dtype=np.float64)
     w = np.asarray([1.0] * 14 + [p.extreme_cover] * 2)
     u = psr[:, None] * mv[None, :]
-    pnl = np.zeros((n, N_SCENARIOS))
-    live = ~inst.settled
-    opt = (inst.kind == KIND_OPTION) & live
-    dl = ~opt & live
-    price = np.where(inst.kind == KIND_SPOT, inst.spot, inst.fwd)
-    lin, inv = dl & ~inst.inverse, dl & inst.inverse
-    pnl[lin] = (inst.mult * price)[lin, None] * u[lin]
-    pnl[inv] = (inst.mult * inst.spot / inst.fwd)[inv, None] * u[inv]
+    opt = (inst.kind == KIND_OPTION) & ~inst.settled
     rows = np.flatnonzero(opt)
-    la = p.lookahead_days / 365.0
-    if rows.size:
-        sg = inst.sigma[rows, None]
-        sig = (
-            sg * (1.0 + vs[None, :] * p.vol_scan_range)
-            if p.vol_scan_mode == "relative"
-            else sg + vs[None, :] * p.vol_scan_range
-        )
-        V = price_matrix(
-            inst.fwd[rows, None] * (1.0 + u[rows]),
-            inst.strike[rows],
-            np.maximum(inst.t[rows] - la, 0.0),
-            np.maximum(sig, 0.0),
-            inst.discount[rows],
-            inst.is_call[rows],
-        )
-        base = np.where(
-            inst.inverse[rows, None],
-            inst.value[rows, None] * (1.0 + u[rows]),
-            inst.value[rows, None],
-        )
-        pnl[rows] = inst.mult[rows, None] * (V - base)
-    losses = -pnl * w[None, :]
+    sg = inst.sigma[:, None]
+    sig = (
+        sg * (1.0 + vs[None, :] * p.vol_scan_range)
+        if p.vol_scan_mode == "relative"
+        else sg + vs[None, :] * p.vol_scan_range
+    )
+    # the engine's one risk-array function, with SPAN's look-ahead time and cover weights
+    losses = -unit_pnl(
+        inst,
+        u,
+        row=np.arange(n, dtype=np.int64),
+        vol=VolMatrix(np.maximum(sig, 0.0)),
+        weight=w,
+        time_shift=p.lookahead_days / 365.0,
+    )
     # composite delta: weighted deltas at -3/3..+3/3 PSR (options); delta-one: the engine delta
     delta = inst.delta.copy()
     if rows.size:
@@ -198,174 +180,147 @@ def _cls_of(inst: InstrumentTable, k_und: int) -> int:
     return int(inst.cls[np.argmax(inst.und == k_und)])
 
 
-@dataclass(frozen=True, slots=True)
-class SpanModel:
-    """CME SPAN with generated risk arrays (see module docstring)."""
-
-    config: RiskConfig
-    params: SpanParams
-    name: ClassVar[str] = "span"
-    description: ClassVar[str] = "CME SPAN over generated risk arrays"
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> SpanModel:
-        """Build with the defaults overridden by ``config.presets['span']``."""
-        return cls(config, preset_params(cls.name, config, span_params()))
-
-    def span_book(self, rb: ResolvedBook) -> tuple[SpanBook, _Arrays]:
-        """The resolved book as a :class:`SpanBook` with generated arrays and spreads."""
-        p, cfg = self.params, self.config
-        inst, pos = rb.instruments, rb.positions
-        arr = span_risk_arrays(rb, p)
-        unds = inst.underlyings
-        ccs = []
-        for k, u in enumerate(unds):
-            rc = cfg.risk_classes[inst.classes[_cls_of(inst, k)]]
-            spot = float(inst.spot[np.argmax(inst.und == k)])
-            T = arr.tier_times[k]
-            mn = p.intra_min_move.get(u, rc.basis.min_move)
-            an = p.intra_annual_move.get(u, rc.basis.annual_move)
-            pairs = sorted(
-                ((i, j) for i in range(T.size) for j in range(i + 1, T.size)),
-                key=lambda ij: (ij[1] - ij[0], ij[0]),
-            )
-            intra = tuple(
-                SpanSpread(
-                    (SpanLeg(i, 1.0, "A"), SpanLeg(j, 1.0, "B")),
-                    spot * max(mn, an * float(T[j] - T[i])),
-                    f"tier {i}/{j}",
-                )
-                for i, j in pairs
-            )
-            psr = float(arr.psr[np.argmax(inst.und == k)])
-            ccs.append(
-                SpanCC(
-                    name=u,
-                    n_tiers=max(T.size, 1),
-                    intra_spreads=intra,
-                    spot_tiers=(0,) if p.spot_rate_outright > 0 else (),
-                    spot_rate_outright=p.spot_rate_outright * spot,
-                    wfpr_method=p.wfpr_method,
-                    scan_range_per_delta=psr * spot,
-                    initial_ratio=p.initial_ratio,
-                )
-            )
-        index = {u: i for i, u in enumerate(unds)}
-        pairs_cfg = (
-            p.inter_spreads
-            if p.inter_spreads is not None
-            else tuple(
-                SpanInterSpread(legs=ic.legs, ratio=ic.ratio, credit=ic.credit)
-                for ic in cfg.inter_commodity
-            )
+def span_book(rb: ResolvedBook, p: SpanParams) -> tuple[SpanBook, _Arrays]:
+    """The resolved book as a :class:`SpanBook` with generated arrays and spreads."""
+    cfg = rb.config
+    inst, pos = rb.instruments, rb.positions
+    arr = span_risk_arrays(rb, p)
+    unds = inst.underlyings
+    ccs = []
+    for k, u in enumerate(unds):
+        rc = cfg.risk_classes[inst.classes[_cls_of(inst, k)]]
+        spot = float(inst.spot[np.argmax(inst.und == k)])
+        T = arr.tier_times[k]
+        mn = p.intra_min_move.get(u, rc.basis.min_move)
+        an = p.intra_annual_move.get(u, rc.basis.annual_move)
+        pairs = sorted(
+            ((i, j) for i in range(T.size) for j in range(i + 1, T.size)),
+            key=lambda ij: (ij[1] - ij[0], ij[0]),
         )
-        inter = tuple(
+        intra = tuple(
             SpanSpread(
-                (
-                    SpanLeg(index[s.legs[0]], s.ratio[0], "A"),
-                    SpanLeg(index[s.legs[1]], s.ratio[1], "B"),
-                ),
-                s.credit,
-                f"{s.legs[0]}/{s.legs[1]}",
+                (SpanLeg(i, 1.0, "A"), SpanLeg(j, 1.0, "B")),
+                spot * max(mn, an * float(T[j] - T[i])),
+                f"tier {i}/{j}",
             )
-            for s in pairs_cfg
-            if s.legs[0] in index and s.legs[1] in index
+            for i, j in pairs
         )
-        som_rate = np.asarray(
-            [
-                p.som_rate.get(
-                    u, cfg.risk_classes[inst.classes[_cls_of(inst, k)]].short_option_minimum
-                )
-                for k, u in enumerate(unds)
-            ]
+        psr = float(arr.psr[np.argmax(inst.und == k)])
+        ccs.append(
+            SpanCC(
+                name=u,
+                n_tiers=max(T.size, 1),
+                intra_spreads=intra,
+                spot_tiers=(0,) if p.spot_rate_outright > 0 else (),
+                spot_rate_outright=p.spot_rate_outright * spot,
+                wfpr_method=p.wfpr_method,
+                scan_range_per_delta=psr * spot,
+                initial_ratio=p.initial_ratio,
+            )
         )
-        is_opt = inst.kind == KIND_OPTION
-        book = SpanBook(
-            n_accounts=rb.n_accounts,
-            ccs=tuple(ccs),
-            inter_spreads=inter,
-            k_cc=inst.und.astype(np.int64),
-            k_tier=arr.tier,
-            k_array=arr.losses,
-            k_delta=arr.delta,
-            k_option=is_opt & ~inst.settled,
-            k_call=inst.is_call,
-            k_som=(som_rate[inst.und] if inst.n else np.zeros(0)) * inst.fwd * inst.mult,
-            k_value=inst.value * inst.mult,
-            k_premium=is_opt,
-            p_account=pos.account,
-            p_contract=pos.instrument,
-            p_quantity=pos.quantity,
+    index = {u: i for i, u in enumerate(unds)}
+    pairs_cfg = (
+        p.inter_spreads
+        if p.inter_spreads is not None
+        else tuple(
+            SpanInterSpread(legs=ic.legs, ratio=ic.ratio, credit=ic.credit)
+            for ic in cfg.inter_commodity
         )
-        return book, arr
+    )
+    inter = tuple(
+        SpanSpread(
+            (
+                SpanLeg(index[s.legs[0]], s.ratio[0], "A"),
+                SpanLeg(index[s.legs[1]], s.ratio[1], "B"),
+            ),
+            s.credit,
+            f"{s.legs[0]}/{s.legs[1]}",
+        )
+        for s in pairs_cfg
+        if s.legs[0] in index and s.legs[1] in index
+    )
+    som_rate = np.asarray(
+        [
+            p.som_rate.get(u, cfg.risk_classes[inst.classes[_cls_of(inst, k)]].short_option_minimum)
+            for k, u in enumerate(unds)
+        ]
+    )
+    is_opt = inst.kind == KIND_OPTION
+    book = SpanBook(
+        n_accounts=rb.n_accounts,
+        ccs=tuple(ccs),
+        inter_spreads=inter,
+        k_cc=inst.und.astype(np.int64),
+        k_tier=arr.tier,
+        k_array=arr.losses,
+        k_delta=arr.delta,
+        k_option=is_opt & ~inst.settled,
+        k_call=inst.is_call,
+        k_som=(som_rate[inst.und] if inst.n else np.zeros(0)) * inst.fwd * inst.mult,
+        k_value=inst.value * inst.mult,
+        k_premium=is_opt,
+        p_account=pos.account,
+        p_contract=pos.instrument,
+        p_quantity=pos.quantity,
+    )
+    return book, arr
 
-    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
-        """Margin every account."""
-        p = self.params
-        inst, pos = book.instruments, book.positions
-        A = book.n_accounts
-        sb, arr = self.span_book(book)
-        r: SpanResult = span_margin(sb)
-        labels = labels_of(inst.underlyings, r.g_cc)
-        scan = np.maximum(r.scan, 0.0)
-        core = scan + r.intra + r.spot - r.credit
 
-        def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
-            return AddOnRows(name, r.g_account, labels, amount, what)
+def span_preset(book: ResolvedBook, p: SpanParams, *, detail: bool = False) -> MarginBatch:
+    """Margin every account."""
+    inst = book.instruments
+    sb, arr = span_book(book, p)
+    r: SpanResult = span_margin(sb)
+    labels = group_labels(inst.underlyings, r.g_cc)
+    scan = np.maximum(r.scan, 0.0)
+    core = scan + r.intra + r.spot - r.credit
 
-        # rows add up: scan + rows = initial requirement of the CC
-        addons = (
-            row(
-                "intra_commodity", r.intra, "calendar spreads between expiry tiers, adjacent first"
-            ),
-            row("spot_month", r.spot, "delta held in the spot tier"),
-            row("inter_commodity_credit", -r.credit, "SPAN inter-commodity credit (WFPR x rate)"),
-            row(
-                "short_option_minimum",
-                r.risk - core,
-                "raise to max(short calls, short puts) x SOM (risk floored at 0)",
-            ),
-            row(
-                "initial_ratio", r.initial - r.risk, f"initial = maintenance x {p.initial_ratio:g}"
-            ),
-        )
-        grids = []
-        mv = [m for m, _ in SCAN_POINTS] + [p.extreme_multiple, -p.extreme_multiple]
-        vn = ["up" if v > 0 else "down" for _, v in SCAN_POINTS] + ["unchanged", "unchanged"]
-        kinds = ["standard"] * 14 + ["tail", "tail"]
-        wts = [1.0] * 14 + [p.extreme_cover] * 2
-        for k in range(len(inst.underlyings)):
-            psr = float(arr.psr[np.argmax(inst.und == k)])
-            labs = [
-                f"SPAN {i + 1}: price {m * psr:+.1%}, vol {v}"
-                for i, (m, v) in enumerate(zip(mv, vn, strict=True))
-            ]
-            grids.append(preset_grid([m * psr for m in mv], vn, wts, kinds, labs))
-        und_spot = np.ones(max(len(inst.underlyings), 1))
-        und_spot[inst.und] = inst.spot
-        return MarginBatch(
-            model=self.name,
-            liquidation_scope="account",
-            im=r.initial_total,
-            mm=r.maintenance_total,
-            upnl_im=sum_by(pos.account, pos.mtm, A),
-            upnl_mm=sum_by(pos.account, pos.mtm, A),
-            groups=GroupTable(
-                account=r.g_account,
-                und=r.g_cc,
-                underlyings=inst.underlyings,
-                im=r.initial,
-                mm=r.risk,
-                scan=scan,
-                worst=r.active,
-                delta=r.net_delta,
-                delta_notional=r.net_delta * und_spot[r.g_cc],
-            ),
-            addons=addons,
-            scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
-            scenario_pnl=-r.losses if detail else None,
-            scenario_class=r.g_cc,
-        )
+    def row(name: str, amount: FloatArray, what: str) -> AddOnRows:
+        return AddOnRows(name, r.g_account, labels, amount, what)
+
+    # rows add up: scan + rows = initial requirement of the CC
+    addons = (
+        row("intra_commodity", r.intra, "calendar spreads between expiry tiers, adjacent first"),
+        row("spot_month", r.spot, "delta held in the spot tier"),
+        row("inter_commodity_credit", -r.credit, "SPAN inter-commodity credit (WFPR x rate)"),
+        row(
+            "short_option_minimum",
+            r.risk - core,
+            "raise to max(short calls, short puts) x SOM (risk floored at 0)",
+        ),
+        row("initial_ratio", r.initial - r.risk, f"initial = maintenance x {p.initial_ratio:g}"),
+    )
+    grids = []
+    mv = [m for m, _ in SCAN_POINTS] + [p.extreme_multiple, -p.extreme_multiple]
+    vn = ["up" if v > 0 else "down" for _, v in SCAN_POINTS] + ["unchanged", "unchanged"]
+    kinds = ["standard"] * 14 + ["tail", "tail"]
+    wts = [1.0] * 14 + [p.extreme_cover] * 2
+    for k in range(len(inst.underlyings)):
+        psr = float(arr.psr[np.argmax(inst.und == k)])
+        labs = [
+            f"SPAN {i + 1}: price {m * psr:+.1%}, vol {v}"
+            for i, (m, v) in enumerate(zip(mv, vn, strict=True))
+        ]
+        grids.append(preset_grid([m * psr for m in mv], vn, wts, kinds, labs))
+    und_spot = np.ones(max(len(inst.underlyings), 1))
+    und_spot[inst.und] = inst.spot
+    return assemble_batch(
+        INFO.name,
+        book,
+        account=r.g_account,
+        und=r.g_cc,
+        im=r.initial,
+        mm=r.risk,
+        delta=r.net_delta,
+        delta_notional=r.net_delta * und_spot[r.g_cc],
+        scan=scan,
+        worst=r.active,
+        addons=addons,
+        totals=(r.initial_total, r.maintenance_total),
+        scenarios=ScenarioSet.stack(inst.underlyings, grids) if grids else None,
+        scenario_pnl=-r.losses if detail else None,
+        scenario_class=r.g_cc,
+    )
 
 
 INFO = PresetInfo(
@@ -397,7 +352,6 @@ INFO = PresetInfo(
         "applied; initial = maintenance x initial_ratio (1.1 speculator; 1.0 for members/hedgers "
         "by override)",
     ),
+    margin=span_preset,
     defaults=span_params,
 )
-
-register_preset(INFO, SpanModel.from_config)

@@ -1,0 +1,1 @@
+"""Derive PMRM_2 test cases: read, compare with the expected values, translate, report."""

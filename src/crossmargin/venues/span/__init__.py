@@ -1,0 +1,1 @@
+"""CME SPAN risk-parameter files (published risk arrays): read, margin, report."""
