@@ -6,12 +6,14 @@ portfolio max(0, IM_pm − Σ uPnL); capital freed = isolated − model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from crossmargin import RiskConfig, compare, comparison_dict, load_market, load_portfolios
 from crossmargin.config import default_config
+from crossmargin.market.history import bundled_history
 
 from .helpers import portfolio, simple_market
 
@@ -131,7 +133,8 @@ def test_capital_freed_by_netting_is_like_for_like_and_never_negative(examples: 
 def test_pair_frees_capital_under_every_risk_model() -> None:
     """1 BTC-PERP against 20 ETH-PERP short: netting frees capital under portfolio, var, es."""
     pf = portfolio(("BTC-PERP", 1.0), ("ETH-PERP", -20.0))
-    results = compare(pf, simple_market(), config=_stale_ok())
+    snap = replace(simple_market(), history=bundled_history())
+    results = compare(pf, snap, config=_stale_ok())
     d = comparison_dict(results, 0)
     for name in ("portfolio", "var", "es"):
         row = d["models"][name]

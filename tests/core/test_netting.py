@@ -9,6 +9,7 @@ crypto + equity accounts.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ from crossmargin.io.portfolio import load_portfolios
 from crossmargin.margin.base import get_model
 from crossmargin.margin.netting import apart_by_account, standalone_sum
 from crossmargin.margin.var import var_batch
+from crossmargin.market.history import bundled_history
+from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, resolve
 
 from .helpers import portfolio, simple_market
@@ -43,6 +46,11 @@ books = st.lists(
 ).map(lambda xs: [(n, size(n, q)) for n, q in xs])
 
 
+def _market() -> MarketSnapshot:
+    """The code-built snapshot with the bundled history attached (explicitly, as loaders do)."""
+    return replace(simple_market(), history=bundled_history())
+
+
 def _compute(model: str) -> Any:
     return lambda rb: get_model(model, rb.config).compute(rb)
 
@@ -62,7 +70,7 @@ def _check(rb: ResolvedBook, model: str) -> tuple[np.ndarray, np.ndarray]:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books)
 def test_netting_never_costs_on_random_books(model: str, book: list[tuple[str, float]]) -> None:
-    rb = resolve(Book.from_portfolios([portfolio(*book)]), simple_market(), _config())
+    rb = resolve(Book.from_portfolios([portfolio(*book)]), _market(), _config())
     _check(rb, model)
 
 
@@ -72,7 +80,7 @@ def test_correlation_addon_capped_at_the_benefit_it_claws_back(
     book: list[tuple[str, float]], kind: str
 ) -> None:
     """Without the netting cap: correlation add-on ≤ Σ_u standalone_u − account measure."""
-    rb = resolve(Book.from_portfolios([portfolio(*book)]), simple_market(), _config())
+    rb = resolve(Book.from_portfolios([portfolio(*book)]), _market(), _config())
     b = var_batch(kind, kind, rb, cap=False)
     corr = sum(
         float(r.amount[r.account == 0].sum()) for r in b.addons if r.name == "correlation_breakdown"
@@ -84,7 +92,7 @@ def test_correlation_addon_capped_at_the_benefit_it_claws_back(
 
 def test_audit_pair_es_is_at_most_its_legs() -> None:
     """The audit's account (1 BTC-PERP + 20 ETH-PERP): es ≤ es(BTC alone) + es(ETH alone)."""
-    mkt, cfg = simple_market(), _config()
+    mkt, cfg = _market(), _config()
 
     def es(*legs: tuple[str, float]) -> float:
         rb = resolve(Book.from_portfolios([portfolio(*legs)]), mkt, cfg)

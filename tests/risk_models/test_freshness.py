@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from crossmargin.errors import MarketDataError
+from crossmargin.market.history import bundled_history
 
 from .helpers import (
     AS_OF,
@@ -111,7 +112,7 @@ def test_as_of_inside_the_history_needs_no_opt_in() -> None:
         as_of=datetime(2026, 3, 30, 8, tzinfo=UTC),
         base_currency="USD",
         assets=snap.assets,
-        history=None,
+        history=bundled_history(),
         timestamp=datetime(2026, 3, 30, 8, tzinfo=UTC),
     )
     r = margin(portfolio(*BOOK), snap, "var", config(allow_stale_history=False))
