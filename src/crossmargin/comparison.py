@@ -51,8 +51,9 @@ def _alone(r: AccountResults, i: int) -> dict[str, float]:
     arb = resolve(book, rb.snapshot, rb.config)
     b = get_model(r.batch.model, rb.config).compute(arb)
     apart = apart_by_account(b, book.n_accounts)
-    upnl = rb.positions.mtm[rb.positions.account == i]
-    # alone accounts follow the net positions' (account, contract) order, as rb.positions
+    upnl = np.bincount(
+        arb.positions.account, weights=arb.positions.mtm, minlength=book.n_accounts
+    ).astype(np.float64)
     req = np.maximum(b.im - apart - upnl, 0.0)
     return {
         "initial_margin": fx * float(b.im.sum()),
@@ -93,12 +94,11 @@ def comparison_dict(
     notes: list[str] = []
     pos_i = rb.positions.account == i
     gross = float(rb.fx[i]) * float(rb.positions.notional[pos_i].sum())
-    upnl = float(rb.fx[i]) * float(rb.positions.mtm[pos_i].sum())
     for name, r in results.items():
         req = float(r.collateral_required[i])
         alone = _alone(r, i)
         apart = float(rb.fx[i]) * float(apart_by_account(r.batch, r.n)[i])
-        req_ex = max(0.0, float(r.initial_margin[i]) - apart - upnl)
+        req_ex = max(0.0, req - apart)  # the model's own collateral rule, add-ons apart
         freed = alone["required_ex_apart"] - req_ex
         if name != "isolated" and iso is not None and req > base_req + 0.005 and gross > 0:
             notes.append(_flat_rule_note(name, base_req, req_ex, alone["required_ex_apart"], gross))

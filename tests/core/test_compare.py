@@ -130,6 +130,19 @@ def test_capital_freed_by_netting_is_like_for_like_and_never_negative(examples: 
     assert negative_vs_isolated >= 3
 
 
+def test_isolated_is_its_own_positions_alone_baseline(examples: Path) -> None:
+    pfs, prefixes = load_portfolios(examples / "crypto_book.json")
+    res = compare(
+        pfs, load_market(examples / "market_crypto.json"), prefixes=prefixes, models=THREE
+    )
+    m = comparison_dict(res, 0)["models"]
+    assert m["isolated"]["capital_freed_by_netting"] == pytest.approx(0.0, abs=CENT)
+    # cross pools the mark-to-market: what it frees against isolated is netting of P&L
+    assert m["cross"]["capital_freed_by_netting"] == pytest.approx(
+        m["cross"]["capital_freed_vs_isolated"], abs=CENT
+    )
+
+
 def test_pair_frees_capital_under_every_risk_model() -> None:
     """1 BTC-PERP against 20 ETH-PERP short: netting frees capital under portfolio, var, es."""
     pf = portfolio(("BTC-PERP", 1.0), ("ETH-PERP", -20.0))
