@@ -247,7 +247,8 @@ def test_cascade_keeps_oracle_collateral_and_the_user_history(tmp_path: Path) ->
         for i in range(4)
     ]  # fmt: skip
     venue = Venue(Book.from_portfolios(pfs), "oracle venue")
-    cfg = default_config()
+    base = default_config()  # the user history ends before as_of: accepted explicitly
+    cfg = base.model_copy(update={"var": base.var.model_copy(update={"allow_stale_history": True})})
     shock = ShockPath("drift", "", ("t+1", "t+2", "t+3"), {"*": np.asarray([1.0, 0.995, 0.99])})
     bundled = snap.shifted(history=bundled_history())
     for regime in ("portfolio", "var"):
