@@ -58,7 +58,8 @@ def test_mixed_book_reports_the_data_handling(runner: CliRunner) -> None:
     res = runner.invoke(
         app,
         ["backtest", "mixed_crypto_equity", "--models", "portfolio", "--end", "2015-03-31",
-         "--format", "json"],
+         "--format", "json", "--history",
+         str(Path(__file__).parent / "data" / "bitfinex_daily_2014_2020.csv")],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     s = json.loads(res.output)

@@ -20,14 +20,28 @@ from crossmargin.errors import InputError
 D = np.datetime64
 
 
+#: The first bundled history, kept as a fixture of known raw defects (tests/backtest/data).
+LEGACY = Path(__file__).parent / "data" / "bitfinex_daily_2014_2020.csv"
+
+
 @pytest.fixture(scope="module")
 def bundled():  # type: ignore[no-untyped-def]
-    return load_history()
+    return load_history(LEGACY)
+
+
+def test_shipped_history_is_the_1990_2026_file() -> None:
+    h = load_history()
+    assert h.assets == ("BTC", "ETH", "USDC", "USDT", "SPX", "NDX", "VIX")
+    assert h.source == "bundled"
+    assert str(h.dates[0]) == "1990-01-02" and str(h.dates[-1]) == "2026-07-23"
+    # the ETH listing prints are dropped by name when the file is read (DROPPED_PRINTS)
+    eth = h.column("ETH")
+    assert not np.isfinite(eth[(h.dates >= D("2015-08-06")) & (h.dates <= D("2015-08-16"))]).any()
+    assert np.isfinite(eth[h.dates == D("2015-08-17")][0])
 
 
 def test_bundled_history_is_raw(bundled) -> None:  # type: ignore[no-untyped-def]
     assert bundled.assets == ("BTC", "ETH", "SPX", "NDX", "VIX")
-    assert bundled.source == "bundled"
     # raw: SPX has no close on a Saturday, BTC does
     sat = np.flatnonzero(bundled.dates == D("2017-01-07"))[0]
     assert np.isnan(bundled.column("SPX")[sat]) and np.isfinite(bundled.column("BTC")[sat])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -281,7 +282,9 @@ def test_input_errors(cfg: RiskConfig, hist) -> None:  # type: ignore[no-untyped
         prepare(b2, hist, cfg, ReplayOptions(start="May"))
 
 
-def test_gap_windows_are_counted_and_excluded(cfg: RiskConfig, hist) -> None:  # type: ignore[no-untyped-def]
+def test_gap_windows_are_counted_and_excluded(cfg: RiskConfig) -> None:
+    # the first bundled file (Bitfinex): its 2015-01-14 print and Dec 2014 stale stretch
+    hist = load_history(Path(__file__).parent / "data" / "bitfinex_daily_2014_2020.csv")
     b = book([{"kind": "perpetual", "underlying": "BTC", "notional": 1e6}])
     rep = prepare(b, hist, cfg, ReplayOptions(mpor=1, end="2015-02-28"))
     i = np.flatnonzero(rep.dates == np.datetime64("2015-01-13"))[0]

@@ -6,11 +6,14 @@ portfolio max(0, IM_pm − Σ uPnL); capital freed = isolated − model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from crossmargin import compare, comparison_dict, load_market, load_portfolios
+from crossmargin import RiskConfig, compare, comparison_dict, load_market, load_portfolios
+from crossmargin.config import default_config
+from crossmargin.market.history import bundled_history
 
 from .helpers import portfolio, simple_market
 
@@ -93,3 +96,63 @@ def test_compare_resolves_once_and_matches_each_model_alone() -> None:
         assert r.initial_margin[0] == alone.initial_margin[0]
         assert r.equity[0] == alone.equity[0]
         assert r.book is results["isolated"].book
+
+
+def _stale_ok() -> RiskConfig:
+    cfg = default_config()
+    return cfg.model_copy(update={"var": cfg.var.model_copy(update={"allow_stale_history": True})})
+
+
+def test_capital_freed_by_netting_is_like_for_like_and_never_negative(examples: Path) -> None:
+    """Issue 13: each model against itself with every position alone; the flat rule explained."""
+    pfs, prefixes = load_portfolios(examples / "venue_accounts.json")
+    results = compare(
+        pfs, load_market(examples / "market_venue.json"), prefixes=prefixes, config=_stale_ok()
+    )
+    assert set(results) == {"isolated", "cross", "portfolio", "var", "es"}
+    negative_vs_isolated = 0
+    for i in range(len(pfs)):
+        d = comparison_dict(results, i)
+        m = d["models"]
+        for name, row in m.items():
+            assert row["capital_freed_by_netting"] >= 0.0, (d["account"], name)
+            alone = row["positions_alone"]
+            assert alone["collateral_required"] >= 0.0
+            if name == "isolated":  # isolated is its own positions-alone baseline
+                assert row["capital_freed_by_netting"] == pytest.approx(0.0, abs=CENT)
+                assert alone["collateral_required"] == pytest.approx(
+                    row["collateral_required"], abs=CENT
+                )
+            if row["capital_freed_vs_isolated"] < -CENT:
+                negative_vs_isolated += 1
+                assert any(name in n and "flat" in n for n in d["notes"])
+    # the pairs and linear books are cheaper under a flat 5 % isolated rule, and say so
+    assert negative_vs_isolated >= 3
+
+
+def test_isolated_is_its_own_positions_alone_baseline(examples: Path) -> None:
+    pfs, prefixes = load_portfolios(examples / "crypto_book.json")
+    res = compare(
+        pfs, load_market(examples / "market_crypto.json"), prefixes=prefixes, models=THREE
+    )
+    m = comparison_dict(res, 0)["models"]
+    assert m["isolated"]["capital_freed_by_netting"] == pytest.approx(0.0, abs=CENT)
+    # cross pools the mark-to-market: what it frees against isolated is netting of P&L
+    assert m["cross"]["capital_freed_by_netting"] == pytest.approx(
+        m["cross"]["capital_freed_vs_isolated"], abs=CENT
+    )
+
+
+def test_pair_frees_capital_under_every_risk_model() -> None:
+    """1 BTC-PERP against 20 ETH-PERP short: netting frees capital under portfolio, var, es."""
+    pf = portfolio(("BTC-PERP", 1.0), ("ETH-PERP", -20.0))
+    snap = replace(simple_market(), history=bundled_history())
+    results = compare(pf, snap, config=_stale_ok())
+    d = comparison_dict(results, 0)
+    for name in ("portfolio", "var", "es"):
+        row = d["models"][name]
+        assert row["capital_freed_by_netting"] > 0.0
+        assert (
+            row["collateral_required"]
+            <= row["positions_alone"]["collateral_required"] + (row["size_and_collateral_addons"])
+        )

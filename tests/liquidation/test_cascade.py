@@ -62,6 +62,20 @@ def test_zero_shock_liquidates_nobody(
         assert r["insurance_fund"]["end"] == r["insurance_fund"]["start"]
 
 
+def test_regimes_start_from_the_same_collateral_by_default(
+    venue: Venue, venue_market: MarketSnapshot, config: RiskConfig
+) -> None:
+    """Issue 13: like for like by default, and the output states the assumption."""
+    assert CascadeSettings().collateral_mode == "fixed"
+    doc = _run(venue, venue_market, config, "*=0")
+    assert doc["settings"]["collateral_mode"] == "fixed"
+    assert "same deposited collateral" in doc["settings"]["collateral_assumption"]
+    starts = {n: r["initial"]["collateral_value"] for n, r in doc["regimes"].items()}
+    assert max(starts.values()) == pytest.approx(min(starts.values()), rel=1e-12), starts
+    per = _run(venue, venue_market, config, "*=0", collateral_mode="per-regime")
+    assert "own collateral" in per["settings"]["collateral_assumption"]
+
+
 def test_every_account_starts_healthy_in_every_regime(
     venue: Venue, venue_market: MarketSnapshot, config: RiskConfig
 ) -> None:
@@ -223,14 +237,14 @@ def test_history_paths(venue_market: MarketSnapshot, config: RiskConfig) -> None
     syms = _symbols(venue_market)
     p = parse_shock("history:crypto-2018", symbols=syms, config=config)
     assert p.steps == 13
-    # bundled closes: BTC 6,259.x on 2018-11-13, 3,731.x on 2018-11-26 (data/README.md)
-    assert p.spot["BTC"][-1] == pytest.approx(3731.0 / 6259.0, rel=2e-3)
-    assert p.spot["ETH"][-1] == pytest.approx(107.0 / 203.0, rel=1e-2)
+    # bundled closes (CoinGecko): BTC 6,394.3 on 2018-11-13, 3,811.9 on 2018-11-26
+    assert p.spot["BTC"][-1] == pytest.approx(3811.92 / 6394.29, rel=2e-3)
+    assert p.spot["ETH"][-1] == pytest.approx(109.43 / 208.58, rel=1e-2)
     assert "USDC" not in p.spot  # stablecoins do not move
     assert set(NAMED_PATHS) >= {"crypto-2018", "crypto-2018-jan"}
     q = parse_shock("history:2018-01-06:2018-02-05", symbols=syms, config=config)
     assert q.steps == 30
-    assert q.spot["BTC"].min() == pytest.approx(6905.19 / 17099.0, rel=1e-3)
+    assert q.spot["BTC"].min() == pytest.approx(6852.05 / 17039.87, rel=1e-3)
     h = parse_shock("hourly", symbols=syms, config=config)
     assert h.steps == 24
     assert h.spot["BTC"][-1] == pytest.approx(1 - 0.27319, abs=1e-4)  # the largest 24 h fall
@@ -247,7 +261,7 @@ def test_moves_and_errors(config: RiskConfig, tmp_path: Path) -> None:
         ("BTC=abc", "shock[0].BTC"),
         ("BTC", "shock[0]"),
         ("history:nope", "shock"),
-        ("history:1990-01-01:1990-02-01", "shock"),
+        ("history:1985-01-01:1985-02-01", "shock"),
     ):
         with pytest.raises(InputError) as e:
             parse_shock(bad, symbols=["BTC"], config=config)
@@ -301,7 +315,8 @@ def test_cascade_keeps_oracle_collateral_and_the_user_history(tmp_path: Path) ->
         for i in range(4)
     ]  # fmt: skip
     venue = Venue(Book.from_portfolios(pfs), "oracle venue")
-    cfg = default_config()
+    base = default_config()  # the user history ends before as_of: accepted explicitly
+    cfg = base.model_copy(update={"var": base.var.model_copy(update={"allow_stale_history": True})})
     shock = ShockPath("drift", "", ("t+1", "t+2", "t+3"), {"*": np.asarray([1.0, 0.995, 0.99])})
     bundled = snap.shifted(history=bundled_history())
     for regime in ("portfolio", "var"):

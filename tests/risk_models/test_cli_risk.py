@@ -26,7 +26,7 @@ def test_margin_var_es_bundled_and_user_history(
     examples: Path, history_csv: Path, model: str
 ) -> None:
     args = ("margin", examples / "hedged_book.json", "-m", examples / "market_crypto.json",
-            "--model", model, "--format", "json")  # fmt: skip
+            "--model", model, "--format", "json", "--allow-stale-history")  # fmt: skip
     bundled = invoke(*args)
     assert bundled.exit_code == 0, bundled.stderr
     user = invoke(*args, "--history", history_csv)
@@ -38,7 +38,8 @@ def test_margin_var_es_bundled_and_user_history(
 
 def test_explain_shows_tail_dates_and_components(examples: Path, history_csv: Path) -> None:
     r = invoke("explain", examples / "crypto_book.json", "-m", examples / "market_crypto.json",
-               "--model", "es", "--history", history_csv, "--format", "json")  # fmt: skip
+               "--model", "es", "--history", history_csv, "--format", "json",
+               "--allow-stale-history")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     md = json.loads(r.stdout)["model_detail"]
     assert md["scenario_set"]["history"] == str(history_csv)
@@ -47,7 +48,7 @@ def test_explain_shows_tail_dates_and_components(examples: Path, history_csv: Pa
     assert top["scenario"][:4].isdigit() and ".." in top["scenario"]
     assert {c["underlying"] for c in md["components"]} == {"BTC", "ETH"}
     table = invoke("explain", examples / "crypto_book.json", "-m", examples / "market_crypto.json",
-                   "--model", "var")  # fmt: skip
+                   "--model", "var", "--allow-stale-history")  # fmt: skip
     assert table.exit_code == 0, table.stderr
     assert "tail scenarios driving the VaR 99.0%" in table.stdout
     assert "contribution per underlying" in table.stdout
@@ -56,11 +57,21 @@ def test_explain_shows_tail_dates_and_components(examples: Path, history_csv: Pa
 
 def test_compare_has_var_and_es_columns(examples: Path) -> None:
     r = invoke("compare", examples / "index_book.json", "-m", examples / "market_index.json",
-               "--format", "json")  # fmt: skip
+               "--format", "json", "--allow-stale-history")  # fmt: skip
     assert r.exit_code == 0, r.stderr
-    models = json.loads(r.stdout)["models"]
+    d = json.loads(r.stdout)
+    models = d["models"]
     assert list(models) == ["isolated", "cross", "portfolio", "var", "es"]
     assert all(models[m]["initial_margin"] > 0 for m in ("var", "es"))
+    assert {w["code"] for w in d["warnings"]} >= {"history_stale", "bundled_history"}
+    # without the opt-in the stale history is refused: var/es unavailable, saying why
+    r = invoke("compare", examples / "index_book.json", "-m", examples / "market_index.json",
+               "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert list(d["models"]) == ["isolated", "cross", "portfolio"]
+    assert set(d["unavailable"]) == {"var", "es"}
+    assert "ends 2026-03-27, 240 days before as_of 2026-11-22" in d["unavailable"]["var"]
 
 
 @pytest.mark.parametrize(

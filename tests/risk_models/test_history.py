@@ -13,6 +13,7 @@ from crossmargin.config import default_config
 from crossmargin.errors import InputError, MarketDataError, ModelError
 from crossmargin.market.history import bundled_history, load_price_history
 from crossmargin.market.returns import ewma_variance, joint_returns, overlapping_windows
+from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.historical import historical_scenarios, mpor_observations
 from crossmargin.scenarios.joint import SEGMENT_DEPEG, SEGMENT_LOOKBACK, SEGMENT_STRESS
 
@@ -68,8 +69,8 @@ def test_reader_missing_and_unknown_format(tmp_path: Path) -> None:
 
 def test_bundled_history_provenance() -> None:
     h = bundled_history()
-    assert h.assets == ("BTC", "ETH", "SPX", "NDX", "VIX")
-    assert "bundled" in h.source
+    assert h.assets == ("BTC", "ETH", "USDC", "USDT", "SPX", "NDX", "VIX")
+    assert "bundled" in h.source and "daily_closes_1990_2026.csv" in h.source
     with pytest.raises(MarketDataError) as e:
         h.column("SOL", needed_by="SOL-PERP")
     assert e.value.path == "history.SOL"
@@ -209,11 +210,11 @@ def test_stress_window_auto_detected(tmp_path: Path) -> None:
 
 def test_errors_fail_closed(tmp_path: Path) -> None:
     h = history_of_frame(gbm_frame(["BTC"], n=900, start="2018-01-01"), tmp_path)
-    cfg = config(max_history_age_days=30)
+    cfg = config(max_history_age_days=30, allow_stale_history=False)
     kw = {"cfg": cfg.var, "risk_class_of": cfg.risk_class_of}
     with pytest.raises(MarketDataError, match="days before as_of") as e:
-        historical_scenarios(h, ("BTC",), as_of=datetime(2026, 1, 1, tzinfo=UTC), **kw)  # type: ignore[arg-type]
-    assert e.value.path == "history"
+        history_freshness(h, ("BTC",), datetime(2026, 1, 1, tzinfo=UTC), cfg.var)
+    assert e.value.path == "history.BTC"
     with pytest.raises(MarketDataError) as e2:
         historical_scenarios(h, ("BTC", "SOL"), as_of=datetime(2026, 1, 1, tzinfo=UTC), **kw)  # type: ignore[arg-type]
     assert e2.value.path == "history.SOL"

@@ -203,9 +203,14 @@ def test_examples_run_with_bundled_history(examples: Path) -> None:
     ):
         pfs, prefixes = load_portfolios(examples / book)
         for model in ("var", "es"):
-            r = compute_margin(pfs, load_market(examples / mkt), model=model, prefixes=prefixes)
+            snap = load_market(examples / mkt)
+            # the examples are dated after the bundled history ends: refused unless opted in
+            with pytest.raises(MarketDataError, match="ends 2026-03-27"):
+                compute_margin(pfs, snap, model=model, prefixes=prefixes)
+            r = compute_margin(pfs, snap, model=model, prefixes=prefixes, config=config())
             assert np.all(r.initial_margin > 0) and np.all(np.isfinite(r.initial_margin))
             assert np.all(r.maintenance_margin <= r.initial_margin)
+            assert "history_stale" in {w.code for w in r.batch.warnings}
 
 
 def test_no_live_position_means_no_requirement(snap: object) -> None:

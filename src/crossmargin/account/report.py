@@ -14,6 +14,7 @@ from crossmargin.account.health import STATUSES, AccountResults
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_OPTION
+from crossmargin.risk.greeks import account_greeks
 
 __all__ = [
     "SUMMARY_FIELDS",
@@ -21,6 +22,7 @@ __all__ = [
     "account_warnings",
     "book_warnings",
     "collateral_rows",
+    "greeks_dict",
     "position_rows",
     "summary_table",
 ]
@@ -178,10 +180,42 @@ def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dic
     out["breakdown"] = breakdown
     out["addons"] = addons
     out["collateral"] = collateral_rows(res, i)
+    out["greeks"] = greeks_dict(rb, i)
     out["warnings"] = account_warnings(res, i)
     if positions:
         out["positions"] = position_rows(res, i)
     return out
+
+
+def greeks_dict(rb: ResolvedBook, i: int) -> dict[str, Any]:
+    """Account ``i``'s Greeks per underlying and in total (base currency; see risk/greeks.py)."""
+    g = account_greeks(rb, i)
+    fx = float(rb.fx[i])
+    rows = [
+        {
+            "underlying": u,
+            "spot": float(g.spot[k]),
+            "delta": float(g.delta[k]),
+            "delta_cash": float(g.delta_cash[k] * fx),
+            "gamma": float(g.gamma[k] * fx),
+            "gamma_cash": float(g.gamma_cash[k] * fx),
+            "vega": float(g.vega[k] * fx),
+            "theta": float(g.theta[k] * fx),
+        }
+        for k, u in enumerate(g.underlyings)
+    ]
+    return {
+        "per_underlying": rows,
+        "account": {
+            "delta_cash": float(g.delta_cash.sum() * fx),
+            "gamma_cash": float(g.gamma_cash.sum() * fx),
+            "vega": float(g.vega.sum() * fx),
+            "theta": float(g.theta.sum() * fx),
+        },
+        "units": "delta in underlying units (cash: x spot); gamma per unit of underlying "
+        "squared (cash: change of cash delta for a 1 % move); vega per vol point; theta per "
+        "calendar day; money in the account's base currency",
+    }
 
 
 def collateral_rows(res: AccountResults, i: int) -> list[dict[str, Any]]:

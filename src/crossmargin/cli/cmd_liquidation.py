@@ -348,8 +348,11 @@ def cascade(
     ] = None,
     collateral_mode: Annotated[
         CollateralMode,
-        typer.Option("--collateral-mode", help="Synthetic venues: collateral per regime or fixed"),
-    ] = CollateralMode.per_regime,
+        typer.Option(
+            "--collateral-mode",
+            help="Synthetic venues: the same collateral in every regime (fixed) or sized per regime",
+        ),
+    ] = CollateralMode.fixed,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the JSON report to this file")
     ] = None,
@@ -459,6 +462,7 @@ def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> Non
         f"[bold]cascade[/] — venue {v['name']} ({v['accounts']:,} accounts), shock "
         f"{res.shock.name}: {res.shock.description} ({res.shock.steps} step(s))"
     )
+    con.print(f"collateral: {doc['settings']['collateral_assumption']}")
     t = Table(title="isolated vs cross vs portfolio under the same shock")
     t.add_column("")
     rows = comparison_rows(res)

@@ -15,6 +15,7 @@ from crossmargin.cli.common import (
     FormatOpt,
     HistoryOpt,
     ModelOpt,
+    StaleOpt,
     console,
 )
 from crossmargin.cli.errors import handle_errors
@@ -90,6 +91,7 @@ def margin(
         Path | None, typer.Option("--plot", help="Write scenario P&L heat maps to this PNG file")
     ] = None,
     history: HistoryOpt = None,
+    allow_stale: StaleOpt = False,
     from_: FromOpt = None,
     check: CheckOpt = False,
     as_of: AsOfOpt = None,
@@ -108,6 +110,7 @@ def margin(
             as_of=as_of,
             feed_map=feed_map,
             check=check,
+            allow_stale_history=allow_stale,
         )
         pfs, n_out = _accounts(inp, check)
         res = compute_margin(
@@ -152,6 +155,7 @@ def explain(
     config: ConfigOpt = None,
     fmt: FormatOpt = Format.table,
     history: HistoryOpt = None,
+    allow_stale: StaleOpt = False,
     from_: FromOpt = None,
     check: CheckOpt = False,
     as_of: AsOfOpt = None,
@@ -164,7 +168,15 @@ def explain(
     """
     model_info(model)
     inp = load_command_inputs(
-        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
+        portfolio,
+        market,
+        config,
+        history,
+        from_=from_,
+        as_of=as_of,
+        feed_map=feed_map,
+        check=check,
+        allow_stale_history=allow_stale,
     )
     vb = inp.venue_book
     pfs = vb.portfolios if vb is not None else inp.portfolios
@@ -222,6 +234,7 @@ def compare_cmd(
         ),
     ] = None,
     history: HistoryOpt = None,
+    allow_stale: StaleOpt = False,
     from_: FromOpt = None,
     check: CheckOpt = False,
     as_of: AsOfOpt = None,
@@ -248,7 +261,15 @@ def compare_cmd(
         except ModelError as exc:
             raise InputError(exc.reason, path="--models") from None
     inp = load_command_inputs(
-        portfolio, market, config, history, from_=from_, as_of=as_of, feed_map=feed_map, check=check
+        portfolio,
+        market,
+        config,
+        history,
+        from_=from_,
+        as_of=as_of,
+        feed_map=feed_map,
+        check=check,
+        allow_stale_history=allow_stale,
     )
     vb = inp.venue_book
     pfs = vb.portfolios if vb is not None else inp.portfolios

@@ -64,6 +64,15 @@ HistoryOpt = Annotated[
     ),
 ]
 
+StaleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-stale-history",
+        help="Accept a price history that ends more than var.max_history_age_days before as_of "
+        "(refused by default); results then carry a history_stale warning",
+    ),
+]
+
 
 def console(*, stderr: bool = False) -> Console:
     """A console wide enough for the tables, also when not attached to a terminal."""

@@ -90,6 +90,40 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
             label = row["underlying"] + (f" ({row['pair']})" if row.get("pair") else "")
             a.add_row(row["name"], label, fmt_money(row["amount"]), row["description"])
         con.print(a)
+    greeks = d.get("greeks")
+    if greeks and greeks["per_underlying"]:
+        g = Table(title=f"Greeks ({d['base_currency']}; vega per vol point, theta per day)")
+        for col in (
+            "underlying",
+            "delta",
+            "delta cash",
+            "gamma",
+            "gamma cash (1 %)",
+            "vega",
+            "theta",
+        ):
+            g.add_column(col, justify="left" if col == "underlying" else "right")
+        for row in greeks["per_underlying"]:
+            g.add_row(
+                row["underlying"],
+                fmt_num(row["delta"], 4),
+                fmt_money(row["delta_cash"]),
+                fmt_num(row["gamma"], 6),
+                fmt_money(row["gamma_cash"]),
+                fmt_money(row["vega"]),
+                fmt_money(row["theta"]),
+            )
+        tot = greeks["account"]
+        g.add_row(
+            "account",
+            "",
+            fmt_money(tot["delta_cash"]),
+            "",
+            fmt_money(tot["gamma_cash"]),
+            fmt_money(tot["vega"]),
+            fmt_money(tot["theta"]),
+        )
+        con.print(g)
     print_warnings(con, d.get("warnings", []))
 
 
@@ -117,11 +151,23 @@ def print_comparison(
         ("maintenance margin", "maintenance_margin", fmt_money),
         ("collateral required", "collateral_required", fmt_money),
         ("capital freed vs isolated", "capital_freed_vs_isolated", fmt_money),
+        ("same model, positions alone*", "alone_required", fmt_money),
+        ("capital freed by netting", "capital_freed_by_netting", fmt_money),
+        ("size/collateral add-ons*", "size_and_collateral_addons", fmt_money),
         ("equity", "equity", fmt_money),
         ("free collateral", "free_collateral", fmt_money),
         ("margin ratio", "margin_ratio", lambda x: fmt_num(x, 3)),
     ]
     for label, key, f in rows:
+        if key == "alone_required":
+            t.add_row(
+                label,
+                *(
+                    f(done[n]["positions_alone"]["collateral_required"]) if n in done else "-"
+                    for n in names
+                ),
+            )
+            continue
         t.add_row(label, *cells(key, f))
     t.add_row("status", *cells("status", _status))
     t.add_row("liquidation scope", *cells("liquidation_scope", str))
@@ -131,6 +177,12 @@ def print_comparison(
     for name, reason in why.items():
         if name not in names:
             con.print(f"[dim]{name}: not available for this book — {reason}[/]")
+    con.print(
+        "[dim]* like for like: every position margined alone by the same model; both sides net "
+        "of the size-driven and collateral add-ons, which are shown apart[/]"
+    )
+    for note in d.get("notes", []):
+        con.print(f"note: {note}")
     print_warnings(con, d.get("warnings", []))
 
 

@@ -16,7 +16,7 @@ file's data over the export's (see :func:`crossmargin.io.venues._build.build`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -167,8 +167,12 @@ def load_command_inputs(
     as_of: str | None = None,
     feed_map: list[str] | None = None,
     check: bool = False,
+    allow_stale_history: bool = False,
 ) -> Inputs:
     """Load portfolio files and/or venue exports, the market and the configuration.
+
+    ``allow_stale_history`` is the user's explicit opt-in to a price history older than
+    ``var.max_history_age_days`` (results then carry a ``history_stale`` warning).
 
     Raises
     ------
@@ -192,10 +196,15 @@ def load_command_inputs(
         if len(files) != 1:
             raise InputError("give exactly one portfolio file", path="portfolio")
         pfs, prefixes, snap, cfg = load_inputs(files[0], market, config, history)
-        return Inputs(pfs, prefixes, snap, cfg, venue_book=_venue_book(pfs))
-    return _load_sources(
-        files, market, config, history, from_, as_of, feed_map, load_risk_config(config)
-    )
+        inp = Inputs(pfs, prefixes, snap, cfg, venue_book=_venue_book(pfs))
+    else:
+        inp = _load_sources(
+            files, market, config, history, from_, as_of, feed_map, load_risk_config(config)
+        )
+    if allow_stale_history:
+        var = inp.config.var.model_copy(update={"allow_stale_history": True})
+        inp = replace(inp, config=inp.config.model_copy(update={"var": var}))
+    return inp
 
 
 def _load_sources(

@@ -337,7 +337,8 @@ class VarConfig(_Strict):
     depeg: dict[str, float] = Field(default_factory=dict)
     min_observations: int = Field(default=250, ge=10)
     max_gap_days: float = Field(default=5.0, gt=0.0)
-    max_history_age_days: float | None = Field(default=None, gt=0.0)
+    max_history_age_days: float | None = Field(default=7.0, gt=0.0)
+    allow_stale_history: bool = False
     montecarlo: MonteCarloConfig = Field(default_factory=MonteCarloConfig)
 
     @model_validator(mode="after")

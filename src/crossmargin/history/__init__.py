@@ -1,10 +1,16 @@
-"""Bundled real market history (daily closes of BTC, ETH, SPX, NDX, VIX; hourly BTC).
+"""Bundled real market history: daily closes 1990-2026 and hourly BTC.
 
-Providers: CryptoDataDownload (Bitfinex daily BTC/ETH, Coinbase hourly BTC), Yahoo Finance and
-CBOE via the arch package (SPX, NASDAQ Composite as ``NDX``, VIX) — see ``crossmargin/data/README.md``.
-The series are returned raw: a missing value means the market did not trade that day.
+Daily: BTC, ETH, USDC, USDT, SPX, NDX, VIX. Providers: CoinGecko (BTC, ETH, USDC, USDT), the skfolio dataset and S&P Dow Jones Indices via
+FRED (S&P 500), Nasdaq via FRED (NASDAQ-100), Cboe (VIX); hourly BTC: Coinbase via
+CryptoDataDownload — see ``crossmargin/data/README.md``. Missing values mean no print that day.
 """
 
-from crossmargin.history.bundled import DAILY_COLUMNS, load_daily_closes, load_hourly_btc
+from crossmargin.history.bundled import (
+    DAILY_COLUMNS,
+    DAILY_FILE,
+    DROPPED_PRINTS,
+    load_daily_closes,
+    load_hourly_btc,
+)
 
-__all__ = ["DAILY_COLUMNS", "load_daily_closes", "load_hourly_btc"]
+__all__ = ["DAILY_COLUMNS", "DAILY_FILE", "DROPPED_PRINTS", "load_daily_closes", "load_hourly_btc"]

@@ -86,7 +86,9 @@ class CascadeSettings:
     last_resort
         Overrides ``liquidation.last_resort``.
     collateral_mode
-        Synthetic venues: ``per-regime`` (collateral sized on each regime's IM) or ``fixed``.
+        Synthetic venues: ``fixed`` (default: every regime starts from the same deposited
+        collateral per account, so the comparison is like for like) or ``per-regime``
+        (collateral sized on each regime's IM: accounts lever up to what their regime allows).
     """
 
     regimes: tuple[str, ...] = REGIMES
@@ -94,7 +96,7 @@ class CascadeSettings:
     max_rounds: int | None = None
     insurance_fund: float | None = None
     last_resort: str | None = None
-    collateral_mode: CollateralMode = "per-regime"
+    collateral_mode: CollateralMode = "fixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,8 +485,24 @@ def run_cascade(
             "insurance_fund": f0,
             "last_resort": settings.last_resort or liq.last_resort,
             "collateral_mode": settings.collateral_mode if venue.scale else "as given",
+            "collateral_assumption": _assumption(settings.collateral_mode, bool(venue.scale)),
             "fee_rate": liq.fee_rate,
             "buffer": liq.buffer.model_dump(),
         },
         runs=runs,
+    )
+
+
+def _assumption(mode: str, synthetic: bool) -> str:
+    """The collateral assumption of the regime comparison, in words (stated in every output)."""
+    if not synthetic:
+        return "every regime starts from the collateral as given in the venue file (the same)"
+    if mode == "fixed":
+        return (
+            "every regime starts from the same deposited collateral per account (the largest "
+            "initial margin over the regimes / the account's utilisation)"
+        )
+    return (
+        "each regime gets its own collateral (sized on its own initial margin): accounts lever "
+        "up to what their regime allows, so collateral differs between regimes"
     )

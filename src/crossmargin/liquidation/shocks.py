@@ -53,12 +53,12 @@ NAMED_PATHS: dict[str, tuple[str, str, str]] = {
     "crypto-2018": (
         "2018-11-13",
         "2018-11-26",
-        "November 2018 crypto capitulation (BTC 6,259 → 3,731, ETH 203 → 107), daily",
+        "November 2018 crypto capitulation (BTC 6,394 → 3,812, ETH 209 → 109), daily",
     ),
     "crypto-2018-jan": (
         "2018-01-06",
         "2018-02-05",
-        "January 2018 crypto crash (BTC 17,099 → 6,905), daily",
+        "January 2018 crypto crash (BTC 17,040 → 6,852), daily",
     ),
     "equity-2008": (
         "2008-09-12",
@@ -315,7 +315,7 @@ def _daily(
         labels,
         spot,
         vol,
-        source="crossmargin.history.load_daily_closes (Bitfinex via CryptoDataDownload; Yahoo/CBOE via arch)",
+        source="crossmargin.history.load_daily_closes (CoinGecko; S&P DJI, Nasdaq via FRED; Cboe)",
         proxies={k: v for k, v in used.items() if k != v},
     )
 

@@ -12,13 +12,16 @@ historical simulation by default, plain HS or Monte Carlo) with probabilities ``
    cross-asset hedges net through their historical co-movement
    (:mod:`crossmargin.scenarios.tail`);
 3. **add-ons** (``margin_addons``; on for var/es by default): liquidity close-out cost and
-   concentration per underlying, correlation breakdown per pair of underlyings, wrong-way
+   concentration per underlying, correlation breakdown per pair of underlyings (capped, per
+   account, at the diversification benefit it claws back: ``Σ_u standalone_u − R``), wrong-way
    collateral per collateral asset;
 4. **anti-procyclicality** (EMIR RTS 153/2013 Art. 28(1)): ``buffer`` adds ``apc_buffer × R``;
    ``stress_weight`` is already in the scenario weights; ``floor`` adds
    ``max(0, R_10y − R)`` with ``R_10y`` the same measure over plain HS of ``apc_floor_years``.
 
-``IM = R + add-ons``, ``MM = mm_factor × IM``. The per-underlying breakdown reports each
+``IM = R + add-ons``, ``MM = mm_factor × IM``; then netting never costs: the requirement net of
+the size-driven and collateral add-ons is at most the sum of the account's positions margined
+alone (:mod:`crossmargin.margin.netting`, a ``netting_cap`` credit when it binds). The per-underlying breakdown reports each
 group's *component* (Euler allocation: ES components are tail-weighted group losses and sum to
 ``R``; VaR components are the group losses in the VaR scenario) as its requirement, plus its own
 liquidity add-ons, and the group's *standalone* measure as its scan risk. ``explain`` adds the
@@ -28,7 +31,7 @@ scenario dates driving the tail.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -44,6 +47,7 @@ from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
 from crossmargin.margin.base import ModelInfo
 from crossmargin.margin.batch import assemble_batch
+from crossmargin.margin.netting import cap_netting
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
 from crossmargin.market.fallbacks import MarketWarning
@@ -52,6 +56,7 @@ from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 from crossmargin.risk.pnl import joint_unit_pnl
 from crossmargin.scenarios.for_book import book_scenarios
+from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.joint import JointScenarioSet
 
 __all__ = ["ES", "VAR", "JointScenarioMargin", "var_batch"]
@@ -148,13 +153,16 @@ def _run_combo(
     return _Combo(core, accs, g_sel, cols, scen, res, stresses)
 
 
-def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+def var_batch(
+    name: str, kind: str, book: ResolvedBook, *, detail: bool = False, cap: bool = True
+) -> MarginBatch:
     """Compute the ``var`` (``kind="var"``) or ``es`` batch of a resolved book (module docstring).
 
     Accounts are margined per *set of underlyings held* and of the collateral assets that shape
     their scenarios (wrong-way moves, depeg scenarios) — each set gets its own scenario set on
     the common calendar of just those assets — so an account's margin never depends on what
-    other accounts hold.
+    other accounts hold. With ``cap`` (the default) no account pays more than its positions
+    margined alone (:func:`crossmargin.margin.netting.cap_netting`).
     """
     cfg = book.config
     vc = cfg.var
@@ -224,9 +232,16 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
         )
         g_extra = g_extra + cost + conc
         addons.extend(rows)
-    for cb in combos:
-        if cb.stresses:
-            addons.extend(_pair_rows(cb.stresses, cb.result.stress_excess, cb.accounts))
+    # the correlation-breakdown add-on claws back at most the diversification benefit
+    # (Σ standalone per underlying − account measure): netting never costs more than none
+    benefit = np.maximum(sum_by(groups.account, np.maximum(stand, 0.0), n_acc) - core, 0.0)
+    pair_rows = [
+        r
+        for cb in combos
+        if cb.stresses
+        for r in _pair_rows(cb.stresses, cb.result.stress_excess, cb.accounts)
+    ]
+    addons.extend(_cap_rows(pair_rows, benefit))
     if name in add.wrong_way.models and book.collateral.account.size and combos:
         addons.append(_wrong_way(book, combos, combo_of, worst, worst_loss))
     addons.extend(_apc_rows(kind, book, core, combos, q, groups, alpha))
@@ -256,7 +271,7 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
                 combo=cb,
             )
 
-    return assemble_batch(
+    batch = assemble_batch(
         name,
         book,
         account=groups.account,
@@ -271,15 +286,23 @@ def var_batch(name: str, kind: str, book: ResolvedBook, *, detail: bool = False)
         explain_extra=explain,
         warnings=_history_warnings(book, combos),
     )
+    if not cap:
+        return batch
+    # every multi-position account is checked, under es too: ES is sub-additive on one scenario
+    # set (Acerbi & Tasche 2002), but an account's set can differ from its positions' (the
+    # common calendar of its underlyings, depeg scenarios of the collateral it holds)
+    return cap_netting(batch, book, lambda rb: var_batch(name, kind, rb, cap=False))
 
 
 def _history_warnings(book: ResolvedBook, combos: list[_Combo]) -> tuple[MarketWarning, ...]:
-    """``bundled_history`` / ``history_stale`` warnings of the history the scenarios came from."""
+    """``bundled_history`` and (opted-in) ``history_stale`` warnings of the scenarios' history."""
     core = sorted({u for cb in combos for u in cb.core})
     if not core:
         return ()
     hist = book.snapshot.require_history(needed_by=f"{', '.join(core)} scenarios")
-    return history_warnings(hist, core, book.snapshot.as_of, bundled=hist is bundled_history())
+    as_of = book.snapshot.as_of
+    bundled = history_warnings(hist, core, as_of, bundled=hist is bundled_history())
+    return (*bundled, *history_freshness(hist, core, as_of, book.config.var))
 
 
 #: Add-ons attached to (account, underlying) groups (already in the group requirements).
@@ -339,6 +362,17 @@ def _pair_rows(
                 )
             )
     return out
+
+
+def _cap_rows(rows: list[AddOnRows], limit: FloatArray) -> list[AddOnRows]:
+    """The rows scaled so that each account's total is at most ``limit[account]``."""
+    if not rows:
+        return rows
+    total = np.zeros(limit.size)
+    for r in rows:
+        total += sum_by(r.account, r.amount, limit.size)
+    f = np.divide(limit, total, out=np.ones(limit.size), where=total > limit)
+    return [replace(r, amount=r.amount * f[r.account]) for r in rows]
 
 
 def _apc_rows(

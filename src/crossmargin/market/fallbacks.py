@@ -43,7 +43,7 @@ WARNING_CODES: dict[str, str] = {
     "oracle_deviation": "oracle deviates from its reference beyond the bound: valued at zero",
     "oracle_low_confidence": "oracle confidence below the threshold: extra IM haircut (or zero)",
     "bundled_history": "var/es: no price history given, the bundled sample is used",
-    "history_stale": "var/es: an asset's price history ends more than 7 days before as_of",
+    "history_stale": "var/es: an asset's price history ends more than var.max_history_age_days before as_of (used only on the user's explicit opt-in)",
 }
 
 

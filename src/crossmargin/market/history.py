@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # pandas (and Arrow) are imported only when a history is read
     import pandas as pd
 
 __all__ = [
-    "HISTORY_STALE_DAYS",
     "PriceHistory",
     "as_datetime64",
     "bundled_history",
@@ -44,10 +43,6 @@ __all__ = [
     "history_warnings",
     "load_price_history",
 ]
-
-#: A core asset's price history ending more than this many days before ``as_of`` is reported
-#: with a ``history_stale`` warning (``var.max_history_age_days`` turns it into an error).
-HISTORY_STALE_DAYS = 7.0
 
 _DATE_COLUMNS = ("date", "timestamp", "time", "datetime")
 
@@ -243,52 +238,36 @@ def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory
 
 @lru_cache(maxsize=1)
 def bundled_history() -> PriceHistory:
-    """The bundled daily closes (BTC, ETH, SPX, NDX, VIX), see ``crossmargin/data/README.md``."""
+    """The bundled daily closes 1990-2026 (see ``crossmargin/data/README.md``)."""
     from crossmargin.history import load_daily_closes
 
     return history_from_frame(
-        load_daily_closes(), source="bundled daily closes (crossmargin/data/daily_closes.csv)"
+        load_daily_closes(),
+        source="bundled daily closes (crossmargin/data/daily_closes_1990_2026.csv)",
     )
 
 
 def history_warnings(
     history: PriceHistory, assets: Sequence[str], as_of: datetime, *, bundled: bool
 ) -> tuple[MarketWarning, ...]:
-    """The bundled-history and stale-history warnings of a scenario set built for ``assets``.
+    """The ``bundled_history`` warnings of a scenario set built for ``assets``.
 
-    Each asset's last observation at or before ``as_of`` is compared with ``as_of``; more than
-    :data:`HISTORY_STALE_DAYS` apart is ``history_stale``. Using the bundled sample because the
-    snapshot carries no history is ``bundled_history``.
+    Using the bundled history because the snapshot carries none is reported per asset the
+    history covers up to ``as_of``. (A stale history is the freshness policy's:
+    :mod:`crossmargin.scenarios.freshness`.)
     """
-    out: list[MarketWarning] = []
+    if not bundled:
+        return ()
     until = np.datetime64(as_of.astimezone(UTC).replace(tzinfo=None), "ns")
     upto = history.times <= until
-    for a in assets:
-        if not history.has(a):
-            continue
-        seen = upto & np.isfinite(history.column(a))
-        if not seen.any():
-            continue
-        last = history.times[np.flatnonzero(seen)[-1]]
-        age = float((until - last) / np.timedelta64(1, "D"))
-        if bundled:
-            out.append(
-                MarketWarning(
-                    "bundled_history",
-                    f"history.{a}",
-                    f"no price history given (--history FILE): scenarios of {a} come from the "
-                    f"{history.source}",
-                    a,
-                )
-            )
-        if age > HISTORY_STALE_DAYS:
-            out.append(
-                MarketWarning(
-                    "history_stale",
-                    f"history.{a}",
-                    f"price history of {a} ends {np.datetime_as_string(last, unit='D')}, "
-                    f"{age:.0f} days before as_of (set var.max_history_age_days to refuse it)",
-                    a,
-                )
-            )
-    return tuple(out)
+    return tuple(
+        MarketWarning(
+            "bundled_history",
+            f"history.{a}",
+            f"no price history given (--history FILE): scenarios of {a} come from the "
+            f"{history.source}",
+            a,
+        )
+        for a in assets
+        if history.has(a) and (upto & np.isfinite(history.column(a))).any()
+    )

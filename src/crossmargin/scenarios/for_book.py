@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 
 from crossmargin.resolve.book import ResolvedBook
+from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.historical import historical_scenarios
 from crossmargin.scenarios.joint import JointScenarioSet
 from crossmargin.scenarios.montecarlo import montecarlo_scenarios
@@ -43,6 +44,9 @@ def book_scenarios(
     vc = cfg.var
     snap = book.snapshot
     hist = snap.require_history(needed_by=f"{', '.join(core)} scenarios")
+    for a in core:  # a missing column is named before a stale history
+        hist.column(a, needed_by="var/es scenarios")
+    history_freshness(hist, core, snap.as_of, vc)  # refuses a stale history unless opted in
     col = book.collateral
     held_idx = np.unique(col.asset)
     if collateral is not None:

@@ -34,7 +34,7 @@ import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config.model import VarConfig, VolResponse
-from crossmargin.errors import MarketDataError, ModelError
+from crossmargin.errors import ModelError
 from crossmargin.market.history import PriceHistory, as_datetime64
 from crossmargin.market.returns import (
     JointReturns,
@@ -146,7 +146,7 @@ def historical_scenarios(
     Raises
     ------
     MarketDataError
-        A core asset has no history, or the history is older than ``max_history_age_days``.
+        A core asset has no history (freshness: :mod:`crossmargin.scenarios.freshness`).
     ModelError
         Too few observations in the lookback.
     """
@@ -157,12 +157,6 @@ def historical_scenarios(
     )
     last = jr.times[-1]
     age = float((until - last) / np.timedelta64(1, "D"))
-    if cfg.max_history_age_days is not None and age > cfg.max_history_age_days:
-        raise MarketDataError(
-            f"price history ends {_day(last)}, {age:.0f} days before as_of "
-            f"(max_history_age_days {cfg.max_history_age_days:g})",
-            path="history",
-        )
     h = mpor_observations(cfg.mpor_days, jr.spacing_days)
     x = np.where(jr.valid[:, None], jr.x, np.nan)
     if method == "fhs":

@@ -1,0 +1,222 @@
+"""Step 7: the markdown tables of docs/calibration.md, from the stored JSON results.
+
+    .venv/bin/python benchmarks/calibration/s7_tables.py > /tmp/tables.md    # a few seconds
+
+Every table in docs/calibration.md is printed here from ``results/*.json`` (nothing is
+recomputed), so the document can be checked against the results at any time.
+"""
+# ruff: noqa: N812  (study modules imported under one-letter names)
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import common as C
+
+
+def _load(name: str) -> Any:
+    p = C.RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def pct(x: float | None, d: int = 1) -> str:
+    return "–" if x is None else f"{100 * x:.{d}f} %"
+
+
+def num(x: float | None, d: int = 2) -> str:
+    return "–" if x is None else f"{x:.{d}f}"
+
+
+def mark(ok: bool | None) -> str:
+    return "–" if ok is None else ("✓" if ok else "✗")
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+HEAD = (
+    "book",
+    "model",
+    "windows",
+    "exceed. (exp.)",
+    "Kupiec p (non-ov.)",
+    "CC p",
+    "zone",
+    "worst 250",
+    "hindsight c",
+    "IM / gross",
+    "IM / (c × gross)",
+    "IM / isolated",
+    "peak/trough",
+    "max 5-day rise",
+    "targets (250 · Kupiec · eff.)",
+)
+
+
+def row(book: str, m: str, s: Mapping[str, Any]) -> list[str]:
+    if "error" in s:
+        return [
+            book,
+            m,
+            "–",
+            "cannot margin: " + s["error"][:90].replace("|", "/"),
+            *["" for _ in HEAD[4:]],
+        ]
+    t = s.get("targets") or {}
+    kup = num(s.get("kupiec_p_nonoverlap"), 3)
+    if C.too_many(s):
+        kup += " (too many)"
+    elif t.get("kupiec_nonoverlap") is False:
+        kup += " (too few)"
+    return [
+        book,
+        m,
+        str(s["windows"]),
+        f"{s['exceedances']} ({s['expected']:.0f})",
+        kup,
+        num(s.get("christoffersen_cc_p"), 3),
+        s.get("zone") or "–",
+        f"{s.get('worst_250')} {s.get('worst_250_zone') or ''}",
+        pct(s.get("hindsight_constant"), 2),
+        pct(s.get("avg_im_over_gross"), 2),
+        num(s.get("im_over_hindsight")),
+        num(s.get("im_over_isolated")),
+        num(s.get("peak_to_trough_rate"), 1),
+        pct(s.get("max_5day_rise"), 0),
+        " ".join(mark(t.get(k)) for k in ("no_red_250", "kupiec_nonoverlap", "efficiency")),
+    ]
+
+
+def baseline_table(models: Sequence[str]) -> str:
+    base = _load("baseline")
+    rows = []
+    for b, blk in base["books"].items():
+        for m in models:
+            if m in blk["models"]:
+                rows.append(row(b, m, blk["models"][m]))
+    return table(HEAD, rows)
+
+
+def recommended_table(models: Sequence[str], *, tuning: bool | None, mpor: int = 2) -> str:
+    rec = _load("recommended")
+    rows = []
+    for b, blk in rec["books"].items():
+        if tuning is not None and C.BOOKS.get(b, False) != tuning:
+            continue
+        if tuning is not None and b in C.NO_TARGET_BOOKS:
+            continue
+        for m in models:
+            s = blk[f"mpor{mpor}"]["models"].get(m)
+            if s is not None:
+                rows.append(row(b, m, s))
+    return table(HEAD, rows)
+
+
+def target_count(
+    data: Mapping[str, Any], models: Sequence[str], key: str | None, books: Sequence[str]
+) -> str:
+    rows = []
+    for m in models:
+        met = {"no_red_250": 0, "kupiec_nonoverlap": 0, "efficiency": 0}
+        n = 0
+        many = 0
+        for b in books:
+            blk = data["books"][b]
+            s = (blk[key]["models"] if key else blk["models"]).get(m)
+            if not s or "error" in s:
+                continue
+            n += 1
+            many += int(C.too_many(s))
+            for k in met:
+                met[k] += int(bool((s.get("targets") or {}).get(k)))
+        rows.append(
+            [
+                m,
+                str(n),
+                str(met["no_red_250"]),
+                str(met["kupiec_nonoverlap"]),
+                str(many),
+                str(met["efficiency"]),
+            ]
+        )
+    return table(("model", "books", "no red 250", "Kupiec ok", "too many exc.", "IM ≤ 1.3 c"), rows)
+
+
+def crises_table(models: Sequence[str], name: str = "recommended") -> str:
+    rec = _load(name)
+    rows = []
+    for b, blk in rec["books"].items():
+        ms = blk["mpor2"]["models"] if "mpor2" in blk else blk["models"]
+        labels: dict[str, list[str]] = {}
+        for m in models:
+            s = ms.get(m)
+            if not s or "error" in s:
+                continue
+            for c in s["crises"]:
+                cell = f"{c['exceedances']}/{c['windows']} ({num(c['worst_loss_over_im'])})"
+                labels.setdefault(c["crisis"], []).append(f"{m} {cell}")
+        for lab, cells in labels.items():
+            rows.append([b, lab, "; ".join(cells)])
+    return table(("book", "crisis", "exceedances / windows (worst loss ÷ IM) per model"), rows)
+
+
+def main() -> None:
+    print("## baseline (today's defaults)\n")
+    print(
+        baseline_table(
+            (
+                "isolated",
+                "cross",
+                "portfolio",
+                "var",
+                "es",
+                "span",
+                "okx-pm",
+                "deribit-pm",
+                "paradex-pm",
+                "derive-pmrm2 (USDC at par)",
+                "drift-v2",
+                "dydx-v4",
+            )
+        )
+    )
+    base = _load("baseline")
+    tun = [b for b, t in C.BOOKS.items() if t]
+    hold = [b for b, t in C.BOOKS.items() if not t]
+    print("\n## baseline target counts, tuning books\n")
+    print(target_count(base, ("portfolio", "var", "es"), None, tun))
+    print("\n## baseline target counts, held-out books\n")
+    print(target_count(base, ("portfolio", "var", "es"), None, hold))
+    print("\n## crises (baseline)\n")
+    print(crises_table(("portfolio", "var", "es"), "baseline"))
+    rec = _load("recommended")
+    if rec:
+        models = ("isolated", "portfolio", "var", "es", "var+capped", "es+capped")
+        print("\n## recommended, tuning books (in sample)\n")
+        print(recommended_table(models, tuning=True))
+        print("\n## recommended, held-out books (out of sample)\n")
+        print(recommended_table(models, tuning=False))
+        print("\n## recommended target counts, tuning\n")
+        print(
+            target_count(rec, ("portfolio", "var", "es", "var+capped", "es+capped"), "mpor2", tun)
+        )
+        print("\n## recommended target counts, held out\n")
+        print(
+            target_count(rec, ("portfolio", "var", "es", "var+capped", "es+capped"), "mpor2", hold)
+        )
+        for h in (1, 5):
+            print(f"\n## MPOR {h} check: target counts, all books\n")
+            print(
+                target_count(rec, ("portfolio", "var+capped", "es+capped"), f"mpor{h}", tun + hold)
+            )
+        print("\n## crises (recommended)\n")
+        print(crises_table(("portfolio", "es+capped", "var+capped")))
+
+
+if __name__ == "__main__":
+    main()
