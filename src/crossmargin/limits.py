@@ -25,6 +25,9 @@ duplicate keys             none allowed         an object key given twice is ref
                                                 YAML would silently keep the last value)
 YAML aliases               ``MAX_YAML_ALIASES`` more alias references are refused (no
                            (100)                "billion laughs" expansion)
+YAML expanded size         ``MAX_YAML_NODES``   a document whose aliases expand it to more
+                           (100 000 nodes)      nodes is refused (counted without expanding);
+                                                a recursive alias (``&a [*a]``) is refused
 =========================  ===================  ==============================================
 
 Usage (the API is stable; the CLI uses it for tables, shock and history files too)::
@@ -55,6 +58,7 @@ __all__ = [
     "MAX_STRING_CHARS",
     "MAX_TABLE_BYTES",
     "MAX_YAML_ALIASES",
+    "MAX_YAML_NODES",
     "check_structure",
     "load_json_bounded",
     "load_yaml_bounded",
@@ -78,6 +82,9 @@ MAX_NUMBER_CHARS = 64
 MAX_STRING_CHARS = 4096
 #: Most alias references (``*name``) in one YAML document.
 MAX_YAML_ALIASES = 100
+#: Most nodes (scalars, sequences, mappings) of a YAML document once its aliases are expanded:
+#: an alias of an alias of ... ("billion laughs") multiplies, so the count is bounded too.
+MAX_YAML_NODES = 100_000
 
 ErrorType = type[CrossMarginError]
 _CHUNK = 1 << 20
@@ -413,21 +420,88 @@ def parse_yaml(text: str, *, source: str, error: ErrorType = InputError) -> Any:
     cls = _CLASS[np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)]
     if int(np.cumsum(_STEP[cls[cls >= 2]], dtype=np.int64).max(initial=0)) > MAX_DEPTH:
         raise error(f"nested deeper than {MAX_DEPTH} levels (flow brackets)", path=source)
-    loader = yaml.SafeLoader(text)
+    loader: Any = None
     try:
+        # the reader checks the characters (NUL, other control characters) as it is built
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
         _check_yaml_nodes(node, source, error)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise error(f"not valid YAML: {exc}".splitlines()[0], path=source) from None
+        raise error(f"not valid YAML: {_yaml_reason(exc, text)}", path=source) from None
     except RecursionError:
         raise error(f"nested deeper than {MAX_DEPTH} levels", path=source) from None
     except (ValueError, OverflowError, TypeError) as exc:
         raise error(f"invalid YAML value: {exc}".splitlines()[0], path=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _yaml_reason(exc: Exception, text: str) -> str:
+    """One line of a PyYAML error: the problem and where (line/column, 1-based)."""
+    import yaml
+
+    if isinstance(exc, yaml.reader.ReaderError):
+        char = exc.character
+        shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+        return f"unacceptable character {shown} ({exc.reason}) at {_line_col(text, exc.position)}"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        problem = exc.problem or exc.context or type(exc).__name__
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        return " ".join(f"{problem}{context}{where}".split())
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _expanded_nodes(root: Any, source: str, error: ErrorType) -> int:
+    """Nodes of the document once every alias is expanded (counted without expanding).
+
+    Each distinct node is sized once (post-order over the node graph), so a "billion laughs"
+    document of a few lines is measured in microseconds. A node reached again while it is being
+    sized is a recursive alias (``&a [*a]``): refused.
+    """
+    import yaml
+
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children: list[Any] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for kv in node.value for n in kv]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if done:
+            total = 1 + sum(size[id(c)] for c in children)
+            size[key] = min(total, MAX_YAML_NODES + 1)  # saturate: no huge integers
+            open_.discard(key)
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            raise error(
+                f"recursive YAML alias (line {node.start_mark.line + 1}); a document must be a "
+                "tree",
+                path=source,
+            )
+        open_.add(key)
+        stack.append((node, True))
+        for c in children:
+            if id(c) in open_:
+                raise error(
+                    f"recursive YAML alias (line {c.start_mark.line + 1}); a document must be a "
+                    "tree",
+                    path=source,
+                )
+            if id(c) not in size:
+                stack.append((c, False))
+    return size[id(root)]
 
 
 def _check_yaml_nodes(root: Any, source: str, error: ErrorType) -> None:
@@ -486,3 +560,10 @@ def _check_yaml_nodes(root: Any, source: str, error: ErrorType) -> None:
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
                 stack.append((v, depth + 1, [*path, i]))
+    # few alias references can still expand without bound (9 aliases of 9 aliases of ...)
+    if _expanded_nodes(root, source, error) > MAX_YAML_NODES:
+        raise error(
+            f"YAML aliases expand the document to more than {MAX_YAML_NODES} nodes (an alias "
+            "bomb?); write the values out or use fewer nested aliases",
+            path=source,
+        )

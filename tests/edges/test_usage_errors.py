@@ -216,3 +216,89 @@ def test_no_memory_to_read_a_small_input_file_is_not_an_input_error(
         run("margin", examples / "crypto_book.json", "-m", examples / "market_crypto.json"), code=1
     )
     assert path == "margin" and reason.startswith("out of memory (reading the portfolio file")
+
+
+# -- fuzz findings: blank paths and huge integers, for every option of every command ---------------
+def _params(kind: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(command, name, before)`` of every path or int parameter of the command line.
+
+    ``before`` is what precedes the value: the option itself, or the earlier positional
+    arguments (a valid choice or ``x``) for an argument.
+    """
+    import typer.main
+
+    from crossmargin.cli.app import app
+    from crossmargin.cli.params import _kind
+
+    group: Any = typer.main.get_command(app)
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        earlier: list[str] = []
+        for p in cmd.params:
+            is_arg = p.param_type_name == "argument"
+            if _kind(p.type_descriptor.annotation) == kind:
+                longs = [o for o in p.opts if o.startswith("--")]
+                before = tuple(earlier) if is_arg else (longs[0],)
+                out.append((name, p.name.upper() if is_arg else longs[0], before))
+            if is_arg:
+                choices = p.type_descriptor.choices
+                earlier.append(str(getattr(choices[0], "value", choices[0])) if choices else "x")
+    return out
+
+
+PATH_PARAMS = _params("path")
+INT_PARAMS = _params("int")
+
+
+def test_the_generic_checks_see_the_options_of_the_fuzz_findings() -> None:
+    assert ("margin", "--history", ("--history",)) in PATH_PARAMS
+    assert ("margin", "PORTFOLIO", ()) in PATH_PARAMS  # list[Path]
+    assert ("venue-case", "CASE", ("derive-pmrm2",)) in PATH_PARAMS
+    assert {("backtest", "--mpor", ("--mpor",)), ("cascade", "--rounds", ("--rounds",))} <= set(
+        INT_PARAMS
+    )
+
+
+@pytest.mark.parametrize("value", [" ", "", "\t"])
+@pytest.mark.parametrize(("command", "name", "before"), PATH_PARAMS)
+def test_a_blank_path_is_refused_naming_the_option(
+    command: str, name: str, before: tuple[str, ...], value: str
+) -> None:
+    path, reason = one_line_error(run(command, *before, value))
+    assert path == name, (path, reason)
+    assert reason.startswith("must be a file path, got a")
+
+
+def test_blank_history_of_the_fuzz_run(examples: Path) -> None:
+    args = ["margin", examples / "crypto_book.json", "-m", examples / "market_crypto.json",
+            "-f", "json", "--history", " "]  # fmt: skip
+    assert one_line_error(run(*args)) == (
+        "--history",
+        "must be a file path, got a blank value (see 'crossmargin margin --help')",
+    )
+
+
+@pytest.mark.parametrize("value", ["999999999999999999999999999999", "-1" + "0" * 30, "1000000001"])
+@pytest.mark.parametrize(("command", "name", "before"), INT_PARAMS)
+def test_a_huge_integer_is_refused_naming_the_option(
+    command: str, name: str, before: tuple[str, ...], value: str
+) -> None:
+    path, reason = one_line_error(run(command, *before, value))
+    assert path == name
+    assert reason.startswith("must be an integer between -1000000000 and 1000000000, got")
+
+
+def test_huge_mpor_of_the_fuzz_run_is_a_usage_error_not_an_overflow() -> None:
+    args = ["backtest", "btc_static", "--start", "2019-06-01", "--end", "2019-08-01",
+            "--models", "portfolio", "-f", "json", "--mpor", "9" * 30]  # fmt: skip
+    path, reason = one_line_error(run(*args))
+    assert path == "--mpor" and "must be an integer between" in reason
+
+
+def test_config_with_nul_bytes_is_one_line(examples: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "small.yaml"
+    cfg.write_bytes(b"\x00" * 64)
+    args = ["margin", examples / "crypto_book.json", "-m", examples / "market_crypto.json",
+            "-f", "json", "-c", cfg]  # fmt: skip
+    path, reason = one_line_error(run(*args))
+    assert path == str(cfg) and reason.startswith("not valid YAML: unacceptable character #x0000")

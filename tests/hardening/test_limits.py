@@ -25,6 +25,7 @@ from crossmargin.limits import (
     MAX_INPUT_BYTES,
     MAX_NUMBER_CHARS,
     MAX_STRING_CHARS,
+    MAX_YAML_NODES,
     check_structure,
     load_json_bounded,
     parse_json,
@@ -226,3 +227,47 @@ def test_http_oracle_response_is_size_limited(server: str) -> None:
 def test_http_oracle_deep_json_is_refused(server: str) -> None:
     with pytest.raises(MarketDataError, match=r"not valid JSON|nested deeper"):
         HttpJsonOracle(server + "/deep").fetch(["WSTETH"])
+
+
+# -- fuzz findings (long run, seed 20261207) --------------------------------------------------------
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)  # 72 alias references (under MAX_YAML_ALIASES) expanding to 9**8 = 43 million nodes
+
+
+def test_yaml_alias_bomb_under_the_alias_count_is_refused_at_once(tmp_path: Path) -> None:
+    p = tmp_path / "bomb.yaml"
+    p.write_text(BILLION_LAUGHS)
+    with pytest.raises(ConfigError, match=f"expand the document to more than {MAX_YAML_NODES}"):
+        load_config(p)  # the fuzz run: > 90 s; counted without expanding, milliseconds
+    with pytest.raises(InputError, match="recursive YAML alias"):
+        parse_yaml("a: &a [1, *a]\n", source="r.yaml")
+    with pytest.raises(InputError, match="recursive YAML alias"):
+        parse_yaml("a: &a {b: {c: *a}}\n", source="r.yaml")
+
+
+def test_yaml_aliases_within_the_expansion_limit_still_load() -> None:
+    doc = parse_yaml("x: &x [1, 2]\ny: [*x, *x]\nz: *x\n", source="ok.yaml")
+    assert doc == {"x": [1, 2], "y": [[1, 2], [1, 2]], "z": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x00" * 64, r"unacceptable character #x0000 .* at line 1 column 1"),  # ReaderError
+        (b"version: 1\nx: \x07\n", r"unacceptable character #x0007 .* at line 2 column 4"),
+        (b"a: 1\n  b: 2\n", r"mapping values are not allowed here at line 2 column 4"),  # Scanner
+        (b"- a\nb: 1\n", r"expected <block end>, but found .* at line 2 column 1"),  # Parser
+        (b"a: *nowhere\n", r"found undefined alias 'nowhere' at line 1 column 4"),  # Composer
+        (b"a: !!python/object:os.system x\n", r"could not determine a constructor .* line 1"),
+    ],
+)
+def test_every_yaml_error_is_a_config_error_naming_the_file(
+    tmp_path: Path, data: bytes, reason: str
+) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_bytes(data)
+    with pytest.raises(ConfigError, match=f"not valid YAML: {reason}") as e:
+        load_config(p)  # the public loader raises only the typed error tree
+    assert e.value.path == str(p) and "\n" not in str(e.value)

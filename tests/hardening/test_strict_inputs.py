@@ -245,3 +245,45 @@ def test_a_negative_rate_no_longer_cuts_margin(tmp_path: Path) -> None:
     assert r.exit_code == 2 and r.stderr.startswith(
         "error: assets.SPX.rate: must be between -1 and 1"
     )
+
+
+# -- SPAN risk arrays (fuzz finding: 1e308 gave "maintenance_margin": null) -------------------------
+SPAN_FILE = Path(__file__).parents[1] / "presets" / "data" / "span_cme_inter_corn_soybeans.json"
+
+
+def _span(tmp_path: Path, edit: Any) -> Path:
+    doc = json.loads(SPAN_FILE.read_text())
+    edit(doc)
+    p = tmp_path / "span.json"
+    p.write_text(json.dumps(doc))
+    return p
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, 1.0000001e15])
+def test_span_risk_array_values_are_bounded(tmp_path: Path, value: float) -> None:
+    def edit(d: dict[str, Any]) -> None:
+        d["contracts"]["CORN-FUT"]["risk_array"][9] = value
+
+    r = invoke("venue-case", "span", _span(tmp_path, edit), "-f", "json")
+    assert r.exit_code == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr.strip().startswith(
+        "error: contracts.CORN-FUT.risk_array[9]: must be within ±1e+15, got"
+    ), r.stderr
+
+
+def test_span_total_overflowing_to_inf_is_refused_not_null(tmp_path: Path) -> None:
+    def edit(d: dict[str, Any]) -> None:  # every value in range; the product overflows
+        d["contracts"]["CORN-FUT"]["risk_array"] = [1e15] * 16
+        d["accounts"][0]["positions"][0]["quantity"] = 1e300
+
+    r = invoke("venue-case", "span", _span(tmp_path, edit), "-f", "json")
+    assert r.exit_code == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr.startswith("error: accounts[0].maintenance_margin: SPAN maintenance_margin is ")
+    assert "not a finite number" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_span_within_the_bound_still_margins(tmp_path: Path) -> None:
+    r = invoke("venue-case", "span", SPAN_FILE, "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    accounts = json.loads(r.stdout)["accounts"]
+    assert accounts and all(math.isfinite(a["maintenance_margin"]) for a in accounts)

@@ -191,6 +191,9 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         """Run the command; usage errors become one line on stderr and exit code 2."""
+        from crossmargin.cli.params import harden_command
+
+        harden_command(self)  # blank paths and huge integers: usage errors of every command
         try:
             rv = super().main(
                 args=args,

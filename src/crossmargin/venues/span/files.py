@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from crossmargin._checks import number_value
 from crossmargin._validation import (
     Finite,
     NonNegative,
@@ -54,6 +55,25 @@ from crossmargin.margin.presets.span.core import (
 __all__ = ["SpanFile", "SpanFileRun", "load_span_file", "run_span_file", "span_file_from_obj"]
 
 FORMAT = "crossmargin-span-1"
+#: Largest magnitude of a risk-array value (a loss of one contract in the file's currency). A
+#: bigger value is a unit error or a corrupt file, and sums of such values overflow to infinity.
+MAX_RISK_ARRAY_VALUE = 1e15
+
+
+def _risk_value(v: Any) -> float:
+    x = number_value(v)
+    if abs(x) > MAX_RISK_ARRAY_VALUE:
+        raise ValueError(f"must be within ±{MAX_RISK_ARRAY_VALUE:g}, got {x!r}")
+    return x
+
+
+RiskValue = Annotated[
+    float,
+    BeforeValidator(_risk_value),
+    WithJsonSchema(
+        {"type": "number", "minimum": -MAX_RISK_ARRAY_VALUE, "maximum": MAX_RISK_ARRAY_VALUE}
+    ),
+]
 
 
 class _M(BaseModel):
@@ -126,7 +146,7 @@ class ContractIn(_M):
 
     cc: str
     tier: str
-    risk_array: list[Finite] = Field(min_length=N_SCENARIOS, max_length=N_SCENARIOS)
+    risk_array: list[RiskValue] = Field(min_length=N_SCENARIOS, max_length=N_SCENARIOS)
     delta: Finite = 0.0
     kind: Literal["future", "option", "physical"] = "future"
     right: Literal["call", "put"] | None = None

@@ -32,6 +32,7 @@ from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import BoolArray, FloatArray, IntArray
+from crossmargin.errors import ModelError
 
 __all__ = [
     "N_SCENARIOS",
@@ -245,6 +246,12 @@ def span_margin(b: SpanBook) -> SpanResult:
     ratio = np.asarray([cc.initial_ratio for cc in b.ccs] or [1.0])[g_cc] if G else np.zeros(0)
     prem = (b.k_option & b.k_premium)[b.p_contract] if b.p_contract.size else np.zeros(0, np.bool_)
     nov = sum_by(g_inv, np.where(prem, b.p_quantity * b.k_value[b.p_contract], 0.0), G)
+    totals = {
+        "maintenance_margin": sum_by(g_account, risk, A),
+        "initial_margin": sum_by(g_account, risk * ratio, A),
+        "net_option_value": sum_by(g_account, nov, A),
+    }
+    _require_finite(totals)
     return SpanResult(
         g_account=g_account,
         g_cc=g_cc,
@@ -263,7 +270,20 @@ def span_margin(b: SpanBook) -> SpanResult:
         risk=risk,
         initial=risk * ratio,
         nov=nov,
-        maintenance_total=sum_by(g_account, risk, A),
-        initial_total=sum_by(g_account, risk * ratio, A),
-        nov_total=sum_by(g_account, nov, A),
+        maintenance_total=totals["maintenance_margin"],
+        initial_total=totals["initial_margin"],
+        nov_total=totals["net_option_value"],
     )
+
+
+def _require_finite(totals: dict[str, FloatArray]) -> None:
+    """Fail closed: a total that overflowed to inf/NaN is an error, never a null margin."""
+    for name, v in totals.items():
+        bad = ~np.isfinite(v)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ModelError(
+                f"SPAN {name} is not a finite number (a risk array value, quantity or option "
+                "value too large for float arithmetic)",
+                path=f"accounts[{i}].{name}",
+            )
