@@ -71,6 +71,9 @@ def load_command(name: str) -> click.Command:
     found = group.get(name) if group is not None else (cmd if cmd.name == name else None)
     if found is None:  # pragma: no cover - the table and the module disagree (a test checks)
         raise LookupError(f"{COMMANDS[name].module} defines no command {name!r}")
+    from crossmargin.cli.params import harden_command
+
+    harden_command(found)  # blank paths and huge integers: usage errors (idempotent)
     return found
 
 
