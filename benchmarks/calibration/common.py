@@ -42,11 +42,11 @@ from typing import Any
 
 import numpy as np
 import yaml
+from crossmargin.backtest.history import PriceHistory
 
 from crossmargin.backtest import load_book, load_history
 from crossmargin.backtest.analysis import ModelResult, analyse
 from crossmargin.backtest.cleaning import CleaningRules, parse_drop
-from crossmargin.backtest.history import PriceHistory
 from crossmargin.backtest.replay import BookReplay, ModelRun, ReplayOptions, prepare
 from crossmargin.backtest.report import model_dict
 from crossmargin.backtest.spec import BacktestBook

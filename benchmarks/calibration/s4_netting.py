@@ -38,6 +38,7 @@ from typing import Any
 
 import common as C
 import numpy as np
+from crossmargin.scenarios.history import PriceHistory as ScenarioHistory
 
 from crossmargin.backtest.cleaning import clean_history
 from crossmargin.config import RiskConfig
@@ -48,7 +49,6 @@ from crossmargin.io.portfolio import load_portfolios, portfolios_from_obj
 from crossmargin.margin.base import get_model
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import resolve
-from crossmargin.scenarios.history import PriceHistory as ScenarioHistory
 
 MODELS = ("isolated", "cross", "portfolio", "var", "es")
 SIZE = ("liquidity", "concentration", "delta_shock")
