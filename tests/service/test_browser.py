@@ -200,6 +200,7 @@ def test_the_page_works_offline(browser: Browser, running: Running) -> None:
     page.fill("#key", ADMIN_KEY)
     page.click("button[type=submit]")
     expect(page).to_have_url(running.url + "/")
+    page.wait_for_load_state("load")  # scripts evaluated (a loaded machine can lag the URL)
     assert page.evaluate("typeof window.htmx") == "object"
     assert page.evaluate("getComputedStyle(document.body).fontFamily")
     expect(page.locator("#accounts-table tbody tr.row").first).to_be_visible()
