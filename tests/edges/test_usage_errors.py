@@ -225,14 +225,12 @@ def _params(kind: str) -> list[tuple[str, str, tuple[str, ...]]]:
     ``before`` is what precedes the value: the option itself, or the earlier positional
     arguments (a valid choice or ``x``) for an argument.
     """
-    import typer.main
 
-    from crossmargin.cli.app import app
+    from crossmargin.cli.lazy import COMMANDS, load_command
     from crossmargin.cli.params import _kind
 
-    group: Any = typer.main.get_command(app)
     out = []
-    for name, cmd in sorted(group.commands.items()):
+    for name, cmd in sorted((n, load_command(n)) for n in COMMANDS):
         earlier: list[str] = []
         for p in cmd.params:
             is_arg = p.param_type_name == "argument"

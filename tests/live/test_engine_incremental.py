@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crossmargin.config import default_config
 from crossmargin.engine import margin_book
 from crossmargin.instruments.contracts import Future, Option, Perpetual
 from crossmargin.live.engine import LiveEngine
@@ -60,10 +61,13 @@ def test_incremental_equals_scratch(model: str) -> None:
     v = restrict(venue(n_acc, seed=5), kinds)
     items = stream(v, n_in, seed=11, crash=0.3, clock_every=0)
     settle = "USDC" if model in ("derive-pmrm2", "paradex-pm", "drift-v2", "dydx-v4") else None
+    base = default_config()  # the bundled history ends before as_of: var/es opt in explicitly
+    cfg = base.model_copy(update={"var": base.var.model_copy(update={"allow_stale_history": True})})
     engine = LiveEngine.open(
         market=v.market,
         accounts=v.book,
         model=model,
+        config=cfg,
         settings=LiveSettings(settlement_asset=settle),
     )
     events = feed(engine, items)

@@ -131,7 +131,14 @@ def venue_config() -> RiskConfig:
     return base.model_copy(
         update={
             "var": base.var.model_copy(
-                update={"stress_weight": 0.0, "depeg": {}, "anti_procyclicality": "none"}
+                # the test history ends before the venue's as_of: an explicit opt-in (the
+                # freshness policy has its own tests)
+                update={
+                    "stress_weight": 0.0,
+                    "depeg": {},
+                    "anti_procyclicality": "none",
+                    "allow_stale_history": True,
+                }
             ),
             "presets": {"dydx-v4": {"market_tiers": {"ETH": "Mid-Cap"}}},
             "market": base.market.model_copy(update={"require_timestamps": False}),

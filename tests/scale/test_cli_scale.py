@@ -70,7 +70,10 @@ def test_batch_of_a_dataset_on_a_running_scheduler_equals_the_single_file_batch(
 def test_var_with_a_history_file_on_the_cluster_equals_the_single_file_batch(
     files: dict[str, Path], dask_executor: DaskExecutor, tmp_path: Path
 ) -> None:
-    common = ("--market", files["market"], "--model", "var", "--history", files["history"])
+    stale_ok = tmp_path / "stale_ok.yaml"  # the test history ends before as_of: opted in
+    stale_ok.write_text("var:\n  allow_stale_history: true\n")
+    common = ("--market", files["market"], "--model", "var", "--history", files["history"],
+              "--config", stale_ok)  # fmt: skip
     single = tmp_path / "single.parquet"
     r = invoke(
         "batch", files["positions"], "--collateral", files["collateral"], *common, "--out", single
