@@ -141,7 +141,9 @@ def _odd_values(rng: random.Random, old: Any) -> list[tuple[str, Any, bool]]:
     return vals
 
 
-def _corrupts_tree(kind: str, path: Path_, op: str, value_corrupts: bool) -> bool:
+def _corrupts_tree(
+    kind: str, path: Path_, op: str, value_corrupts: bool, value: Any = None
+) -> bool:
     """Whether a tree mutation removes or corrupts data a margin depends on."""
     if kind == "market":
         return op != "set" or value_corrupts
@@ -149,6 +151,8 @@ def _corrupts_tree(kind: str, path: Path_, op: str, value_corrupts: bool) -> boo
         inside_position = "positions" in path and len(path) >= 3
         if op == "delete":
             return inside_position and path[-1] in ("quantity", "instrument")
+        if op == "set" and path[-1] in ("positions", "collateral") and value == []:
+            return False  # no positions (or collateral) is another valid book, as deleting them
         return op == "set" and value_corrupts and ("positions" in path or "collateral" in path)
     return False
 
@@ -181,7 +185,7 @@ def mutate_tree(rng: random.Random, obj: Any, kind: str) -> tuple[Any, str, bool
         return obj, f"nest {where} {depth} deep", True
     label, value, corrupts = _odd_values(rng, old)[0]
     parent[key] = value
-    return obj, f"set {where} = {label}", _corrupts_tree(kind, path, "set", corrupts)
+    return obj, f"set {where} = {label}", _corrupts_tree(kind, path, "set", corrupts, value)
 
 
 def _duplicate_key_text(rng: random.Random, obj: Any) -> tuple[str, str] | None:

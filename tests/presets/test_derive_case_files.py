@@ -325,3 +325,15 @@ def test_a_result_that_overflows_is_an_error_not_nan() -> None:
     with pytest.raises(InputError, match="MM is not finite") as e:
         checked_result(dataclasses.replace(r, mm=np.asarray([np.inf])))
     assert e.value.path == "Scenario"
+
+
+@pytest.mark.parametrize("row", [{}, "x", None, [1.0]])
+def test_a_malformed_expected_scenario_row_names_it(tmp_path: Path, row: Any) -> None:
+    """Found by the long fuzz run: ``Result.reg_losses[3] = {}`` raised a KeyError."""
+    doc = json.loads((DATA / "derive_test_12_risk_cancelling_naked_short_call.json").read_text())
+    doc["Result"]["reg_losses"][3] = row
+    f = tmp_path / "case.json"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as e:
+        compare_case(load_case(f))
+    assert e.value.path == "Result.reg_losses[3]"

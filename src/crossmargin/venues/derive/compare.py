@@ -100,7 +100,7 @@ def _scenario_expected(res: dict[str, Any], n: int) -> list[float | None]:
         for k, row in enumerate(rows):
             try:
                 flat.append(fixed18(row[pos]))
-            except (ValueError, IndexError, TypeError):
+            except (ValueError, IndexError, KeyError, TypeError):  # not a list of numbers
                 raise InputError("malformed row", path=f"Result.{key}[{k}]") from None
     if not flat:
         return [None] * n
