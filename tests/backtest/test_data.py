@@ -235,3 +235,19 @@ def test_vol_estimates_ignore_later_prices(day: int, bump: float) -> None:
     for f in (lambda x: realised_vol(x, "X", 30), lambda x: ewma_vol(x, "X", 0.94, 30)):
         a, b = f(h), f(h2)
         assert np.array_equal(a[: day + 1], b[: day + 1], equal_nan=True)
+
+
+@pytest.mark.parametrize("moneyness", [1e308, 1e3, 1e-3])
+def test_an_unlisted_moneyness_is_refused_naming_the_leg(moneyness: float) -> None:
+    """Found by the long fuzz run: moneyness 1e308 gave an infinite strike and a traceback."""
+    import json
+
+    from crossmargin.backtest.spec import book_from_obj, bundled_books
+    from crossmargin.errors import InputError
+
+    doc = json.loads(bundled_books()["btc_static"].read_text())
+    i = next(k for k, leg in enumerate(doc["legs"]) if leg["kind"] == "option")
+    doc["legs"][i]["moneyness"] = moneyness
+    with pytest.raises(InputError) as e:
+        book_from_obj(doc)
+    assert e.value.path == f"book.legs[{i}].moneyness"

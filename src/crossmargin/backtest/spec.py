@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -93,7 +93,8 @@ class LegIn(_Model):
     settlement: Settlement = "linear"
     multiplier: Positive = 1.0
     right: Right | None = None
-    moneyness: Positive | None = None
+    # strike / spot when opened: a listed strike is within 1/100 .. 100 × spot
+    moneyness: Annotated[Positive, Field(ge=0.01, le=100.0)] | None = None
     tenor_days: int | None = Field(default=None, ge=1, le=3650)
     roll_days: int | None = Field(default=None, ge=0, le=3650)
     notional: Finite | None = None
