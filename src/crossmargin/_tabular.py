@@ -23,6 +23,7 @@ as an input error: the file may be fine.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -270,6 +271,30 @@ def _csv_source(path: Path, what: str) -> tuple[Any, Callable[[], IO[bytes]]]:
     return io.BytesIO(data), lambda: io.BytesIO(data)
 
 
+_UTF8_CHUNK = 1 << 20
+
+
+def _check_utf8(reopen: Callable[[], IO[bytes]], path: Path) -> None:
+    """Refuse a file that is not UTF-8 before Arrow reads it.
+
+    Arrow checks UTF-8 only in the columns it converts: a bad byte in a row it rejects (wrong
+    field count) reaches the invalid-row handler as undecodable text, and Arrow reports that
+    decoding failure itself. Checked in chunks, so memory stays bounded.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    try:
+        with reopen() as fh:
+            while chunk := fh.read(_UTF8_CHUNK):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        pending = len(decoder.getstate()[0])
+        at = max(offset - pending, 0) + exc.start
+        raise InputError(f"not UTF-8 text (byte {at})", path=str(path)) from None
+
+
 def _arrow_reason(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
@@ -287,6 +312,7 @@ def read_csv_text(path: Path, *, what: str) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
     source, reopen = _csv_source(path, what)
+    _check_utf8(reopen, path)
     try:  # the header alone (Python's csv module: quotes respected), to type every column
         with reopen() as fh:
             header = next(csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")))

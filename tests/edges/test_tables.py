@@ -4,6 +4,8 @@ the header, repeated columns and literal ``nan`` cells are errors, limits are en
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +143,7 @@ def test_non_utf8_table(examples: Path, tmp_path: Path) -> None:
     pos = tmp_path / "p.csv"
     pos.write_bytes(b"account,instrument,quantity\n\xff\xfe,BTC-PERP,1\n")
     path, why = _batch(examples, pos, examples / "venue_collateral.csv", tmp_path / "r.csv")
-    assert path == str(pos) and why == "not UTF-8 text"
+    assert path == str(pos) and why == "not UTF-8 text (byte 28)"
 
 
 def test_parquet_nan_is_not_a_missing_value(examples: Path, tmp_path: Path) -> None:
@@ -247,6 +249,30 @@ def test_history_command_one_line(tmp_path: Path) -> None:
     h.write_text("date,BTC,ETH,SPX\n2020-01-02,7000,130,3200\n2020-01-03,7100,3250\n")
     path, why = one_line_error(run("history", h))
     assert path == str(h) and "has 3 fields" in why
+    assert files_in(tmp_path) == {"h.csv"}
+
+
+def test_history_bad_byte_in_a_short_row_is_one_line(tmp_path: Path) -> None:
+    """Found by long fuzz run 4: a flipped byte in a row that also has a wrong field count.
+
+    Arrow decoded the rejected row's text itself and printed "Exception ignored ... Traceback"
+    on stderr before our error. Run as a process: that output bypasses in-process capture.
+    """
+    rows = [f"2019-01-{d:02d},{3800 + d},{140 + d},2500" for d in range(1, 29)]
+    rows[20] = rows[20].replace(",2500", "|2500")  # the flipped byte (0xE1) eats a comma
+    data = ("date,BTC,ETH,SPX\n" + "\n".join(rows) + "\n").encode().replace(b"|", b"\xe1")
+    h = tmp_path / "h.csv"
+    h.write_bytes(data)
+    at = data.index(b"\xe1")
+    r = subprocess.run(
+        [sys.executable, "-m", "crossmargin", "history", str(h)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"error: {h}: not UTF-8 text (byte {at})"], r.stderr
     assert files_in(tmp_path) == {"h.csv"}
 
 
