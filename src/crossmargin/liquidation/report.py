@@ -234,13 +234,13 @@ def venue_dict(run: LiquidationRun) -> dict[str, Any]:
             "accounts_bankrupt": int(out.bankrupt_units.sum()),
             "accounts_deleveraged": int(np.unique(out.adl_account).size),
             "notional_closed_in_market": out.notional_market,
-            "notional_adl": float(out.adl_notional.sum()),
-            "slippage": float(out.row_slippage.sum() + out.sale_cost.sum()),
+            "notional_adl": out.notional_adl,
+            "slippage": out.slippage,
             "liquidation_fees": out.fees_to_fund + out.fees_to_venue,
             "bad_debt": out.bad_debt,
-            "insurance_fund_paid": float(out.unit_fund_paid.sum()),
+            "insurance_fund_paid": out.insurance_paid,
             "adl_transfer": out.adl_transfer_in,
-            "socialized_loss": float(out.socialized.sum()),
+            "socialized_loss": out.socialized_total,
             "uncovered_bad_debt": out.uncovered,
             "status_before": {
                 s: int((b.status_code == k).sum()) for k, s in enumerate(statuses.tolist())
