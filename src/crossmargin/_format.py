@@ -1,10 +1,10 @@
-"""Number formatting for human-readable output."""
+"""Number formatting for human-readable output, and numbers for JSON output."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["fmt_money", "fmt_num", "fmt_pct", "fmt_short"]
+__all__ = ["fmt_money", "fmt_num", "fmt_pct", "fmt_short", "json_number"]
 
 
 def fmt_money(x: float | None) -> str:
@@ -37,3 +37,8 @@ def fmt_short(x: float) -> str:
         if a >= scale:
             return f"{x / scale:,.4g}{suffix}"
     return f"{x:,.4g}"
+
+
+def json_number(x: float | None) -> float | None:
+    """``x`` as a plain float for JSON; ``None`` (JSON ``null``) for None, NaN and infinities."""
+    return None if x is None or not math.isfinite(x) else float(x)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from crossmargin._checks import account_index, instance
+from crossmargin._format import json_number
 from crossmargin._time import format_instant
 from crossmargin._typing import IntArray
 from crossmargin.account.health import STATUSES, AccountResults
@@ -41,11 +41,6 @@ SUMMARY_FIELDS = (
     "collateral_required",
     "margin_ratio",
 )
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return None if not math.isfinite(x) else x
 
 
 def _scenario(res: AccountResults, g: int) -> dict[str, Any] | None:
@@ -153,7 +148,7 @@ def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dic
                 "risk_class": rb.config.risk_class_of(und),
                 "initial_margin": float(gt.im[g] * fx),
                 "maintenance_margin": float(gt.mm[g] * fx),
-                "scan_risk": _num(gt.scan[g] * fx),
+                "scan_risk": json_number(gt.scan[g] * fx),
                 "net_delta": float(gt.delta[g]),
                 "delta_notional": float(gt.delta_notional[g] * fx),
                 "worst_scenario": _scenario(res, int(g)),
@@ -174,7 +169,7 @@ def account_dict(res: AccountResults, i: int, *, positions: bool = False) -> dic
         "as_of": format_instant(rb.snapshot.as_of),
     }
     for f in SUMMARY_FIELDS:
-        out[f] = _num(getattr(res, f)[i])
+        out[f] = json_number(getattr(res, f)[i])
     out["status"] = STATUSES[int(res.status_code[i])]
     out["liquidation_scope"] = b.liquidation_scope
     out["breakdown"] = breakdown

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crossmargin._format import json_number
 from crossmargin.backtest.analysis import ModelResult
 from crossmargin.backtest.netting import NettingReport
 from crossmargin.backtest.replay import BookReplay
@@ -29,10 +30,6 @@ def _lr(x: LikelihoodRatio | None) -> dict[str, Any] | None:
     if x is None:
         return None
     return {"lr": x.lr, "df": x.df, "p_value": x.p_value, "reject_5pct": x.rejects(0.05)}
-
-
-def _f(x: float | None) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(x)
 
 
 def _data_report(rep: BookReplay) -> dict[str, Any]:
@@ -84,29 +81,33 @@ def _netting(net: NettingReport | None, rep: BookReplay) -> dict[str, Any] | Non
                 "legs": list(p.legs),
                 "source": p.source,
                 "days_with_credit": int(took.sum()),
-                "assumed_correlation": _f(float(np.nanmean(p.assumed))) if took.any() else None,
-                "mean_realised_correlation": _f(float(np.nanmean(p.realised[took])))
+                "assumed_correlation": json_number(float(np.nanmean(p.assumed)))
                 if took.any()
                 else None,
-                "avg_credit": _f(float(np.nanmean(p.credit)))
+                "mean_realised_correlation": json_number(float(np.nanmean(p.realised[took])))
+                if took.any()
+                else None,
+                "avg_credit": json_number(float(np.nanmean(p.credit)))
                 if np.isfinite(p.credit).any()
                 else None,
                 "flagged_days": int(p.flagged.sum()),
-                "flagged_share": _f(float(p.flagged.sum() / took.sum())) if took.any() else None,
+                "flagged_share": json_number(float(p.flagged.sum() / took.sum()))
+                if took.any()
+                else None,
                 "flagged_windows": [
-                    {"from": a, "to": b, "days": n, "worst_realised": _f(w)}
+                    {"from": a, "to": b, "days": n, "worst_realised": json_number(w)}
                     for a, b, n, w in sorted(p.windows, key=lambda x: -x[2])[:_MAX_WINDOWS]
                 ],
             }
         )
     return {
-        "avg_benefit": _f(float(np.nanmean(net.benefit)))
+        "avg_benefit": json_number(float(np.nanmean(net.benefit)))
         if np.isfinite(net.benefit).any()
         else None,
-        "avg_benefit_share": _f(net.avg_benefit_share),
+        "avg_benefit_share": json_number(net.avg_benefit_share),
         "exceedances": net.exceedances,
         "broken_offsets": net.broken_offsets,
-        "broken_offset_share": _f(net.broken_offsets / net.exceedances)
+        "broken_offset_share": json_number(net.broken_offsets / net.exceedances)
         if net.exceedances
         else None,
         "shortfall": net.shortfall,
@@ -174,38 +175,38 @@ def model_dict(m: ModelResult, rep: BookReplay) -> dict[str, Any]:
         "expected_shortfall": None
         if es is None
         else {
-            "z2": _f(es.z2),
+            "z2": json_number(es.z2),
             "critical_5pct": es.critical,
             "rejected": es.rejected,
             "kappa": es.kappa,
-            "severity": _f(es.severity),
+            "severity": json_number(es.severity),
             "mean_shortfall": es.mean_shortfall,
             "max_shortfall": es.max_shortfall,
         },
         "procyclicality": None
         if pro is None
         else {
-            "peak_to_trough": _f(pro.peak_to_trough),
-            "peak_to_trough_rate": _f(pro.peak_to_trough_rate),
+            "peak_to_trough": json_number(pro.peak_to_trough),
+            "peak_to_trough_rate": json_number(pro.peak_to_trough_rate),
             "largest_increase": [
                 {
                     "days": i.horizon,
-                    "relative": _f(i.relative),
-                    "amount": _f(i.amount),
+                    "relative": json_number(i.relative),
+                    "amount": json_number(i.amount),
                     "date": i.date,
                 }
                 for i in pro.increases
             ],
-            "margin_vol_correlation": _f(pro.vol_correlation),
-            "margin_vol_elasticity": _f(pro.vol_elasticity),
+            "margin_vol_correlation": json_number(pro.vol_correlation),
+            "margin_vol_elasticity": json_number(pro.vol_elasticity),
         },
         "efficiency": None
         if eff is None
         else {
             "avg_margin": eff.avg_margin,
-            "avg_margin_over_gross": _f(eff.margin_over_gross),
-            "avg_margin_over_isolated": _f(eff.margin_over_isolated),
-            "avg_margin_over_loss_quantile": _f(eff.margin_over_loss_quantile),
+            "avg_margin_over_gross": json_number(eff.margin_over_gross),
+            "avg_margin_over_isolated": json_number(eff.margin_over_isolated),
+            "avg_margin_over_loss_quantile": json_number(eff.margin_over_loss_quantile),
         },
         "netting": _netting(m.netting, rep),
         "excluded_windows": [

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from crossmargin._checks import choice, real, symbol
 from crossmargin._time import aware_instant, format_expiry_code, format_instant, is_named_expiry
@@ -48,9 +48,13 @@ Kind = Literal["spot", "future", "perpetual", "option"]
 _SETTLEMENTS = ("linear", "inverse")
 
 
-def _validate(c: Any, kind: str) -> None:
-    """Check and normalise the fields every contract has (constructors raise InputError)."""
+def _validate(c: Any) -> None:
+    """Check and normalise the fields every contract has (constructors raise InputError).
+
+    ``kind`` must be the one the class declares (its field's default).
+    """
     name = type(c).__name__
+    kind = type(c).__dataclass_fields__["kind"].default
     object.__setattr__(c, "underlying", symbol(c.underlying, f"{name}.underlying"))
     choice(c.settlement, _SETTLEMENTS, f"{name}.settlement")
     object.__setattr__(c, "multiplier", real(c.multiplier, f"{name}.multiplier", positive=True))
@@ -78,49 +82,45 @@ def _fmt_expiry(expiry: datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Spot:
-    """The underlying asset itself, held as a margined position (delta one)."""
+class _Undated:
+    """What spot and perpetual contracts share: no expiry, a name ``<UNDERLYING>-<code>``."""
 
     underlying: str
     settlement: Settlement = "linear"
     multiplier: float = 1.0
-    kind: Literal["spot"] = "spot"
+    kind: Literal["spot", "perpetual"] = "spot"
+
+    #: The name's tag after the underlying (``SPOT``, ``PERP``).
+    _code: ClassVar[str]
 
     def __post_init__(self) -> None:
-        _validate(self, "spot")
+        _validate(self)
 
     @property
     def name(self) -> str:
-        """Canonical instrument name, e.g. ``BTC-SPOT``."""
-        return f"{self.underlying}-SPOT{_suffix(self.settlement, self.multiplier)}"
+        """Canonical instrument name, e.g. ``BTC-SPOT`` or ``BTC-PERP-INV``."""
+        return f"{self.underlying}-{self._code}{_suffix(self.settlement, self.multiplier)}"
 
     @property
     def expiry(self) -> None:
-        """Spot positions do not expire."""
+        """Spot positions and perpetuals do not expire."""
         return None
 
 
 @dataclass(frozen=True, slots=True)
-class Perpetual:
+class Spot(_Undated):
+    """The underlying asset itself, held as a margined position (delta one)."""
+
+    kind: Literal["spot"] = "spot"
+    _code: ClassVar[str] = "SPOT"
+
+
+@dataclass(frozen=True, slots=True)
+class Perpetual(_Undated):
     """A perpetual swap on ``underlying``."""
 
-    underlying: str
-    settlement: Settlement = "linear"
-    multiplier: float = 1.0
     kind: Literal["perpetual"] = "perpetual"
-
-    def __post_init__(self) -> None:
-        _validate(self, "perpetual")
-
-    @property
-    def name(self) -> str:
-        """Canonical instrument name, e.g. ``BTC-PERP``."""
-        return f"{self.underlying}-PERP{_suffix(self.settlement, self.multiplier)}"
-
-    @property
-    def expiry(self) -> None:
-        """Perpetuals do not expire."""
-        return None
+    _code: ClassVar[str] = "PERP"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ class Future:
     kind: Literal["future"] = "future"
 
     def __post_init__(self) -> None:
-        _validate(self, "future")
+        _validate(self)
 
     @property
     def name(self) -> str:
@@ -155,7 +155,7 @@ class Option:
     kind: Literal["option"] = "option"
 
     def __post_init__(self) -> None:
-        _validate(self, "option")
+        _validate(self)
         object.__setattr__(self, "strike", real(self.strike, "Option.strike", positive=True))
         choice(self.right, ("call", "put"), "Option.right")
 

@@ -316,8 +316,8 @@ def _conservation_error(
     pots = (
         (fund - f_before)
         + out.fees_to_venue
-        + float(out.row_slippage.sum() + out.sale_cost.sum())
-        + (float(out.unit_fund_paid.sum() + out.socialized.sum()) - out.bad_debt)
+        + out.slippage
+        + (out.insurance_paid + out.socialized_total - out.bad_debt)
         + (float(out.adl_pay.sum()) - out.adl_transfer_in)
     )
     return abs(after + pots - before) / max(1.0, scale, f_before)
@@ -408,15 +408,15 @@ def run_regime(
                     np.count_nonzero(out.row_market) + np.count_nonzero(out.row_adl)
                 ),
                 notional_market=out.notional_market,
-                notional_adl=float(out.adl_notional.sum()),
+                notional_adl=out.notional_adl,
                 adl_transfer=out.adl_transfer_in,
                 bad_debt=out.bad_debt,
-                insurance_paid=float(out.unit_fund_paid.sum()),
+                insurance_paid=out.insurance_paid,
                 fees_to_fund=out.fees_to_fund,
                 fees_to_venue=out.fees_to_venue,
-                socialized=float(out.socialized.sum()),
+                socialized=out.socialized_total,
                 uncovered=out.uncovered,
-                slippage=float(out.row_slippage.sum() + out.sale_cost.sum()),
+                slippage=out.slippage,
                 flow={s: float(v) for s, v in out.flow.items()},
                 impact=market.absorb(out.flow, liq.cascade.depth_recovery),
             )

@@ -140,6 +140,26 @@ class RoundResult:
         """Notional closed in the market."""
         return float(self.row_notional.sum())
 
+    @property
+    def notional_adl(self) -> float:
+        """Notional taken over by ADL counterparties."""
+        return float(self.adl_notional.sum())
+
+    @property
+    def slippage(self) -> float:
+        """Slippage paid: in the market closes and in the collateral sales."""
+        return float(self.row_slippage.sum() + self.sale_cost.sum())
+
+    @property
+    def insurance_paid(self) -> float:
+        """Paid out by the insurance fund."""
+        return float(self.unit_fund_paid.sum())
+
+    @property
+    def socialized_total(self) -> float:
+        """Loss socialised over accounts (the last resort)."""
+        return float(self.socialized.sum())
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RoundPlan:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from crossmargin._format import json_number
+from crossmargin.account.health import STATUSES
 from crossmargin.account.report import account_dict
 from crossmargin.liquidation.cascade import CascadeResult
 from crossmargin.liquidation.ledger import EVENT_KINDS, PARTY_NAMES
@@ -20,11 +21,6 @@ __all__ = [
     "plan_dict",
     "venue_dict",
 ]
-
-
-def _f(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _party(code: int, accounts: tuple[str, ...]) -> str:
@@ -64,8 +60,8 @@ def plan_dict(run: LiquidationRun, i: int) -> dict[str, Any]:
                 "closed_in_market": mkt,
                 "closed_by_adl": adl,
                 "mark": mark_of.get(j),
-                "price": _f(out.row_price[k]) if mkt else None,
-                "bankruptcy_price": _f(out.row_bankruptcy_price[k]) if adl else None,
+                "price": json_number(out.row_price[k]) if mkt else None,
+                "bankruptcy_price": json_number(out.row_bankruptcy_price[k]) if adl else None,
                 "notional": float(out.row_notional[k] * fx),
                 "slippage": float(out.row_slippage[k] * fx),
                 "fee": float(out.row_fee[k] * fx),
@@ -85,7 +81,7 @@ def plan_dict(run: LiquidationRun, i: int) -> dict[str, Any]:
         {
             "instrument": names[int(out.adl_instrument[k])],
             "quantity": float(out.adl_quantity[k]),
-            "price": _f(out.adl_price[k]),
+            "price": json_number(out.adl_price[k]),
             "paid": float(out.adl_pay[k] * fx),
         }
         for k in np.flatnonzero(out.adl_account == i)
@@ -141,7 +137,7 @@ def plan_dict(run: LiquidationRun, i: int) -> dict[str, Any]:
             "status": res0.status(i),
             "maintenance_equity": float(res0.maintenance_equity[i]),
             "maintenance_margin": float(res0.maintenance_margin[i]),
-            "margin_ratio": _f(res0.margin_ratio[i]),
+            "margin_ratio": json_number(res0.margin_ratio[i]),
             "rule": "liquidate when maintenance equity < maintenance margin",
         },
         "target": {
@@ -206,7 +202,7 @@ def venue_dict(run: LiquidationRun) -> dict[str, Any]:
     touched[out.triggered] = True
     touched[out.adl_account] = True
     touched |= out.socialized > 0
-    statuses = np.asarray(["healthy", "margin_call", "liquidation", "bankrupt"], dtype=object)
+    statuses = np.asarray(STATUSES, dtype=object)
     liquidated = np.zeros(n, np.bool_)
     liquidated[out.triggered] = True
     rows = [
@@ -238,13 +234,13 @@ def venue_dict(run: LiquidationRun) -> dict[str, Any]:
             "accounts_bankrupt": int(out.bankrupt_units.sum()),
             "accounts_deleveraged": int(np.unique(out.adl_account).size),
             "notional_closed_in_market": out.notional_market,
-            "notional_adl": float(out.adl_notional.sum()),
-            "slippage": float(out.row_slippage.sum() + out.sale_cost.sum()),
+            "notional_adl": out.notional_adl,
+            "slippage": out.slippage,
             "liquidation_fees": out.fees_to_fund + out.fees_to_venue,
             "bad_debt": out.bad_debt,
-            "insurance_fund_paid": float(out.unit_fund_paid.sum()),
+            "insurance_fund_paid": out.insurance_paid,
             "adl_transfer": out.adl_transfer_in,
-            "socialized_loss": float(out.socialized.sum()),
+            "socialized_loss": out.socialized_total,
             "uncovered_bad_debt": out.uncovered,
             "status_before": {
                 s: int((b.status_code == k).sum()) for k, s in enumerate(statuses.tolist())

@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, ModelError
@@ -25,6 +26,7 @@ __all__ = [
     "BUILTIN_PRESETS",
     "MarginModel",
     "ModelInfo",
+    "ModelVariant",
     "available_models",
     "get_model",
     "load_factory",
@@ -60,6 +62,34 @@ class ModelInfo:
     description: str
     source: str
     factory: Callable[[RiskConfig], MarginModel]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVariant:
+    """Base of a model class that serves several registry names (e.g. ``isolated``/``cross``).
+
+    A subclass sets :attr:`ABOUT` (name → description, source), narrows ``name`` to its names
+    and writes ``compute``; :meth:`info` is the registry entry of one of its names.
+    """
+
+    ABOUT: ClassVar[Mapping[str, tuple[str, str]]]
+
+    config: RiskConfig
+    name: str
+
+    @property
+    def description(self) -> str:
+        """One-line description."""
+        return self.ABOUT[self.name][0]
+
+    def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
+        """Compute every account's requirement (the subclass's methodology)."""
+        raise NotImplementedError
+
+    @classmethod
+    def info(cls, name: str) -> ModelInfo:
+        """Registry entry of ``name``: its description and source, built by ``cls(config)``."""
+        return ModelInfo(name, *cls.ABOUT[name], partial(cls, name=name))
 
 
 #: The built-in models, in listing order: name → ``"module:attribute"``. Nothing is imported (and

@@ -12,15 +12,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from crossmargin._arrays import sum_by
-from crossmargin.config import RiskConfig
-from crossmargin.margin.base import ModelInfo
+from crossmargin.margin.base import ModelVariant
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.margin.rules import position_requirements
@@ -70,35 +69,27 @@ def _per_position_batch(name: str, book: ResolvedBook, *, isolated: bool) -> Mar
     )
 
 
-#: Description and source of each per-position model (registry entries below).
-_ABOUT = {
-    "isolated": (
-        "each position margined alone; collateral and P&L not shared",
-        "Deribit standard margin (options); progressive notional tiers (linear)",
-    ),
-    "cross": (
-        "per-position requirements summed; collateral and P&L pooled",
-        "Deribit/Binance standard cross margin",
-    ),
-}
-
-
 @dataclass(frozen=True, slots=True)
-class PerPositionMargin:
+class PerPositionMargin(ModelVariant):
     """Per-position requirements, ``isolated`` or ``cross`` (see module docstring)."""
 
-    config: RiskConfig
-    name: Literal["isolated", "cross"]
+    ABOUT: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "isolated": (
+            "each position margined alone; collateral and P&L not shared",
+            "Deribit standard margin (options); progressive notional tiers (linear)",
+        ),
+        "cross": (
+            "per-position requirements summed; collateral and P&L pooled",
+            "Deribit/Binance standard cross margin",
+        ),
+    }
 
-    @property
-    def description(self) -> str:
-        """One-line description."""
-        return _ABOUT[self.name][0]
+    name: Literal["isolated", "cross"]
 
     def compute(self, book: ResolvedBook, *, detail: bool = False) -> MarginBatch:
         """See module docstring."""
         return _per_position_batch(self.name, book, isolated=self.name == "isolated")
 
 
-ISOLATED = ModelInfo("isolated", *_ABOUT["isolated"], partial(PerPositionMargin, name="isolated"))
-CROSS = ModelInfo("cross", *_ABOUT["cross"], partial(PerPositionMargin, name="cross"))
+ISOLATED = PerPositionMargin.info("isolated")
+CROSS = PerPositionMargin.info("cross")

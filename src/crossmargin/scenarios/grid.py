@@ -20,7 +20,8 @@ which therefore never changes a worst loss.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, Self
 
 import numpy as np
 
@@ -76,17 +77,23 @@ class ScenarioGrid:
         """``up``, ``unchanged`` or ``down``."""
         return _VOL_NAMES[int(self.vol_state[j])]
 
-    def padded(self, n: int) -> ScenarioGrid:
-        """Return the grid padded with base cells to ``n`` scenarios."""
+    def padded(self, n: int) -> Self:
+        """Return the grid padded with base cells (no move, vol unchanged) to ``n`` scenarios."""
         extra = n - self.size
         if extra <= 0:
             return self
-        return ScenarioGrid(
+        return replace(
+            self,
             spot_move=np.concatenate([self.spot_move, np.zeros(extra)]),
             vol_state=np.concatenate([self.vol_state, np.zeros(extra, dtype=np.int64)]),
             weight=np.concatenate([self.weight, np.ones(extra)]),
             kind=self.kind + ("pad",) * extra,
+            **self._padding(extra),
         )
+
+    def _padding(self, extra: int) -> dict[str, Any]:
+        """Further per-cell fields of ``extra`` base cells (a subclass's own columns)."""
+        return {}
 
 
 def build_grid(cfg: GridConfig) -> ScenarioGrid:

@@ -37,19 +37,12 @@ class PresetGrid(ScenarioGrid):
         """``up``, ``unchanged``, ``down`` or a venue-specific name (e.g. ``linear skew``)."""
         return self.vol_names[j]
 
-    def padded(self, n: int) -> PresetGrid:
-        """Return the grid padded with no-move cells to ``n`` scenarios."""
-        extra = n - self.size
-        if extra <= 0:
-            return self
-        return PresetGrid(
-            spot_move=np.concatenate([self.spot_move, np.zeros(extra)]),
-            vol_state=np.concatenate([self.vol_state, np.zeros(extra, dtype=np.int64)]),
-            weight=np.concatenate([self.weight, np.ones(extra)]),
-            kind=self.kind + ("pad",) * extra,
-            labels=self.labels + ("pad",) * extra,
-            vol_names=self.vol_names + ("unchanged",) * extra,
-        )
+    def _padding(self, extra: int) -> dict[str, Any]:
+        """Labels and vol names of ``extra`` no-move cells."""
+        return {
+            "labels": self.labels + ("pad",) * extra,
+            "vol_names": self.vol_names + ("unchanged",) * extra,
+        }
 
 
 def preset_grid(

@@ -27,10 +27,15 @@ program's unit-test market (5 % / 10 % perp ratios, USDC weight 1) and a SOL-lik
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
 import numpy as np
 from pydantic import Field, model_validator
 
 from crossmargin._arrays import sum_by
+from crossmargin._typing import FloatArray, IntArray
 from crossmargin.errors import MarketDataError
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
@@ -142,6 +147,13 @@ def drift_params() -> DriftParams:
     )
 
 
+def _market_column(markets: Sequence[Any], name: str, *, rows: IntArray) -> FloatArray:
+    """Parameter ``name`` of each market (perp or spot), taken at ``rows`` (indices into it)."""
+    if not markets:
+        return np.zeros(0)
+    return np.asarray([getattr(m, name) for m in markets], dtype=np.float64)[rows]
+
+
 def drift_v2(book: ResolvedBook, p: DriftParams, *, detail: bool = False) -> MarginBatch:
     """Margin every account."""
     require_supported(book, INFO.name, kinds=(KIND_PERP,), inverse=False)
@@ -153,12 +165,7 @@ def drift_v2(book: ResolvedBook, p: DriftParams, *, detail: bool = False) -> Mar
     P = underlying_spot(book)[groups.und]
     mk = [p.perp_markets.get(u, p.default_perp) for u in inst.underlyings]
 
-    def perp(name: str) -> np.ndarray:
-        return (
-            np.asarray([getattr(m, name) for m in mk], dtype=np.float64)[groups.und]
-            if mk
-            else np.zeros(0)
-        )
+    perp = partial(_market_column, mk, rows=groups.und)
 
     q = quote_price(book, p.quote_asset, INFO.name) if groups.n else 1.0
     size = np.abs(base)
@@ -176,12 +183,7 @@ def drift_v2(book: ResolvedBook, p: DriftParams, *, detail: bool = False) -> Mar
     # spot balances: deposits weighted into collateral, borrows into the requirement
     sm = [p.spot_markets.get(a, p.default_spot) for a in col.assets]
 
-    def spot(name: str) -> np.ndarray:
-        return (
-            np.asarray([getattr(m, name) for m in sm], dtype=np.float64)[col.asset]
-            if sm
-            else np.zeros(0)
-        )
+    spot = partial(_market_column, sm, rows=col.asset)
 
     amt = np.abs(col.amount)
     mv = np.abs(col.market_value)

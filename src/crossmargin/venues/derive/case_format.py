@@ -35,6 +35,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from crossmargin.margin.presets.derive.params import check_haircut_sum
+
 __all__ = [
     "FIXED18_MAX",
     "PARAMETER_KEYS",
@@ -158,8 +160,7 @@ class CaseCollateral(_Lenient):
 
     @model_validator(mode="after")
     def _haircuts(self) -> CaseCollateral:
-        if self.MMHaircut + self.IMHaircut > 1.0 + 1e-12:
-            raise ValueError("MMHaircut + IMHaircut must not exceed 1 (contract rule)")
+        check_haircut_sum(self.MMHaircut, self.IMHaircut, "MMHaircut + IMHaircut")
         return self
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from crossmargin._format import json_number
 from crossmargin.config.model import config_from_dict
 from crossmargin.engine import compute_margin
 from crossmargin.errors import CrossMarginError
@@ -26,17 +27,13 @@ from crossmargin.venues.derive.translate import case_to_files
 __all__ = ["EngineCheck", "case_report_dict", "engine_check"]
 
 
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
 def _check_dict(c: CaseCheck) -> dict[str, Any]:
     return {
         "name": c.name,
-        "ours": _num(c.ours),
-        "expected": _num(c.expected),
-        "abs_diff": _num(c.abs_diff),
-        "rel_diff": _num(c.rel_diff),
+        "ours": json_number(c.ours),
+        "expected": json_number(c.expected),
+        "abs_diff": json_number(c.abs_diff),
+        "rel_diff": json_number(c.rel_diff),
         "rule": c.rule or None,
         "ok": c.ok,
     }
@@ -96,8 +93,8 @@ def case_report_dict(
                 "vol": sc.vol,
                 "dampening": sc.dampening,
                 "pnl": float(r.scenario_pnl[0, j]),
-                "expected": _num(chk.expected),
-                "rel_diff": _num(chk.rel_diff),
+                "expected": json_number(chk.expected),
+                "rel_diff": json_number(chk.rel_diff),
                 "ok": chk.ok,
             }
         )
@@ -130,7 +127,7 @@ def case_report_dict(
             {
                 "mtm": float(r.eg_mtm[k]),
                 "basis_contingency": float(r.eg_basis[k]),
-                "vol_up_multiplier": _num(float(r.up[int(r.eg_expiry[k])])),
+                "vol_up_multiplier": json_number(float(r.up[int(r.eg_expiry[k])])),
                 "vol_down_multiplier": float(r.down[int(r.eg_expiry[k])]),
                 "static_discount": [
                     float(r.sd_pos[int(r.eg_expiry[k])]),

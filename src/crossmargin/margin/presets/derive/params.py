@@ -35,6 +35,7 @@ __all__ = [
     "DeriveSkewParams",
     "DeriveVolShockParams",
     "VolDirection",
+    "check_haircut_sum",
     "mainnet_params",
     "portfolio_case_params",
 ]
@@ -215,6 +216,18 @@ class DeriveScenario(PresetParams):
         return v.lower() if isinstance(v, str) else v
 
 
+def check_haircut_sum(mm: float, im: float, what: str) -> None:
+    """The PMRM_2 contract's rule: a collateral's MM and IM haircuts add up to at most 1.
+
+    Raises
+    ------
+    ValueError
+        ``what`` (the two fields' names) exceeds 1 (pydantic turns it into a validation error).
+    """
+    if mm + im > 1.0 + 1e-12:
+        raise ValueError(f"{what} must not exceed 1 (contract rule)")
+
+
 class DeriveCollateralParams(PresetParams):
     """One collateral token: haircuts (charged as contingencies) and risk-cancelling flag.
 
@@ -229,8 +242,7 @@ class DeriveCollateralParams(PresetParams):
 
     @model_validator(mode="after")
     def _sum(self) -> DeriveCollateralParams:
-        if self.mm_haircut + self.im_haircut > 1.0 + 1e-12:
-            raise ValueError("mm_haircut + im_haircut must not exceed 1")
+        check_haircut_sum(self.mm_haircut, self.im_haircut, "mm_haircut + im_haircut")
         return self
 
 
