@@ -146,8 +146,7 @@ def cap_netting(
     contract and direction instead of once per position).
     """
     n = rb.n_accounts
-    _, owner, _ = net_position_of_rows(rb.book)
-    many = np.bincount(owner, minlength=n) > 1
+    many = np.bincount(rb.positions.account, minlength=n) > 1  # net positions per account
     multi = np.flatnonzero(many if check is None else many & check)
     if multi.size == 0:
         return batch

@@ -117,16 +117,16 @@ def _run_combo(
     groups: Groups,
     mask: np.ndarray,
     accs: IntArray,
+    g_sel: IntArray,
     *,
     detail: bool,
     cache: UnitCache,
     collateral: tuple[str, ...],
 ) -> _Combo:
-    """Margin the accounts ``accs`` holding exactly ``mask`` and ``collateral``."""
+    """Margin the accounts ``accs`` (groups ``g_sel``) holding exactly ``mask`` and ``collateral``."""
     inst, cfg = book.instruments, book.config
     add = cfg.margin_addons
     core = tuple(inst.underlyings[int(u)] for u in np.flatnonzero(mask))
-    g_sel = np.flatnonzero(np.isin(groups.account, accs)).astype(np.int64)
     cols = np.flatnonzero(mask[inst.und]).astype(np.int64)
     scen = book_scenarios(
         book, core, with_collateral=name in add.wrong_way.models, collateral=collateral
@@ -193,11 +193,13 @@ def var_batch(
         col_assets, col_held = _scenario_collateral(book, name)
         n_und = held.shape[1]
         keys, inv = np.unique(np.concatenate([held, col_held], axis=1), axis=0, return_inverse=True)
+        combo_of_group = inv.ravel()[groups.account]
         for c, key in enumerate(keys):
             mask = key[:n_und]
             if not mask.any():
                 continue
             accs = np.flatnonzero(inv.ravel() == c).astype(np.int64)
+            g_sel = np.flatnonzero(combo_of_group == c).astype(np.int64)
             cb = _run_combo(
                 book,
                 name,
@@ -207,6 +209,7 @@ def var_batch(
                 groups,
                 mask,
                 accs,
+                g_sel,
                 detail=detail,
                 cache=cache,
                 collateral=tuple(a for a, k in zip(col_assets, key[n_und:], strict=True) if k),
@@ -324,7 +327,7 @@ def positions_alone_netted(
     core = np.zeros(pos.n)
     extra = np.zeros(pos.n)
     apc = cfg.var.anti_procyclicality
-    for u in np.unique(inst.und[ii[live]]):
+    for u in np.flatnonzero(np.bincount(inst.und[ii[live]], minlength=1)):
         core_u = (inst.underlyings[int(u)],)
         cols = np.flatnonzero(inst.und == u).astype(np.int64)  # the cache's key: all of u
         at = np.full(inst.n, -1, np.int64)

@@ -138,8 +138,11 @@ def aggregate(
             kept[g0:g1] = pg
         loc = groups.account[g0:g1] - a0
         nb = a1 - a0
-        agg = sparse.csr_matrix((np.ones(g1 - g0), (loc, np.arange(g1 - g0))), shape=(nb, g1 - g0))
-        loss = -np.asarray(agg @ pg)
+        # account losses: minus the sum of the account's group P&L (one sparse product)
+        neg = np.full(g1 - g0, -1.0)
+        loss = np.asarray(
+            sparse.csr_matrix((neg, (loc, np.arange(g1 - g0))), shape=(nb, g1 - g0)) @ pg
+        )
         t = tail_stats(loss, w, alpha)
         m = t.es if kind == "es" else t.var
         measure[a0:a1] = m
@@ -176,7 +179,7 @@ def aggregate(
                 pv2 = np.asarray(q_leg[st.iv][lookup[a0 + both, st.iv]] @ st.unit_v)
             else:
                 assert st.spec.perm is not None
-                pv2 = pv[:, st.spec.perm]
+                pv2 = np.take(pv, st.spec.perm, axis=1)
             np.subtract(base, pv2, out=pv2)
             excess[k][a0 + both] = risk_measure(pv2, w, alpha, kind, scratch=True) - m[both]
 
