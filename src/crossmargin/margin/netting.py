@@ -20,7 +20,10 @@ netted part of every account by the positions-alone sum and reports the differen
 
 The positions alone are one book of one-position accounts (each net position of the book, only
 for accounts that hold more than one), resolved on the same snapshot and configuration and
-margined by the same model in one vectorised call.
+margined by the same model in one vectorised call — unless the model computes the
+positions-alone requirements itself (``var``/``es``: a one-position account's measure is
+homogeneous in quantity, so it is taken once per contract and direction; tests check that it
+equals margining the positions alone).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ historical simulation by default, plain HS or Monte Carlo) with probabilities ``
 
 ``IM = R + add-ons``, ``MM = mm_factor × IM``; then netting never costs: the requirement net of
 the size-driven and collateral add-ons is at most the sum of the account's positions margined
-alone (:mod:`crossmargin.margin.netting`, a ``netting_cap`` credit when it binds). The per-underlying breakdown reports each
+alone (:mod:`crossmargin.margin.netting`, a ``netting_cap`` credit when it binds; the positions
+alone by homogeneity, :func:`positions_alone_netted`). The per-underlying breakdown reports each
 group's *component* (Euler allocation: ES components are tail-weighted group losses and sum to
 ``R``; VaR components are the group losses in the VaR scenario) as its requirement, plus its own
 liquidity add-ons, and the group's *standalone* measure as its scan risk. ``explain`` adds the

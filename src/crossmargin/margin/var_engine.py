@@ -160,23 +160,32 @@ def aggregate(
         sb = m[loc].copy()
         multi = np.flatnonzero(~alone)
         if multi.size:
-            sb[multi] = risk_measure(-pg[multi], w, alpha, kind, scratch=True)
+            if multi.size == pg.shape[0]:
+                lm = np.negative(pg)
+            else:
+                lm = pg[multi]
+                np.negative(lm, out=lm)
+            sb[multi] = risk_measure(lm, w, alpha, kind, scratch=True)
         stand[g0:g1] = sb
         # correlation stresses: L − P_v + P_v^(k), with L + P_v formed once per leg v
-        legs: dict[tuple[int, int], tuple[IntArray, FloatArray, FloatArray]] = {}
+        legs: dict[tuple[int, int], tuple[IntArray, IntArray, FloatArray, FloatArray]] = {}
+        q_rows: dict[tuple[int, int], sparse.csr_matrix] = {}
         for k, st in enumerate(stresses):
             assert lookup is not None
-            if (st.iu, st.iv) not in legs:
+            pair = (st.iu, st.iv)
+            if pair not in legs:
                 gu, gv = lookup[a0:a1, st.iu], lookup[a0:a1, st.iv]
                 both = np.flatnonzero((gu >= 0) & (gv >= 0))
                 pv = pg[gv[both] - g0]
                 base = (loss if both.size == nb else loss[both]) + pv
-                legs[st.iu, st.iv] = (both, pv, base)
-            both, pv, base = legs[st.iu, st.iv]
+                legs[pair] = (both, gv[both], pv, base)
+            both, gvb, pv, base = legs[pair]
             if both.size == 0:
                 continue
             if st.unit_v is not None:
-                pv2 = np.asarray(q_leg[st.iv][lookup[a0 + both, st.iv]] @ st.unit_v)
+                if pair not in q_rows:  # the pair's rotations share the leg's rows
+                    q_rows[pair] = q_leg[st.iv][gvb]
+                pv2 = np.asarray(q_rows[pair] @ st.unit_v)
             else:
                 assert st.spec.perm is not None
                 pv2 = np.take(pv, st.spec.perm, axis=1)
