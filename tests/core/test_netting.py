@@ -22,7 +22,7 @@ from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
 from crossmargin.margin.base import get_model
 from crossmargin.margin.netting import apart_by_account, standalone_sum
-from crossmargin.margin.var import var_batch
+from crossmargin.margin.var import positions_alone_netted, var_batch
 from crossmargin.market.history import bundled_history
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import ResolvedBook, resolve
@@ -88,6 +88,37 @@ def test_correlation_addon_capped_at_the_benefit_it_claws_back(
     core = float(b.im[0]) - sum(float(r.amount[r.account == 0].sum()) for r in b.addons)
     stand = float(np.maximum(b.groups.scan[b.groups.account == 0], 0.0).sum())
     assert corr <= max(stand - core, 0.0) * (1 + 1e-9) + 1e-6
+
+
+def _shortcut_matches(rb: ResolvedBook, kind: str) -> None:
+    """The bound by homogeneity (once per contract and direction) == margining positions alone."""
+    total, apart = standalone_sum(rb, lambda r: var_batch(kind, kind, r, cap=False))
+    fast = np.bincount(
+        rb.positions.account, positions_alone_netted(kind, kind, rb), minlength=rb.n_accounts
+    )
+    np.testing.assert_allclose(fast, total - apart, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=books, kind=st.sampled_from(["var", "es"]))
+def test_positions_alone_by_homogeneity_on_random_books(
+    book: list[tuple[str, float]], kind: str
+) -> None:
+    rb = resolve(Book.from_portfolios([portfolio(*book)]), _market(), _config())
+    _shortcut_matches(rb, kind)
+
+
+@pytest.mark.parametrize("apc", ["stress_weight", "buffer", "floor"])
+@pytest.mark.parametrize("kind", ["var", "es"])
+def test_positions_alone_by_homogeneity_on_the_venue_book(
+    kind: str, apc: str, examples: Any
+) -> None:
+    """Every anti-procyclicality option, every kind of contract of the venue book."""
+    pfs, prefixes = load_portfolios(examples / "venue_accounts.json")
+    snap = load_market(examples / "market_venue.json")
+    cfg = _config()
+    cfg = cfg.model_copy(update={"var": cfg.var.model_copy(update={"anti_procyclicality": apc})})
+    _shortcut_matches(resolve(Book.from_portfolios(pfs, prefixes=prefixes), snap, cfg), kind)
 
 
 def test_audit_pair_es_is_at_most_its_legs() -> None:

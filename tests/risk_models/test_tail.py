@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from crossmargin.scenarios.tail import tail_stats
+from crossmargin.scenarios.tail import tail_measures, tail_stats
 
 #: Exact arithmetic on small integers; only float rounding separates the implementations.
 TOL = 1e-9
@@ -113,3 +113,26 @@ def test_components_sum_to_es(seed: int) -> None:
     assert t.tail_weight is not None
     comp = (t.tail_weight[0] * parts).sum(axis=1)
     assert comp.sum() == pytest.approx(t.es[0], rel=1e-12, abs=1e-12)
+
+
+@given(
+    st.integers(0, 2**31),
+    st.integers(1, 600),
+    st.sampled_from([0.9, 0.975, 0.99]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_values_only_tail_is_tail_stats_bit_for_bit(
+    seed: int, S: int, alpha: float, equal: bool, scratch: bool
+) -> None:
+    """tail_measures (partition of values, equal weights) == tail_stats exactly, ties included."""
+    rng = np.random.default_rng(seed)
+    w = np.full(S, 1.0 / S) if equal else rng.random(S) + 0.1
+    w /= w.sum()
+    loss = rng.standard_normal((6, S)) * 100
+    loss[:2] = np.round(loss[:2] / 50)  # many ties
+    loss[2] = 0.0
+    t = tail_stats(loss, w, alpha)
+    var, es = tail_measures(loss.copy() if scratch else loss, w, alpha, scratch=scratch)
+    np.testing.assert_array_equal(var, t.var)
+    np.testing.assert_array_equal(es, t.es)

@@ -20,7 +20,10 @@ netted part of every account by the positions-alone sum and reports the differen
 
 The positions alone are one book of one-position accounts (each net position of the book, only
 for accounts that hold more than one), resolved on the same snapshot and configuration and
-margined by the same model in one vectorised call.
+margined by the same model in one vectorised call — unless the model computes the
+positions-alone requirements itself (``var``/``es``: a one-position account's measure is
+homogeneous in quantity, so it is taken once per contract and direction; tests check that it
+equals margining the positions alone).
 """
 
 from __future__ import annotations
@@ -132,23 +135,31 @@ def cap_netting(
     compute: Callable[[ResolvedBook], MarginBatch],
     *,
     check: np.ndarray | None = None,
+    alone: Callable[[], FloatArray] | None = None,
 ) -> MarginBatch:
     """Bound every account's netted requirement by its positions margined alone (module doc).
 
     ``IM' = IM − max(0, (IM − apart) − Σ_p (IM_p − apart_p))`` for accounts with two or more
     positions; ``MM`` scales with ``IM``; the reduction is a ``netting_cap`` credit row.
     ``check`` (per account, optional) limits the work to accounts the bound can bind on (a
-    model that knows an account is sub-additive by construction leaves it out).
+    model that knows an account is sub-additive by construction leaves it out). ``alone``
+    (optional) returns ``IM_p − apart_p`` of every net position of ``rb`` (in
+    ``rb.positions`` order) — what ``compute`` gives on :func:`positions_alone`, for a model
+    that can compute it directly (``var``/``es``: homogeneous in quantity, so once per
+    contract and direction instead of once per position).
     """
     n = rb.n_accounts
-    _, owner, _ = net_position_of_rows(rb.book)
-    many = np.bincount(owner, minlength=n) > 1
+    many = np.bincount(rb.positions.account, minlength=n) > 1  # net positions per account
     multi = np.flatnonzero(many if check is None else many & check)
     if multi.size == 0:
         return batch
-    total, apart_alone = standalone_sum(rb, compute, multi)
+    if alone is None:
+        total, apart_alone = standalone_sum(rb, compute, multi)
+        bound = total - apart_alone
+    else:
+        bound = np.full(n, np.nan)
+        bound[multi] = sum_by(rb.positions.account, alone(), n)[multi]
     netted = batch.im - apart_by_account(batch, n)
-    bound = total - apart_alone
     excess = np.where(np.isfinite(bound), netted - bound, 0.0)
     excess = np.where(excess > _REL_TOL * np.maximum(np.abs(bound), 1.0), excess, 0.0)
     hit = np.flatnonzero(excess > 0)

@@ -21,7 +21,8 @@ historical simulation by default, plain HS or Monte Carlo) with probabilities ``
 
 ``IM = R + add-ons``, ``MM = mm_factor × IM``; then netting never costs: the requirement net of
 the size-driven and collateral add-ons is at most the sum of the account's positions margined
-alone (:mod:`crossmargin.margin.netting`, a ``netting_cap`` credit when it binds). The per-underlying breakdown reports each
+alone (:mod:`crossmargin.margin.netting`, a ``netting_cap`` credit when it binds; the positions
+alone by homogeneity, :func:`positions_alone_netted`). The per-underlying breakdown reports each
 group's *component* (Euler allocation: ES components are tail-weighted group losses and sum to
 ``R``; VaR components are the group losses in the VaR scenario) as its requirement, plus its own
 liquidity add-ons, and the group's *standalone* measure as its scan risk. ``explain`` adds the
@@ -41,7 +42,7 @@ from scipy import sparse
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
-from crossmargin.margin.addons.basis import basis_addon
+from crossmargin.margin.addons.basis import basis_addon, basis_of_cells
 from crossmargin.margin.addons.correlation import PreparedStress, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
@@ -49,7 +50,7 @@ from crossmargin.margin.base import ModelInfo
 from crossmargin.margin.batch import assemble_batch
 from crossmargin.margin.netting import cap_netting
 from crossmargin.margin.result import AddOnRows, MarginBatch
-from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate
+from crossmargin.margin.var_engine import AccountPass, UnitCache, aggregate, risk_measure
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.history import bundled_history, history_warnings
 from crossmargin.resolve.book import ResolvedBook
@@ -59,7 +60,7 @@ from crossmargin.scenarios.for_book import book_scenarios
 from crossmargin.scenarios.freshness import history_freshness
 from crossmargin.scenarios.joint import JointScenarioSet
 
-__all__ = ["ES", "VAR", "JointScenarioMargin", "var_batch"]
+__all__ = ["ES", "VAR", "JointScenarioMargin", "positions_alone_netted", "var_batch"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -117,16 +118,16 @@ def _run_combo(
     groups: Groups,
     mask: np.ndarray,
     accs: IntArray,
+    g_sel: IntArray,
     *,
     detail: bool,
     cache: UnitCache,
     collateral: tuple[str, ...],
 ) -> _Combo:
-    """Margin the accounts ``accs`` holding exactly ``mask`` and ``collateral``."""
+    """Margin the accounts ``accs`` (groups ``g_sel``) holding exactly ``mask`` and ``collateral``."""
     inst, cfg = book.instruments, book.config
     add = cfg.margin_addons
     core = tuple(inst.underlyings[int(u)] for u in np.flatnonzero(mask))
-    g_sel = np.flatnonzero(np.isin(groups.account, accs)).astype(np.int64)
     cols = np.flatnonzero(mask[inst.und]).astype(np.int64)
     scen = book_scenarios(
         book, core, with_collateral=name in add.wrong_way.models, collateral=collateral
@@ -188,16 +189,18 @@ def var_batch(
     stand = np.zeros(G)
     combos: list[_Combo] = []
     combo_of = np.full(n_acc, -1, np.int64)
+    cache = UnitCache(book)
     if n_acc and held.any():
-        cache = UnitCache(book)
         col_assets, col_held = _scenario_collateral(book, name)
         n_und = held.shape[1]
         keys, inv = np.unique(np.concatenate([held, col_held], axis=1), axis=0, return_inverse=True)
+        combo_of_group = inv.ravel()[groups.account]
         for c, key in enumerate(keys):
             mask = key[:n_und]
             if not mask.any():
                 continue
             accs = np.flatnonzero(inv.ravel() == c).astype(np.int64)
+            g_sel = np.flatnonzero(combo_of_group == c).astype(np.int64)
             cb = _run_combo(
                 book,
                 name,
@@ -207,6 +210,7 @@ def var_batch(
                 groups,
                 mask,
                 accs,
+                g_sel,
                 detail=detail,
                 cache=cache,
                 collateral=tuple(a for a, k in zip(col_assets, key[n_und:], strict=True) if k),
@@ -291,7 +295,71 @@ def var_batch(
     # every multi-position account is checked, under es too: ES is sub-additive on one scenario
     # set (Acerbi & Tasche 2002), but an account's set can differ from its positions' (the
     # common calendar of its underlyings, depeg scenarios of the collateral it holds)
-    return cap_netting(batch, book, lambda rb: var_batch(name, kind, rb, cap=False))
+    return cap_netting(
+        batch,
+        book,
+        lambda rb: var_batch(name, kind, rb, cap=False),
+        alone=lambda: positions_alone_netted(name, kind, book, cache=cache),
+    )
+
+
+def positions_alone_netted(
+    name: str, kind: str, book: ResolvedBook, *, cache: UnitCache | None = None
+) -> FloatArray:
+    """Per net position: its requirement margined alone, net of the add-ons reported apart.
+
+    What :func:`var_batch` gives a one-position account (no collateral), less its liquidity
+    and concentration add-ons (:data:`~crossmargin.margin.netting.APART_ADDONS`): the core
+    measure, the basis add-on and the anti-procyclicality add-on (one underlying: no
+    correlation breakdown). Such an account's scenarios are its underlying's own set, its loss
+    is ``q`` times the unit loss and VaR/ES are positively homogeneous, so
+    ``R(q) = |q| · R(sign(q) · 1 unit)``: the measure is taken once per contract and direction
+    (``2 × contracts`` rows of ``S`` scenarios), not once per position. ``cache``: the risk
+    arrays of the book's own pass, reused.
+    """
+    inst, pos, cfg = book.instruments, book.positions, book.config
+    alpha = cfg.var.var_confidence if kind == "var" else cfg.var.es_confidence
+    cache = UnitCache(book) if cache is None else cache
+    add = cfg.margin_addons
+    ii, qty = pos.instrument, pos.quantity
+    aq = np.abs(qty)
+    short = (qty < 0).astype(np.int64)
+    live = ~inst.settled[ii]
+    core = np.zeros(pos.n)
+    extra = np.zeros(pos.n)
+    apc = cfg.var.anti_procyclicality
+    for u in np.flatnonzero(np.bincount(inst.und[ii[live]], minlength=1)):
+        core_u = (inst.underlyings[int(u)],)
+        cols = np.flatnonzero(inst.und == u).astype(np.int64)  # the cache's key: all of u
+        at = np.full(inst.n, -1, np.int64)
+        at[cols] = np.arange(cols.size)
+        sel = np.flatnonzero(live & (inst.und[ii] == u))
+        c = at[ii[sel]]
+        scen = book_scenarios(
+            book, core_u, with_collateral=name in add.wrong_way.models, collateral=()
+        )
+        m = _unit_measures(cache.rows(scen, cols), scen.weight, alpha, kind)
+        core[sel] = np.maximum(aq[sel] * m[short[sel], c], 0.0)
+        if apc == "floor":
+            fs = book_scenarios(book, core_u, with_collateral=False, floor=True)
+            unit = joint_unit_pnl(inst, fs, cfg, only=cols)
+            mf = np.maximum(
+                aq[sel] * _unit_measures(unit, fs.weight, alpha, kind)[short[sel], c], 0
+            )
+            extra[sel] = np.maximum(mf - core[sel], 0.0)
+    if apc == "buffer":
+        extra = cfg.var.apc_buffer * core
+    out = core + extra
+    if name in add.basis.models and pos.n:
+        d_not = qty * inst.delta[ii] * inst.spot[ii]
+        out = out + basis_of_cells(d_not[:, None], inst.t[ii][:, None], inst.und[ii], inst, cfg)
+    return out
+
+
+def _unit_measures(unit: FloatArray, w: FloatArray, alpha: float, kind: str) -> FloatArray:
+    """``(2, n)``: the measure of one long (row 0) and one short (row 1) unit of each contract."""
+    n = unit.shape[0]
+    return risk_measure(np.concatenate([-unit, unit]), w, alpha, kind).reshape(2, n)
 
 
 def _history_warnings(book: ResolvedBook, combos: list[_Combo]) -> tuple[MarketWarning, ...]:

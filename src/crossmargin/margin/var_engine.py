@@ -26,7 +26,7 @@ from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups
 from crossmargin.risk.pnl import joint_unit_pnl
 from crossmargin.scenarios.joint import JointScenarioSet
-from crossmargin.scenarios.tail import tail_stats
+from crossmargin.scenarios.tail import tail_measures, tail_stats
 
 __all__ = ["AccountPass", "UnitCache", "aggregate", "risk_measure"]
 
@@ -34,10 +34,15 @@ __all__ = ["AccountPass", "UnitCache", "aggregate", "risk_measure"]
 _BLOCK_CELLS = 1_000_000
 
 
-def risk_measure(loss: FloatArray, w: FloatArray, alpha: float, kind: str) -> FloatArray:
-    """ES (``kind="es"``) or VaR of each row of ``loss`` at confidence ``alpha``."""
-    t = tail_stats(loss, w, alpha)
-    return t.es if kind == "es" else t.var
+def risk_measure(
+    loss: FloatArray, w: FloatArray, alpha: float, kind: str, *, scratch: bool = False
+) -> FloatArray:
+    """ES (``kind="es"``) or VaR of each row of ``loss`` at confidence ``alpha``.
+
+    ``scratch``: ``loss`` is a temporary the call may reorder in place.
+    """
+    var, es = tail_measures(loss, w, alpha, scratch=scratch)
+    return es if kind == "es" else var
 
 
 def _blocks(acc_of_group: IntArray, n_acc: int, S: int) -> Iterator[tuple[int, int, int, int]]:
@@ -121,6 +126,8 @@ def aggregate(
     stand = np.zeros(G)
     excess = [np.zeros(n_acc) for _ in stresses]
     kept = np.zeros((G, S)) if keep else None
+    # the quantities of each rotated leg's contracts, sliced once (not once per block)
+    q_leg = {st.iv: q[:, st.cols] for st in stresses if st.unit_v is not None}
 
     def block(a0: int, a1: int, g0: int, g1: int) -> None:
         # each block writes only its own slices of the outputs (thread-safe)
@@ -131,17 +138,21 @@ def aggregate(
             kept[g0:g1] = pg
         loc = groups.account[g0:g1] - a0
         nb = a1 - a0
-        agg = sparse.csr_matrix((np.ones(g1 - g0), (loc, np.arange(g1 - g0))), shape=(nb, g1 - g0))
-        loss = -np.asarray(agg @ pg)
-        t = tail_stats(loss, w, alpha, keep_weights=full and kind == "es")
+        # account losses: minus the sum of the account's group P&L (one sparse product)
+        neg = np.full(g1 - g0, -1.0)
+        loss = np.asarray(
+            sparse.csr_matrix((neg, (loc, np.arange(g1 - g0))), shape=(nb, g1 - g0)) @ pg
+        )
+        t = tail_stats(loss, w, alpha)
         m = t.es if kind == "es" else t.var
         measure[a0:a1] = m
         worst[a0:a1] = t.worst_index
         worst_loss[a0:a1] = loss[np.arange(nb), t.worst_index]
         if not full:
             return
-        if kind == "es" and t.tail_weight is not None:
-            comp[g0:g1] = -np.sum(t.tail_weight[loc] * pg, axis=1)
+        if kind == "es":  # Euler components: tail-weighted group losses (k scenarios a row)
+            at = t.tail_order[loc]
+            comp[g0:g1] = -np.sum(t.tail_mass[loc] * np.take_along_axis(pg, at, axis=1), axis=1)
         else:
             comp[g0:g1] = -pg[np.arange(g1 - g0), t.var_index[loc]]
         # standalone measure: an account's only group is the account itself
@@ -149,23 +160,37 @@ def aggregate(
         sb = m[loc].copy()
         multi = np.flatnonzero(~alone)
         if multi.size:
-            sb[multi] = risk_measure(-pg[multi], w, alpha, kind)
+            if multi.size == pg.shape[0]:
+                lm = np.negative(pg)
+            else:
+                lm = pg[multi]
+                np.negative(lm, out=lm)
+            sb[multi] = risk_measure(lm, w, alpha, kind, scratch=True)
         stand[g0:g1] = sb
+        # correlation stresses: L − P_v + P_v^(k), with L + P_v formed once per leg v
+        legs: dict[tuple[int, int], tuple[IntArray, IntArray, FloatArray, FloatArray]] = {}
+        q_rows: dict[tuple[int, int], sparse.csr_matrix] = {}
         for k, st in enumerate(stresses):
             assert lookup is not None
-            gu, gv = lookup[a0:a1, st.iu], lookup[a0:a1, st.iv]
-            both = np.flatnonzero((gu >= 0) & (gv >= 0))
+            pair = (st.iu, st.iv)
+            if pair not in legs:
+                gu, gv = lookup[a0:a1, st.iu], lookup[a0:a1, st.iv]
+                both = np.flatnonzero((gu >= 0) & (gv >= 0))
+                pv = pg[gv[both] - g0]
+                base = (loss if both.size == nb else loss[both]) + pv
+                legs[pair] = (both, gv[both], pv, base)
+            both, gvb, pv, base = legs[pair]
             if both.size == 0:
                 continue
-            gvb = gv[both]
-            pv = pg[gvb - g0]
             if st.unit_v is not None:
-                pv2 = np.asarray(q[gvb][:, st.cols] @ st.unit_v)
+                if pair not in q_rows:  # the pair's rotations share the leg's rows
+                    q_rows[pair] = q_leg[st.iv][gvb]
+                pv2 = np.asarray(q_rows[pair] @ st.unit_v)
             else:
                 assert st.spec.perm is not None
-                pv2 = pv[:, st.spec.perm]
-            l2 = loss[both] + pv - pv2
-            excess[k][a0 + both] = risk_measure(l2, w, alpha, kind) - m[both]
+                pv2 = np.take(pv, st.spec.perm, axis=1)
+            np.subtract(base, pv2, out=pv2)
+            excess[k][a0 + both] = risk_measure(pv2, w, alpha, kind, scratch=True) - m[both]
 
     blocks = list(_blocks(groups.account, n_acc, S))
     threads = min(n_threads(), len(blocks))

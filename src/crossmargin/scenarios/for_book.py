@@ -48,7 +48,7 @@ def book_scenarios(
         hist.column(a, needed_by="var/es scenarios")
     history_freshness(hist, core, snap.as_of, vc)  # refuses a stale history unless opted in
     col = book.collateral
-    held_idx = np.unique(col.asset)
+    held_idx = np.flatnonzero(np.bincount(col.asset, minlength=len(col.assets)))  # sorted, unique
     if collateral is not None:
         want = set(collateral)
         held_idx = np.asarray([a for a in held_idx.tolist() if col.assets[a] in want], np.int64)

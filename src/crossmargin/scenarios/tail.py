@@ -24,7 +24,7 @@ import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 
-__all__ = ["TailStats", "tail_stats"]
+__all__ = ["TailStats", "tail_measures", "tail_stats"]
 
 _EPS = 1e-12
 
@@ -43,6 +43,9 @@ class TailStats:
         ``(n,)`` scenario of the largest loss.
     tail_weight
         ``(n, S)`` ES tail weights (each row sums to 1), or ``None`` if not requested.
+    tail_order, tail_mass
+        ``(n, k)`` the ``k`` worst scenarios of each row (worst first) and their ES tail
+        weights: the non-zero part of ``tail_weight``, always returned.
     """
 
     var: FloatArray
@@ -50,6 +53,61 @@ class TailStats:
     var_index: IntArray
     worst_index: IntArray
     tail_weight: FloatArray | None
+    tail_order: IntArray
+    tail_mass: FloatArray
+
+
+def _tail_size(weight: FloatArray, tau: float) -> int:
+    """How many of a row's worst scenarios can carry its tail (``k`` of :func:`tail_stats`)."""
+    # k = how many of the *lightest* scenarios it takes to exceed tau, one more for the boundary
+    light = np.cumsum(np.sort(weight))
+    return min(weight.size, int(np.searchsorted(light, tau + _EPS, side="right")) + 2)
+
+
+def _tail(
+    ls: FloatArray, ws: FloatArray, tau: float
+) -> tuple[FloatArray, FloatArray, IntArray, FloatArray]:
+    """``(var, es, j, tw)`` of rows of losses ``ls`` sorted worst first, with weights ``ws``.
+
+    ``j`` is the position of the VaR scenario, ``tw`` each sorted scenario's weight in the tail.
+    """
+    k = ls.shape[1]
+    cw = np.cumsum(ws, axis=1)
+    j = np.argmax(cw > tau + _EPS, axis=1)
+    j = np.where(cw[:, -1] > tau + _EPS, j, k - 1)
+    var = ls[np.arange(ls.shape[0]), j]
+    tw = np.clip(tau - (cw - ws), 0.0, ws)  # weight of each sorted scenario inside the tail
+    es = np.sum(tw * ls, axis=1) / tau
+    return var, es, j, tw
+
+
+def tail_measures(
+    loss: FloatArray, weight: FloatArray, alpha: float, *, scratch: bool = False
+) -> tuple[FloatArray, FloatArray]:
+    """``(VaR, ES)`` of each row of ``loss`` — the values of :func:`tail_stats`, nothing else.
+
+    With equal scenario weights the tail depends on the values only, not on which scenarios
+    carry them: a partition of the values (no index array) and a sort of the ``k`` worst give
+    the same numbers as :func:`tail_stats` at about half the cost. Unequal weights (a stress
+    segment) need the scenarios and use :func:`tail_stats`. With ``scratch`` the rows of
+    ``loss`` (a temporary of the caller) are partitioned in place instead of copied.
+    """
+    n, S = loss.shape
+    if n == 0 or S == 0 or np.any(weight != weight[0]):
+        t = tail_stats(loss, weight, alpha)
+        return t.var, t.es
+    tau = 1.0 - alpha
+    k = _tail_size(weight, tau)
+    top = loss
+    if k < S:
+        if scratch and loss.flags.writeable:
+            loss.partition(S - k, axis=1)
+        else:
+            top = np.partition(loss, S - k, axis=1)
+        top = top[:, S - k :]
+    ls = -np.sort(-top, axis=1)  # worst first
+    var, es, _, _ = _tail(ls, np.broadcast_to(weight[:k], ls.shape), tau)
+    return np.asarray(var, dtype=np.float64), np.asarray(es, dtype=np.float64)
 
 
 def tail_stats(
@@ -73,11 +131,10 @@ def tail_stats(
     if n == 0:
         z = np.zeros(0)
         zi = np.zeros(0, np.int64)
-        return TailStats(z, z, zi, zi, np.zeros((0, S)) if keep_weights else None)
-    # only the k worst scenarios of a row can be in its tail: k = how many of the *lightest*
-    # scenarios it takes to exceed tau (one more for the boundary) — a partition, not a sort
-    light = np.cumsum(np.sort(weight))
-    k = min(S, int(np.searchsorted(light, tau + _EPS, side="right")) + 2)
+        tw0 = np.zeros((0, S)) if keep_weights else None
+        return TailStats(z, z, zi, zi, tw0, np.zeros((0, 0), np.int64), np.zeros((0, 0)))
+    # only the k worst scenarios of a row can be in its tail — a partition, not a sort
+    k = _tail_size(weight, tau)
     if k < S:
         cand = np.argpartition(loss, S - k, axis=1)[:, S - k :]  # the k largest losses
     else:
@@ -86,22 +143,19 @@ def tail_stats(
     o = np.lexsort((cand, -lc), axis=1)  # worst first, ties by scenario index
     order = np.take_along_axis(cand, o, axis=1)
     ls = np.take_along_axis(lc, o, axis=1)
-    ws = weight[order]
-    cw = np.cumsum(ws, axis=1)
-    j = np.argmax(cw > tau + _EPS, axis=1)
-    j = np.where(cw[:, -1] > tau + _EPS, j, k - 1)
+    var, es, j, tw = _tail(ls, weight[order], tau)
     rows = np.arange(n)
-    var = ls[rows, j]
-    tw = np.clip(tau - (cw - ws), 0.0, ws)  # weight of each sorted scenario inside the tail
-    es = np.sum(tw * ls, axis=1) / tau
+    mass = tw / tau
     tail_weight = None
     if keep_weights:
         tail_weight = np.zeros((n, S))
-        np.put_along_axis(tail_weight, order, tw / tau, axis=1)
+        np.put_along_axis(tail_weight, order, mass, axis=1)
     return TailStats(
         var=np.asarray(var, dtype=np.float64),
         es=np.asarray(es, dtype=np.float64),
         var_index=order[rows, j].astype(np.int64),
         worst_index=order[:, 0].astype(np.int64),
         tail_weight=tail_weight,
+        tail_order=np.asarray(order, np.int64),
+        tail_mass=mass,
     )
