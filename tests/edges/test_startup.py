@@ -3,7 +3,9 @@
 ``crossmargin --help`` must import no library module beyond typer (no NumPy, pandas, SciPy,
 Arrow, matplotlib, pydantic); ``import crossmargin`` imports nothing heavy until a name is used;
 ``margin`` on a portfolio file imports no pandas, Arrow or matplotlib, whatever the model (the
-bundled price history every snapshot carries is read with NumPy). ``benchmarks/bench_cli.py``
+bundled price history every snapshot carries is read with NumPy), and no SciPy when nothing needs
+it (no option priced, no scenario matrix built: ``isolated``/``cross`` on a book of perpetuals
+and futures). ``benchmarks/bench_cli.py``
 measures the times (docs/performance.md).
 """
 
@@ -150,6 +152,21 @@ def test_margin_start_up_imports_no_table_or_plot_library(
     assert proc.returncode == 0, proc.stderr[-800:]
     assert "numpy" in mods  # the margin was really computed in this process
     assert not mods & set(FOR_TABLES_AND_PLOTS), sorted(mods & set(FOR_TABLES_AND_PLOTS))
+
+
+@pytest.mark.parametrize("model", ["isolated", "cross"])
+def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: Path) -> None:
+    """SciPy (~0.35 s) is imported where an option is priced or a scenario matrix is built."""
+    book = json.loads((EX / "crypto_book.json").read_text())
+    book["positions"] = [p for p in book["positions"] if p["instrument"].count("-") <= 1]
+    assert book["positions"]  # perpetuals and futures of the example
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(book))
+    mods, proc = _modules_after(
+        "margin", str(path), "-m", str(EX / "market_crypto.json"), "--model", model
+    )
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert "numpy" in mods and "scipy" not in mods
 
 
 def test_bundled_closes_read_with_numpy_equal_pandas_reading_of_the_file() -> None:
