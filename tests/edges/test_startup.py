@@ -2,9 +2,11 @@
 
 ``crossmargin --help`` must import no library module beyond typer (no NumPy, pandas, SciPy,
 Arrow, matplotlib, pydantic); ``import crossmargin`` imports nothing heavy until a name is used;
-``margin`` on a portfolio file imports no matplotlib (plots only). (It does import pandas today:
-``load_market`` attaches the bundled price history to every snapshot and reads it with pandas.) ``benchmarks/bench_cli.py`` measures the
-times (docs/performance.md).
+``margin`` on a portfolio file imports no pandas, Arrow or matplotlib, whatever the model (the
+bundled price history every snapshot carries is read with NumPy), and no SciPy when nothing needs
+it (no option priced, no scenario matrix built: ``isolated``/``cross`` on a book of perpetuals
+and futures). ``benchmarks/bench_cli.py``
+measures the times (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -99,3 +101,90 @@ def test_every_public_name_still_resolves() -> None:
         with pytest.raises(AttributeError):
             mod.no_such_name  # noqa: B018
         assert set(mod.__all__) <= set(dir(mod))
+
+
+#: Runs the command line in this process and prints, at exit, the heavy packages it imported.
+_DRIVER = (
+    "import sys, atexit, json\n"
+    "atexit.register(lambda: print('IMPORTED ' + json.dumps(sorted("
+    "{m.split('.')[0] for m in sys.modules})), file=sys.stderr))\n"
+    "sys.argv = ['crossmargin', *sys.argv[1:]]\n"
+    "from crossmargin.cli.app import main\n"
+    "main()\n"
+)
+
+
+def _modules_after(*args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Top-level packages in ``sys.modules`` when ``crossmargin ARGS`` exits (fresh process)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _DRIVER, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    line = next((x for x in proc.stderr.splitlines() if x.startswith("IMPORTED ")), "")
+    assert line, proc.stderr[-800:]
+    return set(json.loads(line.removeprefix("IMPORTED "))), proc
+
+
+@pytest.mark.parametrize(
+    ("book", "market", "model"),
+    [
+        ("crypto_book.json", "market_crypto.json", "portfolio"),
+        ("crypto_book.json", "market_crypto.json", "isolated"),
+        ("crypto_book.json", "market_crypto.json", "cross"),
+        ("crypto_book.json", "market_crypto.json", "span"),
+        ("crypto_book.json", "market_crypto.json", "okx-pm"),
+        ("crypto_book.json", "market_crypto.json", "var"),
+        ("index_book.json", "market_index.json", "portfolio"),
+        ("hedged_book.json", "market_crypto.json", "es"),
+    ],
+)
+def test_margin_start_up_imports_no_table_or_plot_library(
+    book: str, market: str, model: str
+) -> None:
+    """The guard of the start-up time: a regression that imports pandas (~0.6 s) fails here."""
+    args = ["margin", str(EX / book), "-m", str(EX / market), "--model", model]
+    if model in ("var", "es"):
+        args.append("--allow-stale-history")  # the bundled closes end before the examples' as_of
+    mods, proc = _modules_after(*args)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert "numpy" in mods  # the margin was really computed in this process
+    assert not mods & set(FOR_TABLES_AND_PLOTS), sorted(mods & set(FOR_TABLES_AND_PLOTS))
+
+
+@pytest.mark.parametrize("model", ["isolated", "cross"])
+def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: Path) -> None:
+    """SciPy (~0.35 s) is imported where an option is priced or a scenario matrix is built."""
+    book = json.loads((EX / "crypto_book.json").read_text())
+    book["positions"] = [p for p in book["positions"] if p["instrument"].count("-") <= 1]
+    assert book["positions"]  # perpetuals and futures of the example
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(book))
+    mods, proc = _modules_after(
+        "margin", str(path), "-m", str(EX / "market_crypto.json"), "--model", model
+    )
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert "numpy" in mods and "scipy" not in mods
+
+
+def test_bundled_closes_read_with_numpy_equal_pandas_reading_of_the_file() -> None:
+    """The NumPy reader of the shipped CSV gives what ``pandas.read_csv`` gives, cell for cell."""
+    import numpy as np
+    import pandas as pd
+
+    from crossmargin.history import DROPPED_PRINTS, daily_closes
+    from crossmargin.market.history import bundled_history
+
+    d = daily_closes()
+    ref = pd.read_csv(EX.parent / "data" / "daily_closes_1990_2026.csv", parse_dates=["date"])
+    ref = ref.set_index("date").sort_index()
+    for col, start, end, _ in DROPPED_PRINTS:
+        ref.loc[start:end, col] = np.nan
+    assert d.columns == tuple(ref.columns)
+    assert np.array_equal(d.dates, ref.index.to_numpy().astype("datetime64[ns]"))
+    assert np.array_equal(d.prices, ref.to_numpy(), equal_nan=True)
+    assert np.isnan(d.prices).any() and not d.prices.flags.writeable
+    h = bundled_history()
+    assert h.times is d.dates and h.prices is d.prices and h.assets == d.columns

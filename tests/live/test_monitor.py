@@ -171,6 +171,18 @@ def test_quiet_and_live_view(venue: Venue) -> None:
         assert part in live.stdout
 
 
+def test_progress_bar_on_stderr_and_quiet_turns_it_off(venue: Venue) -> None:
+    n = len(venue.ticks.read_text().splitlines())
+    r = monitor(venue, "--format", "json", "--progress")
+    assert r.exit_code == 0, r.stderr
+    assert "replay" in r.stderr and f"{n}/{n}" in r.stderr  # the bar's final state, once
+    assert lines(r.stdout)[-1]["type"] == "summary"  # stdout: JSON lines only
+    plain = monitor(venue, "--format", "json")  # stderr not a terminal: no bar by default
+    assert plain.exit_code == 0 and plain.stderr == "" and plain.stdout == r.stdout
+    q = monitor(venue, "--format", "json", "--progress", "--quiet")
+    assert q.exit_code == 0 and q.stderr == "" and len(q.stdout.splitlines()) == 1
+
+
 def test_bad_tick_file_exits_2_and_writes_nothing(venue: Venue, tmp_path: Path) -> None:
     text = venue.ticks.read_text().splitlines()
     bad = json.loads(text[149])

@@ -3,7 +3,8 @@
 Exit codes: 0 success; 2 input or usage error (bad file, bad market data, unknown model, bad
 option value — one line ``error: <path>: <reason>`` on stderr, nothing written); 1 internal error
 or out of memory (one line too), and ``whatif`` when the trades are not allowed (its result is
-printed on stdout, no error line). See :mod:`crossmargin.cli.errors`.
+printed on stdout, no error line); 141 when the reader of stdout closed the pipe
+(``crossmargin margin … | head -1``: no message). See :mod:`crossmargin.cli.errors`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 import typer
 
+from crossmargin.cli.errors import stdout_closed
 from crossmargin.cli.lazy import LazyCommands
 
 __all__ = ["app", "main"]
@@ -37,7 +39,12 @@ def _root() -> None:
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(prog_name="crossmargin")
+        try:
+            app(prog_name="crossmargin")
+        finally:  # what is still buffered reaches the pipe here, or finds it closed
+            sys.stdout.flush()
+    except BrokenPipeError:  # outside a command (help text) or at the final flush
+        sys.exit(stdout_closed().exit_code)
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         print("error: crossmargin: interrupted", file=sys.stderr)
         sys.exit(130)

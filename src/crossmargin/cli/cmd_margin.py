@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
@@ -56,12 +57,60 @@ def _one_or_many(items: list[dict[str, object]]) -> object:
     return items[0] if len(items) == 1 else {"accounts": items}
 
 
-def _accounts(inp: Inputs, check: bool) -> tuple[list[Portfolio], int]:
-    """The accounts to margin and how many of them are reported (venue parts come after)."""
+class _Sources(NamedTuple):
+    """The source options the three commands share (besides the files)."""
+
+    from_: list[str] | None
+    check: bool
+    as_of: str | None
+    feed_map: list[str] | None
+    allow_stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Book:
+    """The loaded inputs of a command and the accounts it margins."""
+
+    inp: Inputs
+    #: The accounts to margin: the file's, or a venue book's whole account then its parts.
+    portfolios: list[Portfolio]
+    #: How many of them are reported (a venue book's parts come after its whole account).
+    n_out: int
+
+    @property
+    def prefixes(self) -> list[str] | None:
+        """The accounts' paths in the input (``None`` when they are not the file's)."""
+        return self.inp.prefixes if len(self.portfolios) == len(self.inp.prefixes) else None
+
+
+def _load_book(
+    portfolio: list[Path] | None,
+    market: Path | None,
+    config: Path | None,
+    history: Path | None,
+    sources: _Sources,
+    *,
+    venue_parts: bool,
+) -> _Book:
+    """Load and check every input of ``margin``/``explain``/``compare`` before computing.
+
+    ``venue_parts``: margin each venue's part of an account spread over venues too.
+    """
+    inp = load_command_inputs(
+        portfolio,
+        market,
+        config,
+        history,
+        from_=sources.from_,
+        as_of=sources.as_of,
+        feed_map=sources.feed_map,
+        check=sources.check,
+        allow_stale_history=sources.allow_stale,
+    )
     vb = inp.venue_book
     if vb is None:
-        return inp.portfolios, len(inp.portfolios)
-    return (vb.portfolios if check else vb.portfolios[:1]), 1
+        return _Book(inp, inp.portfolios, len(inp.portfolios))
+    return _Book(inp, vb.portfolios if venue_parts else vb.portfolios[:1], 1)
 
 
 def _venue_extras(inp: Inputs, res: AccountResults, check: bool) -> dict[str, Any]:
@@ -101,25 +150,18 @@ def margin(
     model_info(model)
     with OutputFiles() as files:
         files.declare("--plot", plot, suffixes=(".png",))
-        inp = load_command_inputs(
-            portfolio,
-            market,
-            config,
-            history,
-            from_=from_,
-            as_of=as_of,
-            feed_map=feed_map,
-            check=check,
-            allow_stale_history=allow_stale,
-        )
-        pfs, n_out = _accounts(inp, check)
+        book = _load_book(
+            portfolio, market, config, history, _Sources(from_, check, as_of, feed_map, allow_stale),
+            venue_parts=check,
+        )  # fmt: skip
+        inp = book.inp
         res = compute_margin(
-            pfs,
+            book.portfolios,
             inp.snapshot,
             model=model,
             config=inp.config,
             detail=plot is not None,
-            prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
+            prefixes=book.prefixes,
         )
         if plot is not None:
             if res.batch.scenario_pnl is None:
@@ -130,7 +172,7 @@ def margin(
 
             files.stage("--plot", lambda p: plot_scenarios(res, p))
             files.commit()
-    items = [account_dict(res, i) for i in range(n_out)]
+    items = [account_dict(res, i) for i in range(book.n_out)]
     extra = _venue_extras(inp, res, check)
     if fmt is Format.json:
         items[0].update(extra)
@@ -167,29 +209,20 @@ def explain(
     underlying, each venue's net delta and IM alone beside the whole account's.
     """
     model_info(model)
-    inp = load_command_inputs(
-        portfolio,
-        market,
-        config,
-        history,
-        from_=from_,
-        as_of=as_of,
-        feed_map=feed_map,
-        check=check,
-        allow_stale_history=allow_stale,
-    )
-    vb = inp.venue_book
-    pfs = vb.portfolios if vb is not None else inp.portfolios
-    n_out = 1 if vb is not None else len(pfs)
+    book = _load_book(
+        portfolio, market, config, history, _Sources(from_, check, as_of, feed_map, allow_stale),
+        venue_parts=True,
+    )  # fmt: skip
+    inp, vb = book.inp, book.inp.venue_book
     res = compute_margin(
-        pfs,
+        book.portfolios,
         inp.snapshot,
         model=model,
         config=inp.config,
         detail=True,
-        prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
+        prefixes=book.prefixes,
     )
-    items = [explain_dict(res, i) for i in range(n_out)]
+    items = [explain_dict(res, i) for i in range(book.n_out)]
     extra = _venue_extras(inp, res, check)
     if vb is not None and len(vb.portfolios) > 1:
         extra["cross_venue_offsets"] = offsets_dict(res, vb)
@@ -260,37 +293,28 @@ def compare_cmd(
             model_info(m)
         except ModelError as exc:
             raise InputError(exc.reason, path="--models") from None
-    inp = load_command_inputs(
-        portfolio,
-        market,
-        config,
-        history,
-        from_=from_,
-        as_of=as_of,
-        feed_map=feed_map,
-        check=check,
-        allow_stale_history=allow_stale,
-    )
-    vb = inp.venue_book
-    pfs = vb.portfolios if vb is not None else inp.portfolios
+    book = _load_book(
+        portfolio, market, config, history, _Sources(from_, check, as_of, feed_map, allow_stale),
+        venue_parts=True,
+    )  # fmt: skip
+    inp, vb = book.inp, book.inp.venue_book
     unavailable: dict[str, str] = {}
     # every model is tried: one that cannot margin the book (a preset that does not cover an
     # instrument, var/es without history) is a column with its reason, not the end of the run
     results = compare(
-        pfs,
+        book.portfolios,
         inp.snapshot,
         models=names,
         config=inp.config,
-        prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None,
+        prefixes=book.prefixes,
         optional=names,
         unavailable=unavailable,
     )
     if not results:  # every one failed: the first one's own error, naming its field
-        compare(pfs, inp.snapshot, models=names[:1], config=inp.config,
-                prefixes=inp.prefixes if len(pfs) == len(inp.prefixes) else None, optional=())  # fmt: skip
+        compare(book.portfolios, inp.snapshot, models=names[:1], config=inp.config,
+                prefixes=book.prefixes, optional=())  # fmt: skip
         raise InputError(unavailable[names[0]], path="--models")  # pragma: no cover
-    n = 1 if vb is not None else next(iter(results.values())).n
-    items = [comparison_dict(results, i, unavailable=unavailable) for i in range(n)]
+    items = [comparison_dict(results, i, unavailable=unavailable) for i in range(book.n_out)]
     # the venue's own figures are compared with the portfolio model (else the first column)
     extra = _venue_extras(inp, results.get("portfolio", next(iter(results.values()))), check)
     if vb is not None and len(vb.portfolios) > 1:

@@ -31,6 +31,7 @@ from crossmargin.cli.errors import EXIT_INTERNAL, fail, handle_errors
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.live_view import LatencyStats, LiveView, event_line, print_summary
 from crossmargin.cli.output import dumps_line
+from crossmargin.cli.progress import ProgressOpt, progress_bar, show_progress
 from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
@@ -253,8 +254,10 @@ def monitor(
     ] = AutoLiquidate.off,
     fmt: FormatOpt = Format.table,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Only the final summary, no events")
+        bool,
+        typer.Option("--quiet", "-q", help="Only the final summary: no events, no progress bar"),
     ] = False,
+    progress: ProgressOpt = None,
     tick_format: Annotated[
         TickFormatChoice | None,
         typer.Option("--tick-format", help="Tick file format (default: from the file name)"),
@@ -375,8 +378,19 @@ def monitor(
                         view.draw(run.rows(view.rows))
                 view.draw(run.rows(view.rows))
         else:
-            for step in steps:
-                run.step(step)
+            # the bar is drawn on stderr; by default not when the events go to the same terminal
+            bar = progress_bar(
+                show_progress(progress, quiet)
+                and (progress is not None or not (run.printing and out.isatty())),
+                counter="{task.completed} updates"
+                if total is None
+                else "{task.completed}/{task.total}",
+            )
+            with bar:
+                task = bar.add_task("replay", total=total)
+                for step in steps:
+                    run.step(step)
+                    bar.advance(task)
         complete = limit is None or run.kinds["applied"] + run.kinds["refused"] < limit
         sweep = engine.sweep() if complete else None
         if sweep is not None:

@@ -31,6 +31,7 @@ from typer.core import TyperGroup
 from crossmargin.errors import CrossMarginError, InputError, MarketDataError, ModelError
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_INPUT",
     "EXIT_INTERNAL",
     "EXIT_NOT_ALLOWED",
@@ -44,6 +45,25 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 1
 #: ``whatif``: the trades are not allowed (the result is printed; not an error line).
 EXIT_NOT_ALLOWED = 1
+#: The reader of stdout went away (``crossmargin margin … | head -1``): no message, the code
+#: of a Unix tool ended by SIGPIPE (128 + 13), so ``set -o pipefail`` still sees a cut output.
+EXIT_BROKEN_PIPE = 141
+
+
+def stdout_closed() -> typer.Exit:
+    """The exit of a command whose stdout pipe was closed by its reader (quiet, code 141).
+
+    What is still buffered for stdout goes to ``os.devnull`` — flushing it at interpreter exit
+    would raise ``BrokenPipeError`` again, printed as "Exception ignored ...".
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout is not a file descriptor
+        pass
+    return typer.Exit(EXIT_BROKEN_PIPE)
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -107,6 +127,12 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except MemoryError as exc:  # also pyarrow's ArrowMemoryError
             raise _out_of_memory(_one_line(str(exc)), command) from None
         except typer.Exit:
+            raise
+        except BrokenPipeError:  # not an error of the command: its reader stopped reading
+            raise stdout_closed() from None
+        except SystemExit as exc:
+            if isinstance(exc.__context__, BrokenPipeError):  # rich's own exit on a closed pipe
+                raise stdout_closed() from None
             raise
         except Exception as exc:
             if _arrow_out_of_memory(exc):

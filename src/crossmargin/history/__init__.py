@@ -9,8 +9,18 @@ from crossmargin.history.bundled import (
     DAILY_COLUMNS,
     DAILY_FILE,
     DROPPED_PRINTS,
+    DailyCloses,
+    daily_closes,
     load_daily_closes,
     load_hourly_btc,
 )
 
-__all__ = ["DAILY_COLUMNS", "DAILY_FILE", "DROPPED_PRINTS", "load_daily_closes", "load_hourly_btc"]
+__all__ = [
+    "DAILY_COLUMNS",
+    "DAILY_FILE",
+    "DROPPED_PRINTS",
+    "DailyCloses",
+    "daily_closes",
+    "load_daily_closes",
+    "load_hourly_btc",
+]

@@ -239,11 +239,14 @@ def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory
 @lru_cache(maxsize=1)
 def bundled_history() -> PriceHistory:
     """The bundled daily closes 1990-2026 (see ``crossmargin/data/README.md``)."""
-    from crossmargin.history import load_daily_closes
+    from crossmargin.history import daily_closes
 
-    return history_from_frame(
-        load_daily_closes(),
-        source="bundled daily closes (crossmargin/data/daily_closes_1990_2026.csv)",
+    d = daily_closes()  # read with NumPy and checked there: no pandas on the margin path
+    return PriceHistory(
+        d.dates,
+        d.columns,
+        d.prices,
+        "bundled daily closes (crossmargin/data/daily_closes_1990_2026.csv)",
     )
 
 
