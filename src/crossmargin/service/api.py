@@ -252,6 +252,11 @@ def _issued(issued: IssuedKey) -> JSONResponse:
 
 
 # -- accounts ---------------------------------------------------------------------------------------
+#: Error answers of a route applying one journaled input of an account, and its repeat answer.
+_INPUT = (400, 404, 409, 413, 415)
+_REPEATED = (200, TradeOut, "a repeated id: the first answer")
+
+
 @_endpoint(
     "POST", "/accounts", "admin", "Open an account", (201, AccountCreated, "created"),
     400, 409, 413, 415, body="PortfolioIn",
@@ -346,8 +351,7 @@ async def explain_account(request: Request, account: OwnAccount) -> JSONResponse
 
 @_endpoint(
     "POST", "/accounts/{account}/trades", "own", "Submit a trade (pre-trade checked)",
-    (201, TradeOut, "accepted and journaled"), 400, 404, 409, 413, 415,
-    more=(200, TradeOut, "a repeated id: the first answer"), body="TradeIn",
+    (201, TradeOut, "accepted and journaled"), *_INPUT, more=_REPEATED, body="TradeIn",
 )  # fmt: skip
 async def post_trade(request: Request, account: OwnAccount) -> JSONResponse:
     """Apply an executed trade, pre-trade checked.
@@ -380,8 +384,7 @@ async def whatif(request: Request, account: OwnAccount) -> JSONResponse:
 
 @_endpoint(
     "POST", "/accounts/{account}/collateral", "own", "Deposit or withdraw collateral",
-    (201, TradeOut, "applied and journaled"), 400, 404, 409, 413, 415,
-    more=(200, TradeOut, "a repeated id: the first answer"), body="CollateralIn",
+    (201, TradeOut, "applied and journaled"), *_INPUT, more=_REPEATED, body="CollateralIn",
 )  # fmt: skip
 async def post_collateral(request: Request, account: OwnAccount) -> JSONResponse:
     """A deposit, or a withdrawal.
