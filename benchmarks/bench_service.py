@@ -18,6 +18,9 @@ Starts ``crossmargin serve`` (its own process, SQLite store, the venue example p
   (``/v1/events/stream``) by a subscribed client — from just before the POST to the event's
   arrival.
 
+Each row also gives the CPU time per request of the server process (all its threads; for the
+library baseline, of this process): on a loaded machine it moves far less than the latencies.
+
 The load clients are raw HTTP/1.1 over asyncio streams (one keep-alive connection each): on a
 small machine they share the CPU with the server, and httpx's per-request cost would be most
 of what is measured. The machine's load average is printed at the start and at the end.
@@ -90,7 +93,7 @@ def pct(a: list[float], q: float) -> float:
 
 def line(name: str, lat: list[float], seconds: float, cpu_s: float | None = None) -> str:
     n = len(lat)
-    cpu = f"  server CPU {cpu_s / n * 1e3:6.2f} ms/req" if cpu_s is not None and n else ""
+    cpu = f"  CPU {cpu_s / n * 1e3:6.2f} ms/req" if cpu_s is not None and n else ""
     return (
         f"  {name:<44} n={n:>6}  p50 {pct(lat, 50):7.2f} ms  p99 {pct(lat, 99):7.2f} ms  "
         f"{n / seconds:8.0f} req/s{cpu}"
