@@ -5,7 +5,8 @@ The test starts the service itself (a thread, a free loopback port) and the brow
 browser is ``/usr/bin/chromium``, installed by ``.ci/system-deps``). It logs in with the admin
 key, reads the accounts table and the status counts, posts a market crash through the API and
 watches, without a reload, the account turn red and the event appear; then drills down into
-the account. Screenshots go to ``$CROSSMARGIN_ARTIFACTS`` (default: the test's temp dir).
+the account (breakdown, heat map, what-if form, the account Greeks table with the API's
+numbers) and into an option book's Greeks. Screenshots go to ``$CROSSMARGIN_ARTIFACTS`` (default: the test's temp dir).
 
 The page loads nothing from the internet: every request the browser makes is checked to go to
 the service's own origin.
