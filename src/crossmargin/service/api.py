@@ -225,13 +225,9 @@ def _summary_of(account: str) -> Callable[[LiveEngine, list[Ack]], Any]:
 
 async def _apply_to_account(request: Request, account: str, update: Update) -> JSONResponse:
     """Apply one input of an existing account; 201 with the account after it (409 if refused)."""
-    acks, summary = (
-        await service(request)
-        .need_worker()
-        .apply(
-            [update], received_at(request.scope), check=_exists(account), then=_summary_of(account)
-        )
-    )
+    worker = service(request).need_worker()
+    check, then = _exists(account), _summary_of(account)
+    acks, summary = await worker.apply([update], received_at(request.scope), check=check, then=then)
     ack = acks[0]
     o = ack_obj(ack)
     if not ack.accepted:
