@@ -51,26 +51,63 @@ def _position(margin: dict[str, object], instrument: str) -> float:
     return 0.0
 
 
-def test_account_margin_is_the_cli_margin_json(service: Running) -> None:
+def _same(got: object, expected: object, where: str) -> None:
+    """``got`` equals ``expected`` (JSON), numbers within 1e-9 relative (or 1e-6 absolute)."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and set(got) == set(expected), (where, got, expected)
+        for k, v in expected.items():
+            _same(got[k], v, f"{where}.{k}")
+    elif isinstance(expected, list):
+        assert isinstance(got, list) and len(got) == len(expected), (where, got, expected)
+        for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+            _same(a, b, f"{where}[{i}]")
+    elif isinstance(expected, float) and not isinstance(got, bool):
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-6), where
+    else:
+        assert got == expected, where
+
+
+def _cli_json(command: str) -> dict[str, dict[str, object]]:
     res = CliRunner().invoke(
-        cli_app, ["margin", str(VENUE_ACCOUNTS), "-m", str(VENUE_MARKET), "-f", "json"]
+        cli_app, [command, str(VENUE_ACCOUNTS), "-m", str(VENUE_MARKET), "-f", "json"]
     )
     assert res.exit_code == 0, res.output
-    cli = {a["account"]: a for a in json.loads(res.stdout)["accounts"]}
+    out = json.loads(res.stdout)
+    items = out["accounts"] if isinstance(out, dict) and "accounts" in out else out
+    return {a["account"]: a for a in items}
+
+
+def test_account_margin_is_the_cli_margin_json(service: Running) -> None:
+    """``GET /v1/accounts/{id}`` is ``crossmargin margin --format json`` of the account.
+
+    Every field of the CLI's object, nested ones included (breakdown, add-ons, collateral,
+    the account Greeks per underlying and in total), plus ``live``.
+    """
+    cli = _cli_json("margin")
     with service.client() as c:
         for name, expected in cli.items():
             got = c.get(f"/v1/accounts/{name}").json()
             assert set(expected) <= set(got), set(expected) - set(got)
             assert got["live"]["frozen"] is False
             for key, value in expected.items():
-                if isinstance(value, float):
-                    assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-6), (name, key)
-                elif key not in ("breakdown", "addons", "collateral"):
-                    assert got[key] == value, (name, key)
-            assert len(got["breakdown"]) == len(expected["breakdown"])
-            for a, b in zip(got["breakdown"], expected["breakdown"], strict=True):
-                assert a["underlying"] == b["underlying"]
-                assert a["initial_margin"] == pytest.approx(b["initial_margin"], rel=1e-9)
+                if key != "positions":  # the CLI lists them only with --positions
+                    _same(got[key], value, f"{name}.{key}")
+            assert got["greeks"]["per_underlying"], name
+            assert {g["underlying"] for g in got["greeks"]["per_underlying"]} == {
+                b["underlying"] for b in got["breakdown"]
+            }
+
+
+def test_account_explain_is_the_cli_explain_json(service: Running) -> None:
+    """``GET /v1/accounts/{id}/explain`` is ``crossmargin explain --format json``, Greeks too."""
+    cli = _cli_json("explain")
+    with service.client() as c:
+        for name in ("mm-01", "pair-05"):
+            got = c.get(f"/v1/accounts/{name}/explain").json()
+            expected = cli[name]
+            for key in ("initial_margin", "maintenance_margin", "equity", "breakdown", "greeks"):
+                _same(got[key], expected[key], f"{name}.{key}")
+            assert set(expected) <= set(got), set(expected) - set(got)
 
 
 def test_open_an_account_and_use_its_key(service: Running) -> None:

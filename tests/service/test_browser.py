@@ -5,7 +5,8 @@ The test starts the service itself (a thread, a free loopback port) and the brow
 browser is ``/usr/bin/chromium``, installed by ``.ci/system-deps``). It logs in with the admin
 key, reads the accounts table and the status counts, posts a market crash through the API and
 watches, without a reload, the account turn red and the event appear; then drills down into
-the account. Screenshots go to ``$CROSSMARGIN_ARTIFACTS`` (default: the test's temp dir).
+the account (breakdown, heat map, what-if form, the account Greeks table with the API's
+numbers) and into an option book's Greeks. Screenshots go to ``$CROSSMARGIN_ARTIFACTS`` (default: the test's temp dir).
 
 The page loads nothing from the internet: every request the browser makes is checked to go to
 the service's own origin.
@@ -27,6 +28,8 @@ from .helpers import ADMIN_KEY, Running, start_service, stop_service
 CHROMIUM = Path("/usr/bin/chromium")
 #: The account the crash moves from healthy to liquidation (the venue example at BTC 52 000).
 VICTIM = "pair-05"
+#: An option market maker on BTC and ETH (the venue example): every Greek is non-zero.
+OPTIONS = "mm-01"
 #: How long the page may take to show a pushed change (a loaded CI machine; usually < 1 s).
 LIVE_MS = 20_000
 
@@ -65,6 +68,43 @@ def running(tmp_path: Path) -> Iterator[Running]:
 def _ratio(text: str) -> float:
     t = text.strip().replace(",", "")
     return float(t) if t not in ("", "–", "-", "nan") else float("inf")
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _check_greeks(page: Page, greeks: dict[str, Any]) -> None:
+    """The drill-down's Greeks table shows the margin JSON's ``greeks`` (as rendered)."""
+    table = page.locator("#greeks-table")
+    expect(table).to_be_visible()
+    head = table.locator("thead").inner_text()
+    for title in ("delta", "delta cash", "gamma", "gamma cash", "vega", "theta"):
+        assert title in head, head
+    rows = greeks["per_underlying"]
+    assert rows, "the victim holds positions: it has Greeks"
+    expect(table.locator("tr.greeks-row")).to_have_count(len(rows))
+    shown = {}
+    for row in rows:
+        tr = table.locator(f'tr.greeks-row[data-underlying="{row["underlying"]}"]')
+        expect(tr).to_be_visible()
+        cells = tr.locator("td[data-greek]")
+        keys = cells.evaluate_all("cs => cs.map(c => c.dataset.greek)")
+        shown[row["underlying"]] = dict(zip(keys, cells.all_inner_texts(), strict=True))
+    for row in rows:
+        got = shown[row["underlying"]]
+        assert got["delta"] == f"{row['delta']:,.4f}", (row, got)
+        assert got["gamma"] == f"{row['gamma']:,.6f}", (row, got)
+        for key in ("spot", "delta_cash", "gamma_cash", "vega", "theta"):
+            assert got[key] == _money(row[key]), (key, row, got)
+    total = table.locator("tr.greeks-total")
+    expect(total).to_be_visible()
+    for key, value in greeks["account"].items():
+        expect(total.locator(f'td[data-greek="{key}"]')).to_have_text(_money(value))
+    # the account line is the sum of the cash figures of the underlyings
+    assert greeks["account"]["delta_cash"] == pytest.approx(
+        sum(r["delta_cash"] for r in rows), rel=1e-9, abs=1e-6
+    )
 
 
 def test_dashboard_login_table_live_crash_and_drill_down(
@@ -162,8 +202,9 @@ def test_dashboard_login_table_live_crash_and_drill_down(
     heat = page.locator("table.heat")
     assert heat.count() >= 1
     expect(heat.locator("td.worst")).not_to_have_count(0)
-    # the account's delta per underlying (gamma/vega/theta appear when the margin JSON has them)
     expect(page.locator("section[aria-labelledby=bd-title] thead")).to_contain_text("net delta")
+    # the account Greeks: one row per underlying and the account totals, the API's numbers
+    _check_greeks(page, margin["greeks"])
     expect(page.locator(f'#feed li.event[data-account="{VICTIM}"]')).not_to_have_count(0)
     # the what-if form (htmx + CSRF header) answers before/after without changing anything
     seq = margin["live"]["seq"]
@@ -176,6 +217,15 @@ def test_dashboard_login_table_live_crash_and_drill_down(
     with running.client() as api:
         assert api.get(f"/v1/accounts/{VICTIM}").json()["live"]["seq"] == seq
     page.screenshot(path=str(artifacts / "3-account.png"), full_page=True)
+
+    # -- an option book's Greeks (two underlyings): gamma, vega and theta too ------------------
+    page.goto(f"{running.url}/accounts/{OPTIONS}")
+    with running.client() as api:
+        greeks = api.get(f"/v1/accounts/{OPTIONS}").json()["greeks"]
+    assert len(greeks["per_underlying"]) >= 2
+    assert all(r["gamma"] != 0 and r["vega"] != 0 for r in greeks["per_underlying"]), greeks
+    _check_greeks(page, greeks)
+    page.screenshot(path=str(artifacts / "4-account-greeks.png"), full_page=True)
 
     assert not errors, errors
     assert not foreign, f"the page loaded from elsewhere: {foreign}"

@@ -5,20 +5,27 @@ Every route authenticates first (a router-level dependency: ``Authorization: Bea
 that account's key; another account's key gets 403 whether or not the account exists), and
 market data (the admin or a feed key). No margin logic lives here: routes decode the body with
 the library, hand the records to the engine thread and render the library's answers.
+
+Every dependency and handler is ``async def`` and does no blocking work on the event loop
+(the store is reached through ``asyncio.to_thread``, the engine through its thread): FastAPI
+runs a plain ``def`` dependency in its threadpool, a thread hop per dependency per request
+that, with many clients, costs more than the checks themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.types import DecoratedCallable
 
 from crossmargin.live.engine import LiveEngine
+from crossmargin.live.records import Update
 from crossmargin.live.results import Ack
 from crossmargin.service.auth import Principal
 from crossmargin.service.errors import ApiError
@@ -56,9 +63,11 @@ from crossmargin.service.views import (
     status_counts,
     summary_obj,
 )
-from crossmargin.store import ApiKey
+from crossmargin.store import ApiKey, IssuedKey
 
 __all__ = ["ACCESS", "router"]
+
+T = TypeVar("T")
 
 
 def service(request: Request) -> Service:
@@ -81,7 +90,7 @@ def principal(request: Request) -> Principal:
     return p
 
 
-def admin(request: Request) -> Principal:
+async def admin(request: Request) -> Principal:
     """Only the admin."""
     p = principal(request)
     if p.role != "admin":
@@ -92,17 +101,20 @@ def admin(request: Request) -> Principal:
 AccountId = Annotated[str, Path(description="Account id", max_length=256)]
 
 
-def own_account(request: Request, account: AccountId) -> Principal:
-    """The admin, or the account's own key (403 for any other key, existing account or not)."""
+async def own_account(request: Request, account: AccountId) -> str:
+    """The account of the path, for the admin or the account's own key.
+
+    403 for any other key, whether the account exists or not.
+    """
     p = principal(request)
     if p.role == "admin" or (p.role == "account" and p.account == account):
-        return p
+        return account
     if p.role == "account":
         raise ApiError(403, "this key belongs to another account", path="account")
     raise ApiError(403, "this route needs the account's key or an admin key")
 
 
-def market_writer(request: Request) -> Principal:
+async def market_writer(request: Request) -> Principal:
     """The admin or a feed key."""
     p = principal(request)
     if p.role not in ("admin", "feed"):
@@ -110,13 +122,17 @@ def market_writer(request: Request) -> Principal:
     return p
 
 
-def event_reader(request: Request) -> Principal:
+async def event_reader(request: Request) -> Principal:
     """The admin (every event) or an account key (its own events)."""
     p = principal(request)
     if p.role not in ("admin", "account"):
         raise ApiError(403, "events need an account key or an admin key")
     return p
 
+
+Admin = Annotated[Principal, Depends(admin)]
+#: The account of the path, authorised (a route with it needs that account's key or admin's).
+OwnAccount = Annotated[str, Depends(own_account)]
 
 #: Who may call each route (the security tests check every route of the app against it).
 ACCESS: dict[tuple[str, str], str] = {}
@@ -152,25 +168,72 @@ def _responses(
 router = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
 
 
-def _route(method: str, path: str, access: str) -> None:
+def _endpoint(
+    method: str,
+    path: str,
+    access: str,
+    summary: str,
+    ok: tuple[int, type[Any] | None, str],
+    *codes: int,
+    more: tuple[int, type[Any], str] | None = None,
+    body: str | None = None,
+    **options: Any,
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """Register a route: who may call it (:data:`ACCESS`), its answers and its JSON body."""
     ACCESS[(method, "/v1" + path)] = access
-
-
-def _body(name: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+    if body is not None:
+        ref = {"$ref": f"#/components/schemas/{body}"}
+        options["openapi_extra"] = {
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}
         }
-    }
+    options.setdefault("response_model", None)
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=ok[0],
+        summary=summary,
+        responses=_responses(*codes, ok=ok, more=more),
+        **options,
+    )
 
 
-def _exists(account: str) -> Any:
+def _exists(account: str) -> Callable[[LiveEngine], None]:
     def check(engine: LiveEngine) -> None:
         if not engine.has_account(account):
             raise ApiError(404, f"no account {account!r}", path="account")
 
     return check
+
+
+async def _read_account(request: Request, account: str, fn: Callable[[LiveEngine], T]) -> T:
+    """``fn(engine)`` on the engine thread, for an existing account (404 otherwise)."""
+    exists = _exists(account)
+
+    def read(engine: LiveEngine) -> T:
+        exists(engine)
+        return fn(engine)
+
+    return await service(request).need_worker().read(read)
+
+
+def _summary_of(account: str) -> Callable[[LiveEngine, list[Ack]], Any]:
+    def then(engine: LiveEngine, acks: list[Ack]) -> Any:
+        return summary_obj(engine.account(account, detail=False)) if acks[0].accepted else None
+
+    return then
+
+
+async def _apply_to_account(request: Request, account: str, update: Update) -> JSONResponse:
+    """Apply one input of an existing account; 201 with the account after it (409 if refused)."""
+    worker = service(request).need_worker()
+    check, then = _exists(account), _summary_of(account)
+    acks, summary = await worker.apply([update], received_at(request.scope), check=check, then=then)
+    ack = acks[0]
+    o = ack_obj(ack)
+    if not ack.accepted:
+        raise _refused(ack)
+    o["account"] = summary
+    return JSONResponse(o, status_code=200 if o["duplicate"] else 201)
 
 
 def _refused(ack: Ack) -> ApiError:
@@ -180,34 +243,32 @@ def _refused(ack: Ack) -> ApiError:
     return ApiError(409, ack.reason or "refused", path=ack.path, extra=extra)
 
 
+def _issued(issued: IssuedKey) -> JSONResponse:
+    return JSONResponse({**_key_obj(issued.key), "token": issued.token}, status_code=201)
+
+
 # -- accounts ---------------------------------------------------------------------------------------
-_route("POST", "/accounts", "admin")
+#: Error answers of a route applying one journaled input of an account, and its repeat answer.
+_INPUT = (400, 404, 409, 413, 415)
+_REPEATED = (200, TradeOut, "a repeated id: the first answer")
 
 
-@router.post(
-    "/accounts",
-    status_code=201,
-    summary="Open an account",
-    response_model=None,
-    responses=_responses(400, 409, 413, 415, ok=(201, AccountCreated, "created")),
-    openapi_extra=_body("PortfolioIn"),
-)
-async def create_account(request: Request, _: Annotated[Principal, Depends(admin)]) -> JSONResponse:
+@_endpoint(
+    "POST", "/accounts", "admin", "Open an account", (201, AccountCreated, "created"),
+    400, 409, 413, 415, body="PortfolioIn",
+)  # fmt: skip
+async def create_account(request: Request, _: Admin) -> JSONResponse:
     """Open an account from one account of the portfolio-file format (the CLI's).
 
     Returns its id, its API key (shown once: the store keeps a hash) and its opening margin.
     An account that exists already is refused with 409.
     """
     svc = service(request)
-    worker = svc.need_worker()
-    body = await json_body(request)
-    update = account_from_body(body, svc.clock())
+    update = account_from_body(await json_body(request), svc.clock())
     name = update.portfolio.account
-
-    def then(engine: LiveEngine, acks: list[Ack]) -> Any:
-        return summary_obj(engine.account(name, detail=False)) if acks[0].accepted else None
-
-    acks, summary = await worker.apply([update], received_at(request.scope), then=then)
+    acks, summary = await svc.need_worker().apply(
+        [update], received_at(request.scope), then=_summary_of(name)
+    )
     ack = acks[0]
     if not ack.accepted:
         raise _refused(ack)
@@ -225,18 +286,10 @@ async def create_account(request: Request, _: Annotated[Principal, Depends(admin
     return JSONResponse(body_out, status_code=201)
 
 
-_route("GET", "/accounts", "admin")
-
-
-@router.get(
-    "/accounts",
-    summary="List accounts",
-    response_model=None,
-    responses=_responses(ok=(200, AccountList, "a page of accounts")),
-)
+@_endpoint("GET", "/accounts", "admin", "List accounts", (200, AccountList, "a page of accounts"))
 async def list_accounts(
     request: Request,
-    _: Annotated[Principal, Depends(admin)],
+    _: Admin,
     sort: Annotated[
         SortKey, Query(description="Sort key; -key for descending (NaN ratios last)")
     ] = "margin_ratio",
@@ -263,81 +316,40 @@ async def list_accounts(
     return JSONResponse(page)
 
 
-_route("GET", "/accounts/{account}", "own")
-
-
-@router.get(
-    "/accounts/{account}",
-    summary="An account's margin",
-    response_model=None,
-    responses=_responses(404, ok=(200, MarginOut, "the margin JSON")),
-)
-async def get_account(
-    request: Request, account: AccountId, _: Annotated[Principal, Depends(own_account)]
-) -> JSONResponse:
+@_endpoint(
+    "GET", "/accounts/{account}", "own", "An account's margin",
+    (200, MarginOut, "the margin JSON"), 404,
+)  # fmt: skip
+async def get_account(request: Request, account: OwnAccount) -> JSONResponse:
     """The account's margin on the live state.
 
     The ``crossmargin margin --format json`` object (breakdown per underlying, add-ons,
-    collateral, positions) plus ``live`` (journal seq, reported status, frozen flag).
+    collateral, account Greeks per underlying and in total, positions) plus ``live`` (journal
+    seq, reported status, frozen flag).
     """
-    worker = service(request).need_worker()
-
-    def read(engine: LiveEngine) -> dict[str, Any]:
-        _exists(account)(engine)
-        return margin_obj(engine.account(account), engine.seq)
-
-    return JSONResponse(await worker.read(read))
+    obj = await _read_account(request, account, lambda e: margin_obj(e.account(account), e.seq))
+    return JSONResponse(obj)
 
 
-_route("GET", "/accounts/{account}/explain", "own")
-
-
-@router.get(
-    "/accounts/{account}/explain",
-    summary="Explain an account's margin",
-    response_model=None,
-    responses=_responses(404, 409, ok=(200, ExplainOut, "the explain JSON")),
-)
-async def explain_account(
-    request: Request, account: AccountId, _: Annotated[Principal, Depends(own_account)]
-) -> JSONResponse:
+@_endpoint(
+    "GET", "/accounts/{account}/explain", "own", "Explain an account's margin",
+    (200, ExplainOut, "the explain JSON"), 404, 409,
+)  # fmt: skip
+async def explain_account(request: Request, account: OwnAccount) -> JSONResponse:
     """The account's margin explained, on the live state.
 
     The ``crossmargin explain --format json`` object: collateral haircuts, positions, the
-    scenario P&L grid per underlying with the worst cell, add-ons, derivation. 409 while the
-    account is frozen (stale market data).
+    scenario P&L grid per underlying with the worst cell, add-ons, account Greeks, derivation.
+    409 while the account is frozen (stale market data).
     """
-    worker = service(request).need_worker()
-
-    def read(engine: LiveEngine) -> dict[str, Any]:
-        _exists(account)(engine)
-        return engine.explain(account)
-
-    return JSONResponse(await worker.read(read))
+    return JSONResponse(await _read_account(request, account, lambda e: e.explain(account)))
 
 
-_route("POST", "/accounts/{account}/trades", "own")
-
-
-@router.post(
-    "/accounts/{account}/trades",
-    status_code=201,
-    summary="Submit a trade (pre-trade checked)",
-    response_model=None,
-    responses=_responses(
-        400,
-        404,
-        409,
-        413,
-        415,
-        ok=(201, TradeOut, "accepted and journaled"),
-        more=(200, TradeOut, "a repeated id: the first answer"),
-    ),
-    openapi_extra=_body("TradeIn"),
-)
-async def post_trade(
-    request: Request, account: AccountId, _: Annotated[Principal, Depends(own_account)]
-) -> JSONResponse:
+@_endpoint(
+    "POST", "/accounts/{account}/trades", "own", "Submit a trade (pre-trade checked)",
+    (201, TradeOut, "accepted and journaled"), *_INPUT, more=_REPEATED, body="TradeIn",
+)  # fmt: skip
+async def post_trade(request: Request, account: OwnAccount) -> JSONResponse:
     """Apply an executed trade, pre-trade checked.
 
     It is refused (409, with the reason) when the post-trade
@@ -345,129 +357,61 @@ async def post_trade(
     account's market data is stale. 201 means journaled (durable) and applied; a repeated
     ``id`` answers the first result again (200, ``duplicate``) without applying it twice.
     """
-    svc = service(request)
-    worker = svc.need_worker()
-    trade = trade_from_body(await json_body(request), account, svc.clock())
-
-    def then(engine: LiveEngine, acks: list[Ack]) -> Any:
-        return summary_obj(engine.account(account, detail=False))
-
-    acks, summary = await worker.apply(
-        [trade], received_at(request.scope), check=_exists(account), then=then
-    )
-    return _ack_response(acks[0], summary)
+    trade = trade_from_body(await json_body(request), account, service(request).clock())
+    return await _apply_to_account(request, account, trade)
 
 
-def _ack_response(ack: Ack, summary: Any) -> JSONResponse:
-    o = ack_obj(ack)
-    if not ack.accepted:
-        raise _refused(ack)
-    o["account"] = summary
-    return JSONResponse(o, status_code=200 if o["duplicate"] else 201)
-
-
-_route("POST", "/accounts/{account}/whatif", "own")
-
-
-@router.post(
-    "/accounts/{account}/whatif",
-    summary="Pre-trade check (what-if)",
-    response_model=None,
-    responses=_responses(400, 404, 413, 415, ok=(200, WhatIfOut, "before/after")),
-    openapi_extra=_body("WhatIfIn"),
-)
-async def whatif(
-    request: Request, account: AccountId, _: Annotated[Principal, Depends(own_account)]
-) -> JSONResponse:
+@_endpoint(
+    "POST", "/accounts/{account}/whatif", "own", "Pre-trade check (what-if)",
+    (200, WhatIfOut, "before/after"), 400, 404, 413, 415, body="WhatIfIn",
+)  # fmt: skip
+async def whatif(request: Request, account: OwnAccount) -> JSONResponse:
     """The account before and after hypothetical trades.
 
     ``accepted`` says whether the engine would take them (post-trade equity ≥ IM, or the
     trades reduce IM). Nothing is changed or journaled.
     """
     svc = service(request)
-    worker = svc.need_worker()
     trades = whatif_from_body(await json_body(request), account, svc.clock(), svc.config.max_batch)
-
-    def read(engine: LiveEngine) -> dict[str, Any]:
-        _exists(account)(engine)
-        return engine.whatif(account, trades).to_obj()
-
-    return JSONResponse(await worker.read(read))
+    return JSONResponse(
+        await _read_account(request, account, lambda e: e.whatif(account, trades).to_obj())
+    )
 
 
-_route("POST", "/accounts/{account}/collateral", "own")
-
-
-@router.post(
-    "/accounts/{account}/collateral",
-    status_code=201,
-    summary="Deposit or withdraw collateral",
-    response_model=None,
-    responses=_responses(
-        400,
-        404,
-        409,
-        413,
-        415,
-        ok=(201, TradeOut, "applied and journaled"),
-        more=(200, TradeOut, "a repeated id: the first answer"),
-    ),
-    openapi_extra=_body("CollateralIn"),
-)
-async def post_collateral(
-    request: Request, account: AccountId, _: Annotated[Principal, Depends(own_account)]
-) -> JSONResponse:
+@_endpoint(
+    "POST", "/accounts/{account}/collateral", "own", "Deposit or withdraw collateral",
+    (201, TradeOut, "applied and journaled"), *_INPUT, more=_REPEATED, body="CollateralIn",
+)  # fmt: skip
+async def post_collateral(request: Request, account: OwnAccount) -> JSONResponse:
     """A deposit, or a withdrawal.
 
     A withdrawal is refused (409) when it exceeds the balance or would leave equity below IM.
     201 means journaled and applied.
     """
-    svc = service(request)
-    worker = svc.need_worker()
-    update = collateral_from_body(await json_body(request), account, svc.clock())
-
-    def then(engine: LiveEngine, acks: list[Ack]) -> Any:
-        return summary_obj(engine.account(account, detail=False))
-
-    acks, summary = await worker.apply(
-        [update], received_at(request.scope), check=_exists(account), then=then
-    )
-    return _ack_response(acks[0], summary)
+    update = collateral_from_body(await json_body(request), account, service(request).clock())
+    return await _apply_to_account(request, account, update)
 
 
-_route("POST", "/accounts/{account}/keys", "admin")
-
-
-@router.post(
-    "/accounts/{account}/keys",
-    status_code=201,
-    summary="Issue a new key for an account",
-    response_model=None,
-    responses=_responses(404, ok=(201, KeyCreated, "the key, shown once")),
-)
-async def new_account_key(
-    request: Request, account: AccountId, _: Annotated[Principal, Depends(admin)]
-) -> JSONResponse:
+@_endpoint(
+    "POST", "/accounts/{account}/keys", "admin", "Issue a new key for an account",
+    (201, KeyCreated, "the key, shown once"), 404,
+)  # fmt: skip
+async def new_account_key(request: Request, account: AccountId, _: Admin) -> JSONResponse:
     """Issue another key for the account (e.g. to rotate: then revoke the old one)."""
-    svc = service(request)
-    await svc.need_worker().read(_exists(account))
-    issued = await asyncio.to_thread(
-        svc.need_store().issue_api_key, "account", account=account, label="issued by admin"
+    await _read_account(request, account, lambda e: None)
+    store = service(request).need_store()
+    return _issued(
+        await asyncio.to_thread(
+            store.issue_api_key, "account", account=account, label="issued by admin"
+        )
     )
-    return JSONResponse({**_key_obj(issued.key), "token": issued.token}, status_code=201)
 
 
 # -- market -------------------------------------------------------------------------------------------
-_route("POST", "/market", "market")
-
-
-@router.post(
-    "/market",
-    summary="Post market data",
-    response_model=None,
-    responses=_responses(400, 409, 413, 415, ok=(200, MarketOut, "journaled; one ack each")),
-    openapi_extra=_body("MarketIn"),
-)
+@_endpoint(
+    "POST", "/market", "market", "Post market data",
+    (200, MarketOut, "journaled; one ack each"), 400, 409, 413, 415, body="MarketIn",
+)  # fmt: skip
 async def post_market(
     request: Request, p: Annotated[Principal, Depends(market_writer)]
 ) -> JSONResponse:
@@ -480,7 +424,6 @@ async def post_market(
     an array answers 200 with one result each. A feed key may post only its own feed.
     """
     svc = service(request)
-    worker = svc.need_worker()
     body = await json_body(request)
     updates = market_from_body(body, svc.config.max_batch)
     if p.role == "feed" and p.feed is not None:
@@ -488,19 +431,28 @@ async def post_market(
             if u.feed != p.feed:
                 where = f"[{i}].feed" if isinstance(body, list) else "feed"
                 raise ApiError(403, f"this key may post only feed {p.feed!r}", path=where)
-    acks, _ = await worker.apply(updates, received_at(request.scope))
+    acks, _ = await svc.need_worker().apply(updates, received_at(request.scope))
     if not isinstance(body, list) and not acks[0].accepted:
         raise _refused(acks[0])
     return JSONResponse({"results": [ack_obj(a) for a in acks]})
 
 
 # -- events -------------------------------------------------------------------------------------------
-_route("GET", "/events", "events")
-
 AfterQ = Annotated[int, Query(ge=0, le=2**62, description="Last event seq already seen")]
 
 
-def _scope(p: Principal, account: str | None) -> str | None:
+async def event_scope(
+    p: Annotated[Principal, Depends(event_reader)],
+    account: Annotated[
+        str | None, Query(max_length=256, description="Only this account's events (admin)")
+    ] = None,
+) -> str | None:
+    """The account whose events the caller reads (``None``: all), decided before any reading.
+
+    An account key reads its own account's only (403 for another's). The stream's body is a
+    generator that runs after the 200 is sent: a refusal raised there could not be an error
+    response, so the check is a dependency, as on every route.
+    """
     if p.role == "account":
         if account is not None and account != p.account:
             raise ApiError(403, "this key belongs to another account", path="account")
@@ -508,66 +460,42 @@ def _scope(p: Principal, account: str | None) -> str | None:
     return account
 
 
-@router.get(
-    "/events",
-    summary="Events after a sequence number",
-    response_model=None,
-    responses=_responses(ok=(200, EventPage, "events, oldest first")),
-)
+EventScope = Annotated[str | None, Depends(event_scope)]
+
+
+@_endpoint(
+    "GET", "/events", "events", "Events after a sequence number",
+    (200, EventPage, "events, oldest first"),
+)  # fmt: skip
 async def get_events(
     request: Request,
-    p: Annotated[Principal, Depends(event_reader)],
+    who: EventScope,
     after: AfterQ = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    account: Annotated[
-        str | None, Query(max_length=256, description="Only this account's events (admin)")
-    ] = None,
 ) -> Response:
     """Engine events with ``seq > after``, oldest first (an account key: its own only).
 
     Page with ``after=next_after`` until ``events`` is empty.
     """
     hub = service(request).need_hub()
-    events, cursor = await hub.after(after, account=_scope(p, account), limit=limit)
+    events, cursor = await hub.after(after, account=who, limit=limit)
     text = ",".join(e.json for e in events)
     body = f'{{"events":[{text}],"next_after":{cursor},"last_seq":{hub.last_seq}}}'
     return Response(body, media_type="application/json")
 
 
-_route("GET", "/events/stream", "events")
-
-
-def stream_scope(
-    p: Annotated[Principal, Depends(event_reader)],
-    account: Annotated[
-        str | None, Query(max_length=256, description="Only this account's events (admin)")
-    ] = None,
-) -> str | None:
-    """The account a stream is scoped to, decided before the stream starts.
-
-    The stream's body is a generator that runs after the 200 is sent: a refusal raised there
-    could not be an error response, so the check is a dependency.
-    """
-    return _scope(p, account)
-
-
-@router.get(
-    "/events/stream",
-    summary="Live event stream (Server-Sent Events)",
-    response_class=EventSourceResponse,
-    responses=_responses(
-        ok=(
-            200,
-            None,
-            "text/event-stream: one SSE event per engine event (event: type, id: seq, "
-            "data: the event JSON)",
-        )
+@_endpoint(
+    "GET", "/events/stream", "events", "Live event stream (Server-Sent Events)",
+    (
+        200,
+        None,
+        "text/event-stream: one SSE event per engine event (event: type, id: seq, "
+        "data: the event JSON)",
     ),
-)
+    response_class=EventSourceResponse,
+)  # fmt: skip
 async def stream_events(
-    request: Request,
-    who: Annotated[str | None, Depends(stream_scope)],
-    after: AfterQ | None = None,
+    request: Request, who: EventScope, after: AfterQ | None = None
 ) -> AsyncIterator[ServerSentEvent]:
     """Events as they happen, as Server-Sent Events.
 
@@ -613,18 +541,10 @@ def _key_obj(k: ApiKey) -> dict[str, Any]:
     }
 
 
-_route("GET", "/keys", "admin")
-
-
-@router.get(
-    "/keys",
-    summary="List issued keys",
-    response_model=None,
-    responses=_responses(ok=(200, KeyList, "keys (never secrets)")),
-)
+@_endpoint("GET", "/keys", "admin", "List issued keys", (200, KeyList, "keys (never secrets)"))
 async def list_keys(
     request: Request,
-    _: Annotated[Principal, Depends(admin)],
+    _: Admin,
     account: Annotated[str | None, Query(max_length=256)] = None,
     include_revoked: bool = False,
 ) -> JSONResponse:
@@ -634,23 +554,15 @@ async def list_keys(
     return JSONResponse({"keys": [_key_obj(k) for k in keys]})
 
 
-_route("POST", "/keys", "admin")
-
-
-@router.post(
-    "/keys",
-    status_code=201,
-    summary="Issue a key",
-    response_model=None,
-    responses=_responses(400, 404, 413, 415, ok=(201, KeyCreated, "shown once")),
-    openapi_extra=_body("KeyIn"),
-)
-async def issue_key(request: Request, _: Annotated[Principal, Depends(admin)]) -> JSONResponse:
+@_endpoint(
+    "POST", "/keys", "admin", "Issue a key", (201, KeyCreated, "shown once"),
+    400, 404, 413, 415, body="KeyIn",
+)  # fmt: skip
+async def issue_key(request: Request, _: Admin) -> JSONResponse:
     """Issue an ``admin``, ``feed`` (optionally bound to one ``feed``) or ``account`` key.
 
     The token is in this answer only; the store keeps its SHA-256.
     """
-    svc = service(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "must be a JSON object", path="body")
@@ -662,31 +574,24 @@ async def issue_key(request: Request, _: Annotated[Principal, Depends(admin)]) -
         raise ApiError(422, "must be admin, feed or account", path="role")
     account = body.get("account")
     if role == "account" and isinstance(account, str):
-        await svc.need_worker().read(_exists(account))
-    issued = await asyncio.to_thread(
-        svc.need_store().issue_api_key,
-        role,
-        account=account,
-        feed=body.get("feed"),
-        label=body.get("label", ""),
+        await _read_account(request, account, lambda e: None)
+    store = service(request).need_store()
+    return _issued(
+        await asyncio.to_thread(
+            store.issue_api_key,
+            role,
+            account=account,
+            feed=body.get("feed"),
+            label=body.get("label", ""),
+        )
     )
-    return JSONResponse({**_key_obj(issued.key), "token": issued.token}, status_code=201)
 
 
-_route("DELETE", "/keys/{key_id}", "admin")
-
-
-@router.delete(
-    "/keys/{key_id}",
-    status_code=204,
-    summary="Revoke a key",
-    response_model=None,
-    responses=_responses(404, ok=(204, None, "revoked")),
-)
+@_endpoint(
+    "DELETE", "/keys/{key_id}", "admin", "Revoke a key", (204, None, "revoked"), 404
+)  # fmt: skip
 async def revoke_key(
-    request: Request,
-    key_id: Annotated[str, Path(max_length=64)],
-    _: Annotated[Principal, Depends(admin)],
+    request: Request, key_id: Annotated[str, Path(max_length=64)], _: Admin
 ) -> Response:
     """Revoke a key at once (its sessions and cached verifications end too)."""
     svc = service(request)
@@ -699,16 +604,8 @@ async def revoke_key(
     return Response(status_code=204)
 
 
-_route("GET", "/status", "admin")
-
-
-@router.get(
-    "/status",
-    summary="Service and engine status",
-    response_model=None,
-    responses=_responses(ok=(200, StatusOut, "status")),
-)
-async def get_status(request: Request, _: Annotated[Principal, Depends(admin)]) -> JSONResponse:
+@_endpoint("GET", "/status", "admin", "Service and engine status", (200, StatusOut, "status"))
+async def get_status(request: Request, _: Admin) -> JSONResponse:
     """The engine and the service.
 
     Journal seq, clock and model, accounts per status, the store backend and the
@@ -726,16 +623,8 @@ async def get_status(request: Request, _: Annotated[Principal, Depends(admin)]) 
     return JSONResponse(out)
 
 
-_route("POST", "/sweep", "admin")
-
-
-@router.post(
-    "/sweep",
-    summary="Full sweep",
-    response_model=None,
-    responses=_responses(ok=(200, SweepOut, "the sweep report")),
-)
-async def post_sweep(request: Request, _: Annotated[Principal, Depends(admin)]) -> JSONResponse:
+@_endpoint("POST", "/sweep", "admin", "Full sweep", (200, SweepOut, "the sweep report"))
+async def post_sweep(request: Request, _: Admin) -> JSONResponse:
     """Re-margin every account from scratch and compare with the incremental state.
 
     Journaled; a difference is a ``sweep_mismatch`` event and the sweep's numbers win.

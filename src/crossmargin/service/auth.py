@@ -9,9 +9,11 @@ so no cross-site request can act through a browser session (no CSRF surface). A 
   (:mod:`crossmargin.store.keys`): role ``admin``, ``feed`` (may post market data, for one
   named feed or any) or ``account`` (sees and changes only its own account and its events).
 
-Verified store keys are cached for :data:`CACHE_SECONDS` by the SHA-256 of the token (never the
-token); revoking a key through the service drops it from the cache at once. Failed attempts are
-not cached.
+Keys are random high-entropy tokens, so one SHA-256 per request (no slow password hash) is
+what a request costs: the digest is compared in constant time with the admin key's, then
+looked up among the verified store keys, cached for :data:`CACHE_SECONDS` by that digest
+(never the token); revoking a key through the service drops it from the cache at once. Failed
+attempts are not cached.
 
 **Dashboard.** Logging in with an admin key creates a random server-side session (256 bits;
 the cookie holds only its id): ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, ``Secure`` when
@@ -135,9 +137,9 @@ class KeyChecker:
         """The principal of ``token``, or ``None`` (unknown, malformed or revoked)."""
         if len(token) > 1024:
             return None
-        if self.admin is not None and self.admin.matches(token):
-            return Principal("admin")
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        if self.admin is not None and hmac.compare_digest(digest, self.admin.digest):
+            return Principal("admin")
         principal = self._cached(digest)
         if principal is not None:
             return principal

@@ -2,10 +2,10 @@
 
 Pages: ``/`` (accounts ordered by margin ratio, status counts, the live event feed,
 tick-to-event latency) and ``/accounts/{id}`` (the drill-down: numbers, breakdown per
-underlying, add-ons, collateral, positions, Greeks when the margin JSON has them, the scenario
-heat map, a what-if form, the account's events). Fragments under ``/ui/`` are what htmx
-swaps in; ``/ui/stream`` is the SSE stream the page listens to (``feed``: new events as HTML,
-``refresh``: re-fetch the table and counts, at most twice a second).
+underlying, add-ons, collateral, positions, the account Greeks per underlying and in total,
+the scenario heat map, a what-if form, the account's events). Fragments under ``/ui/`` are
+what htmx swaps in; ``/ui/stream`` is the SSE stream the page listens to (``feed``: new events
+as HTML, ``refresh``: re-fetch the table and counts, at most twice a second).
 
 Login with an admin key (``/login``) opens a server-side session (see
 :mod:`crossmargin.service.auth`); the key itself is not kept. Forms post
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -121,7 +121,7 @@ def service(request: Request) -> Service:
     return svc
 
 
-def session(request: Request) -> Session:
+async def session(request: Request) -> Session:
     """The request's dashboard session (an admin's)."""
     s = service(request).sessions.get(request.cookies.get(SESSION_COOKIE))
     if s is None or s.principal.role != "admin":
@@ -138,7 +138,7 @@ def _same_origin(request: Request) -> None:
         raise ApiError(403, "cross-origin form refused", path="origin")
 
 
-def csrf_session(request: Request, s: Annotated[Session, Depends(session)]) -> Session:
+async def csrf_session(request: Request, s: Annotated[Session, Depends(session)]) -> Session:
     """A session for a state-changing request: the CSRF token and the origin checked."""
     _same_origin(request)
     if not service(request).sessions.csrf_ok(s, request.headers.get("x-csrf-token")):
@@ -333,38 +333,39 @@ def _heatmaps(explain: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-_GREEKS = ("delta", "gamma", "vega", "theta")
-
-
-def _greek(row: dict[str, Any], name: str) -> float | None:
-    nested = row.get("greeks")
-    for v in (
-        row.get(name),
-        row.get(f"net_{name}"),
-        nested.get(name) if isinstance(nested, dict) else None,
-    ):
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return float(v)
-    return None
+#: The Greeks table's columns: key of the margin JSON's ``greeks`` rows, title, format.
+GREEK_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("spot", "spot", _money),
+    ("delta", "delta", lambda x: _num(x, 4)),
+    ("delta_cash", "delta cash", _money),
+    ("gamma", "gamma", lambda x: _num(x, 6)),
+    ("gamma_cash", "gamma cash (1 %)", _money),
+    ("vega", "vega", _money),
+    ("theta", "theta", _money),
+)
 
 
 def _greeks(margin: dict[str, Any]) -> dict[str, Any] | None:
-    """Account Greeks when the margin JSON has them (``greeks``, or per-underlying fields).
+    """The Greeks table from the margin JSON's ``greeks`` (per underlying, account totals).
 
-    The margin JSON always has each underlying's net delta; the section appears when gamma,
-    vega or theta are there too.
+    ``None`` when there is none (a frozen account carries its last numbers only). The account
+    line has the figures that add up across underlyings (cash delta, cash gamma, vega, theta).
     """
-    total = margin.get("greeks") if isinstance(margin.get("greeks"), dict) else None
-    rows = [
-        {"underlying": b.get("underlying"), **{g: _greek(b, g) for g in _GREEKS}}
-        for b in margin.get("breakdown") or []
-        if isinstance(b, dict)
-    ]
-    higher = any(r[g] is not None for r in rows for g in _GREEKS[1:])
-    if total is None and not higher:
+    greeks = margin.get("greeks")
+    if not isinstance(greeks, dict) or not greeks.get("per_underlying"):
         return None
-    totals = {g: _greek(total, g) for g in _GREEKS} if total is not None else None
-    return {"total": totals, "rows": rows, "names": _GREEKS}
+    total = greeks.get("account") or {}
+    return {
+        "titles": [title for _, title, _ in GREEK_COLUMNS],
+        "rows": [
+            {
+                "underlying": row.get("underlying"),
+                "cells": [(key, fmt(row.get(key))) for key, _, fmt in GREEK_COLUMNS],
+            }
+            for row in greeks["per_underlying"]
+        ],
+        "total": [(key, fmt(total[key]) if key in total else "") for key, _, fmt in GREEK_COLUMNS],
+    }
 
 
 async def _account_data(request: Request, account: str) -> dict[str, Any]:

@@ -6,7 +6,9 @@ one decoder of each input (:func:`crossmargin.live.codec.update_from_obj`, the p
 loader), which name the offending field. These models describe the same rules for clients and
 for the schema fuzzing test (which checks that the service never fails on what they allow).
 Responses are built by the library's ``to_obj`` methods; the response models say what they
-contain (the fuzzing test validates every response against them).
+contain (the fuzzing test validates every response against them). A vol surface and an oracle
+record are described by the market-snapshot models (:mod:`crossmargin.io.market`): the same
+objects in a snapshot file and in a market update.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crossmargin.io.market import OracleIn, SmileIn, SVIIn
 from crossmargin.io.portfolio import PortfolioIn
 
 __all__ = ["REQUEST_MODELS"]
@@ -78,45 +81,16 @@ class CollateralIn(_In):
     id: str | None = _ID
 
 
-class SmileIn(_In):
-    """A strike smile."""
-
-    strikes: list[float] = Field(min_length=1)
-    vols: list[float] = Field(min_length=1)
-
-
 class SmileSurfaceIn(_In):
     """``{"smile": {...}}``."""
 
     smile: SmileIn
 
 
-class SVIIn(_In):
-    """Raw SVI parameters."""
-
-    a: float
-    b: float
-    rho: float
-    m: float
-    sigma: float
-    forward: float | None = None
-    t: float | None = None
-
-
 class SVISurfaceIn(_In):
     """``{"svi": {...}}``."""
 
     svi: SVIIn
-
-
-class OracleRecordIn(_In):
-    """An oracle record of an oracle-valued collateral symbol."""
-
-    value: float = Field(gt=0)
-    timestamp: str
-    confidence: float = Field(default=1.0, ge=0, le=1)
-    source: str = Field(min_length=1, max_length=256)
-    reference: float | None = None
 
 
 class MarketUpdateIn(_In):
@@ -137,7 +111,7 @@ class MarketUpdateIn(_In):
     vols: dict[str, float | SmileSurfaceIn | SVISurfaceIn] | None = Field(
         default=None, description="Expiry -> vol surface"
     )
-    oracle: OracleRecordIn | None = None
+    oracle: OracleIn | None = None
 
 
 class PythPriceIn(BaseModel):
@@ -197,18 +171,12 @@ class HealthOut(BaseModel):
     status: str | None
 
 
-class AccountSummary(BaseModel):
-    """One account's last margin."""
+class AccountSummary(HealthOut):
+    """One account's last margin: its numbers, free collateral, reported status, frozen flag."""
 
     account: str
-    status: str | None
     reported_status: str | None
-    equity: float
-    maintenance_equity: float
-    initial_margin: float
-    maintenance_margin: float
     free_collateral: float
-    margin_ratio: float | None
     frozen: bool
 
 
