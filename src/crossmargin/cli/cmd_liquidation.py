@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from crossmargin.cli.common import (
     ConfigOpt,
@@ -206,9 +205,10 @@ def _print_conservation(con: Console, c: dict[str, float], before: float, after:
 
 def _print_venue(con: Console, d: dict[str, Any]) -> None:
     s = d["summary"]
-    t = Table(title=f"venue liquidation — {d['model']}, {d['policy']} ({s['accounts']:,} accounts)")
-    t.add_column("")
-    t.add_column("value", justify="right")
+    t = data_table(
+        f"venue liquidation — {d['model']}, {d['policy']} ({s['accounts']:,} accounts)",
+        ("", "value"),
+    )
     for key in (
         "accounts_liquidated",
         "accounts_bankrupt",
@@ -451,11 +451,10 @@ def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> Non
         f"{res.shock.name}: {res.shock.description} ({res.shock.steps} step(s))"
     )
     con.print(f"collateral: {doc['settings']['collateral_assumption']}")
-    t = Table(title="isolated vs cross vs portfolio under the same shock")
-    t.add_column("")
     rows = comparison_rows(res)
-    for r in rows:
-        t.add_column(r["regime"], justify="right")
+    t = data_table(
+        "isolated vs cross vs portfolio under the same shock", ("", *(r["regime"] for r in rows))
+    )
     fmt: dict[str, Any] = {
         "money": fmt_money, "count": lambda x: f"{x:,}", "share": lambda x: f"{x:.2%}", "int": str,
     }  # fmt: skip

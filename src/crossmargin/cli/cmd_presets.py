@@ -233,9 +233,9 @@ def _print_derive(d: dict[str, Any]) -> None:
             _verdict(r["ok"]),
         )
     con.print(s)
-    k = Table(title="contingencies (reported negative, as the venue does) and factors")
-    k.add_column("item")
-    k.add_column("value", justify="right")
+    k = data_table(
+        "contingencies (reported negative, as the venue does) and factors", ("item", "value")
+    )
     for name, val in d["contingencies"].items():
         k.add_row(name, f"{val:.9f}")
     k.add_row("ForwardContingency", f"{d['forward_contingency']:.9f}")

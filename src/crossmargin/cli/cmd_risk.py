@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import handle_errors
@@ -44,9 +43,12 @@ def print_model_detail(con: Console, md: dict[str, Any]) -> None:
     if not rm:
         return
     info = md["scenario_set"]
-    t = Table(title=f"3. joint scenarios ({info['scenarios']})", show_header=False)
-    t.add_column("field")
-    t.add_column("value")
+    t = data_table(
+        f"3. joint scenarios ({info['scenarios']})",
+        ("field", "value"),
+        left=("field", "value"),
+        show_header=False,
+    )
     for k in _INFO_KEYS:
         if k in info and info[k] not in (None, [], {}):
             v = info[k]

@@ -298,9 +298,7 @@ def print_summary(
 ) -> None:
     """The final tables of a replay (the ``summary`` object of ``--format json``)."""
     ticks = summary["ticks"]
-    head = Table(title="replay", show_header=False)
-    head.add_column("field")
-    head.add_column("value", justify="right")
+    head = data_table("replay", ("field", "value"), show_header=False)
     head.add_row("tick file", str(ticks["file"]))
     for key in ("read", "applied", "skipped", "refused"):
         head.add_row(f"updates {key}", str(ticks[key]))
@@ -309,9 +307,7 @@ def print_summary(
     if latency is not None:
         head.add_row("tick-to-event latency", latency.describe())
     con.print(head)
-    ev = Table(title="events")
-    ev.add_column("type")
-    ev.add_column("count", justify="right")
+    ev = data_table("events", ("type", "count"))
     for k, v in sorted(summary["events"].items()):
         ev.add_row(f"[{_EVENT_STYLE.get(k, 'white')}]{k}[/]", str(v))
     if summary["events"]:

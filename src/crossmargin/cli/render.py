@@ -91,11 +91,11 @@ def print_warnings(con: Console, warnings: list[dict[str, Any]]) -> None:
 def print_account(con: Console, d: dict[str, Any]) -> None:
     """Summary, per-underlying breakdown and add-ons of one account."""
     ccy = d["base_currency"]
-    t = Table(
-        title=f"{d['account']} — {d['model']} margin ({ccy}, as of {d['as_of']})", show_header=False
+    t = data_table(
+        f"{d['account']} — {d['model']} margin ({ccy}, as of {d['as_of']})",
+        ("field", "value"),
+        show_header=False,
     )
-    t.add_column("field")
-    t.add_column("value", justify="right")
     for key in (
         "collateral_value",
         "unrealized_pnl",
@@ -265,13 +265,13 @@ def print_explain(con: Console, d: dict[str, Any]) -> None:
         p.add_row(*vals)
     con.print(p)
     for s in d.get("scenarios", []):
-        t = Table(title=f"3. scenario P&L — {s['underlying']} (worst marked)")
         vol_states = [
             v for v in ("up", "unchanged", "down") if any(c["vol_move"] == v for c in s["cells"])
         ]
-        t.add_column("spot move")
-        for v in vol_states:
-            t.add_column(f"vol {v}", justify="right")
+        t = data_table(
+            f"3. scenario P&L — {s['underlying']} (worst marked)",
+            ("spot move", *(f"vol {v}" for v in vol_states)),
+        )
         moves: dict[float, dict[str, Any]] = {}
         for cell in s["cells"]:
             moves.setdefault(cell["spot_move"], {})[cell["vol_move"]] = cell
