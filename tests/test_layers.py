@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_checks",
             "_tabular",
             "_lazy",
+            "_closing",
             "limits",
             "ranges",
             "config",

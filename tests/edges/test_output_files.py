@@ -14,6 +14,7 @@ import pytest
 
 from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.errors import InputError
+from crossmargin.scale.dataset import MANIFEST
 
 from .helpers import files_in, one_line_error, run
 
@@ -217,3 +218,59 @@ def test_two_cli_processes_on_one_out(examples: Path, tmp_path: Path) -> None:
             assert "being written by another crossmargin process" in err and err.count("\n") == 1
     json.loads(out.read_text())  # a complete report, never a mix
     assert files_in(tmp_path) == {"c.json"}
+
+
+def _venue_tables(d: Path, *, bad_collateral: bool = False) -> tuple[Path, Path]:
+    d.mkdir()
+    pos, col = d / "positions.csv", d / "collateral.csv"
+    pos.write_text("account,instrument,quantity\na1,BTC-PERP,1\na2,ETH-PERP,-2\na3,BTC-PERP,3\n")
+    col.write_text(
+        "account,asset,quantity\na1,USDC,100\n"  # a wrong column: fails after the positions
+        if bad_collateral
+        else "account,asset,amount\na1,USDC,100\na2,USDC,50\n"
+    )
+    return pos, col
+
+
+def test_partition_out_appears_whole(tmp_path: Path) -> None:
+    pos, col = _venue_tables(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = run("partition", pos, "--collateral", col, "--out", out / "ds", "-n", "2", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    names = files_in(out)
+    assert {"ds", f"ds/{MANIFEST}", "ds/positions", "ds/collateral"} <= names
+    assert all(n == "ds" or n.startswith("ds/") for n in names)  # no lock or temporary left
+
+
+def test_a_failing_partition_leaves_nothing_behind(tmp_path: Path) -> None:
+    pos, col = _venue_tables(tmp_path / "in", bad_collateral=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    _, reason = one_line_error(run("partition", pos, "--collateral", col, "--out", out / "ds"))
+    assert "amount" in reason
+    assert files_in(out) == set()  # the positions already hashed are gone, lock released
+
+
+def test_partition_out_being_written_by_another_process_is_refused(tmp_path: Path) -> None:
+    pos, col = _venue_tables(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    with OutputFiles() as held:
+        held.declare_dir("--out", out / "ds")
+        r = run("partition", pos, "--collateral", col, "--out", out / "ds")
+        path, reason = one_line_error(r)
+        assert path == str(out / "ds") and "being written by another crossmargin process" in reason
+    assert files_in(out) == set()
+
+
+def test_partition_out_that_exists_is_refused_before_any_work(tmp_path: Path) -> None:
+    pos, col = _venue_tables(tmp_path / "in")
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "mine.txt").write_text("keep")
+    path, reason = one_line_error(
+        run("partition", pos, "--collateral", col, "--out", tmp_path / "ds")
+    )
+    assert path == str(tmp_path / "ds") and "already exists" in reason
+    assert files_in(tmp_path / "ds") == {"mine.txt"}
+    assert {p.name for p in tmp_path.iterdir()} == {"in", "ds"}

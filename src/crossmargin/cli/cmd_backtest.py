@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from crossmargin.cli.common import ConfigOpt, Format, FormatOpt, console, load_risk_config
 from crossmargin.cli.errors import handle_errors
@@ -19,6 +18,7 @@ from crossmargin.cli.files import OutputFiles, write_bytes
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_num
 from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
+from crossmargin.cli.render import data_table
 from crossmargin.cli.scale import ClusterOpt, RetriesOpt, WorkerMemoryOpt
 from crossmargin.errors import InputError
 
@@ -79,18 +79,16 @@ def _print_summary(res: BacktestResult) -> None:
     ev = s["data"]["evaluation"]
     # 14 columns: wider than the shared console minimum, so that no cell is cut
     con = Console(width=max(shutil.get_terminal_size((160, 40)).columns, 160), highlight=False)
-    t = Table(
-        title=(
-            f"{s['book']['name']}: {ev['windows']} windows {ev['first']} .. {ev['last']}, "
-            f"MPOR {s['settings']['mpor']}, tested at {s['settings']['confidence']:.2%}"
-        )
-    )
     cols = (
         "model", "windows", "exceed", "rate", "Kupiec p", "p non-ovl", "CC p", "zone",
         "worst 250", "ES Z2", "peak/trough", "IM/gross", "IM/iso", "broken",
     )  # fmt: skip
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("model", "zone", "worst 250") else "right")
+    t = data_table(
+        f"{s['book']['name']}: {ev['windows']} windows {ev['first']} .. {ev['last']}, "
+        f"MPOR {s['settings']['mpor']}, tested at {s['settings']['confidence']:.2%}",
+        cols,
+        left=("model", "zone", "worst 250"),
+    )
     for m in res.models:
         r = summary_row(m)
         if "error" in r:

@@ -15,7 +15,7 @@ from crossmargin.account.report import account_dict
 from crossmargin.cli.common import console
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.lazy import command_set
-from crossmargin.cli.render import print_account, print_comparison
+from crossmargin.cli.render import data_table, print_account, print_comparison
 from crossmargin.comparison import comparison_dict
 from crossmargin.config import default_config
 from crossmargin.engine import compare, compute_margin
@@ -106,16 +106,11 @@ def demo() -> None:
     pfs, prefixes = load_portfolios(ex / pf_file)
     snap = load_market(ex / mk_file)
     results = compare(pfs, snap, config=cfg, prefixes=prefixes)
-    t = Table(title=f"{len(pfs)} accounts — collateral required by model (USD)")
-    for col in (
-        "account",
-        "isolated",
-        "cross",
-        "portfolio",
-        "freed by portfolio",
-        "status (portfolio)",
-    ):
-        t.add_column(col, justify="left" if col in ("account", "status (portfolio)") else "right")
+    t = data_table(
+        f"{len(pfs)} accounts — collateral required by model (USD)",
+        ("account", "isolated", "cross", "portfolio", "freed by portfolio", "status (portfolio)"),
+        left=("account", "status (portfolio)"),
+    )
     for i in range(len(pfs)):
         d = comparison_dict(results, i)
         m = d["models"]

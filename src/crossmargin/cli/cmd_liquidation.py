@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from crossmargin.cli.common import (
     ConfigOpt,
@@ -26,6 +25,7 @@ from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
 from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
+from crossmargin.cli.render import data_table
 from crossmargin.config.model import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.io.market import load_market
@@ -87,6 +87,9 @@ LastResortOpt = Annotated[
     LastResort | None,
     typer.Option("--last-resort", help="After the insurance fund (default: config)"),
 ]
+CollateralTableOpt = Annotated[
+    Path | None, typer.Option("--collateral", help="Collateral table (table venues)")
+]
 
 
 def _with_last_resort(cfg: RiskConfig, last: LastResort | None) -> RiskConfig:
@@ -118,9 +121,7 @@ def liquidate(
     ] = None,
     insurance_fund: FundOpt = None,
     last_resort: LastResortOpt = None,
-    collateral: Annotated[
-        Path | None, typer.Option("--collateral", help="Collateral table (table venues)")
-    ] = None,
+    collateral: CollateralTableOpt = None,
     shock: Annotated[
         str | None,
         typer.Option(
@@ -204,9 +205,10 @@ def _print_conservation(con: Console, c: dict[str, float], before: float, after:
 
 def _print_venue(con: Console, d: dict[str, Any]) -> None:
     s = d["summary"]
-    t = Table(title=f"venue liquidation — {d['model']}, {d['policy']} ({s['accounts']:,} accounts)")
-    t.add_column("")
-    t.add_column("value", justify="right")
+    t = data_table(
+        f"venue liquidation — {d['model']}, {d['policy']} ({s['accounts']:,} accounts)",
+        ("", "value"),
+    )
     for key in (
         "accounts_liquidated",
         "accounts_bankrupt",
@@ -246,18 +248,10 @@ def _print_liquidation(con: Console, d: dict[str, Any]) -> None:
         return
     con.print(f"[bold]{head}[/] → {p['policy']} liquidation, scope {p['scope']}")
     if p["closes"]:
-        ct = Table(title="close-out")
-        for col in (
-            "instrument",
-            "position",
-            "closed",
-            "mark",
-            "price",
-            "slippage",
-            "fee",
-            "via ADL",
-        ):
-            ct.add_column(col, justify="left" if col == "instrument" else "right")
+        ct = data_table(
+            "close-out",
+            ("instrument", "position", "closed", "mark", "price", "slippage", "fee", "via ADL"),
+        )
         for r in p["closes"]:
             ct.add_row(
                 r["instrument"],
@@ -271,9 +265,7 @@ def _print_liquidation(con: Console, d: dict[str, Any]) -> None:
             )
         con.print(ct)
     if p["collateral_sales"]:
-        st = Table(title="collateral sold")
-        for col in ("asset", "amount", "price", "proceeds", "cost"):
-            st.add_column(col, justify="left" if col == "asset" else "right")
+        st = data_table("collateral sold", ("asset", "amount", "price", "proceeds", "cost"))
         for r in p["collateral_sales"]:
             st.add_row(
                 r["asset"],
@@ -290,9 +282,7 @@ def _print_liquidation(con: Console, d: dict[str, Any]) -> None:
             f"{fmt_money(bk['insurance_fund_paid'])}, ADL transfer {fmt_money(bk['adl_transfer'])}, "
             f"uncovered {fmt_money(bk['uncovered'])}"
         )
-    s = Table(title=f"before → after ({ccy})")
-    for col in ("", "before", "after"):
-        s.add_column(col, justify="left" if col == "" else "right")
+    s = data_table(f"before → after ({ccy})", ("", "before", "after"))
     for key in ("equity", "maintenance_equity", "initial_margin", "maintenance_margin"):
         s.add_row(key.replace("_", " "), fmt_money(b[key]), fmt_money(a[key]))
     s.add_row("margin ratio", fmt_num(b["margin_ratio"], 3), fmt_num(a["margin_ratio"], 3))
@@ -343,9 +333,7 @@ def cascade(
     ] = None,
     insurance_fund: FundOpt = None,
     last_resort: LastResortOpt = None,
-    collateral: Annotated[
-        Path | None, typer.Option("--collateral", help="Collateral table (table venues)")
-    ] = None,
+    collateral: CollateralTableOpt = None,
     collateral_mode: Annotated[
         CollateralMode,
         typer.Option(
@@ -463,11 +451,10 @@ def _print_cascade(con: Console, res: CascadeResult, doc: dict[str, Any]) -> Non
         f"{res.shock.name}: {res.shock.description} ({res.shock.steps} step(s))"
     )
     con.print(f"collateral: {doc['settings']['collateral_assumption']}")
-    t = Table(title="isolated vs cross vs portfolio under the same shock")
-    t.add_column("")
     rows = comparison_rows(res)
-    for r in rows:
-        t.add_column(r["regime"], justify="right")
+    t = data_table(
+        "isolated vs cross vs portfolio under the same shock", ("", *(r["regime"] for r in rows))
+    )
     fmt: dict[str, Any] = {
         "money": fmt_money, "count": lambda x: f"{x:,}", "share": lambda x: f"{x:.2%}", "int": str,
     }  # fmt: skip

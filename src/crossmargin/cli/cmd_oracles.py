@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from crossmargin._time import format_instant
 from crossmargin._validation import read_json
@@ -23,6 +22,7 @@ from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
+from crossmargin.cli.render import data_table
 from crossmargin.errors import InputError
 from crossmargin.io.market import market_from_obj
 from crossmargin.io.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
@@ -109,11 +109,11 @@ def oracles_cmd(
     if fmt is Format.json:
         print(dumps(items))
         return
-    t = Table(title=f"oracle records from {source}")
-    for col in ("symbol", "value", "timestamp", "confidence", "source", "reference"):
-        t.add_column(
-            col, justify="right" if col in ("value", "confidence", "reference") else "left"
-        )
+    t = data_table(
+        f"oracle records from {source}",
+        ("symbol", "value", "timestamp", "confidence", "source", "reference"),
+        right=("value", "confidence", "reference"),
+    )
     for s, d in items.items():
         t.add_row(
             s,

@@ -9,6 +9,7 @@ import typer
 
 from crossmargin.cli.common import console
 from crossmargin.cli.errors import handle_errors
+from crossmargin.cli.files import OutputFiles
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.progress import QuietOpt, show_progress
 from crossmargin.cli.scale import task_progress
@@ -48,12 +49,21 @@ def partition(
     quiet: QuietOpt = False,
 ) -> None:
     """Split a venue's tables into a dataset hashed by account (an account is never split)."""
-    from crossmargin.scale.partitioning import write_dataset
+    from crossmargin.scale.dataset import open_dataset
+    from crossmargin.scale.partitioning import fill_dataset, partition_count
 
-    with task_progress(show_progress(None, quiet)) as tick:
-        ds = write_dataset(
-            positions, collateral, out, partitions=partitions, progress=lambda s: tick(s, 0, 1)
-        )
+    n = partition_count(positions, partitions)
+    with OutputFiles() as files:
+        files.declare_dir("--out", out)  # checked (and locked) before any work
+        with task_progress(show_progress(None, quiet)) as tick:
+            files.stage_tree(
+                "--out",
+                lambda d: fill_dataset(
+                    d, positions, collateral, partitions=n, progress=lambda s: tick(s, 0, 1)
+                ),
+            )
+        files.commit()
+    ds = open_dataset(out)
     if quiet:
         return
     facts = [p.facts for p in ds.partitions if p.facts is not None]

@@ -16,6 +16,7 @@ from crossmargin.cli.errors import EXIT_INTERNAL, handle_errors
 from crossmargin.cli.files import OutputFiles, write_text
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_num
+from crossmargin.cli.render import data_table
 from crossmargin.errors import InputError
 from crossmargin.margin.presets import available_presets, preset_info
 
@@ -196,21 +197,13 @@ def _verdict(ok: bool | None) -> str:
 def _print_derive(d: dict[str, Any]) -> None:
     con = console()
     con.print(f"[bold]derive-pmrm2[/] venue case {d['case']} — {d['sign_convention']}")
-    t = Table(title="margin (cash units, signed surplus)")
-    for col in ("", "ours", "expected", "rel diff", "verdict"):
-        t.add_column(col, justify="left" if col == "" else "right")
-    for key in ("mm", "im"):
-        c = d[key]
+    t = data_table(
+        "margin (cash units, signed surplus)", ("", "ours", "expected", "rel diff", "verdict")
+    )
+    checks = [(key.upper(), d[key]) for key in ("mm", "im")] + [(c["name"], c) for c in d["checks"]]
+    for name, c in checks:
         t.add_row(
-            key.upper(),
-            f"{c['ours']:.10f}",
-            "-" if c["expected"] is None else f"{c['expected']:.10f}",
-            _fmt_rel(c["rel_diff"]),
-            _verdict(c["ok"]),
-        )
-    for c in d["checks"]:
-        t.add_row(
-            c["name"],
+            name,
             f"{c['ours']:.10f}",
             "-" if c["expected"] is None else f"{c['expected']:.10f}",
             _fmt_rel(c["rel_diff"]),
@@ -223,9 +216,11 @@ def _print_derive(d: dict[str, Any]) -> None:
         t.add_row("MM via margin", f"{e['mm']:.10f}", "", _fmt_rel(e["mm_rel_diff_vs_direct"]), "")
         t.add_row("IM via margin", f"{e['im']:.10f}", "", _fmt_rel(e["im_rel_diff_vs_direct"]), "")
     con.print(t)
-    s = Table(title=f"scenario P&L (worst: {d['worst']}; minSPAN {fmt_num(d['min_span'], 6)})")
-    for col in ("#", "spot", "vol", "dampening", "P&L", "expected", "rel diff", "verdict"):
-        s.add_column(col, justify="right")
+    s = data_table(
+        f"scenario P&L (worst: {d['worst']}; minSPAN {fmt_num(d['min_span'], 6)})",
+        ("#", "spot", "vol", "dampening", "P&L", "expected", "rel diff", "verdict"),
+        left=(),
+    )
     for r in d["scenarios"]:
         s.add_row(
             str(r["index"]),
@@ -238,9 +233,9 @@ def _print_derive(d: dict[str, Any]) -> None:
             _verdict(r["ok"]),
         )
     con.print(s)
-    k = Table(title="contingencies (reported negative, as the venue does) and factors")
-    k.add_column("item")
-    k.add_column("value", justify="right")
+    k = data_table(
+        "contingencies (reported negative, as the venue does) and factors", ("item", "value")
+    )
     for name, val in d["contingencies"].items():
         k.add_row(name, f"{val:.9f}")
     k.add_row("ForwardContingency", f"{d['forward_contingency']:.9f}")
@@ -257,21 +252,21 @@ def _print_span(d: dict[str, Any]) -> None:
     con = console()
     con.print(f"[bold]SPAN[/] risk-parameter file {d['case']} ({d['currency']}) {d['source']}")
     for a in d["accounts"]:
-        t = Table(title=f"{a['account']} — per combined commodity")
-        cols = (
-            "CC",
-            "scan",
-            "active",
-            "intra",
-            "spot",
-            "inter credit",
-            "SOM",
-            "risk",
-            "initial",
-            "NOV",
+        t = data_table(
+            f"{a['account']} — per combined commodity",
+            (
+                "CC",
+                "scan",
+                "active",
+                "intra",
+                "spot",
+                "inter credit",
+                "SOM",
+                "risk",
+                "initial",
+                "NOV",
+            ),
         )
-        for col in cols:
-            t.add_column(col, justify="left" if col == "CC" else "right")
         for r in a["combined_commodities"]:
             t.add_row(
                 r["combined_commodity"],
@@ -286,9 +281,7 @@ def _print_span(d: dict[str, Any]) -> None:
                 fmt_num(r["net_option_value"], 2),
             )
         con.print(t)
-        c = Table(title=f"{a['account']} — totals")
-        for col in ("", "ours", "expected", "verdict"):
-            c.add_column(col, justify="left" if col == "" else "right")
+        c = data_table(f"{a['account']} — totals", ("", "ours", "expected", "verdict"))
         for name, chk in a["checks"].items():
             c.add_row(
                 name,

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from crossmargin.cli.common import Format, FormatOpt, console
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num
+from crossmargin.cli.render import data_table
 from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
 
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
@@ -43,9 +43,12 @@ def print_model_detail(con: Console, md: dict[str, Any]) -> None:
     if not rm:
         return
     info = md["scenario_set"]
-    t = Table(title=f"3. joint scenarios ({info['scenarios']})", show_header=False)
-    t.add_column("field")
-    t.add_column("value")
+    t = data_table(
+        f"3. joint scenarios ({info['scenarios']})",
+        ("field", "value"),
+        left=("field", "value"),
+        show_header=False,
+    )
     for k in _INFO_KEYS:
         if k in info and info[k] not in (None, [], {}):
             v = info[k]
@@ -53,12 +56,12 @@ def print_model_detail(con: Console, md: dict[str, Any]) -> None:
     con.print(t)
     rows = md["tail_scenarios"]
     unds = list(rows[0]["pnl"]) if rows else []
-    tt = Table(
-        title=f"4. tail scenarios driving the {rm['measure']} {rm['confidence']:.1%} "
-        f"({fmt_money(rm['value'])})"
+    tt = data_table(
+        f"4. tail scenarios driving the {rm['measure']} {rm['confidence']:.1%} "
+        f"({fmt_money(rm['value'])})",
+        ("#", "scenario", "segment", "prob.", "tail wt", "loss", *unds),
+        left=("scenario", "segment"),
     )
-    for col in ("#", "scenario", "segment", "prob.", "tail wt", "loss", *unds):
-        tt.add_column(col, justify="left" if col in ("scenario", "segment") else "right")
     for r in rows:
         mark = " ◀ VaR" if r["var_scenario"] else ""
         tt.add_row(
@@ -71,9 +74,10 @@ def print_model_detail(con: Console, md: dict[str, Any]) -> None:
             *(fmt_money(r["pnl"][u]) for u in unds),
         )
     con.print(tt)
-    c = Table(title=f"5. contribution per underlying (component {rm['measure']})")
-    for col in ("underlying", "component", "share", "standalone"):
-        c.add_column(col, justify="left" if col == "underlying" else "right")
+    c = data_table(
+        f"5. contribution per underlying (component {rm['measure']})",
+        ("underlying", "component", "share", "standalone"),
+    )
     for r in md["components"]:
         share = "-" if r["share"] is None else f"{r['share']:.1%}"
         c.add_row(r["underlying"], fmt_money(r["component"]), share, fmt_money(r["standalone"]))
@@ -115,9 +119,10 @@ def history_cmd(
     if fmt is Format.json:
         print(dumps(d))
         return
-    t = Table(title=f"price history: {d['source']}")
-    for col in ("asset", "first", "last", "observations", "largest gap (days)"):
-        t.add_column(col, justify="left" if col == "asset" else "right")
+    t = data_table(
+        f"price history: {d['source']}",
+        ("asset", "first", "last", "observations", "largest gap (days)"),
+    )
     for r in d["assets"]:
         t.add_row(
             r["asset"],

@@ -1,8 +1,8 @@
 """Output files of one command, written as a unit or not at all.
 
 Every command that writes files (``margin --plot``, ``batch --out``, ``cascade --out/--plot/
---ledger``, ``backtest --out DIR``, ``oracles --out``, ``venue-case --emit-*``) goes through one
-:class:`OutputFiles` transaction::
+--ledger``, ``backtest --out DIR``, ``partition --out DIR``, ``oracles --out``, ``venue-case
+--emit-*``) goes through one :class:`OutputFiles` transaction::
 
     with OutputFiles() as files:
         files.declare("--out", out, suffixes=(".json",))      # checked before any work
@@ -31,7 +31,9 @@ The rules, in order:
 
 A directory output (``backtest --out DIR``) is staged as a whole: if ``DIR`` does not exist its
 files are written into a temporary sibling directory renamed to ``DIR`` at commit; if it exists,
-its files are staged inside it and renamed one by one as above. ``DIR``'s parent must exist.
+its files are staged inside it and renamed one by one as above. ``DIR``'s parent must exist. A
+new directory tree (``partition --out DIR``, which must not exist) is filled by one writer in
+the temporary sibling directory (:meth:`OutputFiles.stage_tree`) and renamed the same way.
 
 Errors are :class:`~crossmargin.errors.InputError` naming the option (``--out: ...``) or the
 file, so the command line prints one line and exits with code 2.
@@ -48,8 +50,8 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
+from crossmargin._closing import Closing
 from crossmargin.errors import InputError
 
 __all__ = ["OutputFiles", "write_bytes", "write_text"]
@@ -164,24 +166,12 @@ class _Output:
     inodes: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
 
-class OutputFiles:
+class OutputFiles(Closing):
     """The output files of one command: declared first, written together, or not at all."""
 
     def __init__(self) -> None:
         self._outputs: dict[str, _Output] = {}
         self._committed = False
-
-    # -- context manager ------------------------------------------------------------------------
-    def __enter__(self) -> OutputFiles:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Discard everything not committed and release the locks."""
@@ -296,6 +286,26 @@ class OutputFiles:
         except OSError as exc:
             raise _cannot(out.shown, opt, _reason(exc)) from None
         out.inodes[target] = (st.st_dev, st.st_ino)
+
+    def stage_tree(self, opt: str, write: Callable[[Path], None]) -> None:
+        """Write a whole new directory output (files and subdirectories) at once.
+
+        ``write`` receives an empty private directory next to the target and fills it; it is
+        renamed to the target at :meth:`commit`. The target must not exist (checked before
+        ``write`` runs, and again at the rename).
+        """
+        out = self._outputs.get(opt)
+        if out is None or not out.is_dir or out.staged or out.staged_dir is not None:
+            raise RuntimeError(f"output {opt} was not declared as a directory, or staged twice")
+        if out.target.exists():
+            raise _cannot(out.shown, opt, "it already exists; give a new directory")
+        try:
+            tmp = self._new_dir(out)
+        except OSError as exc:
+            raise _cannot(out.shown, opt, _reason(exc)) from None
+        write(tmp)
+        st = tmp.stat()
+        out.inodes[out.target] = (st.st_dev, st.st_ino)
 
     def _new_dir(self, out: _Output) -> Path:
         if out.staged_dir is None:

@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crossmargin.cli.output import fmt_money, fmt_num
-from crossmargin.cli.render import status_markup
+from crossmargin.cli.render import data_table, status_markup
 
 __all__ = ["LatencyStats", "LiveView", "event_line", "print_summary"]
 
@@ -250,25 +250,17 @@ class LiveView:
         )
 
     def _accounts_table(self) -> Table:
-        t = Table(title="accounts by margin ratio (lowest first)", expand=True)
-        for col in ("account", "status", "equity", "IM", "MM", "margin ratio"):
-            t.add_column(col, justify="left" if col in ("account", "status") else "right")
-        for a in self.accounts:
-            frozen = " [magenta](frozen)[/]" if a.get("frozen") else ""
-            t.add_row(
-                str(a.get("account")),
-                status_markup(str(a.get("status"))) + frozen,
-                _m(a.get("equity")),
-                _m(a.get("initial_margin")),
-                _m(a.get("maintenance_margin")),
-                _f(a.get("margin_ratio")),
-            )
-        return t
+        return _accounts_table(
+            "accounts by margin ratio (lowest first)", self.accounts, frozen=True, expand=True
+        )
 
     def _events_table(self) -> Table:
-        t = Table(title="latest events", expand=True)
-        for col in ("seq", "time", "type", "account", "status", "equity", "MM", "cause"):
-            t.add_column(col, justify="right" if col in ("seq", "equity", "MM") else "left")
+        t = data_table(
+            "latest events",
+            ("seq", "time", "type", "account", "status", "equity", "MM", "cause"),
+            right=("seq", "equity", "MM"),
+            expand=True,
+        )
         for ev in reversed(self.events):
             style = _EVENT_STYLE.get(str(ev.get("type")), "white")
             before, after = ev.get("status_before"), ev.get("status_after")
@@ -285,9 +277,12 @@ class LiveView:
         return t
 
     def _feeds_table(self) -> Table:
-        t = Table(title="feeds", expand=True)
-        for col in ("feed", "last seq", "last source time", "age", "gaps", "state"):
-            t.add_column(col, justify="right" if col in ("last seq", "age", "gaps") else "left")
+        t = data_table(
+            "feeds",
+            ("feed", "last seq", "last source time", "age", "gaps", "state"),
+            right=("last seq", "age", "gaps"),
+            expand=True,
+        )
         for name, info in sorted(self.feeds.items()):
             state = "[magenta]stale[/]" if info.stale else "[green]fresh[/]"
             seq = "-" if info.last_seq is None else str(info.last_seq)
@@ -303,9 +298,7 @@ def print_summary(
 ) -> None:
     """The final tables of a replay (the ``summary`` object of ``--format json``)."""
     ticks = summary["ticks"]
-    head = Table(title="replay", show_header=False)
-    head.add_column("field")
-    head.add_column("value", justify="right")
+    head = data_table("replay", ("field", "value"), show_header=False)
     head.add_row("tick file", str(ticks["file"]))
     for key in ("read", "applied", "skipped", "refused"):
         head.add_row(f"updates {key}", str(ticks[key]))
@@ -314,32 +307,39 @@ def print_summary(
     if latency is not None:
         head.add_row("tick-to-event latency", latency.describe())
     con.print(head)
-    ev = Table(title="events")
-    ev.add_column("type")
-    ev.add_column("count", justify="right")
+    ev = data_table("events", ("type", "count"))
     for k, v in sorted(summary["events"].items()):
         ev.add_row(f"[{_EVENT_STYLE.get(k, 'white')}]{k}[/]", str(v))
     if summary["events"]:
         con.print(ev)
     acc = summary["accounts"]
-    st = Table(title=f"accounts ({acc['total']})")
-    for col in ("status", "accounts"):
-        st.add_column(col, justify="right" if col == "accounts" else "left")
+    st = data_table(f"accounts ({acc['total']})", ("status", "accounts"))
     for k, v in acc["by_status"].items():
         st.add_row(status_markup(k), str(v))
     con.print(st)
     worst = summary.get("worst") or []
     if worst:
-        w = Table(title="lowest margin ratios")
-        for col in ("account", "status", "equity", "IM", "MM", "margin ratio"):
-            w.add_column(col, justify="left" if col in ("account", "status") else "right")
-        for a in worst:
-            w.add_row(
-                str(a["account"]),
-                status_markup(str(a["status"])),
-                _m(a.get("equity")),
-                _m(a.get("initial_margin")),
-                _m(a.get("maintenance_margin")),
-                _f(a.get("margin_ratio")),
-            )
-        con.print(w)
+        con.print(_accounts_table("lowest margin ratios", worst, frozen=False))
+
+
+def _accounts_table(
+    title: str, accounts: Sequence[Mapping[str, Any]], *, frozen: bool, **options: Any
+) -> Table:
+    """Accounts with their status (``frozen``: frozen ones marked), equity, IM, MM, margin ratio."""
+    t = data_table(
+        title,
+        ("account", "status", "equity", "IM", "MM", "margin ratio"),
+        left=("account", "status"),
+        **options,
+    )
+    for a in accounts:
+        mark = " [magenta](frozen)[/]" if frozen and a.get("frozen") else ""
+        t.add_row(
+            str(a.get("account")),
+            status_markup(str(a.get("status"))) + mark,
+            _m(a.get("equity")),
+            _m(a.get("initial_margin")),
+            _m(a.get("maintenance_margin")),
+            _f(a.get("margin_ratio")),
+        )
+    return t

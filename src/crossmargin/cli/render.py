@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.table import Table
 from crossmargin.cli.output import fmt_money, fmt_num, fmt_pct
 
 __all__ = [
+    "data_table",
     "print_account",
     "print_comparison",
     "print_explain",
@@ -26,6 +27,51 @@ _STATUS_STYLE = {
     "liquidation": "red",
     "bankrupt": "bold red",
 }
+
+
+def data_table(
+    title: str,
+    columns: Iterable[str],
+    *,
+    left: Collection[str] | None = None,
+    right: Collection[str] | None = None,
+    fold: Collection[str] | bool = (),
+    **options: Any,
+) -> Table:
+    """A table with its columns: labels left-aligned, numbers right-aligned.
+
+    Parameters
+    ----------
+    title
+        The table's title.
+    columns
+        Column headers, in order.
+    left, right
+        The left-aligned columns (the others right-aligned), or the right-aligned ones (the others
+        left-aligned); neither: the first column is the only left-aligned one.
+    fold
+        Columns whose long cells wrap instead of being elided (names that must stay whole);
+        ``True``: all.
+    **options
+        Passed to :class:`rich.table.Table`.
+    """
+    cols = list(columns)
+    if fold is True:
+        fold = cols
+    elif fold is False:
+        fold = ()
+    if right is not None:
+        left = [c for c in cols if c not in right]
+    elif left is None:
+        left = cols[:1]
+    t = Table(title=title, **options)
+    for col in cols:
+        t.add_column(
+            col,
+            justify="left" if col in left else "right",
+            overflow="fold" if col in fold else "ellipsis",
+        )
+    return t
 
 
 def status_markup(s: str) -> str:
@@ -45,11 +91,11 @@ def print_warnings(con: Console, warnings: list[dict[str, Any]]) -> None:
 def print_account(con: Console, d: dict[str, Any]) -> None:
     """Summary, per-underlying breakdown and add-ons of one account."""
     ccy = d["base_currency"]
-    t = Table(
-        title=f"{d['account']} — {d['model']} margin ({ccy}, as of {d['as_of']})", show_header=False
+    t = data_table(
+        f"{d['account']} — {d['model']} margin ({ccy}, as of {d['as_of']})",
+        ("field", "value"),
+        show_header=False,
     )
-    t.add_column("field")
-    t.add_column("value", justify="right")
     for key in (
         "collateral_value",
         "unrealized_pnl",
@@ -65,11 +111,11 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
     t.add_row("liquidation scope", d["liquidation_scope"])
     con.print(t)
     if d["breakdown"]:
-        b = Table(title="per underlying")
-        for col in ("underlying", "class", "IM", "MM", "scan risk", "net delta", "worst scenario"):
-            b.add_column(
-                col, justify="left" if col in ("underlying", "class", "worst scenario") else "right"
-            )
+        b = data_table(
+            "per underlying",
+            ("underlying", "class", "IM", "MM", "scan risk", "net delta", "worst scenario"),
+            left=("underlying", "class", "worst scenario"),
+        )
         for row in d["breakdown"]:
             ws = row["worst_scenario"]
             b.add_row(
@@ -83,26 +129,19 @@ def print_account(con: Console, d: dict[str, Any]) -> None:
             )
         con.print(b)
     if d["addons"]:
-        a = Table(title="add-ons and credits")
-        for col in ("name", "underlying", "amount", "what"):
-            a.add_column(col, justify="right" if col == "amount" else "left")
+        a = data_table(
+            "add-ons and credits", ("name", "underlying", "amount", "what"), right=("amount",)
+        )
         for row in d["addons"]:
             label = row["underlying"] + (f" ({row['pair']})" if row.get("pair") else "")
             a.add_row(row["name"], label, fmt_money(row["amount"]), row["description"])
         con.print(a)
     greeks = d.get("greeks")
     if greeks and greeks["per_underlying"]:
-        g = Table(title=f"Greeks ({d['base_currency']}; vega per vol point, theta per day)")
-        for col in (
-            "underlying",
-            "delta",
-            "delta cash",
-            "gamma",
-            "gamma cash (1 %)",
-            "vega",
-            "theta",
-        ):
-            g.add_column(col, justify="left" if col == "underlying" else "right")
+        g = data_table(
+            f"Greeks ({d['base_currency']}; vega per vol point, theta per day)",
+            ("underlying", "delta", "delta cash", "gamma", "gamma cash (1 %)", "vega", "theta"),
+        )
         for row in greeks["per_underlying"]:
             g.add_row(
                 row["underlying"],
@@ -190,17 +229,10 @@ def print_explain(con: Console, d: dict[str, Any]) -> None:
     """The whole path of one margin number: collateral, positions, scenarios, add-ons, totals."""
     ccy = d["base_currency"]
     con.print(f"[bold]{d['account']}[/] — [bold]{d['model']}[/] margin, {ccy}, as of {d['as_of']}")
-    c = Table(title="1. collateral (haircut valuation)")
-    for col in (
-        "asset",
-        "amount",
-        "price",
-        "haircut IM",
-        "haircut MM",
-        "market value",
-        "value (IM)",
-    ):
-        c.add_column(col, justify="left" if col == "asset" else "right")
+    c = data_table(
+        "1. collateral (haircut valuation)",
+        ("asset", "amount", "price", "haircut IM", "haircut MM", "market value", "value (IM)"),
+    )
     for r in d["collateral"]:
         c.add_row(
             r["asset"],
@@ -212,17 +244,13 @@ def print_explain(con: Console, d: dict[str, Any]) -> None:
             fmt_money(r["value"]),
         )
     con.print(c)
-    p = Table(title="2. positions (net per instrument, marked to market)")
     cols = ["instrument", "qty", "mark", "vol", "MtM", "delta"]
     has_req = any("initial_margin" in r for r in d["positions"])
     if has_req:
         cols += ["IM", "MM"]
-    for col in cols:
-        p.add_column(
-            col,
-            justify="left" if col == "instrument" else "right",
-            overflow="fold" if col == "instrument" else "ellipsis",  # never elide a name
-        )
+    p = data_table(
+        "2. positions (net per instrument, marked to market)", cols, fold=("instrument",)
+    )  # never elide a name
     for r in d["positions"]:
         vals = [
             r["instrument"],
@@ -237,13 +265,13 @@ def print_explain(con: Console, d: dict[str, Any]) -> None:
         p.add_row(*vals)
     con.print(p)
     for s in d.get("scenarios", []):
-        t = Table(title=f"3. scenario P&L — {s['underlying']} (worst marked)")
         vol_states = [
             v for v in ("up", "unchanged", "down") if any(c["vol_move"] == v for c in s["cells"])
         ]
-        t.add_column("spot move")
-        for v in vol_states:
-            t.add_column(f"vol {v}", justify="right")
+        t = data_table(
+            f"3. scenario P&L — {s['underlying']} (worst marked)",
+            ("spot move", *(f"vol {v}" for v in vol_states)),
+        )
         moves: dict[float, dict[str, Any]] = {}
         for cell in s["cells"]:
             moves.setdefault(cell["spot_move"], {})[cell["vol_move"]] = cell
@@ -266,23 +294,12 @@ def print_explain(con: Console, d: dict[str, Any]) -> None:
 
 def print_prices(con: Console, rows: list[dict[str, Any]]) -> None:
     """Price and Greeks."""
-    t = Table(title="price and Greeks (per unit of underlying)")
-    for col in (
-        "instrument",
-        "quote",
-        "price",
-        "delta",
-        "gamma",
-        "vega",
-        "theta",
-        "vol",
-        "forward",
-    ):
-        t.add_column(
-            col,
-            justify="left" if col in ("instrument", "quote") else "right",
-            overflow="fold" if col == "instrument" else "ellipsis",  # never elide a name
-        )
+    t = data_table(
+        "price and Greeks (per unit of underlying)",
+        ("instrument", "quote", "price", "delta", "gamma", "vega", "theta", "vol", "forward"),
+        left=("instrument", "quote"),
+        fold=("instrument",),  # never elide a name
+    )
     for r in rows:
         t.add_row(
             r["instrument"],
@@ -306,9 +323,9 @@ def print_prices(con: Console, rows: list[dict[str, Any]]) -> None:
 def print_whatif(con: Console, d: dict[str, Any]) -> None:
     """Before/after of a hypothetical trade."""
     trades = ", ".join(f"{t['instrument']} {t['quantity']:+g}" for t in d["trades"])
-    t = Table(title=f"{d['account']} — what if: {trades} ({d['model']})")
-    for col in ("", "before", "after", "change"):
-        t.add_column(col, justify="left" if col == "" else "right")
+    t = data_table(
+        f"{d['account']} — what if: {trades} ({d['model']})", ("", "before", "after", "change")
+    )
     for key in ("equity", "initial_margin", "maintenance_margin", "free_collateral"):
         ch = d["after"][key] - d["before"][key]
         t.add_row(

@@ -298,15 +298,14 @@ def _pct(x: float | None) -> str:
 
 def print_check(con: Console, rows: list[dict[str, Any]]) -> None:
     """The venue's own figures beside ours."""
-    from rich.table import Table
+    from crossmargin.cli.render import data_table
 
     for r in rows:
-        t = Table(
-            title=f"{r['venue']} — the venue's own figures ({r['venue_model']}) vs ours "
-            f"({r['model']}), USD"
+        t = data_table(
+            f"{r['venue']} — the venue's own figures ({r['venue_model']}) vs ours "
+            f"({r['model']}), USD",
+            ("", "venue", "ours", "difference", "relative"),
         )
-        for col in ("", "venue", "ours", "difference", "relative"):
-            t.add_column(col, justify="left" if col == "" else "right")
         labels = {
             "initial_margin": "initial margin",
             "maintenance_margin": "maintenance margin",
@@ -361,11 +360,13 @@ def print_netting(con: Console, d: dict[str, Any], account: str) -> None:
 
 def print_offsets(con: Console, rows: list[dict[str, Any]], model: str) -> None:
     """Where cross-venue netting comes from, per underlying."""
-    from rich.table import Table
+    from crossmargin.cli.render import data_table
 
-    t = Table(title=f"cross-venue offsets per underlying ({model}; IM in USD, delta in units)")
-    for col in ("underlying", "venue", "net delta", "IM alone", "IM together", "freed"):
-        t.add_column(col, justify="left" if col in ("underlying", "venue") else "right")
+    t = data_table(
+        f"cross-venue offsets per underlying ({model}; IM in USD, delta in units)",
+        ("underlying", "venue", "net delta", "IM alone", "IM together", "freed"),
+        left=("underlying", "venue"),
+    )
     for r in rows:
         for v in r["venues"]:
             t.add_row(
@@ -392,23 +393,14 @@ def print_offsets(con: Console, rows: list[dict[str, Any]], model: str) -> None:
 
 def print_import(con: Console, imp: Imported) -> None:
     """What was read: each venue row beside our position, the venue's figures, the market."""
-    from rich.table import Table
+    from crossmargin.cli.render import data_table
 
-    t = Table(title="imported positions (venue convention → ours)")
-    for col in (
-        "venue",
-        "venue instrument",
-        "venue size",
-        "our instrument",
-        "quantity",
-        "entry",
-        "mark",
-    ):
-        t.add_column(
-            col,
-            justify="right" if col in ("quantity", "entry", "mark") else "left",
-            overflow="fold",
-        )
+    t = data_table(
+        "imported positions (venue convention → ours)",
+        ("venue", "venue instrument", "venue size", "our instrument", "quantity", "entry", "mark"),
+        right=("quantity", "entry", "mark"),
+        fold=True,
+    )
     for h in imp.holdings:
         t.add_row(
             h.venue,
@@ -425,9 +417,11 @@ def print_import(con: Console, imp: Imported) -> None:
         col = ", ".join(f"{a} {x:.10g}" for a, x in part["collateral"].items()) or "none"
         con.print(f"{v} collateral (venue equity − positions' mark value): {col}")
     if imp.reported:
-        r = Table(title="the venues' own figures")
-        for col in ("venue", "pool", "model", "currency", "IM", "MM", "equity"):
-            r.add_column(col, justify="right" if col in ("IM", "MM", "equity") else "left")
+        r = data_table(
+            "the venues' own figures",
+            ("venue", "pool", "model", "currency", "IM", "MM", "equity"),
+            right=("IM", "MM", "equity"),
+        )
         for x in imp.reported:
             r.add_row(
                 x.venue,
@@ -439,11 +433,13 @@ def print_import(con: Console, imp: Imported) -> None:
                 "-" if x.equity is None else f"{x.equity:,.8g}",
             )
         con.print(r)
-    m = Table(title=f"market snapshot as of {imp.market['as_of']}")
-    for col in ("asset", "price", "perp mark", "expiries (forward; vols at strikes)"):
-        m.add_column(
-            col, justify="left" if col.startswith(("asset", "exp")) else "right", overflow="fold"
-        )
+    expiries = "expiries (forward; vols at strikes)"
+    m = data_table(
+        f"market snapshot as of {imp.market['as_of']}",
+        ("asset", "price", "perp mark", expiries),
+        left=("asset", expiries),
+        fold=True,
+    )
     for sym, a in imp.market["assets"].items():
         exps = "; ".join(
             f"{k[:10]} F={e.get('forward', '-')}"

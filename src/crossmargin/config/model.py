@@ -98,6 +98,17 @@ class _Strict(BaseModel, metaclass=_StrictMeta):
 Fraction = Field(ge=0.0, le=1.0, allow_inf_nan=False)
 
 
+def _mm_not_above_im(what: str) -> Any:
+    """The rule of every IM/MM pair of a model: the MM ``what`` must not exceed the IM one."""
+
+    def check(self: Any) -> Any:
+        if self.mm > self.im:
+            raise ValueError(f"mm {what} must not exceed im {what}")
+        return self
+
+    return model_validator(mode="after")(check)
+
+
 class GridConfig(_Strict):
     """Scenario grid of one risk class (spot moves x vol states, plus dampened tails)."""
 
@@ -130,11 +141,7 @@ class LinearTier(_Strict):
     im: float = Fraction
     mm: float = Fraction
 
-    @model_validator(mode="after")
-    def _mm_le_im(self) -> LinearTier:
-        if self.mm > self.im:
-            raise ValueError("mm rate must not exceed im rate")
-        return self
+    _mm_le_im = _mm_not_above_im("rate")
 
 
 class OptionRuleConfig(_Strict):
@@ -166,11 +173,7 @@ class HaircutConfig(_Strict):
     im: float = Fraction
     mm: float = Fraction
 
-    @model_validator(mode="after")
-    def _mm_le_im(self) -> HaircutConfig:
-        if self.mm > self.im:
-            raise ValueError("mm haircut must not exceed im haircut")
-        return self
+    _mm_le_im = _mm_not_above_im("haircut")
 
 
 class RiskClassConfig(_Strict):

@@ -35,9 +35,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from crossmargin._closing import Closing
 from crossmargin.errors import ExecutionError, InputError
 from crossmargin.scale.runs import RunResult, TaskFailure, raise_first_failure
 
@@ -66,7 +66,7 @@ ProgressFn = Callable[[str, bool], None]
 THREADS_ENV = "CROSSMARGIN_THREADS"
 
 
-class Executor(ABC):
+class Executor(Closing, ABC):
     """Runs ``fn(shared, item)`` over items with ``shared`` shipped once (module docstring)."""
 
     #: Short name shown in reports (``in-process``, ``local-pool:2``, ``dask:tcp://...``).
@@ -148,7 +148,7 @@ class Executor(ABC):
     def _share(self, value: Any) -> Any:
         """Ship ``value`` to the workers once; return what tasks receive instead of it."""
 
-    def _unshare(self, handle: Any) -> None:  # noqa: B027 - optional hook
+    def _unshare(self, handle: Any) -> None:
         """Release what :meth:`_share` shipped."""
 
     def _reshare_if_lost(self, handle: Any, value: Any) -> Any:
@@ -168,19 +168,8 @@ class Executor(ABC):
         """The value of a done future (raises the task's exception)."""
 
     # -- lifetime -------------------------------------------------------------------------------
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release the workers this executor started (nothing for a borrowed client)."""
-
-    def __enter__(self) -> Executor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # -- in process ---------------------------------------------------------------------------------

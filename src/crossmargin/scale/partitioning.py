@@ -39,7 +39,7 @@ from crossmargin.scale.dataset import (
 )
 from crossmargin.scale.keys import HASH_SCHEME, account_buckets, account_keys
 
-__all__ = ["MAX_PARTITIONS", "write_dataset"]
+__all__ = ["MAX_PARTITIONS", "fill_dataset", "partition_count", "write_dataset"]
 
 #: Upper bound on partitions (each open partition holds a file descriptor while writing).
 MAX_PARTITIONS = 512
@@ -236,9 +236,7 @@ def write_dataset(
         an existing target.
     """
     pos, col, target = Path(positions), Path(collateral), Path(out)
-    n = partitions if partitions is not None else _default_count(pos)
-    if not 1 <= n <= MAX_PARTITIONS:
-        raise InputError(f"must be between 1 and {MAX_PARTITIONS}, got {n}", path="--partitions")
+    n = partition_count(pos, partitions)
     if target.exists():
         raise InputError("already exists; give a new directory for the dataset", path=str(target))
     parent = target.parent if str(target.parent) else Path()
@@ -246,34 +244,7 @@ def write_dataset(
         raise InputError("parent directory does not exist", path=str(target))
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     try:
-        say = progress or (lambda _s: None)
-        say(f"hashing positions into {n} partitions")
-        seen: dict[str, tuple[str, int, int]] = {}
-        pos_files = _split(pos, "positions", tmp / "positions", n, batch_rows, seen)
-        say(f"hashing collateral into {n} partitions")
-        col_files = _split(col, "collateral", tmp / "collateral", n, batch_rows)
-        entries = []
-        for k, (pf, cf) in enumerate(zip(pos_files, col_files, strict=True)):
-            say(f"describing partition {k + 1}/{n}")
-            scan = scan_partition(None, Partition(pf.stem, pf, cf))
-            entries.append(
-                {
-                    "name": pf.stem,
-                    "bucket": k,
-                    "positions": f"positions/{pf.name}",
-                    "collateral": f"collateral/{cf.name}",
-                    **scan.facts.as_dict(),
-                }
-            )
-        manifest = {
-            "format": DATASET_FORMAT,
-            "version": DATASET_VERSION,
-            "partitioning": {"by": "account", "hash": HASH_SCHEME, "partitions": n},
-            "sources": {"positions": pos.name, "collateral": col.name},
-            "partitions": entries,
-            "instruments": [list(v) for v in seen.values()],
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        fill_dataset(tmp, pos, col, partitions=n, batch_rows=batch_rows, progress=progress)
         mask = os.umask(0)
         os.umask(mask)
         tmp.chmod(0o777 & ~mask)
@@ -282,6 +253,66 @@ def write_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return open_dataset(target)
+
+
+def partition_count(positions: str | Path, partitions: int | None) -> int:
+    """The number of partitions to write: ``partitions`` checked, or a default for the table.
+
+    Raises
+    ------
+    InputError
+        ``partitions`` outside 1..:data:`MAX_PARTITIONS` (named ``--partitions``).
+    """
+    n = partitions if partitions is not None else _default_count(Path(positions))
+    if not 1 <= n <= MAX_PARTITIONS:
+        raise InputError(f"must be between 1 and {MAX_PARTITIONS}, got {n}", path="--partitions")
+    return n
+
+
+def fill_dataset(
+    directory: Path,
+    positions: str | Path,
+    collateral: str | Path,
+    *,
+    partitions: int,
+    batch_rows: int = _BATCH_ROWS,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Write a dataset's files and manifest into ``directory`` (existing and empty).
+
+    The writing half of :func:`write_dataset`, for a caller that makes the directory appear
+    atomically itself (``crossmargin partition`` stages it in its output transaction).
+    ``partitions`` is a count checked by :func:`partition_count`.
+    """
+    pos, col, n = Path(positions), Path(collateral), partitions
+    say = progress or (lambda _s: None)
+    say(f"hashing positions into {n} partitions")
+    seen: dict[str, tuple[str, int, int]] = {}
+    pos_files = _split(pos, "positions", directory / "positions", n, batch_rows, seen)
+    say(f"hashing collateral into {n} partitions")
+    col_files = _split(col, "collateral", directory / "collateral", n, batch_rows)
+    entries = []
+    for k, (pf, cf) in enumerate(zip(pos_files, col_files, strict=True)):
+        say(f"describing partition {k + 1}/{n}")
+        scan = scan_partition(None, Partition(pf.stem, pf, cf))
+        entries.append(
+            {
+                "name": pf.stem,
+                "bucket": k,
+                "positions": f"positions/{pf.name}",
+                "collateral": f"collateral/{cf.name}",
+                **scan.facts.as_dict(),
+            }
+        )
+    manifest = {
+        "format": DATASET_FORMAT,
+        "version": DATASET_VERSION,
+        "partitioning": {"by": "account", "hash": HASH_SCHEME, "partitions": n},
+        "sources": {"positions": pos.name, "collateral": col.name},
+        "partitions": entries,
+        "instruments": [list(v) for v in seen.values()],
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 
 
 def _default_count(path: Path) -> int:

@@ -1,4 +1,4 @@
-"""Column types of the store that differ between SQLite and PostgreSQL.
+"""Column types and index options of the store that differ between SQLite and PostgreSQL.
 
 Kept stable and small: the alembic migrations import them, so a change here is a schema change.
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
-__all__ = ["BigIntKey", "JsonText", "PgJson"]
+__all__ = ["BigIntKey", "JsonText", "PgJson", "partial_index"]
 
 
 class PgJson(UserDefinedType[str]):
@@ -52,3 +52,8 @@ class JsonText(TypeDecorator[str]):
 def BigIntKey() -> TypeEngine[int]:
     """64-bit integer key; ``INTEGER`` on SQLite so that it is the rowid (clustered) key."""
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def partial_index(condition: str) -> dict[str, Any]:
+    """Keyword arguments of an index over the rows where ``condition`` holds (both backends)."""
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}

@@ -20,11 +20,9 @@ Times are integers, nanoseconds since the Unix epoch (UTC): exact, portable, sor
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
-from crossmargin.store._types import BigIntKey, JsonText
+from crossmargin.store._types import BigIntKey, JsonText, partial_index
 
 __all__ = [
     "api_keys",
@@ -50,11 +48,6 @@ metadata = sa.MetaData(
 )
 
 
-def _where(condition: str) -> dict[str, Any]:
-    """A partial-index condition for both backends."""
-    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
-
-
 journal = sa.Table(
     "journal",
     metadata,
@@ -68,8 +61,8 @@ journal = sa.Table(
     sa.Index(None, "kind", "seq"),
     # Partial indexes: most inputs (market ticks) have no account and no idempotency key, and
     # an index entry per row would cost them insert time for nothing.
-    sa.Index(None, "account", "seq", **_where("account IS NOT NULL")),
-    sa.Index(None, "idempotency_key", unique=True, **_where("idempotency_key IS NOT NULL")),
+    sa.Index(None, "account", "seq", **partial_index("account IS NOT NULL")),
+    sa.Index(None, "idempotency_key", unique=True, **partial_index("idempotency_key IS NOT NULL")),
 )
 
 snapshots = sa.Table(
@@ -125,7 +118,7 @@ events = sa.Table(
     sa.Column("account", sa.String(NAME_LEN), nullable=True),
     sa.Column("cause_seq", sa.BigInteger(), nullable=True),
     sa.Column("body", JsonText(), nullable=False),
-    sa.Index(None, "account", "seq", **_where("account IS NOT NULL")),
+    sa.Index(None, "account", "seq", **partial_index("account IS NOT NULL")),
 )
 
 api_keys = sa.Table(

@@ -6,13 +6,14 @@ Each venue module parses its own symbols; these are the pieces their names have 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from crossmargin._time import EXPIRY_HOUR_UTC, parse_expiry_code
 from crossmargin.errors import InputError
-from crossmargin.instruments.contracts import Right, Settlement
+from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual, Right, Settlement
 
-__all__ = ["expiry_code", "right_of", "settlement_of", "strike_of"]
+__all__ = ["VenueSymbol", "expiry_code", "right_of", "settlement_of", "strike_of"]
 
 
 def settlement_of(inverse: bool) -> Settlement:
@@ -23,6 +24,31 @@ def settlement_of(inverse: bool) -> Settlement:
 def right_of(call: bool) -> Right:
     """``"call"`` or ``"put"``."""
     return "call" if call else "put"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSymbol:
+    """A venue instrument name read by the venue's convention (Deribit, Bybit)."""
+
+    underlying: str
+    settle: str  # the coin (inverse) or USDC/USDT (linear)
+    inverse: bool
+    kind: str  # perpetual | future | option | spot
+    expiry: datetime | None = None
+    strike: float = 0.0
+    right: str = ""  # call | put (options)
+
+    def contract(self) -> Contract:
+        """The contract the name stands for (a perpetual, a future or an option)."""
+        settlement = settlement_of(self.inverse)
+        if self.kind == "perpetual":
+            return Perpetual(self.underlying, settlement)
+        assert self.expiry is not None
+        if self.kind == "future":
+            return Future(self.underlying, self.expiry, settlement)
+        return Option(
+            self.underlying, self.expiry, self.strike, right_of(self.right == "call"), settlement
+        )
 
 
 _YYMMDD = re.compile(r"^(\d{2})(\d{2})(\d{2})$")

@@ -32,16 +32,14 @@ portfolio margin Bybit blanks per-position IM/MM (``""``); only the account tota
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from crossmargin.errors import InputError
-from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual
 from crossmargin.io.venues._common import Holding, MarketFacts, Reported, VenueImport
 from crossmargin.io.venues._fields import Fields
-from crossmargin.io.venues._names import expiry_code, right_of, settlement_of, strike_of
+from crossmargin.io.venues._names import VenueSymbol, expiry_code, strike_of
 from crossmargin.io.venues._reader import VenueReader, check_units
 
 __all__ = ["read_bybit"]
@@ -51,18 +49,7 @@ _CATEGORIES = ("linear", "inverse", "option")
 _INV_FUTURE = re.compile(r"^([A-Z0-9]+)USD([FGHJKMNQUVXZ])(\d{2})$")
 
 
-@dataclass(frozen=True, slots=True)
-class _Sym:
-    underlying: str
-    settle: str
-    inverse: bool
-    kind: str  # perpetual | future | option
-    expiry: datetime | None = None
-    strike: float = 0.0
-    right: str = ""
-
-
-def parse_symbol(sym: str, category: str, path: str, delivery: dict[str, datetime]) -> _Sym:
+def parse_symbol(sym: str, category: str, path: str, delivery: dict[str, datetime]) -> VenueSymbol:
     """Read a Bybit symbol of ``category`` (see the module docstring).
 
     Raises
@@ -78,7 +65,9 @@ def parse_symbol(sym: str, category: str, path: str, delivery: dict[str, datetim
             if settle not in ("USDT", "USDC"):
                 raise InputError(f"option {sym!r}: unknown settle coin {settle!r}", path=path)
             exp = delivery.get(s) or expiry_code(parts[1], path, venue=VENUE)
-            return _Sym(parts[0], settle, False, "option", exp, strike_of(parts[2], path), parts[3])
+            right = "call" if parts[3] == "C" else "put"
+            strike = strike_of(parts[2], path)
+            return VenueSymbol(parts[0], settle, False, "option", exp, strike, right)
     elif category == "inverse":
         m = _INV_FUTURE.match(s)
         if m is not None:
@@ -88,30 +77,20 @@ def parse_symbol(sym: str, category: str, path: str, delivery: dict[str, datetim
                     f"/v5/market/instruments-info response (deliveryTime) to the export",
                     path=path,
                 )
-            return _Sym(m.group(1), m.group(1), True, "future", delivery[s])
+            return VenueSymbol(m.group(1), m.group(1), True, "future", delivery[s])
         if len(parts) == 1 and s.endswith("USD") and len(s) > 3:
-            return _Sym(s[:-3], s[:-3], True, "perpetual")
+            return VenueSymbol(s[:-3], s[:-3], True, "perpetual")
     elif len(parts) == 1:
         for quote, settle in (("USDT", "USDT"), ("USDC", "USDC"), ("PERP", "USDC")):
             if s.endswith(quote) and len(s) > len(quote):
-                return _Sym(s[: -len(quote)], settle, False, "perpetual")
+                return VenueSymbol(s[: -len(quote)], settle, False, "perpetual")
     elif len(parts) == 2:
         head = parts[0]
         settle = "USDT" if head.endswith("USDT") else "USDC"
         und = head[:-4] if head.endswith("USDT") else head
         exp = delivery.get(s) or expiry_code(parts[1], path, venue=VENUE)
-        return _Sym(und, settle, False, "future", exp)
+        return VenueSymbol(und, settle, False, "future", exp)
     raise InputError(f"{sym!r} is not a Bybit {category} symbol", path=path)
-
-
-def _contract(y: _Sym) -> Contract:
-    settlement = settlement_of(y.inverse)
-    if y.kind == "perpetual":
-        return Perpetual(y.underlying, settlement)
-    assert y.expiry is not None
-    if y.kind == "future":
-        return Future(y.underlying, y.expiry, settlement)
-    return Option(y.underlying, y.expiry, y.strike, right_of(y.right == "C"), settlement)
 
 
 class _Reader(VenueReader):
@@ -221,7 +200,7 @@ def _position(p: Fields, category: str, r: _Reader) -> Holding | None:
             what=f"size {size} {'USD / price' if y.inverse else y.underlying + ' × price'}",
         )
     unit = "USD" if y.inverse else y.underlying
-    return r.holding(p, _contract(y), qty, settle=y.settle, venue_size=f"{side} {size} {unit}")
+    return r.holding(p, y.contract(), qty, settle=y.settle, venue_size=f"{side} {size} {unit}")
 
 
 def _wallet(w: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> Reported:

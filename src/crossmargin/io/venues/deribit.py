@@ -37,16 +37,13 @@ own pool (``initial_margin``, ``maintenance_margin``, ``equity`` in the coin).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from crossmargin.errors import InputError
-from crossmargin.instruments.contracts import Contract, Future, Option, Perpetual
 from crossmargin.io.venues._common import Holding, MarketFacts, Reported, VenueImport
 from crossmargin.io.venues._fields import Fields, decimal_of, ms_to_instant
-from crossmargin.io.venues._names import expiry_code, right_of, settlement_of, strike_of
+from crossmargin.io.venues._names import VenueSymbol, expiry_code, strike_of
 from crossmargin.io.venues._reader import VenueReader, check_units
 
 __all__ = ["read_deribit"]
@@ -55,20 +52,7 @@ VENUE = "deribit"
 _KINDS = ("future", "option", "spot", "future_combo", "option_combo")
 
 
-@dataclass(frozen=True, slots=True)
-class _Name:
-    """A Deribit instrument name read by the venue's convention."""
-
-    underlying: str
-    settle: str  # the coin (inverse) or USDC/USDT (linear)
-    inverse: bool
-    kind: str  # perpetual | future | option | spot
-    expiry: datetime | None = None
-    strike: float = 0.0
-    right: str = ""
-
-
-def parse_name(name: str, path: str) -> _Name:
+def parse_name(name: str, path: str) -> VenueSymbol:
     """Read a Deribit instrument name (see the module docstring).
 
     Raises
@@ -84,13 +68,13 @@ def parse_name(name: str, path: str) -> _Name:
         raise InputError(f"{name!r} is not a Deribit instrument name", path=path)
     settle = und if inverse else quote
     if len(parts) == 1 and not inverse:
-        return _Name(und, settle, False, "spot")
+        return VenueSymbol(und, settle, False, "spot")
     if len(parts) == 2 and parts[1] == "PERPETUAL":
-        return _Name(und, settle, inverse, "perpetual")
+        return VenueSymbol(und, settle, inverse, "perpetual")
     if len(parts) == 2 and parts[1][:1].isdigit():
-        return _Name(und, settle, inverse, "future", expiry_code(parts[1], path, venue=VENUE))
+        return VenueSymbol(und, settle, inverse, "future", expiry_code(parts[1], path, venue=VENUE))
     if len(parts) == 4 and parts[3] in ("C", "P"):
-        return _Name(
+        return VenueSymbol(
             und,
             settle,
             inverse,
@@ -104,16 +88,6 @@ def parse_name(name: str, path: str) -> _Name:
         f"UND-DDMMMYY-STRIKE-C|P, UND_USDC-...)",
         path=path,
     )
-
-
-def _contract(n: _Name) -> Contract:
-    settlement = settlement_of(n.inverse)
-    if n.kind == "perpetual":
-        return Perpetual(n.underlying, settlement)
-    assert n.expiry is not None
-    if n.kind == "future":
-        return Future(n.underlying, n.expiry, settlement)
-    return Option(n.underlying, n.expiry, n.strike, right_of(n.right == "call"), settlement)
 
 
 def _join(base: str, key: str) -> str:
@@ -220,7 +194,7 @@ def read_deribit(docs: list[tuple[Any, str]]) -> VenueImport:
     return r.result(holdings, equity, reported)
 
 
-def _spec(n: _Name, name: str, instruments: dict[str, Fields], path: str) -> _Name:
+def _spec(n: VenueSymbol, name: str, instruments: dict[str, Fields], path: str) -> VenueSymbol:
     """Check the name's convention against ``get_instruments`` and take its exact expiry."""
     spec = instruments.get(name.upper())
     if spec is None:
@@ -236,7 +210,7 @@ def _spec(n: _Name, name: str, instruments: dict[str, Fields], path: str) -> _Na
         )
     if n.kind in ("future", "option") and spec.present("expiration_timestamp"):
         exp = spec.ms("expiration_timestamp")
-        return _Name(n.underlying, n.settle, n.inverse, n.kind, exp, n.strike, n.right)
+        return VenueSymbol(n.underlying, n.settle, n.inverse, n.kind, exp, n.strike, n.right)
     return n
 
 
@@ -293,7 +267,7 @@ def _position(p: Fields, r: _Reader, equity: dict[str, Decimal]) -> Holding | No
             what=f"size {size} {'USD / mark_price' if n.inverse else n.underlying}",
         )
     unit = "USD" if n.inverse and n.kind != "option" else n.underlying
-    return r.holding(p, _contract(n), size, settle=n.settle, venue_size=f"{size} {unit}")
+    return r.holding(p, n.contract(), size, settle=n.settle, venue_size=f"{size} {unit}")
 
 
 def _ticker(t: Fields, facts: MarketFacts) -> None:

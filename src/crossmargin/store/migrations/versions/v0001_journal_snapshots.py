@@ -7,21 +7,15 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 
-from crossmargin.store._types import BigIntKey, JsonText
+from crossmargin.store._types import BigIntKey, JsonText, partial_index
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def _where(condition: str) -> dict[str, Any]:
-    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
 def upgrade() -> None:
@@ -39,14 +33,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_journal_kind_seq", "journal", ["kind", "seq"])
     op.create_index(
-        "ix_journal_account_seq", "journal", ["account", "seq"], **_where("account IS NOT NULL")
+        "ix_journal_account_seq",
+        "journal",
+        ["account", "seq"],
+        **partial_index("account IS NOT NULL"),
     )
     op.create_index(
         "ix_journal_idempotency_key",
         "journal",
         ["idempotency_key"],
         unique=True,
-        **_where("idempotency_key IS NOT NULL"),
+        **partial_index("idempotency_key IS NOT NULL"),
     )
 
     op.create_table(

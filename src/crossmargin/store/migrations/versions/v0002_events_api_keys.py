@@ -7,21 +7,15 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 
-from crossmargin.store._types import BigIntKey, JsonText
+from crossmargin.store._types import BigIntKey, JsonText, partial_index
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-
-def _where(condition: str) -> dict[str, Any]:
-    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
 def upgrade() -> None:
@@ -37,7 +31,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name="pk_events"),
     )
     op.create_index(
-        "ix_events_account_seq", "events", ["account", "seq"], **_where("account IS NOT NULL")
+        "ix_events_account_seq",
+        "events",
+        ["account", "seq"],
+        **partial_index("account IS NOT NULL"),
     )
     op.create_table(
         "api_keys",
