@@ -510,7 +510,7 @@ def whatif_sub(
         hyp, _ = _hypothetical_from(core, sub, it)
         sub = hyp
     assert hyp is not None
-    batch = core.kernel.margin(core.book, hyp, core.inst, core.snapshot, commit=False)
+    batch = core.kernel.whatif(core.book, hyp, core.inst, core.snapshot)
     return batch, hyp
 
 
