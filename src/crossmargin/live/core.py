@@ -600,14 +600,19 @@ class LiveCore:
 
     def revalue_all(self, cause: Cause, time: datetime) -> list[Event]:
         """Every contract re-marked and every account re-margined from scratch."""
+        events = self.remark_all(time, cause)
+        everyone = np.arange(self.book.n_accounts, dtype=np.int64)
+        events += self.remargin(everyone, time, cause)
+        return events
+
+    def remark_all(self, time: datetime, cause: Cause) -> list[Event]:
+        """Re-mark every contract from scratch (an underlying that fails: stale, frozen)."""
         inst, failed = mark_all(self.book.terms, self.snapshot, self.config, previous=self.inst)
         events: list[Event] = []
         for u, why in failed.items():
             events += self.mark_stale(u, why, time, cause)
         self.inst = inst
         self.kernel.on_marks(inst, None)
-        everyone = np.arange(self.book.n_accounts, dtype=np.int64)
-        events += self.remargin(everyone, time, cause)
         return events
 
     def _pending_recoveries(self, cause: Cause) -> list[Event]:
@@ -707,12 +712,8 @@ class LiveCore:
         time = self.now
         self.last_sweep = self.now
         R = self.R
-        inst, failed = mark_all(self.book.terms, self.snapshot, self.config, previous=self.inst)
-        events: list[Event] = []
-        for u, why in failed.items():
-            events += self.mark_stale(u, why, time, cause)
-        self.inst = inst
-        self.kernel.on_marks(inst, None)
+        events = self.remark_all(time, cause)
+        inst = self.inst
         everyone = np.arange(self.book.n_accounts, dtype=np.int64)
 
         def run(acc: IntArray) -> AccountBatch:

@@ -77,11 +77,12 @@ from crossmargin.store import NewEvent, NewRecord, Receipt, Store, StoreConfig
 __all__ = ["LiveEngine"]
 
 _UPDATE_TYPES = (MarketUpdate, Trade, Deposit, Withdrawal, NewAccount)
+_KEYED = (Trade, Deposit, Withdrawal)
 
 
 def _key(u: Update) -> str | None:
     """Idempotency key of an account update: its client id (unique across the venue)."""
-    if isinstance(u, Trade | Deposit | Withdrawal):
+    if isinstance(u, _KEYED):
         return u.id
     return None
 

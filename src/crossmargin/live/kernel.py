@@ -334,7 +334,16 @@ class AccountKernel:
             Missing market data, a non-finite requirement.
         """
         rb = resolve_sub(book, sub, inst, snapshot)
-        return AccountBatch.from_results(self.run(rb), sub.accounts)
+        res = self.run(rb)
+        self.keep(book, rb, sub.accounts, commit=commit)
+        return AccountBatch.from_results(res, sub.accounts)
+
+    def keep(self, book: LiveBook, rb: ResolvedBook, accounts: IntArray, *, commit: bool) -> None:
+        """Cache what the kernel keeps of a :meth:`run` over the sub-book ``rb``.
+
+        ``accounts``: its accounts' global numbers; ``commit``: the run is the live state
+        (else a hypothetical one, kept for :meth:`commit_last`). Nothing here.
+        """
 
     def full(
         self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot
@@ -458,25 +467,14 @@ class PortfolioKernel(AccountKernel):
         self._risk = (risk, layout)  # kept for _store, right after
         return assess(rb, self.pm.combine(rb, risk, groups=layout.groups))
 
-    def margin(
-        self,
-        book: LiveBook,
-        sub: SubBook,
-        inst: InstrumentTable,
-        snapshot: MarketSnapshot,
-        *,
-        commit: bool = True,
-    ) -> AccountBatch:
-        """See :meth:`AccountKernel.margin`; with ``commit`` the accounts' groups are cached."""
-        rb = resolve_sub(book, sub, inst, snapshot)
-        res = self.run(rb)
+    def keep(self, book: LiveBook, rb: ResolvedBook, accounts: IntArray, *, commit: bool) -> None:
+        """See :meth:`AccountKernel.keep`: the groups of a committed run are cached."""
         computed, self._risk = self._risk, None
         if commit:
             if computed is not None:
-                self._store(book, rb, computed, sub.accounts)
+                self._store(book, rb, computed, accounts)
         else:
             self._pending = (rb, computed)
-        return AccountBatch.from_results(res, sub.accounts)
 
     def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
         """See :meth:`AccountKernel.commit_last`."""

@@ -140,6 +140,8 @@ class LiveBook:
         self.cash_asset = cash_asset
         self.terms: ContractTerms = contract_terms([], config)
         self._contract_row: dict[Contract, int] = {}
+        #: Instrument name → terms row (names already parsed; rows never move).
+        self.name_rows: dict[str, int] = {}
         self.accounts: list[str] = []
         self.base_currency: list[str] = []
         self._based: dict[str, list[int]] = {}
