@@ -389,6 +389,9 @@ class AccountKernel:
         """
 
 
+#: Recombination layouts kept (a venue's ticking underlyings; ~40 bytes per group each).
+_RECOMBINATIONS = 4
+
 _GROUP_FIELDS = (
     "scan",
     "delta",
@@ -431,7 +434,8 @@ class PortfolioKernel(AccountKernel):
         self._slices: dict[int, _Slice] = {}
         #: Bumped whenever ``lookup`` changes (caches of group rows are then stale).
         self._lk_version = 0
-        self._recomb: _Recombination | None = None
+        #: Row layouts of recent recombinations (one per ticking underlying's holder set).
+        self._recomb: list[_Recombination] = []
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
@@ -806,21 +810,17 @@ class PortfolioKernel(AccountKernel):
 
     def _recombination(self, accounts: IntArray, n_und: int) -> _Recombination:
         """The group rows of ``accounts`` (cached while the group table keeps its rows)."""
-        rc = self._recomb
-        if (
-            rc is not None
-            and rc.version == self._lk_version
-            and rc.table.shape[1] == n_und
-            and np.array_equal(rc.accounts, accounts)
-        ):
-            return rc
+        self._recomb = [rc for rc in self._recomb if rc.version == self._lk_version]
+        for rc in self._recomb:
+            if rc.table.shape[1] == n_und and np.array_equal(rc.accounts, accounts):
+                return rc
         lk = self.lookup[accounts, :n_und]
         loc, und = np.nonzero(lk >= 0)
         rows = lk[loc, und]
         table = np.full(lk.shape, -1, np.int64)
         table[loc, und] = np.arange(loc.size, dtype=np.int64)
         g = self.groups
-        rc = self._recomb = _Recombination(
+        rc = _Recombination(
             self._lk_version,
             accounts.copy(),
             loc.astype(np.int64),
@@ -830,6 +830,7 @@ class PortfolioKernel(AccountKernel):
             g["cls"][rows],
             g["scan_range"][rows],
         )
+        self._recomb = [rc, *self._recomb[: _RECOMBINATIONS - 1]]
         return rc
 
     def _shell_of(self, book: LiveBook) -> Book:
