@@ -90,16 +90,19 @@ def ticks(engine: LiveEngine, snap: MarketSnapshot, n: int, holders: dict[str, i
         if k >= 3:  # the first tick of each underlying builds its layout
             wall[asset].append(w)
             cpu[asset].append(c)
-    print("   underlying  accounts re-margined  wall p50 / p99 ms   CPU p50 ms")
+    print("   underlying  accounts re-margined  wall p50 / p99 ms   CPU p50 / p99 ms")
     for a in px:
         print(
             f"   {a:10s}  {holders[a]:>20,d}  {pct(wall[a], 50) * 1e3:7.1f} / "
-            f"{pct(wall[a], 99) * 1e3:6.1f}   {pct(cpu[a], 50) * 1e3:9.1f}"
+            f"{pct(wall[a], 99) * 1e3:6.1f}   {pct(cpu[a], 50) * 1e3:9.1f} / "
+            f"{pct(cpu[a], 99) * 1e3:5.1f}"
         )
     allw = [x for v in wall.values() for x in v]
+    allc = [x for v in cpu.values() for x in v]
     print(
         f"   all ticks: wall p50 {pct(allw, 50) * 1e3:.1f} ms, p99 {pct(allw, 99) * 1e3:.1f} "
-        f"ms; {events} events  [target p99 <= 50 ms]"
+        f"ms (CPU p50 {pct(allc, 50) * 1e3:.1f}, p99 {pct(allc, 99) * 1e3:.1f} ms); "
+        f"{events} events  [target p99 <= 50 ms]"
     )
     return pct(wall["BTC"], 50)
 
@@ -158,7 +161,8 @@ def pretrade(engine: LiveEngine, book: Book, snap: MarketSnapshot, calls: int) -
         base.append(w)
     print(
         f"   {name}: {rows.size} positions; live engine: p50 {pct(lat, 50) * 1e3:.2f} ms, "
-        f"p99 {pct(lat, 99) * 1e3:.2f} ms (CPU p50 {pct(cpu, 50) * 1e3:.2f} ms)  "
+        f"p99 {pct(lat, 99) * 1e3:.2f} ms (CPU p50 {pct(cpu, 50) * 1e3:.2f} ms, p99 "
+        f"{pct(cpu, 99) * 1e3:.2f} ms)  "
         f"[target p99 <= 1 ms]"
     )
     print(

@@ -12,14 +12,16 @@ counters.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crossmargin._time import format_instant
 from crossmargin.errors import InputError
 from crossmargin.live.codec import update_from_obj
 from crossmargin.live.engine import LiveEngine
 from crossmargin.live.records import Deposit, MarketUpdate, Trade, Withdrawal
+from crossmargin.live.settings import LiveSettings
 
 from .test_engine_events import _engine
 
@@ -48,7 +50,7 @@ def test_rule_refusals_name_the_field_and_change_nothing() -> None:
         ),
         (
             MarketUpdate(feed="x", seq=2, time=t, asset="BTC", price=60_000.0, confidence=0.5),
-            "BTC",
+            "confidence",
             "below the minimum",
         ),
         (
@@ -101,3 +103,37 @@ def test_a_record_built_in_code_is_checked_too() -> None:
     with pytest.raises(InputError) as exc:
         MarketUpdate(feed="f", seq=1, time=engine.now + timedelta(0), asset="BTC", price=-1.0)
     assert exc.value.path == "price"
+
+
+def test_a_future_stamped_tick_is_refused_and_the_clock_stays() -> None:
+    """A tick stamped beyond ``max_clock_jump`` after the engine and wall clocks is refused at
+    the edge (path ``time``, nothing journaled, state unchanged): accepting it would move the
+    engine clock a day ahead and every feed would then look silent (accounts frozen)."""
+    engine = _engine()
+    t = engine.now
+    engine.apply(MarketUpdate(feed="deribit", seq=1, time=t, asset="BTC", price=65_000.0))
+    jump = engine._core.settings.max_clock_jump
+    assert jump is not None and 0 < jump < 60
+    ahead = max(t, datetime.now(UTC)) + timedelta(days=1)
+    before, seq, now = _state(engine), engine.seq, engine.now
+    ack = engine.apply(MarketUpdate(feed="deribit", seq=2, time=ahead, asset="BTC", price=1.0))
+    assert not ack.accepted and ack.path == "time" and ack.seq is None
+    assert format_instant(ahead) in (ack.reason or "") and "ahead" in (ack.reason or "")
+    assert engine.seq == seq and engine.now == now and _state(engine) == before
+    assert not engine.stale_assets
+    # within the limit (the feed's next message, slightly ahead of the engine clock): accepted
+    near = t + timedelta(seconds=jump / 2)
+    ack = engine.apply(MarketUpdate(feed="deribit", seq=2, time=near, asset="BTC", price=65_100.0))
+    assert ack.accepted and engine.now == near
+
+
+def test_the_clock_jump_limit_is_configurable() -> None:
+    for limit, accepted in ((None, True), (3 * 3600.0, True), (60.0, False)):
+        engine = _engine(max_clock_jump=limit)
+        far = max(engine.now, datetime.now(UTC)) + timedelta(hours=2)
+        ack = engine.apply(MarketUpdate(feed="f", seq=1, time=far, asset="BTC", price=65_000.0))
+        assert ack.accepted is accepted, (limit, ack)
+    with pytest.raises(InputError) as exc:
+        LiveSettings(max_clock_jump=-1.0)
+    assert exc.value.path == "max_clock_jump"
+    assert LiveSettings.from_obj(LiveSettings(max_clock_jump=9.0).to_obj()).max_clock_jump == 9.0

@@ -83,12 +83,20 @@ class _Contracts:
     def __init__(self, core: LiveCore) -> None:
         self.core = core
         self.names: dict[str, Contract] = {}
+        self.by_name = core.book.name_rows
 
     def contract(self, name: str) -> Contract:
         c = self.names.get(name)
         if c is None:
             c = self.names[name] = parse_instrument(name)
         return c
+
+    def row(self, name: str) -> int:
+        """Row of the contract named ``name`` (parsed and hashed once per name)."""
+        r = self.by_name.get(name)
+        if r is None:
+            r = self.by_name[name] = self.rows([self.contract(name)])[0]
+        return r
 
     def rows(self, contracts: Sequence[Contract]) -> list[int]:
         """Rows of ``contracts`` (new ones appended to the terms and marked; may raise)."""
@@ -195,7 +203,11 @@ def _wave(
                         f"market data of {', '.join(stale)} is stale: no new risk in it",
                         path="instrument",
                     )
-                it.contracts = tuple(registry.rows(cs))
+                it.contracts = (
+                    (registry.row(u.instrument),)
+                    if isinstance(u, Trade)
+                    else tuple(registry.rows(cs))
+                )
         except CrossMarginError as exc:
             _refuse(it, exc, outcomes, drafts)
             continue
@@ -500,7 +512,7 @@ def whatif_sub(
 ) -> tuple[AccountBatch, SubBook]:
     """The account with ``trades`` applied in order, margined (nothing is committed)."""
     registry = _Contracts(core)
-    rows = registry.rows([registry.contract(t.instrument) for t in trades])
+    rows = [registry.row(t.instrument) for t in trades]
     items = []
     for t, r in zip(trades, rows, strict=True):
         items.append(_Item(0, 0, t, {}, account=account, contracts=(r,)))
@@ -510,7 +522,7 @@ def whatif_sub(
         hyp, _ = _hypothetical_from(core, sub, it)
         sub = hyp
     assert hyp is not None
-    batch = core.kernel.margin(core.book, hyp, core.inst, core.snapshot, commit=False)
+    batch = core.kernel.whatif(core.book, hyp, core.inst, core.snapshot)
     return batch, hyp
 
 

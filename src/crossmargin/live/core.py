@@ -40,7 +40,7 @@ from crossmargin.liquidation.engine import InsuranceFund
 from crossmargin.live.events import STATUS_EVENTS, Event, EventType, hysteresis, status_name
 from crossmargin.live.kernel import AccountBatch, concat_batches, gather, make_kernel
 from crossmargin.live.liquidate import POTS, liquidate
-from crossmargin.live.market import apply_update, at_instant, extend_marks, mark_all, remark
+from crossmargin.live.market import apply_update, at_instant, extend_marks, mark_all
 from crossmargin.live.records import MarketUpdate
 from crossmargin.live.results import ResultTable, SweepReport
 from crossmargin.live.sequence import FeedSequencer
@@ -522,9 +522,10 @@ class LiveCore:
         time_step = self._due(u.time)
         events: list[Event] = []
         if not time_step and u.asset in self.inst.underlyings:
-            inst, failed = remark(self.inst, snap, self.config, [u.asset])
-            if failed:
-                return self.refuse(u.time, cause, MarketDataError(failed[u.asset], path=u.asset))
+            try:
+                inst = self.inst.remarked(snap, self.config, underlyings=(u.asset,))
+            except CrossMarginError as exc:
+                return self.refuse(u.time, cause, _on_record(exc, u))
         else:
             inst = self.inst
         self.sequencer.check(u)
@@ -599,14 +600,19 @@ class LiveCore:
 
     def revalue_all(self, cause: Cause, time: datetime) -> list[Event]:
         """Every contract re-marked and every account re-margined from scratch."""
+        events = self.remark_all(time, cause)
+        everyone = np.arange(self.book.n_accounts, dtype=np.int64)
+        events += self.remargin(everyone, time, cause)
+        return events
+
+    def remark_all(self, time: datetime, cause: Cause) -> list[Event]:
+        """Re-mark every contract from scratch (an underlying that fails: stale, frozen)."""
         inst, failed = mark_all(self.book.terms, self.snapshot, self.config, previous=self.inst)
         events: list[Event] = []
         for u, why in failed.items():
             events += self.mark_stale(u, why, time, cause)
         self.inst = inst
         self.kernel.on_marks(inst, None)
-        everyone = np.arange(self.book.n_accounts, dtype=np.int64)
-        events += self.remargin(everyone, time, cause)
         return events
 
     def _pending_recoveries(self, cause: Cause) -> list[Event]:
@@ -706,12 +712,8 @@ class LiveCore:
         time = self.now
         self.last_sweep = self.now
         R = self.R
-        inst, failed = mark_all(self.book.terms, self.snapshot, self.config, previous=self.inst)
-        events: list[Event] = []
-        for u, why in failed.items():
-            events += self.mark_stale(u, why, time, cause)
-        self.inst = inst
-        self.kernel.on_marks(inst, None)
+        events = self.remark_all(time, cause)
+        inst = self.inst
         everyone = np.arange(self.book.n_accounts, dtype=np.int64)
 
         def run(acc: IntArray) -> AccountBatch:
@@ -762,6 +764,20 @@ class LiveCore:
             events += self.adopt(batch, time, dict(cause, kind="sweep"))
         n = 0 if batch is None else int(batch.accounts.size)
         return SweepReport(n, tuple(mismatches), worst, tuple(events))
+
+
+def _on_record(exc: CrossMarginError, u: MarketUpdate) -> CrossMarginError:
+    """A market-data error caused by update ``u``, with the path of the record's field.
+
+    ``assets.BTC.confidence`` becomes ``confidence`` when the update set it (the field that
+    made its data unusable); any other path (``assets.BTC.expiries…``) is kept as it is.
+    """
+    parts = exc.path.split(".")
+    if len(parts) >= 3 and parts[0] == "assets" and parts[1] == u.asset:
+        field = parts[2]
+        if field in ("price", "confidence", "perp_mark") and getattr(u, field) is not None:
+            return MarketDataError(exc.reason, path=field)
+    return exc
 
 
 def _asset_of(path: str) -> str | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -77,11 +77,12 @@ from crossmargin.store import NewEvent, NewRecord, Receipt, Store, StoreConfig
 __all__ = ["LiveEngine"]
 
 _UPDATE_TYPES = (MarketUpdate, Trade, Deposit, Withdrawal, NewAccount)
+_KEYED = (Trade, Deposit, Withdrawal)
 
 
 def _key(u: Update) -> str | None:
     """Idempotency key of an account update: its client id (unique across the venue)."""
-    if isinstance(u, Trade | Deposit | Withdrawal):
+    if isinstance(u, _KEYED):
         return u.id
     return None
 
@@ -220,11 +221,14 @@ class LiveEngine:
             acks: list[Ack | None] = [None] * len(items)
             todo: list[tuple[int, Update, str, str | None]] = []
             keys_now: dict[str, int] = {}
+            horizon = max(self._core.now, datetime.now(UTC))
             for i, u in enumerate(items):
-                pre = self._validate(u)
+                pre = self._validate(u, horizon)
                 if pre is not None:
                     acks[i] = pre
                     continue
+                if isinstance(u, MarketUpdate) and u.time > horizon:
+                    horizon = u.time
                 key = _key(u)
                 if key is not None:
                     seen = self._core.ids.get(key)
@@ -555,9 +559,27 @@ class LiveEngine:
         if self._closed:
             raise StoreError("the engine is closed", path="engine")
 
-    def _validate(self, u: object) -> Ack | None:
+    def _validate(self, u: object, horizon: datetime) -> Ack | None:
+        """Refusal at the edge (not journaled): not an update, a tick stamped in the future.
+
+        ``horizon``: the later of the engine clock and the wall clock (the clock a tick may
+        run ahead of by at most ``max_clock_jump``).
+        """
         if not isinstance(u, _UPDATE_TYPES):
             return Ack(False, None, f"not an update: {type(u).__name__}", "type")
+        jump = self._core.settings.max_clock_jump
+        if (
+            isinstance(u, MarketUpdate)
+            and jump is not None
+            and u.time > horizon + timedelta(seconds=jump)
+        ):
+            return Ack(
+                False,
+                None,
+                f"source timestamp {format_instant(u.time)} is more than {jump:g} s ahead of "
+                f"the engine and wall clocks ({format_instant(horizon)}); refused",
+                "time",
+            )
         return None
 
     def _record(

@@ -28,9 +28,10 @@ scenario of its riskiest group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
@@ -333,7 +334,16 @@ class AccountKernel:
             Missing market data, a non-finite requirement.
         """
         rb = resolve_sub(book, sub, inst, snapshot)
-        return AccountBatch.from_results(self.run(rb), sub.accounts)
+        res = self.run(rb)
+        self.keep(book, rb, sub.accounts, commit=commit)
+        return AccountBatch.from_results(res, sub.accounts)
+
+    def keep(self, book: LiveBook, rb: ResolvedBook, accounts: IntArray, *, commit: bool) -> None:
+        """Cache what the kernel keeps of a :meth:`run` over the sub-book ``rb``.
+
+        ``accounts``: its accounts' global numbers; ``commit``: the run is the live state
+        (else a hypothetical one, kept for :meth:`commit_last`). Nothing here.
+        """
 
     def full(
         self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot
@@ -362,6 +372,12 @@ class AccountKernel:
         """Re-margin after a tick of ``asset``: ``accounts`` are every account it touched."""
         return self.margin(book, gather(book, accounts), inst, snapshot)
 
+    def whatif(
+        self, book: LiveBook, sub: SubBook, inst: InstrumentTable, snapshot: MarketSnapshot
+    ) -> AccountBatch:
+        """Margin a hypothetical state of some accounts (a pre-trade check; nothing cached)."""
+        return self.margin(book, sub, inst, snapshot, commit=False)
+
     def forget(self, accounts: IntArray) -> None:
         """Drop cached state of ``accounts`` (their positions changed outside :meth:`margin`)."""
 
@@ -372,6 +388,9 @@ class AccountKernel:
         were accepted).
         """
 
+
+#: Recombination layouts kept (a venue's ticking underlyings; ~40 bytes per group each).
+_RECOMBINATIONS = 4
 
 _GROUP_FIELDS = (
     "scan",
@@ -413,6 +432,10 @@ class PortfolioKernel(AccountKernel):
         self._risk: tuple[GroupRisk, GroupMatrix] | None = None
         self._pending: tuple[ResolvedBook, tuple[GroupRisk, GroupMatrix] | None] | None = None
         self._slices: dict[int, _Slice] = {}
+        #: Bumped whenever ``lookup`` changes (caches of group rows are then stale).
+        self._lk_version = 0
+        #: Row layouts of recent recombinations (one per ticking underlying's holder set).
+        self._recomb: list[_Recombination] = []
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
@@ -448,25 +471,14 @@ class PortfolioKernel(AccountKernel):
         self._risk = (risk, layout)  # kept for _store, right after
         return assess(rb, self.pm.combine(rb, risk, groups=layout.groups))
 
-    def margin(
-        self,
-        book: LiveBook,
-        sub: SubBook,
-        inst: InstrumentTable,
-        snapshot: MarketSnapshot,
-        *,
-        commit: bool = True,
-    ) -> AccountBatch:
-        """See :meth:`AccountKernel.margin`; with ``commit`` the accounts' groups are cached."""
-        rb = resolve_sub(book, sub, inst, snapshot)
-        res = self.run(rb)
+    def keep(self, book: LiveBook, rb: ResolvedBook, accounts: IntArray, *, commit: bool) -> None:
+        """See :meth:`AccountKernel.keep`: the groups of a committed run are cached."""
         computed, self._risk = self._risk, None
         if commit:
             if computed is not None:
-                self._store(book, rb, computed, sub.accounts)
+                self._store(book, rb, computed, accounts)
         else:
             self._pending = (rb, computed)
-        return AccountBatch.from_results(res, sub.accounts)
 
     def commit_last(self, book: LiveBook, local: IntArray, accounts: IntArray) -> None:
         """See :meth:`AccountKernel.commit_last`."""
@@ -484,6 +496,7 @@ class PortfolioKernel(AccountKernel):
         computed, self._risk = self._risk, None
         self.groups.keep(np.zeros(0, np.int64))
         self.lookup[:] = -1
+        self._lk_version += 1
         if computed is not None:
             self._store(book, rb, computed, np.arange(book.n_accounts, dtype=np.int64))
 
@@ -491,6 +504,7 @@ class PortfolioKernel(AccountKernel):
         """Drop the cached groups of ``accounts``."""
         if accounts.size and self.lookup.shape[0]:
             self.lookup[accounts[accounts < self.lookup.shape[0]]] = -1
+            self._lk_version += 1
 
     def _ensure(self, n_acc: int, n_und: int) -> None:
         if n_acc > self.lookup.shape[0] or n_und > self.lookup.shape[1]:
@@ -501,6 +515,7 @@ class PortfolioKernel(AccountKernel):
             )
             lk[: self.lookup.shape[0], : self.lookup.shape[1]] = self.lookup
             self.lookup = lk
+            self._lk_version += 1
         self.cv = grow_rows(self.cv, n_acc)
         self.cv_mm = grow_rows(self.cv_mm, n_acc)
         self.fx = grow_rows(self.fx, n_acc, 1.0)
@@ -526,6 +541,7 @@ class PortfolioKernel(AccountKernel):
         keep = np.zeros((n, old.shape[1]), np.bool_)
         keep[risk.account, risk.und] = True
         self.lookup[acc] = np.where(keep[mine], old, -1)
+        self._lk_version += 1
         col = rb.collateral
         self.cv[acc] = col.per_account(col.value_im, n)[mine]
         self.cv_mm[acc] = col.per_account(col.value_mm, n)[mine]
@@ -535,13 +551,21 @@ class PortfolioKernel(AccountKernel):
         sel = _take_risk(risk, g)
         self._write(accounts[sel.account], sel, mtm[g])
 
-    def _write(self, g_acc: IntArray, risk: GroupRisk, mtm: FloatArray) -> None:
-        rows = self.lookup[g_acc, risk.und]
-        new = rows < 0
-        if new.any():
-            start = self.groups.append(int(new.sum()))
-            rows[new] = np.arange(start, self.groups.n, dtype=np.int64)
-            self.lookup[g_acc[new], risk.und[new]] = rows[new]
+    def _write(
+        self, g_acc: IntArray, risk: GroupRisk, mtm: FloatArray, rows: IntArray | None = None
+    ) -> IntArray | None:
+        """Store group results; returns their rows (``None`` when rows were renumbered).
+
+        ``rows``: the rows of these groups, when the caller knows them (a tick's slice).
+        """
+        if rows is None:
+            rows = self.lookup[g_acc, risk.und]
+            new = rows < 0
+            if new.any():
+                start = self.groups.append(int(new.sum()))
+                rows[new] = np.arange(start, self.groups.n, dtype=np.int64)
+                self.lookup[g_acc[new], risk.und[new]] = rows[new]
+                self._lk_version += 1
         g = self.groups
         g["account"][rows] = g_acc
         g["und"][rows] = risk.und
@@ -552,6 +576,8 @@ class PortfolioKernel(AccountKernel):
             g[f][rows] = getattr(risk, f)
         if g.n > 64 and g.n > 2 * max(int((self.lookup >= 0).sum()), 1):
             self._compact_groups()
+            return None
+        return rows
 
     def _compact_groups(self) -> None:
         live = self.lookup >= 0
@@ -561,6 +587,7 @@ class PortfolioKernel(AccountKernel):
         remap = np.full(max(int(rows.max()) + 1, 1), -1, np.int64)
         remap[order] = np.arange(order.size, dtype=np.int64)
         self.lookup[live] = remap[rows]
+        self._lk_version += 1
 
     # -- a tick: the groups of one underlying ---------------------------------------------------
     def tick(
@@ -588,11 +615,14 @@ class PortfolioKernel(AccountKernel):
         sl = self._slice(book, inst, und)
         if sl is None:
             return
-        p = book.pos
-        q = p["quantity"][sl.rows]
-        agg = GroupAggregates.of_contracts(inst, sl.layout, q, self._units(inst)[sl.cols], sl.cols)
+        sl.refresh(book)
+        agg = GroupAggregates.of_contracts(
+            inst, sl.layout, sl.quantity, self._units(inst)[sl.cols], sl.cols
+        )
         risk = self.pm.risk_from(inst, sl.layout.groups, agg)
-        self._write(risk.account, risk, _slice_mtm(inst, sl, q, p))
+        known = sl.group_rows if sl.rows_version == self._lk_version else None
+        sl.group_rows = self._write(risk.account, risk, _slice_mtm(inst, sl), known)
+        sl.rows_version = self._lk_version
 
     def _slice(self, book: LiveBook, inst: InstrumentTable, und: int) -> _Slice | None:
         """The cached layout of underlying ``und``'s positions (rebuilt when rows appeared)."""
@@ -609,7 +639,7 @@ class PortfolioKernel(AccountKernel):
         hold = book.positions_of(rows, None)
         column = np.searchsorted(cols, hold.instrument)
         layout = GroupMatrix.build(group_positions(hold, inst), column, int(cols.size))
-        sl = self._slices[und] = _Slice(key, rows, cols, layout, hold)
+        sl = self._slices[und] = _Slice(key, rows, cols, layout)
         return sl
 
     def recombine(
@@ -626,17 +656,15 @@ class PortfolioKernel(AccountKernel):
         Accounts holding collateral in, or reporting in, the ticked underlying ``revalue`` (all
         of ``accounts`` when it is an asset of theirs) get their collateral and FX revalued.
         """
-        k = int(accounts.shape[0])
         if revalue is not None:
             self._revalue_collateral(book, snapshot, accounts, revalue)
-        lk = self.lookup[accounts, : len(inst.underlyings)]
-        loc, und = np.nonzero(lk >= 0)
-        rows = lk[loc, und]
+        rc = self._recombination(accounts, len(inst.underlyings))
+        rows = rc.rows
         g = self.groups
         risk = GroupRisk(
-            account=loc.astype(np.int64),
-            und=und.astype(np.int64),
-            cls=g["cls"][rows],
+            account=rc.account,
+            und=rc.und,
+            cls=rc.cls,
             scan=g["scan"][rows],
             worst=g["worst"][rows],
             delta=g["delta"][rows],
@@ -644,20 +672,37 @@ class PortfolioKernel(AccountKernel):
             basis=g["basis"][rows],
             delta_shock=g["delta_shock"][rows],
             price_risk=g["price_risk"][rows],
-            scan_range=g["scan_range"][rows],
+            scan_range=rc.scan_range,
             short_option_minimum=g["short_option_minimum"][rows],
             pnl=None,
         )
-        table = np.full(lk.shape, -1, np.int64)
-        table[loc, und] = np.arange(loc.size, dtype=np.int64)
+        return self._health(book, inst, accounts, risk, rc.table, g["mtm"][rows])
+
+    def _health(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        accounts: IntArray,
+        risk: GroupRisk,
+        table: IntArray,
+        g_mtm: FloatArray,
+        values: tuple[FloatArray, FloatArray] | None = None,
+    ) -> AccountBatch:
+        """Health of ``accounts`` from all of their groups (local account numbers in ``risk``).
+
+        Credits and floors across the groups, requirement and mark-to-market sums, collateral
+        value (``values``: IM and MM, else the cached ones) and FX from the cache.
+        """
+        cv, cv_mm = values if values is not None else (self.cv[accounts], self.cv_mm[accounts])
+        k = int(accounts.shape[0])
         req = self.pm.requirements(risk, table, inst.underlyings)
         im_raw = sum_by(risk.account, req.im, k)
-        mtm = sum_by(risk.account, g["mtm"][rows], k)
+        mtm = sum_by(risk.account, g_mtm, k)
         fx = self.fx[accounts]
         im = im_raw * fx
         mm = self.config.mm_factor * im_raw * fx
-        equity = self.cv[accounts] * fx + mtm * fx
-        m_equity = self.cv_mm[accounts] * fx + mtm * fx
+        equity = cv * fx + mtm * fx
+        m_equity = cv_mm * fx + mtm * fx
         bad = ~(np.isfinite(im) & np.isfinite(equity) & np.isfinite(m_equity))
         if bad.any():
             i = int(accounts[np.argmax(bad)])
@@ -675,7 +720,7 @@ class PortfolioKernel(AccountKernel):
             mm=mm,
             ratio=ratio,
             status=status,
-            collateral=self.cv[accounts] * fx,
+            collateral=cv * fx,
             upnl=mtm * fx,
             worst_und=wu,
             worst_cls=wc,
@@ -684,6 +729,109 @@ class PortfolioKernel(AccountKernel):
             scenarios=self.pm.scenarios(inst.classes),
             group_names=inst.underlyings,
         )
+
+    # -- a pre-trade check: the traded underlyings' groups only ---------------------------------
+    def whatif(
+        self, book: LiveBook, sub: SubBook, inst: InstrumentTable, snapshot: MarketSnapshot
+    ) -> AccountBatch:
+        """See :meth:`AccountKernel.whatif`.
+
+        For one account whose balances the trades leave unchanged, only the groups of the
+        underlyings whose positions changed are computed (their positions marked, aggregated
+        and risked, :meth:`~crossmargin.margin.portfolio.PortfolioMargin.risk_of`); the other
+        groups, the collateral value and FX come from the cache and everything is recombined
+        as a tick recombines. Anything else takes the generic path.
+        """
+        fast = self._whatif_one(book, sub, inst, snapshot) if sub.n == 1 else None
+        return fast if fast is not None else super().whatif(book, sub, inst, snapshot)
+
+    def _whatif_one(
+        self, book: LiveBook, sub: SubBook, inst: InstrumentTable, snapshot: MarketSnapshot
+    ) -> AccountBatch | None:
+        a = int(sub.accounts[0])
+        n_und = len(inst.underlyings)
+        if (
+            self.pm.has_addons
+            or a < 0
+            or a >= self.lookup.shape[0]
+            or n_und > self.lookup.shape[1]
+            or self.unit is None
+            or self.unit.shape[0] != inst.n
+        ):
+            return None
+        bal = book.balance_view()[a]
+        hyp = np.zeros_like(bal)
+        hyp[sub.col_asset] = sub.col_amount
+        values = None
+        if not np.array_equal(bal, hyp):  # cash moved (a premium, realised P&L)
+            if self.config.dynamic_haircuts.enabled:
+                return None
+            values = self._static_values(book, snapshot, hyp[None, :])
+        h = sub.hold
+        p = book.pos
+        row = np.maximum(h.first_row, 0)
+        changed = (
+            (h.first_row < 0)
+            | (h.quantity != p["quantity"][row])
+            | (h.cost_known != p["cost_known"][row])
+            | (h.qty_unknown != p["qty_unknown"][row])
+        )
+        h_und = inst.und[h.instrument]
+        fresh_m = np.zeros(n_und, np.bool_)
+        fresh_m[h_und[changed]] = True
+        kept_m = np.zeros(n_und, np.bool_)
+        kept_m[h_und] = True
+        kept_m &= ~fresh_m
+        lk = self.lookup[a, :n_und]
+        if not fresh_m.any() or (lk[kept_m] < 0).any():
+            return None
+        pos = mark_positions(h.take(np.flatnonzero(fresh_m[h_und])), inst, inst)
+        layout = GroupMatrix.build(group_positions(pos, inst), pos.instrument, inst.n)
+        fresh = self.pm.risk_of(inst, layout, pos, self.unit)
+        kept = np.flatnonzero(kept_m)
+        rows = lk[kept]
+        order = np.argsort(np.concatenate([kept, fresh.und]), kind="stable")
+        g = self.groups
+        risk = GroupRisk(
+            account=np.zeros(order.size, np.int64),
+            und=np.concatenate([kept, fresh.und])[order],
+            pnl=None,
+            **{
+                f: np.concatenate([g[f][rows], getattr(fresh, f)])[order]
+                for f in ("cls", "worst", "scan_range", *_GROUP_FIELDS)
+            },
+        )
+        g_mtm = np.concatenate(
+            [g["mtm"][rows], sum_by(layout.groups.of_position, pos.mtm, fresh.n)]
+        )[order]
+        table = np.full((1, n_und), -1, np.int64)
+        table[0, risk.und] = np.arange(risk.n, dtype=np.int64)
+        return self._health(book, inst, sub.accounts, risk, table, g_mtm, values)
+
+    def _recombination(self, accounts: IntArray, n_und: int) -> _Recombination:
+        """The group rows of ``accounts`` (cached while the group table keeps its rows)."""
+        self._recomb = [rc for rc in self._recomb if rc.version == self._lk_version]
+        for rc in self._recomb:
+            if rc.table.shape[1] == n_und and np.array_equal(rc.accounts, accounts):
+                return rc
+        lk = self.lookup[accounts, :n_und]
+        loc, und = np.nonzero(lk >= 0)
+        rows = lk[loc, und]
+        table = np.full(lk.shape, -1, np.int64)
+        table[loc, und] = np.arange(loc.size, dtype=np.int64)
+        g = self.groups
+        rc = _Recombination(
+            self._lk_version,
+            accounts.copy(),
+            loc.astype(np.int64),
+            und.astype(np.int64),
+            rows,
+            table,
+            g["cls"][rows],
+            g["scan_range"][rows],
+        )
+        self._recomb = [rc, *self._recomb[: _RECOMBINATIONS - 1]]
+        return rc
 
     def _shell_of(self, book: LiveBook) -> Book:
         """A position-less book of the live accounts (all a group computation reads of it)."""
@@ -723,6 +871,21 @@ class PortfolioKernel(AccountKernel):
         if touched.any():
             self.value_collateral(book, snapshot, accounts[touched])
 
+    def _static_values(
+        self, book: LiveBook, snapshot: MarketSnapshot, bal: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Collateral value (IM, MM haircuts) of balance rows ``bal`` under per-asset haircuts."""
+        used = (bal != 0).any(axis=0)
+        ap = asset_prices(book.assets, used, snapshot, self.config)
+        cv = np.zeros(bal.shape[0])
+        cv_mm = np.zeros(bal.shape[0])
+        for k in np.flatnonzero(used).tolist():
+            col_k = bal[:, k]
+            held = col_k != 0
+            cv += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_im[k]), 0.0)
+            cv_mm += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_mm[k]), 0.0)
+        return cv, cv_mm
+
     def value_collateral(self, book: LiveBook, snapshot: MarketSnapshot, acc: IntArray) -> None:
         """Cache the collateral value (IM and MM haircuts) and FX of accounts ``acc``.
 
@@ -751,34 +914,50 @@ class PortfolioKernel(AccountKernel):
             self.cv[acc] = col.per_account(col.value_im, acc.size)
             self.cv_mm[acc] = col.per_account(col.value_mm, acc.size)
         else:
-            used = (bal != 0).any(axis=0)
-            ap = asset_prices(book.assets, used, snapshot, self.config)
-            cv = np.zeros(acc.size)
-            cv_mm = np.zeros(acc.size)
-            for k in np.flatnonzero(used).tolist():
-                col_k = bal[:, k]
-                held = col_k != 0
-                cv += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_im[k]), 0.0)
-                cv_mm += np.where(held, haircut_value(col_k, ap.price[k], ap.haircut_mm[k]), 0.0)
-            self.cv[acc] = cv
-            self.cv_mm[acc] = cv_mm
+            self.cv[acc], self.cv_mm[acc] = self._static_values(book, snapshot, bal)
         ccys = [book.base_currency[i] for i in acc.tolist()]
         rates = fx_rates(set(ccys), snapshot, self.config)
         self.fx[acc] = np.asarray([rates[c] for c in ccys], np.float64)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class _Slice:
-    """An underlying's positions (live book rows) and their group layout."""
+    """An underlying's positions (live book rows), their group layout and their quantities.
+
+    The layout changes when rows appear (``key``); the quantities, costs and their group
+    matrices when a position of the underlying changes (``qty_key``); the group rows of the
+    kernel's table when its lookup changes (``rows_version``). A tick reuses all three.
+    """
 
     key: tuple[int, int, int]
     rows: IntArray
     cols: IntArray
     layout: GroupMatrix
-    hold: Holdings
+    qty_key: int = -1
+    quantity: FloatArray = field(default_factory=lambda: np.zeros(0))
+    m_quantity: sparse.csr_matrix | None = None
+    m_cost: sparse.csr_matrix | None = None
+    m_unknown: sparse.csr_matrix | None = None
+    group_rows: IntArray | None = None
+    rows_version: int = -1
+
+    def refresh(self, book: LiveBook) -> None:
+        """Re-read the quantities and costs if a position of the underlying changed."""
+        und = int(book.pos["und"][self.rows[0]])
+        v = int(book.qty_version[und])
+        if v == self.qty_key:
+            return
+        p = book.pos
+        lay = self.layout
+        self.quantity = p["quantity"][self.rows]
+        self.m_quantity = lay.matrix(self.quantity).copy()
+        self.m_cost = lay.matrix(p["cost_known"][self.rows]).copy()
+        qu = p["qty_unknown"][self.rows]
+        self.m_unknown = lay.matrix(qu).copy() if qu.any() else None
+        self.qty_key = v
 
 
-def _slice_mtm(inst: InstrumentTable, sl: _Slice, q: FloatArray, p: Columns) -> FloatArray:
+def _slice_mtm(inst: InstrumentTable, sl: _Slice) -> FloatArray:
     """Mark-to-market per group of a slice, as products with per-contract coefficients.
 
     Linear: ``mult (q F − cost − q_u F)``; inverse: ``mult (cost + q_u/F − q/F) S``; options:
@@ -791,13 +970,27 @@ def _slice_mtm(inst: InstrumentTable, sl: _Slice, q: FloatArray, p: Columns) -> 
     lin = ~inv & ~opt
     a = np.where(opt, mult * inst.value[c], np.where(inv, -mult * spot / fwd, mult * fwd))
     b = np.where(opt, 0.0, np.where(inv, mult * spot, -mult))
-    mtm = np.asarray(sl.layout.matrix(q) @ a, dtype=np.float64)
-    mtm += sl.layout.matrix(p["cost_known"][sl.rows]) @ b
-    qu = p["qty_unknown"][sl.rows]
-    if qu.any():
+    assert sl.m_quantity is not None and sl.m_cost is not None
+    mtm = np.asarray(sl.m_quantity @ a, dtype=np.float64)
+    mtm += sl.m_cost @ b
+    if sl.m_unknown is not None:
         cu = np.where(opt, 0.0, np.where(inv, mult * spot / fwd, -mult * fwd))
-        mtm += sl.layout.matrix(qu) @ np.where(lin | inv, cu, 0.0)
+        mtm += sl.m_unknown @ np.where(lin | inv, cu, 0.0)
     return mtm
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Recombination:
+    """The groups of a set of accounts in the kernel's table (valid for one lookup version)."""
+
+    version: int
+    accounts: IntArray
+    account: IntArray
+    und: IntArray
+    rows: IntArray
+    table: IntArray
+    cls: IntArray
+    scan_range: FloatArray
 
 
 def _take_risk(risk: GroupRisk, idx: IntArray) -> GroupRisk:

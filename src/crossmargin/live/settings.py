@@ -61,6 +61,11 @@ class LiveSettings:
     max_events
         Events kept in memory for :meth:`~crossmargin.live.engine.LiveEngine.events_after`
         (the store keeps all of them).
+    max_clock_jump
+        Seconds a market update's source timestamp may lie ahead of the later of the engine
+        clock and the wall clock; a tick stamped further ahead is refused (path ``time``,
+        nothing journaled, state unchanged) — it would move the engine clock and make every
+        feed look stale. ``None``: no limit (replays of synthetic future data).
     """
 
     auto_liquidate: AutoLiquidate = "off"
@@ -74,6 +79,7 @@ class LiveSettings:
     settlement_asset: str | None = None
     snapshot_every: int = 100_000
     max_events: int = 100_000
+    max_clock_jump: float | None = 5.0
 
     def __post_init__(self) -> None:
         if self.auto_liquidate not in ("off", "partial", "full"):
@@ -96,6 +102,10 @@ class LiveSettings:
             self, "revalue_every", _seconds(self.revalue_every, "revalue_every", positive=True)
         )
         object.__setattr__(self, "sweep_every", _seconds(self.sweep_every, "sweep_every"))
+        if self.max_clock_jump is not None:
+            object.__setattr__(
+                self, "max_clock_jump", _seconds(self.max_clock_jump, "max_clock_jump")
+            )
         object.__setattr__(self, "recovery_hold", _seconds(self.recovery_hold, "recovery_hold"))
         b = self.recovery_buffer
         if isinstance(b, bool) or not isinstance(b, int | float) or not 0 <= b < 1:
@@ -145,6 +155,7 @@ class LiveSettings:
             "settlement_asset": self.settlement_asset,
             "snapshot_every": self.snapshot_every,
             "max_events": self.max_events,
+            "max_clock_jump": self.max_clock_jump,
         }
 
     @classmethod

@@ -140,6 +140,8 @@ class LiveBook:
         self.cash_asset = cash_asset
         self.terms: ContractTerms = contract_terms([], config)
         self._contract_row: dict[Contract, int] = {}
+        #: Instrument name → terms row (names already parsed; rows never move).
+        self.name_rows: dict[str, int] = {}
         self.accounts: list[str] = []
         self.base_currency: list[str] = []
         self._based: dict[str, list[int]] = {}
@@ -168,6 +170,8 @@ class LiveBook:
         self.layout = 0
         #: Per underlying: changes when a position row of it is created (its row set grew).
         self.und_version = np.zeros(4, np.int64)
+        #: Per underlying: changes when a quantity or cost of one of its positions changes.
+        self.qty_version = np.zeros(4, np.int64)
         self.asset_col(cash_asset)
 
     # -- sizes ---------------------------------------------------------------------------------
@@ -192,6 +196,7 @@ class LiveBook:
             self._contract_row[terms.contracts[i]] = i
         n_und = len(terms.underlyings)
         self.und_version = grow_rows(self.und_version, n_und)
+        self.qty_version = grow_rows(self.qty_version, n_und)
         if n_und > self.holders.shape[1]:
             h = np.zeros((self.holders.shape[0], max(n_und, 2 * self.holders.shape[1])), np.int32)
             h[:, : self.holders.shape[1]] = self.holders
@@ -275,7 +280,9 @@ class LiveBook:
         for a, r in zip(account.tolist(), rows.tolist(), strict=True):
             self.acc_rows[a].append(r)
         np.add.at(self.holders, (account, und), 1)
-        self.und_version[np.unique(und)] += 1
+        touched = np.unique(und)
+        self.und_version[touched] += 1
+        self.qty_version[touched] += 1
         return rows
 
     def update_rows(
@@ -290,6 +297,7 @@ class LiveBook:
         p["quantity"][rows] = quantity
         p["cost_known"][rows] = cost_known
         p["qty_unknown"][rows] = qty_unknown
+        self.qty_version[np.unique(p["und"][rows])] += 1
         closed = rows[quantity == 0.0]
         if closed.size:
             self.close_rows(closed)
@@ -309,6 +317,7 @@ class LiveBook:
             del self._key[a * _KEY + i]
             self.acc_rows[a].remove(r)
         np.add.at(self.holders, (acc, p["und"][rows]), -1)
+        self.qty_version[np.unique(p["und"][rows])] += 1
         self.n_dead += int(rows.size)
 
     def rows_of_accounts(self, accounts: IntArray) -> IntArray:
@@ -361,6 +370,7 @@ class LiveBook:
         """Restore the position table (from a snapshot) and rebuild the indexes."""
         self.pos.load(arrays)
         self._reindex()
+        self.layout += 1
         self.n_dead = int(self.pos.n - np.count_nonzero(self.pos["alive"]))
 
     def _reindex(self) -> None:
