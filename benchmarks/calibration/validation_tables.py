@@ -110,6 +110,7 @@ def book_block(directories: list[Path], book: str) -> dict[str, Any] | None:
     daily = pd.concat(days).drop_duplicates(["model", "date"])
     s = json.loads((runs[0] / f"{book}.json").read_text())
     s["models"] = list(models.values())
+    s["seconds"] = sum(json.loads((d / f"{book}.json").read_text())["seconds"] for d in runs)
     ev = s["data"]["evaluation"]
     return {
         "period": [ev["first"], ev["last"]],
@@ -127,7 +128,7 @@ def book_block(directories: list[Path], book: str) -> dict[str, Any] | None:
 def render(book: str, b: dict[str, Any]) -> str:
     lines = [
         f"### `{book}`: {b['windows']} windows {b['period'][0]} .. {b['period'][1]}, "
-        f"{b['gap_windows']} gap windows excluded, backtest {b['seconds']:.0f} s",
+        f"{b['gap_windows']} gap windows excluded, backtest {b['seconds']:.0f} s (all runs)",
         "",
         "| " + " | ".join(HEAD) + " |",
         "|---|" + "---:|" * 6 + "---|---|" + "---:|" * 6,
@@ -163,6 +164,29 @@ def render(book: str, b: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def targets(blocks: dict[str, dict[str, Any]]) -> str:
+    """The issue's coverage targets per model and book: no red worst-250, Kupiec p >= 0.05."""
+    models = list(dict.fromkeys(m for b in blocks.values() for m in b["models"]))
+    lines = [
+        "| model | " + " | ".join(f"`{b}`" for b in blocks) + " |",
+        "|---|" + "---|" * len(blocks),
+    ]
+    for name in models:
+        cells = []
+        for b in blocks.values():
+            r = b["models"].get(name)
+            if r is None:
+                cells.append("–")
+                continue
+            red = "✓" if r["worst_250_zone"] != "red" else "✗ red"
+            p = r["kupiec_p_nonoverlap"]
+            kup = "✓" if p is not None and p >= 0.05 else (
+                "✗ few" if r["rate"] < 0.01 else "✗ many")  # fmt: skip
+            cells.append(f"{red} · {kup}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     dirs = [Path(a) for a in argv[1:]] or [C.ROOT / "out" / "validation"]
     blocks = {}
@@ -173,6 +197,8 @@ def main(argv: list[str]) -> None:
             continue
         blocks[book] = b
         print(render(book, b) + "\n")
+    print("### Targets (no red worst-250 · Kupiec p >= 0.05 non-overlapping)\n")
+    print(targets(blocks) + "\n")
     target = C.RESULTS / "validation.json"
     target.write_text(json.dumps({"books": blocks}, indent=1, sort_keys=False) + "\n")
     print(f"<!-- wrote {target.relative_to(C.ROOT)} -->")
