@@ -23,6 +23,8 @@ from typing import Any
 import common as C
 import pandas as pd
 
+from crossmargin.backtest.run import resolve_models
+
 BOOKS = ("crypto_options_perps", "spx_ndx_book", "mixed_crypto_equity", "spx_ndx_20y", "btc_static")
 HEAD = (
     "model", "windows", "exceed.", "rate", "Kupiec p", "Kupiec p non-overl.", "CC p", "zone",
@@ -142,6 +144,9 @@ def render(book: str, b: dict[str, Any]) -> str:
             _pct(r["im_over_gross"]), _pct(r["im_over_isolated"], 0),
             "–" if r["broken_offsets"] is None else f"{r['broken_offsets']}/{r['exceedances']}",
         )) + " |")  # fmt: skip
+    missing = [m for m in resolve_models("all")[0] if m not in b["models"] and m not in b["errors"]]
+    if missing:
+        lines += ["", "Not run for this table: " + ", ".join(f"`{m}`" for m in missing) + "."]
     if b["errors"]:
         lines += ["", "Could not margin this book: " + "; ".join(
             f"`{k}` (`{v}`)" for k, v in b["errors"].items()) + "."]  # fmt: skip
