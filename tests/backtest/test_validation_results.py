@@ -82,21 +82,15 @@ def test_the_exceedances_the_page_discusses() -> None:
     assert iso["exceedances"] == 386 and iso["zone"] == "red"
 
 
-@pytest.mark.parametrize("book", ["crypto_options_perps", "mixed_crypto_equity", "btc_static"])
-def test_every_crypto_crisis_is_named_with_each_models_coverage(book: str) -> None:
+@pytest.mark.parametrize(
+    ("book", "named"),
+    [(b, CRYPTO_CRISES) for b in ("crypto_options_perps", "mixed_crypto_equity", "btc_static")]
+    + [(b, EQUITY_CRISES) for b in ("spx_ndx_book", "spx_ndx_20y")],
+)
+def test_every_crisis_is_named_with_each_models_coverage(book: str, named: tuple[str, ...]) -> None:
     crises = STORED[book]["crises"]
     section = _section(book)
-    for day in CRYPTO_CRISES:
-        label = next(c for c in crises if c.startswith(day))
-        assert set(crises[label]) == set(STORED[book]["models"])
-        assert f"| {label} |" in section
-
-
-@pytest.mark.parametrize("book", ["spx_ndx_book", "spx_ndx_20y"])
-def test_every_equity_crisis_is_named_with_each_models_coverage(book: str) -> None:
-    crises = STORED[book]["crises"]
-    section = _section(book)
-    for day in EQUITY_CRISES:
+    for day in named:
         label = next(c for c in crises if c.startswith(day))
         assert set(crises[label]) == set(STORED[book]["models"])
         assert f"| {label} |" in section
