@@ -33,6 +33,8 @@ RED_250 = {
     ("spx_ndx_20y", "portfolio"),
     ("btc_static", "isolated"),
     ("btc_static", "cross"),
+    ("btc_static", "var"),
+    ("btc_static", "es"),
 }
 
 
