@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from crossmargin.backtest.history import PriceHistory
 
 from crossmargin.backtest import load_book, load_history
 from crossmargin.backtest.analysis import ModelResult, analyse
@@ -53,6 +52,7 @@ from crossmargin.backtest.spec import BacktestBook
 from crossmargin.backtest.stats import traffic_light
 from crossmargin.config import RiskConfig
 from crossmargin.config.model import config_from_dict
+from crossmargin.market.history import PriceHistory
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -38,7 +38,6 @@ from typing import Any
 
 import common as C
 import numpy as np
-from crossmargin.scenarios.history import PriceHistory as ScenarioHistory
 
 from crossmargin.backtest.cleaning import clean_history
 from crossmargin.config import RiskConfig
@@ -47,6 +46,7 @@ from crossmargin.instruments.position import Portfolio
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios, portfolios_from_obj
 from crossmargin.margin.base import get_model
+from crossmargin.market.history import PriceHistory
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve.book import resolve
 
@@ -56,11 +56,9 @@ COLLATERAL = ("wrong_way",)
 EX = C.ROOT / "examples"
 
 
-def study_history() -> ScenarioHistory:
+def study_history() -> PriceHistory:
     h, _ = clean_history(C.load_study_history(), C.CLEANING)
-    return ScenarioHistory(
-        h.dates.astype("datetime64[ns]"), h.columns, h.values, "daily_closes_1990_2026 (cleaned)"
-    )
+    return PriceHistory(h.times, h.assets, h.prices, "daily_closes_1990_2026 (cleaned)")
 
 
 def net(pf: Portfolio) -> list[Any]:
