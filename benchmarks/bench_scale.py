@@ -307,7 +307,14 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     cfg = base.model_copy(
         update={
             "var": base.var.model_copy(
-                update={"stress_weight": 0.0, "depeg": {}, "anti_procyclicality": "none"}
+                update={
+                    "stress_weight": 0.0,
+                    "depeg": {},
+                    "anti_procyclicality": "none",
+                    # the history ends before the venue's as_of; accepted explicitly (the
+                    # freshness policy is not what is measured)
+                    "allow_stale_history": True,
+                }
             )
         }
     )
