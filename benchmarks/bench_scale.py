@@ -290,34 +290,16 @@ def grid(args: argparse.Namespace, work: Path) -> None:
 def var_es(args: argparse.Namespace, work: Path) -> None:
     from dataclasses import replace
 
-    from crossmargin.config import default_config
-    from crossmargin.history import load_daily_closes
     from crossmargin.io.market import load_market
     from crossmargin.market.history import load_price_history
     from crossmargin.scale import DaskExecutor
+    from venue import var_bench_config, var_history_file
 
     n = args.var_accounts
     ds = dataset(args.cache, n, n * 10, args.var_partitions)
-    hist = work / "history.csv"
-    load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().tail(502).reset_index().to_csv(
-        hist, index=False
-    )
+    hist = var_history_file(work)
     snap = replace(load_market(write_market(work)), history=load_price_history(hist))
-    base = default_config()
-    cfg = base.model_copy(
-        update={
-            "var": base.var.model_copy(
-                update={
-                    "stress_weight": 0.0,
-                    "depeg": {},
-                    "anti_procyclicality": "none",
-                    # the history ends before the venue's as_of; accepted explicitly (the
-                    # freshness policy is not what is measured)
-                    "allow_stale_history": True,
-                }
-            )
-        }
-    )
+    cfg = var_bench_config()
     print(
         f"\n== var / es: {n:,} accounts, {n * 10:,} positions, {args.var_partitions} partitions, "
         "500 joint scenarios, add-ons on =="

@@ -37,17 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from venue import write_venue
-
-
-def history_file(directory: Path, n_rows: int = 502) -> Path:
-    """The last ``n_rows`` common BTC/ETH/SPX observations of the bundled history, as CSV."""
-    from crossmargin.history import load_daily_closes
-
-    df = load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().tail(n_rows)
-    p = directory / "history.csv"
-    df.reset_index().to_csv(p, index=False)
-    return p
+from venue import var_bench_config, var_history_file, write_venue
 
 
 def run(label: str, model: object, rb: object, n_acc: int, cells: int) -> None:
@@ -69,7 +59,6 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=100_000)
     ap.add_argument("--positions", type=int, default=1_000_000)
     args = ap.parse_args()
-    from crossmargin.config import default_config
     from crossmargin.io.market import load_market
     from crossmargin.io.tables import book_from_frames, read_table
     from crossmargin.margin.base import get_model
@@ -84,21 +73,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         p, c, m = write_venue(d, args.accounts, args.positions)
-        hist = load_price_history(history_file(d))
+        hist = load_price_history(var_history_file(d))
         snap = replace(load_market(m), history=hist)
-        base = default_config()
-        cfg = base.model_copy(
-            update={
-                "var": base.var.model_copy(
-                    update={
-                        "stress_weight": 0.0,
-                        "depeg": {},
-                        "anti_procyclicality": "none",
-                        "allow_stale_history": True,
-                    }
-                )
-            }
-        )
+        cfg = var_bench_config()
         book = book_from_frames(read_table(p, what="p"), read_table(c, what="c"))
         t0 = time.perf_counter()
         rb = resolve(book, snap, cfg)

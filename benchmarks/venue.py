@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,3 +149,38 @@ def write_venue(
     col.to_parquet(c, index=False)
     m.write_text(json.dumps(market()))
     return p, c, m
+
+
+def var_history_file(directory: Path, n_rows: int = 502) -> Path:
+    """The last ``n_rows`` common BTC/ETH/SPX closes of the bundled history, as CSV: 500 2-day
+    windows for the var/es benchmarks."""
+    from crossmargin.history import load_daily_closes
+
+    df = load_daily_closes()[["BTC", "ETH", "SPX"]].dropna().tail(n_rows)
+    p = directory / "history.csv"
+    df.reset_index().to_csv(p, index=False)
+    return p
+
+
+def var_bench_config() -> Any:
+    """The default risk configuration with the var/es settings the benchmarks measure under.
+
+    The stress segment, depeg scenarios and anti-procyclicality are off, so every set of
+    underlyings gets the same 500 windows; the history ends before the venue's ``as_of`` and is
+    accepted explicitly (the freshness policy is not what is measured).
+    """
+    from crossmargin.config import default_config
+
+    base = default_config()
+    return base.model_copy(
+        update={
+            "var": base.var.model_copy(
+                update={
+                    "stress_weight": 0.0,
+                    "depeg": {},
+                    "anti_procyclicality": "none",
+                    "allow_stale_history": True,
+                }
+            )
+        }
+    )
