@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -362,36 +363,19 @@ def test_explain_has_the_scenario_grid(service: Running) -> None:
 
 def test_errors_have_one_shape(service: Running) -> None:
     with service.client() as c:
+
+        def raw(url: str, content: bytes, ctype: str = "application/json") -> httpx.Response:
+            return c.post(url, content=content, headers={"Content-Type": ctype})
+
         cases = [
+            (raw("/v1/accounts/mm-01/trades", b"{nope"), 400),
+            (raw("/v1/accounts/mm-01/trades", b"\xff\xfe"), 400),
+            (raw("/v1/accounts/mm-01/trades", b'{"a":1,"a":2}'), 400),
             (
-                c.post(
+                raw(
                     "/v1/accounts/mm-01/trades",
-                    content=b"{nope",
-                    headers={"Content-Type": "application/json"},
-                ),
-                400,
-            ),
-            (
-                c.post(
-                    "/v1/accounts/mm-01/trades",
-                    content=b"\xff\xfe",
-                    headers={"Content-Type": "application/json"},
-                ),
-                400,
-            ),
-            (
-                c.post(
-                    "/v1/accounts/mm-01/trades",
-                    content=b'{"a":1,"a":2}',
-                    headers={"Content-Type": "application/json"},
-                ),
-                400,
-            ),
-            (
-                c.post(
-                    "/v1/accounts/mm-01/trades",
-                    content=b"instrument=x",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    b"instrument=x",
+                    "application/x-www-form-urlencoded",
                 ),
                 415,
             ),
@@ -420,22 +404,8 @@ def test_errors_have_one_shape(service: Running) -> None:
             (c.get("/v1/accounts/nobody"), 404),
             (c.get("/v1/nothing-here"), 404),
             (c.delete("/v1/accounts/mm-01"), 405),
-            (
-                c.post(
-                    "/v1/accounts/mm-01/trades",
-                    content=b"[" * 300 + b"]" * 300,
-                    headers={"Content-Type": "application/json"},
-                ),
-                400,
-            ),
-            (
-                c.post(
-                    "/v1/market",
-                    content=b"x" * (2 << 20),
-                    headers={"Content-Type": "application/json"},
-                ),
-                413,
-            ),
+            (raw("/v1/accounts/mm-01/trades", b"[" * 300 + b"]" * 300), 400),
+            (raw("/v1/market", b"x" * (2 << 20)), 413),
         ]
         for r, status in cases:
             assert r.status_code == status, (status, r.status_code, r.text[:200])
