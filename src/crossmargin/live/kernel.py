@@ -616,8 +616,9 @@ class PortfolioKernel(AccountKernel):
         if sl is None:
             return
         sl.refresh(book)
+        assert sl.m_quantity is not None and sl.m_short is not None
         agg = GroupAggregates.of_contracts(
-            inst, sl.layout, sl.quantity, self._units(inst)[sl.cols], sl.cols
+            inst, sl.layout, sl.m_quantity, sl.m_short, self._units(inst)[sl.cols], sl.cols
         )
         risk = self.pm.risk_from(inst, sl.layout.groups, agg)
         known = sl.group_rows if sl.rows_version == self._lk_version else None
@@ -938,6 +939,7 @@ class _Slice:
     m_quantity: sparse.csr_matrix | None = None
     m_cost: sparse.csr_matrix | None = None
     m_unknown: sparse.csr_matrix | None = None
+    m_short: sparse.csr_matrix | None = None
     group_rows: IntArray | None = None
     rows_version: int = -1
 
@@ -951,6 +953,7 @@ class _Slice:
         lay = self.layout
         self.quantity = p["quantity"][self.rows]
         self.m_quantity = lay.matrix(self.quantity).copy()
+        self.m_short = lay.matrix(np.where(self.quantity < 0, -self.quantity, 0.0)).copy()
         self.m_cost = lay.matrix(p["cost_known"][self.rows]).copy()
         qu = p["qty_unknown"][self.rows]
         self.m_unknown = lay.matrix(qu).copy() if qu.any() else None

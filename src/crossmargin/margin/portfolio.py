@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from crossmargin.resolve.terms import KIND_OPTION
 from crossmargin.risk.aggregate import GroupMatrix, Groups, group_positions, group_sum
 from crossmargin.risk.pnl import grid_unit_pnl, scenario_set_of
 from crossmargin.scenarios.grid import VOL_DOWN, VOL_UNCHANGED, VOL_UP, ScenarioSet
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
     "GroupAggregates",
@@ -212,47 +215,56 @@ class GroupAggregates:
         cls,
         inst: InstrumentTable,
         layout: GroupMatrix,
-        quantity: FloatArray,
+        m_quantity: sparse.csr_matrix,
+        m_short: sparse.csr_matrix,
         unit: FloatArray,
         cols: IntArray,
     ) -> GroupAggregates:
-        """The same sums as sparse products of the quantities with per-contract arrays.
+        """The same sums as sparse products of quantity matrices with per-contract arrays.
 
-        Every aggregate is linear in the quantities: one product of the layout's quantity
-        matrix with ``[risk arrays | delta | delta notional | delta notional per bucket]`` and
-        one of the short option quantities with the notional per call and put — two passes
-        over the positions instead of one per sum. A live engine uses it for a tick, on the
-        cached layout of the underlying's positions (columns ``cols``). The sums are the same
-        up to rounding (a product ``q × (Δ × S)`` instead of ``(q × Δ) × S``, summed by
-        column instead of by position): the engine's sweep compares with a tolerance.
+        Every aggregate is linear in the quantities. ``m_quantity`` is the layout's quantity
+        matrix and ``m_short`` that of the short quantities (``−q`` where ``q < 0``): both
+        depend on the positions only, so a live engine keeps them from one tick to the next
+        and a tick costs one product with the risk arrays (``unit``, the rows of columns
+        ``cols``), one with ``[delta | delta notional | delta notional per expiry bucket]``
+        and one with the notional per live call and put. The buckets are those of the
+        columns' underlyings only (the others hold no position), and every position of a
+        bucket shares its time to expiry. The sums are the same up to rounding (a product
+        ``q × (Δ × S)`` instead of ``(q × Δ) × S``, summed by column instead of by position):
+        the engine's sweep compares with a tolerance.
         """
-        groups = layout.groups
-        G, S, C = groups.n, int(unit.shape[1]), int(cols.size)
-        nk = int(inst.expiry_key.max()) + 1 if inst.n else 1
-        keys = inst.expiry_key[cols]
-        dn_c = inst.delta[cols] * inst.spot[cols]
-        per = np.zeros((C, S + 2 + nk))
-        per[:, :S] = unit
-        per[:, S] = inst.delta[cols]
-        per[:, S + 1] = dn_c
-        per[np.arange(C), S + 2 + keys] = dn_c
-        agg = np.asarray(layout.matrix(quantity) @ per, dtype=np.float64)
+        G, C = layout.groups.n, int(cols.size)
+        buckets, local = np.unique(inst.expiry_key[cols], return_inverse=True)
+        nk = int(buckets.size)
+        delta = inst.delta[cols]
+        dn_c = delta * inst.spot[cols]
+        per = np.zeros((C, 2 + nk))
+        per[:, 0] = delta
+        per[:, 1] = dn_c
+        per[np.arange(C), 2 + local] = dn_c
+        lin = np.asarray(m_quantity @ per, dtype=np.float64)
         live_opt = (inst.kind[cols] == KIND_OPTION) & ~inst.settled[cols]
-        short = np.where((quantity < 0) & live_opt[layout.column], -quantity, 0.0)
-        fn = inst.mult[cols] * inst.fwd[cols]
+        fn = np.where(live_opt, inst.mult[cols] * inst.fwd[cols], 0.0)
         call = inst.is_call[cols]
         sides = np.column_stack([np.where(call, fn, 0.0), np.where(call, 0.0, fn)])
-        sn = np.asarray(layout.matrix(short) @ sides, dtype=np.float64)
-        t_gk = np.zeros((G, nk))
-        t_gk[layout.entry_group, keys[layout.indices]] = inst.t[cols][layout.indices]
+        sn = np.asarray(m_short @ sides, dtype=np.float64)
+        t_c = inst.t[cols]
+        t_k = np.zeros(nk)
+        t_k[local] = t_c
+        if np.array_equal(t_k[local], t_c):
+            # a group's cell without a position has no notional: any time to expiry will do
+            bucket_t: FloatArray = np.broadcast_to(t_k, (G, nk))
+        else:
+            bucket_t = np.zeros((G, nk))
+            bucket_t[layout.entry_group, local[layout.indices]] = t_c[layout.indices]
         return cls(
-            pnl=np.ascontiguousarray(agg[:, :S]),
-            delta=agg[:, S].copy(),
-            delta_notional=agg[:, S + 1].copy(),
-            bucket_notional=np.ascontiguousarray(agg[:, S + 2 :]),
-            bucket_t=t_gk,
-            short_calls=sn[:, 0].copy(),
-            short_puts=sn[:, 1].copy(),
+            pnl=np.asarray(m_quantity @ unit, dtype=np.float64),
+            delta=lin[:, 0],
+            delta_notional=lin[:, 1],
+            bucket_notional=lin[:, 2:],
+            bucket_t=bucket_t,
+            short_calls=sn[:, 0],
+            short_puts=sn[:, 1],
         )
 
 
@@ -362,7 +374,11 @@ class PortfolioMargin:
     def risk_from(
         self, inst: InstrumentTable, groups: Groups, agg: GroupAggregates, *, detail: bool = False
     ) -> GroupRisk:
-        """Steps 1–3 and the inputs of steps 4–5 from each group's aggregates."""
+        """Steps 1–3 and the inputs of steps 4–5 from each group's aggregates.
+
+        Groups of one risk class (a live tick: one underlying's groups) read their class's
+        parameters and scenario indices as scalars; the numbers are the same either way.
+        """
         cfg = self.config
         _, (base, up0, dn0, pair) = self._context(inst.classes)
         G = groups.n
@@ -371,12 +387,14 @@ class PortfolioMargin:
         und_cls[inst.und] = inst.cls
         g_cls = und_cls[groups.und]
         rcs = [cfg.risk_classes[c] for c in inst.classes]
+        one = int(g_cls[0]) if G and bool((g_cls == g_cls[0]).all()) else None
 
         def par(values: list[float]) -> FloatArray:
+            if one is not None:  # a 0-d array: broadcasts like the per-group one
+                return np.asarray(values[one], dtype=np.float64)
             return np.asarray(values, dtype=np.float64)[g_cls] if G else np.zeros(0)
 
         # 1. scan risk and worst scenario
-        rng = np.arange(G)
         if G:
             # first scenario within rounding of the worst loss (a dampened tail that equals the
             # standard edge for a linear book must not be reported instead of the edge)
@@ -387,10 +405,19 @@ class PortfolioMargin:
             worst = np.zeros(0, np.int64)
             worst_loss = np.zeros(0)
         scan = np.maximum(worst_loss, 0.0)
-        worst = np.where(worst_loss > 0, worst, base[g_cls] if G else worst).astype(np.int64)
+        fallback = base[one] if one is not None else base[g_cls] if G else worst
+        worst = np.where(worst_loss > 0, worst, fallback).astype(np.int64)
 
         # 2. basis / roll (shared with the var/es models)
-        basis = basis_of_cells(agg.bucket_notional, agg.bucket_t, groups.und, inst, cfg)
+        if one is not None and agg.bucket_t.strides[0] == 0:
+            # one time to expiry per bucket (a tick's aggregates): one rate per bucket
+            b = cfg.risk_classes[inst.classes[one]].basis
+            rate = np.maximum(b.min_move, b.annual_move * agg.bucket_t[0])
+            basis = np.zeros(G)
+            for k in range(rate.size):
+                basis += rate[k] * np.abs(agg.bucket_notional[:, k])
+        else:
+            basis = basis_of_cells(agg.bucket_notional, agg.bucket_t, groups.und, inst, cfg)
 
         # 3. delta shock
         thr = par([r.delta_shock.threshold for r in rcs])
@@ -400,11 +427,16 @@ class PortfolioMargin:
         shock = np.minimum(cap, slope * np.maximum(absd - thr, 0.0) / 1e6)
 
         # inputs of 4. (SPAN price risk = scan − time risk − vol risk) and 5.
-        if G:
-            time_risk = -0.5 * (pnl[rng, up0[g_cls]] + pnl[rng, dn0[g_cls]])
-            vol_risk = -0.5 * (pnl[rng, worst] - pnl[rng, pair[g_cls, worst]])
+        # (cells picked by flat index: pnl[g, j] = flat[g S + j])
+        flat = np.ascontiguousarray(pnl).ravel()
+        row0 = np.arange(G) * (pnl.shape[1] if G else 0)
+        if one is not None:
+            time_risk = -0.5 * (pnl[:, up0[one]] + pnl[:, dn0[one]])
+            paired = pair[one][worst]
         else:
-            time_risk = vol_risk = np.zeros(0)
+            time_risk = -0.5 * (flat.take(row0 + up0[g_cls]) + flat.take(row0 + dn0[g_cls]))
+            paired = pair[g_cls, worst]
+        vol_risk = -0.5 * (flat.take(row0 + worst) - flat.take(row0 + paired))
         return GroupRisk(
             account=groups.account,
             und=groups.und,
@@ -416,7 +448,9 @@ class PortfolioMargin:
             basis=basis,
             delta_shock=absd * shock,
             price_risk=np.where(scan > 0, np.maximum(scan - time_risk - vol_risk, 0.0), 0.0),
-            scan_range=par([max(r.grid.price_range_down, r.grid.price_range_up) for r in rcs]),
+            scan_range=np.broadcast_to(
+                par([max(r.grid.price_range_down, r.grid.price_range_up) for r in rcs]), (G,)
+            ).copy(),
             short_option_minimum=par([r.short_option_minimum for r in rcs])
             * np.maximum(agg.short_calls, agg.short_puts),
             pnl=pnl if detail else None,
