@@ -76,6 +76,26 @@ def test_incremental_equals_scratch(model: str) -> None:
     report = engine.sweep()
     assert report.ok, report.mismatches
     assert report.max_abs_diff <= 1e-6
+    _check_equal(engine, model)
+
+
+def test_sweep_reads_no_cache() -> None:
+    """The portfolio sweep recomputes every group and collateral value: corrupted caches are
+    replaced (the state it adopts, and the ticks after it, equal a whole-book batch run)."""
+    v = venue(30, seed=6)
+    items = stream(v, 160, seed=8, clock_every=0)
+    engine = LiveEngine.open(market=v.market, accounts=v.book)
+    feed(engine, items[:80])
+    kernel = engine._core.kernel
+    for name in ("scan", "basis", "price_risk", "delta_notional", "mtm"):
+        kernel.groups[name][:] = 1e9  # type: ignore[attr-defined]
+    kernel.cv[:] = -1e9  # type: ignore[attr-defined]
+    report = engine.sweep()
+    assert report.ok, report.mismatches  # the engine's own results were never corrupted
+    _check_equal(engine, "portfolio")
+    feed(engine, items[80:])
+    _check_equal(engine, "portfolio")
+    assert engine.sweep().ok
 
 
 def test_incremental_equals_scratch_after_time_steps() -> None:

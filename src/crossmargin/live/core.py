@@ -717,7 +717,7 @@ class LiveCore:
         everyone = np.arange(self.book.n_accounts, dtype=np.int64)
 
         def run(acc: IntArray) -> AccountBatch:
-            return self.kernel.margin(self.book, gather(self.book, acc), inst, self.snapshot)
+            return self.kernel.sweep(self.book, inst, self.snapshot, acc)
 
         batch, ev = self.isolated(everyone, run, time, cause)
         events += ev

@@ -50,7 +50,7 @@ from crossmargin.resolve.book import ResolvedBook, fx_rates
 from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.resolve.positions import Holdings, mark_positions
 from crossmargin.resolve.terms import KIND_OPTION, take_rows
-from crossmargin.risk.aggregate import GroupMatrix, group_positions
+from crossmargin.risk.aggregate import GroupMatrix, Groups, group_positions
 from crossmargin.scenarios.grid import ScenarioSet
 
 __all__ = [
@@ -270,7 +270,9 @@ def worst_of(
 ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
     """Per account: underlying, class, worst scenario and loss of its largest-scan group.
 
-    Ties go to the first such group; groups need not be sorted (a counting pass, no sort).
+    Ties go to the first such group. Groups need not be sorted; sorted by account (as a
+    model's and the kernel's recombination return them) it is a segmented pass, else a
+    counting pass.
     """
     out_u = np.full(n, -1, np.int64)
     out_c = np.full(n, -1, np.int64)
@@ -279,16 +281,51 @@ def worst_of(
     s = np.where(np.isfinite(scan) & (worst >= 0) & (scan > 0), scan, -np.inf)
     if not np.isfinite(s).any():
         return out_u, out_c, out_i, out_l
-    best = np.full(n, -np.inf)
-    np.maximum.at(best, account, s)
-    hit = (s == best[account]) & np.isfinite(s)
-    first = np.full(n, account.shape[0], np.int64)
-    at = np.flatnonzero(hit)
-    np.minimum.at(first, account[at], at)
-    a = np.flatnonzero(first < account.shape[0])
-    g = first[a]
+    m = int(account.shape[0])
+    if m and bool((account[1:] >= account[:-1]).all()):
+        start = np.flatnonzero(np.concatenate([[True], account[1:] != account[:-1]]))
+        seg = np.maximum.reduceat(s, start)
+        best_of = np.repeat(seg, np.diff(np.append(start, m)))
+        at = np.flatnonzero((s == best_of) & np.isfinite(s))
+        a_at = account[at]
+        g = at[np.concatenate([[True], a_at[1:] != a_at[:-1]])]
+        a = account[g]
+    else:
+        best = np.full(n, -np.inf)
+        np.maximum.at(best, account, s)
+        hit = (s == best[account]) & np.isfinite(s)
+        first = np.full(n, m, np.int64)
+        at = np.flatnonzero(hit)
+        np.minimum.at(first, account[at], at)
+        a = np.flatnonzero(first < m)
+        g = first[a]
     out_u[a], out_c[a], out_i[a], out_l[a] = und[g], cls[g], worst[g], s[g]
     return out_u, out_c, out_i, out_l
+
+
+def _worst_of_table(
+    table: IntArray, risk: GroupRisk
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """:func:`worst_of` for groups laid out in a ``(accounts, underlyings)`` table of rows.
+
+    Scans the table's columns in order, so ties go to the first group as there.
+    """
+    k = int(table.shape[0])
+    if risk.n == 0 or table.shape[1] == 0:
+        return worst_of(risk.account, risk.und, risk.cls, risk.worst, risk.scan, k)
+    scan = risk.scan
+    s = np.where(np.isfinite(scan) & (risk.worst >= 0) & (scan > 0), scan, -np.inf)
+    s_tab = np.where(table >= 0, s[np.maximum(table, 0)], -np.inf)
+    best = s_tab[:, 0].copy()
+    col = np.zeros(k, np.int64)
+    for u in range(1, table.shape[1]):
+        better = s_tab[:, u] > best
+        best = np.where(better, s_tab[:, u], best)
+        col[better] = u
+    ok = np.isfinite(best)
+    g = np.where(ok, table[np.arange(k), col], 0)
+    wu, wc, wi = (np.where(ok, a[g], -1) for a in (risk.und, risk.cls, risk.worst))
+    return wu, wc, wi, np.where(ok, best, 0.0)
 
 
 class AccountKernel:
@@ -344,6 +381,12 @@ class AccountKernel:
         ``accounts``: its accounts' global numbers; ``commit``: the run is the live state
         (else a hypothetical one, kept for :meth:`commit_last`). Nothing here.
         """
+
+    def sweep(
+        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, accounts: IntArray
+    ) -> AccountBatch:
+        """Re-margin ``accounts`` from scratch (the safety-net sweep): their sub-book's margin."""
+        return self.margin(book, gather(book, accounts), inst, snapshot)
 
     def full(
         self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot
@@ -414,21 +457,14 @@ class PortfolioKernel(AccountKernel):
         assert isinstance(self.model, PortfolioMargin)
         self.pm: PortfolioMargin = self.model
         self.unit: FloatArray | None = None
-        self.groups = Columns(
-            {
-                "account": np.int64,
-                "und": np.int64,
-                "cls": np.int64,
-                "worst": np.int64,
-                "mtm": np.float64,
-                **dict.fromkeys(_GROUP_FIELDS, np.float64),
-            }
-        )
+        self.groups = _group_table()
         self.lookup = np.full((16, 4), -1, np.int64)
         self.cv = np.zeros(16)
         self.cv_mm = np.zeros(16)
         self.fx = np.ones(16)
         self._shell: tuple[int, int, Book] | None = None
+        self._ccy: tuple[IntArray, list[str]] = (np.zeros(0, np.int64), [])
+        self._ccy_of: list[str] | None = None
         self._risk: tuple[GroupRisk, GroupMatrix] | None = None
         self._pending: tuple[ResolvedBook, tuple[GroupRisk, GroupMatrix] | None] | None = None
         self._slices: dict[int, _Slice] = {}
@@ -589,6 +625,38 @@ class PortfolioKernel(AccountKernel):
         self.lookup[live] = remap[rows]
         self._lk_version += 1
 
+    # -- the sweep: every group from scratch ----------------------------------------------------
+    def sweep(
+        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, accounts: IntArray
+    ) -> AccountBatch:
+        """See :meth:`AccountKernel.sweep`.
+
+        Over every account (none frozen), without issue-3 add-ons: each underlying's group
+        layout is rebuilt from the live positions, each group recomputed from its positions
+        and the marks, each account's collateral revalued from its balances, and every
+        account recombined — nothing is read from the cached groups, slices or collateral
+        values, which the fresh ones replace (an error leaves the cache as it was). Anything
+        else takes the generic path (each account's sub-book through the model).
+        """
+        if self.pm.has_addons or accounts.size != book.n_accounts:
+            return super().sweep(book, inst, snapshot, accounts)
+        self._ensure(book.n_accounts, len(inst.underlyings))
+        saved = (self.groups, self.lookup, self._slices, self.cv, self.cv_mm, self.fx)
+        self.groups = _group_table()
+        self.lookup = np.full_like(self.lookup, -1)
+        self._slices = {}
+        self.cv, self.cv_mm, self.fx = self.cv.copy(), self.cv_mm.copy(), self.fx.copy()
+        self._lk_version += 1
+        try:
+            for und in range(len(inst.underlyings)):
+                self._tick_groups(book, inst, snapshot, und)
+            self.value_collateral(book, snapshot, accounts)
+            return self.recombine(book, inst, snapshot, accounts)
+        except BaseException:
+            self.groups, self.lookup, self._slices, self.cv, self.cv_mm, self.fx = saved
+            self._lk_version += 1
+            raise
+
     # -- a tick: the groups of one underlying ---------------------------------------------------
     def tick(
         self,
@@ -637,9 +705,18 @@ class PortfolioKernel(AccountKernel):
             self._slices.pop(und, None)
             return None
         cols = inst.rows_of((inst.underlyings[und],))
-        hold = book.positions_of(rows, None)
-        column = np.searchsorted(cols, hold.instrument)
-        layout = GroupMatrix.build(group_positions(hold, inst), column, int(cols.size))
+        col_of = np.full(inst.n, -1, np.int64)
+        col_of[cols] = np.arange(cols.size, dtype=np.int64)
+        # one group per holder: (account, und) keys of one underlying sort as the accounts
+        acc = p["account"][rows]
+        held = np.bincount(acc, minlength=book.n_accounts) > 0
+        groups = Groups(
+            account=np.flatnonzero(held).astype(np.int64),
+            und=np.full(int(held.sum()), und, np.int64),
+            of_position=(np.cumsum(held) - 1)[acc].astype(np.int64),
+            n_und=max(len(inst.underlyings), 1),
+        )
+        layout = GroupMatrix.build(groups, col_of[p["instrument"][rows]], int(cols.size))
         sl = self._slices[und] = _Slice(key, rows, cols, layout)
         return sl
 
@@ -712,7 +789,7 @@ class PortfolioKernel(AccountKernel):
                 path=f"accounts.{book.accounts[i]}",
             )
         ratio, status = health_codes(equity, m_equity, im, mm)
-        wu, wc, wi, wl = worst_of(risk.account, risk.und, risk.cls, risk.worst, risk.scan, k)
+        wu, wc, wi, wl = _worst_of_table(table, risk)
         return AccountBatch(
             accounts=accounts,
             equity=equity,
@@ -864,8 +941,8 @@ class PortfolioKernel(AccountKernel):
         cols = [book.asset_index[a] for a in related if a in book.asset_index]
         bal = book.balance_view()
         touched = np.zeros(accounts.shape[0], np.bool_)
-        if cols:
-            touched |= (bal[accounts][:, cols] != 0).any(axis=1)
+        for k in cols:
+            touched |= bal[accounts, k] != 0
         based = book.based_in(asset)
         if based.size:
             touched |= np.isin(accounts, based)
@@ -916,9 +993,27 @@ class PortfolioKernel(AccountKernel):
             self.cv_mm[acc] = col.per_account(col.value_mm, acc.size)
         else:
             self.cv[acc], self.cv_mm[acc] = self._static_values(book, snapshot, bal)
-        ccys = [book.base_currency[i] for i in acc.tolist()]
-        rates = fx_rates(set(ccys), snapshot, self.config)
-        self.fx[acc] = np.asarray([rates[c] for c in ccys], np.float64)
+        code, names = self._currency_codes(book)
+        code = code[acc]
+        present = np.flatnonzero(np.bincount(code, minlength=len(names)))
+        rates = fx_rates({names[c] for c in present.tolist()}, snapshot, self.config)
+        self.fx[acc] = np.asarray([rates.get(c, np.nan) for c in names], np.float64)[code]
+
+    def _currency_codes(self, book: LiveBook) -> tuple[IntArray, list[str]]:
+        """Each account's base currency as a code into a list of names (kept as accounts open)."""
+        code, names = self._ccy
+        n = book.n_accounts
+        if self._ccy_of is not book.base_currency:  # another book: start again
+            code, names, self._ccy_of = np.zeros(0, np.int64), [], book.base_currency
+        if code.size < n:
+            new = book.base_currency[code.size : n]
+            for c in dict.fromkeys(new):
+                if c not in names:
+                    names.append(c)
+            ix = {c: i for i, c in enumerate(names)}
+            code = np.concatenate([code, np.asarray([ix[c] for c in new], np.int64)])
+            self._ccy = (code, names)
+        return code, names
 
 
 @dataclass(slots=True, eq=False)
@@ -952,12 +1047,19 @@ class _Slice:
         p = book.pos
         lay = self.layout
         self.quantity = p["quantity"][self.rows]
-        self.m_quantity = lay.matrix(self.quantity).copy()
-        self.m_short = lay.matrix(np.where(self.quantity < 0, -self.quantity, 0.0)).copy()
-        self.m_cost = lay.matrix(p["cost_known"][self.rows]).copy()
+        self.m_quantity = _matrix(lay, self.quantity)
+        self.m_short = _matrix(lay, np.where(self.quantity < 0, -self.quantity, 0.0))
+        self.m_cost = _matrix(lay, p["cost_known"][self.rows])
         qu = p["qty_unknown"][self.rows]
-        self.m_unknown = lay.matrix(qu).copy() if qu.any() else None
+        self.m_unknown = _matrix(lay, qu) if qu.any() else None
         self.qty_key = v
+
+
+def _matrix(layout: GroupMatrix, values: FloatArray) -> sparse.csr_matrix:
+    """The layout's matrix of per-position ``values``, its own (the structure is shared)."""
+    t = layout.template
+    data = np.take(np.asarray(values, dtype=np.float64), layout.order)
+    return sparse.csr_matrix((data, t.indices, t.indptr), shape=t.shape, copy=False)
 
 
 def _slice_mtm(inst: InstrumentTable, sl: _Slice) -> FloatArray:
@@ -994,6 +1096,20 @@ class _Recombination:
     table: IntArray
     cls: IntArray
     scan_range: FloatArray
+
+
+def _group_table() -> Columns:
+    """The kernel's per-group columns (empty)."""
+    return Columns(
+        {
+            "account": np.int64,
+            "und": np.int64,
+            "cls": np.int64,
+            "worst": np.int64,
+            "mtm": np.float64,
+            **dict.fromkeys(_GROUP_FIELDS, np.float64),
+        }
+    )
 
 
 def _take_risk(risk: GroupRisk, idx: IntArray) -> GroupRisk:
