@@ -594,6 +594,8 @@ class PortfolioKernel(AccountKernel):
 
         ``rows``: the rows of these groups, when the caller knows them (a tick's slice).
         """
+        g = self.groups
+        known = rows is not None
         if rows is None:
             rows = self.lookup[g_acc, risk.und]
             new = rows < 0
@@ -602,15 +604,15 @@ class PortfolioKernel(AccountKernel):
                 rows[new] = np.arange(start, self.groups.n, dtype=np.int64)
                 self.lookup[g_acc[new], risk.und[new]] = rows[new]
                 self._lk_version += 1
-        g = self.groups
-        g["account"][rows] = g_acc
-        g["und"][rows] = risk.und
-        g["cls"][rows] = risk.cls
+        if not known:  # known rows already hold these groups (their keys and class)
+            g["account"][rows] = g_acc
+            g["und"][rows] = risk.und
+            g["cls"][rows] = risk.cls
         g["worst"][rows] = risk.worst
         g["mtm"][rows] = mtm
         for f in _GROUP_FIELDS:
             g[f][rows] = getattr(risk, f)
-        if g.n > 64 and g.n > 2 * max(int((self.lookup >= 0).sum()), 1):
+        if not known and g.n > 64 and g.n > 2 * max(int((self.lookup >= 0).sum()), 1):
             self._compact_groups()
             return None
         return rows
