@@ -20,7 +20,9 @@ inter-commodity spreads):
 * a tick in underlying ``U`` recomputes only the groups of ``U`` (one sparse product of the
   holders' ``U`` positions with ``U``'s risk arrays) and recombines the holders' accounts from
   the cached groups (:meth:`~crossmargin.margin.portfolio.PortfolioMargin.requirements`:
-  credits and the short-option floor); the other groups are not touched.
+  credits and the short-option floor); the other groups are not touched;
+* the sweep (:meth:`PortfolioKernel.sweep`) rebuilds every underlying's layout and recomputes
+  every group and collateral value without reading these caches, and replaces them.
 
 Both return :class:`AccountBatch`: per account equity, IM, MM, ratio, status and the worst
 scenario of its riskiest group.
