@@ -897,7 +897,7 @@ class Replica:
         basis_f = np.zeros((D, U))
         basis_a = np.zeros((D, U))
         if name in add.basis.models:
-            b = basis_amounts(rb, groups)
+            b = basis_amounts(rb.instruments, rb.positions, groups, cfg)
             full = acc < D
             basis_f[acc[full], gu[full]] = b[full]
             if U > 1:

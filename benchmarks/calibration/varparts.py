@@ -51,8 +51,7 @@ def parts(
         if p.exists():
             with np.load(p) as z:
                 info = json.loads(str(z["info"]))
-                vals = [z[f] for f in _FIELDS]
-                out[kind] = F.VarParts(kind, *vals[:-1], info, vals[-1])  # type: ignore[arg-type]
+                out[kind] = F.VarParts(kind, info=info, **{f: z[f] for f in _FIELDS})
     if len(out) == 2:
         return out
     cfg = C.overlay_config(ov)
