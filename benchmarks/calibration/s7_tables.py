@@ -165,6 +165,82 @@ def crises_table(models: Sequence[str], name: str = "recommended") -> str:
     return table(("book", "crisis", "exceedances / windows (worst loss ÷ IM) per model"), rows)
 
 
+def apc_table(books: Sequence[str]) -> str:
+    """Procyclicality of the recommended var/es with the APC option in force and without it."""
+    rec = _load("recommended")
+    rows = []
+    for b in books:
+        apc = rec["books"][b]["apc"]
+        for m in ("var+capped", "es+capped"):
+            on, off = apc["apc_in_force"].get(m), apc["apc_none"].get(m)
+            if not on or not off or "error" in on or "error" in off:
+                continue
+            rows.append(
+                [
+                    b,
+                    m,
+                    f"{num(on.get('peak_to_trough_rate'), 1)} / {num(off.get('peak_to_trough_rate'), 1)}",
+                    f"{pct(on.get('max_5day_rise'), 0)} / {pct(off.get('max_5day_rise'), 0)}",
+                    f"{pct(on.get('avg_im_over_gross'), 2)} / {pct(off.get('avg_im_over_gross'), 2)}",
+                    f"{on.get('exceedances')} / {off.get('exceedances')}",
+                    f"{on.get('worst_250')} {on.get('worst_250_zone')} / "
+                    f"{off.get('worst_250')} {off.get('worst_250_zone')}",
+                ]
+            )
+    head = (
+        "book",
+        "model",
+        "peak/trough of the rate (buffer / none)",
+        "max 5-day rise",
+        "IM / gross",
+        "exceed.",
+        "worst 250",
+    )
+    return table(head, rows)
+
+
+def apc_curve_table() -> str:
+    """var/es (+ the netting rule) over var.apc_buffer: pooled per book set (s5b_apc_curve.py)."""
+    cur = _load("apc_curve")
+    rows = []
+    for tuning, label in ((True, "tuning"), (False, "held out")):
+        books = [b for b in cur["books"] if C.BOOKS.get(b) is tuning]
+        for buf in cur["buffers"]:
+            for m in ("var+capped", "es+capped"):
+                ss = [cur["books"][b][str(buf)].get(m) for b in books]
+                ss = [x for x in ss if x and x.get("windows") and x.get("im_over_hindsight")]
+                exc = sum(x["exceedances"] for x in ss)
+                win = sum(x["windows"] for x in ss)
+                t = [x["targets"] for x in ss]
+                rows.append(
+                    [
+                        label,
+                        f"{buf:g}",
+                        m,
+                        str(len(ss)),
+                        f"{exc} ({0.01 * win:.0f})",
+                        pct(1 - exc / win, 2),
+                        num(sum(x["im_over_hindsight"] for x in ss) / len(ss)),
+                        str(sum(bool(k["no_red_250"]) for k in t)),
+                        str(sum(bool(k["kupiec_nonoverlap"]) for k in t)),
+                        str(sum(bool(k["efficiency"]) for k in t)),
+                    ]
+                )
+    head = (
+        "books",
+        "apc_buffer",
+        "model",
+        "n",
+        "exceed. (exp.)",
+        "pooled coverage",
+        "mean IM / c",
+        "no red 250",
+        "Kupiec ok",
+        "IM ≤ 1.3 c",
+    )
+    return table(head, rows)
+
+
 def main() -> None:
     print("## baseline (today's defaults)\n")
     print(
@@ -216,6 +292,11 @@ def main() -> None:
             )
         print("\n## crises (recommended)\n")
         print(crises_table(("portfolio", "es+capped", "var+capped")))
+        print("\n## anti-procyclicality: buffer in force / none\n")
+        print(apc_table([b for b in C.all_books(with_no_target=False) if b in rec["books"]]))
+    if _load("apc_curve"):
+        print("\n## var/es over the APC buffer (trade-off curve)\n")
+        print(apc_curve_table())
 
 
 if __name__ == "__main__":
