@@ -21,6 +21,10 @@ TUNING = (
     "btc_perp_long", "eth_perp_short", "spx_future_long", "ndx_future_short",
     "btc_eth_perp_pair", "btc_short_straddle_dh", "spx_ndx_pair", "eth_ndx_hedge",
 )  # fmt: skip
+HELD_OUT = (
+    "btc_eth_long_basket", "btc_covered_call", "btc_option_calendar", "usdc_collateral_short_btc",
+    "eth_short_strangle", "btc_long_gamma", "eth_only_perp", "spx_put_writer",
+)  # fmt: skip
 CRISES = ("2020-03-12", "2021-05-19", "2022-05", "2022-11", "2023-03-11", "2024-08-05")
 
 
@@ -68,3 +72,22 @@ def test_netting_measurements_as_documented() -> None:
     assert (n["var"]["violations_today"], n["es"]["violations_today"]) == (71, 59)
     assert n["var"]["accounts"] == n["es"]["accounts"] == 400
     assert "| var | 71 / 400 |" in DOC and "| es | 59 / 400 |" in DOC
+
+
+def test_replica_agrees_with_todays_library_on_every_book() -> None:
+    # s1b_replica_check.py: var/es replica (with the netting rule) vs the library's per-day
+    # resolution on sample days of every book, defaults and recommended overlay
+    rc = _load("replica_recheck")
+    assert set(rc["books"]) == set(TUNING) | set(HELD_OUT) | {"btc_basis_trade"}
+    for book, per in rc["books"].items():
+        for cfg in ("default", "overlay"):
+            r = per[cfg]
+            assert r["probe_days"] >= 16 and r["library_failures"] == 0, (book, cfg)
+            for key in (
+                "max_rel_diff_im",
+                "max_rel_diff_standalone",
+                "max_rel_diff_position_alone",
+            ):
+                assert r[key] <= 1e-12, (book, cfg, key, r[key])
+    assert rc["probes"] == 752 and rc["max_rel_diff"] <= 2.9e-14
+    assert "752 probe comparisons" in DOC and "2.9 × 10⁻¹⁴" in DOC
