@@ -261,9 +261,16 @@ def validation_figure(book: str, val: dict[str, Any], base: dict[str, Any] | Non
     ax.set_xlim(left=0)
     ax.set_title(f"{book}: coverage vs capital, MPOR 2 (hollow: study)", fontsize=9)
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return save_doc(fig, f"validation_{book}.png")
+
+
+def save_doc(fig: Any, name: str, title: str | None = None, size: float = 8) -> Path:
+    """Save a committed figure under docs/figures (small: dpi :data:`DOC_DPI`)."""
+    if title:
+        fig.suptitle(title, fontsize=size)
     fig.tight_layout()
     DOC_FIGURES.mkdir(parents=True, exist_ok=True)
-    out = DOC_FIGURES / f"validation_{book}.png"
+    out = DOC_FIGURES / name
     fig.savefig(out, dpi=DOC_DPI)
     plt.close(fig)
     return out
@@ -339,16 +346,11 @@ def portfolio_tradeoff(search: dict[str, Any], choice: dict[str, Any], default: 
         ax.set_xlabel("mean average IM / hindsight constant", fontsize=7)
     for ax in axes[:, 0]:
         ax.set_ylabel("pooled coverage", fontsize=7)
-    fig.suptitle(
+    title = (
         "portfolio grid: coverage vs capital, one parameter varied (★ chosen; labels: value, "
-        "books with a red worst-250 window)",
-        fontsize=8,
+        "books with a red worst-250 window)"
     )
-    fig.tight_layout()
-    out = DOC_FIGURES / "tradeoff_portfolio.png"
-    fig.savefig(out, dpi=DOC_DPI)
-    plt.close(fig)
-    return out
+    return save_doc(fig, "tradeoff_portfolio.png", title, 8)
 
 
 def _short(ov: dict[str, Any]) -> str:
@@ -366,8 +368,13 @@ def _short(ov: dict[str, Any]) -> str:
     return ", ".join(parts) if ov else "today's default"
 
 
-def var_tradeoff(vs: dict[str, Any], vc: dict[str, Any] | None, rec: Any) -> Path:
-    """var/es with the netting rule: every searched configuration, pooled over tuning books."""
+def held_all(data: dict[str, Any]) -> list[str]:
+    return [b for b in data["books"] if C.BOOKS.get(b) is False and b not in C.NOT_POOLED]
+
+
+def var_tradeoff(vs: dict[str, Any], vc: dict[str, Any] | None, rec: Any, cur: Any = None) -> Path:
+    """var/es with the netting rule: every searched configuration, pooled over tuning books,
+    and the curve over the APC buffer at the chosen configuration (``apc_curve.json``)."""
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), sharey=True)
     tune = vs["tuning_books"]
     chosen = vc["choice"]["overlay"] if vc else None
@@ -385,7 +392,7 @@ def var_tradeoff(vs: dict[str, Any], vc: dict[str, Any] | None, rec: Any) -> Pat
                     txt, (p[0], p[1]), fontsize=5.5, xytext=(3, 2), textcoords="offset points"
                 )
         if rec:
-            held = [b for b in rec["books"] if C.BOOKS.get(b) is False]
+            held = held_all(rec)
             p = pooled(
                 {b: rec["books"][b]["mpor2"]["models"] for b in rec["books"]},
                 held,
@@ -395,20 +402,31 @@ def var_tradeoff(vs: dict[str, Any], vc: dict[str, Any] | None, rec: Any) -> Pat
                 ax.plot(p[0], p[1], "D", ms=6, color="#2ca02c")
                 ax.annotate(f"chosen, held-out books ({p[2]} red)", (p[0], p[1]), fontsize=6,
                             xytext=(3, -9), textcoords="offset points", color="#2ca02c")  # fmt: skip
+        if cur:
+            for books, style, name in ((tune, "-", "tuning"), (held_all(cur), "--", "held out")):
+                pts = []
+                for buf in cur["buffers"]:
+                    rows = {b: cur["books"][b][str(buf)] for b in books}
+                    p = pooled(rows, books, lambda x, k=kind: x.get(k))
+                    if p:
+                        pts.append((buf, p))
+                ax.plot([p[0] for _, p in pts], [p[1] for _, p in pts], style, lw=0.9,
+                        color="#2ca02c", label=f"apc_buffer varied, {name} books")  # fmt: skip
+                for buf, p in pts:
+                    txt = f"b {buf:g}" + (f" ({p[2]} red)" if p[2] else "")
+                    ax.annotate(txt, (p[0], p[1]), fontsize=5.5, color="#2ca02c",
+                                xytext=(2, -7), textcoords="offset points")  # fmt: skip
+            ax.legend(fontsize=6, loc="lower right")
         _tradeoff_axes(ax, f"{kind.replace('+capped', '')} (the library's netting rule applied)")
         ax.set_xlabel("mean average IM / hindsight constant", fontsize=7)
     axes[0].set_ylabel("pooled coverage", fontsize=7)
-    fig.suptitle(
-        "var/es: coverage vs capital of the searched configurations, tuning books "
-        "(○ stage 1 method/lookback, □ stage 2 anti-procyclicality, △ stage 3 correlation "
-        "stress; ★ chosen; ◆ chosen on the held-out books)",
-        fontsize=7.5,
+    title = (
+        "var/es: coverage vs capital of the searched configurations on the 9 var/es tuning "
+        "books (○ stage 1 method/lookback, □ stage 2 anti-procyclicality,\n△ stage 3 "
+        "correlation stress; ★ chosen; ◆ chosen, held-out books); green: the chosen "
+        "configuration with the APC buffer varied (held out: without btc_long_gamma)"
     )
-    fig.tight_layout()
-    out = DOC_FIGURES / "tradeoff_var_es.png"
-    fig.savefig(out, dpi=DOC_DPI)
-    plt.close(fig)
-    return out
+    return save_doc(fig, "tradeoff_var_es.png", title, 7.5)
 
 
 def doc_figures() -> list[Path]:
@@ -426,7 +444,7 @@ def doc_figures() -> list[Path]:
     if search and pc:
         out.append(portfolio_tradeoff(search, pc["ranked"][0], pc.get("default")))
     if vs:
-        out.append(var_tradeoff(vs, vc, rec))
+        out.append(var_tradeoff(vs, vc, rec, _load("apc_curve")))
     return out
 
 

@@ -203,8 +203,8 @@ def apc_curve_table() -> str:
     """var/es (+ the netting rule) over var.apc_buffer: pooled per book set (s5b_apc_curve.py)."""
     cur = _load("apc_curve")
     rows = []
-    for tuning, label in ((True, "tuning"), (False, "held out")):
-        books = [b for b in cur["books"] if C.BOOKS.get(b) is tuning]
+    for tuning, label in ((True, "tuning"), (False, "held out (without btc_long_gamma)")):
+        books = [b for b in cur["books"] if C.BOOKS.get(b) is tuning and b not in C.NOT_POOLED]
         for buf in cur["buffers"]:
             for m in ("var+capped", "es+capped"):
                 ss = [cur["books"][b][str(buf)].get(m) for b in books]
@@ -237,6 +237,89 @@ def apc_curve_table() -> str:
         "no red 250",
         "Kupiec ok",
         "IM ≤ 1.3 c",
+    )
+    return table(head, rows)
+
+
+#: Today's model (baseline.json) and the overlay's (recommended.json, MPOR 2) compared.
+OOS_MODELS = (("portfolio", "portfolio"), ("var", "var+capped"), ("es", "es+capped"))
+
+
+def _cell(a: Any, b: Any) -> str:
+    return f"{a} → {b}"
+
+
+def oos_counts() -> str:
+    """Target counts, today's defaults → the overlay, tuning and held-out books."""
+    base, rec = _load("baseline"), _load("recommended")
+    rows = []
+    for tuning, label in ((True, "tuning"), (False, "held out")):
+        books = [b for b, t in C.BOOKS.items() if t is tuning]
+        for mb, mr in OOS_MODELS:
+            sb = [base["books"][b]["models"][mb] for b in books]
+            sr = [rec["books"][b]["mpor2"]["models"][mr] for b in books]
+
+            def count(ss: list[Any], key: str) -> int:
+                return sum(bool(x["targets"][key]) for x in ss)
+
+            def eff(ss: list[Any]) -> str:
+                return num(sum(x["im_over_hindsight"] for x in ss) / len(ss))
+
+            rows.append(
+                [
+                    label,
+                    f"{mb} → {mr}",
+                    str(len(books)),
+                    _cell(count(sb, "no_red_250"), count(sr, "no_red_250")),
+                    _cell(count(sb, "kupiec_nonoverlap"), count(sr, "kupiec_nonoverlap")),
+                    _cell(sum(C.too_many(x) for x in sb), sum(C.too_many(x) for x in sr)),
+                    _cell(count(sb, "efficiency"), count(sr, "efficiency")),
+                    _cell(eff(sb), eff(sr)),
+                ]
+            )
+    head = (
+        "books",
+        "model (today → overlay)",
+        "n",
+        "no red 250",
+        "Kupiec ok",
+        "too many exc.",
+        "IM ≤ 1.3 c",
+        "mean IM / c",
+    )
+    return table(head, rows)
+
+
+def oos_table() -> str:
+    """Every held-out book: today's defaults → the overlay, per model (MPOR 2)."""
+    base, rec = _load("baseline"), _load("recommended")
+    rows = []
+    for b in [b for b, t in C.BOOKS.items() if t is False]:
+        for mb, mr in OOS_MODELS:
+            x, y = base["books"][b]["models"][mb], rec["books"][b]["mpor2"]["models"][mr]
+            kx, ky = x["kupiec_p_nonoverlap"], y["kupiec_p_nonoverlap"]
+            rows.append(
+                [
+                    b,
+                    mr,
+                    f"{x['exceedances']} → {y['exceedances']} ({y['expected']:.0f})",
+                    f"{x['worst_250']} {x['worst_250_zone']} → {y['worst_250']} {y['worst_250_zone']}",
+                    _cell(num(kx, 3), num(ky, 3) + (" many" if C.too_many(y) else "")),
+                    _cell(num(x["im_over_hindsight"]), num(y["im_over_hindsight"])),
+                    " ".join(
+                        mark(y["targets"].get(k))
+                        for k in ("no_red_250", "kupiec_nonoverlap", "efficiency")
+                    ),
+                ]
+            )
+    head = (
+        "held-out book",
+        "model",
+        "exceed. today → overlay (exp.)",
+        "worst 250",
+        "Kupiec p (non-ov.)",
+        "IM / c",
+        "overlay: 250 · Kupiec · eff.",
     )
     return table(head, rows)
 
@@ -292,6 +375,10 @@ def main() -> None:
             )
         print("\n## crises (recommended)\n")
         print(crises_table(("portfolio", "es+capped", "var+capped")))
+        print("\n## out of sample: target counts, today's defaults → overlay\n")
+        print(oos_counts())
+        print("\n## out of sample: held-out books, today's defaults → overlay\n")
+        print(oos_table())
         print("\n## anti-procyclicality: buffer in force / none\n")
         print(apc_table([b for b in C.all_books(with_no_target=False) if b in rec["books"]]))
     if _load("apc_curve"):

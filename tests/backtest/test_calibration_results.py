@@ -91,3 +91,68 @@ def test_replica_agrees_with_todays_library_on_every_book() -> None:
                 assert r[key] <= 1e-12, (book, cfg, key, r[key])
     assert rc["probes"] == 752 and rc["max_rel_diff"] <= 2.9e-14
     assert "752 probe comparisons" in DOC and "2.9 × 10⁻¹⁴" in DOC
+
+
+@pytest.mark.parametrize(
+    ("model", "tuning", "no_red", "kupiec_ok", "eff_ok"),
+    [
+        ("portfolio", True, 13, 1, 2),
+        ("var+capped", True, 11, 1, 4),
+        ("es+capped", True, 11, 0, 3),
+        ("portfolio", False, 8, 0, 2),
+        ("var+capped", False, 7, 0, 3),
+        ("es+capped", False, 7, 0, 3),
+    ],
+)
+def test_out_of_sample_counts_as_documented(
+    model: str, tuning: bool, no_red: int, kupiec_ok: int, eff_ok: int
+) -> None:
+    # s5_validate.py: the overlay (docs/calibration_overlay.yaml) on every book, MPOR 2 (§6)
+    rec = _load("recommended")
+    books = TUNING if tuning else HELD_OUT
+    rows = [rec["books"][b]["mpor2"]["models"][model]["targets"] for b in books]
+    assert sum(r["no_red_250"] for r in rows) == no_red
+    assert sum(r["kupiec_nonoverlap"] for r in rows) == kupiec_ok
+    assert sum(r["efficiency"] for r in rows) == eff_ok
+    assert rec["overlay_file"] == "docs/calibration_overlay.yaml"
+
+
+def test_out_of_sample_verdict_is_the_documented_one() -> None:
+    rec = _load("recommended")
+    lg = rec["books"]["btc_long_gamma"]["mpor2"]["models"]["es+capped"]
+    assert lg["worst_250_zone"] == "red" and lg["exceedances"] == 1117
+    sfl = rec["books"]["spx_future_long"]["mpor2"]["models"]["var+capped"]
+    assert (sfl["worst_250"], sfl["worst_250_zone"]) == (13, "red")
+    for line in (
+        "| held out | portfolio → portfolio | 8 | 7 → 8 | 2 → 0 | 0 → 0 | 4 → 2 | 1.72 → 1.95 |",
+        "| held out | var → var+capped | 8 | 7 → 7 | 2 → 0 | 1 → 1 | 5 → 3 | 1.12 → 1.13 |",
+        "| held out | es → es+capped | 8 | 7 → 7 | 1 → 0 | 1 → 1 | 5 → 3 | 1.16 → 1.18 |",
+    ):
+        assert line in DOC
+
+
+def test_apc_buffer_curve_and_its_chosen_point() -> None:
+    # s5b_apc_curve.py (§6.1): the first buffer whose only red or edge book is btc_static
+    # (plus btc_long_gamma, the model defect) is 0.4; the overlay's 0.25 leaves spx_future_long red
+    cur = _load("apc_curve")
+    assert cur["buffers"] == [0.0, 0.1, 0.25, 0.4, 0.5]
+
+    def edge(buf: float) -> set[str]:
+        return {
+            b
+            for b, per in cur["books"].items()
+            if (per[str(buf)]["var+capped"]["worst_250"] or 0) >= 10 and b != "btc_long_gamma"
+        }
+
+    assert edge(0.25) == {"btc_static", "spx_future_long"}
+    assert edge(0.4) == edge(0.5) == {"btc_static"}
+    assert len(edge(0.1)) == 3 and len(edge(0.0)) == 4
+    assert "**The chosen point on this curve is 0.4**" in DOC
+
+
+@pytest.mark.parametrize("name", ["tradeoff_portfolio", "tradeoff_var_es"])
+def test_trade_off_figures_are_embedded(name: str) -> None:
+    # drawn from the stored JSON by `benchmarks/calibration/s6_figures.py --docs`
+    png = ROOT / "docs" / "figures" / f"{name}.png"
+    assert f"](figures/{name}.png)" in DOC
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size < 150_000
