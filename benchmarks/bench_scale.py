@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +164,23 @@ def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[
     return dict(json.loads(p.stdout.strip().splitlines()[-1]))
 
 
-def warm(ex: Any) -> None:
-    """Import the package and its models in this process and on every worker (as the
-    single-process child does before its clock starts)."""
+def _imports() -> None:
+    """The package, its models and the libraries a partition imports on first use."""
+    import importlib
+
     from crossmargin.margin import available_models
 
+    for name in ("pyarrow.dataset", "pyarrow.parquet", "scipy.signal", "scipy.special"):
+        importlib.import_module(name)
+
     available_models()
-    ex.client.run(available_models)
+
+
+def warm(ex: Any) -> None:
+    """Import the package, its models and the libraries they import lazily in this process and
+    on every worker (as the single-process child does before its clock starts)."""
+    _imports()
+    ex.client.run(_imports)
 
 
 def on_cluster(ex: Any, ds: Path, snap: Any, out: Path, model: str, cfg: Any) -> dict[str, Any]:
@@ -186,6 +197,7 @@ def on_cluster(ex: Any, ds: Path, snap: Any, out: Path, model: str, cfg: Any) ->
         "peak": res.peak_rss,
         "retried": dict(res.retried),
         "cpu": sum(p.cpu_seconds for p in res.partitions),
+        "per_worker": sorted(Counter(p.worker for p in res.partitions).values()),
     }
 
 
@@ -293,6 +305,7 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     from crossmargin.io.market import load_market
     from crossmargin.market.history import load_price_history
     from crossmargin.scale import DaskExecutor
+    from crossmargin.scale.context import risk_arrays_computed
     from venue import var_bench_config, var_history_file
 
     n = args.var_accounts
@@ -314,6 +327,7 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     try:
         for model in args.var_models.split(","):
             times: dict[str, list[float]] = {"local:1": [], "local:2": []}
+            cpus: dict[str, list[float]] = {"local:1": [], "local:2": []}
             order = [("local:1", one), ("local:2", two)]
             if args.repeat > 1:
                 order += [("local:2", two), ("local:1", one)]
@@ -321,20 +335,36 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
             for k, (name, ex) in enumerate(order):
                 before = load()
                 out = work / f"{model}-{name.replace(':', '')}-{k}"
+                arrays0 = ex.client.run(risk_arrays_computed)
+                c0 = time.process_time()
                 r = on_cluster(ex, ds, snap, out, model, cfg)
+                client_cpu = time.process_time() - c0
+                arrays = [
+                    sum(n - arrays0.get(w, {}).get(k, 0) for k, n in got.items())
+                    for w, got in ex.client.run(risk_arrays_computed).items()
+                ]
                 outs.setdefault(name, out)
                 times[name].append(r["seconds"])
+                cpus[name].append(r["cpu"])
                 peaks = ", ".join(f"{v / MIB:,.0f}" for v in sorted(r["peak"].values()))
                 print(
                     f"{model:3s} on {name}: {r['seconds']:7.2f} s  "
                     f"{r['accounts'] / r['seconds']:8,.0f} accounts/s  peak RSS per worker "
-                    f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s   [{before} -> {load()}]"
+                    f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s, client {client_cpu:4.1f} s  "
+                    f"partitions per worker {r['per_worker']}  risk arrays computed per worker "
+                    f"{sorted(arrays)}   [{before} -> {load()}]"
                 )
             s = min(times["local:1"]) / min(times["local:2"])
             pairs = [a / b for a, b in zip(times["local:1"], times["local:2"], strict=False)]
             print(
                 f"{model} speed-up 2 workers vs 1 (best of each): {s:.2f}x (target >= 1.6x); "
                 "per pair: " + ", ".join(f"{p:.2f}" for p in pairs)
+            )
+            c1, c2 = min(cpus["local:1"]), min(cpus["local:2"])
+            print(
+                f"{model} CPU in tasks (best of each): local:1 {c1:.1f} s, local:2 {c2:.1f} s "
+                f"(the 2-worker run's extra work: {c2 / c1 - 1:+.0%}; its speed-up if the two "
+                f"workers had the cores to themselves: about {c1 / (c2 / 2):.2f}x)"
             )
             print(f"{model} results equal bitwise: {same(outs['local:1'], outs['local:2'])}")
     finally:
