@@ -5,8 +5,12 @@ load hits both alike); the table gives the best and median wall-clock time, the 
 (user + system of the child: what the start-up costs, nearly independent of other jobs on a
 shared machine), the time over the bare interpreter, and the target of issue 14
 (``crossmargin --help`` ≤ 0.3 s, ``margin`` on a bundled example ≤ 0.8 s, for the default
-portfolio model and each other model): met when the best wall-clock time is within it. ``--src DIR`` measures another source tree (e.g. an older checkout)
-with this interpreter, for a before/after comparison.
+portfolio model and each other model): met when the best wall-clock time is within it. Two
+floors show what ``margin`` cannot go below: the libraries it imports (typer, NumPy, pydantic,
+rich, PyYAML) without and with ``scipy.special`` + ``scipy.sparse`` (SciPy 1.17's array-API layer
+clones the NumPy namespace on import, loading ``numpy.f2py``, ``numpy.testing``, ``numpy.ma`` …).
+``--src DIR`` measures another source tree (e.g. an older checkout) with this interpreter, for a
+before/after comparison.
 
     python benchmarks/bench_cli.py [--repeat 15] [--src DIR]
 """
@@ -26,10 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "src" / "crossmargin" / "examples"
 
+#: The libraries ``margin`` imports on a book with options (SciPy's array-API start-up aside).
+_LIBS = "import typer, typer.core, numpy, pydantic, rich.console, yaml"
+
 #: (label, arguments after ``python``, target in seconds or None)
 CASES: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
     ("python -c pass (baseline)", ("-c", "pass"), None),
     ("python -c 'import typer' (floor)", ("-c", "import typer, typer.core"), None),
+    # what `margin` cannot go below: the libraries it imports, before any crossmargin module
+    ("margin's libraries w/o SciPy (floor)", ("-c", _LIBS), None),
+    ("margin's libraries (floor)", ("-c", f"{_LIBS}, scipy.special, scipy.sparse"), None),
     ("crossmargin --help", ("-m", "crossmargin", "--help"), 0.3),
     ("crossmargin margin --help", ("-m", "crossmargin", "margin", "--help"), None),
     (

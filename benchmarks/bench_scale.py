@@ -17,7 +17,9 @@
 2. **var / es.** ``--var-accounts`` (100 000) accounts of the same generator as a dataset of
    ``--var-partitions`` partitions, 500 joint scenarios (the last 502 common BTC/ETH/SPX closes
    of the bundled history, stress segment off — as ``bench_var.py``), all add-ons on, on
-   ``local:1`` and ``local:2``; speed-up = time(1 worker) / time(2 workers); results compared.
+   ``local:1`` and ``local:2`` (one cluster at a time, A B B A); speed-up = time(1 worker) /
+   time(2 workers); results compared. Also printed: CPU seconds in the tasks and in this
+   process (client + scheduler), partitions and risk arrays computed per worker, stages.
 
 Times exclude starting the cluster and importing the package (reported separately). The machine
 is shared: the load average is printed before and after each measurement; run it again when
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +166,23 @@ def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[
     return dict(json.loads(p.stdout.strip().splitlines()[-1]))
 
 
-def warm(ex: Any) -> None:
-    """Import the package and its models in this process and on every worker (as the
-    single-process child does before its clock starts)."""
+def _imports() -> None:
+    """The package, its models and the libraries a partition imports on first use."""
+    import importlib
+
     from crossmargin.margin import available_models
 
+    for name in ("pyarrow.dataset", "pyarrow.parquet", "scipy.signal", "scipy.special"):
+        importlib.import_module(name)
+
     available_models()
-    ex.client.run(available_models)
+
+
+def warm(ex: Any) -> None:
+    """Import the package, its models and the libraries they import lazily in this process and
+    on every worker (as the single-process child does before its clock starts)."""
+    _imports()
+    ex.client.run(_imports)
 
 
 def on_cluster(ex: Any, ds: Path, snap: Any, out: Path, model: str, cfg: Any) -> dict[str, Any]:
@@ -186,6 +199,7 @@ def on_cluster(ex: Any, ds: Path, snap: Any, out: Path, model: str, cfg: Any) ->
         "peak": res.peak_rss,
         "retried": dict(res.retried),
         "cpu": sum(p.cpu_seconds for p in res.partitions),
+        "per_worker": sorted(Counter(p.worker for p in res.partitions).values()),
     }
 
 
@@ -293,6 +307,7 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     from crossmargin.io.market import load_market
     from crossmargin.market.history import load_price_history
     from crossmargin.scale import DaskExecutor
+    from crossmargin.scale.context import risk_arrays_computed
     from venue import var_bench_config, var_history_file
 
     n = args.var_accounts
@@ -304,42 +319,59 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
         f"\n== var / es: {n:,} accounts, {n * 10:,} positions, {args.var_partitions} partitions, "
         "500 joint scenarios, add-ons on =="
     )
-    t = time.perf_counter()
-    one = DaskExecutor.local(1, threads_per_worker=1, memory_limit=args.worker_memory)
-    two = DaskExecutor.local(2, threads_per_worker=1, memory_limit=args.worker_memory)
-    two.client.wait_for_workers(2)
-    warm(one)
-    warm(two)
-    print(f"LocalClusters local:1 and local:2 started in {time.perf_counter() - t:.1f} s")
-    try:
-        for model in args.var_models.split(","):
-            times: dict[str, list[float]] = {"local:1": [], "local:2": []}
-            order = [("local:1", one), ("local:2", two)]
-            if args.repeat > 1:
-                order += [("local:2", two), ("local:1", one)]
-            outs = {}
-            for k, (name, ex) in enumerate(order):
+    for model in args.var_models.split(","):
+        times: dict[str, list[float]] = {"local:1": [], "local:2": []}
+        cpus: dict[str, list[float]] = {"local:1": [], "local:2": []}
+        order = [1, 2] + ([2, 1] if args.repeat > 1 else [])
+        outs = {}
+        for k, workers in enumerate(order):
+            # one cluster at a time: an idle second cluster (its scheduler in this process, its
+            # nanny and worker processes) would take a share of the two cores from the measured one
+            name = f"local:{workers}"
+            t = time.perf_counter()
+            ex = DaskExecutor.local(workers, threads_per_worker=1, memory_limit=args.worker_memory)
+            try:
+                ex.client.wait_for_workers(workers)
+                warm(ex)
+                started = time.perf_counter() - t
                 before = load()
                 out = work / f"{model}-{name.replace(':', '')}-{k}"
+                arrays0 = ex.client.run(risk_arrays_computed)
+                c0 = time.process_time()
                 r = on_cluster(ex, ds, snap, out, model, cfg)
-                outs.setdefault(name, out)
-                times[name].append(r["seconds"])
-                peaks = ", ".join(f"{v / MIB:,.0f}" for v in sorted(r["peak"].values()))
-                print(
-                    f"{model:3s} on {name}: {r['seconds']:7.2f} s  "
-                    f"{r['accounts'] / r['seconds']:8,.0f} accounts/s  peak RSS per worker "
-                    f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s   [{before} -> {load()}]"
-                )
-            s = min(times["local:1"]) / min(times["local:2"])
-            pairs = [a / b for a, b in zip(times["local:1"], times["local:2"], strict=False)]
+                client_cpu = time.process_time() - c0
+                arrays = [
+                    sum(c - arrays0.get(w, {}).get(key, 0) for key, c in got.items())
+                    for w, got in ex.client.run(risk_arrays_computed).items()
+                ]
+            finally:
+                ex.close()
+            outs.setdefault(name, out)
+            times[name].append(r["seconds"])
+            cpus[name].append(r["cpu"])
+            peaks = ", ".join(f"{v / MIB:,.0f}" for v in sorted(r["peak"].values()))
+            stages = ", ".join(f"{st} {v:.2f}" for st, v in r["stages"].items())
             print(
-                f"{model} speed-up 2 workers vs 1 (best of each): {s:.2f}x (target >= 1.6x); "
-                "per pair: " + ", ".join(f"{p:.2f}" for p in pairs)
+                f"{model:3s} on {name}: {r['seconds']:7.2f} s  "
+                f"{r['accounts'] / r['seconds']:8,.0f} accounts/s  peak RSS per worker "
+                f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s, client {client_cpu:4.1f} s  "
+                f"partitions per worker {r['per_worker']}  risk arrays computed per worker "
+                f"{sorted(arrays)}  stages (s): {stages}  (cluster started in {started:.0f} s, "
+                f"not counted)   [{before} -> {load()}]"
             )
-            print(f"{model} results equal bitwise: {same(outs['local:1'], outs['local:2'])}")
-    finally:
-        one.close()
-        two.close()
+        s = min(times["local:1"]) / min(times["local:2"])
+        pairs = [a / b for a, b in zip(times["local:1"], times["local:2"], strict=False)]
+        print(
+            f"{model} speed-up 2 workers vs 1 (best of each): {s:.2f}x (target >= 1.6x); "
+            "per pair: " + ", ".join(f"{p:.2f}" for p in pairs)
+        )
+        c1, c2 = min(cpus["local:1"]), min(cpus["local:2"])
+        print(
+            f"{model} CPU in tasks (best of each): local:1 {c1:.1f} s, local:2 {c2:.1f} s "
+            f"(the 2-worker run's extra work: {c2 / c1 - 1:+.0%}; its speed-up if the two "
+            f"workers had the cores to themselves: about {c1 / (c2 / 2):.2f}x)"
+        )
+        print(f"{model} results equal bitwise: {same(outs['local:1'], outs['local:2'])}")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import common as C
+import evaluate as E
 import varparts as VP
 
 TUNING = [b for b, t in C.BOOKS.items() if t]
@@ -113,7 +114,7 @@ def evaluate(ov: Mapping[str, Any], books: Sequence[str]) -> dict[str, Any]:
             run = vp.run(0.8, im=vp.im - vp.corr)
             cfg = C.overlay_config(ov)
             rep = C.replay(b, 2, cfg)
-            iso = VP.E.model_run(b, "isolated")
+            iso = E.model_run(b, "isolated")
             full = C.model_summary(rep, run, isolated=iso, config=cfg)
             s[f"{kind}+nocorr"] = {k: full[k] for k in KEEP} | {"targets": full["targets"]}
         rows[b] = s

@@ -1,6 +1,8 @@
 """Step 5: the recommended defaults on every book, in and out of sample, MPOR 1 / 2 / 5.
 
-    .venv/bin/python benchmarks/calibration/s5_validate.py [OVERLAY.yaml]   # ~25 min cold
+    .venv/bin/python benchmarks/calibration/s5_validate.py [OVERLAY.yaml] [--books a,b]  # ~25 min cold
+
+``--books`` re-runs the named books only and merges them into the stored results.
 
 ``OVERLAY.yaml`` defaults to ``docs/calibration_overlay.yaml`` (the proposal). For every book:
 
@@ -19,6 +21,7 @@ per book × model with the target checks, tuning and held-out books apart).
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -66,14 +69,24 @@ def apc_block(book: str, ov: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     t0 = time.perf_counter()
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else OVERLAY
+    args = sys.argv[1:]
+    only: list[str] = []
+    if "--books" in args:
+        i = args.index("--books")
+        only = args[i + 1].split(",")
+        del args[i : i + 2]
+    path = Path(args[0]).resolve() if args else OVERLAY
     ov = C.load_overlay(path)
     out: dict[str, Any] = {
         "overlay_file": str(path.relative_to(C.ROOT)),
         "overlay": ov,
         "books": {},
     }
-    for b in C.all_books():
+    if only:  # merge into the stored run of the same overlay
+        old = json.loads((C.RESULTS / "recommended.json").read_text())
+        assert old["overlay"] == ov, "the stored results are of another overlay"
+        out["books"] = old["books"]
+    for b in only or C.all_books():
         t = time.perf_counter()
         blk: dict[str, Any] = {"mpor2": book_block(b, ov, 2)}
         for h in (1, 5):
@@ -81,6 +94,7 @@ def main() -> None:
         blk["apc"] = apc_block(b, ov)
         out["books"][b] = blk
         print(f"{b:28s} {time.perf_counter() - t:6.1f} s", flush=True)
+    out["books"] = {b: out["books"][b] for b in C.all_books() if b in out["books"]}
     out["seconds"] = time.perf_counter() - t0
     C.write_json("recommended", out)
     C.write_json("evidence", evidence(out))

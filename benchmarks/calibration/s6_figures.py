@@ -3,8 +3,18 @@
     .venv/bin/python benchmarks/calibration/s6_figures.py             # ~1 min
 
 Reads ``results/baseline.json`` (today's defaults), ``results/recommended.json`` (the
-proposal), ``results/portfolio_search.json`` and ``results/var_search.json`` and writes
-``results/figures/<book>.png`` and ``results/figures/summary.png``.
+proposal), ``results/portfolio_search.json``, ``results/var_search.json`` and
+``results/validation.json`` (the CLI's backtests of the bundled books) and writes
+
+* ``docs/figures/validation_<book>.png`` — every model on each bundled book (docs/validation.md);
+* ``docs/figures/tradeoff_portfolio.png`` and ``docs/figures/tradeoff_var_es.png`` — the
+  trade-off curves of the searches, pooled over the tuning books and the held-out books, with
+  today's default and the chosen point (docs/calibration.md);
+* ``results/figures/<book>.png`` and ``results/figures/summary.png`` (git-ignored working
+  figures: every book of the study).
+
+The committed figures are small (dpi 80) and depend only on the committed JSON, so
+``s6_figures.py --docs`` regenerates them in seconds without any backtest.
 
 Axes: capital = average IM / average gross notional (x); coverage = share of counted 2-day
 windows whose loss the IM covered (y). The dashed vertical line is the book's hindsight
@@ -18,6 +28,8 @@ parameter varied (points of the searches, other parameters at the recommendation
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -204,7 +216,243 @@ def summary(base: dict[str, Any] | None, rec: dict[str, Any] | None) -> None:
     plt.close(fig)
 
 
+DOC_FIGURES = C.ROOT / "docs" / "figures"
+DOC_DPI = 80
+
+
+def _coverage(s: dict[str, Any]) -> float:
+    return 1.0 - s["exceedances"] / s["windows"]
+
+
+def validation_figure(book: str, val: dict[str, Any], base: dict[str, Any] | None) -> Path:
+    """Coverage vs capital of every model on one bundled book (docs/validation.md).
+
+    Filled markers: the CLI's backtest (``results/validation.json``); hollow: models the CLI
+    did not re-run on this book, from the calibration study (``results/baseline.json``, its
+    cleaning and its var/es replica without the netting rule).
+    """
+    fig, ax = plt.subplots(figsize=(7.6, 4.0))
+    models = val["books"][book]["models"]
+    info = base["books"][book]["book"] if base and book in base["books"] else None
+    if info:
+        c = info["hindsight_constant"]
+        ax.axvspan(0, 1.3 * c, color="#2ca02c", alpha=0.08, lw=0, label="≤ 1.3 × hindsight")
+        ax.axvline(c, color="k", ls="--", lw=0.8, label=f"hindsight constant {c:.1%}")
+    ax.axhline(0.99, color="k", ls=":", lw=0.8, label="99 % coverage")
+    pts: list[tuple[str, float, float, bool]] = []
+    for m, s in models.items():
+        if s.get("windows"):
+            pts.append((m, s["im_over_gross"], _coverage(s), True))
+    if base and book in base["books"]:
+        for m, s in base["books"][book]["models"].items():
+            if m in models or "error" in s or not s.get("windows") or m.startswith("derive"):
+                continue
+            pts.append((f"{m} (study)", s["avg_im_over_gross"], _coverage(s), False))
+    for i, (m, x, y, cli) in enumerate(pts):
+        col = COLORS.get(m.replace(" (study)", ""), "k")
+        kw = {"color": col} if cli else {"mfc": "none", "mec": col, "mew": 1.4}
+        ax.plot(x, y, "os^Dv<>p"[i % 8], ms=6, ls="none", label=m, **kw)
+    ax.set_xlabel("capital: average IM / average gross notional")
+    ax.set_ylabel("coverage: share of windows with loss ≤ IM")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+    ys = [y for *_, y, _ in pts]
+    ax.set_ylim(min(0.975, min(ys) - 0.002), 1.0015)
+    ax.set_xlim(left=0)
+    ax.set_title(f"{book}: coverage vs capital, MPOR 2 (hollow: study)", fontsize=9)
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return save_doc(fig, f"validation_{book}.png")
+
+
+def save_doc(fig: Any, name: str, title: str | None = None, size: float = 8) -> Path:
+    """Save a committed figure under docs/figures (small: dpi :data:`DOC_DPI`)."""
+    if title:
+        fig.suptitle(title, fontsize=size)
+    fig.tight_layout()
+    DOC_FIGURES.mkdir(parents=True, exist_ok=True)
+    out = DOC_FIGURES / name
+    fig.savefig(out, dpi=DOC_DPI)
+    plt.close(fig)
+    return out
+
+
+def pooled(rows: dict[str, Any], books: list[str], unpack: Any) -> tuple[float, float, int] | None:
+    """(mean IM / hindsight, pooled coverage, red worst-250 count) over ``books``."""
+    ss = [unpack(rows[b]) for b in books if b in rows]
+    ss = [s for s in ss if s and s.get("windows") and s.get("im_over_hindsight")]
+    if not ss:
+        return None
+    exc = sum(s["exceedances"] for s in ss)
+    win = sum(s["windows"] for s in ss)
+    eff = float(sum(s["im_over_hindsight"] for s in ss) / len(ss))
+    return eff, 1.0 - exc / win, sum(s.get("worst_250_zone") == "red" for s in ss)
+
+
+PORTFOLIO_PARAMS = (
+    ("crypto", "c_range", "crypto scan range"),
+    ("crypto", "be_credit", "BTC/ETH credit"),
+    ("crypto", "eth_range", "ETH range (own class)"),
+    ("equity", "e_down", "equity down range"),
+    ("equity", "e_up", "equity up range"),
+    ("equity", "sn_credit", "SPX/NDX credit"),
+)
+
+
+def _sets(stage_books: list[str]) -> tuple[list[str], list[str]]:
+    tune = [b for b in stage_books if C.BOOKS.get(b) is True]
+    held = [b for b in stage_books if C.BOOKS.get(b) is False]
+    return tune, held
+
+
+def _tradeoff_axes(ax: Any, title: str) -> None:
+    ax.axvline(1.3, color="k", ls="--", lw=0.7)
+    ax.axhline(0.99, color="k", ls=":", lw=0.7)
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+
+
+def portfolio_tradeoff(search: dict[str, Any], choice: dict[str, Any], default: Any) -> Path:
+    """One panel per grid parameter: the others at the chosen point, the parameter varied."""
+    fig, axes = plt.subplots(2, 3, figsize=(10.5, 6.2))
+    chosen = choice["params"]
+    for ax, (stage, key, label) in zip(axes.ravel(), PORTFOLIO_PARAMS, strict=True):
+        tune, held = _sets(search[f"{stage}_books"])
+        rows = [
+            r
+            for r in search[stage]
+            if all(r["params"][k] == chosen.get(k) for k in r["params"] if k != key)
+        ]
+        rows.sort(key=lambda r: (r["params"][key] is None, r["params"][key] or 0.0))
+        for books, style, name in ((tune, "-o", "tuning books"), (held, "--s", "held out")):
+            pts = [(r["params"][key], pooled(r["books"], books, C.expand)) for r in rows]
+            pts = [(v, p) for v, p in pts if p]
+            if not pts:
+                continue
+            xs = [p[0] for _, p in pts]
+            ys = [p[1] for _, p in pts]
+            ax.plot(xs, ys, style, ms=3, lw=0.9, label=name)
+            for v, p in pts:
+                txt = "class off" if v is None else f"{v:g}" + (f" ({p[2]} red)" if p[2] else "")
+                ax.annotate(
+                    txt, (p[0], p[1]), fontsize=5.5, xytext=(2, 2), textcoords="offset points"
+                )
+                if v == chosen.get(key):
+                    ax.plot(p[0], p[1], "*", ms=11, color="#d62728", zorder=5)
+        dflt = default["params"].get(key) if default else None
+        _tradeoff_axes(ax, f"{label}: default {dflt}, chosen {chosen.get(key)}")
+    axes[0, 0].legend(fontsize=6)
+    for ax in axes[1]:
+        ax.set_xlabel("mean average IM / hindsight constant", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("pooled coverage", fontsize=7)
+    title = (
+        "portfolio grid: coverage vs capital, one parameter varied (★ chosen; labels: value, "
+        "books with a red worst-250 window)"
+    )
+    return save_doc(fig, "tradeoff_portfolio.png", title, 8)
+
+
+def _short(ov: dict[str, Any]) -> str:
+    v = ov.get("var", {})
+    parts = [f"{v.get('method', 'fhs')} {v.get('lookback_days', '')}".strip()]
+    if "ewma_lambda" in v:
+        parts.append(f"λ {v['ewma_lambda']}")
+    if v.get("anti_procyclicality"):
+        parts.append(v["anti_procyclicality"])
+    if "stress_weight" in v:
+        parts.append(f"sw {v['stress_weight']}")
+    cb = ov.get("margin_addons", {}).get("correlation_breakdown", {})
+    if cb:
+        parts.append(f"low {cb.get('low_factor')}")
+    return ", ".join(parts) if ov else "today's default"
+
+
+def held_all(data: dict[str, Any]) -> list[str]:
+    return [b for b in data["books"] if C.BOOKS.get(b) is False and b not in C.NOT_POOLED]
+
+
+def var_tradeoff(vs: dict[str, Any], vc: dict[str, Any] | None, rec: Any, cur: Any = None) -> Path:
+    """var/es with the netting rule: every searched configuration, pooled over tuning books,
+    and the curve over the APC buffer at the chosen configuration (``apc_curve.json``)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), sharey=True)
+    tune = vs["tuning_books"]
+    chosen = vc["choice"]["overlay"] if vc else None
+    for ax, kind in zip(axes, ("var+capped", "es+capped"), strict=True):
+        for st, marker in (("stage1", "o"), ("stage2", "s"), ("stage3", "^")):
+            for r in vs["stages"].get(st, []):
+                p = pooled(r["books"], tune, lambda x, k=kind: x.get(k))
+                if not p:
+                    continue
+                star = r["overlay"] == chosen
+                ax.plot(p[0], p[1], "*" if star else marker, ms=12 if star else 5,
+                        color="#d62728" if star else "#1f77b4")  # fmt: skip
+                txt = _short(r["overlay"]) + (f" ({p[2]} red)" if p[2] else "")
+                ax.annotate(
+                    txt, (p[0], p[1]), fontsize=5.5, xytext=(3, 2), textcoords="offset points"
+                )
+        if rec:
+            held = held_all(rec)
+            p = pooled(
+                {b: rec["books"][b]["mpor2"]["models"] for b in rec["books"]},
+                held,
+                lambda x, k=kind: x.get(k),
+            )
+            if p:
+                ax.plot(p[0], p[1], "D", ms=6, color="#2ca02c")
+                ax.annotate(f"chosen, held-out books ({p[2]} red)", (p[0], p[1]), fontsize=6,
+                            xytext=(3, -9), textcoords="offset points", color="#2ca02c")  # fmt: skip
+        if cur:
+            for books, style, name in ((tune, "-", "tuning"), (held_all(cur), "--", "held out")):
+                pts = []
+                for buf in cur["buffers"]:
+                    rows = {b: cur["books"][b][str(buf)] for b in books}
+                    p = pooled(rows, books, lambda x, k=kind: x.get(k))
+                    if p:
+                        pts.append((buf, p))
+                ax.plot([p[0] for _, p in pts], [p[1] for _, p in pts], style, lw=0.9,
+                        color="#2ca02c", label=f"apc_buffer varied, {name} books")  # fmt: skip
+                for buf, p in pts:
+                    txt = f"b {buf:g}" + (f" ({p[2]} red)" if p[2] else "")
+                    ax.annotate(txt, (p[0], p[1]), fontsize=5.5, color="#2ca02c",
+                                xytext=(2, -7), textcoords="offset points")  # fmt: skip
+            ax.legend(fontsize=6, loc="lower right")
+        _tradeoff_axes(ax, f"{kind.replace('+capped', '')} (the library's netting rule applied)")
+        ax.set_xlabel("mean average IM / hindsight constant", fontsize=7)
+    axes[0].set_ylabel("pooled coverage", fontsize=7)
+    title = (
+        "var/es: coverage vs capital of the searched configurations on the 9 var/es tuning "
+        "books (○ stage 1 method/lookback, □ stage 2 anti-procyclicality,\n△ stage 3 "
+        "correlation stress; ★ chosen; ◆ chosen, held-out books); green: the chosen "
+        "configuration with the APC buffer varied (held out: without btc_long_gamma)"
+    )
+    return save_doc(fig, "tradeoff_var_es.png", title, 7.5)
+
+
+def doc_figures() -> list[Path]:
+    """The committed figures of docs/validation.md and docs/calibration.md."""
+    base = _load("baseline")
+    val = _load("validation")
+    search = _load("portfolio_search")
+    pc = _load("portfolio_choice")
+    vs = _load("var_search")
+    vc = _load("var_choice")
+    rec = _load("recommended")
+    out = []
+    if val:
+        out += [validation_figure(b, val, base) for b in val["books"]]
+    if search and pc:
+        out.append(portfolio_tradeoff(search, pc["ranked"][0], pc.get("default")))
+    if vs:
+        out.append(var_tradeoff(vs, vc, rec, _load("apc_curve")))
+    return out
+
+
 def main() -> None:
+    for p in doc_figures():
+        print(f"{p.relative_to(C.ROOT)}  {p.stat().st_size // 1024} KiB")
+    if "--docs" in sys.argv[1:]:
+        return
     base = _load("baseline")
     rec = _load("recommended")
     search = _load("portfolio_search")

@@ -2,8 +2,9 @@
 
 ``parts(book, overlay)`` returns ``{"var": VarParts, "es": VarParts}`` for one configuration
 overlay (both models from one pass), cached as ``.npz`` under ``.cache/calibration/parts``.
-``variant_run`` turns them into a library :class:`ModelRun` as computed today (``plain``) or
-with the netting-never-costs rule (``capped``, :func:`fastvar.netting_never_costs`).
+``variant_run`` turns them into a library :class:`ModelRun` without the netting-never-costs
+rule (``plain``: the library's formula before the rule moved into ``var``/``es``) or with it
+(``capped``, :func:`fastvar.netting_never_costs`: what the library computes today).
 """
 # ruff: noqa: N812  (study modules imported under one-letter names)
 
@@ -33,6 +34,7 @@ _FIELDS = (
     "alone_size",
     "ok",
     "alone_legs",
+    "stand",
 )
 
 
@@ -50,9 +52,10 @@ def parts(
         p = _path(book, kind, mpor, ov)
         if p.exists():
             with np.load(p) as z:
+                if any(f not in z.files for f in _FIELDS):
+                    continue  # cached before a field was added: recompute
                 info = json.loads(str(z["info"]))
-                vals = [z[f] for f in _FIELDS]
-                out[kind] = F.VarParts(kind, *vals[:-1], info, vals[-1])  # type: ignore[arg-type]
+                out[kind] = F.VarParts(kind, info=info, **{f: z[f] for f in _FIELDS})
     if len(out) == 2:
         return out
     cfg = C.overlay_config(ov)
@@ -66,7 +69,7 @@ def parts(
 
 
 def variant_run(vp: F.VarParts, variant: str, mm_factor: float = 0.8) -> ModelRun:
-    """The run of one variant: ``plain`` (library formula) or ``capped`` (netting never costs)."""
+    """The run of one variant: ``plain`` (no netting rule) or ``capped`` (the library today)."""
     if variant == "plain":
         return vp.run(mm_factor)
     if variant == "capped":

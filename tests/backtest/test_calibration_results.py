@@ -21,6 +21,10 @@ TUNING = (
     "btc_perp_long", "eth_perp_short", "spx_future_long", "ndx_future_short",
     "btc_eth_perp_pair", "btc_short_straddle_dh", "spx_ndx_pair", "eth_ndx_hedge",
 )  # fmt: skip
+HELD_OUT = (
+    "btc_eth_long_basket", "btc_covered_call", "btc_option_calendar", "usdc_collateral_short_btc",
+    "eth_short_strangle", "btc_long_gamma", "eth_only_perp", "spx_put_writer",
+)  # fmt: skip
 CRISES = ("2020-03-12", "2021-05-19", "2022-05", "2022-11", "2023-03-11", "2024-08-05")
 
 
@@ -68,3 +72,108 @@ def test_netting_measurements_as_documented() -> None:
     assert (n["var"]["violations_today"], n["es"]["violations_today"]) == (71, 59)
     assert n["var"]["accounts"] == n["es"]["accounts"] == 400
     assert "| var | 71 / 400 |" in DOC and "| es | 59 / 400 |" in DOC
+
+
+def test_replica_agrees_with_todays_library_on_every_book() -> None:
+    # s1b_replica_check.py: var/es replica (with the netting rule) vs the library's per-day
+    # resolution on sample days of every book, defaults and recommended overlay
+    rc = _load("replica_recheck")
+    assert set(rc["books"]) == set(TUNING) | set(HELD_OUT) | {"btc_basis_trade"}
+    for book, per in rc["books"].items():
+        for cfg in ("default", "overlay"):
+            r = per[cfg]
+            assert r["probe_days"] >= 16 and r["library_failures"] == 0, (book, cfg)
+            for key in (
+                "max_rel_diff_im",
+                "max_rel_diff_standalone",
+                "max_rel_diff_position_alone",
+            ):
+                assert r[key] <= 1e-12, (book, cfg, key, r[key])
+    assert rc["probes"] == 752 and rc["max_rel_diff"] <= 2.9e-14
+    assert "752 probe comparisons" in DOC and "2.9 × 10⁻¹⁴" in DOC
+
+
+@pytest.mark.parametrize(
+    ("model", "tuning", "no_red", "kupiec_ok", "eff_ok"),
+    [
+        ("portfolio", True, 13, 1, 2),
+        ("var+capped", True, 11, 1, 4),
+        ("es+capped", True, 11, 0, 3),
+        ("portfolio", False, 8, 0, 2),
+        ("var+capped", False, 7, 0, 3),
+        ("es+capped", False, 7, 0, 3),
+    ],
+)
+def test_out_of_sample_counts_as_documented(
+    model: str, tuning: bool, no_red: int, kupiec_ok: int, eff_ok: int
+) -> None:
+    # s5_validate.py: the overlay (docs/calibration_overlay.yaml) on every book, MPOR 2 (§6)
+    rec = _load("recommended")
+    books = TUNING if tuning else HELD_OUT
+    rows = [rec["books"][b]["mpor2"]["models"][model]["targets"] for b in books]
+    assert sum(r["no_red_250"] for r in rows) == no_red
+    assert sum(r["kupiec_nonoverlap"] for r in rows) == kupiec_ok
+    assert sum(r["efficiency"] for r in rows) == eff_ok
+    assert rec["overlay_file"] == "docs/calibration_overlay.yaml"
+
+
+def test_out_of_sample_verdict_is_the_documented_one() -> None:
+    rec = _load("recommended")
+    lg = rec["books"]["btc_long_gamma"]["mpor2"]["models"]["es+capped"]
+    assert lg["worst_250_zone"] == "red" and lg["exceedances"] == 1117
+    sfl = rec["books"]["spx_future_long"]["mpor2"]["models"]["var+capped"]
+    assert (sfl["worst_250"], sfl["worst_250_zone"]) == (13, "red")
+    # today's var/es as the library computes them (with the netting rule): same target counts
+    rule = _load("baseline_rule")
+    for m in ("var", "es"):
+        rows = [rule["books"][b][f"{m}+capped"]["targets"] for b in HELD_OUT]
+        assert sum(r["no_red_250"] for r in rows) == 7
+    for line in (
+        "| held out | portfolio → portfolio | 8 | 7 → 8 | 2 → 0 | 0 → 0 | 4 → 2 | 1.72 → 1.95 |",
+        "| held out | var+capped → var+capped | 8 | 7 → 7 | 2 → 0 | 1 → 1 | 5 → 3 | 1.12 → 1.13 |",
+        "| held out | es+capped → es+capped | 8 | 7 → 7 | 1 → 0 | 1 → 1 | 5 → 3 | 1.15 → 1.18 |",
+    ):
+        assert line in DOC
+
+
+def test_apc_buffer_curve_and_its_chosen_point() -> None:
+    # s5b_apc_curve.py (§6.1): the first buffer whose only red or edge book is btc_static
+    # (plus btc_long_gamma, the model defect) is 0.4; the overlay's 0.25 leaves spx_future_long red
+    cur = _load("apc_curve")
+    assert cur["buffers"] == [0.0, 0.1, 0.25, 0.4, 0.5]
+
+    def edge(buf: float) -> set[str]:
+        return {
+            b
+            for b, per in cur["books"].items()
+            if (per[str(buf)]["var+capped"]["worst_250"] or 0) >= 10 and b != "btc_long_gamma"
+        }
+
+    assert edge(0.25) == {"btc_static", "spx_future_long"}
+    assert edge(0.4) == edge(0.5) == {"btc_static"}
+    assert len(edge(0.1)) == 3 and len(edge(0.0)) == 4
+    assert "**The chosen point on this curve is 0.4**" in DOC
+
+
+@pytest.mark.parametrize("name", ["tradeoff_portfolio", "tradeoff_var_es"])
+def test_trade_off_figures_are_embedded(name: str) -> None:
+    # drawn from the stored JSON by `benchmarks/calibration/s6_figures.py --docs`
+    png = ROOT / "docs" / "figures" / f"{name}.png"
+    assert f"](figures/{name}.png)" in DOC
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size < 150_000
+
+
+def test_the_apc_buffer_does_not_bound_procyclicality() -> None:
+    # §6: with the 25 % buffer in force the peak-to-trough of the margin rate and the largest
+    # 5-day rise are higher than without any APC option on 36 and 31 of 42 (book x var/es) rows
+    rec = _load("recommended")
+    higher_pt = higher_rise = n = 0
+    for b in (*TUNING, *HELD_OUT):
+        apc = rec["books"][b]["apc"]
+        for m in ("var+capped", "es+capped"):
+            on, off = apc["apc_in_force"][m], apc["apc_none"][m]
+            n += 1
+            higher_pt += on["peak_to_trough_rate"] > off["peak_to_trough_rate"] * (1 + 1e-9)
+            higher_rise += on["max_5day_rise"] > off["max_5day_rise"]
+    assert (n, higher_pt, higher_rise) == (42, 36, 31)
+    assert "36 and 31 of the 42" in DOC.replace("\n", " ")

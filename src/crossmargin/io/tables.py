@@ -16,7 +16,7 @@ without a Python loop over rows; only *unique* instrument names are parsed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from crossmargin._tabular import (
 )
 from crossmargin.errors import InputError
 from crossmargin.instruments.book import Book
+from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
 
 __all__ = ["TABLE_SUFFIXES", "book_from_frames", "read_table", "table_format", "write_table"]
@@ -159,9 +160,17 @@ def _codes(
 
 
 def book_from_frames(
-    positions: pd.DataFrame, collateral: pd.DataFrame, *, base_currency: str = "USD"
+    positions: pd.DataFrame,
+    collateral: pd.DataFrame,
+    *,
+    base_currency: str = "USD",
+    known: Mapping[str, Contract] | None = None,
 ) -> Book:
-    """Validate the two tables and build a book (accounts in order of first appearance)."""
+    """Validate the two tables and build a book (accounts in order of first appearance).
+
+    ``known``: instrument names (stripped) already parsed, e.g. by a scale-out run's client;
+    other names are parsed here.
+    """
     _require(positions, "positions", ("account", "instrument", "quantity"), ("entry_price",))
     _require(collateral, "collateral", ("account", "asset", "amount"), ())
     for frame, name in ((positions, "positions"), (collateral, "collateral")):
@@ -185,10 +194,15 @@ def book_from_frames(
     n_p = qty.shape[0]
     first_row = np.zeros(len(names), dtype=np.int64)
     first_row[ins_codes[::-1]] = np.arange(n_p - 1, -1, -1)
-    contracts = tuple(
-        parse_instrument(str(nm), path=f"positions[{int(first_row[k])}].instrument")
-        for k, nm in enumerate(names)
-    )
+    parsed = known or {}
+
+    def contract(k: int, name: str) -> Contract:
+        c = parsed.get(name)
+        if c is None:
+            c = parse_instrument(name, path=f"positions[{int(first_row[k])}].instrument")
+        return c
+
+    contracts = tuple(contract(k, str(nm)) for k, nm in enumerate(names))
     # equal contracts written differently (BTC-PERP / btc-perpetual) share one index
     canon: dict[Any, int] = {}
     remap = np.asarray([canon.setdefault(c, len(canon)) for c in contracts], dtype=np.int64)

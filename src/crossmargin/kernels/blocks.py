@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["BLOCK", "for_blocks", "n_threads"]
 
@@ -43,5 +42,9 @@ def for_blocks(n: int, fn: Callable[[int, int], None], *, block: int = BLOCK) ->
         for s in starts:
             fn(s, min(s + block, n))
         return
+    # imported here: a small input (every CLI run) needs no pool (concurrent.futures and
+    # logging cost ~10 ms of start-up)
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=threads) as ex:
         list(ex.map(lambda s: fn(s, min(s + block, n)), starts))

@@ -7,28 +7,38 @@ measure (:mod:`crossmargin.scenarios.tail`) — blocks run on a small thread poo
 partitions and SciPy sparse products release the GIL). The same pass computes each group's
 Euler component and standalone measure and, for the correlation-breakdown add-on, the account
 measure under each stressed version of a pair's second leg.
+
+Risk arrays depend on the instrument table, the configuration and the scenario moves only, not
+on the accounts: books bound to one instrument table (the partitions of a scale-out run) share
+them through a :class:`UnitStore` made current by :func:`sharing_units`, so each is computed
+once per process, not once per book.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
 from crossmargin._typing import FloatArray, IntArray
+from crossmargin.config import RiskConfig
 from crossmargin.kernels.blocks import n_threads
 from crossmargin.margin.addons.correlation import PreparedStress
 from crossmargin.resolve.book import ResolvedBook
+from crossmargin.resolve.instruments import InstrumentTable
 from crossmargin.risk.aggregate import Groups
 from crossmargin.risk.pnl import joint_unit_pnl
 from crossmargin.scenarios.joint import JointScenarioSet
 from crossmargin.scenarios.tail import tail_measures, tail_stats
 
-__all__ = ["AccountPass", "UnitCache", "aggregate", "risk_measure"]
+__all__ = ["AccountPass", "UnitCache", "UnitStore", "aggregate", "risk_measure", "sharing_units"]
 
 #: Target group-scenario cells per aggregation block (≈ 8 MB of float64).
 _BLOCK_CELLS = 1_000_000
@@ -57,16 +67,67 @@ def _blocks(acc_of_group: IntArray, n_acc: int, S: int) -> Iterator[tuple[int, i
         a0 = a1
 
 
+UnitKey = tuple[int, bytes]
+
+
+@dataclass(eq=False)
+class UnitStore:
+    """Risk arrays shared by the books bound to one instrument table and configuration.
+
+    Used by :class:`UnitCache` while current (:func:`sharing_units`) for a book whose
+    ``instruments`` and ``config`` *are* (identity) this store's; any other book keeps its own.
+    ``max_bytes`` bounds what is kept (arrays beyond it are used by their book only);
+    ``tally`` (optional) counts every array computed into the store, by key.
+    """
+
+    instruments: InstrumentTable
+    config: RiskConfig
+    max_bytes: int = 256 * 2**20
+    tally: Counter[UnitKey] | None = None
+    arrays: dict[UnitKey, FloatArray] = field(default_factory=dict)
+    nbytes: int = 0
+
+    def serves(self, book: ResolvedBook) -> bool:
+        """Whether ``book`` is bound to this store's instrument table and configuration."""
+        return book.instruments is self.instruments and book.config is self.config
+
+    def put(self, key: UnitKey, unit: FloatArray) -> bool:
+        """Keep ``unit`` (computed for ``key``) if the budget allows; whether it was kept."""
+        if self.tally is not None:
+            self.tally[key] += 1
+        if self.nbytes + unit.nbytes > self.max_bytes:
+            return False
+        self.arrays[key] = unit
+        self.nbytes += unit.nbytes
+        return True
+
+
+_SHARED: ContextVar[UnitStore | None] = ContextVar("crossmargin_unit_store", default=None)
+
+
+@contextmanager
+def sharing_units(store: UnitStore) -> Iterator[UnitStore]:
+    """Within the block, :class:`UnitCache` of the books ``store`` serves reads and fills it."""
+    token = _SHARED.set(store)
+    try:
+        yield store
+    finally:
+        _SHARED.reset(token)
+
+
 class UnitCache:
     """Risk arrays per underlying, keyed by that underlying's scenario rows.
 
     Sets of underlyings on the same calendar (all-crypto books, say) give an underlying the same
-    moves, so its contracts are revalued once, not once per set of underlyings.
+    moves, so its contracts are revalued once, not once per set of underlyings — and once per
+    process for books sharing a :class:`UnitStore` (:func:`sharing_units`).
     """
 
     def __init__(self, book: ResolvedBook) -> None:
         self.book = book
-        self.store: dict[tuple[int, bytes], FloatArray] = {}
+        shared = _SHARED.get()
+        self.shared = shared if shared is not None and shared.serves(book) else None
+        self.store: dict[UnitKey, FloatArray] = {}  # this book's own (beyond the shared budget)
 
     def rows(self, scen: JointScenarioSet, cols: IntArray) -> FloatArray:
         """Unit P&L of contracts ``cols`` (all contracts of their underlyings) under ``scen``."""
@@ -83,9 +144,12 @@ class UnitCache:
                 digest = h.digest()
             key = (int(u), digest)
             hit = self.store.get(key)
+            if hit is None and self.shared is not None:
+                hit = self.shared.arrays.get(key)
             if hit is None:
                 hit = joint_unit_pnl(inst, scen, self.book.config, only=cols[sel])
-                self.store[key] = hit
+                if self.shared is None or not self.shared.put(key, hit):
+                    self.store[key] = hit
             out[sel] = hit
         return out
 

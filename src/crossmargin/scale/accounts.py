@@ -4,7 +4,8 @@ The seam behind ``margin_book(book, market, executor=...)``. The client has reso
 (one instrument table for all its contracts); :func:`margin_accounts`
 
 1. ships what every slice shares — the snapshot, the configuration and the instrument table —
-   to each worker once (:class:`SharedBook`);
+   to each worker once (:class:`SharedBook`; the ``var``/``es`` risk arrays of its contracts
+   are then computed once per worker, not once per slice);
 2. splits the accounts into contiguous ranges and ships each range's own rows (positions,
    net positions, collateral, FX) as one task;
 3. margins each range under the model on a worker (the same ``compute`` a single process
@@ -33,9 +34,11 @@ from crossmargin.errors import ModelError
 from crossmargin.instruments.book import Book
 from crossmargin.margin.base import get_model
 from crossmargin.margin.result import AddOnRows, GroupTable, MarginBatch
+from crossmargin.margin.var_engine import sharing_units
 from crossmargin.market.fallbacks import MarketWarning
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve import InstrumentTable, NetPositions, ResolvedBook
+from crossmargin.scale.context import ShippedOnce
 from crossmargin.scale.runs import TaskRunner, raise_first_failure
 from crossmargin.scenarios.grid import ScenarioGrid, ScenarioSet
 
@@ -54,9 +57,13 @@ T = TypeVar("T")
 SLICES_PER_WORKER = 2
 
 
-@dataclass(frozen=True, slots=True)
-class SharedBook:
-    """What every slice of a book shares (shipped once per worker)."""
+@dataclass(frozen=True, eq=False)
+class SharedBook(ShippedOnce):
+    """What every slice of a book shares (shipped once per worker).
+
+    Its ``var``/``es`` risk arrays are computed once per worker
+    (:meth:`~crossmargin.scale.context.ShippedOnce.risk_arrays`).
+    """
 
     snapshot: MarketSnapshot
     config: RiskConfig
@@ -149,7 +156,8 @@ def margin_slice(shared: SharedBook, part: AccountSlice) -> MarginBatch:
         part.fx,
         shared.warnings,
     )
-    batch = get_model(shared.model, shared.config).compute(rb)
+    with sharing_units(shared.risk_arrays()):
+        batch = get_model(shared.model, shared.config).compute(rb)
     return replace(batch, explain_extra=None, scenario_pnl=None)
 
 

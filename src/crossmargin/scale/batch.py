@@ -10,8 +10,11 @@
    against the snapshot and the configuration (:class:`~crossmargin.scale.context.VenueContracts`;
    missing market data fails here, naming the first holder's file and row) and shipped to each
    worker once;
-3. **margin** — one task per partition reads its two tables, builds and validates its book,
-   binds it to the shipped contracts, margins it under the model and writes its result file
+3. **margin** — one task per partition reads its two tables, builds and validates its book
+   (instrument names the client parsed are not parsed again), binds it to the shipped contracts,
+   margins it under the model — the risk arrays of the venue's contracts (``var``/``es``) are
+   computed by a worker's first partition and shared by its next ones
+   (:meth:`~crossmargin.scale.context.ShippedOnce.risk_arrays`) — and writes its result file
    atomically (:mod:`crossmargin.scale.output`); it returns a few numbers (accounts, statuses,
    sums, time, peak memory of the worker).
 
@@ -44,6 +47,7 @@ from crossmargin.errors import CrossMarginError, ExecutionError
 from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
 from crossmargin.margin.base import model_info
+from crossmargin.margin.var_engine import sharing_units
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.scale.context import VenueContracts
 from crossmargin.scale.dataset import (
@@ -192,11 +196,14 @@ def margin_partition(job: BatchJob, part: Partition) -> PartitionReport:
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         pos, col = read_partition(part)
-        book = book_from_frames(pos, col, base_currency=job.base_currency)
+        book = book_from_frames(
+            pos, col, base_currency=job.base_currency, known=job.contracts.names
+        )
         del pos, col
         check_bucket(part, book.accounts)
         rb = job.contracts.bind(book, where=str(part.positions))
-        res = margin_resolved(rb, model=job.model)
+        with sharing_units(job.contracts.risk_arrays()):
+            res = margin_resolved(rb, model=job.model)
         columns = summary_table(res)
     except CrossMarginError as exc:
         raise _in_file(exc, part) from None
@@ -325,15 +332,18 @@ def venue_contracts(
         An unknown instrument or missing market data, naming the first holder's file and row.
     """
     contracts: dict[Contract, str] = {}
+    names: dict[str, Contract] = {}
     for name, k, row in instruments:
         text = name.strip()
         if not text:  # reported by the partition's own validation, with its row
             continue
         where = f"{dataset.partitions[k].positions}: positions[{row}].instrument"
-        c = parse_instrument(text, path=where)
+        c = names[text] = parse_instrument(text, path=where)
         contracts.setdefault(c, where)
     firsts = list(contracts.values())
-    return VenueContracts.resolve(tuple(contracts), market, config, where=lambda i: firsts[i])
+    return VenueContracts.resolve(
+        tuple(contracts), market, config, where=lambda i: firsts[i], names=names
+    )
 
 
 def margin_dataset(

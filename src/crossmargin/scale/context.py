@@ -13,6 +13,13 @@ the whole venue in one process gives for those accounts: the same contract rows 
 order (so the same underlying, risk-class and expiry-bucket numbering), the same netting and
 marks. That is why a partitioned run reproduces the single-process numbers.
 
+Every process also keeps, next to what it received, the risk arrays the partitions it margins
+share (:meth:`ShippedOnce.risk_arrays`): the scenario P&L of one unit of each of the venue's
+contracts depends on the table, the configuration and the scenarios only, so under ``var``/``es``
+it is computed by the first partition a worker margins and reused by the next ones
+(:class:`~crossmargin.margin.var_engine.UnitStore`). It lives as long as the shipped object —
+the run — is bounded (``UnitStore.max_bytes``) and is never pickled.
+
 The seam for the terms/marks split of the resolver (contract terms once, marks per snapshot) is
 :meth:`VenueContracts.resolve` (how the table is built: terms then marks of the venue's
 contracts) and :meth:`VenueContracts.bind` (how a partition's holdings are netted and marked
@@ -23,8 +30,9 @@ the resolver.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -33,14 +41,17 @@ from crossmargin.config import RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.contracts import Contract
+from crossmargin.margin.var_engine import UnitKey, UnitStore
 from crossmargin.market.snapshot import MarketSnapshot
 from crossmargin.resolve import InstrumentTable, ResolvedBook
 from crossmargin.resolve.instruments import resolve_instruments
 from crossmargin.resolve.positions import book_holdings, mark_positions
 
-__all__ = ["VenueContracts", "received_count"]
+__all__ = ["ShippedOnce", "VenueContracts", "received_count", "risk_arrays_computed"]
 
 _RECEIVED = 0
+#: Risk arrays computed into the stores of this process, by key (a diagnostic).
+_COMPUTED: Counter[UnitKey] = Counter()
 
 
 def received_count() -> int:
@@ -51,8 +62,43 @@ def received_count() -> int:
     return _RECEIVED
 
 
+def risk_arrays_computed() -> dict[str, int]:
+    """How often this process computed each risk array it shared between partitions so far.
+
+    Keys are ``"<underlying row>:<scenario digest>"``. A diagnostic of the "once per worker"
+    rule: within one run every count grows by at most one on each worker.
+    """
+    return {f"{u}:{digest.hex()}": n for (u, digest), n in _COMPUTED.items()}
+
+
+class ShippedOnce:
+    """What is shipped to each worker once per run (a dataclass with ``instruments`` and ``config``).
+
+    Pickled by its fields only; each process that holds it keeps one
+    :class:`~crossmargin.margin.var_engine.UnitStore` of the risk arrays its partitions share.
+    """
+
+    instruments: InstrumentTable
+    config: RiskConfig
+
+    def risk_arrays(self) -> UnitStore:
+        """The store, in this process, of the risk arrays shared by the partitions of the run."""
+        store: UnitStore | None = self.__dict__.get("_risk_arrays")
+        if store is None:
+            store = UnitStore(self.instruments, self.config, tally=_COMPUTED)
+            object.__setattr__(self, "_risk_arrays", store)
+        return store
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+
 @dataclass(frozen=True, eq=False)
-class VenueContracts:
+class VenueContracts(ShippedOnce):
     """The contracts of a venue resolved against one snapshot and one configuration.
 
     Attributes
@@ -63,12 +109,16 @@ class VenueContracts:
         One row per distinct contract of the whole venue (first-appearance order).
     index
         Contract → row of ``instruments``.
+    names
+        Instrument name (as written in the input, stripped) → its parsed contract, so that a
+        partition does not parse the venue's names again.
     """
 
     snapshot: MarketSnapshot
     config: RiskConfig
     instruments: InstrumentTable
     index: Mapping[Contract, int]
+    names: Mapping[str, Contract] = field(default_factory=dict)
 
     @classmethod
     def resolve(
@@ -78,6 +128,7 @@ class VenueContracts:
         config: RiskConfig,
         *,
         where: Callable[[int], str],
+        names: Mapping[str, Contract] | None = None,
     ) -> VenueContracts:
         """Resolve distinct ``contracts`` once (fail closed on any missing market datum).
 
@@ -89,6 +140,8 @@ class VenueContracts:
             Market data and risk configuration.
         where
             Input path of the first holder of contract ``i`` (for error messages).
+        names
+            The names the contracts were parsed from (see :attr:`names`).
 
         Raises
         ------
@@ -101,6 +154,7 @@ class VenueContracts:
             config=config,
             instruments=inst,
             index={c: i for i, c in enumerate(inst.contracts)},
+            names=dict(names or {}),
         )
 
     @property
@@ -148,11 +202,7 @@ class VenueContracts:
         return ResolvedBook.bound(venue_book, self.snapshot, self.config, inst, pos)
 
     # -- pickling: count what a process receives (see received_count) ---------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
     def __setstate__(self, state: dict[str, Any]) -> None:
         global _RECEIVED
         _RECEIVED += 1
-        for k, v in state.items():
-            object.__setattr__(self, k, v)
+        super().__setstate__(state)
