@@ -17,6 +17,7 @@ from crossmargin.cli.common import (
     ModelOpt,
     console,
     load_risk_config,
+    name_list,
     number_check,
 )
 from crossmargin.cli.errors import handle_errors
@@ -330,12 +331,7 @@ def cascade(
     quiet: QuietOpt = False,
 ) -> None:
     """Liquidation cascade of a venue under a shock, isolated vs cross vs portfolio side by side."""
-    names = tuple(r.strip() for r in regimes.split(",") if r.strip())
-    if not names:
-        raise InputError("no regimes given", path="--regimes")
-    if len(set(names)) != len(names):
-        twice = next(r for r in names if names.count(r) > 1)
-        raise InputError(f"{twice!r} is given twice", path="--regimes")
+    names = tuple(name_list(regimes, "--regimes", "regimes"))
     known = available_models()
     for r in names:
         if r not in known:

@@ -18,6 +18,7 @@ from crossmargin.cli.common import (
     ModelOpt,
     StaleOpt,
     console,
+    name_list,
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles
@@ -259,16 +260,7 @@ def compare_cmd(
     For an account spread over venues (several --from exports, or venue labels in the file),
     also each venue margining its part alone against one cross-venue account.
     """
-    names = (
-        list(COMPARE_MODELS)
-        if models is None
-        else [m.strip() for m in models.split(",") if m.strip()]
-    )
-    if not names:
-        raise InputError("no models given", path="--models")
-    if len(set(names)) != len(names):
-        twice = next(m for m in names if names.count(m) > 1)
-        raise InputError(f"{twice!r} is given twice", path="--models")
+    names = list(COMPARE_MODELS) if models is None else name_list(models, "--models", "models")
     for m in names:
         try:
             model_info(m)
