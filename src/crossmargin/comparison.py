@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from crossmargin._checks import account_index, instance
+from crossmargin._format import json_number
 from crossmargin._time import format_instant
 from crossmargin.account.health import STATUSES, AccountResults
 from crossmargin.account.report import account_warnings
@@ -35,10 +36,6 @@ from crossmargin.margin.netting import apart_by_account, positions_alone
 from crossmargin.resolve.book import ResolvedBook, resolve
 
 __all__ = ["comparison_dict"]
-
-
-def _f(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 def _alone(r: AccountResults, i: int) -> dict[str, float]:
@@ -106,7 +103,7 @@ def comparison_dict(
             "initial_margin": float(r.initial_margin[i]),
             "maintenance_margin": float(r.maintenance_margin[i]),
             "collateral_required": req,
-            "capital_freed_vs_isolated": _f(base_req - req),
+            "capital_freed_vs_isolated": json_number(base_req - req),
             "positions_alone": {
                 "initial_margin": alone["initial_margin"],
                 "collateral_required": alone["required_ex_apart"],
@@ -116,7 +113,7 @@ def comparison_dict(
             "capital_freed_by_netting": max(freed, 0.0) if freed > -0.005 else freed,
             "equity": float(r.equity[i]),
             "free_collateral": float(r.free_collateral[i]),
-            "margin_ratio": _f(float(r.margin_ratio[i])),
+            "margin_ratio": json_number(float(r.margin_ratio[i])),
             "status": STATUSES[int(r.status_code[i])],
             "liquidation_scope": r.batch.liquidation_scope,
         }

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossmargin._checks import instance, real, real_or_none, sequence_of
+from crossmargin._format import json_number
 from crossmargin.account.health import STATUSES, AccountResults
 from crossmargin.account.report import account_warnings
 from crossmargin.config import RiskConfig, default_config
@@ -110,7 +111,7 @@ def _state(r: AccountResults) -> dict[str, Any]:
         "initial_margin": float(r.initial_margin[0]),
         "maintenance_margin": float(r.maintenance_margin[0]),
         "free_collateral": float(r.free_collateral[0]),
-        "margin_ratio": mr if math.isfinite(mr) else None,
+        "margin_ratio": json_number(mr),
         "status": STATUSES[int(r.status_code[0])],
     }
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from crossmargin.backtest.analysis import GapPolicy, ModelResult, analyse, failed
 from crossmargin.backtest.replay import BookReplay, Engine, ReplayOptions, margin_model, prepare
@@ -26,7 +27,13 @@ from crossmargin.errors import CrossMarginError, InputError
 from crossmargin.margin.base import available_models, model_info
 from crossmargin.market.history import PriceHistory, bundled_history, load_price_history
 
-__all__ = ["BacktestResult", "load_history", "resolve_models", "run_backtest"]
+__all__ = [
+    "BacktestResult",
+    "BacktestSettings",
+    "load_history",
+    "resolve_models",
+    "run_backtest",
+]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -93,6 +100,16 @@ def resolve_models(spec: str | Sequence[str]) -> tuple[list[str], bool]:
     for m in names:
         model_info(m)
     return list(dict.fromkeys(names)), True
+
+
+class BacktestSettings(TypedDict, total=False):
+    """The settings of :func:`run_backtest` a batch of backtests shares (its keyword arguments)."""
+
+    config: RiskConfig | None
+    options: ReplayOptions | None
+    confidence: float
+    gaps: GapPolicy
+    corr_window: int
 
 
 def run_backtest(

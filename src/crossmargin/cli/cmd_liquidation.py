@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from crossmargin.cli.common import (
     ModelOpt,
     console,
     load_risk_config,
+    name_list,
     number_check,
 )
 from crossmargin.cli.errors import handle_errors
@@ -26,7 +26,7 @@ from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps, fmt_money, fmt_num, fmt_pct
 from crossmargin.cli.progress import ProgressOpt, QuietOpt, progress_bar, show_progress
 from crossmargin.cli.render import data_table
-from crossmargin.config.model import RiskConfig
+from crossmargin.config.model import LastResort, LiquidationPolicy, RiskConfig
 from crossmargin.errors import InputError
 from crossmargin.io.market import load_market
 from crossmargin.io.tables import TABLE_SUFFIXES, table_format, write_table
@@ -41,38 +41,15 @@ from crossmargin.liquidation.report import (
 )
 from crossmargin.liquidation.run import liquidate_book
 from crossmargin.liquidation.shocks import ShockPath, parse_shock, shocked_snapshot
-from crossmargin.liquidation.synthetic import Venue
+from crossmargin.liquidation.synthetic import CollateralMode, Venue
 from crossmargin.margin.base import available_models, model_info
 from crossmargin.market.snapshot import MarketSnapshot
 
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
-class Policy(StrEnum):
-    """Liquidation policy."""
-
-    full = "full"
-    partial = "partial"
-
-
-class LastResort(StrEnum):
-    """What covers a deficit the insurance fund cannot."""
-
-    adl = "adl"
-    socialize_profitable = "socialize_profitable"
-    socialize_all = "socialize_all"
-    none = "none"
-
-
-class CollateralMode(StrEnum):
-    """How a synthetic venue's collateral is sized per regime."""
-
-    per_regime = "per-regime"
-    fixed = "fixed"
-
-
 PolicyOpt = Annotated[
-    Policy | None,
+    LiquidationPolicy | None,
     typer.Option("--policy", help="full close-out or partial (default: config liquidation.policy)"),
 ]
 FundOpt = Annotated[
@@ -95,7 +72,7 @@ CollateralTableOpt = Annotated[
 def _with_last_resort(cfg: RiskConfig, last: LastResort | None) -> RiskConfig:
     if last is None:
         return cfg
-    liq = cfg.liquidation.model_copy(update={"last_resort": last.value})
+    liq = cfg.liquidation.model_copy(update={"last_resort": last})
     return cfg.model_copy(update={"liquidation": liq})
 
 
@@ -157,7 +134,7 @@ def liquidate(
         snap,
         cfg,
         model=model,
-        policy=policy.value if policy else None,
+        policy=policy,
         insurance_fund=insurance_fund,
         accounts=only,
     )
@@ -340,7 +317,7 @@ def cascade(
             "--collateral-mode",
             help="Synthetic venues: the same collateral in every regime (fixed) or sized per regime",
         ),
-    ] = CollateralMode.fixed,
+    ] = "fixed",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the JSON report to this file")
     ] = None,
@@ -354,12 +331,7 @@ def cascade(
     quiet: QuietOpt = False,
 ) -> None:
     """Liquidation cascade of a venue under a shock, isolated vs cross vs portfolio side by side."""
-    names = tuple(r.strip() for r in regimes.split(",") if r.strip())
-    if not names:
-        raise InputError("no regimes given", path="--regimes")
-    if len(set(names)) != len(names):
-        twice = next(r for r in names if names.count(r) > 1)
-        raise InputError(f"{twice!r} is given twice", path="--regimes")
+    names = tuple(name_list(regimes, "--regimes", "regimes"))
     known = available_models()
     for r in names:
         if r not in known:
@@ -380,10 +352,10 @@ def cascade(
         sh = parse_shock(shock, symbols=symbols, config=cfg)
         settings = CascadeSettings(
             regimes=names,
-            policy=policy.value if policy else None,
+            policy=policy,
             max_rounds=rounds,
             insurance_fund=insurance_fund,
-            collateral_mode="fixed" if collateral_mode is CollateralMode.fixed else "per-regime",
+            collateral_mode=collateral_mode,
         )
         res = _run(v, snap, cfg, sh, settings, names, rounds, show_progress(progress, quiet))
         doc = cascade_dict(res)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,7 @@ from crossmargin.cli.common import (
     ModelOpt,
     StaleOpt,
     console,
+    name_list,
 )
 from crossmargin.cli.errors import handle_errors
 from crossmargin.cli.files import OutputFiles
@@ -32,6 +33,7 @@ from crossmargin.cli.sources import (
     MapOpt,
     OptMarketOpt,
     PortfolioFiles,
+    SourceOptions,
     load_command_inputs,
     print_check,
     print_netting,
@@ -53,18 +55,10 @@ from crossmargin.margin.base import model_info
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
 
-def _one_or_many(items: list[dict[str, object]]) -> object:
-    return items[0] if len(items) == 1 else {"accounts": items}
-
-
-class _Sources(NamedTuple):
-    """The source options the three commands share (besides the files)."""
-
-    from_: list[str] | None
-    check: bool
-    as_of: str | None
-    feed_map: list[str] | None
-    allow_stale: bool
+def _print_json(items: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+    """The accounts' JSON (``extra`` added to the first): one object, or ``{"accounts": [...]}``."""
+    items[0].update(extra)
+    print(dumps(items[0] if len(items) == 1 else {"accounts": items}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +82,7 @@ def _load_book(
     market: Path | None,
     config: Path | None,
     history: Path | None,
-    sources: _Sources,
+    sources: SourceOptions,
     *,
     venue_parts: bool,
 ) -> _Book:
@@ -96,17 +90,7 @@ def _load_book(
 
     ``venue_parts``: margin each venue's part of an account spread over venues too.
     """
-    inp = load_command_inputs(
-        portfolio,
-        market,
-        config,
-        history,
-        from_=sources.from_,
-        as_of=sources.as_of,
-        feed_map=sources.feed_map,
-        check=sources.check,
-        allow_stale_history=sources.allow_stale,
-    )
+    inp = load_command_inputs(portfolio, market, config, history, sources)
     vb = inp.venue_book
     if vb is None:
         return _Book(inp, inp.portfolios, len(inp.portfolios))
@@ -151,7 +135,7 @@ def margin(
     with OutputFiles() as files:
         files.declare("--plot", plot, suffixes=(".png",))
         book = _load_book(
-            portfolio, market, config, history, _Sources(from_, check, as_of, feed_map, allow_stale),
+            portfolio, market, config, history, SourceOptions(from_, check, as_of, feed_map, allow_stale),
             venue_parts=check,
         )  # fmt: skip
         inp = book.inp
@@ -175,8 +159,7 @@ def margin(
     items = [account_dict(res, i) for i in range(book.n_out)]
     extra = _venue_extras(inp, res, check)
     if fmt is Format.json:
-        items[0].update(extra)
-        print(dumps(_one_or_many(items)))
+        _print_json(items, extra)
         return
     con = console()
     for d in items:
@@ -210,7 +193,7 @@ def explain(
     """
     model_info(model)
     book = _load_book(
-        portfolio, market, config, history, _Sources(from_, check, as_of, feed_map, allow_stale),
+        portfolio, market, config, history, SourceOptions(from_, check, as_of, feed_map, allow_stale),
         venue_parts=True,
     )  # fmt: skip
     inp, vb = book.inp, book.inp.venue_book
@@ -228,8 +211,7 @@ def explain(
         extra["cross_venue_offsets"] = offsets_dict(res, vb)
         extra["cross_venue"] = netting_dict({model: res}, vb)
     if fmt is Format.json:
-        items[0].update(extra)
-        print(dumps(_one_or_many(items)))
+        _print_json(items, extra)
         return
     con = console()
     for d in items:
@@ -278,23 +260,14 @@ def compare_cmd(
     For an account spread over venues (several --from exports, or venue labels in the file),
     also each venue margining its part alone against one cross-venue account.
     """
-    names = (
-        list(COMPARE_MODELS)
-        if models is None
-        else [m.strip() for m in models.split(",") if m.strip()]
-    )
-    if not names:
-        raise InputError("no models given", path="--models")
-    if len(set(names)) != len(names):
-        twice = next(m for m in names if names.count(m) > 1)
-        raise InputError(f"{twice!r} is given twice", path="--models")
+    names = list(COMPARE_MODELS) if models is None else name_list(models, "--models", "models")
     for m in names:
         try:
             model_info(m)
         except ModelError as exc:
             raise InputError(exc.reason, path="--models") from None
     book = _load_book(
-        portfolio, market, config, history, _Sources(from_, check, as_of, feed_map, allow_stale),
+        portfolio, market, config, history, SourceOptions(from_, check, as_of, feed_map, allow_stale),
         venue_parts=True,
     )  # fmt: skip
     inp, vb = book.inp, book.inp.venue_book
@@ -320,8 +293,7 @@ def compare_cmd(
     if vb is not None and len(vb.portfolios) > 1:
         extra["cross_venue"] = netting_dict(results, vb)
     if fmt is Format.json:
-        items[0].update(extra)
-        print(dumps(_one_or_many(items)))
+        _print_json(items, extra)
         return
     con = console()
     for d in items:

@@ -39,29 +39,13 @@ from crossmargin.live.engine import LiveEngine
 from crossmargin.live.monitor import Resume, Step, replay, with_ids
 from crossmargin.live.records import MarketUpdate, NewAccount, Update
 from crossmargin.live.results import AccountView
-from crossmargin.live.settings import AutoLiquidate as AutoLiquidateMode
+from crossmargin.live.settings import AutoLiquidate
 from crossmargin.live.sources import STDIN, TickFormat, iter_updates
 from crossmargin.live.volproxy import EWMAVolProxy
 from crossmargin.margin.base import model_info
 from crossmargin.market.snapshot import MarketSnapshot
 
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
-
-
-class AutoLiquidate(StrEnum):
-    """Auto-liquidation of accounts below maintenance."""
-
-    off = "off"
-    partial = "partial"
-    full = "full"
-
-
-class TickFormatChoice(StrEnum):
-    """Tick file format."""
-
-    jsonl = "jsonl"
-    pyth = "pyth"
-    csv_closes = "csv-closes"
 
 
 class VolRuleChoice(StrEnum):
@@ -128,18 +112,6 @@ def _new_sqlite_file(db: str | None) -> Path | None:
 
 def _feed_of(u: Update) -> tuple[str, int | None] | None:
     return (u.feed, u.seq) if isinstance(u, MarketUpdate) else None
-
-
-_FORMATS: dict[TickFormatChoice, TickFormat] = {
-    TickFormatChoice.jsonl: "jsonl",
-    TickFormatChoice.pyth: "pyth",
-    TickFormatChoice.csv_closes: "csv-closes",
-}
-_AUTO: dict[AutoLiquidate, AutoLiquidateMode] = {
-    AutoLiquidate.off: "off",
-    AutoLiquidate.partial: "partial",
-    AutoLiquidate.full: "full",
-}
 
 
 _MAX_REFUSALS = 100
@@ -251,7 +223,7 @@ def monitor(
     auto_liquidate: Annotated[
         AutoLiquidate,
         typer.Option("--auto-liquidate", help="Liquidate accounts below maintenance"),
-    ] = AutoLiquidate.off,
+    ] = "off",
     fmt: FormatOpt = Format.table,
     quiet: Annotated[
         bool,
@@ -259,7 +231,7 @@ def monitor(
     ] = False,
     progress: ProgressOpt = None,
     tick_format: Annotated[
-        TickFormatChoice | None,
+        TickFormat | None,
         typer.Option("--tick-format", help="Tick file format (default: from the file name)"),
     ] = None,
     feed: Annotated[
@@ -320,10 +292,11 @@ def monitor(
     snap = load_market(market)
     portfolios, _ = load_portfolios(accounts)
     ids = _pyth_ids(pyth_map or [])
-    tf = None if tick_format is None else _FORMATS[tick_format]
     live_stream = str(ticks) == STDIN
     # a file is validated in full before anything is written; a live stream line by line
-    total = None if live_stream else _validate(_stream(ticks, tf, feed, ids, vol_rule, snap))
+    total = (
+        None if live_stream else _validate(_stream(ticks, tick_format, feed, ids, vol_rule, snap))
+    )
     out = sys.stdout
     con = console()
     use_live = (live if live is not None else out.isatty()) and fmt == Format.table and not quiet
@@ -335,7 +308,7 @@ def monitor(
             config=cfg,
             model=model,
             store_url=db,
-            auto_liquidate=_AUTO[auto_liquidate],
+            auto_liquidate=auto_liquidate,
             heartbeat=heartbeat,
             accounts=portfolios,
         )
@@ -355,7 +328,7 @@ def monitor(
             if not ack.accepted:
                 raise InputError(ack.reason or "refused", path=ack.path or str(accounts))
             first.extend(e.to_obj() for e in ack.events)
-        located = _stream(ticks, tf, feed, ids, vol_rule, snap)
+        located = _stream(ticks, tick_format, feed, ids, vol_rule, snap)
         # a file's id-less account updates get <file>#<line> (a resumed run reads the same
         # file again); a live stream's cannot: its lines are not replayed
         stream = (u for u, _ in located) if live_stream else with_ids(located, prefix=ticks.name)

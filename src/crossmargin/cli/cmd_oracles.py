@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from crossmargin._time import format_instant
 from crossmargin._validation import read_json
 from crossmargin.cli.common import (
     ConfigOpt,
@@ -24,13 +23,12 @@ from crossmargin.cli.lazy import command_set
 from crossmargin.cli.output import dumps
 from crossmargin.cli.render import data_table
 from crossmargin.errors import InputError
-from crossmargin.io.market import market_from_obj
+from crossmargin.io.market import market_from_obj, oracle_to_obj
 from crossmargin.io.oracles import CollateralOracle, HttpJsonOracle, StaticFileOracle
-from crossmargin.market.snapshot import OracleRecord
 
 app = command_set()  # this module's commands (crossmargin.cli.lazy loads it on use)
 
-__all__ = ["oracle_source", "record_dict"]
+__all__ = ["oracle_source"]
 
 
 def oracle_source(spec: str, *, timeout: float = 5.0) -> CollateralOracle:
@@ -38,19 +36,6 @@ def oracle_source(spec: str, *, timeout: float = 5.0) -> CollateralOracle:
     if spec.startswith(("http://", "https://")):
         return HttpJsonOracle(spec, timeout=timeout)
     return StaticFileOracle(Path(spec))
-
-
-def record_dict(r: OracleRecord) -> dict[str, Any]:
-    """The JSON form of an oracle record (as in a market snapshot's ``oracles``)."""
-    d: dict[str, Any] = {
-        "value": r.value,
-        "timestamp": format_instant(r.timestamp),
-        "confidence": r.confidence,
-        "source": r.source,
-    }
-    if r.reference is not None:
-        d["reference"] = r.reference
-    return d
 
 
 @app.command("oracles")
@@ -97,7 +82,7 @@ def oracles_cmd(
         missing = [s for s in wanted if s not in recs]
         if missing:
             raise InputError(f"no record for {', '.join(missing)}", path=source)
-        items = {s: record_dict(r) for s, r in recs.items()}
+        items = {s: oracle_to_obj(r) for s, r in recs.items()}
         if doc is not None and out is not None:
             if not isinstance(doc, dict):
                 raise InputError("a market file must be a JSON object", path=str(market))

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from crossmargin.config import RiskConfig, default_config, load_config
+from crossmargin.errors import InputError
 from crossmargin.instruments.position import Portfolio
 from crossmargin.io.market import load_market
 from crossmargin.io.portfolio import load_portfolios
@@ -29,6 +30,7 @@ __all__ = [
     "console",
     "load_inputs",
     "load_risk_config",
+    "name_list",
     "number_check",
 ]
 
@@ -127,3 +129,20 @@ def number_check(
         return value
 
     return check
+
+
+def name_list(text: str, option: str, what: str) -> list[str]:
+    """The names of a comma-separated option, in order (blanks dropped).
+
+    Raises
+    ------
+    InputError
+        No name (``no <what> given``), or a name given twice; the path is ``option``.
+    """
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InputError(f"no {what} given", path=option)
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"{twice!r} is given twice", path=option)
+    return names

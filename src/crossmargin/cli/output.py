@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-from crossmargin._format import fmt_money, fmt_num, fmt_pct
+from crossmargin._format import fmt_money, fmt_num, fmt_pct, json_number
 
 __all__ = ["dumps", "dumps_line", "fmt_money", "fmt_num", "fmt_pct"]
 
 
 def _clean(obj: Any) -> Any:
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        return json_number(obj)
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

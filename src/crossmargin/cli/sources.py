@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -44,6 +44,7 @@ __all__ = [
     "MapOpt",
     "OptMarketOpt",
     "PortfolioFiles",
+    "SourceOptions",
     "dump_json",
     "feed_map_of",
     "load_command_inputs",
@@ -157,22 +158,30 @@ class Inputs:
     notes: list[str] = field(default_factory=list)
 
 
+class SourceOptions(NamedTuple):
+    """The options that say where a command's accounts come from, besides the files.
+
+    ``--from`` exports, ``--check`` (compare with the venue's own figures), ``--as-of``,
+    ``--map`` (feed ids) and ``--allow-stale-history``: the user's explicit opt-in to a price
+    history older than ``var.max_history_age_days`` (results then carry a ``history_stale``
+    warning).
+    """
+
+    from_: list[str] | None
+    check: bool = False
+    as_of: str | None = None
+    feed_map: list[str] | None = None
+    allow_stale: bool = False
+
+
 def load_command_inputs(
     files: list[Path] | None,
     market: Path | None,
     config: Path | None,
     history: Path | None,
-    *,
-    from_: list[str] | None,
-    as_of: str | None = None,
-    feed_map: list[str] | None = None,
-    check: bool = False,
-    allow_stale_history: bool = False,
+    sources: SourceOptions,
 ) -> Inputs:
     """Load portfolio files and/or venue exports, the market and the configuration.
-
-    ``allow_stale_history`` is the user's explicit opt-in to a price history older than
-    ``var.max_history_age_days`` (results then carry a ``history_stale`` warning).
 
     Raises
     ------
@@ -181,6 +190,7 @@ def load_command_inputs(
     """
     from crossmargin.cli.common import load_inputs, load_risk_config
 
+    from_, check, as_of, feed_map, allow_stale_history = sources
     files = list(files or [])
     if not from_:
         if check:

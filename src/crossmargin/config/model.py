@@ -36,9 +36,11 @@ __all__ = [
     "GridConfig",
     "HaircutConfig",
     "InterCommodityConfig",
+    "LastResort",
     "LinearTier",
     "LiquidationBufferConfig",
     "LiquidationConfig",
+    "LiquidationPolicy",
     "LiquidityAddOnConfig",
     "LiquidityConfig",
     "LiquidityParams",
@@ -485,17 +487,23 @@ class CascadeConfig(_Strict):
     )
 
 
+#: How an account below maintenance is liquidated: closed out in full or partially.
+LiquidationPolicy = Literal["full", "partial"]
+#: What covers a deficit the insurance fund cannot.
+LastResort = Literal["adl", "socialize_profitable", "socialize_all", "none"]
+
+
 class LiquidationConfig(_Strict):
     """Liquidation policy, fees, insurance fund and last resort (crossmargin.liquidation)."""
 
-    policy: Literal["full", "partial"] = "partial"
+    policy: LiquidationPolicy = "partial"
     buffer: LiquidationBufferConfig = Field(default_factory=LiquidationBufferConfig)
     fee_rate: float = Field(default=0.015, ge=0.0, lt=1.0, allow_inf_nan=False)
     fee_to_insurance: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
     liquidator_fee: float = Field(default=0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
     insurance_fund: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     insurance_fund_share: float = Field(default=0.01, ge=0.0, le=1.0, allow_inf_nan=False)
-    last_resort: Literal["adl", "socialize_profitable", "socialize_all", "none"] = "adl"
+    last_resort: LastResort = "adl"
     sell_collateral: bool = True
     cascade: CascadeConfig = Field(default_factory=CascadeConfig)
 

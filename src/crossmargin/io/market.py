@@ -66,7 +66,7 @@ from crossmargin.market.snapshot import (
 )
 from crossmargin.market.vol import FlatVol, MarkedVol, SmileVol, SVIVol, VolSurface
 
-__all__ = ["MarketIn", "load_market", "market_from_obj"]
+__all__ = ["MarketIn", "load_market", "market_from_obj", "oracle_to_obj"]
 
 
 class _Model(BaseModel):
@@ -237,6 +237,19 @@ class MarketIn(_Model):
     @classmethod
     def _base(cls, v: str) -> str:
         return symbol_value(v)
+
+
+def oracle_to_obj(r: OracleRecord) -> dict[str, Any]:
+    """The JSON form of an oracle record (an entry of a snapshot's ``oracles``; :class:`OracleIn`)."""
+    d: dict[str, Any] = {
+        "value": r.value,
+        "timestamp": format_instant(r.timestamp),
+        "confidence": r.confidence,
+        "source": r.source,
+    }
+    if r.reference is not None:
+        d["reference"] = r.reference
+    return d
 
 
 def _surface(e: ExpiryIn) -> VolSurface | None:

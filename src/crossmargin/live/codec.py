@@ -43,6 +43,7 @@ from crossmargin.instruments.contracts import Contract
 from crossmargin.instruments.naming import parse_instrument
 from crossmargin.instruments.position import Portfolio
 from crossmargin.io.feeds import FeedRules, check_feed, decode_pyth, feed_pair
+from crossmargin.io.market import oracle_to_obj
 from crossmargin.io.portfolio import portfolios_from_obj
 from crossmargin.live.records import (
     Deposit,
@@ -159,16 +160,7 @@ def _market_to_obj(u: MarketUpdate) -> dict[str, object]:
     if by_expiry:
         out["vols"] = by_expiry
     if u.oracle is not None:
-        o = u.oracle
-        rec: dict[str, object] = {
-            "value": o.value,
-            "timestamp": iso(o.timestamp),
-            "confidence": o.confidence,
-            "source": o.source,
-        }
-        if o.reference is not None:
-            rec["reference"] = o.reference
-        out["oracle"] = rec
+        out["oracle"] = oracle_to_obj(u.oracle)
     return out
 
 

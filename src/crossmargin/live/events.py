@@ -31,7 +31,6 @@ account is frozen at its last margin until one of its own updates is accepted).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +39,7 @@ from typing import Literal
 
 import numpy as np
 
+from crossmargin._format import json_number
 from crossmargin._time import format_instant
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.account.health import STATUSES
@@ -64,10 +64,6 @@ EventType = Literal[
 STATUS_EVENTS: tuple[EventType, ...] = ("recovered", "margin_call", "liquidation", "bankrupt")
 #: Every event type, in documentation order.
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +114,10 @@ class Event:
             "account": self.account,
             "status_before": self.status_before,
             "status_after": self.status_after,
-            "equity": _num(self.equity),
-            "im": _num(self.im),
-            "mm": _num(self.mm),
-            "margin_ratio": _num(self.margin_ratio),
+            "equity": json_number(self.equity),
+            "im": json_number(self.im),
+            "mm": json_number(self.mm),
+            "margin_ratio": json_number(self.margin_ratio),
             "cause": dict(self.cause),
         }
 

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from crossmargin._format import json_number
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.account.health import STATUSES
 from crossmargin.live.columns import Columns
-from crossmargin.live.events import Event
+from crossmargin.live.events import Event, status_name
 from crossmargin.live.kernel import AccountBatch
 
 __all__ = ["AccountTable", "AccountView", "Ack", "PreTradeResult", "ResultTable", "SweepReport"]
@@ -157,7 +158,7 @@ def health_obj(
         "maintenance_equity": float(m_equity),
         "initial_margin": float(im),
         "maintenance_margin": float(mm),
-        "margin_ratio": None if not np.isfinite(ratio) else float(ratio),
+        "margin_ratio": json_number(ratio),
         "status": STATUSES[int(status)] if status >= 0 else None,
     }
 
@@ -252,3 +253,18 @@ class AccountTable:
     def n(self) -> int:
         """Number of accounts."""
         return len(self.accounts)
+
+    def view(self, i: int) -> AccountView:
+        """Row ``i`` as an account view (without the ``result`` breakdown)."""
+        ratio = float(self.margin_ratio[i])
+        return AccountView(
+            account=self.accounts[i],
+            status=status_name(int(self.status[i])),
+            reported_status=status_name(int(self.reported[i])),
+            equity=float(self.equity[i]),
+            maintenance_equity=float(self.maintenance_equity[i]),
+            initial_margin=float(self.initial_margin[i]),
+            maintenance_margin=float(self.maintenance_margin[i]),
+            margin_ratio=json_number(ratio),
+            frozen=bool(self.frozen[i]),
+        )

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Unpack
 
-from crossmargin.config import RiskConfig, default_config
 from crossmargin.errors import InputError
 from crossmargin.scale.executors import Executor, raise_first_failure
 
 if TYPE_CHECKING:
-    from crossmargin.backtest.analysis import GapPolicy, ModelResult
-    from crossmargin.backtest.replay import BookReplay, ReplayOptions
-    from crossmargin.backtest.run import BacktestResult
+    from crossmargin.backtest.analysis import ModelResult
+    from crossmargin.backtest.run import BacktestResult, BacktestSettings
     from crossmargin.backtest.spec import BacktestBook
     from crossmargin.market.history import PriceHistory
 
@@ -36,36 +34,23 @@ class BacktestJob:
 
     books: tuple[BacktestBook, ...]
     history: PriceHistory
-    config: RiskConfig
-    options: ReplayOptions | None
-    confidence: float
-    gaps: GapPolicy
-    corr_window: int
+    settings: BacktestSettings
     strict: bool
 
 
 def backtest_task(
     job: BacktestJob, item: tuple[int, str, bool]
-) -> tuple[ModelResult, BookReplay | None]:
+) -> tuple[ModelResult, BacktestResult | None]:
     """Backtest book ``item[0]`` under model ``item[1]`` (a task function).
 
-    Returns the model's result, and the book's replay when ``item[2]`` (one task per book).
+    Returns the model's result, and the whole result (with the book's replay) when ``item[2]``
+    (one task per book).
     """
     from crossmargin.backtest.run import run_backtest
 
-    i, model, with_replay = item
-    res = run_backtest(
-        job.books[i],
-        job.history,
-        models=[model],
-        config=job.config,
-        options=job.options,
-        confidence=job.confidence,
-        gaps=job.gaps,
-        corr_window=job.corr_window,
-        strict=job.strict,
-    )
-    return res.models[0], (res.replay if with_replay else None)
+    i, model, whole = item
+    res = run_backtest(job.books[i], job.history, models=[model], strict=job.strict, **job.settings)
+    return res.models[0], (res if whole else None)
 
 
 def run_backtests(
@@ -73,20 +58,16 @@ def run_backtests(
     history: PriceHistory | None = None,
     *,
     models: str | Sequence[str] = "all",
-    config: RiskConfig | None = None,
-    options: ReplayOptions | None = None,
-    confidence: float = 0.99,
-    gaps: GapPolicy = "exclude",
-    corr_window: int = 30,
     executor: Executor | None = None,
     retries: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
+    **settings: Unpack[BacktestSettings],
 ) -> list[BacktestResult]:
     """Backtest every book under every model; on ``executor``, one task per (book, model).
 
-    Parameters are those of :func:`~crossmargin.backtest.run.run_backtest`; ``executor`` (none:
-    in process, book after book), ``retries`` and ``progress(stage, done, total)`` as in
-    :func:`~crossmargin.scale.batch.margin_dataset`.
+    ``models`` and ``settings`` are those of :func:`~crossmargin.backtest.run.run_backtest`;
+    ``executor`` (none: in process, book after book), ``retries`` and
+    ``progress(stage, done, total)`` as in :func:`~crossmargin.scale.batch.margin_dataset`.
 
     Raises
     ------
@@ -95,23 +76,16 @@ def run_backtests(
         settings), or :class:`~crossmargin.errors.ExecutionError` for a task that still failed
         for another reason.
     """
-    from crossmargin.backtest.run import BacktestResult, load_history, resolve_models, run_backtest
+    from crossmargin.backtest.run import load_history, resolve_models, run_backtest
 
-    cfg = config or default_config()
     hist = history if history is not None else load_history()
     names, fatal = resolve_models(models)
     if executor is None:
-        return [
-            run_backtest(
-                b, hist, models=names, config=cfg, options=options, confidence=confidence,
-                gaps=gaps, corr_window=corr_window, strict=fatal,
-            )
-            for b in books
-        ]  # fmt: skip
+        return [run_backtest(b, hist, models=names, strict=fatal, **settings) for b in books]
     if len({b.name for b in books}) != len(books):
         raise InputError("two books have the same name", path="BOOK")
     t0 = time.perf_counter()
-    job = BacktestJob(tuple(books), hist, cfg, options, confidence, gaps, corr_window, fatal)
+    job = BacktestJob(tuple(books), hist, settings, fatal)
     items = {
         f"{b.name}/{m}": (i, m, j == 0) for i, b in enumerate(books) for j, m in enumerate(names)
     }
@@ -131,12 +105,7 @@ def run_backtests(
     seconds = time.perf_counter() - t0
     out = []
     for b in books:
-        keys = [f"{b.name}/{m}" for m in names]
-        values: list[tuple[Any, Any]] = [run.values[k] for k in keys]
-        replay = values[0][1]
-        out.append(
-            BacktestResult(
-                replay, tuple(v[0] for v in values), confidence, gaps, corr_window, seconds
-            )
-        )
+        values: list[tuple[Any, Any]] = [run.values[f"{b.name}/{m}"] for m in names]
+        whole = values[0][1]
+        out.append(replace(whole, models=tuple(v[0] for v in values), seconds=seconds))
     return out

@@ -15,7 +15,7 @@ that, with many clients, costs more than the checks themselves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -27,7 +27,7 @@ from fastapi.types import DecoratedCallable
 from crossmargin.live.engine import LiveEngine
 from crossmargin.live.records import Update
 from crossmargin.live.results import Ack
-from crossmargin.service.auth import Principal
+from crossmargin.service.auth import Principal, Role
 from crossmargin.service.errors import ApiError
 from crossmargin.service.inputs import (
     account_from_body,
@@ -90,12 +90,24 @@ def principal(request: Request) -> Principal:
     return p
 
 
-async def admin(request: Request) -> Principal:
-    """Only the admin."""
-    p = principal(request)
-    if p.role != "admin":
-        raise ApiError(403, "this route needs an admin key")
-    return p
+def _roles(*roles: Role, refusal: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the caller, when its role is one of ``roles`` (else 403 ``refusal``)."""
+
+    async def check(request: Request) -> Principal:
+        p = principal(request)
+        if p.role not in roles:
+            raise ApiError(403, refusal)
+        return p
+
+    return check
+
+
+#: Only the admin.
+admin = _roles("admin", refusal="this route needs an admin key")
+#: The admin or a feed key.
+market_writer = _roles("admin", "feed", refusal="market data needs a feed key or an admin key")
+#: The admin (every event) or an account key (its own events).
+event_reader = _roles("admin", "account", refusal="events need an account key or an admin key")
 
 
 AccountId = Annotated[str, Path(description="Account id", max_length=256)]
@@ -112,22 +124,6 @@ async def own_account(request: Request, account: AccountId) -> str:
     if p.role == "account":
         raise ApiError(403, "this key belongs to another account", path="account")
     raise ApiError(403, "this route needs the account's key or an admin key")
-
-
-async def market_writer(request: Request) -> Principal:
-    """The admin or a feed key."""
-    p = principal(request)
-    if p.role not in ("admin", "feed"):
-        raise ApiError(403, "market data needs a feed key or an admin key")
-    return p
-
-
-async def event_reader(request: Request) -> Principal:
-    """The admin (every event) or an account key (its own events)."""
-    p = principal(request)
-    if p.role not in ("admin", "account"):
-        raise ApiError(403, "events need an account key or an admin key")
-    return p
 
 
 Admin = Annotated[Principal, Depends(admin)]

@@ -40,8 +40,8 @@ class _In(BaseModel):
 
 
 # -- requests --------------------------------------------------------------------------------------
-class TradeIn(_In):
-    """An executed trade of the account in the path (pre-trade checked)."""
+class WhatIfTradeIn(_In):
+    """A hypothetical trade."""
 
     instrument: str = Field(
         min_length=1,
@@ -51,16 +51,13 @@ class TradeIn(_In):
     )
     quantity: float = Field(description="Signed quantity (sell < 0), non-zero", examples=[2])
     price: float = Field(gt=0, description="Execution price in the instrument's quote")
+
+
+class TradeIn(WhatIfTradeIn):
+    """An executed trade of the account in the path (pre-trade checked)."""
+
     time: str | None = _TIME
     id: str | None = _ID
-
-
-class WhatIfTradeIn(_In):
-    """A hypothetical trade."""
-
-    instrument: str = Field(min_length=1, max_length=256, examples=["BTC-PERP"])
-    quantity: float = Field(description="Signed quantity, non-zero", examples=[2])
-    price: float = Field(gt=0, description="Execution price")
 
 
 class WhatIfIn(_In):

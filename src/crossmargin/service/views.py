@@ -6,11 +6,11 @@ Account lists are sorted, filtered and paged here, on a copy of the engine's col
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
 
+from crossmargin._format import json_number
 from crossmargin.account.health import STATUSES
 from crossmargin.live.engine import LiveEngine
 from crossmargin.live.results import AccountTable, AccountView, Ack
@@ -56,31 +56,9 @@ SortKey = Literal[
 STATUS_FILTERS = (*STATUSES, "frozen")
 
 
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _status(code: int) -> str | None:
-    return STATUSES[code] if code >= 0 else None
-
-
 def summary_of(t: AccountTable, i: int) -> dict[str, Any]:
     """Row ``i`` of the table as an account summary."""
-    eq = float(t.equity[i])
-    im = float(t.initial_margin[i])
-    return {
-        "account": t.accounts[i],
-        "status": _status(int(t.status[i])),
-        "reported_status": _status(int(t.reported[i])),
-        "equity": _num(eq),
-        "maintenance_equity": _num(t.maintenance_equity[i]),
-        "initial_margin": _num(im),
-        "maintenance_margin": _num(t.maintenance_margin[i]),
-        "free_collateral": _num(eq - im),
-        "margin_ratio": _num(t.margin_ratio[i]),
-        "frozen": bool(t.frozen[i]),
-    }
+    return summary_obj(t.view(i))
 
 
 def summary_obj(v: AccountView) -> dict[str, Any]:
@@ -89,11 +67,11 @@ def summary_obj(v: AccountView) -> dict[str, Any]:
         "account": v.account,
         "status": v.status,
         "reported_status": v.reported_status,
-        "equity": _num(v.equity),
-        "maintenance_equity": _num(v.maintenance_equity),
-        "initial_margin": _num(v.initial_margin),
-        "maintenance_margin": _num(v.maintenance_margin),
-        "free_collateral": _num(v.equity - v.initial_margin),
+        "equity": json_number(v.equity),
+        "maintenance_equity": json_number(v.maintenance_equity),
+        "initial_margin": json_number(v.initial_margin),
+        "maintenance_margin": json_number(v.maintenance_margin),
+        "free_collateral": json_number(v.equity - v.initial_margin),
         "margin_ratio": v.margin_ratio,
         "frozen": v.frozen,
     }

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from crossmargin.instruments.contracts import Contract, Future, Perpetual
+from crossmargin.io.venues._fields import Fields
 
 __all__ = ["Holding", "MarketFacts", "Quote", "Reported", "VenueImport"]
 
@@ -109,6 +110,36 @@ class Reported:
     equity: float | None
     path: str
     adjusted_equity: float | None = None
+
+    @classmethod
+    def read(
+        cls,
+        f: Fields,
+        venue: str,
+        pool: str,
+        margin_model: str,
+        currency: str,
+        *,
+        im: str,
+        mm: str,
+        equity: str,
+        adjusted: str | None = None,
+    ) -> Reported:
+        """The figures of the venue record ``f`` read from its fields (the path is ``im``'s).
+
+        ``im`` and ``mm`` are required, ``equity`` and ``adjusted`` optional.
+        """
+        return cls(
+            venue,
+            pool,
+            margin_model,
+            currency,
+            float(f.need(im)),
+            float(f.need(mm)),
+            f.num(equity, required=False),
+            f.at(im),
+            None if adjusted is None else f.num(adjusted, required=False),
+        )
 
 
 Quote = tuple[float, str]  # value and the path it was read from

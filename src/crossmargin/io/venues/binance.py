@@ -204,17 +204,11 @@ def _account(a: Fields, facts: MarketFacts) -> Reported:
     status = a.text("accountStatus", required=False)
     if status is not None and status != "NORMAL":
         facts.notes.append(f"binance: the venue reports accountStatus {status}")
-    return Reported(
-        VENUE,
-        "account",
-        "binance portfolio margin",
-        "USD",
-        float(a.need("accountInitialMargin")),
-        float(a.need("accountMaintMargin")),
-        a.num("actualEquity", required=False),
-        a.at("accountInitialMargin"),
-        a.num("accountEquity", required=False),
-    )
+    return Reported.read(
+        a, VENUE, "account", "binance portfolio margin", "USD",
+        im="accountInitialMargin", mm="accountMaintMargin", equity="actualEquity",
+        adjusted="accountEquity",
+    )  # fmt: skip
 
 
 def _balance(b: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> None:

@@ -214,13 +214,7 @@ def _wallet(w: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> Report
         usd = c.dec("usdValue", required=False)
         if usd is not None and eq != 0 and usd / eq > 0:
             facts.put("usd", coin, float(usd / eq), c.at("usdValue"))
-    return Reported(
-        VENUE,
-        "account",
-        f"bybit {kind.lower()}",
-        "USD",
-        float(w.need("totalInitialMargin")),
-        float(w.need("totalMaintenanceMargin")),
-        w.num("totalEquity", required=False),
-        w.at("totalInitialMargin"),
-    )
+    return Reported.read(
+        w, VENUE, "account", f"bybit {kind.lower()}", "USD",
+        im="totalInitialMargin", mm="totalMaintenanceMargin", equity="totalEquity",
+    )  # fmt: skip

@@ -334,15 +334,15 @@ def _summaries(
                 facts.put("usd", ccy, float(usd), s.at("margin_balance"))
             continue
         out.append(
-            Reported(
+            Reported.read(
+                s,
                 VENUE,
                 ccy,
                 model,
                 ccy,
-                float(s.need("initial_margin")),
-                float(s.need("maintenance_margin")),
-                float(s.need("equity")),
-                s.at("initial_margin"),
+                im="initial_margin",
+                mm="maintenance_margin",
+                equity="equity",  # required: read above
             )
         )
     if cross and total is None:
@@ -354,15 +354,15 @@ def _summaries(
     if total is not None:
         out.insert(
             0,
-            Reported(
+            Reported.read(
+                total,
                 VENUE,
                 "account",
                 total.text("margin_model", required=False) or "deribit",
                 "USD",
-                float(total.need("total_initial_margin_usd")),
-                float(total.need("total_maintenance_margin_usd")),
-                total.num("total_equity_usd", required=False),
-                total.at("total_initial_margin_usd"),
+                im="total_initial_margin_usd",
+                mm="total_maintenance_margin_usd",
+                equity="total_equity_usd",
             ),
         )
     return out

@@ -289,14 +289,7 @@ def _balance(b: Fields, equity: dict[str, Decimal], facts: MarketFacts) -> Repor
             "okx: the balance has no account imr/mmr (account mode without cross-margin totals)"
         )
         return None
-    return Reported(
-        VENUE,
-        "account",
-        "okx account",
-        "USD",
-        float(b.need("imr")),
-        float(b.need("mmr")),
-        b.num("totalEq", required=False),
-        b.at("imr"),
-        b.num("adjEq", required=False),
-    )
+    return Reported.read(
+        b, VENUE, "account", "okx account", "USD",
+        im="imr", mm="mmr", equity="totalEq", adjusted="adjEq",
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -23,13 +23,16 @@ from crossmargin._validation import format_loc
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ConfigError, MarketDataError, ModelError
 from crossmargin.margin.base import BUILTIN_PRESETS, ModelInfo, load_factory
+from crossmargin.margin.batch import assemble_batch
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.market.checks import check_asset
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.resolve.terms import KIND_FUTURE, KIND_OPTION, KIND_PERP, KIND_SPOT
+from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 
 __all__ = [
     "KIND_NAMES",
+    "PerpGroups",
     "PresetInfo",
     "PresetParams",
     "VenuePreset",
@@ -37,6 +40,8 @@ __all__ = [
     "available_presets",
     "equity_upnl",
     "excluded_rows",
+    "group_batch",
+    "perp_groups",
     "pnl_at_oracle",
     "preset_info",
     "preset_params",
@@ -325,6 +330,68 @@ def underlying_spot(rb: ResolvedBook) -> FloatArray:
     out = np.zeros(max(len(inst.underlyings), 1))
     out[inst.und] = inst.spot
     return out
+
+
+class PerpGroups(NamedTuple):
+    """A perpetuals-only venue's net positions, one per (account, underlying) group.
+
+    Attributes
+    ----------
+    groups
+        The (account, underlying) groups.
+    base
+        Net base quantity of each group (quantity x multiplier, summed).
+    spot
+        The underlying's oracle price of each group.
+    """
+
+    groups: Groups
+    base: FloatArray
+    spot: FloatArray
+
+
+def perp_groups(rb: ResolvedBook, preset: str) -> PerpGroups:
+    """Linear perpetuals netted per (account, underlying); anything else is refused.
+
+    Raises
+    ------
+    ModelError
+        A position ``preset`` does not margin (not a linear perpetual).
+    """
+    require_supported(rb, preset, kinds=(KIND_PERP,), inverse=False)
+    pos, inst = rb.positions, rb.instruments
+    groups = group_positions(pos, inst)
+    base = group_sum(groups, pos.quantity * inst.mult[pos.instrument])
+    return PerpGroups(groups, base, underlying_spot(rb)[groups.und])
+
+
+def group_batch(
+    preset: str,
+    rb: ResolvedBook,
+    groups: Groups,
+    *,
+    im: FloatArray,
+    mm: FloatArray,
+    delta: FloatArray,
+    spot: FloatArray,
+    **more: Any,
+) -> MarginBatch:
+    """:func:`~crossmargin.margin.batch.assemble_batch` of per-(account, underlying) groups.
+
+    ``delta`` is each group's net delta in underlying units, its notional ``delta x spot``;
+    ``more`` are the other arguments of ``assemble_batch``.
+    """
+    return assemble_batch(
+        preset,
+        rb,
+        account=groups.account,
+        und=groups.und,
+        im=im,
+        mm=mm,
+        delta=delta,
+        delta_notional=delta * spot,
+        **more,
+    )
 
 
 def pnl_at_oracle(rb: ResolvedBook) -> FloatArray:

@@ -37,15 +37,15 @@ from pydantic import Field, model_validator
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.errors import MarketDataError
-from crossmargin.margin.batch import assemble_batch, group_labels
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     equity_upnl,
+    group_batch,
+    perp_groups,
     pnl_at_oracle,
     quote_price,
-    require_supported,
-    underlying_spot,
 )
 from crossmargin.margin.presets.drift_rules import (
     scaled_initial_asset_weight,
@@ -54,8 +54,7 @@ from crossmargin.margin.presets.drift_rules import (
 )
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.terms import KIND_PERP
-from crossmargin.risk.aggregate import group_positions, group_sum
+from crossmargin.risk.aggregate import group_sum
 
 __all__ = ["DriftParams", "DriftPerpMarket", "DriftSpotMarket", "drift_params", "drift_v2"]
 
@@ -156,13 +155,9 @@ def _market_column(markets: Sequence[Any], name: str, *, rows: IntArray) -> Floa
 
 def drift_v2(book: ResolvedBook, p: DriftParams, *, detail: bool = False) -> MarginBatch:
     """Margin every account."""
-    require_supported(book, INFO.name, kinds=(KIND_PERP,), inverse=False)
-    inst, pos, col = book.instruments, book.positions, book.collateral
+    inst, col = book.instruments, book.collateral
     A = book.n_accounts
-    groups = group_positions(pos, inst)
-    ii = pos.instrument
-    base = group_sum(groups, pos.quantity * inst.mult[ii])
-    P = underlying_spot(book)[groups.und]
+    groups, base, P = perp_groups(book, INFO.name)
     mk = [p.perp_markets.get(u, p.default_perp) for u in inst.underlyings]
 
     perp = partial(_market_column, mk, rows=groups.und)
@@ -231,15 +226,14 @@ def drift_v2(book: ResolvedBook, p: DriftParams, *, detail: bool = False) -> Mar
             "weight to w x start / market deposit value (counted in equity, not in IM)",
         ),
     )
-    return assemble_batch(
+    return group_batch(
         INFO.name,
         book,
-        account=groups.account,
-        und=groups.und,
+        groups,
         im=req_i,
         mm=req_m,
         delta=base,
-        delta_notional=base * P,
+        spot=P,
         scan=liab * base_ratio,
         addons=addons,
         account_im=bor_i,

@@ -31,23 +31,21 @@ from pydantic import Field
 from crossmargin._arrays import sum_by
 from crossmargin._typing import IntArray
 from crossmargin.errors import MarketDataError, ModelError
-from crossmargin.margin.batch import assemble_batch, group_labels
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
+    group_batch,
+    perp_groups,
     pnl_at_oracle,
     quote_price,
-    require_supported,
-    underlying_spot,
 )
 from crossmargin.margin.presets.dydx_rules import PPM, QUANTUMS_PER_USDC, adjusted_imf_ppm
 from crossmargin.margin.result import AddOnRows, MarginBatch
 from crossmargin.resolve.book import ResolvedBook
-from crossmargin.resolve.terms import KIND_PERP
-from crossmargin.risk.aggregate import group_positions, group_sum
 
 __all__ = [
     "DydxLiquidationConfig",
@@ -172,13 +170,9 @@ def market_imf(book: ResolvedBook, p: DydxParams) -> tuple[IntArray, IntArray, I
 
 def dydx_v4(book: ResolvedBook, p: DydxParams, *, detail: bool = False) -> MarginBatch:
     """Margin every subaccount."""
-    require_supported(book, INFO.name, kinds=(KIND_PERP,), inverse=False)
     inst, pos = book.instruments, book.positions
     A = book.n_accounts
-    groups = group_positions(pos, inst)
-    ii = pos.instrument
-    base_qty = group_sum(groups, pos.quantity * inst.mult[ii])
-    oracle = underlying_spot(book)[groups.und]
+    groups, base_qty, oracle = perp_groups(book, INFO.name)
     notional = base_qty * oracle
     n_f = np.rint(np.abs(notional) * QUANTUMS_PER_USDC)
     if groups.n and not np.all(n_f < MAX_QUANTUMS):
@@ -213,15 +207,14 @@ def dydx_v4(book: ResolvedBook, p: DydxParams, *, detail: bool = False) -> Margi
         ),
         excluded_rows(book, excluded, "dYdX"),
     )
-    return assemble_batch(
+    return group_batch(
         INFO.name,
         book,
-        account=groups.account,
-        und=groups.und,
+        groups,
         im=g_im,
         mm=g_mm,
         delta=base_qty,
-        delta_notional=notional,
+        spot=oracle,
         scan=scaled,
         addons=addons,
         upnl=equity_upnl(book, ok + sum_by(pos.account, pnl_at_oracle(book), A) * q),

@@ -24,13 +24,14 @@ from scipy import sparse
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
-from crossmargin.margin.batch import assemble_batch, group_labels
+from crossmargin.margin.batch import group_labels
 from crossmargin.margin.presets._common import (
     PresetInfo,
     PresetParams,
     accepted_collateral,
     equity_upnl,
     excluded_rows,
+    group_batch,
     require_supported,
     underlying_spot,
 )
@@ -184,15 +185,14 @@ def paradex_pm(book: ResolvedBook, p: ParadexParams, *, detail: bool = False) ->
     ]
     vnames = ["up" if v > 0 else "down" for v in vs]
     grid = preset_grid(mv, vnames, w, kinds, labs)
-    return assemble_batch(
+    return group_batch(
         INFO.name,
         book,
-        account=groups.account,
-        und=groups.und,
+        groups,
         im=g_im,
         mm=g_mm,
         delta=net,
-        delta_notional=net * spot,
+        spot=spot,
         scan=scan,
         worst=worst,
         addons=addons,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossmargin._time import format_instant
+from crossmargin._time import SECONDS_PER_YEAR, format_instant
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.errors import MarketDataError, ModelError
 from crossmargin.instruments.contracts import Option
@@ -236,7 +236,7 @@ def arrange(rb: ResolvedBook, p: DeriveParams) -> Arranged:
             if em is not None and em.rate is not None:
                 rate = em.rate
             elif em is not None and em.discount is not None and T > 0:
-                rate = -math.log(em.discount) / (T / 31_536_000.0)
+                rate = -math.log(em.discount) / (T / SECONDS_PER_YEAR)
             else:
                 rate = snap.rate(c.underlying, c.expiry)
             e_T.append(T)
@@ -273,7 +273,7 @@ def arrange(rb: ResolvedBook, p: DeriveParams) -> Arranged:
         c0 = inst.contracts[int(opt_rows[rows[0]])]
         assert isinstance(c0, Option)
         f_fit = sv.forward if sv.forward is not None else e_F[e]
-        t_fit = sv.t if sv.t is not None else e_T[e] / 31_536_000.0
+        t_fit = sv.t if sv.t is not None else e_T[e] / SECONDS_PER_YEAR
         one = np.ones(rows.size)
         o_vol[rows] = derive_svi_vols(
             o_strike[rows],

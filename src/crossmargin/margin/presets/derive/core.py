@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from crossmargin._arrays import sum_by
+from crossmargin._time import SECONDS_PER_YEAR  # Derive's year too: 365 days of seconds
 from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.kernels.blocks import BLOCK
 from crossmargin.margin.presets.derive.kernel import derive_black76_block
@@ -42,8 +43,6 @@ __all__ = [
     "vol_shock_multipliers",
 ]
 
-#: Derive's year: 365 days of seconds.
-SECONDS_PER_YEAR = 31_536_000.0
 _THIRTY_DAYS = 2_592_000.0
 
 

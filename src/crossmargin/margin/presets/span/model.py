@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from crossmargin._time import SECONDS_PER_YEAR
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.batch import assemble_batch, group_labels
@@ -169,9 +170,9 @@ def span_risk_arrays(rb: ResolvedBook, p: SpanParams) -> _Arrays:
     tier_times: list[FloatArray] = []
     for k_u in range(len(unds)):
         sel = np.flatnonzero(inst.und == k_u)
-        ts, inv_t = np.unique(np.round(inst.t[sel] * 31_536_000.0), return_inverse=True)
+        ts, inv_t = np.unique(np.round(inst.t[sel] * SECONDS_PER_YEAR), return_inverse=True)
         tier[sel] = inv_t
-        tier_times.append(ts / 31_536_000.0)
+        tier_times.append(ts / SECONDS_PER_YEAR)
     return _Arrays(losses, delta, psr, tier, tier_times)
 
 
