@@ -24,6 +24,7 @@ database again resumes where it stopped: newest snapshot plus the journal after 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -46,9 +47,9 @@ from crossmargin.explain import explain_dict
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio
 from crossmargin.live.accounts import account_run, kind_of, whatif_sub
-from crossmargin.live.codec import update_from_obj, update_to_obj
+from crossmargin.live.codec import update_from_obj
 from crossmargin.live.core import LiveCore, Outcome
-from crossmargin.live.durable import FORMAT, decode_state, encode_state
+from crossmargin.live.durable import FORMAT, decode_state, encode_state, journal_record
 from crossmargin.live.events import Event
 from crossmargin.live.kernel import gather, resolve_sub
 from crossmargin.live.liquidate import total_value, venue_value
@@ -590,20 +591,10 @@ class LiveEngine:
     def _journal(self, todo: list[tuple[int, Update, str, str | None]]) -> Future[Receipt] | None:
         if self._store is None or not todo:
             return None
-        recs = []
-        for _, u, kind, key in todo:
-            account = (
-                None
-                if isinstance(u, MarketUpdate)
-                else (u.portfolio.account if isinstance(u, NewAccount) else u.account)
-            )
-            source = u.feed if isinstance(u, MarketUpdate) else "engine"
-            recs.append(
-                NewRecord(
-                    kind, update_to_obj(u), source=source, account=account, idempotency_key=key
-                )
-            )
-        return self._store.submit(recs)
+        now = time.time_ns()
+        recs = [journal_record(u, kind, key, now) for _, u, kind, key in todo]
+        # every key is new: the engine holds all the keys it journaled (``core.ids``)
+        return self._store.submit(recs, new_keys=True)
 
     def _submit(self, records: list[NewRecord]) -> Future[Receipt] | None:
         return None if self._store is None else self._store.submit(records)
