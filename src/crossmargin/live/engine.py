@@ -223,16 +223,24 @@ class LiveEngine:
             todo: list[tuple[int, Update, str, str | None]] = []
             keys_now: dict[str, int] = {}
             horizon = max(self._core.now, datetime.now(UTC))
+            ids = self._core.ids
             for i, u in enumerate(items):
-                pre = self._validate(u, horizon)
-                if pre is not None:
-                    acks[i] = pre
-                    continue
-                if isinstance(u, MarketUpdate) and u.time > horizon:
-                    horizon = u.time
-                key = _key(u)
+                kind: str
+                if type(u) is Trade:  # the hot case: nothing to check at the edge
+                    kind, key = "trade", u.id
+                else:
+                    pre = self._validate(u, horizon)
+                    if pre is not None:
+                        acks[i] = pre
+                        continue
+                    if isinstance(u, MarketUpdate):
+                        kind, key = "market", None
+                        if u.time > horizon:
+                            horizon = u.time
+                    else:
+                        kind, key = kind_of(u), _key(u)
                 if key is not None:
-                    seen = self._core.ids.get(key)
+                    seen = ids.get(key)
                     if seen is not None:
                         acks[i] = Ack(seen[1], seen[0], reason="duplicate (id already applied)")
                         continue
@@ -242,9 +250,7 @@ class LiveEngine:
                         )
                         continue
                     keys_now[key] = i
-                todo.append(
-                    (i, u, kind_of(u) if not isinstance(u, MarketUpdate) else "market", key)
-                )
+                todo.append((i, u, kind, key))
             future = self._journal(todo)
             first = self._core.seq + 1
             outcomes = self._process([(first + k, u) for k, (_, u, _, _) in enumerate(todo)])
@@ -252,7 +258,7 @@ class LiveEngine:
             for k, ((i, _, _, key), out) in enumerate(zip(todo, outcomes, strict=True)):
                 seq = first + k
                 if key is not None:
-                    self._core.ids[key] = (seq, out.accepted)
+                    ids[key] = (seq, out.accepted)
                 acks[i] = Ack(out.accepted, seq, out.reason, out.path, tuple(out.events))
             self._after_batch(outcomes)
             return [a for a in acks if a is not None]
