@@ -570,7 +570,7 @@ def _hypothetical_from(core: LiveCore, sub: SubBook, it: _Item) -> tuple[SubBook
     )
     q, c, uq = h.quantity.copy(), h.cost_known.copy(), h.qty_unknown.copy()
     q[at], c[at], uq[at] = eff.quantity, eff.cost_known, eff.qty_unknown
-    h = replace(h, quantity=q, cost_known=c, qty_unknown=uq)
+    h = Holdings(h.account, h.instrument, q, c, uq, h.unknown, h.first_row)
     col_asset, col_amount, col_account = sub.col_asset, sub.col_amount, sub.col_account
     cash_amt = float(eff.cash[0])
     if cash_amt != 0.0:
@@ -583,6 +583,5 @@ def _hypothetical_from(core: LiveCore, sub: SubBook, it: _Item) -> tuple[SubBook
             col_asset = np.append(col_asset, cash)
             col_amount = np.append(col_amount, cash_amt)
             col_account = np.append(col_account, 0)
-    return replace(
-        sub, hold=h, col_account=col_account, col_asset=col_asset, col_amount=col_amount
-    ), at
+    hyp = SubBook(sub.accounts, h, col_account, col_asset, col_amount, sub.names, sub.base_currency)
+    return hyp, at
