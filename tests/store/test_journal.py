@@ -125,6 +125,46 @@ def test_idempotency_key_makes_retries_safe(store: Store) -> None:
     assert [r.idempotency_key for r in store.journal_after(0)] == ["req-1", "req-2", None]
 
 
+def test_vouched_new_keys_are_written_unlooked_and_a_repeat_fails_whole(store: Store) -> None:
+    store.append("trade", {"q": 0}, idempotency_key="k0")
+    recs = [
+        NewRecord.encoded(
+            "trade", f'{{"q":{i}}}', source="s", account="a", idempotency_key=f"k{i}",
+            received_ns=5,
+        )
+        for i in (1, 2)
+    ]  # fmt: skip
+    receipt = store.submit(recs, new_keys=True).result()
+    assert receipt.journal_seqs == (2, 3) and receipt.duplicate == (False, False)
+    # written with their keys: an ordinary retry finds them
+    assert store.append("trade", {"q": 1}, idempotency_key="k1") == 2
+    # a vouched call that repeats a key fails whole (the unique index) and writes nothing
+    bad = [*recs[:1], store.record("trade", {"q": 9}, idempotency_key="k9")]
+    with pytest.raises(StoreError):
+        store.submit(bad[::-1], new_keys=True).result()
+    assert [r.idempotency_key for r in store.journal_after(0)] == ["k0", "k1", "k2"]
+    assert [r.payload for r in store.journal_after(1)] == ['{"q":1}', '{"q":2}']
+
+
+def test_encoded_record_checks_names_time_and_size() -> None:
+    ok = NewRecord.encoded(
+        "t", '{"a":1}', source="s", account=None, idempotency_key=None, received_ns=1
+    )
+    assert ok == NewRecord("t", {"a": 1}, source="s", received_ns=1)
+    for kw, path in (
+        ({"source": ""}, "record.source"),
+        ({"account": "x" * 200}, "record.account"),
+        ({"received_ns": -1}, "record.received_ns"),
+        ({"max_payload_bytes": 3}, "record.payload"),
+    ):
+        args: dict[str, object] = {
+            "source": "s", "account": None, "idempotency_key": None, "received_ns": 1, **kw
+        }  # fmt: skip
+        with pytest.raises(InputError) as err:
+            NewRecord.encoded("t", '{"a":1}', **args)  # type: ignore[arg-type]
+        assert err.value.path == path
+
+
 def test_async_appenders_share_transactions(store: Store) -> None:
     astore = AsyncStore(store)
 

@@ -60,21 +60,25 @@ def kind_of(u: AccountUpdate) -> str:
     return "account"
 
 
-def account_of(u: AccountUpdate) -> str:
-    """The account an update is about."""
-    return u.portfolio.account if isinstance(u, NewAccount) else u.account
-
-
 @dataclass(slots=True)
 class _Item:
     j: int
     seq: int
     u: AccountUpdate
-    cause: Cause
+    name: str
     account: int = -1
     local: int = -1
     contracts: tuple[int, ...] = ()
     refused: CrossMarginError | None = None
+
+    @property
+    def cause(self) -> Cause:
+        """The cause field of the events this update causes (built only when there is one)."""
+        u = self.u
+        cause: Cause = {"update_seq": self.seq, "kind": kind_of(u), "account": self.name}
+        if isinstance(u, Trade):
+            cause["instrument"] = u.instrument
+        return cause
 
 
 class _Contracts:
@@ -121,7 +125,7 @@ def account_run(core: LiveCore, items: Sequence[tuple[int, AccountUpdate]]) -> l
     """Apply consecutive account updates (journal seq, update) in waves (module docstring)."""
     n = len(items)
     outcomes: list[Outcome | None] = [None] * n
-    drafts: list[list[Draft]] = [[] for _ in range(n)]
+    drafts: dict[int, list[Draft]] = {}
     registry = _Contracts(core)
     pending = list(range(n))
     while pending:
@@ -130,37 +134,35 @@ def account_run(core: LiveCore, items: Sequence[tuple[int, AccountUpdate]]) -> l
         seen: set[str] = set()
         for j in pending:
             seq, u = items[j]
-            name = account_of(u)
+            name = u.portfolio.account if type(u) is NewAccount else u.account  # type: ignore[union-attr]
             if name in seen:
                 rest.append(j)
                 continue
             seen.add(name)
-            cause: Cause = {"update_seq": seq, "kind": kind_of(u), "account": name}
-            if isinstance(u, Trade):
-                cause["instrument"] = u.instrument
-            wave.append(_Item(j, seq, u, cause))
+            wave.append(_Item(j, seq, u, name))
         _wave(core, registry, wave, outcomes, drafts)
         pending = rest
-    out: list[Outcome] = []
-    for j in range(n):
-        o = outcomes[j]
-        assert o is not None
+    out: list[Outcome] = outcomes  # type: ignore[assignment]
+    for j in sorted(drafts):  # events numbered in input order
         time = items[j][1].time
+        o = out[j]
         o.events = [core.emit(t, time, c, **kw) for t, c, kw in drafts[j]]
-        out.append(o)
     core.book.compact()
     return out
 
 
 def _refuse(
-    item: _Item, exc: CrossMarginError, outcomes: list[Outcome | None], drafts: list[list[Draft]]
+    item: _Item,
+    exc: CrossMarginError,
+    outcomes: list[Outcome | None],
+    drafts: dict[int, list[Draft]],
 ) -> None:
     outcomes[item.j] = Outcome(False, reason=exc.reason, path=exc.path)
-    drafts[item.j].append(
+    drafts.setdefault(item.j, []).append(
         (
             "input_refused",
             dict(item.cause, reason=exc.reason, path=exc.path),
-            {"account": account_of(item.u)},
+            {"account": item.name},
         )
     )
 
@@ -170,14 +172,25 @@ def _wave(
     registry: _Contracts,
     wave: list[_Item],
     outcomes: list[Outcome | None],
-    drafts: list[list[Draft]],
+    drafts: dict[int, list[Draft]],
 ) -> None:
     book = core.book
+    index = book.index
     frozen = core.R["frozen"]
+    any_frozen = bool(frozen.any())
+    stale = core.stale
     ok: list[_Item] = []
     for it in wave:
         u = it.u
-        name = account_of(u)
+        name = it.name
+        if type(u) is Trade and not any_frozen and not stale:  # the hot case
+            a = index.get(name)
+            r = registry.by_name.get(u.instrument)
+            if a is not None and r is not None:
+                it.account = a
+                it.contracts = (r,)
+                ok.append(it)
+                continue
         try:
             if isinstance(u, NewAccount):
                 if name in book.index:
@@ -197,10 +210,10 @@ def _wave(
                     )
                 cs = [registry.contract(u.instrument)] if isinstance(u, Trade) else []
             if cs:
-                stale = sorted({c.underlying for c in cs} & core.stale.keys()) if core.stale else []
-                if stale:
+                gone = sorted({c.underlying for c in cs} & stale.keys()) if stale else []
+                if gone:
                     raise InputError(
-                        f"market data of {', '.join(stale)} is stale: no new risk in it",
+                        f"market data of {', '.join(gone)} is stale: no new risk in it",
                         path="instrument",
                     )
                 it.contracts = (
@@ -387,7 +400,7 @@ def _evaluate(
     core: LiveCore,
     items: list[_Item],
     outcomes: list[Outcome | None],
-    drafts: list[list[Draft]],
+    drafts: dict[int, list[Draft]],
 ) -> None:
     """Margin the hypothetical accounts, decide, commit the accepted updates."""
     book = core.book
@@ -397,16 +410,17 @@ def _evaluate(
     hyp, _ = _hypothetical(core, items)
     batch = core.kernel.margin(book, hyp, core.inst, core.snapshot, commit=False)
     accepted: list[_Item] = []
+    equity, im = batch.equity.tolist(), batch.im.tolist()
+    im_now = R["im"]
     for it in items:
         if it.refused is not None:
             _refuse(it, it.refused, outcomes, drafts)
             continue
         u = it.u
         k = it.local
-        if isinstance(u, Trade):
-            post_eq, post_im = float(batch.equity[k]), float(batch.im[k])
-            pre_im = float(R["im"][it.account])
-            if post_eq < post_im and not post_im < pre_im:
+        if type(u) is Trade:
+            post_eq, post_im = equity[k], im[k]
+            if post_eq < post_im and not post_im < (pre_im := float(im_now[it.account])):
                 _refuse(
                     it,
                     InputError(
@@ -419,7 +433,7 @@ def _evaluate(
                 )
                 continue
         elif isinstance(u, Withdrawal):
-            post_eq, post_im = float(batch.equity[k]), float(batch.im[k])
+            post_eq, post_im = equity[k], im[k]
             if post_eq < post_im:
                 _refuse(
                     it,
@@ -449,14 +463,16 @@ def _evaluate(
     live = ~frozen
     sub_batch = take_batch(batch, local[live], glob[live])
     old, new = core.settle(sub_batch)
-    by_account = {int(it.account): it for it in accepted}
-    for i, etype, kw in core.status_changes(glob[live], old, new):
-        it = by_account[i]
-        c = dict(it.cause)
-        w = core.worst_cause(i)
-        if w is not None:
-            c["worst_scenario"] = w
-        drafts[it.j].append((etype, c, kw))
+    changes = core.status_changes(glob[live], old, new)
+    if changes:
+        by_account = {int(it.account): it for it in accepted}
+        for i, etype, kw in changes:
+            it = by_account[i]
+            c = it.cause
+            w = core.worst_cause(i)
+            if w is not None:
+                c["worst_scenario"] = w
+            drafts.setdefault(it.j, []).append((etype, c, kw))
     for it in accepted:
         outcomes[it.j] = Outcome(True)
 
@@ -501,8 +517,7 @@ def _commit(core: LiveCore, hyp: SubBook, accepted: list[_Item]) -> None:
             h.unknown[new],
         )
     bal = book.balance_view()
-    for it in accepted:
-        bal[it.account] = 0.0
+    bal[[it.account for it in accepted]] = 0.0
     cm = mine[hyp.col_account]
     bal[glob_of_local[hyp.col_account[cm]], hyp.col_asset[cm]] = hyp.col_amount[cm]
 
@@ -515,7 +530,7 @@ def whatif_sub(
     rows = [registry.row(t.instrument) for t in trades]
     items = []
     for t, r in zip(trades, rows, strict=True):
-        items.append(_Item(0, 0, t, {}, account=account, contracts=(r,)))
+        items.append(_Item(0, 0, t, t.account, account=account, contracts=(r,)))
     hyp = None
     sub = gather(core.book, np.asarray([account], np.int64))
     for it in items:
@@ -555,7 +570,7 @@ def _hypothetical_from(core: LiveCore, sub: SubBook, it: _Item) -> tuple[SubBook
     )
     q, c, uq = h.quantity.copy(), h.cost_known.copy(), h.qty_unknown.copy()
     q[at], c[at], uq[at] = eff.quantity, eff.cost_known, eff.qty_unknown
-    h = replace(h, quantity=q, cost_known=c, qty_unknown=uq)
+    h = Holdings(h.account, h.instrument, q, c, uq, h.unknown, h.first_row)
     col_asset, col_amount, col_account = sub.col_asset, sub.col_amount, sub.col_account
     cash_amt = float(eff.cash[0])
     if cash_amt != 0.0:
@@ -568,6 +583,5 @@ def _hypothetical_from(core: LiveCore, sub: SubBook, it: _Item) -> tuple[SubBook
             col_asset = np.append(col_asset, cash)
             col_amount = np.append(col_amount, cash_amt)
             col_account = np.append(col_account, 0)
-    return replace(
-        sub, hold=h, col_account=col_account, col_asset=col_asset, col_amount=col_amount
-    ), at
+    hyp = SubBook(sub.accounts, h, col_account, col_asset, col_amount, sub.names, sub.base_currency)
+    return hyp, at

@@ -24,6 +24,7 @@ database again resumes where it stopped: newest snapshot plus the journal after 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -46,9 +47,9 @@ from crossmargin.explain import explain_dict
 from crossmargin.instruments.book import Book
 from crossmargin.instruments.position import Portfolio
 from crossmargin.live.accounts import account_run, kind_of, whatif_sub
-from crossmargin.live.codec import update_from_obj, update_to_obj
+from crossmargin.live.codec import update_from_obj
 from crossmargin.live.core import LiveCore, Outcome
-from crossmargin.live.durable import FORMAT, decode_state, encode_state
+from crossmargin.live.durable import FORMAT, decode_state, encode_state, journal_record
 from crossmargin.live.events import Event
 from crossmargin.live.kernel import gather, resolve_sub
 from crossmargin.live.liquidate import total_value, venue_value
@@ -222,16 +223,24 @@ class LiveEngine:
             todo: list[tuple[int, Update, str, str | None]] = []
             keys_now: dict[str, int] = {}
             horizon = max(self._core.now, datetime.now(UTC))
+            ids = self._core.ids
             for i, u in enumerate(items):
-                pre = self._validate(u, horizon)
-                if pre is not None:
-                    acks[i] = pre
-                    continue
-                if isinstance(u, MarketUpdate) and u.time > horizon:
-                    horizon = u.time
-                key = _key(u)
+                kind: str
+                if type(u) is Trade:  # the hot case: nothing to check at the edge
+                    kind, key = "trade", u.id
+                else:
+                    pre = self._validate(u, horizon)
+                    if pre is not None:
+                        acks[i] = pre
+                        continue
+                    if isinstance(u, MarketUpdate):
+                        kind, key = "market", None
+                        if u.time > horizon:
+                            horizon = u.time
+                    else:
+                        kind, key = kind_of(u), _key(u)
                 if key is not None:
-                    seen = self._core.ids.get(key)
+                    seen = ids.get(key)
                     if seen is not None:
                         acks[i] = Ack(seen[1], seen[0], reason="duplicate (id already applied)")
                         continue
@@ -241,9 +250,7 @@ class LiveEngine:
                         )
                         continue
                     keys_now[key] = i
-                todo.append(
-                    (i, u, kind_of(u) if not isinstance(u, MarketUpdate) else "market", key)
-                )
+                todo.append((i, u, kind, key))
             future = self._journal(todo)
             first = self._core.seq + 1
             outcomes = self._process([(first + k, u) for k, (_, u, _, _) in enumerate(todo)])
@@ -251,7 +258,7 @@ class LiveEngine:
             for k, ((i, _, _, key), out) in enumerate(zip(todo, outcomes, strict=True)):
                 seq = first + k
                 if key is not None:
-                    self._core.ids[key] = (seq, out.accepted)
+                    ids[key] = (seq, out.accepted)
                 acks[i] = Ack(out.accepted, seq, out.reason, out.path, tuple(out.events))
             self._after_batch(outcomes)
             return [a for a in acks if a is not None]
@@ -590,20 +597,10 @@ class LiveEngine:
     def _journal(self, todo: list[tuple[int, Update, str, str | None]]) -> Future[Receipt] | None:
         if self._store is None or not todo:
             return None
-        recs = []
-        for _, u, kind, key in todo:
-            account = (
-                None
-                if isinstance(u, MarketUpdate)
-                else (u.portfolio.account if isinstance(u, NewAccount) else u.account)
-            )
-            source = u.feed if isinstance(u, MarketUpdate) else "engine"
-            recs.append(
-                NewRecord(
-                    kind, update_to_obj(u), source=source, account=account, idempotency_key=key
-                )
-            )
-        return self._store.submit(recs)
+        now = time.time_ns()
+        recs = [journal_record(u, kind, key, now) for _, u, kind, key in todo]
+        # every key is new: the engine holds all the keys it journaled (``core.ids``)
+        return self._store.submit(recs, new_keys=True)
 
     def _submit(self, records: list[NewRecord]) -> Future[Receipt] | None:
         return None if self._store is None else self._store.submit(records)

@@ -436,6 +436,8 @@ class AccountKernel:
 
 #: Recombination layouts kept (a venue's ticking underlyings; ~40 bytes per group each).
 _RECOMBINATIONS = 4
+#: Pre-trade group layouts kept (a few hundred small arrays).
+_WHATIF_LAYOUTS = 256
 
 _GROUP_FIELDS = (
     "scan",
@@ -474,6 +476,8 @@ class PortfolioKernel(AccountKernel):
         self._lk_version = 0
         #: Row layouts of recent recombinations (one per ticking underlying's holder set).
         self._recomb: list[_Recombination] = []
+        #: Group layouts of recent pre-trade checks, by their positions (see ``_whatif_layout``).
+        self._whatif_layouts: dict[tuple[int, int, bytes, bytes], GroupMatrix] = {}
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
@@ -868,7 +872,7 @@ class PortfolioKernel(AccountKernel):
         if not fresh_m.any() or (lk[kept_m] < 0).any():
             return None
         pos = mark_positions(h.take(np.flatnonzero(fresh_m[h_und])), inst, inst)
-        layout = GroupMatrix.build(group_positions(pos, inst), pos.instrument, inst.n)
+        layout = self._whatif_layout(pos, inst)
         fresh = self.pm.risk_of(inst, layout, pos, self.unit)
         kept = np.flatnonzero(kept_m)
         rows = lk[kept]
@@ -889,6 +893,23 @@ class PortfolioKernel(AccountKernel):
         table = np.full((1, n_und), -1, np.int64)
         table[0, risk.und] = np.arange(risk.n, dtype=np.int64)
         return self._health(book, inst, sub.accounts, risk, table, g_mtm, values)
+
+    def _whatif_layout(self, pos: Holdings, inst: InstrumentTable) -> GroupMatrix:
+        """The group layout of a pre-trade check's positions (kept for the next checks).
+
+        A layout depends only on which contracts the positions are in (and on the contract
+        rows' underlyings, fixed once a row exists), not on quantities or marks: an account
+        checked again with the same set of positions — a trade adding to or reducing a held
+        position — reuses it.
+        """
+        key = (inst.n, len(inst.underlyings), pos.account.tobytes(), pos.instrument.tobytes())
+        layout = self._whatif_layouts.pop(key, None)
+        if layout is None:
+            layout = GroupMatrix.build(group_positions(pos, inst), pos.instrument, inst.n)
+            if len(self._whatif_layouts) >= _WHATIF_LAYOUTS:
+                del self._whatif_layouts[next(iter(self._whatif_layouts))]
+        self._whatif_layouts[key] = layout  # most recent last
+        return layout
 
     def _recombination(self, accounts: IntArray, n_und: int) -> _Recombination:
         """The group rows of ``accounts`` (cached while the group table keeps its rows)."""

@@ -232,6 +232,43 @@ class NewRecord:
             encode_json_object(payload, path="record.payload", max_bytes=max_payload_bytes),
         )
 
+    @classmethod
+    def encoded(
+        cls,
+        kind: str,
+        text: str,
+        *,
+        source: str,
+        account: str | None,
+        idempotency_key: str | None,
+        received_ns: int,
+        max_payload_bytes: int = _DEFAULT_MAX_BYTES,
+    ) -> NewRecord:
+        """A record whose payload is JSON text from a trusted encoder (the hot ingest path).
+
+        The names, the time and the size are checked as by the constructor; the text is *not*
+        parsed again: the caller guarantees a compact JSON object (the live engine's journal
+        encoder, tested against :func:`encode_json_object` of the canonical object).
+
+        Raises
+        ------
+        InputError
+            Invalid name, time or size (named in the error).
+        """
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "kind", check_name(kind, path="record.kind", max_len=KIND_MAX))
+        set_(self, "source", check_name(source, path="record.source"))
+        set_(self, "account", check_name(account, path="record.account", optional=True))
+        set_(
+            self,
+            "idempotency_key",
+            check_name(idempotency_key, path="record.idempotency_key", optional=True),
+        )
+        set_(self, "received_ns", _check_time(received_ns, path="record.received_ns"))
+        set_(self, "payload", _checked_size(text, "record.payload", max_payload_bytes))
+        return self
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class NewEvent:

@@ -211,7 +211,11 @@ class Store:
         return self._wait(self.submit(records))
 
     def submit(
-        self, records: Sequence[NewRecord] = (), events: Sequence[NewEvent] = ()
+        self,
+        records: Sequence[NewRecord] = (),
+        events: Sequence[NewEvent] = (),
+        *,
+        new_keys: bool = False,
     ) -> Future[Receipt]:
         """Queue records and events as one atomic write without waiting.
 
@@ -219,6 +223,11 @@ class Store:
         :class:`StoreError`). A caller that pipelines (submits many, then waits) lets the writer
         batch even from one thread. Cancelling the future before the writer takes it withdraws
         the write.
+
+        ``new_keys=True``: the caller vouches that none of the records' idempotency keys is
+        journaled yet (the live engine holds every key it journaled), so the writer skips
+        looking them up; a repeated key then fails the whole call on the journal's unique
+        index instead of being acknowledged as a duplicate.
         """
         self._check_open()
         for i, rec in enumerate(records):
@@ -231,7 +240,7 @@ class Store:
                 raise InputError(
                     f"must be a NewEvent, got {type(ev).__name__}", path=f"events[{i}]"
                 )
-        return self._writer.submit(records, events)
+        return self._writer.submit(records, events, new_keys=new_keys)
 
     @staticmethod
     def _wait(future: Future[Receipt]) -> Receipt:

@@ -64,14 +64,19 @@ def _number_keyed(
 
 
 class _Pending:
-    __slots__ = ("events", "future", "records", "size")
+    __slots__ = ("events", "future", "new_keys", "records", "size")
 
     def __init__(
-        self, records: tuple[NewRecord, ...], evs: tuple[NewEvent, ...], future: Future[Receipt]
+        self,
+        records: tuple[NewRecord, ...],
+        evs: tuple[NewEvent, ...],
+        future: Future[Receipt],
+        new_keys: bool = False,
     ) -> None:
         self.records = records
         self.events = evs
         self.future = future
+        self.new_keys = new_keys
         self.size = len(records) + len(evs)
 
 
@@ -107,9 +112,17 @@ class GroupCommitWriter:
         self._thread.start()
 
     def submit(
-        self, records: Sequence[NewRecord] = (), evs: Sequence[NewEvent] = ()
+        self,
+        records: Sequence[NewRecord] = (),
+        evs: Sequence[NewEvent] = (),
+        *,
+        new_keys: bool = False,
     ) -> Future[Receipt]:
         """Queue one atomic call; the future resolves with its :class:`Receipt` once committed.
+
+        ``new_keys``: the caller guarantees that its records' idempotency keys are not in the
+        journal (it keeps them all), so they are not looked up; a repeat still fails the call
+        on the unique index.
 
         Raises
         ------
@@ -117,7 +130,7 @@ class GroupCommitWriter:
             The store is closed.
         """
         future: Future[Receipt] = Future()
-        pending = _Pending(tuple(records), tuple(evs), future)
+        pending = _Pending(tuple(records), tuple(evs), future, new_keys)
         if not pending.size:
             future.set_result(Receipt())
             return future
@@ -195,7 +208,9 @@ class GroupCommitWriter:
         with db_errors("journal append"), self._db.begin_write(sequenced=True) as conn:
             seq = (conn.scalar(sa.select(sa.func.max(journal.c.seq))) or 0) if n_records else 0
             eseq = (conn.scalar(sa.select(sa.func.max(events.c.seq))) or 0) if n_events else 0
-            keyed = any(r.idempotency_key is not None for p in batch for r in p.records)
+            keyed = any(
+                r.idempotency_key is not None for p in batch if not p.new_keys for r in p.records
+            )
             existing = self._existing_keys(conn, batch) if keyed else {}
             journal_rows: list[tuple[Any, ...]] = []
             event_rows: list[tuple[Any, ...]] = []
@@ -211,7 +226,15 @@ class GroupCommitWriter:
                     seqs = tuple(range(first, seq + 1))
                     duplicate = (False,) * len(seqs)
                     journal_rows.extend(
-                        (n, r.kind, r.source, r.account, None, r.payload, r.received_ns)
+                        (
+                            n,
+                            r.kind,
+                            r.source,
+                            r.account,
+                            r.idempotency_key,
+                            r.payload,
+                            r.received_ns,
+                        )
                         for n, r in zip(seqs, pending.records, strict=True)
                     )
                 first = eseq + 1
@@ -262,7 +285,15 @@ class GroupCommitWriter:
 
     @staticmethod
     def _existing_keys(conn: sa.Connection, batch: list[_Pending]) -> dict[str, int]:
-        keys = sorted({r.idempotency_key for p in batch for r in p.records if r.idempotency_key})
+        keys = sorted(
+            {
+                r.idempotency_key
+                for p in batch
+                if not p.new_keys
+                for r in p.records
+                if r.idempotency_key
+            }
+        )
         found: dict[str, int] = {}
         col = journal.c.idempotency_key
         for i in range(0, len(keys), _IN_CHUNK):
