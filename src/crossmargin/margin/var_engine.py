@@ -21,7 +21,7 @@ from scipy import sparse
 
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.kernels.blocks import n_threads
-from crossmargin.margin.addons.correlation import PreparedStress
+from crossmargin.margin.addons.correlation import PreparedPair
 from crossmargin.resolve.book import ResolvedBook
 from crossmargin.risk.aggregate import Groups
 from crossmargin.risk.pnl import joint_unit_pnl
@@ -32,6 +32,8 @@ __all__ = ["AccountPass", "UnitCache", "aggregate", "risk_measure"]
 
 #: Target group-scenario cells per aggregation block (≈ 8 MB of float64).
 _BLOCK_CELLS = 1_000_000
+#: Revaluations of at least this many contract-scenario cells are split over threads.
+_PARALLEL_CELLS = 200_000
 
 
 def risk_measure(
@@ -61,32 +63,70 @@ class UnitCache:
     """Risk arrays per underlying, keyed by that underlying's scenario rows.
 
     Sets of underlyings on the same calendar (all-crypto books, say) give an underlying the same
-    moves, so its contracts are revalued once, not once per set of underlyings.
+    moves, so its contracts are revalued once, not once per set of underlyings; a set of
+    underlyings that recurs (accounts differing only in their collateral) gets the same joined
+    array. Revaluations are split by contract over :func:`~crossmargin.kernels.blocks.n_threads`
+    threads (the Black-76 kernel's NumPy calls release the GIL). The arrays handed out are
+    shared: callers only read them.
     """
 
     def __init__(self, book: ResolvedBook) -> None:
         self.book = book
         self.store: dict[tuple[int, bytes], FloatArray] = {}
+        self.joined: dict[tuple[tuple[int, bytes], ...], FloatArray] = {}
 
     def rows(self, scen: JointScenarioSet, cols: IntArray) -> FloatArray:
         """Unit P&L of contracts ``cols`` (all contracts of their underlyings) under ``scen``."""
         inst = self.book.instruments
-        out = np.empty((cols.size, scen.n_scenarios))
         und_of = inst.und[cols]
+        parts: list[tuple[IntArray, tuple[int, bytes]]] = []
         for u in np.unique(und_of):
             sel = np.flatnonzero(und_of == u)
             r = scen.row(inst.underlyings[int(u)])
-            digest = b""
+            h = hashlib.blake2b(cols[sel].tobytes(), digest_size=16)
             if r >= 0:
-                h = hashlib.blake2b(scen.spot_move[r].tobytes(), digest_size=16)
+                h.update(scen.spot_move[r].tobytes())
                 h.update(scen.vol_move[r].tobytes())
-                digest = h.digest()
-            key = (int(u), digest)
-            hit = self.store.get(key)
-            if hit is None:
-                hit = joint_unit_pnl(inst, scen, self.book.config, only=cols[sel])
-                self.store[key] = hit
-            out[sel] = hit
+            parts.append((sel, (int(u), h.digest())))
+        missing = {key: cols[sel] for sel, key in parts if key not in self.store}
+        if missing:
+            self.store.update(self._revalue(scen, missing))
+        if len(parts) == 1:
+            return self.store[parts[0][1]]
+        joint_key = tuple(key for _, key in parts)
+        out = self.joined.get(joint_key)
+        if out is None:
+            out = np.empty((cols.size, scen.n_scenarios))
+            for sel, key in parts:
+                out[sel] = self.store[key]
+            self.joined[joint_key] = out
+        return out
+
+    def _revalue(
+        self, scen: JointScenarioSet, todo: dict[tuple[int, bytes], IntArray]
+    ) -> dict[tuple[int, bytes], FloatArray]:
+        """Revalue each entry's contracts under ``scen``, in contract chunks over threads."""
+        inst, cfg = self.book.instruments, self.book.config
+        out = {key: np.empty((c.size, scen.n_scenarios)) for key, c in todo.items()}
+        total = sum(c.size for c in todo.values()) * scen.n_scenarios
+        threads = n_threads() if total >= _PARALLEL_CELLS else 1
+        jobs = [
+            (key, part)
+            for key, c in todo.items()
+            for part in np.array_split(np.arange(c.size), min(threads, max(c.size, 1)))
+            if part.size
+        ]
+
+        def run(job: tuple[tuple[int, bytes], IntArray]) -> None:
+            key, part = job
+            out[key][part] = joint_unit_pnl(inst, scen, cfg, only=todo[key][part])
+
+        if threads <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                run(job)
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as ex:
+                list(ex.map(run, jobs))
         return out
 
 
@@ -112,22 +152,29 @@ def aggregate(
     alpha: float,
     kind: str,
     *,
-    stresses: Sequence[PreparedStress] = (),
+    stresses: Sequence[PreparedPair] = (),
     lookup: IntArray | None = None,
     keep: bool = False,
     full: bool = True,
 ) -> AccountPass:
-    """Account measure, components and standalone measures, blocked over accounts."""
+    """Account measure, components and standalone measures, blocked over accounts.
+
+    One sparse product per block gives the (account, underlying) group P&L; everything else —
+    the account loss, its tail, the Euler components, each group's standalone measure and the
+    correlation stresses — is read from that one array (the stressed legs add one product of
+    the leg's quantities with its stacked stressed risk arrays per pair).
+    """
     G, S = groups.n, unit.shape[1]
     measure = np.zeros(n_acc)
     worst = np.zeros(n_acc, np.int64)
     worst_loss = np.zeros(n_acc)
     comp = np.zeros(G)
     stand = np.zeros(G)
-    excess = [np.zeros(n_acc) for _ in stresses]
+    excess = [np.zeros((len(p.specs), n_acc)) for p in stresses]
     kept = np.zeros((G, S)) if keep else None
-    # the quantities of each rotated leg's contracts, sliced once (not once per block)
-    q_leg = {st.iv: q[:, st.cols] for st in stresses if st.unit_v is not None}
+    starts = np.searchsorted(groups.account, np.arange(n_acc + 1))
+    legs = [_PairLeg.of(q, p, lookup, out) for p, out in zip(stresses, excess, strict=True)]
+    legs = legs if full else []
 
     def block(a0: int, a1: int, g0: int, g1: int) -> None:
         # each block writes only its own slices of the outputs (thread-safe)
@@ -138,11 +185,9 @@ def aggregate(
             kept[g0:g1] = pg
         loc = groups.account[g0:g1] - a0
         nb = a1 - a0
-        # account losses: minus the sum of the account's group P&L (one sparse product)
-        neg = np.full(g1 - g0, -1.0)
-        loss = np.asarray(
-            sparse.csr_matrix((neg, (loc, np.arange(g1 - g0))), shape=(nb, g1 - g0)) @ pg
-        )
+        # account losses: minus the sum of the account's group P&L (groups are by account)
+        n_g = np.diff(starts[a0 : a1 + 1])
+        loss = _account_loss(pg, loc, n_g)
         t = tail_stats(loss, w, alpha)
         m = t.es if kind == "es" else t.var
         measure[a0:a1] = m
@@ -155,42 +200,20 @@ def aggregate(
             comp[g0:g1] = -np.sum(t.tail_mass[loc] * np.take_along_axis(pg, at, axis=1), axis=1)
         else:
             comp[g0:g1] = -pg[np.arange(g1 - g0), t.var_index[loc]]
-        # standalone measure: an account's only group is the account itself
-        alone = np.bincount(loc, minlength=nb)[loc] == 1
+        for leg in legs:
+            leg.run(a0, a1, g0, pg, loss, m, w, alpha, kind)
+        # standalone measure (pg is free now): an account's only group is the account itself
+        alone = n_g[loc] == 1
         sb = m[loc].copy()
         multi = np.flatnonzero(~alone)
         if multi.size:
             if multi.size == pg.shape[0]:
-                lm = np.negative(pg)
+                lm = np.negative(pg, out=pg)
             else:
                 lm = pg[multi]
                 np.negative(lm, out=lm)
             sb[multi] = risk_measure(lm, w, alpha, kind, scratch=True)
         stand[g0:g1] = sb
-        # correlation stresses: L − P_v + P_v^(k), with L + P_v formed once per leg v
-        legs: dict[tuple[int, int], tuple[IntArray, IntArray, FloatArray, FloatArray]] = {}
-        q_rows: dict[tuple[int, int], sparse.csr_matrix] = {}
-        for k, st in enumerate(stresses):
-            assert lookup is not None
-            pair = (st.iu, st.iv)
-            if pair not in legs:
-                gu, gv = lookup[a0:a1, st.iu], lookup[a0:a1, st.iv]
-                both = np.flatnonzero((gu >= 0) & (gv >= 0))
-                pv = pg[gv[both] - g0]
-                base = (loss if both.size == nb else loss[both]) + pv
-                legs[pair] = (both, gv[both], pv, base)
-            both, gvb, pv, base = legs[pair]
-            if both.size == 0:
-                continue
-            if st.unit_v is not None:
-                if pair not in q_rows:  # the pair's rotations share the leg's rows
-                    q_rows[pair] = q_leg[st.iv][gvb]
-                pv2 = np.asarray(q_rows[pair] @ st.unit_v)
-            else:
-                assert st.spec.perm is not None
-                pv2 = np.take(pv, st.spec.perm, axis=1)
-            np.subtract(base, pv2, out=pv2)
-            excess[k][a0 + both] = risk_measure(pv2, w, alpha, kind, scratch=True) - m[both]
 
     blocks = list(_blocks(groups.account, n_acc, S))
     threads = min(n_threads(), len(blocks))
@@ -201,3 +224,88 @@ def aggregate(
         with ThreadPoolExecutor(max_workers=threads) as ex:
             list(ex.map(lambda bl: block(*bl), blocks))
     return AccountPass(measure, worst, worst_loss, comp, stand, excess, kept)
+
+
+def _account_loss(pg: FloatArray, loc: IntArray, n_g: IntArray) -> FloatArray:
+    """``−Σ`` of each account's group P&L rows (rows ``pg`` by account, ``n_g`` per account).
+
+    Summed in group order, as a sparse product would: the same rounding either way.
+    """
+    n = int(n_g[0]) if n_g.size else 0
+    if n > 0 and (n_g == n).all():  # every account holds the same number of groups
+        by_acc = pg.reshape(n_g.size, n, pg.shape[1])
+        loss = by_acc[:, 0].copy() if n == 1 else np.add(by_acc[:, 0], by_acc[:, 1])
+        for j in range(2, n):
+            loss += by_acc[:, j]
+    else:
+        neg = np.full(loc.size, -1.0)
+        agg = sparse.csr_matrix((neg, (loc, np.arange(loc.size))), shape=(n_g.size, loc.size))
+        return np.asarray(agg @ pg)
+    return np.subtract(0.0, loss, out=loss)  # 0 − Σ: no negative zeros, as the product
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _PairLeg:
+    """The stresses of one pair ``(u, v)``: ``L − P_v + P_v^(k)`` for every stressed leg ``k``.
+
+    ``q_v`` holds each account's quantities of the ``v`` contracts (row = account), so the
+    rotated legs of a block of accounts are one product with the pair's stacked risk arrays;
+    ``excess[k]`` receives ``R(L − P_v + P_v^(k)) − R(L)`` of stress ``k``.
+    """
+
+    pair: PreparedPair
+    lookup: IntArray
+    q_v: sparse.csr_matrix | None
+    perms: tuple[tuple[int, IntArray], ...]
+    excess: FloatArray
+
+    @classmethod
+    def of(
+        cls, q: sparse.csr_matrix, pair: PreparedPair, lookup: IntArray | None, excess: FloatArray
+    ) -> _PairLeg:
+        """The leg of ``pair`` over the groups of ``q`` (``lookup``: group of each account)."""
+        assert lookup is not None
+        q_v = None
+        if pair.unit_rot is not None:
+            # row a: account a's quantities of the v contracts (rows of accounts without a v
+            # group are never read: the stresses are taken only where both legs are held)
+            q_v = q[np.maximum(lookup[:, pair.iv], 0)][:, pair.cols].tocsr()
+        perms = tuple((k, sp.perm) for k, sp in enumerate(pair.specs) if sp.perm is not None)
+        return cls(pair, lookup, q_v, perms, excess)
+
+    def run(
+        self,
+        a0: int,
+        a1: int,
+        g0: int,
+        pg: FloatArray,
+        loss: FloatArray,
+        m: FloatArray,
+        w: FloatArray,
+        alpha: float,
+        kind: str,
+    ) -> None:
+        """Write the excess of the block of accounts ``a0:a1`` (groups from ``g0``)."""
+        nb = a1 - a0
+        p = self.pair
+        gu, gv = self.lookup[a0:a1, p.iu], self.lookup[a0:a1, p.iv]
+        both = np.flatnonzero((gu >= 0) & (gv >= 0))
+        if both.size == 0:
+            return
+        every = both.size == nb
+        pv = pg[gv[both] - g0]
+        base = (loss if every else loss[both]) + pv
+        mb = m if every else m[both]
+        acc = a0 + both
+        S = pg.shape[1]
+        if self.q_v is not None and p.unit_rot is not None:
+            qb = self.q_v[a0:a1]
+            p2 = np.asarray((qb if every else qb[both]) @ p.unit_rot)
+            for k in range(p.unit_rot.shape[1] // S):
+                lk = p2[:, k * S : (k + 1) * S]
+                np.subtract(base, lk, out=lk)
+                self.excess[k, acc] = risk_measure(lk, w, alpha, kind, scratch=True) - mb
+        for k, perm in self.perms:
+            lk = np.take(pv, perm, axis=1)
+            np.subtract(base, lk, out=lk)
+            self.excess[k, acc] = risk_measure(lk, w, alpha, kind, scratch=True) - mb
