@@ -43,7 +43,7 @@ from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray, IntArray
 from crossmargin.config import RiskConfig
 from crossmargin.margin.addons.basis import basis_addon, basis_of_cells
-from crossmargin.margin.addons.correlation import PreparedStress, prepare_stresses
+from crossmargin.margin.addons.correlation import PreparedPair, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
 from crossmargin.margin.base import ModelInfo
@@ -73,7 +73,7 @@ class _Combo:
     cols: IntArray
     scen: JointScenarioSet
     result: AccountPass
-    stresses: list[PreparedStress]
+    stresses: list[PreparedPair]
 
 
 def _subgroups(groups: Groups, g_sel: IntArray, accs: IntArray) -> Groups:
@@ -193,14 +193,16 @@ def var_batch(
     if n_acc and held.any():
         col_assets, col_held = _scenario_collateral(book, name)
         n_und = held.shape[1]
-        keys, inv = np.unique(np.concatenate([held, col_held], axis=1), axis=0, return_inverse=True)
-        combo_of_group = inv.ravel()[groups.account]
+        keys, inv = _unique_rows(np.concatenate([held, col_held], axis=1))
+        acc_order = np.argsort(inv, kind="stable")
+        acc_start = np.searchsorted(inv[acc_order], np.arange(len(keys) + 1))
+        g_start = np.searchsorted(groups.account, np.arange(n_acc + 1))
         for c, key in enumerate(keys):
             mask = key[:n_und]
             if not mask.any():
                 continue
-            accs = np.flatnonzero(inv.ravel() == c).astype(np.int64)
-            g_sel = np.flatnonzero(combo_of_group == c).astype(np.int64)
+            accs = acc_order[acc_start[c] : acc_start[c + 1]].astype(np.int64)
+            g_sel = _ranges(g_start[accs], g_start[accs + 1])
             cb = _run_combo(
                 book,
                 name,
@@ -303,6 +305,32 @@ def var_batch(
     )
 
 
+def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, IntArray]:
+    """``np.unique(bits, axis=0, return_inverse=True)`` of a boolean matrix, by integer codes.
+
+    Rows are read as binary numbers (first column most significant), so the keys come out in
+    the same lexicographic order as ``np.unique`` gives, without its row-wise sort.
+    """
+    m = bits.shape[1]
+    if m > 62:
+        keys, inv = np.unique(bits, axis=0, return_inverse=True)
+        return keys, inv.ravel().astype(np.int64)
+    weight = np.left_shift(np.int64(1), np.arange(m - 1, -1, -1, dtype=np.int64))
+    codes, inv = np.unique(bits.astype(np.int64) @ weight, return_inverse=True)
+    keys = (codes[:, None] & weight[None, :]) != 0
+    return keys, inv.ravel().astype(np.int64)
+
+
+def _ranges(start: IntArray, stop: IntArray) -> IntArray:
+    """The concatenated ranges ``start[i]:stop[i]`` (sorted when the ranges are)."""
+    n = stop - start
+    total = int(n.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offset = np.repeat(start - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+    return np.asarray(np.arange(total, dtype=np.int64) + offset, dtype=np.int64)
+
+
 def positions_alone_netted(
     name: str, kind: str, book: ResolvedBook, *, cache: UnitCache | None = None
 ) -> FloatArray:
@@ -402,31 +430,23 @@ def _wrong_way(
 
 
 def _pair_rows(
-    stresses: list[PreparedStress], excess: list[FloatArray], accounts: IntArray
+    pairs: list[PreparedPair], excess: list[FloatArray], accounts: IntArray
 ) -> list[AddOnRows]:
     """Per pair: the largest excess over its stresses, reported on the stress that gave it."""
     out: list[AddOnRows] = []
-    by_pair: dict[tuple[str, str], list[int]] = {}
-    for k, st in enumerate(stresses):
-        by_pair.setdefault((st.spec.u, st.spec.v), []).append(k)
     n_acc = accounts.size
     acc = accounts.astype(np.int64)
-    for (u, v), ks in by_pair.items():
-        ex = np.vstack([excess[k] for k in ks])
+    for pair, ex in zip(pairs, excess, strict=True):
+        u, v = pair.specs[0].u, pair.specs[0].v
         best = np.argmax(ex, axis=0)
         top = np.maximum(ex[best, np.arange(n_acc)], 0.0)
-        for j, k in enumerate(ks):
+        for j, spec in enumerate(pair.specs):
             amt = np.where(best == j, top, 0.0)
             if not amt.any():
                 continue
             out.append(
                 AddOnRows(
-                    "correlation_breakdown",
-                    acc,
-                    (f"{u}/{v}",) * n_acc,
-                    amt,
-                    stresses[k].spec.label,
-                    f"{u}/{v}",
+                    "correlation_breakdown", acc, (f"{u}/{v}",) * n_acc, amt, spec.label, f"{u}/{v}"
                 )
             )
     return out

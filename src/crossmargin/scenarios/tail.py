@@ -24,7 +24,7 @@ import numpy as np
 
 from crossmargin._typing import FloatArray, IntArray
 
-__all__ = ["TailStats", "tail_measures", "tail_stats"]
+__all__ = ["Tail", "TailStats", "tail_measures", "tail_stats"]
 
 _EPS = 1e-12
 
@@ -70,15 +70,110 @@ def _tail(
     """``(var, es, j, tw)`` of rows of losses ``ls`` sorted worst first, with weights ``ws``.
 
     ``j`` is the position of the VaR scenario, ``tw`` each sorted scenario's weight in the tail.
+    ``ws`` may be one row ``(k,)`` shared by every row of ``ls`` (equal scenario weights): then
+    ``j`` and ``tw`` are computed once and are one row too.
     """
     k = ls.shape[1]
-    cw = np.cumsum(ws, axis=1)
-    j = np.argmax(cw > tau + _EPS, axis=1)
-    j = np.where(cw[:, -1] > tau + _EPS, j, k - 1)
+    cw = np.cumsum(ws, axis=-1)
+    j = np.argmax(cw > tau + _EPS, axis=-1)
+    j = np.where(cw[..., -1] > tau + _EPS, j, k - 1)
     var = ls[np.arange(ls.shape[0]), j]
     tw = np.clip(tau - (cw - ws), 0.0, ws)  # weight of each sorted scenario inside the tail
     es = np.sum(tw * ls, axis=1) / tau
     return var, es, j, tw
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Tail:
+    """VaR and ES at one confidence over one scenario weighting, prepared for many calls.
+
+    The tail size ``k`` (and, with equal weights, the tail weights of the ``k`` worst values)
+    depend on the weights only: :meth:`of` computes them once, so the per-call work is the
+    partition of the losses. :func:`tail_measures` and :func:`tail_stats` are the one-call forms.
+    """
+
+    weight: FloatArray
+    tau: float
+    k: int
+    equal: bool
+    j: int
+    """Equal weights: position of the VaR among the ``k`` worst values."""
+    tw: FloatArray
+    """Equal weights: ``(k,)`` tail weight of each of the ``k`` worst values."""
+
+    @classmethod
+    def of(cls, weight: FloatArray, alpha: float) -> Tail:
+        """The tail of confidence ``alpha`` over scenario probabilities ``weight``."""
+        tau = 1.0 - alpha
+        S = weight.shape[0]
+        k = _tail_size(weight, tau) if S else 0
+        equal = bool(S) and bool(np.all(weight == weight[0]))
+        j, tw = 0, np.zeros(0)
+        if equal and k:
+            _, _, jj, tw = _tail(np.zeros((1, k)), weight[:k], tau)
+            j = int(jj)
+        return cls(weight, tau, k, equal, j, tw)
+
+    def _sorted_tail(self, ls: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(var, es)`` of rows sorted worst first (equal weights: one shared ``j``, ``tw``)."""
+        return ls[:, self.j], np.sum(self.tw * ls, axis=1) / self.tau
+
+    def measures(self, loss: FloatArray, *, scratch: bool = False) -> tuple[FloatArray, FloatArray]:
+        """``(VaR, ES)`` of each row of ``loss`` (see :func:`tail_measures`)."""
+        n, S = loss.shape
+        if n == 0 or S == 0 or not self.equal:
+            t = self.stats(loss)
+            return t.var, t.es
+        k = self.k
+        top = loss
+        if k < S:
+            if scratch and loss.flags.writeable:
+                loss.partition(S - k, axis=1)
+            else:
+                top = np.partition(loss, S - k, axis=1)
+            top = top[:, S - k :]
+        ls = -np.sort(-top, axis=1)  # worst first
+        return self._sorted_tail(ls)
+
+    def stats(self, loss: FloatArray, *, keep_weights: bool = False) -> TailStats:
+        """VaR, ES and the scenarios behind them of each row of ``loss`` (see :func:`tail_stats`)."""
+        n, S = loss.shape
+        tau, weight = self.tau, self.weight
+        if n == 0:
+            z = np.zeros(0)
+            zi = np.zeros(0, np.int64)
+            tw0 = np.zeros((0, S)) if keep_weights else None
+            return TailStats(z, z, zi, zi, tw0, np.zeros((0, 0), np.int64), np.zeros((0, 0)))
+        # only the k worst scenarios of a row can be in its tail — a partition, not a sort
+        k = self.k
+        if k < S:
+            cand = np.argpartition(loss, S - k, axis=1)[:, S - k :]  # the k largest losses
+        else:
+            cand = np.broadcast_to(np.arange(S), (n, S))
+        lc = np.take_along_axis(loss, cand, axis=1)
+        o = np.lexsort((cand, -lc), axis=1)  # worst first, ties by scenario index
+        order = np.take_along_axis(cand, o, axis=1)
+        ls = np.take_along_axis(lc, o, axis=1)
+        rows = np.arange(n)
+        j: IntArray | int
+        if self.equal:
+            (var, es), j, tw = self._sorted_tail(ls), self.j, self.tw
+        else:
+            var, es, j, tw = _tail(ls, weight[order], tau)
+        mass = np.broadcast_to(tw / tau, ls.shape)
+        tail_weight = None
+        if keep_weights:
+            tail_weight = np.zeros((n, S))
+            np.put_along_axis(tail_weight, order, mass, axis=1)
+        return TailStats(
+            var=np.asarray(var, dtype=np.float64),
+            es=np.asarray(es, dtype=np.float64),
+            var_index=order[rows, j].astype(np.int64),
+            worst_index=order[:, 0].astype(np.int64),
+            tail_weight=tail_weight,
+            tail_order=np.asarray(order, np.int64),
+            tail_mass=mass,
+        )
 
 
 def tail_measures(
@@ -92,22 +187,7 @@ def tail_measures(
     segment) need the scenarios and use :func:`tail_stats`. With ``scratch`` the rows of
     ``loss`` (a temporary of the caller) are partitioned in place instead of copied.
     """
-    n, S = loss.shape
-    if n == 0 or S == 0 or np.any(weight != weight[0]):
-        t = tail_stats(loss, weight, alpha)
-        return t.var, t.es
-    tau = 1.0 - alpha
-    k = _tail_size(weight, tau)
-    top = loss
-    if k < S:
-        if scratch and loss.flags.writeable:
-            loss.partition(S - k, axis=1)
-        else:
-            top = np.partition(loss, S - k, axis=1)
-        top = top[:, S - k :]
-    ls = -np.sort(-top, axis=1)  # worst first
-    var, es, _, _ = _tail(ls, np.broadcast_to(weight[:k], ls.shape), tau)
-    return np.asarray(var, dtype=np.float64), np.asarray(es, dtype=np.float64)
+    return Tail.of(weight, alpha).measures(loss, scratch=scratch)
 
 
 def tail_stats(
@@ -126,36 +206,4 @@ def tail_stats(
     keep_weights
         Also return the ``(n, S)`` ES tail weights.
     """
-    n, S = loss.shape
-    tau = 1.0 - alpha
-    if n == 0:
-        z = np.zeros(0)
-        zi = np.zeros(0, np.int64)
-        tw0 = np.zeros((0, S)) if keep_weights else None
-        return TailStats(z, z, zi, zi, tw0, np.zeros((0, 0), np.int64), np.zeros((0, 0)))
-    # only the k worst scenarios of a row can be in its tail — a partition, not a sort
-    k = _tail_size(weight, tau)
-    if k < S:
-        cand = np.argpartition(loss, S - k, axis=1)[:, S - k :]  # the k largest losses
-    else:
-        cand = np.broadcast_to(np.arange(S), (n, S))
-    lc = np.take_along_axis(loss, cand, axis=1)
-    o = np.lexsort((cand, -lc), axis=1)  # worst first, ties by scenario index
-    order = np.take_along_axis(cand, o, axis=1)
-    ls = np.take_along_axis(lc, o, axis=1)
-    var, es, j, tw = _tail(ls, weight[order], tau)
-    rows = np.arange(n)
-    mass = tw / tau
-    tail_weight = None
-    if keep_weights:
-        tail_weight = np.zeros((n, S))
-        np.put_along_axis(tail_weight, order, mass, axis=1)
-    return TailStats(
-        var=np.asarray(var, dtype=np.float64),
-        es=np.asarray(es, dtype=np.float64),
-        var_index=order[rows, j].astype(np.int64),
-        worst_index=order[:, 0].astype(np.int64),
-        tail_weight=tail_weight,
-        tail_order=np.asarray(order, np.int64),
-        tail_mass=mass,
-    )
+    return Tail.of(weight, alpha).stats(loss, keep_weights=keep_weights)

@@ -46,7 +46,7 @@ from crossmargin.scenarios.joint import JointScenarioSet
 
 __all__ = [
     "PairStress",
-    "PreparedStress",
+    "PreparedPair",
     "implied_correlation",
     "portfolio_correlation_addon",
     "prepare_stresses",
@@ -178,14 +178,24 @@ def pair_stresses(
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class PreparedStress:
-    """A pair stress prepared for the block loop."""
+class PreparedPair:
+    """The stresses of one pair ``(u, v)`` prepared for the block loop.
 
-    spec: PairStress
+    ``specs`` are the pair's stresses in report order, the rotations first: rotation ``j``'s
+    risk arrays are columns ``j·S … (j+1)·S`` of ``unit_rot`` — every rotated leg of the pair
+    revalued in one call and multiplied by the leg's quantities in one product.
+    """
+
+    specs: tuple[PairStress, ...]
     iu: int
     iv: int
     cols: IntArray
-    unit_v: FloatArray | None
+    unit_rot: FloatArray | None
+
+    @property
+    def n_rot(self) -> int:
+        """Number of rotations (the leading ``specs``)."""
+        return sum(1 for sp in self.specs if sp.spot_v is not None)
 
 
 def prepare_stresses(
@@ -194,8 +204,12 @@ def prepare_stresses(
     cols: IntArray,
     core: tuple[str, ...],
     rows: Callable[[JointScenarioSet, IntArray], FloatArray],
-) -> list[PreparedStress]:
-    """Correlation stresses of every pair of ``core`` (contracts ``cols`` of the combo)."""
+) -> list[PreparedPair]:
+    """Correlation stresses of every pair of ``core`` (contracts ``cols`` of the combo).
+
+    ``rows(scen, cols)`` revalues contracts ``cols`` under a scenario set (a cache); a pair's
+    rotated legs are revalued together, as one set of ``n_rot × S`` scenarios.
+    """
     inst, cfg = book.instruments, book.config
     pairs = [(core[i], core[j]) for i in range(len(core)) for j in range(i + 1, len(core))]
     until = as_datetime64(book.snapshot.as_of)
@@ -206,19 +220,30 @@ def prepare_stresses(
         book.snapshot.require_history(needed_by="the correlation-breakdown add-on"),
         until,
     )
-    out = []
+    by_pair: dict[tuple[str, str], list[PairStress]] = {}
     for sp in specs:
-        iu, iv = inst.underlyings.index(sp.u), inst.underlyings.index(sp.v)
+        by_pair.setdefault((sp.u, sp.v), []).append(sp)
+    out = []
+    for (u, v), sps in by_pair.items():
+        iu, iv = inst.underlyings.index(u), inst.underlyings.index(v)
         local = np.flatnonzero(inst.und[cols] == iv).astype(np.int64)
-        unit_v = None
-        if sp.spot_v is not None:
-            spot = scen.spot_move.copy()
-            spot[scen.row(sp.v)] = sp.spot_v
-            s2 = JointScenarioSet(
-                scen.assets, spot, scen.vol_move, scen.weight, scen.labels, scen.segment
+        rot = [sp for sp in sps if sp.spot_v is not None]
+        unit_rot = None
+        if rot:
+            n = len(rot)
+            spot = np.tile(scen.spot_move, n)
+            spot[scen.row(v)] = np.concatenate([sp.spot_v for sp in rot if sp.spot_v is not None])
+            stacked = JointScenarioSet(
+                scen.assets,
+                spot,
+                np.tile(scen.vol_move, n),
+                np.tile(scen.weight, n) / n,
+                scen.labels * n,
+                np.tile(scen.segment, n),
             )
-            unit_v = rows(s2, cols[local])
-        out.append(PreparedStress(sp, iu, iv, local, unit_v))
+            unit_rot = rows(stacked, cols[local])
+        ordered = (*rot, *(sp for sp in sps if sp.spot_v is None))
+        out.append(PreparedPair(ordered, iu, iv, local, unit_rot))
     return out
 
 
