@@ -157,8 +157,14 @@ def write_market(work: Path) -> Path:
 
 
 def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
-    """One process, one kernel thread, partitions streamed (fresh subprocess)."""
-    env = {**os.environ, "CROSSMARGIN_THREADS": "1"}
+    """One process, one kernel thread, partitions streamed (fresh subprocess).
+
+    Started with the allocator settings the cluster's workers get (``WORKER_MALLOC_ENV``), so
+    the baseline and the workers run the same code on the same allocator.
+    """
+    from crossmargin.scale.executors import WORKER_MALLOC_ENV
+
+    env = {**os.environ, "CROSSMARGIN_THREADS": "1", **WORKER_MALLOC_ENV}
     p = subprocess.run(
         [sys.executable, "-c", CHILD, str(ds), str(market), str(out), model],
         capture_output=True, text=True, env=env, check=True,

@@ -20,7 +20,7 @@ from crossmargin.errors import InputError
 from crossmargin.io.tables import book_from_frames
 from crossmargin.scale import margin_dataset, open_dataset, write_dataset
 from crossmargin.scale.context import received_count, risk_arrays_computed
-from crossmargin.scale.executors import DaskExecutor
+from crossmargin.scale.executors import WORKER_MALLOC_ENV, DaskExecutor
 from crossmargin.scale.output import RESULTS_MANIFEST
 
 from .helpers import (
@@ -52,6 +52,18 @@ def venues(
         write_dataset(p, c, d / "ds", partitions=5)
         out[shape] = (pos, col, d / "ds")
     return out
+
+
+def test_worker_processes_start_with_the_allocator_settings(dask_executor: DaskExecutor) -> None:
+    """glibc reads MALLOC_* at process start: they must be in each worker's environment from
+    its first instruction (Dask's pre-spawn environment), next to Dask's own trim setting."""
+    names = (*WORKER_MALLOC_ENV, "MALLOC_TRIM_THRESHOLD_")
+    seen = dask_executor.client.run(lambda: {k: os.environ.get(k) for k in names})
+    assert len(seen) == 2
+    for env in seen.values():
+        for k, v in WORKER_MALLOC_ENV.items():
+            assert env[k] == v
+        assert env["MALLOC_TRIM_THRESHOLD_"] is not None
 
 
 @pytest.mark.parametrize("model", list(MODEL_VENUES))

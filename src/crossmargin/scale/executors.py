@@ -65,6 +65,16 @@ ProgressFn = Callable[[str, bool], None]
 #: Environment variable read by the blocked kernels (``kernels/blocks.py``) for their threads.
 THREADS_ENV = "CROSSMARGIN_THREADS"
 
+#: glibc allocator settings for the worker processes a local cluster starts. By default glibc
+#: maps every array above its (adaptive) mmap threshold afresh and unmaps it on free, and Dask
+#: trims the heap at 64 KiB: each of the many scenario-sized temporaries of a var/es partition
+#: is then page-faulted in again, which cost more system time than the arithmetic (57 s of
+#: system CPU against 145 s of user CPU in the var/es scale benchmark). Arrays below 1 GiB come
+#: from the heap and 256 MiB of freed heap is kept for reuse; peak memory is unchanged (the
+#: measured figures are in docs/scaling.md). Set the same on a real cluster's workers
+#: (``distributed.nanny.pre-spawn-environ``).
+WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TOP_PAD_": str(2**28)}
+
 
 class Executor(Closing, ABC):
     """Runs ``fn(shared, item)`` over items with ``shared`` shipped once (module docstring)."""
@@ -350,8 +360,17 @@ class DaskExecutor(Executor):
         import dask.config
 
         # no statistical profiler in the workers (it serves a dashboard nobody opens here and
-        # costs a few per cent of a core per worker)
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # costs a few per cent of a core per worker); glibc's allocator told to keep the large
+        # scenario arrays in the heap (WORKER_MALLOC_ENV) before the worker process starts
+        spawn_env = {
+            **dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+            **WORKER_MALLOC_ENV,
+        }
+        settings = {
+            "distributed.worker.profile.enabled": False,
+            "distributed.nanny.pre-spawn-environ": spawn_env,
+        }
+        with dask.config.set(settings):
             cluster = distributed.LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=threads_per_worker,
