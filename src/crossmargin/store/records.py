@@ -211,14 +211,7 @@ class NewRecord:
         max_payload_bytes: int = _DEFAULT_MAX_BYTES,
     ) -> None:
         set_ = object.__setattr__
-        set_(self, "kind", check_name(kind, path="record.kind", max_len=KIND_MAX))
-        set_(self, "source", check_name(source, path="record.source"))
-        set_(self, "account", check_name(account, path="record.account", optional=True))
-        set_(
-            self,
-            "idempotency_key",
-            check_name(idempotency_key, path="record.idempotency_key", optional=True),
-        )
+        self._set_names(kind, source, account, idempotency_key)
         set_(
             self,
             "received_ns",
@@ -230,6 +223,20 @@ class NewRecord:
             self,
             "payload",
             encode_json_object(payload, path="record.payload", max_bytes=max_payload_bytes),
+        )
+
+    def _set_names(
+        self, kind: str, source: str, account: str | None, idempotency_key: str | None
+    ) -> None:
+        """Check and set the record's names (each error names its field)."""
+        set_ = object.__setattr__
+        set_(self, "kind", check_name(kind, path="record.kind", max_len=KIND_MAX))
+        set_(self, "source", check_name(source, path="record.source"))
+        set_(self, "account", check_name(account, path="record.account", optional=True))
+        set_(
+            self,
+            "idempotency_key",
+            check_name(idempotency_key, path="record.idempotency_key", optional=True),
         )
 
     @classmethod
@@ -257,14 +264,7 @@ class NewRecord:
         """
         self = object.__new__(cls)
         set_ = object.__setattr__
-        set_(self, "kind", check_name(kind, path="record.kind", max_len=KIND_MAX))
-        set_(self, "source", check_name(source, path="record.source"))
-        set_(self, "account", check_name(account, path="record.account", optional=True))
-        set_(
-            self,
-            "idempotency_key",
-            check_name(idempotency_key, path="record.idempotency_key", optional=True),
-        )
+        self._set_names(kind, source, account, idempotency_key)
         set_(self, "received_ns", _check_time(received_ns, path="record.received_ns"))
         set_(self, "payload", _checked_size(text, "record.payload", max_payload_bytes))
         return self
