@@ -20,7 +20,8 @@ from crossmargin.live.durable import journal_record
 from crossmargin.live.records import Trade
 from crossmargin.store.records import NewRecord, encode_json_object
 
-_text = st.text(min_size=1, max_size=40).filter(lambda s: s.isprintable())
+#: names a trade accepts (printable, not blank: `Trade` refuses "  " as an empty account)
+_text = st.text(min_size=1, max_size=40).filter(lambda s: s.isprintable() and bool(s.strip()))
 _qty = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15).filter(
     lambda x: x != 0.0
 )
