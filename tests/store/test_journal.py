@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 
 from crossmargin.errors import InputError, StoreError
 from crossmargin.store import AsyncStore, NewEvent, NewRecord, Receipt, Store
@@ -390,3 +392,85 @@ def test_a_store_cannot_be_used_across_fork(store: Store) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert store.append("y", {}) == 2
+
+
+def _mark(store: Store) -> int:
+    from crossmargin.store.reading import account_index_mark
+
+    with store._db.read_engine.connect() as conn:
+        return int(conn.scalar(account_index_mark()) or 0)
+
+
+def _indexed_pairs(store: Store) -> list[tuple[str, int]]:
+    from crossmargin.store.schema import journal_accounts
+
+    with store._db.read_engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(journal_accounts.c.account, journal_accounts.c.seq).order_by(
+                journal_accounts.c.seq
+            )
+        ).all()
+    return [(str(a), int(s)) for a, s in rows]
+
+
+@pytest.mark.parametrize("lag", [1, 7, 1000])
+def test_reads_by_account_are_complete_whatever_the_index_lags(store_url: str, lag: int) -> None:
+    """The account index is filled in batches behind the journal; reads by account see it all.
+
+    Records up to the index's mark are found through ``journal_accounts``, the later ones in
+    the journal itself: every (after, limit, kinds) read by account equals the same filter
+    over the whole journal, before and after the writer catches up.
+    """
+    from crossmargin.store import StoreConfig
+
+    config = StoreConfig(page_size=3, account_index_lag=lag, account_index_idle_s=60.0)
+    with Store.open(store_url, config=config) as store:
+        for chunk in range(6):  # several commits: the index catches up after each `lag`
+            store.append_many(
+                [
+                    store.record(
+                        ["market", "trade", "deposit"][i % 3],
+                        {"i": i},
+                        account=None if i % 3 == 0 else f"a{i % 4}",
+                    )
+                    for i in range(chunk * 9, chunk * 9 + 9)
+                ]
+            )
+        mark = _mark(store)
+        assert mark <= 54
+        # the writer indexes after the commits' acknowledgements: the last one may be pending
+        assert (mark >= 45) if lag <= 9 else mark == 0
+        everything = list(store.journal_after(0))
+        for account in ("a1", "a2", "a3", "nobody"):
+            for kinds in (None, ["trade"]):
+                for after, limit in ((0, None), (5, 4), (mark - 1, 3), (mark, None), (40, 2)):
+                    after = max(after, 0)
+                    want = [
+                        r.seq
+                        for r in everything
+                        if r.account == account
+                        and r.seq > after
+                        and (kinds is None or r.kind in kinds)
+                    ][:limit]
+                    got = store.journal_after(after, limit=limit, kinds=kinds, account=account)
+                    assert [r.seq for r in got] == want, (account, kinds, after, limit)
+    with Store.open(store_url) as store:  # closing indexed the tail
+        assert _mark(store) == 54
+        assert _indexed_pairs(store) == [
+            (r.account, r.seq) for r in store.journal_after(0) if r.account is not None
+        ]
+
+
+def test_an_idle_writer_indexes_the_tail(store_url: str) -> None:
+    from crossmargin.store import StoreConfig
+
+    config = StoreConfig(account_index_idle_s=0.05)
+    with Store.open(store_url, config=config) as store:
+        store.append("trade", {"q": 1}, account="a1")
+        store.append("market", {"p": 2})
+        deadline = time.monotonic() + 10
+        while _mark(store) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _mark(store) == 2
+        assert _indexed_pairs(store) == [("a1", 1)]
+        assert [r.seq for r in store.journal_after(0, account="a1")] == [1]

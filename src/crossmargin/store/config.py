@@ -44,6 +44,14 @@ class StoreConfig:
     poll_interval_s
         How often :meth:`~crossmargin.store.Store.wait_events` looks for events written by
         another process (events written through this store wake waiters at once).
+    account_index_lag
+        Journal records the account index (``journal_accounts``) may lag behind the journal:
+        once that many records are unindexed, the writer indexes them in one transaction,
+        sorted by account. Reads by account are complete at any lag (the unindexed tail is
+        read from the journal itself); a larger lag costs such reads a longer scan.
+    account_index_idle_s
+        The writer also indexes the unindexed tail after this long without appends (and when
+        the store closes).
     """
 
     synchronous: Literal["full", "normal"] = "full"
@@ -55,6 +63,8 @@ class StoreConfig:
     max_payload_bytes: int = 1 << 20
     page_size: int = 5000
     poll_interval_s: float = 0.05
+    account_index_lag: int = 20_000
+    account_index_idle_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.synchronous not in ("full", "normal"):
@@ -78,6 +88,13 @@ class StoreConfig:
 
 
 _INTS = frozenset(
-    {"max_batch", "snapshot_chunk_bytes", "keep_snapshots", "max_payload_bytes", "page_size"}
+    {
+        "max_batch",
+        "snapshot_chunk_bytes",
+        "keep_snapshots",
+        "max_payload_bytes",
+        "page_size",
+        "account_index_lag",
+    }
 )
 _NON_NEGATIVE = frozenset({"keep_snapshots", "incomplete_grace_s"})

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "VERSION_TABLE", "current_revision", "upgrade"]
 
 #: The newest revision shipped with this version (a test checks it against the scripts).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 VERSION_TABLE = "crossmargin_store_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

@@ -3,7 +3,9 @@
 Each page is one short query (``seq > last ORDER BY seq LIMIT page``) in its own read
 transaction, so a long replay never pins an old snapshot of the database (SQLite WAL
 checkpoints and PostgreSQL vacuum keep running) and memory stays bounded by the page size.
-Filters (kinds, account) use the ``(kind, seq)`` and ``(account, seq)`` indexes.
+Filters use the journal's ``(kind, seq)`` index and, for an account, ``journal_accounts``
+up to its mark in ``store_marks`` then the journal itself after it (the writer fills that
+index in sorted batches behind the journal: :mod:`crossmargin.store.writer`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,22 @@ import sqlalchemy as sa
 from crossmargin.errors import InputError
 from crossmargin.store._db import Database, db_errors
 from crossmargin.store.records import Event, JournalRecord
-from crossmargin.store.schema import events, journal
+from crossmargin.store.schema import (
+    ACCOUNT_INDEX_MARK,
+    events,
+    journal,
+    journal_accounts,
+    store_marks,
+)
 
-__all__ = ["check_after", "check_limit", "iter_events", "iter_journal", "last_seq"]
+__all__ = [
+    "account_index_mark",
+    "check_after",
+    "check_limit",
+    "iter_events",
+    "iter_journal",
+    "last_seq",
+]
 
 T = TypeVar("T")
 
@@ -39,24 +54,25 @@ def check_limit(limit: object) -> int | None:
     return limit
 
 
+Pages = Callable[[int, int], sa.Select[Any]]
+
+
 def _iter(
     db: Database,
-    table: sa.Table,
-    where: list[sa.ColumnElement[bool]],
+    page: Pages,
     make: Callable[[Any], T],
     after: int,
     limit: int | None,
     page_size: int,
     what: str,
 ) -> Iterator[T]:
-    seq_col = table.c.seq
+    """Rows of ``page(last, n)`` (the next ``n`` rows with ``seq > last``), page by page."""
     remaining = limit
     last = check_after(after)
     while remaining is None or remaining > 0:
         n = page_size if remaining is None else min(page_size, remaining)
-        query = sa.select(table).where(seq_col > last, *where).order_by(seq_col).limit(n)
         with db_errors(f"reading {what}"), db.read_engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(page(last, n)).all()
         for row in rows:
             yield make(row)
         if len(rows) < n:
@@ -64,6 +80,11 @@ def _iter(
         last = rows[-1].seq
         if remaining is not None:
             remaining -= len(rows)
+
+
+def _pages(table: sa.Table, where: list[sa.ColumnElement[bool]]) -> Pages:
+    seq = table.c.seq
+    return lambda last, n: sa.select(table).where(seq > last, *where).order_by(seq).limit(n)
 
 
 def iter_journal(
@@ -79,11 +100,50 @@ def iter_journal(
     where: list[sa.ColumnElement[bool]] = []
     if kinds is not None:
         where.append(journal.c.kind.in_(sorted(set(kinds))))
-    if account is not None:
-        where.append(journal.c.account == account)
-    return _iter(
-        db, journal, where, _journal_record, after, check_limit(limit), page_size, "the journal"
-    )
+    after, limit = check_after(after), check_limit(limit)
+    if account is None:
+        return _iter(
+            db, _pages(journal, where), _journal_record, after, limit, page_size, "the journal"
+        )
+    return _by_account(db, account, where, after, limit, page_size)
+
+
+def _by_account(
+    db: Database,
+    account: str,
+    where: list[sa.ColumnElement[bool]],
+    after: int,
+    limit: int | None,
+    page_size: int,
+) -> Iterator[JournalRecord]:
+    """An account's records: through ``journal_accounts`` up to its mark, then the tail."""
+    with db_errors("reading the journal"), db.read_engine.connect() as conn:
+        mark = int(conn.scalar(account_index_mark()) or 0)
+    ja = journal_accounts
+
+    def indexed(last: int, n: int) -> sa.Select[Any]:
+        return (
+            sa.select(journal)
+            .join(ja, ja.c.seq == journal.c.seq)
+            .where(ja.c.account == account, ja.c.seq > last, ja.c.seq <= mark, *where)
+            .order_by(ja.c.seq)
+            .limit(n)
+        )
+
+    last = after
+    if after < mark:
+        for rec in _iter(db, indexed, _journal_record, after, limit, page_size, "the journal"):
+            yield rec
+            last = rec.seq
+            if limit is not None:
+                limit -= 1
+    tail = _pages(journal, [journal.c.account == account, *where])
+    yield from _iter(db, tail, _journal_record, max(last, mark), limit, page_size, "the journal")
+
+
+def account_index_mark() -> sa.Select[Any]:
+    """The query of the journal seq up to which ``journal_accounts`` is complete."""
+    return sa.select(store_marks.c.seq).where(store_marks.c.name == ACCOUNT_INDEX_MARK)
 
 
 def _journal_record(row: Any) -> JournalRecord:
@@ -105,7 +165,9 @@ def iter_events(
         where.append(events.c.account == account)
     if types is not None:
         where.append(events.c.type.in_(sorted(set(types))))
-    return _iter(db, events, where, _event, after, check_limit(limit), page_size, "the events")
+    return _iter(
+        db, _pages(events, where), _event, after, check_limit(limit), page_size, "the events"
+    )
 
 
 def _event(row: Any) -> Event:

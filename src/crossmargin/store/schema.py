@@ -5,6 +5,12 @@ table          holds
 ============== ============================================================================
 journal        every accepted input, in order: ``seq`` (1, 2, 3 … with no gap), kind,
                source (feed id), account, optional idempotency key, JSON payload, receive time
+journal_accounts the journal's account index ``(account, seq)``, filled in sorted batches
+               behind the journal (see :mod:`crossmargin.store.writer`) instead of one random
+               B-tree insert per appended row
+store_marks    named sequence marks of the store: ``journal_accounts`` = the journal seq up to
+               which ``journal_accounts`` is complete (the rows after it are read from
+               ``journal`` itself)
 snapshots      one row per engine-state snapshot: the journal ``seq`` it covers, format,
                JSON meta, ``complete`` flag (set by the snapshot's last transaction)
 snapshot_parts named opaque parts of a snapshot: size, SHA-256, number of chunks
@@ -25,13 +31,16 @@ import sqlalchemy as sa
 from crossmargin.store._types import BigIntKey, JsonText, partial_index
 
 __all__ = [
+    "ACCOUNT_INDEX_MARK",
     "api_keys",
     "events",
     "journal",
+    "journal_accounts",
     "metadata",
     "snapshot_chunks",
     "snapshot_parts",
     "snapshots",
+    "store_marks",
 ]
 
 NAME_LEN = 128
@@ -59,10 +68,28 @@ journal = sa.Table(
     sa.Column("payload", JsonText(), nullable=False),
     sa.Column("received_ns", sa.BigInteger(), nullable=False),
     sa.Index(None, "kind", "seq"),
-    # Partial indexes: most inputs (market ticks) have no account and no idempotency key, and
-    # an index entry per row would cost them insert time for nothing.
-    sa.Index(None, "account", "seq", **partial_index("account IS NOT NULL")),
+    # Partial index: most inputs (market ticks) have no idempotency key, and an index entry per
+    # row would cost them insert time for nothing. The account index is ``journal_accounts``.
     sa.Index(None, "idempotency_key", unique=True, **partial_index("idempotency_key IS NOT NULL")),
+)
+
+#: The ``store_marks`` row of the journal seq up to which ``journal_accounts`` is complete.
+ACCOUNT_INDEX_MARK = "journal_accounts"
+
+journal_accounts = sa.Table(
+    "journal_accounts",
+    metadata,
+    sa.Column("account", sa.String(NAME_LEN), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    # SQLite: the key is the table (no rowid B-tree beside it)
+    sqlite_with_rowid=False,
+)
+
+store_marks = sa.Table(
+    "store_marks",
+    metadata,
+    sa.Column("name", sa.String(KIND_LEN), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
 )
 
 snapshots = sa.Table(

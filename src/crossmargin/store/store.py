@@ -129,7 +129,11 @@ class Store:
         self._last_event_seen = 0
         self._listeners: list[Callable[[int], None]] = []
         self._writer = GroupCommitWriter(
-            self._db, max_batch=self.config.max_batch, on_commit=self._events_committed
+            self._db,
+            max_batch=self.config.max_batch,
+            on_commit=self._events_committed,
+            index_lag=self.config.account_index_lag,
+            index_idle_s=self.config.account_index_idle_s,
         )
         self._snapshots = SnapshotWriter(self._db)
         self._keys = KeyRing(self._db)

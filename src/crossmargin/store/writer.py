@@ -13,6 +13,17 @@ Sequence numbers are ``max(seq) + 1`` read inside the write transaction, so a co
 has no gaps (a failed batch commits nothing and consumes nothing) and several processes can
 share a database. If a batch fails, its calls are retried one by one so that one bad call
 cannot fail its neighbours; each call either commits whole or fails whole.
+
+**The account index** (``journal_accounts``) is not written with the rows: an index entry per
+appended row lands at a random page of a B-tree over all accounts, and that insert was most of
+an account input's write cost. Once ``account_index_lag`` records are unindexed — or after
+``account_index_idle_s`` without appends, or on close — the writer indexes them in one
+transaction of its own, ``INSERT … SELECT`` from the journal sorted by account (each index
+page written once per batch), and moves the ``store_marks`` row up to the last indexed seq;
+acknowledgements never wait for it. Readers take the records after the mark from the journal
+itself (:mod:`crossmargin.store.reading`), so a read by account is complete at any lag, and
+a crash between an append and its indexing loses nothing: the mark only moves in the
+transaction that wrote the index rows.
 """
 
 from __future__ import annotations
@@ -29,8 +40,15 @@ import sqlalchemy as sa
 
 from crossmargin.errors import StoreError
 from crossmargin.store._db import Database, db_errors
+from crossmargin.store.reading import account_index_mark
 from crossmargin.store.records import NewEvent, NewRecord, Receipt
-from crossmargin.store.schema import events, journal
+from crossmargin.store.schema import (
+    ACCOUNT_INDEX_MARK,
+    events,
+    journal,
+    journal_accounts,
+    store_marks,
+)
 
 __all__ = ["GroupCommitWriter"]
 
@@ -92,13 +110,27 @@ class GroupCommitWriter:
     on_commit
         Called in the writer thread after each commit that wrote events, with the last event
         seq (wakes :meth:`~crossmargin.store.Store.wait_events`).
+    index_lag, index_idle_s
+        When the account index catches up (module docstring).
     """
 
     def __init__(
-        self, db: Database, *, max_batch: int, on_commit: Callable[[int], None] | None = None
+        self,
+        db: Database,
+        *,
+        max_batch: int,
+        on_commit: Callable[[int], None] | None = None,
+        index_lag: int = 20_000,
+        index_idle_s: float = 0.5,
     ) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._index_lag = index_lag
+        self._index_idle_s = index_idle_s
+        #: Last journal seq this writer committed, and the account index's mark as last seen
+        #: (``None``: not read yet); the index is brought up when they are far apart.
+        self._journal_last = 0
+        self._indexed: int | None = None
         self._on_commit = on_commit
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
@@ -153,9 +185,11 @@ class GroupCommitWriter:
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    return
+                    if self._journal_last <= (self._indexed or 0):
+                        self._cond.wait()
+                    elif not self._cond.wait(self._index_idle_s) and not self._queue:
+                        break  # idle with an unindexed tail
+                closing = self._closing
                 batch: list[_Pending] = []
                 rows = 0
                 while self._queue and (not batch or rows + self._queue[0].size <= self._max_batch):
@@ -163,6 +197,7 @@ class GroupCommitWriter:
                     if pending.future.set_running_or_notify_cancel():  # else: cancelled, unwritten
                         batch.append(pending)
                         rows += pending.size
+                empty = not self._queue
             if batch:
                 try:
                     self._commit(batch)
@@ -172,6 +207,61 @@ class GroupCommitWriter:
                     for pending in batch:
                         if not pending.future.done():
                             pending.future.set_exception(error)
+            if self._indexed is None and self._journal_last:
+                self._indexed = self._read_mark()
+            behind = self._journal_last - (self._indexed or 0)
+            if behind >= self._index_lag or (behind > 0 and empty and not batch):
+                self._index_accounts()  # far behind, idle, or closing
+            if closing and empty:
+                return
+
+    def _read_mark(self) -> int:
+        """The account index's mark in the database (0 when unreadable: index from scratch)."""
+        try:
+            with db_errors("reading the account index mark"), self._db.read_engine.connect() as c:
+                return int(c.scalar(account_index_mark()) or 0)
+        except StoreError:
+            _log.exception("reading the account index mark failed")
+            return 0
+
+    def _index_accounts(self) -> None:
+        """Index the journal records after the mark by account, in one sorted batch.
+
+        A failure is logged and retried after the next ``index_lag`` records (reads stay
+        complete: they scan the journal after the mark).
+        """
+        try:
+            with (
+                db_errors("indexing the journal by account"),
+                self._db.begin_write(sequenced=True) as conn,
+            ):
+                mark = conn.scalar(account_index_mark())
+                last = int(conn.scalar(sa.select(sa.func.max(journal.c.seq))) or 0)
+                done = int(mark or 0)
+                if last > done:
+                    source = (
+                        sa.select(journal.c.account, journal.c.seq)
+                        .where(
+                            journal.c.seq > done,
+                            journal.c.seq <= last,
+                            journal.c.account.is_not(None),
+                        )
+                        .order_by(journal.c.account, journal.c.seq)
+                    )
+                    conn.execute(journal_accounts.insert().from_select(["account", "seq"], source))
+                if mark is None:
+                    conn.execute(store_marks.insert().values(name=ACCOUNT_INDEX_MARK, seq=last))
+                elif last > done:
+                    conn.execute(
+                        store_marks.update()
+                        .where(store_marks.c.name == ACCOUNT_INDEX_MARK)
+                        .values(seq=last)
+                    )
+            self._indexed = max(last, done)
+            self._journal_last = max(self._journal_last, last)
+        except Exception:
+            _log.exception("indexing the journal by account failed")
+            self._indexed = self._journal_last  # retried after the next index_lag records
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
@@ -249,6 +339,8 @@ class GroupCommitWriter:
                 self._insert_many(conn, journal, journal_rows)
             if event_rows:
                 self._insert_many(conn, events, event_rows)
+        if journal_rows:
+            self._journal_last = max(self._journal_last, seq)
         self.batches += 1
         self.rows += len(journal_rows) + len(event_rows)
         return receipts
