@@ -36,10 +36,10 @@ import numpy as np
 from scipy import sparse
 
 from crossmargin._arrays import sum_by
-from crossmargin._typing import FloatArray, IntArray
+from crossmargin._typing import BoolArray, FloatArray, IntArray
 from crossmargin.account.health import AccountResults, assess, health_codes
 from crossmargin.collateral.table import CollateralTable, haircut_value
-from crossmargin.collateral.valuation import asset_prices, value_collateral
+from crossmargin.collateral.valuation import AssetPrices, asset_prices, value_collateral
 from crossmargin.config import RiskConfig
 from crossmargin.errors import ModelError
 from crossmargin.instruments.book import Book
@@ -478,6 +478,9 @@ class PortfolioKernel(AccountKernel):
         self._recomb: list[_Recombination] = []
         #: Group layouts of recent pre-trade checks, by their positions (see ``_whatif_layout``).
         self._whatif_layouts: dict[tuple[int, int, bytes, bytes], GroupMatrix] = {}
+        #: Asset prices and haircuts of the last pre-trade check that moved cash (see
+        #: ``_whatif_prices``).
+        self._whatif_ap: tuple[MarketSnapshot, int, bytes, AssetPrices] | None = None
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
@@ -852,7 +855,9 @@ class PortfolioKernel(AccountKernel):
         if not np.array_equal(bal, hyp):  # cash moved (a premium, realised P&L)
             if self.config.dynamic_haircuts.enabled:
                 return None
-            values = self._static_values(book, snapshot, hyp[None, :])
+            values = self._static_values(
+                book, snapshot, hyp[None, :], self._whatif_prices(book, snapshot, hyp != 0)
+            )
         h = sub.hold
         p = book.pos
         row = np.maximum(h.first_row, 0)
@@ -974,12 +979,36 @@ class PortfolioKernel(AccountKernel):
         if touched.any():
             self.value_collateral(book, snapshot, accounts[touched])
 
-    def _static_values(
-        self, book: LiveBook, snapshot: MarketSnapshot, bal: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Collateral value (IM, MM haircuts) of balance rows ``bal`` under per-asset haircuts."""
-        used = (bal != 0).any(axis=0)
+    def _whatif_prices(
+        self, book: LiveBook, snapshot: MarketSnapshot, used: BoolArray
+    ) -> AssetPrices:
+        """:func:`asset_prices` of the ``used`` assets, kept while the snapshot is the same.
+
+        Prices and haircuts depend only on the snapshot, the configuration and which assets are
+        used: pre-trade checks of one account between two ticks price its assets once.
+        """
+        key = used.tobytes()
+        c = self._whatif_ap
+        if c is not None and c[0] is snapshot and c[1] == len(book.assets) and c[2] == key:
+            return c[3]
         ap = asset_prices(book.assets, used, snapshot, self.config)
+        self._whatif_ap = (snapshot, len(book.assets), key, ap)
+        return ap
+
+    def _static_values(
+        self,
+        book: LiveBook,
+        snapshot: MarketSnapshot,
+        bal: FloatArray,
+        ap: AssetPrices | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Collateral value (IM, MM haircuts) of balance rows ``bal`` under per-asset haircuts.
+
+        ``ap``: the prices of the assets used by ``bal`` (else priced here).
+        """
+        used = (bal != 0).any(axis=0)
+        if ap is None:
+            ap = asset_prices(book.assets, used, snapshot, self.config)
         cv = np.zeros(bal.shape[0])
         cv_mm = np.zeros(bal.shape[0])
         for k in np.flatnonzero(used).tolist():
