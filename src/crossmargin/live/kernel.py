@@ -478,6 +478,12 @@ def _parallel(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     return [first, *(f.result() for f in futures)]
 
 
+#: The per-account arrays of an :class:`AccountBatch` and their types.
+_BATCH_ARRAYS = (
+    *((f, np.float64) for f in ("equity", "m_equity", "im", "mm", "ratio", "collateral", "upnl")),
+    *((f, np.int64) for f in ("status", "worst_und", "worst_cls", "worst_index")),
+    ("worst_loss", np.float64),
+)
 #: Recombination layouts kept (a venue's ticking underlyings, in parts; ~40 bytes per group).
 _RECOMBINATIONS = 8
 #: Pre-trade group layouts kept (a few hundred small arrays).
@@ -543,7 +549,16 @@ class PortfolioKernel(AccountKernel):
             self.unit = grow_rows(self.unit, inst.n)[: inst.n]
         rows = inst.rows_of(underlyings)
         if rows.size:
-            self.unit[rows] = self.pm.risk_arrays(inst, only=rows)
+            # in parts (one per core) when big: each contract's arrays are its own
+            k = self._n_parts(rows.size * S)
+            cut = ((np.arange(k + 1) * rows.size) // k).tolist()
+            unit = self.unit
+
+            def part(lo_hi: tuple[int, int]) -> None:
+                r = rows[lo_hi[0] : lo_hi[1]]
+                unit[r] = self.pm.risk_arrays(inst, only=r)
+
+            _parallel(part, list(pairwise(cut)))
 
     def _units(self, inst: InstrumentTable) -> FloatArray:
         if self.unit is None or self.unit.shape[0] != inst.n:
@@ -853,12 +868,25 @@ class PortfolioKernel(AccountKernel):
         rcs = [self._recombination(c, n_und) for c in chunks]  # the shared caches: here
         self._currency_codes(book)
 
+        out = {f: np.empty(accounts.size, t) for f, t in _BATCH_ARRAYS} if k > 1 else {}
+
         def part(i: int) -> AccountBatch:
             if collateral is not None:
                 collateral(chunks[i])
-            return self._health_of(book, inst, chunks[i], rcs[i])
+            b = self._health_of(book, inst, chunks[i], rcs[i])
+            for f in out:  # the parts' rows in place (no concatenation after)
+                out[f][cut[i] : cut[i + 1]] = getattr(b, f)
+            return b
 
-        return concat_batches(_parallel(part, list(range(k))))
+        done = _parallel(part, list(range(k)))
+        if k == 1:
+            return done[0]
+        return AccountBatch(
+            accounts=accounts,
+            **out,
+            scenarios=done[0].scenarios,
+            group_names=done[0].group_names,
+        )
 
     def _health_of(
         self, book: LiveBook, inst: InstrumentTable, accounts: IntArray, rc: _Recombination
