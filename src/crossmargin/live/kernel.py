@@ -535,7 +535,7 @@ class PortfolioKernel(AccountKernel):
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
-        """Re-value the risk arrays of the re-marked contracts."""
+        """Re-value the risk arrays of the re-marked contracts (in parts when many)."""
         S = self.pm.scenarios(inst.classes).n_scenarios
         if (
             underlyings is None
@@ -543,22 +543,22 @@ class PortfolioKernel(AccountKernel):
             or self.unit.shape[1] != S
             or self.unit.shape[0] > inst.n
         ):
-            self.unit = self.pm.risk_arrays(inst)
-            return
-        if self.unit.shape[0] < inst.n:
-            self.unit = grow_rows(self.unit, inst.n)[: inst.n]
-        rows = inst.rows_of(underlyings)
-        if rows.size:
-            # in parts (one per core) when big: each contract's arrays are its own
-            k = self._n_parts(rows.size * S)
-            cut = ((np.arange(k + 1) * rows.size) // k).tolist()
-            unit = self.unit
+            rows = np.arange(inst.n, dtype=np.int64)
+            self.unit = unit = np.empty((inst.n, S))
+        else:
+            if self.unit.shape[0] < inst.n:
+                self.unit = grow_rows(self.unit, inst.n)[: inst.n]
+            rows, unit = inst.rows_of(underlyings), self.unit
+        # each contract's arrays are its own: the parts' rows are those of one call
+        k = self._n_parts(rows.size * S)
+        cut = ((np.arange(k + 1) * rows.size) // k).tolist()
 
-            def part(lo_hi: tuple[int, int]) -> None:
-                r = rows[lo_hi[0] : lo_hi[1]]
+        def part(lo_hi: tuple[int, int]) -> None:
+            r = rows[lo_hi[0] : lo_hi[1]]
+            if r.size:
                 unit[r] = self.pm.risk_arrays(inst, only=r)
 
-            _parallel(part, list(pairwise(cut)))
+        _parallel(part, list(pairwise(cut)))
 
     def _units(self, inst: InstrumentTable) -> FloatArray:
         if self.unit is None or self.unit.shape[0] != inst.n:
