@@ -22,7 +22,11 @@ inter-commodity spreads):
   the cached groups (:meth:`~crossmargin.margin.portfolio.PortfolioMargin.requirements`:
   credits and the short-option floor); the other groups are not touched;
 * the sweep (:meth:`PortfolioKernel.sweep`) rebuilds every underlying's layout and recomputes
-  every group and collateral value without reading these caches, and replaces them.
+  every group and collateral value without reading these caches, and replaces them;
+* on a big book, a tick's and the sweep's risk arrays, groups and recombined accounts are split
+  into contiguous parts, one per core (``PortfolioKernel.parts``, at most two), computed at
+  the same time by a persistent worker thread (NumPy's and SciPy's loops release the GIL).
+  Every number is computed row by row, so each part's are those of one part, bit for bit.
 
 Both return :class:`AccountBatch`: per account equity, IM, MM, ratio, status and the worst
 scenario of its riskiest group.
@@ -550,8 +554,7 @@ class PortfolioKernel(AccountKernel):
                 self.unit = grow_rows(self.unit, inst.n)[: inst.n]
             rows, unit = inst.rows_of(underlyings), self.unit
         # each contract's arrays are its own: the parts' rows are those of one call
-        k = self._n_parts(rows.size * S)
-        cut = ((np.arange(k + 1) * rows.size) // k).tolist()
+        cut = self._cuts(rows.size, S)
 
         def part(lo_hi: tuple[int, int]) -> None:
             r = rows[lo_hi[0] : lo_hi[1]]
@@ -749,9 +752,13 @@ class PortfolioKernel(AccountKernel):
             self._tick_groups(book, inst, inst.underlyings.index(asset))
         return self.recombine(book, inst, snapshot, accounts, revalue=asset)
 
-    def _n_parts(self, n: int) -> int:
-        """Parts (threads) ``n`` groups or accounts are split into."""
-        return max(1, min(self.parts, n // max(self.part_min, 1)))
+    def _cuts(self, n: int, weight: int = 1) -> list[int]:
+        """Bounds ``[0, …, n]`` of the parts ``n`` rows are split into (``weight``: work per row).
+
+        One part per core while each has at least ``part_min`` units of work.
+        """
+        k = max(1, min(self.parts, n * weight // max(self.part_min, 1)))
+        return [(i * n) // k for i in range(k + 1)]
 
     def _tick_groups(self, book: LiveBook, inst: InstrumentTable, und: int) -> None:
         """Recompute and store the groups of underlying ``und``, its parts in parallel.
@@ -810,11 +817,10 @@ class PortfolioKernel(AccountKernel):
         of_position = (np.cumsum(held) - 1)[acc].astype(np.int64)
         column = col_of[p["instrument"][rows]]
         n_und = max(len(inst.underlyings), 1)
-        k = self._n_parts(holders.size)
-        cut = (np.arange(k + 1) * holders.size) // k
+        cut = self._cuts(holders.size)
         parts = []
-        for lo, hi in pairwise(cut.tolist()):
-            mine = (of_position >= lo) & (of_position < hi) if k > 1 else slice(None)
+        for lo, hi in pairwise(cut):
+            mine = (of_position >= lo) & (of_position < hi) if len(cut) > 2 else slice(None)
             groups = Groups(
                 account=holders[lo:hi],
                 und=np.full(hi - lo, und, np.int64),
@@ -861,8 +867,8 @@ class PortfolioKernel(AccountKernel):
         Every account's groups are all in the table, so each part is recombined alone, and
         its numbers are those of a recombination of all of ``accounts`` bit for bit.
         """
-        k = self._n_parts(accounts.size)
-        cut = ((np.arange(k + 1) * accounts.size) // k).tolist()
+        cut = self._cuts(accounts.size)
+        k = len(cut) - 1
         chunks = [accounts[lo:hi] for lo, hi in pairwise(cut)]
         n_und = len(inst.underlyings)
         rcs = [self._recombination(c, n_und) for c in chunks]  # the shared caches: here
