@@ -10,11 +10,15 @@ split into three parts from a single account on and one never split, fed the sam
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
+from crossmargin.errors import ModelError
 from crossmargin.live.engine import LiveEngine
-from crossmargin.live.kernel import PortfolioKernel
+from crossmargin.live.kernel import PortfolioKernel, _parallel
 from crossmargin.live.settings import LiveSettings
 
 from .streams import feed, stream, venue
@@ -59,3 +63,28 @@ def test_a_small_book_is_not_split() -> None:
     assert isinstance(kernel, PortfolioKernel)
     feed(engine, stream(v, 30, seed=2, clock_every=0))
     assert kernel._slices and all(len(s.parts) == 1 for s in kernel._slices.values())
+
+
+def test_parallel_waits_for_every_part_and_raises_the_first_error() -> None:
+    """A part's error reaches the caller (a margin error is bisected by the engine), and only
+    once every part has ended (they write the kernel's arrays)."""
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def fn(i: int) -> int:
+        if i == 0:
+            time.sleep(0.05)
+        if i == 2:
+            raise ModelError("not a finite number", path="accounts.x")
+        with lock:
+            done.append(i)
+        return i * i
+
+    assert _parallel(fn, [0, 1, 3]) == [0, 1, 9]
+    done.clear()
+    with pytest.raises(ModelError, match="finite"):
+        _parallel(fn, [1, 2, 3])
+    assert sorted(done) == [1, 3]
+    with pytest.raises(ModelError):
+        _parallel(fn, [2, 0])
+    assert 0 in done
