@@ -165,12 +165,12 @@ def write_market(work: Path) -> Path:
 
 
 def _child_env() -> dict[str, str]:
-    """One kernel thread and the allocator settings the cluster's workers get
-    (``WORKER_MALLOC_ENV``): the baseline and the workers run the same code on the same
-    allocator."""
-    from crossmargin.scale.executors import WORKER_MALLOC_ENV
+    """The environment a local cluster's worker starts with (one kernel and BLAS thread, the
+    allocator settings): the baseline and the workers run the same code on the same allocator
+    and threads."""
+    from crossmargin.scale.executors import worker_environ
 
-    return {**os.environ, "CROSSMARGIN_THREADS": "1", **WORKER_MALLOC_ENV}
+    return {**os.environ, **worker_environ(1)}
 
 
 def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
