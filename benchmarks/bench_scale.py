@@ -6,20 +6,26 @@
    repository (``--cache``, default ``~/.cache/crossmargin-bench``) and reused by later runs.
    The ``portfolio`` model then margins it end to end (dataset → one result file per partition)
 
-   * in **one process**, one partition at a time, with one kernel thread (``CROSSMARGIN_THREADS=1``,
-     a fresh subprocess: its own peak RSS is measured) — the single-worker baseline;
+   * in **one process**, one partition at a time, with one kernel thread (a fresh subprocess
+     with the environment of a worker, ``worker_environ``: its own peak RSS is measured) — the
+     single-worker baseline;
    * on ``--cluster local:2``: a Dask ``LocalCluster`` of 2 worker processes × 1 thread, memory
-     limit 1.5 GiB each; peak RSS per worker is each worker process's ``ru_maxrss``.
+     limit 1.5 GiB each; peak RSS per worker is each worker process's ``ru_maxrss``;
+   * in **two plain processes** started together, each margining every other partition (no
+     Dask): the machine's own ceiling for two processes on this work (two vCPUs may share a
+     physical core or memory bandwidth; other jobs take their share).
 
-   Scaling efficiency = throughput(2 workers) / (2 × throughput(1 process)). The two result
-   datasets are compared bitwise. ``--whole`` also margins the whole venue as one book in one
+   Scaling efficiency = throughput(2 workers) / (2 × throughput(1 process)), A B C C B A. The
+   ceiling, the margin stage alone (without the client's serial describe/resolve) and CPU
+   seconds on each side are printed next to it. The two result datasets are compared bitwise. ``--whole`` also margins the whole venue as one book in one
    process (the path without partitions) to show its peak memory.
 2. **var / es.** ``--var-accounts`` (100 000) accounts of the same generator as a dataset of
    ``--var-partitions`` partitions, 500 joint scenarios (the last 502 common BTC/ETH/SPX closes
    of the bundled history, stress segment off — as ``bench_var.py``), all add-ons on, on
    ``local:1`` and ``local:2`` (one cluster at a time, A B B A); speed-up = time(1 worker) /
    time(2 workers); results compared. Also printed: CPU seconds in the tasks and in this
-   process (client + scheduler), partitions and risk arrays computed per worker, stages.
+   process (client + scheduler), partitions and risk arrays computed per worker, stages, and
+   the same work in one and in two plain processes (the machine's ceiling for the speed-up).
 
 Times exclude starting the cluster and importing the package (reported separately). The machine
 is shared: the load average is printed before and after each measurement; run it again when
@@ -60,15 +66,22 @@ from crossmargin.margin import available_models
 from crossmargin.scale.batch import peak_rss
 available_models()
 ds, market, out, model = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-dataset = open_dataset(ds)
-if len(sys.argv) > 5:  # one of n plain processes: every n-th partition
+i, n = int(sys.argv[5]), int(sys.argv[6])  # process i of n: every n-th partition
+snap, cfg = load_market(market), default_config()
+if len(sys.argv) > 7:  # var / es: the benchmark's history and configuration
     from dataclasses import replace
-    i, n = int(sys.argv[5]), int(sys.argv[6])
+    from crossmargin.market.history import load_price_history
+    sys.path.insert(0, sys.argv[8])
+    from venue import var_bench_config
+    snap, cfg = replace(snap, history=load_price_history(Path(sys.argv[7]))), var_bench_config()
+dataset = open_dataset(ds)
+if n > 1:
+    from dataclasses import replace
     names = dataset.instruments  # first holders re-pointed at a partition this process has
     dataset = replace(dataset, partitions=dataset.partitions[i::n],
                       instruments=None if names is None else tuple((m, 0, r) for m, _, r in names))
 t, c = time.perf_counter(), time.process_time()
-res = margin_dataset(dataset, load_market(market), out=out, model=model)
+res = margin_dataset(dataset, snap, out=out, model=model, config=cfg)
 dt, cpu = time.perf_counter() - t, time.process_time() - c
 print(json.dumps({"seconds": dt, "cpu": cpu, "accounts": res.accounts, "positions": res.positions,
                   "stages": dict(res.stages), "maxrss": peak_rss(),
@@ -173,16 +186,38 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, **worker_environ(1)}
 
 
-def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
-    """One process, one kernel thread, partitions streamed (fresh subprocess)."""
-    p = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ds), str(market), str(out), model],
-        capture_output=True, text=True, env=_child_env(), check=True,
+def _child(
+    ds: Path, market: Path, out: Path, model: str, i: int, n: int, history: Path | None
+) -> subprocess.Popen[str]:
+    """A plain process margining every ``n``-th partition from the ``i``-th (no Dask)."""
+    extra = [] if history is None else [str(history), str(Path(__file__).parent)]
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(ds), str(market), str(out), model, str(i), str(n),
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(),
     )  # fmt: skip
-    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
 
 
-def pair(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
+def _results(procs: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    runs = []
+    for p in procs:
+        stdout, stderr = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"plain process failed: {stderr.strip().splitlines()[-1:]}")
+        runs.append(json.loads(stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def single(
+    ds: Path, market: Path, out: Path, model: str = "portfolio", history: Path | None = None
+) -> dict[str, Any]:
+    """One process, one kernel thread, partitions streamed (fresh subprocess)."""
+    return _results([_child(ds, market, out, model, 0, 1, history)])[0]
+
+
+def pair(
+    ds: Path, market: Path, out: Path, model: str = "portfolio", history: Path | None = None
+) -> dict[str, Any]:
     """Two plain processes started together, each margining every other partition (no Dask).
 
     What this machine gives two processes doing the benchmark's own work at once: on two
@@ -191,35 +226,8 @@ def pair(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[st
     other jobs run. ``T(single) / (2 × T(pair))`` is the efficiency no scheduler can beat here.
     """
     out.mkdir(parents=True)
-    t = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                CHILD,
-                str(ds),
-                str(market),
-                str(out / str(i)),
-                model,
-                str(i),
-                "2",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_child_env(),
-        )
-        for i in range(2)
-    ]
-    runs = []
-    for p in procs:
-        stdout, stderr = p.communicate()
-        if p.returncode:
-            raise RuntimeError(f"pair process failed: {stderr.strip().splitlines()[-1:]}")
-        runs.append(json.loads(stdout.strip().splitlines()[-1]))
+    runs = _results([_child(ds, market, out / str(i), model, i, 2, history) for i in range(2)])
     return {
-        "seconds": time.perf_counter() - t,  # both processes done (start-up included)
         "slowest": max(r["seconds"] for r in runs),  # as single(): after imports
         "cpu": sum(r["cpu"] for r in runs),
         "task_cpu": sum(r["task_cpu"] for r in runs),
@@ -416,7 +424,8 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     n = args.var_accounts
     ds = dataset(args.cache, n, n * 10, args.var_partitions)
     hist = var_history_file(work)
-    snap = replace(load_market(write_market(work)), history=load_price_history(hist))
+    market = write_market(work)
+    snap = replace(load_market(market), history=load_price_history(hist))
     cfg = var_bench_config()
     print(
         f"\n== var / es: {n:,} accounts, {n * 10:,} positions, {args.var_partitions} partitions, "
@@ -474,6 +483,31 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
             f"workers had the cores to themselves: about {c1 / (c2 / 2):.2f}x)"
         )
         print(f"{model} results equal bitwise: {same(outs['local:1'], outs['local:2'])}")
+        # the same work in plain processes (no Dask): what two processes get from this machine
+        plain: dict[str, list[float]] = {"single": [], "pair": []}
+        for k, what in enumerate(
+            ["single", "pair"] + (["pair", "single"] if args.repeat > 1 else [])
+        ):
+            before = load()
+            out = work / f"{model}-plain-{what}-{k}"
+            if what == "single":
+                r = single(ds, market, out, model, hist)
+                plain["single"].append(r["seconds"])
+                secs = r["seconds"]
+            else:
+                r = pair(ds, market, out, model, hist)
+                plain["pair"].append(r["slowest"])
+                secs = r["slowest"]
+            print(
+                f"{model} in plain processes, {'one' if what == 'single' else 'two (every other partition)'}: "
+                f"{secs:7.2f} s  CPU in partitions {r['task_cpu']:.1f} s   [{before} -> {load()}]"
+            )
+        ceiling = min(plain["single"]) / min(plain["pair"])
+        print(
+            f"{model}: this machine's ceiling, two plain processes vs one on the same partitions: "
+            f"{ceiling:.2f}x (2.0 on two dedicated cores); local:2 vs local:1 reaches "
+            f"{s / ceiling:.0%} of it"
+        )
 
 
 def main() -> None:
