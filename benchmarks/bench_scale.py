@@ -6,20 +6,26 @@
    repository (``--cache``, default ``~/.cache/crossmargin-bench``) and reused by later runs.
    The ``portfolio`` model then margins it end to end (dataset → one result file per partition)
 
-   * in **one process**, one partition at a time, with one kernel thread (``CROSSMARGIN_THREADS=1``,
-     a fresh subprocess: its own peak RSS is measured) — the single-worker baseline;
+   * in **one process**, one partition at a time, with one kernel thread (a fresh subprocess
+     with the environment of a worker, ``worker_environ``: its own peak RSS is measured) — the
+     single-worker baseline;
    * on ``--cluster local:2``: a Dask ``LocalCluster`` of 2 worker processes × 1 thread, memory
-     limit 1.5 GiB each; peak RSS per worker is each worker process's ``ru_maxrss``.
+     limit 1.5 GiB each; peak RSS per worker is each worker process's ``ru_maxrss``;
+   * in **two plain processes** started together, each margining every other partition (no
+     Dask): the machine's own ceiling for two processes on this work (two vCPUs may share a
+     physical core or memory bandwidth; other jobs take their share).
 
-   Scaling efficiency = throughput(2 workers) / (2 × throughput(1 process)). The two result
-   datasets are compared bitwise. ``--whole`` also margins the whole venue as one book in one
+   Scaling efficiency = throughput(2 workers) / (2 × throughput(1 process)), A B C C B A. The
+   ceiling, the margin stage alone (without the client's serial describe/resolve) and CPU
+   seconds on each side are printed next to it. The two result datasets are compared bitwise. ``--whole`` also margins the whole venue as one book in one
    process (the path without partitions) to show its peak memory.
 2. **var / es.** ``--var-accounts`` (100 000) accounts of the same generator as a dataset of
    ``--var-partitions`` partitions, 500 joint scenarios (the last 502 common BTC/ETH/SPX closes
    of the bundled history, stress segment off — as ``bench_var.py``), all add-ons on, on
    ``local:1`` and ``local:2`` (one cluster at a time, A B B A); speed-up = time(1 worker) /
    time(2 workers); results compared. Also printed: CPU seconds in the tasks and in this
-   process (client + scheduler), partitions and risk arrays computed per worker, stages.
+   process (client + scheduler), partitions and risk arrays computed per worker, stages, and
+   the same work in one and in two plain processes (the machine's ceiling for the speed-up).
 
 Times exclude starting the cluster and importing the package (reported separately). The machine
 is shared: the load average is printed before and after each measurement; run it again when
@@ -60,11 +66,26 @@ from crossmargin.margin import available_models
 from crossmargin.scale.batch import peak_rss
 available_models()
 ds, market, out, model = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+i, n = int(sys.argv[5]), int(sys.argv[6])  # process i of n: every n-th partition
+snap, cfg = load_market(market), default_config()
+if len(sys.argv) > 7:  # var / es: the benchmark's history and configuration
+    from dataclasses import replace
+    from crossmargin.market.history import load_price_history
+    sys.path.insert(0, sys.argv[8])
+    from venue import var_bench_config
+    snap, cfg = replace(snap, history=load_price_history(Path(sys.argv[7]))), var_bench_config()
+dataset = open_dataset(ds)
+if n > 1:
+    from dataclasses import replace
+    names = dataset.instruments  # first holders re-pointed at a partition this process has
+    dataset = replace(dataset, partitions=dataset.partitions[i::n],
+                      instruments=None if names is None else tuple((m, 0, r) for m, _, r in names))
 t, c = time.perf_counter(), time.process_time()
-res = margin_dataset(open_dataset(ds), load_market(market), out=out, model=model)
+res = margin_dataset(dataset, snap, out=out, model=model, config=cfg)
 dt, cpu = time.perf_counter() - t, time.process_time() - c
 print(json.dumps({"seconds": dt, "cpu": cpu, "accounts": res.accounts, "positions": res.positions,
-                  "stages": dict(res.stages), "maxrss": peak_rss()}))
+                  "stages": dict(res.stages), "maxrss": peak_rss(),
+                  "task_cpu": sum(p.cpu_seconds for p in res.partitions)}))
 """
 
 WHOLE = r"""
@@ -156,20 +177,62 @@ def write_market(work: Path) -> Path:
     return path
 
 
-def single(ds: Path, market: Path, out: Path, model: str = "portfolio") -> dict[str, Any]:
-    """One process, one kernel thread, partitions streamed (fresh subprocess).
+def _child_env() -> dict[str, str]:
+    """The environment a local cluster's worker starts with (one kernel and BLAS thread, the
+    allocator settings): the baseline and the workers run the same code on the same allocator
+    and threads."""
+    from crossmargin.scale.executors import worker_environ
 
-    Started with the allocator settings the cluster's workers get (``WORKER_MALLOC_ENV``), so
-    the baseline and the workers run the same code on the same allocator.
-    """
-    from crossmargin.scale.executors import WORKER_MALLOC_ENV
+    return {**os.environ, **worker_environ(1)}
 
-    env = {**os.environ, "CROSSMARGIN_THREADS": "1", **WORKER_MALLOC_ENV}
-    p = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ds), str(market), str(out), model],
-        capture_output=True, text=True, env=env, check=True,
+
+def _child(
+    ds: Path, market: Path, out: Path, model: str, i: int, n: int, history: Path | None
+) -> subprocess.Popen[str]:
+    """A plain process margining every ``n``-th partition from the ``i``-th (no Dask)."""
+    extra = [] if history is None else [str(history), str(Path(__file__).parent)]
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(ds), str(market), str(out), model, str(i), str(n),
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(),
     )  # fmt: skip
-    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
+
+
+def _results(procs: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    runs = []
+    for p in procs:
+        stdout, stderr = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"plain process failed: {stderr.strip().splitlines()[-1:]}")
+        runs.append(json.loads(stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def single(
+    ds: Path, market: Path, out: Path, model: str = "portfolio", history: Path | None = None
+) -> dict[str, Any]:
+    """One process, one kernel thread, partitions streamed (fresh subprocess)."""
+    return _results([_child(ds, market, out, model, 0, 1, history)])[0]
+
+
+def pair(
+    ds: Path, market: Path, out: Path, model: str = "portfolio", history: Path | None = None
+) -> dict[str, Any]:
+    """Two plain processes started together, each margining every other partition (no Dask).
+
+    What this machine gives two processes doing the benchmark's own work at once: on two
+    dedicated cores about half the single process's time; less than that when the two cores
+    share execution units (SMT siblings of one physical core) or memory bandwidth, or when
+    other jobs run. ``T(single) / (2 × T(pair))`` is the efficiency no scheduler can beat here.
+    """
+    out.mkdir(parents=True)
+    runs = _results([_child(ds, market, out / str(i), model, i, 2, history) for i in range(2)])
+    return {
+        "slowest": max(r["seconds"] for r in runs),  # as single(): after imports
+        "cpu": sum(r["cpu"] for r in runs),
+        "task_cpu": sum(r["task_cpu"] for r in runs),
+        "margin": max(r["stages"]["margin"] for r in runs),
+    }
 
 
 def _imports() -> None:
@@ -191,13 +254,27 @@ def warm(ex: Any) -> None:
     ex.client.run(_imports)
 
 
+def _process_cpu() -> float:
+    """User + system CPU seconds of the calling process (run on each worker)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def on_cluster(ex: Any, ds: Path, snap: Any, out: Path, model: str, cfg: Any) -> dict[str, Any]:
     from crossmargin.scale import margin_dataset, open_dataset
 
+    w0 = ex.client.run(_process_cpu)
+    c0 = time.process_time()
     t = time.perf_counter()
     res = margin_dataset(open_dataset(ds), snap, out=out, model=model, config=cfg, executor=ex)
     dt = time.perf_counter() - t
+    client_cpu = time.process_time() - c0
+    w1 = ex.client.run(_process_cpu)
     return {
+        "client_cpu": client_cpu,  # this process: the client, the scheduler, describe/resolve
+        "worker_cpu": sum(w1[w] - w0.get(w, 0.0) for w in w1),  # tasks and the workers' own
         "seconds": dt,
         "accounts": res.accounts,
         "positions": res.positions,
@@ -239,7 +316,10 @@ def grid(args: argparse.Namespace, work: Path) -> None:
           f"{time.perf_counter() - t:.1f} s")  # fmt: skip
     singles, clusters = [], []
     try:
-        order = ["single", "cluster"] + (["cluster", "single"] if args.repeat > 1 else [])
+        # A B C C B A: one process, the cluster, two plain processes (the machine's ceiling)
+        order = ["single", "cluster", "pair"]
+        order += order[::-1] if args.repeat > 1 else []
+        pairs: list[dict[str, Any]] = []
         for k, what in enumerate(order):
             out = work / f"grid-{what}-{k}"
             before = load()
@@ -250,7 +330,16 @@ def grid(args: argparse.Namespace, work: Path) -> None:
                     f"one process (1 thread): {r['seconds']:7.2f} s  "
                     f"{r['accounts'] / r['seconds']:10,.0f} accounts/s  "
                     f"{r['positions'] / r['seconds'] / 1e6:5.2f} M positions/s  "
-                    f"peak RSS {r['maxrss'] / MIB:6,.0f} MiB  CPU {r['cpu']:6.1f} s"
+                    f"peak RSS {r['maxrss'] / MIB:6,.0f} MiB  CPU {r['cpu']:6.1f} s "
+                    f"(in partitions {r['task_cpu']:.1f} s)   [{before} -> {load()}]"
+                )
+            elif what == "pair":
+                r = pair(ds, market, out)
+                pairs.append(r)
+                print(
+                    f"two plain processes, every other partition each (no Dask): "
+                    f"{r['slowest']:7.2f} s (slower of the two; margin stage {r['margin']:.2f} s)"
+                    f"  CPU {r['cpu']:6.1f} s (in partitions {r['task_cpu']:.1f} s)"
                     f"   [{before} -> {load()}]"
                 )
             else:
@@ -263,21 +352,37 @@ def grid(args: argparse.Namespace, work: Path) -> None:
                     f"local:2 (2 x 1 thread): {r['seconds']:7.2f} s  "
                     f"{r['accounts'] / r['seconds']:10,.0f} accounts/s  "
                     f"{r['positions'] / r['seconds'] / 1e6:5.2f} M positions/s  "
-                    f"peak RSS per worker {peaks} MiB  CPU in tasks {r['cpu']:6.1f} s"
-                    f"  retried {r['retried'] or 'none'}"
-                    f"   [{before} -> {load()}]"
+                    f"peak RSS per worker {peaks} MiB  CPU in tasks {r['cpu']:6.1f} s, "
+                    f"worker processes {r['worker_cpu']:.1f} s, client + scheduler "
+                    f"{r['client_cpu']:.1f} s  partitions per worker {r['per_worker']}  "
+                    f"retried {r['retried'] or 'none'}   [{before} -> {load()}]"
                 )
         s_best = min(r["seconds"] for r in singles)
         c_best = min(r["seconds"] for r in clusters)
+        p_best = min(r["slowest"] for r in pairs)
         eff = s_best / (2 * c_best)
         print(f"scaling efficiency (best of each): {eff:.2f}  (target >= 0.8)")
         effs = [s["seconds"] / (2 * c["seconds"]) for s, c in zip(singles, clusters, strict=False)]
         print("  per pair: " + ", ".join(f"{e:.2f}" for e in effs))
-        cpu1 = min(r["cpu"] for r in singles)
-        cpu2 = min(r["cpu"] for r in clusters)
+        ceiling = s_best / (2 * p_best)
         print(
-            f"CPU seconds: one process {cpu1:.1f} (whole run), local:2 tasks {cpu2:.1f} "
-            f"(sum over partitions): the cluster's own overhead in CPU is {cpu2 / cpu1 - 1:+.0%}"
+            f"this machine's ceiling, two plain processes on the same partitions: {ceiling:.2f} "
+            f"(1.0 on two dedicated cores); local:2 reaches {eff / ceiling:.0%} of it"
+        )
+        m1 = min(r["stages"]["margin"] for r in singles)
+        m2 = min(r["stages"]["margin"] for r in clusters)
+        print(
+            f"margin stage alone (partitions; describe + resolve run once on the client): "
+            f"one process {m1:.2f} s, local:2 {m2:.2f} s, efficiency {m1 / (2 * m2):.2f}"
+        )
+        cpu1 = min(r["task_cpu"] for r in singles)
+        cpu2 = min(r["cpu"] for r in clusters)
+        wcpu = min(r["worker_cpu"] for r in clusters)
+        print(
+            f"CPU seconds in the partitions: one process {cpu1:.1f}, local:2 {cpu2:.1f} "
+            f"({cpu2 / cpu1 - 1:+.0%}), two plain processes {min(r['task_cpu'] for r in pairs):.1f}; "
+            f"local:2 worker processes in all {wcpu:.1f} "
+            f"(the workers' own threads {wcpu - cpu2:+.1f})"
         )
         worst = max(max(r["peak"].values()) for r in clusters)
         print(f"peak memory per worker: {worst / GIB:.2f} GiB (target <= 1.5 GiB)")
@@ -319,7 +424,8 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
     n = args.var_accounts
     ds = dataset(args.cache, n, n * 10, args.var_partitions)
     hist = var_history_file(work)
-    snap = replace(load_market(write_market(work)), history=load_price_history(hist))
+    market = write_market(work)
+    snap = replace(load_market(market), history=load_price_history(hist))
     cfg = var_bench_config()
     print(
         f"\n== var / es: {n:,} accounts, {n * 10:,} positions, {args.var_partitions} partitions, "
@@ -343,9 +449,7 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
                 before = load()
                 out = work / f"{model}-{name.replace(':', '')}-{k}"
                 arrays0 = ex.client.run(risk_arrays_computed)
-                c0 = time.process_time()
                 r = on_cluster(ex, ds, snap, out, model, cfg)
-                client_cpu = time.process_time() - c0
                 arrays = [
                     sum(c - arrays0.get(w, {}).get(key, 0) for key, c in got.items())
                     for w, got in ex.client.run(risk_arrays_computed).items()
@@ -360,7 +464,8 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
             print(
                 f"{model:3s} on {name}: {r['seconds']:7.2f} s  "
                 f"{r['accounts'] / r['seconds']:8,.0f} accounts/s  peak RSS per worker "
-                f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s, client {client_cpu:4.1f} s  "
+                f"{peaks} MiB  CPU in tasks {r['cpu']:6.1f} s, worker processes {r['worker_cpu']:.1f} s, "
+                f"client + scheduler {r['client_cpu']:4.1f} s  "
                 f"partitions per worker {r['per_worker']}  risk arrays computed per worker "
                 f"{sorted(arrays)}  stages (s): {stages}  (cluster started in {started:.0f} s, "
                 f"not counted)   [{before} -> {load()}]"
@@ -378,6 +483,31 @@ def var_es(args: argparse.Namespace, work: Path) -> None:
             f"workers had the cores to themselves: about {c1 / (c2 / 2):.2f}x)"
         )
         print(f"{model} results equal bitwise: {same(outs['local:1'], outs['local:2'])}")
+        # the same work in plain processes (no Dask): what two processes get from this machine
+        plain: dict[str, list[float]] = {"single": [], "pair": []}
+        for k, what in enumerate(
+            ["single", "pair"] + (["pair", "single"] if args.repeat > 1 else [])
+        ):
+            before = load()
+            out = work / f"{model}-plain-{what}-{k}"
+            if what == "single":
+                r = single(ds, market, out, model, hist)
+                plain["single"].append(r["seconds"])
+                secs = r["seconds"]
+            else:
+                r = pair(ds, market, out, model, hist)
+                plain["pair"].append(r["slowest"])
+                secs = r["slowest"]
+            print(
+                f"{model} in plain processes, {'one' if what == 'single' else 'two (every other partition)'}: "
+                f"{secs:7.2f} s  CPU in partitions {r['task_cpu']:.1f} s   [{before} -> {load()}]"
+            )
+        ceiling = min(plain["single"]) / min(plain["pair"])
+        print(
+            f"{model}: this machine's ceiling, two plain processes vs one on the same partitions: "
+            f"{ceiling:.2f}x (2.0 on two dedicated cores); local:2 vs local:1 reaches "
+            f"{s / ceiling:.0%} of it"
+        )
 
 
 def main() -> None:

@@ -20,7 +20,12 @@ from crossmargin.errors import InputError
 from crossmargin.io.tables import book_from_frames
 from crossmargin.scale import margin_dataset, open_dataset, write_dataset
 from crossmargin.scale.context import received_count, risk_arrays_computed
-from crossmargin.scale.executors import WORKER_MALLOC_ENV, DaskExecutor
+from crossmargin.scale.executors import (
+    LOCAL_CLUSTER_CONFIG,
+    WORKER_MALLOC_ENV,
+    DaskExecutor,
+    worker_environ,
+)
 from crossmargin.scale.output import RESULTS_MANIFEST
 
 from .helpers import (
@@ -56,14 +61,29 @@ def venues(
 
 def test_worker_processes_start_with_the_allocator_settings(dask_executor: DaskExecutor) -> None:
     """glibc reads MALLOC_* at process start: they must be in each worker's environment from
-    its first instruction (Dask's pre-spawn environment), next to Dask's own trim setting."""
-    names = (*WORKER_MALLOC_ENV, "MALLOC_TRIM_THRESHOLD_")
+    its first instruction (Dask's pre-spawn environment), next to Dask's own trim setting; a
+    single-process baseline gets the same variables from ``worker_environ``."""
+    names = (*WORKER_MALLOC_ENV, "MALLOC_TRIM_THRESHOLD_", "CROSSMARGIN_THREADS")
     seen = dask_executor.client.run(lambda: {k: os.environ.get(k) for k in names})
     assert len(seen) == 2
+    expected = worker_environ(1)
     for env in seen.values():
         for k, v in WORKER_MALLOC_ENV.items():
             assert env[k] == v
         assert env["MALLOC_TRIM_THRESHOLD_"] is not None
+        assert env == {k: expected[k] for k in names}
+
+
+def test_workers_run_with_the_quiet_local_cluster_settings(dask_executor: DaskExecutor) -> None:
+    """The workers received the local cluster's Dask settings (no profiler, slow ticks)."""
+
+    def settings() -> dict[str, object]:
+        import dask.config
+
+        return {k: dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG}
+
+    for got in dask_executor.client.run(settings).values():
+        assert got == LOCAL_CLUSTER_CONFIG
 
 
 @pytest.mark.parametrize("model", list(MODEL_VENUES))

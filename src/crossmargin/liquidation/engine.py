@@ -25,6 +25,7 @@ round sends to the market, per underlying, drives the cascade's price impact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -70,6 +71,24 @@ class InsuranceFund:
     """The insurance fund's balance (snapshot currency); mutated by :func:`liquidate_round`."""
 
     balance: float
+
+
+class _Total:
+    """A round total: the sum of one or more of the round's array fields (snapshot currency)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, *fields: str) -> None:
+        self.fields = fields
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Total: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> float: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> float | _Total:
+        if obj is None:
+            return self
+        return float(sum(getattr(obj, f).sum() for f in self.fields))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -130,35 +149,18 @@ class RoundResult:
             self.unit_deficit > 1e-9 * np.maximum(1.0, np.abs(self.unit_value)), dtype=np.bool_
         )
 
-    @property
-    def bad_debt(self) -> float:
-        """Total deficit written off this round."""
-        return float(self.unit_deficit.sum())
-
-    @property
-    def notional_market(self) -> float:
-        """Notional closed in the market."""
-        return float(self.row_notional.sum())
-
-    @property
-    def notional_adl(self) -> float:
-        """Notional taken over by ADL counterparties."""
-        return float(self.adl_notional.sum())
-
-    @property
-    def slippage(self) -> float:
-        """Slippage paid: in the market closes and in the collateral sales."""
-        return float(self.row_slippage.sum() + self.sale_cost.sum())
-
-    @property
-    def insurance_paid(self) -> float:
-        """Paid out by the insurance fund."""
-        return float(self.unit_fund_paid.sum())
-
-    @property
-    def socialized_total(self) -> float:
-        """Loss socialised over accounts (the last resort)."""
-        return float(self.socialized.sum())
+    #: Total deficit written off this round.
+    bad_debt = _Total("unit_deficit")
+    #: Notional closed in the market.
+    notional_market = _Total("row_notional")
+    #: Notional taken over by ADL counterparties.
+    notional_adl = _Total("adl_notional")
+    #: Slippage paid: in the market closes and in the collateral sales.
+    slippage = _Total("row_slippage", "sale_cost")
+    #: Paid out by the insurance fund.
+    insurance_paid = _Total("unit_fund_paid")
+    #: Loss socialised over accounts (the last resort).
+    socialized_total = _Total("socialized")
 
 
 @dataclass(frozen=True, slots=True, eq=False)

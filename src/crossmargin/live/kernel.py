@@ -22,7 +22,11 @@ inter-commodity spreads):
   the cached groups (:meth:`~crossmargin.margin.portfolio.PortfolioMargin.requirements`:
   credits and the short-option floor); the other groups are not touched;
 * the sweep (:meth:`PortfolioKernel.sweep`) rebuilds every underlying's layout and recomputes
-  every group and collateral value without reading these caches, and replaces them.
+  every group and collateral value without reading these caches, and replaces them;
+* on a big book, a tick's and the sweep's risk arrays, groups and recombined accounts are split
+  into contiguous parts, one per core (``PortfolioKernel.parts``, at most two), computed at
+  the same time by a persistent worker thread (NumPy's and SciPy's loops release the GIL).
+  Every number is computed row by row, so each part's are those of one part, bit for bit.
 
 Both return :class:`AccountBatch`: per account equity, IM, MM, ratio, status and the worst
 scenario of its riskiest group.
@@ -30,7 +34,13 @@ scenario of its riskiest group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -434,8 +444,52 @@ class AccountKernel:
         """
 
 
-#: Recombination layouts kept (a venue's ticking underlyings; ~40 bytes per group each).
-_RECOMBINATIONS = 4
+#: Parts (threads) a big tick or sweep is split into: one per core, at most two (the benchmark
+#: machine's). NumPy's and SciPy's loops release the GIL, so the parts' arithmetic overlaps.
+_PARTS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+#: Fewest groups or accounts per part.
+_PART_MIN = 8192
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The kernels' worker threads (one pool per process: a fork gets its own)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="crossmargin-kernel"))
+        return _pool[1]
+
+
+def _parallel(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[fn(x) for x in items]``, the first in this thread and the others in the workers.
+
+    Returns only when every call has ended (they write the kernel's arrays); the first
+    exception is raised.
+    """
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    pool = _workers()
+    futures = [pool.submit(fn, x) for x in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:
+        wait(futures)
+    return [first, *(f.result() for f in futures)]
+
+
+#: The per-account arrays of an :class:`AccountBatch` and their types.
+_BATCH_ARRAYS = (
+    *((f, np.float64) for f in ("equity", "m_equity", "im", "mm", "ratio", "collateral", "upnl")),
+    *((f, np.int64) for f in ("status", "worst_und", "worst_cls", "worst_index")),
+    ("worst_loss", np.float64),
+)
+#: Recombination layouts kept (a venue's ticking underlyings, in parts; ~40 bytes per group).
+_RECOMBINATIONS = 8
 #: Pre-trade group layouts kept (a few hundred small arrays).
 _WHATIF_LAYOUTS = 256
 
@@ -481,10 +535,14 @@ class PortfolioKernel(AccountKernel):
         #: Asset prices and haircuts of the last pre-trade check that moved cash (see
         #: ``_whatif_prices``).
         self._whatif_ap: tuple[MarketSnapshot, int, bytes, AssetPrices] | None = None
+        #: Parts (threads) a tick's or sweep's groups and accounts are split into, and the
+        #: fewest groups or accounts per part (below, fewer parts: a hand-off costs ~0.1 ms).
+        self.parts = _PARTS
+        self.part_min = _PART_MIN
 
     # -- risk arrays ---------------------------------------------------------------------------
     def on_marks(self, inst: InstrumentTable, underlyings: tuple[str, ...] | None) -> None:
-        """Re-value the risk arrays of the re-marked contracts."""
+        """Re-value the risk arrays of the re-marked contracts (in parts when many)."""
         S = self.pm.scenarios(inst.classes).n_scenarios
         if (
             underlyings is None
@@ -492,13 +550,21 @@ class PortfolioKernel(AccountKernel):
             or self.unit.shape[1] != S
             or self.unit.shape[0] > inst.n
         ):
-            self.unit = self.pm.risk_arrays(inst)
-            return
-        if self.unit.shape[0] < inst.n:
-            self.unit = grow_rows(self.unit, inst.n)[: inst.n]
-        rows = inst.rows_of(underlyings)
-        if rows.size:
-            self.unit[rows] = self.pm.risk_arrays(inst, only=rows)
+            rows = np.arange(inst.n, dtype=np.int64)
+            self.unit = unit = np.empty((inst.n, S))
+        else:
+            if self.unit.shape[0] < inst.n:
+                self.unit = grow_rows(self.unit, inst.n)[: inst.n]
+            rows, unit = inst.rows_of(underlyings), self.unit
+        # each contract's arrays are its own: the parts' rows are those of one call
+        cut = self._cuts(rows.size, S)
+
+        def part(lo_hi: tuple[int, int]) -> None:
+            r = rows[lo_hi[0] : lo_hi[1]]
+            if r.size:
+                unit[r] = self.pm.risk_arrays(inst, only=r)
+
+        _parallel(part, list(pairwise(cut)))
 
     def _units(self, inst: InstrumentTable) -> FloatArray:
         if self.unit is None or self.unit.shape[0] != inst.n:
@@ -660,9 +726,10 @@ class PortfolioKernel(AccountKernel):
         self._lk_version += 1
         try:
             for und in range(len(inst.underlyings)):
-                self._tick_groups(book, inst, snapshot, und)
-            self.value_collateral(book, snapshot, accounts)
-            return self.recombine(book, inst, snapshot, accounts)
+                self._tick_groups(book, inst, und)
+            return self._recombine(
+                book, inst, accounts, lambda acc: self.value_collateral(book, snapshot, acc)
+            )
         except BaseException:
             self.groups, self.lookup, self._slices, self.cv, self.cv_mm, self.fx = saved
             self._lk_version += 1
@@ -685,24 +752,52 @@ class PortfolioKernel(AccountKernel):
             return super().tick(book, inst, snapshot, asset, accounts)
         self._ensure(book.n_accounts, len(inst.underlyings))
         if asset in inst.underlyings:
-            self._tick_groups(book, inst, snapshot, inst.underlyings.index(asset))
+            self._tick_groups(book, inst, inst.underlyings.index(asset))
         return self.recombine(book, inst, snapshot, accounts, revalue=asset)
 
-    def _tick_groups(
-        self, book: LiveBook, inst: InstrumentTable, snapshot: MarketSnapshot, und: int
-    ) -> None:
+    def _cuts(self, n: int, weight: int = 1) -> list[int]:
+        """Bounds ``[0, …, n]`` of the parts ``n`` rows are split into (``weight``: work per row).
+
+        One part per core while each has at least ``part_min`` units of work.
+        """
+        k = max(1, min(self.parts, n * weight // max(self.part_min, 1)))
+        return [(i * n) // k for i in range(k + 1)]
+
+    def _tick_groups(self, book: LiveBook, inst: InstrumentTable, und: int) -> None:
+        """Recompute and store the groups of underlying ``und``, its parts in parallel.
+
+        A part whose rows in the group table are known writes them in its thread (disjoint
+        rows); the others are written here, after, since they may add rows.
+        """
         sl = self._slice(book, inst, und)
         if sl is None:
             return
-        sl.refresh(book)
-        assert sl.m_quantity is not None and sl.m_short is not None
-        agg = GroupAggregates.of_contracts(
-            inst, sl.layout, sl.m_quantity, sl.m_short, self._units(inst)[sl.cols], sl.cols
-        )
-        risk = self.pm.risk_from(inst, sl.layout.groups, agg)
-        known = sl.group_rows if sl.rows_version == self._lk_version else None
-        sl.group_rows = self._write(risk.account, risk, _slice_mtm(inst, sl), known)
-        sl.rows_version = self._lk_version
+        version = int(book.qty_version[und])
+        unit = self._units(inst)[sl.cols]
+        lk = self._lk_version
+
+        def compute(part: _Part) -> tuple[GroupRisk, FloatArray] | None:
+            layout = part.ready(book, version)
+            assert part.m_quantity is not None and part.m_short is not None
+            agg = GroupAggregates.of_contracts(
+                inst, layout, part.m_quantity, part.m_short, unit, sl.cols
+            )
+            risk = self.pm.risk_from(inst, layout.groups, agg)
+            mtm = _part_mtm(inst, sl.cols, part)
+            if part.rows_version == lk and part.group_rows is not None:
+                self._write(risk.account, risk, mtm, part.group_rows)
+                return None
+            return risk, mtm
+
+        done = _parallel(compute, sl.parts)
+        rows = [
+            p.group_rows if out is None else self._write(out[0].account, *out)
+            for p, out in zip(sl.parts, done, strict=True)
+        ]
+        valid = all(r is not None for r in rows)  # none renumbered the table (compaction)
+        for p, r in zip(sl.parts, rows, strict=True):
+            p.group_rows = r
+            p.rows_version = self._lk_version if valid else -1
 
     def _slice(self, book: LiveBook, inst: InstrumentTable, und: int) -> _Slice | None:
         """The cached layout of underlying ``und``'s positions (rebuilt when rows appeared)."""
@@ -721,14 +816,22 @@ class PortfolioKernel(AccountKernel):
         # one group per holder: (account, und) keys of one underlying sort as the accounts
         acc = p["account"][rows]
         held = np.bincount(acc, minlength=book.n_accounts) > 0
-        groups = Groups(
-            account=np.flatnonzero(held).astype(np.int64),
-            und=np.full(int(held.sum()), und, np.int64),
-            of_position=(np.cumsum(held) - 1)[acc].astype(np.int64),
-            n_und=max(len(inst.underlyings), 1),
-        )
-        layout = GroupMatrix.build(groups, col_of[p["instrument"][rows]], int(cols.size))
-        sl = self._slices[und] = _Slice(key, rows, cols, layout)
+        holders = np.flatnonzero(held).astype(np.int64)
+        of_position = (np.cumsum(held) - 1)[acc].astype(np.int64)
+        column = col_of[p["instrument"][rows]]
+        n_und = max(len(inst.underlyings), 1)
+        cut = self._cuts(holders.size)
+        parts = []
+        for lo, hi in pairwise(cut):
+            mine = (of_position >= lo) & (of_position < hi) if len(cut) > 2 else slice(None)
+            groups = Groups(
+                account=holders[lo:hi],
+                und=np.full(hi - lo, und, np.int64),
+                of_position=of_position[mine] - lo,
+                n_und=n_und,
+            )
+            parts.append(_Part(rows[mine], groups, column[mine], int(cols.size)))
+        sl = self._slices[und] = _Slice(key, cols, tuple(parts))
         return sl
 
     def recombine(
@@ -745,9 +848,59 @@ class PortfolioKernel(AccountKernel):
         Accounts holding collateral in, or reporting in, the ticked underlying ``revalue`` (all
         of ``accounts`` when it is an asset of theirs) get their collateral and FX revalued.
         """
-        if revalue is not None:
-            self._revalue_collateral(book, snapshot, accounts, revalue)
-        rc = self._recombination(accounts, len(inst.underlyings))
+        asset = revalue
+        return self._recombine(
+            book,
+            inst,
+            accounts,
+            None
+            if asset is None
+            else lambda acc: self._revalue_collateral(book, snapshot, acc, asset),
+        )
+
+    def _recombine(
+        self,
+        book: LiveBook,
+        inst: InstrumentTable,
+        accounts: IntArray,
+        collateral: Callable[[IntArray], None] | None,
+    ) -> AccountBatch:
+        """:meth:`recombine`, the accounts in parts (in parallel); ``collateral(part)`` first.
+
+        Every account's groups are all in the table, so each part is recombined alone, and
+        its numbers are those of a recombination of all of ``accounts`` bit for bit.
+        """
+        cut = self._cuts(accounts.size)
+        k = len(cut) - 1
+        chunks = [accounts[lo:hi] for lo, hi in pairwise(cut)]
+        n_und = len(inst.underlyings)
+        rcs = [self._recombination(c, n_und) for c in chunks]  # the shared caches: here
+        self._currency_codes(book)
+
+        out = {f: np.empty(accounts.size, t) for f, t in _BATCH_ARRAYS} if k > 1 else {}
+
+        def part(i: int) -> AccountBatch:
+            if collateral is not None:
+                collateral(chunks[i])
+            b = self._health_of(book, inst, chunks[i], rcs[i])
+            for f in out:  # the parts' rows in place (no concatenation after)
+                out[f][cut[i] : cut[i + 1]] = getattr(b, f)
+            return b
+
+        done = _parallel(part, list(range(k)))
+        if k == 1:
+            return done[0]
+        return AccountBatch(
+            accounts=accounts,
+            **out,
+            scenarios=done[0].scenarios,
+            group_names=done[0].group_names,
+        )
+
+    def _health_of(
+        self, book: LiveBook, inst: InstrumentTable, accounts: IntArray, rc: _Recombination
+    ) -> AccountBatch:
+        """Health of ``accounts`` from the cached groups of their recombination layout."""
         rows = rc.rows
         g = self.groups
         risk = GroupRisk(
@@ -1071,20 +1224,20 @@ class PortfolioKernel(AccountKernel):
 
 
 @dataclass(slots=True, eq=False)
-class _Slice:
-    """An underlying's positions (live book rows), their group layout and their quantities.
+class _Part:
+    """A contiguous run of an underlying's groups (holders): positions, layout, matrices.
 
-    The layout changes when rows appear (``key``); the quantities, costs and their group
-    matrices when a position of the underlying changes (``qty_key``); the group rows of the
-    kernel's table when its lookup changes (``rows_version``). A tick reuses all three.
+    The layout is built on first use (in the part's thread); the quantities, costs and their
+    group matrices are re-read when a position of the underlying changed (``qty_key``); the
+    group rows of the kernel's table are valid while its lookup keeps ``rows_version``.
     """
 
-    key: tuple[int, int, int]
     rows: IntArray
-    cols: IntArray
-    layout: GroupMatrix
+    groups: Groups
+    column: IntArray
+    n_cols: int
+    layout: GroupMatrix | None = None
     qty_key: int = -1
-    quantity: FloatArray = field(default_factory=lambda: np.zeros(0))
     m_quantity: sparse.csr_matrix | None = None
     m_cost: sparse.csr_matrix | None = None
     m_unknown: sparse.csr_matrix | None = None
@@ -1092,21 +1245,35 @@ class _Slice:
     group_rows: IntArray | None = None
     rows_version: int = -1
 
-    def refresh(self, book: LiveBook) -> None:
-        """Re-read the quantities and costs if a position of the underlying changed."""
-        und = int(book.pos["und"][self.rows[0]])
-        v = int(book.qty_version[und])
-        if v == self.qty_key:
-            return
-        p = book.pos
+    def ready(self, book: LiveBook, version: int) -> GroupMatrix:
+        """The layout, with the quantity matrices of the underlying's ``version``."""
         lay = self.layout
-        self.quantity = p["quantity"][self.rows]
-        self.m_quantity = _matrix(lay, self.quantity)
-        self.m_short = _matrix(lay, np.where(self.quantity < 0, -self.quantity, 0.0))
-        self.m_cost = _matrix(lay, p["cost_known"][self.rows])
-        qu = p["qty_unknown"][self.rows]
-        self.m_unknown = _matrix(lay, qu) if qu.any() else None
-        self.qty_key = v
+        if lay is None:
+            lay = self.layout = GroupMatrix.build(self.groups, self.column, self.n_cols)
+        if version != self.qty_key:
+            p = book.pos
+            q = p["quantity"][self.rows]
+            self.m_quantity = _matrix(lay, q)
+            self.m_short = _matrix(lay, np.where(q < 0, -q, 0.0))
+            self.m_cost = _matrix(lay, p["cost_known"][self.rows])
+            qu = p["qty_unknown"][self.rows]
+            self.m_unknown = _matrix(lay, qu) if qu.any() else None
+            self.qty_key = version
+        return lay
+
+
+@dataclass(slots=True, eq=False)
+class _Slice:
+    """An underlying's positions (live book rows) and contract columns, in parts.
+
+    The parts split the holders into contiguous runs of accounts (one per core on a big
+    book): each part's groups are computed alone, in its own thread. The whole is rebuilt
+    when rows appear (``key``).
+    """
+
+    key: tuple[int, int, int]
+    cols: IntArray
+    parts: tuple[_Part, ...]
 
 
 def _matrix(layout: GroupMatrix, values: FloatArray) -> sparse.csr_matrix:
@@ -1116,25 +1283,24 @@ def _matrix(layout: GroupMatrix, values: FloatArray) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, t.indices, t.indptr), shape=t.shape, copy=False)
 
 
-def _slice_mtm(inst: InstrumentTable, sl: _Slice) -> FloatArray:
-    """Mark-to-market per group of a slice, as products with per-contract coefficients.
+def _part_mtm(inst: InstrumentTable, c: IntArray, part: _Part) -> FloatArray:
+    """Mark-to-market per group of a part (columns ``c``): products with per-contract numbers.
 
     Linear: ``mult (q F − cost − q_u F)``; inverse: ``mult (cost + q_u/F − q/F) S``; options:
     ``mult q V`` (:mod:`crossmargin.resolve.positions`).
     """
-    c = sl.cols
     mult, fwd, spot = inst.mult[c], inst.fwd[c], inst.spot[c]
     opt = inst.kind[c] == KIND_OPTION
     inv = inst.inverse[c] & ~opt
     lin = ~inv & ~opt
     a = np.where(opt, mult * inst.value[c], np.where(inv, -mult * spot / fwd, mult * fwd))
     b = np.where(opt, 0.0, np.where(inv, mult * spot, -mult))
-    assert sl.m_quantity is not None and sl.m_cost is not None
-    mtm = np.asarray(sl.m_quantity @ a, dtype=np.float64)
-    mtm += sl.m_cost @ b
-    if sl.m_unknown is not None:
+    assert part.m_quantity is not None and part.m_cost is not None
+    mtm = np.asarray(part.m_quantity @ a, dtype=np.float64)
+    mtm += part.m_cost @ b
+    if part.m_unknown is not None:
         cu = np.where(opt, 0.0, np.where(inv, mult * spot / fwd, -mult * fwd))
-        mtm += sl.m_unknown @ np.where(lin | inv, cu, 0.0)
+        mtm += part.m_unknown @ np.where(lin | inv, cu, 0.0)
     return mtm
 
 

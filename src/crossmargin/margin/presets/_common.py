@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
@@ -32,6 +32,8 @@ from crossmargin.risk.aggregate import Groups, group_positions, group_sum
 
 __all__ = [
     "KIND_NAMES",
+    "Fraction",
+    "NonNegative",
     "PerpGroups",
     "PresetInfo",
     "PresetParams",
@@ -55,6 +57,11 @@ KIND_NAMES = {
     KIND_FUTURE: "future",
     KIND_OPTION: "option",
 }
+
+#: A venue parameter that cannot be negative (finite, like every :class:`PresetParams` field).
+NonNegative = Annotated[float, Field(ge=0.0)]
+#: A venue parameter in [0, 1]: a haircut, an asset weight, a share of P&L.
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class PresetParams(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from crossmargin.margin.presets._common import PresetParams
+from crossmargin.margin.presets._common import Fraction, NonNegative, PresetParams
 
 __all__ = ["DeribitCurrencyParams", "DeribitPairParams", "DeribitParams", "deribit_params"]
 
@@ -18,26 +18,26 @@ class DeribitPairParams(PresetParams):
     """``model_params.currency_pair.<und>_usd``."""
 
     price_range: float = Field(gt=0.0, lt=1.0, allow_inf_nan=False)
-    volatility_range_up: float = Field(ge=0.0, allow_inf_nan=False)
-    volatility_range_down: float = Field(ge=0.0, allow_inf_nan=False)
-    short_term_vega_power: float = Field(ge=0.0, allow_inf_nan=False)
-    long_term_vega_power: float = Field(ge=0.0, allow_inf_nan=False)
-    min_volatility_for_shock_up: float = Field(ge=0.0, allow_inf_nan=False)
-    extended_table_factor: float = Field(ge=0.0, allow_inf_nan=False)
-    max_delta_shock: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    delta_total_liq_shock_threshold: float = Field(ge=0.0, allow_inf_nan=False)
-    m_inc: float = Field(ge=0.0, allow_inf_nan=False)
+    volatility_range_up: NonNegative
+    volatility_range_down: NonNegative
+    short_term_vega_power: NonNegative
+    long_term_vega_power: NonNegative
+    min_volatility_for_shock_up: NonNegative
+    extended_table_factor: NonNegative
+    max_delta_shock: Fraction
+    delta_total_liq_shock_threshold: NonNegative
+    m_inc: NonNegative
 
 
 class DeribitCurrencyParams(PresetParams):
     """``model_params.currency.<ccy>`` (money amounts in USD)."""
 
-    pnl_offset: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    max_offsetable_pnl: float = Field(ge=0.0, allow_inf_nan=False)
-    annualised_move_risk: float = Field(ge=0.0, allow_inf_nan=False)
-    min_annualised_move: float = Field(ge=0.0, allow_inf_nan=False)
-    extended_dampener: float = Field(ge=0.0, allow_inf_nan=False)
-    haircut: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    pnl_offset: Fraction
+    max_offsetable_pnl: NonNegative
+    annualised_move_risk: NonNegative
+    min_annualised_move: NonNegative
+    extended_dampener: NonNegative
+    haircut: Fraction
 
 
 class DeribitParams(PresetParams):

@@ -39,6 +39,7 @@ from crossmargin._typing import FloatArray, IntArray
 from crossmargin.errors import MarketDataError
 from crossmargin.margin.batch import group_labels
 from crossmargin.margin.presets._common import (
+    Fraction,
     PresetInfo,
     PresetParams,
     equity_upnl,
@@ -91,8 +92,8 @@ class DriftSpotMarket(PresetParams):
     Initial weights are at least as strict as maintenance ones, as Drift requires.
     """
 
-    initial_asset_weight: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    maintenance_asset_weight: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    initial_asset_weight: Fraction
+    maintenance_asset_weight: Fraction
     initial_liability_weight: float = Field(ge=1.0, allow_inf_nan=False)
     maintenance_liability_weight: float = Field(ge=1.0, allow_inf_nan=False)
     imf_factor: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)

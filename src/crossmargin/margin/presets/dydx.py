@@ -33,6 +33,7 @@ from crossmargin._typing import IntArray
 from crossmargin.errors import MarketDataError, ModelError
 from crossmargin.margin.batch import group_labels
 from crossmargin.margin.presets._common import (
+    NonNegative,
     PresetInfo,
     PresetParams,
     accepted_collateral,
@@ -63,9 +64,9 @@ class DydxTier(PresetParams):
     id: int = Field(ge=0)
     initial_margin_ppm: int = Field(ge=0, le=PPM)
     maintenance_fraction_ppm: int = Field(ge=0, le=PPM)
-    open_interest_lower_cap: float = Field(ge=0.0, allow_inf_nan=False)
-    open_interest_upper_cap: float = Field(ge=0.0, allow_inf_nan=False)
-    impact_notional: float = Field(ge=0.0, allow_inf_nan=False)
+    open_interest_lower_cap: NonNegative
+    open_interest_upper_cap: NonNegative
+    impact_notional: NonNegative
 
 
 class DydxLiquidationConfig(PresetParams):

@@ -27,7 +27,6 @@ the snapshot currency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
 import numpy as np
 from pydantic import Field
@@ -38,6 +37,7 @@ from crossmargin._typing import FloatArray
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
+    NonNegative,
     PresetInfo,
     PresetParams,
 )
@@ -59,7 +59,7 @@ class OkxTier(PresetParams):
 
     mr1_moves: tuple[float, ...] = Field(description="positive MR1 price moves (mirrored, plus 0)")
     mr6_move: float = Field(gt=0.0, lt=1.0)
-    annualised_move_risk: float = Field(ge=0.0)
+    annualised_move_risk: NonNegative
     perp_basis_move: float = Field(ge=0.0, description="MR4 move of a perpetual (observed)")
 
 
@@ -76,9 +76,9 @@ class OkxParams(PresetParams):
     vol_shock_down: float = Field(default=0.25, ge=0.0, le=1.0, description="unpublished")
     short_term_vega_power: float = Field(default=0.3, ge=0.0)
     long_term_vega_power: float = Field(default=0.13, ge=0.0)
-    mr7_base_rate: dict[str, Annotated[float, Field(ge=0.0)]]
+    mr7_base_rate: dict[str, NonNegative]
     mr7_default_rate: float = Field(default=0.01, ge=0.0, description="unpublished (crossmargin)")
-    mr7_multipliers: tuple[Annotated[float, Field(ge=0.0)], ...] = (
+    mr7_multipliers: tuple[NonNegative, ...] = (
         1.0,
         2.0,
         4.0,

@@ -26,6 +26,7 @@ from crossmargin._arrays import sum_by
 from crossmargin._typing import FloatArray
 from crossmargin.margin.batch import group_labels
 from crossmargin.margin.presets._common import (
+    NonNegative,
     PresetInfo,
     PresetParams,
     accepted_collateral,
@@ -51,7 +52,7 @@ class ParadexTail(PresetParams):
     """One tail scenario: spot move and weight (vol shock = the up shock)."""
 
     move: float = Field(gt=-1.0, allow_inf_nan=False)
-    weight: float = Field(ge=0.0, allow_inf_nan=False)
+    weight: NonNegative
 
 
 class ParadexParams(PresetParams):

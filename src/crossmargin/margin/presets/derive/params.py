@@ -19,11 +19,11 @@ and reports each departure from the contract's rules as a note.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self, cast
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from crossmargin.margin.presets._common import PresetParams
+from crossmargin.margin.presets._common import Fraction, PresetParams
 
 __all__ = [
     "DeriveBasisParams",
@@ -41,164 +41,118 @@ __all__ = [
 ]
 
 VolDirection = Literal["up", "down", "none", "linear", "abs"]
-_FINITE = Field(allow_inf_nan=False)
 
 
 def _lenient(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get("lenient"))
 
 
-def _check_bounds(obj: Any, bounds: dict[str, tuple[float, float]], info: ValidationInfo) -> None:
-    if _lenient(info):
-        return
-    for name, (lo, hi) in bounds.items():
-        v = getattr(obj, name)
-        if not lo <= v <= hi:
-            raise ValueError(f"{name} = {v!r} is outside the contract's bounds [{lo:g}, {hi:g}]")
+_BOUNDS = "contract_bounds"
 
 
-class DeriveVolShockParams(PresetParams):
+def _param(key: str, lo: float, hi: float, *, ge: float | None = 0.0, note: str = "") -> Any:
+    """A contract parameter: its JSON key, the contract's admin bounds ``[lo, hi]`` and domain.
+
+    The domain (``ge``; ``None`` for any finite value) always holds; the admin bounds are
+    checked by :class:`_ContractParams` unless the model is validated as lenient.
+    """
+    return Field(
+        ge=ge,
+        description=f"{key} ({note})" if note else key,
+        json_schema_extra={_BOUNDS: [lo, hi]},
+    )
+
+
+class _ContractParams(PresetParams):
+    """A parameter section whose :func:`_param` fields carry the contract's admin bounds."""
+
+    @model_validator(mode="after")
+    def _contract_bounds(self, info: ValidationInfo) -> Self:
+        if _lenient(info):
+            return self
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra
+            if not isinstance(extra, dict) or _BOUNDS not in extra:
+                continue
+            lo, hi = cast("list[float]", extra[_BOUNDS])
+            v = getattr(self, name)
+            if not lo <= v <= hi:
+                raise ValueError(
+                    f"{name} = {v!r} is outside the contract's bounds [{lo:g}, {hi:g}]"
+                )
+        return self
+
+
+class DeriveVolShockParams(_ContractParams):
     """Vol shocks (JSON section ``VolShock``)."""
 
-    vol_range_up: float = Field(ge=0.0, allow_inf_nan=False, description="VOLRANGEUP")
-    vol_range_down: float = Field(ge=0.0, allow_inf_nan=False, description="VOLRANGEDOWN")
-    short_term_power: float = Field(ge=0.0, allow_inf_nan=False, description="SHORTTERMPOWER")
-    long_term_power: float = Field(ge=0.0, allow_inf_nan=False, description="LONGTERMPOWER")
-    dte_floor_days: float = Field(
-        ge=0.0, allow_inf_nan=False, description="DTE_FLOOR (days; the contract uses seconds)"
-    )
-    min_vol_up_shock: float = Field(ge=0.0, allow_inf_nan=False, description="MIN_VOL_EVAL_SHOCKED")
-
-    @model_validator(mode="after")
-    def _bounds(self, info: ValidationInfo) -> DeriveVolShockParams:
-        b = dict.fromkeys(
-            ("vol_range_up", "vol_range_down", "short_term_power", "long_term_power"), (0.0, 10.0)
-        )
-        b |= {"dte_floor_days": (0.0, 400.0), "min_vol_up_shock": (0.0, 20.0)}
-        _check_bounds(self, b, info)
-        return self
+    vol_range_up: float = _param("VOLRANGEUP", 0.0, 10.0)
+    vol_range_down: float = _param("VOLRANGEDOWN", 0.0, 10.0)
+    short_term_power: float = _param("SHORTTERMPOWER", 0.0, 10.0)
+    long_term_power: float = _param("LONGTERMPOWER", 0.0, 10.0)
+    dte_floor_days: float = _param("DTE_FLOOR", 0.0, 400.0, note="days; the contract uses seconds")
+    min_vol_up_shock: float = _param("MIN_VOL_EVAL_SHOCKED", 0.0, 20.0)
 
 
-class DeriveMarginParams(PresetParams):
+class DeriveMarginParams(_ContractParams):
     """Loss factors and static discounts (JSON section ``Margin``)."""
 
-    im_factor: float = Field(ge=0.0, allow_inf_nan=False, description="IM_LOSS_FACTOR")
-    mm_factor: float = Field(ge=0.0, allow_inf_nan=False, description="MM_LOSS_FACTOR")
-    short_rate_mult_scale: float = Field(
-        ge=0.0, allow_inf_nan=False, description="SHORT_RATE_MULTSCALE"
+    im_factor: float = _param("IM_LOSS_FACTOR", 0.5, 10.0)
+    mm_factor: float = _param("MM_LOSS_FACTOR", 0.1, 10.0)
+    short_rate_mult_scale: float = _param("SHORT_RATE_MULTSCALE", 0.0, 10.0)
+    long_rate_mult_scale: float = _param("LONG_RATE_MULTSCALE", 0.0, 10.0)
+    short_rate_add_scale: float = _param("SHORT_RATE_ADDSCALE", 0.0, 10.0)
+    long_rate_add_scale: float = _param("LONG_RATE_ADDSCALE", 0.0, 10.0)
+    short_base_static_discount: float = _param(
+        "BASE_STATIC_DISCOUNT_NEG", 0.0, 4.0, note="negative expiry values"
     )
-    long_rate_mult_scale: float = Field(
-        ge=0.0, allow_inf_nan=False, description="LONG_RATE_MULTSCALE"
-    )
-    short_rate_add_scale: float = Field(
-        ge=0.0, allow_inf_nan=False, description="SHORT_RATE_ADDSCALE"
-    )
-    long_rate_add_scale: float = Field(
-        ge=0.0, allow_inf_nan=False, description="LONG_RATE_ADDSCALE"
-    )
-    short_base_static_discount: float = Field(
-        ge=0.0, allow_inf_nan=False, description="BASE_STATIC_DISCOUNT_NEG (negative expiry values)"
-    )
-    long_base_static_discount: float = Field(
-        ge=0.0, allow_inf_nan=False, description="BASE_STATIC_DISCOUNT (positive expiry values)"
+    long_base_static_discount: float = _param(
+        "BASE_STATIC_DISCOUNT", 0.0, 4.0, note="positive expiry values"
     )
 
-    @model_validator(mode="after")
-    def _bounds(self, info: ValidationInfo) -> DeriveMarginParams:
-        b = {"im_factor": (0.5, 10.0), "mm_factor": (0.1, 10.0)}
-        b |= dict.fromkeys(
-            (
-                "short_rate_mult_scale",
-                "long_rate_mult_scale",
-                "short_rate_add_scale",
-                "long_rate_add_scale",
-            ),
-            (0.0, 10.0),
-        )
-        b |= dict.fromkeys(("short_base_static_discount", "long_base_static_discount"), (0.0, 4.0))
-        _check_bounds(self, b, info)
-        return self
 
-
-class DeriveBasisParams(PresetParams):
+class DeriveBasisParams(_ContractParams):
     """Forward ("basis") contingency (JSON section ``BasisContingency``)."""
 
-    scenario_spot_up: float = Field(gt=0.0, allow_inf_nan=False, description="SCENARIO_SPOT_UP")
-    scenario_spot_down: float = Field(gt=0.0, allow_inf_nan=False, description="SCENARIO_SPOT_DOWN")
-    add_factor: float = Field(ge=0.0, allow_inf_nan=False, description="BASIS_CONT_ADD_FACTOR")
-    mult_factor: float = Field(
-        ge=0.0, allow_inf_nan=False, description="BASIS_CONT_MULT_FACTOR (per year)"
-    )
+    scenario_spot_up: float = Field(gt=0.0, description="SCENARIO_SPOT_UP")
+    scenario_spot_down: float = Field(gt=0.0, description="SCENARIO_SPOT_DOWN")
+    add_factor: float = _param("BASIS_CONT_ADD_FACTOR", 0.0, 20.0)
+    mult_factor: float = _param("BASIS_CONT_MULT_FACTOR", 0.0, 20.0, note="per year")
 
     @model_validator(mode="after")
-    def _bounds(self, info: ValidationInfo) -> DeriveBasisParams:
+    def _spot_scenarios(self, info: ValidationInfo) -> DeriveBasisParams:
         if not _lenient(info):
             if not 1.0 < self.scenario_spot_up < 3.0:
                 raise ValueError("scenario_spot_up must be in (1, 3)")
             if not self.scenario_spot_down < 1.0:
                 raise ValueError("scenario_spot_down must be below 1")
-        _check_bounds(self, dict.fromkeys(("add_factor", "mult_factor"), (0.0, 20.0)), info)
         return self
 
 
-class DeriveOtherParams(PresetParams):
+class DeriveOtherParams(_ContractParams):
     """Peg loss, oracle confidence and perp/option contingencies (``OtherContingency``)."""
 
-    peg_loss_threshold: float = Field(ge=0.0, allow_inf_nan=False, description="PEG_LOSS_THRESHOLD")
-    peg_loss_factor: float = Field(ge=0.0, allow_inf_nan=False, description="PEG_LOSS_FACTOR")
-    conf_threshold: float = Field(ge=0.0, allow_inf_nan=False, description="CONF_THRESHOLD")
-    conf_margin: float = Field(ge=0.0, allow_inf_nan=False, description="CONF_MARGIN")
-    mm_perp_percent: float = Field(ge=0.0, allow_inf_nan=False, description="MM_PERP_PERCENT")
-    im_perp_percent: float = Field(
-        ge=0.0, allow_inf_nan=False, description="IM_PERP_PERCENT (on top of MM)"
-    )
-    mm_option_percent: float = Field(ge=0.0, allow_inf_nan=False, description="MM_OPTION_PERCENT")
-    im_option_percent: float = Field(
-        ge=0.0, allow_inf_nan=False, description="IM_OPTION_PERCENT (on top of MM)"
-    )
-
-    @model_validator(mode="after")
-    def _bounds(self, info: ValidationInfo) -> DeriveOtherParams:
-        b = {
-            "peg_loss_threshold": (0.0, 100.0),
-            "peg_loss_factor": (0.0, 10.0),
-            "conf_threshold": (0.0, 1.0),
-            "conf_margin": (0.0, 20.0),
-            "mm_perp_percent": (0.0, 3.0),
-            "im_perp_percent": (0.0, 3.0),
-            "mm_option_percent": (0.0, 2.0),
-            "im_option_percent": (0.0, 2.0),
-        }
-        _check_bounds(self, b, info)
-        return self
+    peg_loss_threshold: float = _param("PEG_LOSS_THRESHOLD", 0.0, 100.0)
+    peg_loss_factor: float = _param("PEG_LOSS_FACTOR", 0.0, 10.0)
+    conf_threshold: float = _param("CONF_THRESHOLD", 0.0, 1.0)
+    conf_margin: float = _param("CONF_MARGIN", 0.0, 20.0)
+    mm_perp_percent: float = _param("MM_PERP_PERCENT", 0.0, 3.0)
+    im_perp_percent: float = _param("IM_PERP_PERCENT", 0.0, 3.0, note="on top of MM")
+    mm_option_percent: float = _param("MM_OPTION_PERCENT", 0.0, 2.0)
+    im_option_percent: float = _param("IM_OPTION_PERCENT", 0.0, 2.0, note="on top of MM")
 
 
-class DeriveSkewParams(PresetParams):
+class DeriveSkewParams(_ContractParams):
     """Skew rotations (JSON section ``SkewShock``)."""
 
-    linear_base_cap: float = Field(allow_inf_nan=False, description="LINEAR_SCALE_CAP")
-    abs_base_cap: float = Field(allow_inf_nan=False, description="ABS_SCALE_CAP")
-    linear_c_base: float = Field(allow_inf_nan=False, description="LINEAR_CBASE")
-    abs_c_base: float = Field(allow_inf_nan=False, description="ABS_CBASE")
-    min_k_star: float = Field(allow_inf_nan=False, description="MIN_K_STAR")
-    width_scale: float = Field(allow_inf_nan=False, description="MIN_WIDTH_SCALE")
-    vol_param_static: float = Field(allow_inf_nan=False, description="VOL_PARAM_STATIC")
-    vol_param_scale: float = Field(allow_inf_nan=False, description="VOL_PARAM_SCALE")
-
-    @model_validator(mode="after")
-    def _bounds(self, info: ValidationInfo) -> DeriveSkewParams:
-        b = {
-            "linear_base_cap": (0.0, 10.0),
-            "abs_base_cap": (0.0, 10.0),
-            "linear_c_base": (-10.0, 10.0),
-            "abs_c_base": (-10.0, 10.0),
-            "min_k_star": (0.0, 10.0),
-            "width_scale": (0.0, 10.0),
-            "vol_param_static": (0.0, 10.0),
-            "vol_param_scale": (-20.0, 20.0),
-        }
-        _check_bounds(self, b, info)
-        return self
+    linear_base_cap: float = _param("LINEAR_SCALE_CAP", 0.0, 10.0, ge=None)
+    abs_base_cap: float = _param("ABS_SCALE_CAP", 0.0, 10.0, ge=None)
+    linear_c_base: float = _param("LINEAR_CBASE", -10.0, 10.0, ge=None)
+    abs_c_base: float = _param("ABS_CBASE", -10.0, 10.0, ge=None)
+    min_k_star: float = _param("MIN_K_STAR", 0.0, 10.0, ge=None)
+    width_scale: float = _param("MIN_WIDTH_SCALE", 0.0, 10.0, ge=None)
+    vol_param_static: float = _param("VOL_PARAM_STATIC", 0.0, 10.0, ge=None)
+    vol_param_scale: float = _param("VOL_PARAM_SCALE", -20.0, 20.0, ge=None)
 
 
 class DeriveScenario(PresetParams):
@@ -235,8 +189,8 @@ class DeriveCollateralParams(PresetParams):
     (default: the asset itself).
     """
 
-    mm_haircut: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    im_haircut: float = Field(ge=0.0, le=1.0, allow_inf_nan=False, description="on top of MM")
+    mm_haircut: Fraction
+    im_haircut: Fraction = Field(description="on top of MM")
     risk_cancelling: bool = False
     underlying: str | None = None
 

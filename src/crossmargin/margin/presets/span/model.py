@@ -26,6 +26,7 @@ from crossmargin._typing import FloatArray, IntArray
 from crossmargin.kernels.black76 import black76_greeks
 from crossmargin.margin.batch import assemble_batch, group_labels
 from crossmargin.margin.presets._common import (
+    Fraction,
     PresetInfo,
     PresetParams,
 )
@@ -68,7 +69,7 @@ class SpanInterSpread(PresetParams):
 
     legs: tuple[str, str]
     ratio: tuple[float, float] = (1.0, 1.0)
-    credit: float = Field(ge=0.0, le=1.0)
+    credit: Fraction
 
 
 class SpanParams(PresetParams):
