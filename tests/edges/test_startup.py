@@ -174,6 +174,31 @@ def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: P
     assert "concurrent" not in mods
 
 
+@pytest.mark.parametrize(
+    ("book", "market", "model"),
+    [
+        ("crypto_book.json", "market_crypto.json", "portfolio"),
+        ("crypto_book.json", "market_crypto.json", "isolated"),
+        ("crypto_book.json", "market_crypto.json", "cross"),
+        ("index_book.json", "market_index.json", "portfolio"),
+    ],
+)
+def test_margin_of_a_small_book_with_options_imports_no_scipy(
+    book: str, market: str, model: str
+) -> None:
+    """A small book's options are priced and its groups aggregated without SciPy (~0.3 s).
+
+    ``kernels.ndtr`` and ``GroupMatrix.product`` run their NumPy twins (bitwise SciPy's values,
+    ``tests/core/test_ndtr.py``) in a process that has not imported SciPy.
+    """
+    mods, proc = _modules_after(
+        "margin", str(EX / book), "-m", str(EX / market), "--model", model, "-f", "json"
+    )
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert json.loads(proc.stdout)  # the margin was computed and printed
+    assert "numpy" in mods and "scipy" not in mods
+
+
 def test_bundled_closes_read_with_numpy_equal_pandas_reading_of_the_file() -> None:
     """The NumPy reader of the shipped CSV gives what ``pandas.read_csv`` gives, cell for cell."""
     import numpy as np
