@@ -199,6 +199,51 @@ def test_margin_of_a_small_book_with_options_imports_no_scipy(
     assert "numpy" in mods and "scipy" not in mods
 
 
+_HISTORY_DRIVER = (
+    "import sys, atexit\n"
+    "atexit.register(lambda: print('READ', sys.modules['crossmargin.history.bundled']"
+    ".daily_closes.cache_info().currsize, file=sys.stderr))\n"
+    "sys.argv = ['crossmargin', *sys.argv[1:]]\n"
+    "from crossmargin.cli.app import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize(("model", "read"), [("portfolio", 0), ("cross", 0), ("var", 1)])
+def test_the_bundled_history_is_read_only_by_a_model_that_uses_it(model: str, read: int) -> None:
+    """Every loaded market carries the bundled closes; the file is read on first use."""
+    proc = subprocess.run(
+        [
+            sys.executable, "-c", _HISTORY_DRIVER, "margin", str(EX / "crypto_book.json"),
+            "-m", str(EX / "market_crypto.json"), "--model", model, "--allow-stale-history",
+        ],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert f"READ {read}" in proc.stderr, proc.stderr[-800:]
+
+
+def test_the_lazy_bundled_history_is_a_price_history() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    import numpy as np
+
+    from crossmargin.history import daily_closes
+    from crossmargin.market.history import PriceHistory, bundled_history
+
+    h = bundled_history()
+    assert isinstance(h, PriceHistory) and h.source.startswith("bundled daily closes")
+    assert h.times is daily_closes().dates and h.prices is daily_closes().prices
+    assert np.array_equal(h.dates, h.times.astype("datetime64[D]"))
+    assert pickle.loads(pickle.dumps(h)) is h and copy.deepcopy(h) is h
+    other = dataclasses.replace(h, source="mine")
+    back = pickle.loads(pickle.dumps(other))
+    assert back.source == "mine" and np.array_equal(back.prices, h.prices, equal_nan=True)
+    assert h.until(h.times[10]).prices.shape == (11, len(h.assets))
+
+
 def test_bundled_closes_read_with_numpy_equal_pandas_reading_of_the_file() -> None:
     """The NumPy reader of the shipped CSV gives what ``pandas.read_csv`` gives, cell for cell."""
     import numpy as np
