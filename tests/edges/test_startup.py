@@ -3,9 +3,9 @@
 ``crossmargin --help`` must import no library module beyond typer (no NumPy, pandas, SciPy,
 Arrow, matplotlib, pydantic); ``import crossmargin`` imports nothing heavy until a name is used;
 ``margin`` on a portfolio file imports no pandas, Arrow or matplotlib, whatever the model (the
-bundled price history every snapshot carries is read with NumPy), and no SciPy when nothing needs
-it (no option priced, no scenario matrix built: ``isolated``/``cross`` on a book of perpetuals
-and futures). ``benchmarks/bench_cli.py``
+bundled price history every snapshot carries is read with NumPy, and only by a model that uses
+it), and no SciPy on a small book (options priced and groups aggregated by SciPy's code in NumPy,
+``kernels/ndtr.py`` and ``GroupMatrix.product``). ``benchmarks/bench_cli.py``
 measures the times (docs/performance.md).
 """
 
@@ -156,7 +156,7 @@ def test_margin_start_up_imports_no_table_or_plot_library(
 
 @pytest.mark.parametrize("model", ["isolated", "cross"])
 def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: Path) -> None:
-    """SciPy (~0.35 s) is imported where an option is priced or a scenario matrix is built.
+    """No SciPy (~0.35 s) and no thread pool for a book of perpetuals and futures.
 
     The blocked kernels' thread pool (``concurrent.futures``, ``logging``) is imported only for
     inputs large enough to use it (SciPy's copy of the NumPy namespace imports both anyway).
