@@ -3,9 +3,9 @@
 ``crossmargin --help`` must import no library module beyond typer (no NumPy, pandas, SciPy,
 Arrow, matplotlib, pydantic); ``import crossmargin`` imports nothing heavy until a name is used;
 ``margin`` on a portfolio file imports no pandas, Arrow or matplotlib, whatever the model (the
-bundled price history every snapshot carries is read with NumPy), and no SciPy when nothing needs
-it (no option priced, no scenario matrix built: ``isolated``/``cross`` on a book of perpetuals
-and futures). ``benchmarks/bench_cli.py``
+bundled price history every snapshot carries is read with NumPy, and only by a model that uses
+it), and no SciPy on a small book (options priced and groups aggregated by SciPy's code in NumPy,
+``kernels/ndtr.py`` and ``GroupMatrix.product``). ``benchmarks/bench_cli.py``
 measures the times (docs/performance.md).
 """
 
@@ -156,7 +156,7 @@ def test_margin_start_up_imports_no_table_or_plot_library(
 
 @pytest.mark.parametrize("model", ["isolated", "cross"])
 def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: Path) -> None:
-    """SciPy (~0.35 s) is imported where an option is priced or a scenario matrix is built.
+    """No SciPy (~0.35 s) and no thread pool for a book of perpetuals and futures.
 
     The blocked kernels' thread pool (``concurrent.futures``, ``logging``) is imported only for
     inputs large enough to use it (SciPy's copy of the NumPy namespace imports both anyway).
@@ -172,6 +172,76 @@ def test_margin_of_a_book_without_options_needs_no_scipy(model: str, tmp_path: P
     assert proc.returncode == 0, proc.stderr[-800:]
     assert "numpy" in mods and "scipy" not in mods
     assert "concurrent" not in mods
+
+
+@pytest.mark.parametrize(
+    ("book", "market", "model"),
+    [
+        ("crypto_book.json", "market_crypto.json", "portfolio"),
+        ("crypto_book.json", "market_crypto.json", "isolated"),
+        ("crypto_book.json", "market_crypto.json", "cross"),
+        ("index_book.json", "market_index.json", "portfolio"),
+    ],
+)
+def test_margin_of_a_small_book_with_options_imports_no_scipy(
+    book: str, market: str, model: str
+) -> None:
+    """A small book's options are priced and its groups aggregated without SciPy (~0.3 s).
+
+    ``kernels.ndtr`` and ``GroupMatrix.product`` run their NumPy twins (bitwise SciPy's values,
+    ``tests/core/test_ndtr.py``) in a process that has not imported SciPy.
+    """
+    mods, proc = _modules_after(
+        "margin", str(EX / book), "-m", str(EX / market), "--model", model, "-f", "json"
+    )
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert json.loads(proc.stdout)  # the margin was computed and printed
+    assert "numpy" in mods and "scipy" not in mods
+
+
+_HISTORY_DRIVER = (
+    "import sys, atexit\n"
+    "atexit.register(lambda: print('READ', sys.modules['crossmargin.history.bundled']"
+    ".daily_closes.cache_info().currsize, file=sys.stderr))\n"
+    "sys.argv = ['crossmargin', *sys.argv[1:]]\n"
+    "from crossmargin.cli.app import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize(("model", "read"), [("portfolio", 0), ("cross", 0), ("var", 1)])
+def test_the_bundled_history_is_read_only_by_a_model_that_uses_it(model: str, read: int) -> None:
+    """Every loaded market carries the bundled closes; the file is read on first use."""
+    proc = subprocess.run(
+        [
+            sys.executable, "-c", _HISTORY_DRIVER, "margin", str(EX / "crypto_book.json"),
+            "-m", str(EX / "market_crypto.json"), "--model", model, "--allow-stale-history",
+        ],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert f"READ {read}" in proc.stderr, proc.stderr[-800:]
+
+
+def test_the_lazy_bundled_history_is_a_price_history() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    import numpy as np
+
+    from crossmargin.history import daily_closes
+    from crossmargin.market.history import PriceHistory, bundled_history
+
+    h = bundled_history()
+    assert isinstance(h, PriceHistory) and h.source.startswith("bundled daily closes")
+    assert h.times is daily_closes().dates and h.prices is daily_closes().prices
+    assert np.array_equal(h.dates, h.times.astype("datetime64[D]"))
+    assert pickle.loads(pickle.dumps(h)) is h and copy.deepcopy(h) is h
+    other = dataclasses.replace(h, source="mine")
+    back = pickle.loads(pickle.dumps(other))
+    assert back.source == "mine" and np.array_equal(back.prices, h.prices, equal_nan=True)
+    assert h.until(h.times[10]).prices.shape == (11, len(h.assets))
 
 
 def test_bundled_closes_read_with_numpy_equal_pandas_reading_of_the_file() -> None:

@@ -40,15 +40,12 @@ from crossmargin.cli.sources import (
     print_notes,
     print_offsets,
 )
-from crossmargin.comparison import comparison_dict
-from crossmargin.crossvenue import check_dict, netting_dict, offsets_dict
 from crossmargin.engine import (
     COMPARE_MODELS,
     compare,
     compute_margin,
 )
 from crossmargin.errors import InputError, ModelError
-from crossmargin.explain import explain_dict
 from crossmargin.instruments.position import Portfolio
 from crossmargin.margin.base import model_info
 
@@ -101,6 +98,8 @@ def _venue_extras(inp: Inputs, res: AccountResults, check: bool) -> dict[str, An
     """``check`` rows and import notes added to the first account's output."""
     out: dict[str, Any] = {}
     if check and inp.imported is not None and inp.venue_book is not None:
+        from crossmargin.crossvenue import check_dict  # venue imports only (start-up of margin)
+
         out["check"] = check_dict(inp.imported.reported, res, inp.venue_book, inp.snapshot)
         if not out["check"]:
             inp.notes.append(
@@ -205,6 +204,9 @@ def explain(
         detail=True,
         prefixes=book.prefixes,
     )
+    from crossmargin.crossvenue import netting_dict, offsets_dict
+    from crossmargin.explain import explain_dict
+
     items = [explain_dict(res, i) for i in range(book.n_out)]
     extra = _venue_extras(inp, res, check)
     if vb is not None and len(vb.portfolios) > 1:
@@ -287,6 +289,9 @@ def compare_cmd(
         compare(book.portfolios, inp.snapshot, models=names[:1], config=inp.config,
                 prefixes=book.prefixes, optional=())  # fmt: skip
         raise InputError(unavailable[names[0]], path="--models")  # pragma: no cover
+    from crossmargin.comparison import comparison_dict
+    from crossmargin.crossvenue import netting_dict
+
     items = [comparison_dict(results, i, unavailable=unavailable) for i in range(book.n_out)]
     # the venue's own figures are compared with the portfolio model (else the first column)
     extra = _venue_extras(inp, results.get("portfolio", next(iter(results.values()))), check)

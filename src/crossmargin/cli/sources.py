@@ -274,10 +274,10 @@ def _load_sources(
 
 
 def _venue_book(pfs: list[Portfolio]) -> VenueBook | None:
-    from crossmargin.crossvenue import venue_book
-
     if len(pfs) != 1 or not pfs[0].venues:
         return None
+    from crossmargin.crossvenue import venue_book  # an account over venues only
+
     return venue_book(pfs[0])
 
 

@@ -10,7 +10,8 @@ discount factor ``D`` (F. Black, "The pricing of commodity contracts", J. Financ
 Puts use their own formula (not parity) so deep out-of-the-money values keep full relative
 precision. Degenerate inputs are handled explicitly: ``T ≤ 0`` or ``σ√T`` below ``1e-12``
 gives the discounted intrinsic value ``D max(±(F − K), 0)``; ``N`` is SciPy's ``ndtr`` which
-saturates cleanly for deep in/out-of-the-money ``d``.
+saturates cleanly for deep in/out-of-the-money ``d`` (:mod:`crossmargin.kernels.ndtr`: the same
+values without importing SciPy in a process that prices only a few options).
 
 Greeks follow crossmargin's unit conventions (docs/methodology.md):
 
@@ -31,6 +32,7 @@ import numpy as np
 from crossmargin._typing import BoolArray, FloatArray
 from crossmargin.errors import InputError
 from crossmargin.kernels.blocks import for_blocks
+from crossmargin.kernels.ndtr import ndtr
 
 __all__ = ["Greeks", "black76_greeks", "black76_price", "black76_price_block"]
 
@@ -68,8 +70,6 @@ def black76_price_block(
     sgn = np.where(is_call, 1.0, -1.0)
     d1 *= sgn
     d2 *= sgn
-    from scipy.special import ndtr  # SciPy only where an option is priced (~0.35 s to import)
-
     price = F * ndtr(d1)
     price -= K * ndtr(d2)
     price *= sgn
@@ -246,8 +246,6 @@ def black76_greeks(
     pdf = np.exp(-0.5 * d1 * d1) / _SQRT_2PI
     sgn = np.where(call, 1.0, -1.0)
     ratio = F_ / S_  # ∂F/∂S
-    from scipy.special import ndtr
-
     nd1 = ndtr(sgn * d1)
     nd2 = ndtr(sgn * d2)
     dV_dF = np.where(ok, sgn * D_ * nd1, D_ * np.where(sgn * (F_ - K_) > 0, sgn, 0.0))

@@ -194,7 +194,7 @@ class GroupAggregates:
     ) -> GroupAggregates:
         """Sums position by position, in each group's position order (the batch's arithmetic)."""
         groups = layout.groups
-        pnl = np.asarray(layout.matrix(pos.quantity) @ unit, dtype=np.float64)
+        pnl = layout.product(pos.quantity, unit)
         ii = pos.instrument
         d_units = pos.quantity * inst.delta[ii]
         short_opt = (inst.kind[ii] == KIND_OPTION) & ~inst.settled[ii] & (pos.quantity < 0)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -236,18 +236,70 @@ def load_price_history(path: str | Path, *, daily: bool = False) -> PriceHistory
     return history_from_frame(df, source=str(p), daily=daily)
 
 
+_BUNDLED_SOURCE = "bundled daily closes (crossmargin/data/daily_closes_1990_2026.csv)"
+
+
+class _BundledHistory(PriceHistory):
+    """The bundled closes, read from the shipped file the first time an array is used.
+
+    Every market file loaded from the command line carries the bundled history, but most
+    models never read it (a grid margin reads it only for the correlation-breakdown add-on's
+    worst window): reading the file (~20 ms) waits until ``times``, ``prices`` or ``dates``
+    is first used. It is a :class:`PriceHistory` in every other respect; it pickles as a call
+    to :func:`bundled_history` (a modified copy as a plain :class:`PriceHistory`).
+    """
+
+    __slots__ = ()
+
+    def _load(self) -> None:
+        from crossmargin.history import daily_closes
+
+        d = daily_closes()  # read with NumPy and checked there: no pandas on the margin path
+        _SLOT_TIMES.__set__(self, d.dates)
+        _SLOT_PRICES.__set__(self, d.prices)
+        _SLOT_DATES.__set__(self, d.dates.astype("datetime64[D]"))
+
+    def _get(self, slot: Any) -> Any:
+        try:
+            return slot.__get__(self, PriceHistory)
+        except AttributeError:
+            self._load()
+            return slot.__get__(self, PriceHistory)
+
+    # the slots of PriceHistory, filled on first use (set directly by __init__/replace)
+    times = property(
+        lambda self: self._get(_SLOT_TIMES), lambda self, v: _SLOT_TIMES.__set__(self, v)
+    )
+    prices = property(
+        lambda self: self._get(_SLOT_PRICES), lambda self, v: _SLOT_PRICES.__set__(self, v)
+    )
+    dates = property(
+        lambda self: self._get(_SLOT_DATES), lambda self, v: _SLOT_DATES.__set__(self, v)
+    )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self is bundled_history():
+            return (bundled_history, ())
+        return (PriceHistory, (self.times, self.assets, self.prices, self.source))
+
+
+_SLOT_TIMES: Any = PriceHistory.__dict__["times"]
+_SLOT_PRICES: Any = PriceHistory.__dict__["prices"]
+_SLOT_DATES: Any = PriceHistory.__dict__["dates"]
+
+
 @lru_cache(maxsize=1)
 def bundled_history() -> PriceHistory:
-    """The bundled daily closes 1990-2026 (see ``crossmargin/data/README.md``)."""
-    from crossmargin.history import daily_closes
+    """The bundled daily closes 1990-2026 (see ``crossmargin/data/README.md``).
 
-    d = daily_closes()  # read with NumPy and checked there: no pandas on the margin path
-    return PriceHistory(
-        d.dates,
-        d.columns,
-        d.prices,
-        "bundled daily closes (crossmargin/data/daily_closes_1990_2026.csv)",
-    )
+    The file is read when the history's arrays are first used (:class:`_BundledHistory`).
+    """
+    from crossmargin.history import DAILY_COLUMNS
+
+    h = object.__new__(_BundledHistory)
+    object.__setattr__(h, "assets", DAILY_COLUMNS)
+    object.__setattr__(h, "source", _BUNDLED_SOURCE)
+    return h
 
 
 def history_warnings(

@@ -8,7 +8,8 @@ Python loop touches a position.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,18 @@ from crossmargin.resolve.positions import Holdings, NetPositions
 if TYPE_CHECKING:  # SciPy is imported where a matrix is built (~0.35 s to import)
     from scipy import sparse
 
-__all__ = ["GroupMatrix", "Groups", "group_pnl", "group_positions", "group_sum"]
+__all__ = [
+    "GroupMatrix",
+    "Groups",
+    "csr_product_numpy",
+    "group_pnl",
+    "group_positions",
+    "group_sum",
+]
+
+#: Stored entries up to which :meth:`GroupMatrix.product` runs without SciPy in a process that
+#: has not imported it (a command-line run on a small book).
+SMALL_PRODUCT = 4_096
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -82,6 +94,8 @@ class GroupMatrix:
         Group of each entry.
     n_cols
         Number of columns.
+    template
+        The CSR matrix of this layout (SciPy), built on first use.
     """
 
     groups: Groups
@@ -91,7 +105,7 @@ class GroupMatrix:
     indices: IntArray
     entry_group: IntArray
     n_cols: int
-    template: sparse.csr_matrix
+    _csr: list[sparse.csr_matrix] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def build(cls, groups: Groups, column: IntArray, n_cols: int) -> GroupMatrix:
@@ -107,9 +121,6 @@ class GroupMatrix:
         indptr = np.zeros(G + 1, np.int64)
         np.cumsum(counts, out=indptr[1:])
         indices = np.asarray(column[order], np.int64)
-        from scipy import sparse
-
-        template = sparse.csr_matrix((np.zeros(n), indices, indptr), shape=(G, n_cols), copy=False)
         return cls(
             groups=groups,
             column=column,
@@ -118,8 +129,21 @@ class GroupMatrix:
             indices=indices,
             entry_group=np.repeat(np.arange(G, dtype=np.int64), counts),
             n_cols=n_cols,
-            template=template,
         )
+
+    @property
+    def template(self) -> sparse.csr_matrix:
+        """The layout's CSR matrix (data not meaningful until :meth:`matrix` fills it)."""
+        if not self._csr:
+            # SciPy is imported where a matrix is built (~0.35 s to import)
+            from scipy import sparse
+
+            n = int(self.order.shape[0])
+            shape = (self.groups.n, self.n_cols)
+            self._csr.append(
+                sparse.csr_matrix((np.zeros(n), self.indices, self.indptr), shape=shape, copy=False)
+            )
+        return self._csr[0]
 
     def matrix(self, values: FloatArray) -> sparse.csr_matrix:
         """The ``(groups × columns)`` matrix of per-position ``values`` (class docstring).
@@ -129,6 +153,40 @@ class GroupMatrix:
         """
         np.take(np.asarray(values, dtype=np.float64), self.order, out=self.template.data)
         return self.template
+
+    def product(self, values: FloatArray, arrays: FloatArray) -> FloatArray:
+        """``matrix(values) @ arrays``: the ``(groups × k)`` sums of ``value × arrays[column]``.
+
+        SciPy's CSR product (``csr_matvecs``) adds each group's entries in CSR order into a
+        zeroed row. A process without SciPy computes a small product (at most
+        :data:`SMALL_PRODUCT` entries) the same way in NumPy — one pass per entry rank within
+        the groups, each adding ``value × row`` in the same order — so the doubles are the
+        same either way (tested bit for bit).
+        """
+        arrays = np.asarray(arrays, dtype=np.float64)
+        n = int(self.order.shape[0])
+        if "scipy" in sys.modules or n > SMALL_PRODUCT or arrays.ndim != 2:
+            return np.asarray(self.matrix(values) @ arrays, dtype=np.float64)
+        data = np.asarray(values, dtype=np.float64)[self.order]
+        return csr_product_numpy(self.indptr, self.indices, data, arrays)
+
+
+def csr_product_numpy(
+    indptr: IntArray, indices: IntArray, data: FloatArray, arrays: FloatArray
+) -> FloatArray:
+    """The CSR matrix ``(data, indices, indptr)`` times the dense 2-D ``arrays``, SciPy's way.
+
+    Bitwise what SciPy's ``csr_matvecs`` returns: each row starts at zero and adds
+    ``data[e] × arrays[indices[e]]`` for its entries in stored order. Vectorised over the rows
+    (one pass per entry rank): for small matrices only (:meth:`GroupMatrix.product`).
+    """
+    out = np.zeros((indptr.shape[0] - 1, arrays.shape[1]))
+    counts = np.diff(indptr)
+    for rank in range(int(counts.max()) if data.size else 0):
+        rows = np.flatnonzero(counts > rank)
+        at = indptr[rows] + rank
+        out[rows] += data[at, None] * arrays[indices[at]]
+    return out
 
 
 def group_sum(groups: Groups, values: FloatArray) -> FloatArray:
