@@ -584,6 +584,30 @@ class Replica:
             self._cores[assets] = (cr, Windows.of(cr))
         return self._cores[assets]
 
+    def stress_ratios(self, assets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``(D, k)`` stress ratios of ``assets`` per day and ``(D,)`` days with enough history.
+
+        The library's :func:`crossmargin.margin.apc.stress_ratios` on every day at once: EWMA
+        vol after the day's last return over the RMS return of ``apc_release_window_days``.
+        """
+        cr, _ = self.core(assets)
+        vc = self.vc
+        _, after = cr.ewma(vc.ewma_lambda)
+        n_t = np.searchsorted(cr.times, self.day_dates, side="right") - 1
+        x2 = np.where(cr.valid[:, None], np.nan_to_num(cr.x) ** 2, 0.0)
+        cs = np.vstack([np.zeros((1, x2.shape[1])), np.cumsum(x2, axis=0)])
+        cnt = np.concatenate([[0], np.cumsum(cr.valid)])
+        last = cr.times[np.maximum(n_t, 0)]
+        lo = np.searchsorted(
+            cr.times[1:], last - np.timedelta64(vc.apc_release_window_days, "D"), side="right"
+        )
+        n = cnt[np.maximum(n_t, 0)] - cnt[lo]
+        var_long = (cs[np.maximum(n_t, 0)] - cs[lo]) / np.maximum(n, 1)[:, None]
+        now = after[np.maximum(n_t - 1, 0)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(var_long > 0, np.sqrt(now / var_long), 1.0)
+        return ratio, (n >= vc.min_observations) & (n_t > 0)
+
     def _vol_index_moves(self, cr: CoreReturns, win: Windows) -> np.ndarray:
         """Log vol-index move over each window per asset (NaN where none)."""
         out = np.full((win.end.size, len(cr.assets)), np.nan)

@@ -13,6 +13,18 @@ depends on it), so two runs — buffer 0 and the overlay's 0.25 (shared with
 (``+capped``, the library today) is then applied per buffer. Writes ``results/apc_curve.json``:
 per buffer and book the coverage, the target checks, IM / hindsight constant, peak-to-trough
 and largest 5-day rise, at MPOR 2.
+
+    .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --options
+
+compares the anti-procyclicality options on the shipped defaults (filtered HS, 730 days) —
+``none`` (no stress weight), ``stress_weight`` (25 % on named stress periods, today's default
+before the releasable buffer), ``buffer`` (25 % on every day) and ``releasable_buffer``
+(:mod:`crossmargin.margin.apc`) — with the library's netting rule, on every book, and writes
+``results/apc_options.json``. The releasable buffer is exact from the ``none`` and ``buffer``
+runs: per day its apc part is ``f × (buffer − none)`` with ``f`` the release factor of the day's
+stress ratio (the account's from the book's assets weighted by stand-alone measure, each
+underlying's and position's alone from its own asset), the replica's
+:meth:`fastvar.Replica.stress_ratios`.
 """
 # ruff: noqa: N812  (study modules imported under one-letter names)
 
@@ -27,7 +39,10 @@ from typing import Any
 import common as C
 import evaluate as E
 import fastvar as F
+import numpy as np
 import varparts as VP
+
+from crossmargin.margin.apc import account_ratio, release_factor
 
 OVERLAY = C.ROOT / "docs" / "calibration_overlay.yaml"
 BUFFERS = (0.0, 0.1, 0.25, 0.4, 0.5)
@@ -59,7 +74,99 @@ KEEP = (
 )
 
 
+#: The option runs of ``--options`` (overlays over the shipped defaults).
+OPTIONS: dict[str, dict[str, Any]] = {
+    "none": {"var": {"anti_procyclicality": "none", "stress_weight": 0.0}},
+    "stress_weight": {"var": {"anti_procyclicality": "stress_weight", "stress_weight": 0.25}},
+    "buffer": {"var": {"anti_procyclicality": "buffer", "stress_weight": 0.0}},
+}
+RELEASE = {"var": {"anti_procyclicality": "releasable_buffer", "stress_weight": 0.0}}
+OPTION_NAMES = ("none", "stress_weight", "buffer", "releasable_buffer")
+
+
+def released(
+    p0: F.VarParts, p1: F.VarParts, f_acc: np.ndarray, f_und: np.ndarray, leg_und: np.ndarray
+) -> F.VarParts:
+    """The releasable buffer's parts from the ``none`` (``p0``) and ``buffer`` (``p1``) parts.
+
+    ``f_acc`` ``(D,)``: the book's release factor per day; ``f_und`` ``(D, U)``: each
+    underlying's alone; ``leg_und`` ``(L,)``: the underlying of each position.
+    """
+    ch: dict[str, Any] = {
+        "im": p0.im + f_acc * (p1.im - p0.im),
+        "apc": f_acc * p1.apc,
+        "alone": p0.alone + f_und * (p1.alone - p0.alone),
+    }
+    if p0.alone_legs is not None and p1.alone_legs is not None:
+        ch["alone_legs"] = p0.alone_legs + f_und[:, leg_und] * (p1.alone_legs - p0.alone_legs)
+    return replace(p0, **ch)
+
+
+def release_factors(book: str, kind_parts: F.VarParts) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``(f_acc (D,), f_und (D, U), replica)`` of ``book`` under the releasable buffer."""
+    cfg = C.overlay_config(RELEASE)
+    vc = cfg.var
+    rep = C.replay(book, 2, cfg)
+    rp = F.Replica(rep, cfg)
+    und = tuple(rp.und)
+    r_book, ok = rp.stress_ratios(und)
+    stand = kind_parts.stand if kind_parts.stand is not None else kind_parts.alone_core
+    x = account_ratio(r_book, stand)
+    f_acc = release_factor(x, vc.apc_buffer, vc.apc_release_from)
+    f_und = np.ones((rp.D, rp.U))
+    for u, a in enumerate(und):
+        r_u, ok_u = rp.stress_ratios((a,))
+        f_und[:, u] = release_factor(r_u[:, 0], vc.apc_buffer, vc.apc_release_from)
+        ok &= ok_u
+    return np.where(ok, f_acc, np.nan), f_und, rp
+
+
+def options_main() -> None:
+    """``--options``: none / stress_weight / buffer / releasable_buffer on every book."""
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {
+        "what": "var/es (+ the library's netting rule) per anti-procyclicality option, shipped "
+        "defaults otherwise, MPOR 2",
+        "options": {k: v for k, v in OPTIONS.items()} | {"releasable_buffer": RELEASE},
+        "release": {
+            k: getattr(C.overlay_config(RELEASE).var, k)
+            for k in ("apc_buffer", "apc_release_from", "apc_release_window_days")
+        },
+        "books": {},
+    }
+    for b in C.all_books(with_no_target=False):
+        t = time.perf_counter()
+        cfg = C.overlay_config(OPTIONS["none"])
+        rep = C.replay(b, 2, cfg)
+        iso = E.model_run(b, "isolated")
+        parts = {o: VP.parts(b, ov) for o, ov in OPTIONS.items()}
+        row: dict[str, Any] = {o: {} for o in OPTION_NAMES}
+        for kind in ("var", "es"):
+            f_acc, f_und, rp = release_factors(b, parts["none"][kind])
+            rel = released(parts["none"][kind], parts["buffer"][kind], f_acc, f_und, rp.lt.und)
+            rel = replace(rel, ok=rel.ok & np.isfinite(f_acc))
+            runs = {o: parts[o][kind] for o in OPTIONS} | {"releasable_buffer": rel}
+            for o, vp in runs.items():
+                s = C.model_summary(
+                    rep, VP.variant_run(vp, "capped", cfg.mm_factor), isolated=iso, config=cfg
+                )
+                row[o][f"{kind}+capped"] = {k: s[k] for k in KEEP} | {"targets": s["targets"]}
+            fa = f_acc[np.isfinite(f_acc)]
+            row["releasable_buffer"][f"{kind}+capped"]["release_factor"] = {
+                "mean": float(fa.mean()) if fa.size else None,
+                "share_full": float(np.mean(fa >= 1.0)) if fa.size else None,
+                "share_released": float(np.mean(fa <= 0.0)) if fa.size else None,
+            }
+        out["books"][b] = row
+        print(f"{b:28s} {time.perf_counter() - t:6.1f} s", flush=True)
+    out["seconds"] = time.perf_counter() - t0
+    C.write_json("apc_options", out)
+
+
 def main() -> None:
+    if "--options" in sys.argv[1:]:
+        options_main()
+        return
     t0 = time.perf_counter()
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else OVERLAY
     ov = C.load_overlay(path)

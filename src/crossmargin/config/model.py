@@ -337,9 +337,13 @@ class VarConfig(_Strict):
     stress_periods: tuple[StressPeriod, ...] = ()
     stress_weight: float = Field(default=0.25, ge=0.0, lt=1.0)
     stress_window_days: int = Field(default=365, ge=30)
-    anti_procyclicality: Literal["none", "buffer", "stress_weight", "floor"] = "stress_weight"
+    anti_procyclicality: Literal[
+        "none", "buffer", "stress_weight", "floor", "releasable_buffer"
+    ] = "stress_weight"
     apc_buffer: float = Field(default=0.25, ge=0.0, le=1.0)
     apc_floor_years: float = Field(default=10.0, gt=0.0, le=50.0)
+    apc_release_from: float = Field(default=1.0, gt=0.0, le=10.0)
+    apc_release_window_days: int = Field(default=3652, ge=30)
     vol_index: dict[str, str] = Field(default_factory=dict)
     vol_response: dict[str, VolResponse] = Field(default_factory=dict)
     depeg: dict[str, float] = Field(default_factory=dict)
