@@ -14,15 +14,17 @@ depends on it), so two runs — buffer 0 and the overlay's 0.25 (shared with
 per buffer and book the coverage, the target checks, IM / hindsight constant, peak-to-trough
 and largest 5-day rise, at MPOR 2.
 
-    .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --options
+    .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --options [BOOK ...]
+    .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --check [BOOK ...]
 
 compares the anti-procyclicality options on the shipped defaults (filtered HS, 730 days) —
-``none`` (no stress weight), ``stress_weight`` (25 % on named stress periods, today's default
-before the releasable buffer), ``buffer`` (25 % on every day) and ``releasable_buffer``
-(:mod:`crossmargin.margin.apc`) — with the library's netting rule, on every book, and writes
-``results/apc_options.json``. The releasable buffer is exact from the ``none`` and ``buffer``
-runs: per day its apc part is ``f × (buffer − none)`` with ``f`` the release factor of the day's
-stress ratio (the account's from the book's assets weighted by stand-alone measure, each
+``none`` (no stress weight), ``stress_weight`` (25 % on named stress periods), ``buffer`` (25 %
+on every day), ``releasable_buffer`` (:mod:`crossmargin.margin.apc`), and the two buffers with
+the 25 % stress weighting kept in the scenarios — with the library's netting rule, on every
+book, and writes
+``results/apc_options.json`` (with a subset of books: ``results/apc_try.json``). The
+releasable buffer is exact from the runs without and with the 25 % ``buffer``: per day its
+apc part is ``f × (buffer − none)`` with ``f`` the release factor of the day's stress ratio (the account's from the book's assets weighted by stand-alone measure, each
 underlying's and position's alone from its own asset), the replica's
 :meth:`fastvar.Replica.stress_ratios`.
 """
@@ -79,9 +81,15 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "none": {"var": {"anti_procyclicality": "none", "stress_weight": 0.0}},
     "stress_weight": {"var": {"anti_procyclicality": "stress_weight", "stress_weight": 0.25}},
     "buffer": {"var": {"anti_procyclicality": "buffer", "stress_weight": 0.0}},
+    "buffer+stress_weight": {"var": {"anti_procyclicality": "buffer", "stress_weight": 0.25}},
 }
 RELEASE = {"var": {"anti_procyclicality": "releasable_buffer", "stress_weight": 0.0}}
-OPTION_NAMES = ("none", "stress_weight", "buffer", "releasable_buffer")
+#: The releasable buffer from (without it, with the 25 % buffer on every day).
+DERIVED = {
+    "releasable_buffer": ("none", "buffer"),
+    "releasable_buffer+stress_weight": ("stress_weight", "buffer+stress_weight"),
+}
+OPTION_NAMES = (*OPTIONS, *DERIVED)
 
 
 def released(
@@ -121,8 +129,8 @@ def release_factors(book: str, kind_parts: F.VarParts) -> tuple[np.ndarray, np.n
     return np.where(ok, f_acc, np.nan), f_und, rp
 
 
-def options_main() -> None:
-    """``--options``: none / stress_weight / buffer / releasable_buffer on every book."""
+def options_main(books: list[str]) -> None:
+    """``--options``: none / stress_weight / buffer / releasable_buffer on ``books``."""
     t0 = time.perf_counter()
     out: dict[str, Any] = {
         "what": "var/es (+ the library's netting rule) per anti-procyclicality option, shipped "
@@ -134,7 +142,7 @@ def options_main() -> None:
         },
         "books": {},
     }
-    for b in C.all_books(with_no_target=False):
+    for b in books:
         t = time.perf_counter()
         cfg = C.overlay_config(OPTIONS["none"])
         rep = C.replay(b, 2, cfg)
@@ -142,16 +150,18 @@ def options_main() -> None:
         parts = {o: VP.parts(b, ov) for o, ov in OPTIONS.items()}
         row: dict[str, Any] = {o: {} for o in OPTION_NAMES}
         for kind in ("var", "es"):
-            f_acc, f_und, rp = release_factors(b, parts["none"][kind])
-            rel = released(parts["none"][kind], parts["buffer"][kind], f_acc, f_und, rp.lt.und)
-            rel = replace(rel, ok=rel.ok & np.isfinite(f_acc))
-            runs = {o: parts[o][kind] for o in OPTIONS} | {"releasable_buffer": rel}
+            runs = {o: parts[o][kind] for o in OPTIONS}
+            fa = np.zeros(0)
+            for o, (off, on) in DERIVED.items():
+                f_acc, f_und, rp = release_factors(b, parts[off][kind])
+                rel = released(parts[off][kind], parts[on][kind], f_acc, f_und, rp.lt.und)
+                runs[o] = replace(rel, ok=rel.ok & np.isfinite(f_acc))
+                fa = f_acc[np.isfinite(f_acc)]
             for o, vp in runs.items():
                 s = C.model_summary(
                     rep, VP.variant_run(vp, "capped", cfg.mm_factor), isolated=iso, config=cfg
                 )
                 row[o][f"{kind}+capped"] = {k: s[k] for k in KEEP} | {"targets": s["targets"]}
-            fa = f_acc[np.isfinite(f_acc)]
             row["releasable_buffer"][f"{kind}+capped"]["release_factor"] = {
                 "mean": float(fa.mean()) if fa.size else None,
                 "share_full": float(np.mean(fa >= 1.0)) if fa.size else None,
@@ -160,12 +170,36 @@ def options_main() -> None:
         out["books"][b] = row
         print(f"{b:28s} {time.perf_counter() - t:6.1f} s", flush=True)
     out["seconds"] = time.perf_counter() - t0
-    C.write_json("apc_options", out)
+    C.write_json("apc_options" if books == C.all_books(with_no_target=False) else "apc_try", out)
+
+
+def check_release(books: list[str], n_probe: int = 4) -> None:
+    """``--check``: the derived releasable buffer against the library's per-day resolution."""
+    out: dict[str, Any] = {"what": "releasable_buffer replica vs library, probe days", "books": {}}
+    for b in books:
+        for o, (off, on) in DERIVED.items():
+            ov = C.merge(RELEASE, {"var": {"stress_weight": 0.25}}) if "+" in o else RELEASE
+            cfg = C.overlay_config(ov)
+            rep = C.replay(b, 2, cfg)
+            for kind in ("var", "es"):
+                p_off, p_on = VP.parts(b, OPTIONS[off])[kind], VP.parts(b, OPTIONS[on])[kind]
+                f_acc, f_und, rp = release_factors(b, p_off)
+                rel = released(p_off, p_on, f_acc, f_und, rp.lt.und)
+                rel = replace(rel, ok=rel.ok & np.isfinite(f_acc))
+                res = F.check_against_library(rep, cfg, kind, rel, n_probe)
+                out["books"].setdefault(b, {})[f"{o}/{kind}"] = res
+                print(b, o, kind, {k: v for k, v in res.items() if "max" in k}, flush=True)
+    C.write_json("apc_release_check", out)
 
 
 def main() -> None:
+    if "--check" in sys.argv[1:]:
+        rest = [a for a in sys.argv[1:] if a != "--check"]
+        check_release(rest or ["btc_static", "btc_eth_perp_pair", "mixed_crypto_equity"])
+        return
     if "--options" in sys.argv[1:]:
-        options_main()
+        rest = [a for a in sys.argv[1:] if a != "--options"]
+        options_main(rest or C.all_books(with_no_target=False))
         return
     t0 = time.perf_counter()
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else OVERLAY
