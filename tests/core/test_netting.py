@@ -108,7 +108,7 @@ def test_positions_alone_by_homogeneity_on_random_books(
     _shortcut_matches(rb, kind)
 
 
-@pytest.mark.parametrize("apc", ["stress_weight", "buffer", "floor"])
+@pytest.mark.parametrize("apc", ["stress_weight", "buffer", "floor", "releasable_buffer"])
 @pytest.mark.parametrize("kind", ["var", "es"])
 def test_positions_alone_by_homogeneity_on_the_venue_book(
     kind: str, apc: str, examples: Any

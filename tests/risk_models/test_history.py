@@ -242,7 +242,7 @@ def test_vix_drives_spx_vol_moves() -> None:
 def test_stress_weight_apc_needs_stressed_observations(tmp_path: Path) -> None:
     # 300 days of 2023 data: no configured period, too short to auto-detect a 365-day window
     h = history_of_frame(gbm_frame(["BTC"], n=300, start="2023-01-01"), tmp_path)
-    cfg = config(min_observations=100)
+    cfg = config(min_observations=100, anti_procyclicality="stress_weight")
     with pytest.raises(ModelError, match="needs stressed observations") as e:
         historical_scenarios(
             h, ("BTC",), as_of=datetime(2024, 1, 1, tzinfo=UTC), cfg=cfg.var,

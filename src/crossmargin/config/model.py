@@ -339,7 +339,7 @@ class VarConfig(_Strict):
     stress_window_days: int = Field(default=365, ge=30)
     anti_procyclicality: Literal[
         "none", "buffer", "stress_weight", "floor", "releasable_buffer"
-    ] = "stress_weight"
+    ] = "releasable_buffer"
     apc_buffer: float = Field(default=0.25, ge=0.0, le=1.0)
     apc_floor_years: float = Field(default=10.0, gt=0.0, le=50.0)
     apc_release_from: float = Field(default=1.0, gt=0.0, le=10.0)
