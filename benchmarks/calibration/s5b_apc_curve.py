@@ -16,6 +16,7 @@ and largest 5-day rise, at MPOR 2.
 
     .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --options [BOOK ...]
     .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --check [BOOK ...]
+    .venv/bin/python benchmarks/calibration/s5b_apc_curve.py --tables
 
 compares the anti-procyclicality options on the shipped defaults (filtered HS, 730 days) —
 ``none`` (no stress weight), ``stress_weight`` (25 % on named stress periods), ``buffer`` (25 %
@@ -32,6 +33,7 @@ underlying's and position's alone from its own asset), the replica's
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import replace
@@ -90,6 +92,8 @@ DERIVED = {
     "releasable_buffer+stress_weight": ("stress_weight", "buffer+stress_weight"),
 }
 OPTION_NAMES = (*OPTIONS, *DERIVED)
+#: The shipped default (docs/calibration.md §6.2).
+DEFAULT = "releasable_buffer+stress_weight"
 
 
 def released(
@@ -192,7 +196,78 @@ def check_release(books: list[str], n_probe: int = 4) -> None:
     C.write_json("apc_release_check", out)
 
 
+def options_summary(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per option and model, pooled over the books: the rows of the §6.2 summary table."""
+    out = []
+    for o in OPTION_NAMES:
+        for m in ("var+capped", "es+capped"):
+            rows = [(b, d["books"][b][o][m], d["books"][b]["none"][m]) for b in d["books"]]
+            pt = [r["peak_to_trough_rate"] for _, r, _ in rows]
+            out.append(
+                {
+                    "option": o,
+                    "model": m,
+                    "books": len(rows),
+                    "exceedances": sum(r["exceedances"] for _, r, _ in rows),
+                    "expected": sum(r["expected"] for _, r, _ in rows),
+                    "red_250": sorted(b for b, r, _ in rows if r["worst_250_zone"] == "red"),
+                    "mean_im_over_c": float(np.mean([r["im_over_hindsight"] for _, r, _ in rows])),
+                    "median_peak_to_trough": float(np.median(pt)),
+                    "median_max_5day_rise": float(
+                        np.median([r["max_5day_rise"] for _, r, _ in rows])
+                    ),
+                    "pt_below_none": sum(
+                        r["peak_to_trough_rate"] < n["peak_to_trough_rate"] * (1 - 1e-9)
+                        for _, r, n in rows
+                    ),
+                    "rise_below_none": sum(
+                        r["max_5day_rise"] < n["max_5day_rise"] * (1 - 1e-9) for _, r, n in rows
+                    ),
+                    "rise_above_none": sum(
+                        r["max_5day_rise"] > n["max_5day_rise"] * (1 + 1e-9) for _, r, n in rows
+                    ),
+                }
+            )
+    return out
+
+
+def options_tables() -> None:
+    """``--tables``: the markdown tables of docs/calibration.md §6.2 from the stored JSON."""
+    d = json.loads((C.RESULTS / "apc_options.json").read_text(encoding="utf-8"))
+    print(
+        "| option | model | books | exceed. (exp.) | red worst-250 | mean IM / c "
+        "| median peak/trough | median largest 5-day rise | p/t < none | rise < none |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in options_summary(d):
+        print(
+            f"| {r['option']} | {r['model']} | {r['books']} | {r['exceedances']} "
+            f"({r['expected']:.0f}) | {len(r['red_250'])} | {r['mean_im_over_c']:.2f} "
+            f"| {r['median_peak_to_trough']:.2f} | {r['median_max_5day_rise']:+.0%} "
+            f"| {r['pt_below_none']} | {r['rise_below_none']} |"
+        )
+    print()
+    opts = ("none", "stress_weight", "buffer", "releasable_buffer", DEFAULT)
+    print(
+        "| book | "
+        + " | ".join(f"{o}: exc. · p/t · 5-day rise" for o in opts)
+        + " |\n|---|"
+        + "---|" * len(opts)
+    )
+    for b, row in d["books"].items():
+        cells = []
+        for o in opts:
+            r = row[o]["var+capped"]
+            cells.append(
+                f"{r['exceedances']} · {r['peak_to_trough_rate']:.3g} · {r['max_5day_rise']:+.0%}"
+            )
+        print(f"| {b} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
+    if "--tables" in sys.argv[1:]:
+        options_tables()
+        return
     if "--check" in sys.argv[1:]:
         rest = [a for a in sys.argv[1:] if a != "--check"]
         check_release(rest or ["btc_static", "btc_eth_perp_pair", "mixed_crypto_equity"])
