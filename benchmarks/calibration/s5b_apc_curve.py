@@ -177,7 +177,7 @@ def options_main(books: list[str]) -> None:
     C.write_json("apc_options" if books == C.all_books(with_no_target=False) else "apc_try", out)
 
 
-def check_release(books: list[str], n_probe: int = 4) -> None:
+def check_release(books: list[str], n_probe: int = 6) -> None:
     """``--check``: the derived releasable buffer against the library's per-day resolution."""
     out: dict[str, Any] = {"what": "releasable_buffer replica vs library, probe days", "books": {}}
     for b in books:
@@ -191,6 +191,8 @@ def check_release(books: list[str], n_probe: int = 4) -> None:
                 rel = released(p_off, p_on, f_acc, f_und, rp.lt.und)
                 rel = replace(rel, ok=rel.ok & np.isfinite(f_acc))
                 res = F.check_against_library(rep, cfg, kind, rel, n_probe)
+                day = {str(x): i for i, x in enumerate(rep.dates)}
+                res["release_factor"] = [float(f_acc[day[p]]) for p in res["probe_days"]]
                 out["books"].setdefault(b, {})[f"{o}/{kind}"] = res
                 print(b, o, kind, {k: v for k, v in res.items() if "max" in k}, flush=True)
     C.write_json("apc_release_check", out)
