@@ -46,8 +46,6 @@ import fastvar as F
 import numpy as np
 import varparts as VP
 
-from crossmargin.margin.apc import account_ratio, release_factor
-
 OVERLAY = C.ROOT / "docs" / "calibration_overlay.yaml"
 BUFFERS = (0.0, 0.1, 0.25, 0.4, 0.5)
 _AFFINE = ("im", "apc", "alone", "alone_legs")
@@ -117,19 +115,9 @@ def released(
 def release_factors(book: str, kind_parts: F.VarParts) -> tuple[np.ndarray, np.ndarray, Any]:
     """``(f_acc (D,), f_und (D, U), replica)`` of ``book`` under the releasable buffer."""
     cfg = C.overlay_config(RELEASE)
-    vc = cfg.var
-    rep = C.replay(book, 2, cfg)
-    rp = F.Replica(rep, cfg)
-    und = tuple(rp.und)
-    r_book, ok = rp.stress_ratios(und)
+    rp = F.Replica(C.replay(book, 2, cfg), cfg)
     stand = kind_parts.stand if kind_parts.stand is not None else kind_parts.alone_core
-    x = account_ratio(r_book, stand)
-    f_acc = release_factor(x, vc.apc_buffer, vc.apc_release_from)
-    f_und = np.ones((rp.D, rp.U))
-    for u, a in enumerate(und):
-        r_u, ok_u = rp.stress_ratios((a,))
-        f_und[:, u] = release_factor(r_u[:, 0], vc.apc_buffer, vc.apc_release_from)
-        ok &= ok_u
+    f_acc, f_und, ok = rp.release_factors(stand if rp.U > 1 else None)
     return np.where(ok, f_acc, np.nan), f_und, rp
 
 
