@@ -23,10 +23,9 @@ one snapshot (no previous margin) gives the same answer as a daily run:
 Between the two thresholds ``R · (1 + b·f) = (1 + b)·x₀·R / x``: with a core measure
 proportional to current volatility (FHS: ``R ∝ σ_now``) the margin is held *flat* while
 volatility rises by the buffer — the buffer absorbs the first ``b`` of a rise — and the
-requirement is never below the core measure, nor decreasing in ``x`` when ``R ∝ x``. This is
-the practice CCPs describe in their EMIR APC disclosures (e.g. LCH, Eurex Clearing): a buffer held
-in calm markets and consumed when current volatility drives the model's margin up, rebuilt as it
-falls; D. Murphy, M. Vasios and N. Vause (Bank of England Financial Stability Paper 29, 2014)
+requirement is never below the core measure, nor decreasing in ``x`` when ``R ∝ x``. CCPs that
+use the Art. 28(1)(a) buffer set out when it is released and rebuilt in their public APC
+disclosures (e.g. LCH, Eurex Clearing); here both follow current volatility; D. Murphy, M. Vasios and N. Vause (Bank of England Financial Stability Paper 29, 2014)
 show that an unreleased buffer does not reduce procyclicality.
 """
 
