@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from crossmargin import explain_dict
 from crossmargin.config import default_config
-from crossmargin.errors import ModelError
+from crossmargin.errors import ConfigError, ModelError
 from crossmargin.margin.apc import account_ratio, release_factor, stress_ratios
 
 from .helpers import AS_OF, addon, config, crypto_market, gbm_frame, history_of_frame, margin
@@ -115,3 +115,29 @@ def test_too_short_a_history_is_an_error(tmp_path: Path) -> None:
     cfg = config(**RB, apc_release_window_days=200, min_observations=250, lookback_days=365)
     with pytest.raises(ModelError, match="anti-procyclicality window"):
         margin(b, snap, "es", cfg)
+
+
+def test_the_shipped_default_is_the_releasable_buffer_alone() -> None:
+    """docs/calibration.md §6.2: one Art. 28(1) measure, the stress weighting by opt-in."""
+    v = default_config().var
+    assert (v.anti_procyclicality, v.stress_weight, v.apc_buffer) == (
+        "releasable_buffer",
+        0.0,
+        0.25,
+    )
+    # the named stress periods stay configured: `stress_weight: 0.25` switches them on
+    assert [p.label for p in v.stress_periods] == ["GFC", "crypto 2018 bust"]
+    snap = crypto_market()
+    b = pf(("BTC-PERP", 2.0), ("ETH-PERP", -20.0))
+    dflt = explain_dict(margin(b, snap, "es", config(addons=())), 0)["model_detail"]
+    assert dflt["scenario_set"]["stress_scenarios"] == 0
+    assert dflt["scenario_set"]["stress_periods"] == []
+    assert dflt["anti_procyclicality"]["option"] == "releasable_buffer"
+    opt_in = margin(b, snap, "es", config(addons=(), stress_weight=0.25))
+    detail = explain_dict(opt_in, 0)["model_detail"]
+    assert detail["scenario_set"]["stress_scenarios"] > 0
+    assert detail["anti_procyclicality"]["option"] == "releasable_buffer"
+    # choosing the stress-weight option alone names the weight it needs
+    with pytest.raises(ConfigError, match=r"set var\.stress_weight: 0\.25"):
+        config(anti_procyclicality="stress_weight")
+    assert config(anti_procyclicality="stress_weight", stress_weight=0.25).var.stress_weight == 0.25

@@ -335,7 +335,7 @@ class VarConfig(_Strict):
     lookback_days: int = Field(default=730, ge=30)
     ewma_lambda: float = Field(default=0.97, gt=0.0, lt=1.0)
     stress_periods: tuple[StressPeriod, ...] = ()
-    stress_weight: float = Field(default=0.25, ge=0.0, lt=1.0)
+    stress_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
     stress_window_days: int = Field(default=365, ge=30)
     anti_procyclicality: Literal[
         "none", "buffer", "stress_weight", "floor", "releasable_buffer"
@@ -357,8 +357,8 @@ class VarConfig(_Strict):
     def _apc(self) -> VarConfig:
         if self.anti_procyclicality == "stress_weight" and self.stress_weight < 0.25:
             raise ValueError(
-                "anti_procyclicality stress_weight needs stress_weight >= 0.25 (EMIR RTS 153/2013 "
-                "Art. 28(1)(b))"
+                f"anti_procyclicality stress_weight needs stress_weight >= 0.25 (EMIR RTS 153/2013 "
+                f"Art. 28(1)(b)), got {self.stress_weight:g}: set var.stress_weight: 0.25"
             )
         for k, p in self.depeg.items():
             if not (math.isfinite(p) and 0.0 < p < 1.0):
