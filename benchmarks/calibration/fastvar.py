@@ -584,6 +584,52 @@ class Replica:
             self._cores[assets] = (cr, Windows.of(cr))
         return self._cores[assets]
 
+    def stress_ratios(self, assets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``(D, k)`` stress ratios of ``assets`` per day and ``(D,)`` days with enough history.
+
+        The library's :func:`crossmargin.margin.apc.stress_ratios` on every day at once: EWMA
+        vol after the day's last return over the RMS return of ``apc_release_window_days``.
+        """
+        cr, _ = self.core(assets)
+        vc = self.vc
+        _, after = cr.ewma(vc.ewma_lambda)
+        n_t = np.searchsorted(cr.times, self.day_dates, side="right") - 1
+        x2 = np.where(cr.valid[:, None], np.nan_to_num(cr.x) ** 2, 0.0)
+        cs = np.vstack([np.zeros((1, x2.shape[1])), np.cumsum(x2, axis=0)])
+        cnt = np.concatenate([[0], np.cumsum(cr.valid)])
+        last = cr.times[np.maximum(n_t, 0)]
+        lo = np.searchsorted(
+            cr.times[1:], last - np.timedelta64(vc.apc_release_window_days, "D"), side="right"
+        )
+        n = cnt[np.maximum(n_t, 0)] - cnt[lo]
+        var_long = (cs[np.maximum(n_t, 0)] - cs[lo]) / np.maximum(n, 1)[:, None]
+        now = after[np.maximum(n_t - 1, 0)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(var_long > 0, np.sqrt(now / var_long), 1.0)
+        return ratio, (n >= vc.min_observations) & (n_t > 0)
+
+    def release_factors(
+        self, stand: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(f (D,), f per underlying alone (D, U), ok (D,))`` of the releasable buffer.
+
+        ``stand`` ``(D, U)``: the book's stand-alone measure per underlying (the weights of the
+        account's stress ratio; ``None`` for a one-underlying book).
+        """
+        from crossmargin.margin.apc import account_ratio, release_factor
+
+        vc = self.vc
+        und = tuple(self.und)
+        r_book, ok = self.stress_ratios(und)
+        w = np.ones_like(r_book) if stand is None else stand
+        f_acc = release_factor(account_ratio(r_book, w), vc.apc_buffer, vc.apc_release_from)
+        f_und = np.ones((self.D, self.U))
+        for u, a in enumerate(und):
+            r_u, ok_u = self.stress_ratios((a,))
+            f_und[:, u] = release_factor(r_u[:, 0], vc.apc_buffer, vc.apc_release_from)
+            ok &= ok_u
+        return f_acc, f_und, ok
+
     def _vol_index_moves(self, cr: CoreReturns, win: Windows) -> np.ndarray:
         """Log vol-index move over each window per asset (NaN where none)."""
         out = np.full((win.end.size, len(cr.assets)), np.nan)
@@ -805,6 +851,12 @@ class Replica:
                 apc = vc.apc_buffer * core[k]
                 alone_apc = vc.apc_buffer * alone_core[k]
                 leg_apc = vc.apc_buffer * leg_core[k]
+            elif vc.anti_procyclicality == "releasable_buffer":
+                f_acc, f_und, ok_r = self.release_factors(stand_full[k] if U > 1 else None)
+                ok &= ok_r
+                apc = vc.apc_buffer * f_acc * core[k]
+                alone_apc = vc.apc_buffer * f_und * alone_core[k]
+                leg_apc = vc.apc_buffer * f_und[:, lt.und] * leg_core[k]
             elif vc.anti_procyclicality == "floor":
                 apc, alone_apc, leg_apc = self._floor(
                     k, alphas[k], core[k], alone_core[k], leg_core[k], legs_of

@@ -108,7 +108,7 @@ def test_positions_alone_by_homogeneity_on_random_books(
     _shortcut_matches(rb, kind)
 
 
-@pytest.mark.parametrize("apc", ["stress_weight", "buffer", "floor"])
+@pytest.mark.parametrize("apc", ["stress_weight", "buffer", "floor", "releasable_buffer"])
 @pytest.mark.parametrize("kind", ["var", "es"])
 def test_positions_alone_by_homogeneity_on_the_venue_book(
     kind: str, apc: str, examples: Any
@@ -117,7 +117,11 @@ def test_positions_alone_by_homogeneity_on_the_venue_book(
     pfs, prefixes = load_portfolios(examples / "venue_accounts.json")
     snap = load_market(examples / "market_venue.json")
     cfg = _config()
-    cfg = cfg.model_copy(update={"var": cfg.var.model_copy(update={"anti_procyclicality": apc})})
+    # the stress_weight option needs the 25 % stress weighting (off by default)
+    upd: dict[str, Any] = {"anti_procyclicality": apc}
+    if apc == "stress_weight":
+        upd["stress_weight"] = 0.25
+    cfg = cfg.model_copy(update={"var": cfg.var.model_copy(update=upd)})
     _shortcut_matches(resolve(Book.from_portfolios(pfs, prefixes=prefixes), snap, cfg), kind)
 
 

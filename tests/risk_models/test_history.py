@@ -148,8 +148,8 @@ def _set(tmp: Path, **var: object) -> object:
 
 def test_weights_segments_and_depeg(tmp_path: Path) -> None:
     # 2018-01-01 + 900 days: the lookback is the last 730 days, the configured crypto stress
-    # period 2017-12..2018-12 overlaps the start of the data
-    s = _set(tmp_path)
+    # period 2017-12..2018-12 overlaps the start of the data; stress weighting is opt-in
+    s = _set(tmp_path, stress_weight=0.25)
     seg = s.segment
     assert set(np.unique(seg)) == {SEGMENT_LOOKBACK, SEGMENT_STRESS, SEGMENT_DEPEG}
     assert s.weight.sum() == pytest.approx(1.0, abs=1e-12)
@@ -159,6 +159,12 @@ def test_weights_segments_and_depeg(tmp_path: Path) -> None:
     assert s.spot_move[s.row("BTC"), d] == 0.0
     assert s.labels[d] == "depeg USDC to 0.88"
     assert s.info["lookback_scenarios"] + s.info["stress_scenarios"] + 1 == s.n_scenarios
+    # the shipped default (no stress weighting): no stress windows, the depeg scenario kept at
+    # the weight of every other scenario
+    d0 = _set(tmp_path)
+    assert set(np.unique(d0.segment)) == {SEGMENT_LOOKBACK, SEGMENT_DEPEG}
+    assert d0.info["stress_scenarios"] == 0 and d0.n_scenarios == s.info["lookback_scenarios"] + 1
+    assert d0.weight == pytest.approx(np.full(d0.n_scenarios, 1.0 / d0.n_scenarios), abs=1e-15)
 
 
 def test_fhs_rescales_to_current_vol(tmp_path: Path) -> None:
@@ -199,7 +205,7 @@ def test_stress_window_auto_detected(tmp_path: Path) -> None:
         np.cumsum(np.random.default_rng(9).normal(0, 0.2, (61, 2)), axis=0)
     )
     h = history_of_frame(df, tmp_path)
-    cfg = config()
+    cfg = config(stress_weight=0.25)  # stress weighting is opt-in
     s = historical_scenarios(
         h, ("BTC", "ETH"), as_of=datetime(2026, 1, 1, tzinfo=UTC), cfg=cfg.var,
         risk_class_of=cfg.risk_class_of,
@@ -242,14 +248,14 @@ def test_vix_drives_spx_vol_moves() -> None:
 def test_stress_weight_apc_needs_stressed_observations(tmp_path: Path) -> None:
     # 300 days of 2023 data: no configured period, too short to auto-detect a 365-day window
     h = history_of_frame(gbm_frame(["BTC"], n=300, start="2023-01-01"), tmp_path)
-    cfg = config(min_observations=100)
+    cfg = config(min_observations=100, anti_procyclicality="stress_weight", stress_weight=0.25)
     with pytest.raises(ModelError, match="needs stressed observations") as e:
         historical_scenarios(
             h, ("BTC",), as_of=datetime(2024, 1, 1, tzinfo=UTC), cfg=cfg.var,
             risk_class_of=cfg.risk_class_of,
         )  # fmt: skip
     assert e.value.path == "var.stress_periods"
-    ok = config(min_observations=100, anti_procyclicality="buffer")
+    ok = config(min_observations=100, anti_procyclicality="buffer", stress_weight=0.25)
     s = historical_scenarios(
         h, ("BTC",), as_of=datetime(2024, 1, 1, tzinfo=UTC), cfg=ok.var,
         risk_class_of=ok.risk_class_of,

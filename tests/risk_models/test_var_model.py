@@ -27,7 +27,7 @@ def snap(tmp_path_factory: pytest.TempPathFactory) -> object:
     return crypto_market(history=history_of_frame(df, tmp_path_factory.mktemp("var")))
 
 
-CORE = config(addons=())  # no add-ons: the pure risk measure
+CORE = config(addons=(), anti_procyclicality="none")  # no add-ons, no APC buffer: the measure
 
 
 def im(p: object, snap: object, model: str, cfg: object = CORE) -> float:

@@ -335,11 +335,15 @@ class VarConfig(_Strict):
     lookback_days: int = Field(default=730, ge=30)
     ewma_lambda: float = Field(default=0.97, gt=0.0, lt=1.0)
     stress_periods: tuple[StressPeriod, ...] = ()
-    stress_weight: float = Field(default=0.25, ge=0.0, lt=1.0)
+    stress_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
     stress_window_days: int = Field(default=365, ge=30)
-    anti_procyclicality: Literal["none", "buffer", "stress_weight", "floor"] = "stress_weight"
+    anti_procyclicality: Literal[
+        "none", "buffer", "stress_weight", "floor", "releasable_buffer"
+    ] = "releasable_buffer"
     apc_buffer: float = Field(default=0.25, ge=0.0, le=1.0)
     apc_floor_years: float = Field(default=10.0, gt=0.0, le=50.0)
+    apc_release_from: float = Field(default=1.0, gt=0.0, le=10.0)
+    apc_release_window_days: int = Field(default=3652, ge=30)
     vol_index: dict[str, str] = Field(default_factory=dict)
     vol_response: dict[str, VolResponse] = Field(default_factory=dict)
     depeg: dict[str, float] = Field(default_factory=dict)
@@ -353,8 +357,8 @@ class VarConfig(_Strict):
     def _apc(self) -> VarConfig:
         if self.anti_procyclicality == "stress_weight" and self.stress_weight < 0.25:
             raise ValueError(
-                "anti_procyclicality stress_weight needs stress_weight >= 0.25 (EMIR RTS 153/2013 "
-                "Art. 28(1)(b))"
+                f"anti_procyclicality stress_weight needs stress_weight >= 0.25 (EMIR RTS 153/2013 "
+                f"Art. 28(1)(b)), got {self.stress_weight:g}: set var.stress_weight: 0.25"
             )
         for k, p in self.depeg.items():
             if not (math.isfinite(p) and 0.0 < p < 1.0):

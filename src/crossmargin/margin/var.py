@@ -15,8 +15,10 @@ historical simulation by default, plain HS or Monte Carlo) with probabilities ``
    concentration per underlying, correlation breakdown per pair of underlyings (capped, per
    account, at the diversification benefit it claws back: ``Σ_u standalone_u − R``), wrong-way
    collateral per collateral asset;
-4. **anti-procyclicality** (EMIR RTS 153/2013 Art. 28(1)): ``buffer`` adds ``apc_buffer × R``;
-   ``stress_weight`` is already in the scenario weights; ``floor`` adds
+4. **anti-procyclicality** (EMIR RTS 153/2013 Art. 28(1)): ``releasable_buffer`` adds
+   ``apc_buffer × f × R``, ``f`` the release factor of the account's stress ratio (current over
+   long-run volatility, :mod:`crossmargin.margin.apc`); ``buffer`` adds ``apc_buffer × R`` on
+   every day; ``stress_weight`` is already in the scenario weights; ``floor`` adds
    ``max(0, R_10y − R)`` with ``R_10y`` the same measure over plain HS of ``apc_floor_years``.
 
 ``IM = R + add-ons``, ``MM = mm_factor × IM``; then netting never costs: the requirement net of
@@ -46,6 +48,7 @@ from crossmargin.margin.addons.basis import basis_addon, basis_of_cells
 from crossmargin.margin.addons.correlation import PreparedPair, prepare_stresses
 from crossmargin.margin.addons.liquidity import liquidity_addons
 from crossmargin.margin.addons.wrong_way import exposure_assets, wrong_way_addon
+from crossmargin.margin.apc import account_ratio, release_factor, stress_ratios
 from crossmargin.margin.base import ModelInfo
 from crossmargin.margin.batch import assemble_batch
 from crossmargin.margin.netting import cap_netting
@@ -250,7 +253,8 @@ def var_batch(
     addons.extend(_cap_rows(pair_rows, benefit))
     if name in add.wrong_way.models and book.collateral.account.size and combos:
         addons.append(_wrong_way(book, combos, combo_of, worst, worst_loss))
-    addons.extend(_apc_rows(kind, book, core, combos, q, groups, alpha))
+    apc_rows, apc_state = _apc_rows(kind, book, core, combos, q, groups, alpha, stand)
+    addons.extend(apc_rows)
     im = core + sum_by(groups.account, g_extra, n_acc)
     for r in addons:
         if r.name not in _GROUP_ADDONS:
@@ -275,6 +279,7 @@ def var_batch(
                 stand=stand,
                 addons=addons,
                 combo=cb,
+                apc=apc_state.get(k) if k >= 0 else None,
             )
 
     batch = assemble_batch(
@@ -375,6 +380,11 @@ def positions_alone_netted(
                 aq[sel] * _unit_measures(unit, fs.weight, alpha, kind)[short[sel], c], 0
             )
             extra[sel] = np.maximum(mf - core[sel], 0.0)
+        if apc == "releasable_buffer":
+            hist = book.snapshot.require_history(needed_by="anti-procyclicality release")
+            sr = stress_ratios(hist, core_u, book.snapshot.as_of, cfg.var)
+            f = release_factor(sr.ratio, cfg.var.apc_buffer, cfg.var.apc_release_from)[0]
+            extra[sel] = cfg.var.apc_buffer * f * core[sel]
     if apc == "buffer":
         extra = cfg.var.apc_buffer * core
     out = core + extra
@@ -471,8 +481,13 @@ def _apc_rows(
     q: sparse.csr_matrix,
     groups: Groups,
     alpha: float,
-) -> list[AddOnRows]:
-    """Anti-procyclicality buffer or 10-year floor (EMIR RTS 153/2013 Art. 28(1))."""
+    stand: FloatArray,
+) -> tuple[list[AddOnRows], dict[int, dict[str, Any]]]:
+    """Anti-procyclicality buffer, releasable buffer or 10-year floor (EMIR RTS 153/2013 Art. 28(1)).
+
+    Returns the add-on rows and, for the releasable buffer, per combo the state that explains
+    it (stress ratios, account ratio and release factor per account).
+    """
     vc = book.config.var
     n_acc = book.n_accounts
     acc = np.arange(n_acc, dtype=np.int64)
@@ -485,9 +500,11 @@ def _apc_rows(
                 vc.apc_buffer * core,
                 f"anti-procyclicality buffer {vc.apc_buffer:.0%} (EMIR RTS 153/2013 Art. 28(1)(a))",
             )
-        ]
+        ], {}
+    if vc.anti_procyclicality == "releasable_buffer":
+        return _releasable_buffer(book, core, combos, groups, stand)
     if vc.anti_procyclicality != "floor" or not combos:
-        return []
+        return [], {}
     inst = book.instruments
     extra = np.zeros(n_acc)
     windows = []
@@ -516,7 +533,56 @@ def _apc_rows(
             f"floor at the {vc.apc_floor_years:g}-year plain-HS {kind.upper()} "
             f"({', '.join(sorted(set(windows)))}; EMIR RTS 153/2013 Art. 28(1)(c))",
         )
-    ]
+    ], {}
+
+
+def _releasable_buffer(
+    book: ResolvedBook,
+    core: FloatArray,
+    combos: list[_Combo],
+    groups: Groups,
+    stand: FloatArray,
+) -> tuple[list[AddOnRows], dict[int, dict[str, Any]]]:
+    """``b · f(x) · R`` per account, ``x`` its stress ratio (:mod:`crossmargin.margin.apc`)."""
+    vc = book.config.var
+    n_acc = book.n_accounts
+    amount = np.zeros(n_acc)
+    state: dict[int, dict[str, Any]] = {}
+    if combos:
+        hist = book.snapshot.require_history(needed_by="anti-procyclicality release")
+    for k, cb in enumerate(combos):
+        sr = stress_ratios(hist, cb.core, book.snapshot.as_of, vc)
+        pos = {u: j for j, u in enumerate(cb.core)}
+        at = np.asarray([pos.get(u, -1) for u in book.instruments.underlyings], np.int64)
+        g_row = np.searchsorted(cb.accounts, groups.account[cb.groups])
+        col = at[groups.und[cb.groups]]
+        w = np.zeros((cb.accounts.size, len(cb.core)))
+        np.add.at(w, (g_row[col >= 0], col[col >= 0]), np.maximum(stand[cb.groups][col >= 0], 0))
+        x = account_ratio(np.broadcast_to(sr.ratio, w.shape), w)
+        f = release_factor(x, vc.apc_buffer, vc.apc_release_from)
+        amount[cb.accounts] = vc.apc_buffer * f * core[cb.accounts]
+        state[k] = {
+            "option": "releasable_buffer",
+            "buffer": vc.apc_buffer,
+            "release_from": vc.apc_release_from,
+            "released_at": (1.0 + vc.apc_buffer) * vc.apc_release_from,
+            "window": sr.window,
+            "window_returns": sr.observations,
+            "vol_ratio": dict(zip(cb.core, sr.ratio.tolist(), strict=True)),
+            "accounts": cb.accounts,
+            "stress_ratio": x,
+            "release_factor": f,
+        }
+    rows = AddOnRows(
+        "apc_buffer",
+        np.arange(n_acc, dtype=np.int64),
+        ("*",) * n_acc,
+        amount,
+        f"releasable anti-procyclicality buffer {vc.apc_buffer:.0%} x release factor (EMIR RTS "
+        f"153/2013 Art. 28(1)(a)); released from EWMA/{vc.apc_release_window_days}-day vol "
+        f"ratio {vc.apc_release_from:g} to {(1.0 + vc.apc_buffer) * vc.apc_release_from:g}",
+    )
+    return [rows], state
 
 
 #: Description and source of each joint-scenario model (registry entries below).

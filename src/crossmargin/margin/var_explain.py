@@ -41,11 +41,13 @@ def var_explain(
     stand: FloatArray,
     addons: Sequence[AddOnRows],
     combo: Any,
+    apc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Explain sections of account ``i`` (module docstring).
 
     ``combo`` holds the scenario set and kept group P&L of the account's set of underlyings
-    (``None`` if the account has no live position).
+    (``None`` if the account has no live position); ``apc`` the releasable buffer's state of
+    that set (stress ratios, per account ratio and release factor), if that option is in force.
     """
     gs = np.flatnonzero(groups.account == i)
     und = [book.instruments.underlyings[int(groups.und[g])] for g in gs]
@@ -108,7 +110,25 @@ def var_explain(
     for r_ in addons:
         for k in np.flatnonzero((r_.account == i) & (r_.amount != 0.0)):
             lines.append(f"+ {r_.name} {r_.label[k]}: {fmt_money(float(r_.amount[k] * fx))}")
-    return {
+    out_apc: dict[str, Any] | None = None
+    if apc is not None:
+        j = int(np.searchsorted(apc["accounts"], i))
+        fac = float(apc["release_factor"][j])
+        ratio = float(apc["stress_ratio"][j])
+        out_apc = {k: v for k, v in apc.items() if k not in ("accounts", "stress_ratio")}
+        out_apc |= {
+            "stress_ratio": ratio,
+            "release_factor": fac,
+            "buffer_applied": apc["buffer"] * fac,
+            "amount": float(apc["buffer"] * fac * core[i] * fx),
+        }
+        lines.append(
+            f"anti-procyclicality: stress ratio {ratio:.3f} (EWMA over {apc['window']} vol, "
+            f"weighted by standalone) -> release factor {fac:.3f}: buffer "
+            f"{apc['buffer'] * fac:.1%} of {name} (full {apc['buffer']:.0%} up to "
+            f"{apc['release_from']:g}, none from {apc['released_at']:g})"
+        )
+    out: dict[str, Any] = {
         "risk_measure": {
             "measure": name,
             "confidence": alpha,
@@ -121,3 +141,6 @@ def var_explain(
         "diversification": standalone_sum - total,
         "derivation": lines,
     }
+    if out_apc is not None:
+        out["anti_procyclicality"] = out_apc
+    return out
