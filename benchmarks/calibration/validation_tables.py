@@ -10,6 +10,12 @@ model's coverage in every named crisis window inside the book's period (:data:`c
 and stores the figures in ``results/validation.json`` — the JSON the tests hold
 docs/validation.md to (``tests/backtest/test_validation_results.py``). Nothing is recomputed
 but the crisis windows, which are read from the daily CSV.
+
+``--keep-stored`` (first argument): a model of a book that none of the directories ran keeps its
+row and crisis entries from the stored ``results/validation.json`` (the re-run after a change
+that cannot move that model's margins, e.g. a ``portfolio`` default that ``var``/``es`` do not
+read); the book's block lists those models under ``kept`` and the page says so. The book's
+windows must be the stored ones (same history), else the script stops.
 """
 # ruff: noqa: N812  (study modules imported under one-letter names)
 
@@ -127,6 +133,23 @@ def book_block(directories: list[Path], book: str) -> dict[str, Any] | None:
     }
 
 
+def keep_stored(book: str, b: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """``b`` with the stored rows of the models it lacks (``--keep-stored``)."""
+    old = stored.get(book)
+    if old is None:
+        return b
+    if (old["period"], old["windows"]) != (b["period"], b["windows"]):
+        raise SystemExit(f"{book}: the stored run covers other windows, re-run every model")
+    kept = [m for m in old["models"] if m not in b["models"] and m not in b["errors"]]
+    rows = b["models"] | {m: old["models"][m] for m in kept}
+    order = [*(m for m in old["models"] if m in rows), *(m for m in rows if m not in old["models"])]
+    b["models"] = {m: rows[m] for m in order}
+    for label, per in old["crises"].items():
+        b["crises"].setdefault(label, {}).update({m: per[m] for m in kept if m in per})
+    b["kept"] = [*old.get("kept", []), *(m for m in kept if m not in old.get("kept", []))]
+    return b
+
+
 def render(book: str, b: dict[str, Any]) -> str:
     lines = [
         f"### `{book}`: {b['windows']} windows {b['period'][0]} .. {b['period'][1]}, "
@@ -144,6 +167,9 @@ def render(book: str, b: dict[str, Any]) -> str:
             _pct(r["im_over_gross"]), _pct(r["im_over_isolated"], 0),
             "–" if r["broken_offsets"] is None else f"{r['broken_offsets']}/{r['exceedances']}",
         )) + " |")  # fmt: skip
+    if b.get("kept"):
+        lines += ["", "Not affected by the change re-run here, kept from the previous run: "
+                  + ", ".join(f"`{m}`" for m in b["kept"]) + "."]  # fmt: skip
     missing = [m for m in resolve_models("all")[0] if m not in b["models"] and m not in b["errors"]]
     if missing:
         lines += ["", "Not run for this table: " + ", ".join(f"`{m}`" for m in missing) + "."]
@@ -193,18 +219,21 @@ def targets(blocks: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> None:
-    dirs = [Path(a) for a in argv[1:]] or [C.ROOT / "out" / "validation"]
+    args = argv[1:]
+    keep = bool(args) and args[0] == "--keep-stored"
+    target = C.RESULTS / "validation.json"
+    stored = json.loads(target.read_text())["books"] if keep else {}
+    dirs = [Path(a) for a in args[keep:]] or [C.ROOT / "out" / "validation"]
     blocks = {}
     for book in BOOKS:
         b = book_block(dirs, book)
         if b is None:
             print(f"### `{book}`: not re-run (no {book}.json)\n")
             continue
-        blocks[book] = b
+        blocks[book] = keep_stored(book, b, stored) if keep else b
         print(render(book, b) + "\n")
     print("### Targets (no red worst-250 · Kupiec p >= 0.05 non-overlapping)\n")
     print(targets(blocks) + "\n")
-    target = C.RESULTS / "validation.json"
     target.write_text(json.dumps({"books": blocks}, indent=1, sort_keys=False) + "\n")
     print(f"<!-- wrote {target.relative_to(C.ROOT)} -->")
 

@@ -28,7 +28,10 @@ def crypto() -> BacktestResult:
 
 
 def test_credit_correlation_matches_the_config_rationale() -> None:
-    # default_risk.yaml: BTC/ETH 0.50 <=> rho ~ 0.50; SPX/NDX 0.75 <=> rho ~ 0.875
+    # default_risk.yaml: BTC/ETH 0.30 <=> rho ~ 0.02; SPX/NDX 0.60 <=> rho ~ 0.68 (calibrated,
+    # issue 13); the previous 0.50 / 0.75 <=> 0.50 / 0.875
+    assert credit_correlation(0.30) == pytest.approx(0.02)
+    assert credit_correlation(0.60) == pytest.approx(0.68)
     assert credit_correlation(0.50) == pytest.approx(0.50)
     assert credit_correlation(0.75) == pytest.approx(0.875)
     assert credit_correlation(0.0) == pytest.approx(-1.0)
@@ -62,11 +65,14 @@ def test_portfolio_credit_is_checked_against_realised_correlation(crypto: Backte
     assert pair.legs == ("BTC", "ETH") and pair.source == "credit"
     took = np.isfinite(pair.assumed)
     assert took.all()  # the spread is on every day (constant delta +2m / -2m)
-    assert np.all(pair.assumed[took] == pytest.approx(0.5))
+    # the shipped credit (30 %, calibrated on 2013-2026, issue 13) assumes rho = 1 - 2 (0.7)^2
+    rho = credit_correlation(0.30)
+    assert rho == pytest.approx(0.02)
+    assert np.all(pair.assumed[took] == pytest.approx(rho))
     assert np.all(pair.direction == 1.0)  # opposite deltas: a hedge
     # flagged exactly where realised correlation fell below the assumption
-    np.testing.assert_array_equal(pair.flagged, pair.realised < 0.5)
-    assert pair.flagged.any() and not pair.flagged.all()
+    np.testing.assert_array_equal(pair.flagged, pair.realised < rho)
+    assert not pair.flagged.all()
     # the benefit of netting is at least the explicit credit's effect on margin (SOM aside)
     assert np.all(net.benefit > 0)
     # attribution: broken offsets are exceedances covered by the stand-alone margins
@@ -127,9 +133,14 @@ def test_efficiency() -> None:
     assert e.margin_over_loss_quantile == pytest.approx(1.5)
 
 
-def test_portfolio_is_more_capital_efficient_than_isolated(crypto: BacktestResult) -> None:
+def test_portfolio_nets_but_costs_more_than_isolated_on_this_book(crypto: BacktestResult) -> None:
+    # since the issue-13 calibration ETH is scanned at ±32 %: on this book (a USD 2 m short ETH
+    # perp against 5 % isolated) portfolio holds more than isolated (docs/validation.md (a)),
+    # while netting still frees capital against its own stand-alone margins
     iso = crypto.model("isolated").efficiency
     pm = crypto.model("portfolio").efficiency
     assert iso is not None and pm is not None
     assert iso.margin_over_isolated == pytest.approx(1.0)
-    assert pm.margin_over_isolated is not None and pm.margin_over_isolated < 1.0
+    assert pm.margin_over_isolated is not None and 1.0 < pm.margin_over_isolated < 1.3
+    net = crypto.model("portfolio").netting
+    assert net is not None and np.all(net.benefit > 0)

@@ -1,10 +1,11 @@
 """``portfolio``: scenario grid, risk arrays, add-ons and inter-commodity credits (issue 2 §5).
 
 Reference values are computed by hand from the shipped defaults (config/default_risk.yaml):
-crypto grid ±16 % in 4 steps × vol up/unchanged/down + tails −66/−33/+50/+100/+200/+300 % (vol
-up) dampened by edge/|move| (Deribit PM standard and extended tables); basis
+crypto grid ±14 % (ETH: its own class, ±32 %) in 4 steps × vol up/unchanged/down + tails
+−66/−33/+50/+100/+200/+300 % (vol up) dampened by edge/|move| (Deribit PM standard and extended
+tables; the ranges calibrated on 2013-2026 history, docs/calibration.md); equity −8 %/+10 %; basis
 ``max(0.01, 0.075 T)`` per expiry bucket; delta shock above USD 20 M; short option minimum 1 % of
-the forward; BTC/ETH credit 50 %, SPX/NDX 75 % (CME SPAN inter-commodity spreads); MM = 0.8 IM.
+the forward; BTC/ETH credit 30 %, SPX/NDX 60 % (CME SPAN inter-commodity spreads); MM = 0.8 IM.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from .helpers import (
 )
 
 CENT = 0.005
+R_BTC, R_ETH = 0.14, 0.32  # crypto and crypto_eth scan ranges (both sides)
+EQ_DOWN, EQ_UP = 0.08, 0.10  # equity_index scan range
+C_BTC_ETH, C_SPX_NDX = 0.30, 0.60  # inter-commodity credit rates
 F_PERP, F_DEC, F_MAR, F_NOV = 65_020.0, 65_300.0, 66_150.0, 65_045.0
 ETH_PERP = 3_201.0
 
@@ -71,7 +75,7 @@ def test_crypto_grid_is_deribit_standard_plus_dampened_tails() -> None:
     assert g.size == 9 * 3 + 6
     std = [j for j in range(g.size) if g.kind[j] == "standard"]
     moves = sorted({round(float(g.spot_move[j]), 12) for j in std})
-    assert moves == [-0.16, -0.12, -0.08, -0.04, 0.0, 0.04, 0.08, 0.12, 0.16]
+    assert moves == [round(R_BTC * i / 4, 12) for i in range(-4, 5)]
     for m in moves:
         states = sorted(int(g.vol_state[j]) for j in std if round(float(g.spot_move[j]), 12) == m)
         assert states == [VOL_DOWN, VOL_UNCHANGED, VOL_UP]
@@ -79,19 +83,19 @@ def test_crypto_grid_is_deribit_standard_plus_dampened_tails() -> None:
     assert [float(g.spot_move[j]) for j in tails] == [-0.66, -0.33, 0.5, 1.0, 2.0, 3.0]
     assert all(g.vol_state[j] == VOL_UP for j in tails)
     for j in tails:
-        assert float(g.weight[j]) == pytest.approx(0.16 / abs(float(g.spot_move[j])), rel=1e-15)
-        assert abs(float(g.spot_move[j])) * float(g.weight[j]) == pytest.approx(0.16, rel=1e-15)
+        assert float(g.weight[j]) == pytest.approx(R_BTC / abs(float(g.spot_move[j])), rel=1e-15)
+        assert abs(float(g.spot_move[j])) * float(g.weight[j]) == pytest.approx(R_BTC, rel=1e-15)
 
 
 def test_equity_index_grid_is_asymmetric() -> None:
     g = build_grid(default_config().risk_classes["equity_index"].grid)
     std = g.spot_move[np.array([k == "standard" for k in g.kind])]
-    assert float(std.min()) == pytest.approx(-0.08) and float(std.max()) == pytest.approx(0.06)
+    assert float(std.min()) == pytest.approx(-EQ_DOWN) and float(std.max()) == pytest.approx(EQ_UP)
     tails = {
         float(g.spot_move[j]): float(g.weight[j]) for j in range(g.size) if g.kind[j] == "tail"
     }
     assert tails == pytest.approx(
-        {-0.25: 0.08 / 0.25, -0.15: 0.08 / 0.15, 0.15: 0.06 / 0.15, 0.25: 0.06 / 0.25}
+        {-0.25: EQ_DOWN / 0.25, -0.15: EQ_DOWN / 0.15, 0.15: EQ_UP / 0.15, 0.25: EQ_UP / 0.25}
     )
 
 
@@ -173,17 +177,17 @@ def test_settled_contracts_have_no_scenario_risk() -> None:
 # --- hand-computed requirements --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("q", "worst_move"), [(1.0, -0.16), (-2.0, 0.16)])
+@pytest.mark.parametrize(("q", "worst_move"), [(1.0, -R_BTC), (-2.0, R_BTC)])
 def test_outright_perp(q: float, worst_move: float) -> None:
-    """Scan = 16 % of notional (tails dampened to exactly the edge) + 1 % basis floor at T = 0."""
+    """Scan = 14 % of notional (tails dampened to exactly the edge) + 1 % basis floor at T = 0."""
     res = margin(portfolio(("BTC-PERP", q)), simple_market())
     d = account_dict(res, 0)
     n = abs(q) * F_PERP
     g = group(d, "BTC")
-    assert g["scan_risk"] == pytest.approx(0.16 * n, abs=CENT)
+    assert g["scan_risk"] == pytest.approx(R_BTC * n, abs=CENT)
     assert addon(d, "basis") == pytest.approx(0.01 * n, abs=CENT)
-    assert d["initial_margin"] == pytest.approx(0.17 * n, abs=CENT)
-    assert d["maintenance_margin"] == pytest.approx(0.8 * 0.17 * n, abs=CENT)
+    assert d["initial_margin"] == pytest.approx((R_BTC + 0.01) * n, abs=CENT)
+    assert d["maintenance_margin"] == pytest.approx(0.8 * (R_BTC + 0.01) * n, abs=CENT)
     assert g["worst_scenario"]["spot_move"] == pytest.approx(worst_move)
     assert g["worst_scenario"]["kind"] == "standard"  # a tail that only ties is not reported
     cells = explain_dict(res, 0)["scenarios"][0]["cells"]
@@ -192,13 +196,13 @@ def test_outright_perp(q: float, worst_move: float) -> None:
         for c in cells
         if c["kind"] == "tail" and math.copysign(1, c["spot_move"]) == math.copysign(1, worst_move)
     ]
-    assert tails and all(c["pnl"] == pytest.approx(-0.16 * n, rel=1e-12) for c in tails)
+    assert tails and all(c["pnl"] == pytest.approx(-R_BTC * n, rel=1e-12) for c in tails)
 
 
 def test_calendar_spread_basis() -> None:
     """Long Dec / short Mar: the scan sees only F_Mar − F_Dec; basis moves each bucket alone."""
     d = pm(("BTC-26DEC26", 1.0), ("BTC-26MAR27", -1.0))
-    scan = 0.16 * (F_MAR - F_DEC)
+    scan = R_BTC * (F_MAR - F_DEC)
     basis = max(0.01, 0.075 * years(DEC26)) * F_DEC + max(0.01, 0.075 * years(MAR26)) * F_MAR
     assert group(d, "BTC")["scan_risk"] == pytest.approx(scan, abs=CENT)
     assert addon(d, "basis") == pytest.approx(basis, abs=CENT)
@@ -212,7 +216,7 @@ def test_delta_shock_above_threshold() -> None:
     n = q * F_PERP
     shock = min(0.10, 0.0005 * (n - 20e6) / 1e6)
     assert addon(d, "delta_shock") == pytest.approx(n * shock, abs=CENT)
-    assert d["initial_margin"] == pytest.approx(0.16 * n + 0.01 * n + n * shock, abs=CENT)
+    assert d["initial_margin"] == pytest.approx(R_BTC * n + 0.01 * n + n * shock, abs=CENT)
     # capped at 10 %
     big = pm(("BTC-PERP", 5_000.0))
     assert addon(big, "delta_shock") == pytest.approx(0.10 * 5_000.0 * F_PERP, abs=CENT)
@@ -241,22 +245,30 @@ def pair_book(q_btc: float, q_eth: float) -> dict[str, Any]:
 
 
 def test_inter_commodity_credit_on_an_equal_notional_pair() -> None:
-    """Long N BTC / short N ETH: price risk 0.16 N each, spreads N, credit 0.5 × 0.16 N per leg."""
+    """Long N BTC / short N ETH: price risk 0.14 N and 0.32 N (ETH's own class), spreads N,
+    credit 0.3 × the leg's price risk per leg."""
     n = F_PERP
     d = pair_book(1.0, -n / ETH_PERP)
     credits = [a for a in d["addons"] if a["name"] == "inter_commodity_credit"]
     assert {a["underlying"] for a in credits} == {"BTC", "ETH"}
     assert all(a["pair"] == "BTC/ETH" for a in credits)
+    assert group(d, "ETH")["risk_class"] == "crypto_eth"
+    rng = {"BTC": R_BTC, "ETH": R_ETH}
     for a in credits:
-        assert a["amount"] == pytest.approx(-0.5 * 0.16 * n, abs=CENT)
-    assert d["initial_margin"] == pytest.approx(2 * 0.17 * n - 0.16 * n, abs=CENT)
+        assert a["amount"] == pytest.approx(-C_BTC_ETH * rng[a["underlying"]] * n, abs=CENT)
+    im = (R_BTC + R_ETH + 0.02 - C_BTC_ETH * (R_BTC + R_ETH)) * n
+    assert d["initial_margin"] == pytest.approx(im, abs=CENT)
 
 
 def test_inter_commodity_credit_uses_the_smaller_leg() -> None:
     n = F_PERP
     d = pair_book(1.0, -3 * n / ETH_PERP)  # ETH leg three times larger
-    assert addon(d, "inter_commodity_credit", "BTC") == pytest.approx(-0.08 * n, abs=CENT)
-    assert addon(d, "inter_commodity_credit", "ETH") == pytest.approx(-0.08 * n, abs=CENT)
+    assert addon(d, "inter_commodity_credit", "BTC") == pytest.approx(
+        -C_BTC_ETH * R_BTC * n, abs=CENT
+    )
+    assert addon(d, "inter_commodity_credit", "ETH") == pytest.approx(
+        -C_BTC_ETH * R_ETH * n, abs=CENT
+    )
 
 
 def test_no_credit_for_same_direction_or_unpaired_underlyings() -> None:
@@ -268,7 +280,7 @@ def test_no_credit_for_same_direction_or_unpaired_underlyings() -> None:
     )
     d = pm(("BTC-PERP", 1.0), ("SOL-PERP", -400.0), mkt=mkt)
     assert addon(d, "inter_commodity_credit") == 0.0
-    assert d["initial_margin"] == pytest.approx(0.17 * (F_PERP + 400 * 150.0), abs=CENT)
+    assert d["initial_margin"] == pytest.approx((R_BTC + 0.01) * (F_PERP + 400 * 150.0), abs=CENT)
 
 
 def test_spx_ndx_credit_rate() -> None:
@@ -278,9 +290,10 @@ def test_spx_ndx_credit_rate() -> None:
     )
     n = 10 * 50 * 6_520.0
     d = pm(("SPX-26DEC26-X50", 10.0), ("NDX-26DEC26-X20", -n / (20 * 24_080.0)), mkt=mkt)
-    # equity grid: −8 % / +6 %; the long SPX leg loses 8 %, the short NDX leg 6 %
-    assert addon(d, "inter_commodity_credit", "SPX") == pytest.approx(-0.75 * 0.08 * n, abs=CENT)
-    assert addon(d, "inter_commodity_credit", "NDX") == pytest.approx(-0.75 * 0.06 * n, abs=CENT)
+    # equity grid: −8 % / +10 %; the long SPX leg loses 8 %, the short NDX leg 10 %
+    spx, ndx = -C_SPX_NDX * EQ_DOWN * n, -C_SPX_NDX * EQ_UP * n
+    assert addon(d, "inter_commodity_credit", "SPX") == pytest.approx(spx, abs=CENT)
+    assert addon(d, "inter_commodity_credit", "NDX") == pytest.approx(ndx, abs=CENT)
 
 
 def test_credit_never_exceeds_price_risk() -> None:
@@ -383,11 +396,16 @@ def test_groups_of_different_risk_classes_are_independent() -> None:
 )
 def test_reported_delta_is_the_slope_of_the_scenario_pnl(name: str, q: float) -> None:
     """Delta-one P&L is linear in the spot move, so the breakdown's net delta (which drives the
-    basis, delta-shock and credit add-ons) must equal (P&L(+4 %) − P&L(−4 %)) / (0.08 S)."""
+    basis, delta-shock and credit add-ons) must equal (P&L(+h) − P&L(−h)) / (2 h S), h the
+    grid's first step (3.5 %)."""
     res = margin(portfolio((name, q)), simple_market())
     d = explain_dict(res, 0)
-    cells = {(c["spot_move"], c["vol_move"]): c["pnl"] for c in d["scenarios"][0]["cells"]}
-    slope = (cells[(0.04, "unchanged")] - cells[(-0.04, "unchanged")]) / (0.08 * 65_000.0)
+    h = R_BTC / 4
+    cells = {
+        (round(c["spot_move"], 12), c["vol_move"]): c["pnl"] for c in d["scenarios"][0]["cells"]
+    }
+    up, down = cells[(round(h, 12), "unchanged")], cells[(round(-h, 12), "unchanged")]
+    slope = (up - down) / (2 * h * 65_000.0)
     g = group(d, "BTC")
     assert g["net_delta"] == pytest.approx(slope, rel=1e-12)
     assert g["delta_notional"] == pytest.approx(slope * 65_000.0, rel=1e-12)

@@ -38,9 +38,10 @@ def config_with(
     """The default configuration with a single linear tier, liquidity and liquidation overrides."""
     d = default_config().model_dump()
     if linear is not None:
-        d["risk_classes"]["crypto"]["linear_tiers"] = [
-            {"up_to": None, "im": linear[0], "mm": linear[1]}
-        ]
+        for name in ("crypto", "crypto_eth"):  # BTC's class and ETH's
+            d["risk_classes"][name]["linear_tiers"] = [
+                {"up_to": None, "im": linear[0], "mm": linear[1]}
+            ]
     for sym, params in (liquidity or {}).items():
         d["liquidity"]["underlyings"][sym] = params
     d["liquidation"].update(liquidation)

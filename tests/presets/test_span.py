@@ -196,9 +196,9 @@ def test_generated_model_long_future_and_calendar(examples: Path) -> None:
         snap,
         model="span",
     )
-    F = 65_300.0  # 26DEC26 forward; PSR 16 % (crypto grid), extremes 2 x 35 % = 0.7 PSR < 1 PSR
-    assert float(fut.maintenance_margin[0]) == pytest.approx(0.16 * F, rel=1e-12)
-    assert float(fut.initial_margin[0]) == pytest.approx(1.1 * 0.16 * F, rel=1e-12)
+    F = 65_300.0  # 26DEC26 forward; PSR 14 % (crypto grid), extremes 2 x 35 % = 0.7 PSR < 1 PSR
+    assert float(fut.maintenance_margin[0]) == pytest.approx(0.14 * F, rel=1e-12)
+    assert float(fut.initial_margin[0]) == pytest.approx(1.1 * 0.14 * F, rel=1e-12)
     cal = compute_margin(
         Portfolio(
             "a",

@@ -72,7 +72,9 @@ NAMED_PATHS: dict[str, tuple[str, str, str]] = {
     ),
 }
 HOURLY_DEFAULT = ("2018-02-05T04:00:00Z", "2018-02-06T04:00:00Z")
-_CLASS_PROXY = {"crypto": "BTC", "equity_index": "SPX"}
+# Risk class -> the bundled series that stands in for an underlying without its own history
+# (ETH has its own class, crypto_eth, since the issue-13 calibration; it is still a crypto asset).
+_CLASS_PROXY = {"crypto": "BTC", "crypto_eth": "BTC", "equity_index": "SPX"}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -338,7 +340,7 @@ def _hourly(start: str, end: str, symbols: Sequence[str], config: RiskConfig) ->
     spot: dict[str, FloatArray] = {}
     proxies: dict[str, str] = {}
     for sym in symbols:
-        if sym == "BTC" or config.risk_class_of(sym) == "crypto":
+        if sym == "BTC" or _CLASS_PROXY.get(config.risk_class_of(sym) or "") == "BTC":
             spot[sym] = f
             if sym != "BTC":
                 proxies[sym] = "BTC"
