@@ -68,10 +68,10 @@ def test_margin_ratio_is_null_without_maintenance_margin() -> None:
 
 def test_haircuts_are_applied_per_stage() -> None:
     """BTC collateral: IM stage uses the 15 % haircut, MM stage the 10 % one."""
-    res = margin(portfolio(("BTC-PERP", -1.0, 65_020.0), collateral={"BTC": 0.2}), simple_market())
+    res = margin(portfolio(("BTC-PERP", -1.0, 65_020.0), collateral={"BTC": 0.17}), simple_market())
     im, mm = float(res.initial_margin[0]), float(res.maintenance_margin[0])
-    assert res.equity[0] == pytest.approx(0.2 * 65_000 * 0.85, abs=0.005)
-    assert res.maintenance_equity[0] == pytest.approx(0.2 * 65_000 * 0.90, abs=0.005)
-    # 11 050 < IM 11 053.4 but 11 700 ≥ MM 8 842.7: a margin call, not a liquidation
+    assert res.equity[0] == pytest.approx(0.17 * 65_000 * 0.85, abs=0.005)
+    assert res.maintenance_equity[0] == pytest.approx(0.17 * 65_000 * 0.90, abs=0.005)
+    # 9 392.5 < IM 9 753 but 9 945 ≥ MM 7 802.4: a margin call, not a liquidation
     assert res.equity[0] < im and res.maintenance_equity[0] >= mm
     assert res.status(0) == "margin_call"

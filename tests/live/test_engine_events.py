@@ -245,7 +245,7 @@ def test_unknown_accounts_new_accounts_and_malformed_inputs() -> None:
     t = engine.now
     ack = engine.apply(Deposit("nobody", "USDC", 1.0, t))
     assert not ack.accepted and ack.seq is not None and "unknown account" in (ack.reason or "")
-    pf = Portfolio("c", "USD", {"USDC": 10_000.0}, (Position(parse_instrument("BTC-PERP"), 1.0),))
+    pf = Portfolio("c", "USD", {"USDC": 9_000.0}, (Position(parse_instrument("BTC-PERP"), 1.0),))
     ack = engine.apply(NewAccount(pf, t))
     assert ack.accepted and engine.has_account("c")
     assert [e.type for e in ack.events] == ["margin_call"]  # opened short of margin: reported
